@@ -1,0 +1,116 @@
+"""API keys and aggregate queries."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.api.models import api_keys
+from services.api.schemas import Metric, QueryIn, Scope
+from shared.db import events, sites
+
+KEY_PREFIX = "ovt_"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    id: str
+    site_id: str
+    scopes: frozenset[str]
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+async def create_key(
+    *, engine: AsyncEngine, site_id: str, scopes: Iterable[Scope]
+) -> tuple[ApiKey, str]:
+    """Make a key for one site; returns it with the secret, which is never stored or shown again."""
+    scope_set = frozenset(Scope(scope).value for scope in scopes)
+    if not scope_set:
+        raise ValueError("at least one scope is needed")
+    key_id = secrets.token_hex(6)
+    secret = f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
+    async with engine.begin() as conn:
+        known = (await conn.execute(select(sites.c.id).where(sites.c.id == site_id))).first()
+        if known is None:
+            raise LookupError(f"no site with id {site_id!r}")
+        await conn.execute(
+            insert(api_keys).values(
+                id=key_id,
+                site_id=site_id,
+                key_hash=hash_key(secret),
+                scopes=" ".join(sorted(scope_set)),
+                created_at=datetime.now(UTC),
+            )
+        )
+    return ApiKey(id=key_id, site_id=site_id, scopes=scope_set), secret
+
+
+async def revoke_key(*, engine: AsyncEngine, key_id: str) -> bool:
+    """Revoke a key at once; returns False when there was no such live key."""
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            update(api_keys)
+            .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+            .values(revoked_at=datetime.now(UTC))
+        )
+    return bool(result.rowcount)
+
+
+async def authenticate_key(*, engine: AsyncEngine, secret: str) -> ApiKey | None:
+    """The live key behind a secret, or None (the stored hash is compared in constant time)."""
+    digest = hash_key(secret)
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(
+                    api_keys.c.id, api_keys.c.site_id, api_keys.c.scopes, api_keys.c.key_hash
+                ).where(api_keys.c.key_hash == digest, api_keys.c.revoked_at.is_(None))
+            )
+        ).first()
+    if row is None or not hmac.compare_digest(row.key_hash, digest):
+        return None
+    return ApiKey(id=row.id, site_id=row.site_id, scopes=frozenset(row.scopes.split()))
+
+
+def day_bounds(first: date, last: date, timezone: str) -> tuple[datetime, datetime]:
+    """[start of `first`, start of the day after `last`) in the site's zone, as UTC instants."""
+    zone = ZoneInfo(timezone)
+    start = datetime.combine(first, time.min, zone).astimezone(UTC)
+    end = datetime.combine(last + timedelta(days=1), time.min, zone).astimezone(UTC)
+    return start, end
+
+
+async def run_query(*, engine: AsyncEngine, query: QueryIn, timezone: str) -> list[int]:
+    """The requested metrics over the site's events in the date range, in the order asked."""
+    start, end = day_bounds(*query.date_range, timezone)
+    columns = {
+        Metric.visitors: func.count(events.c.visitor_hash.distinct()),
+        Metric.pageviews: func.count().filter(events.c.name == "pageview"),
+    }
+    statement = select(*(columns[metric].label(metric.value) for metric in query.metrics)).where(
+        events.c.site_id == query.site_id,
+        events.c.received_at >= start,
+        events.c.received_at < end,
+    )
+    async with engine.connect() as conn:
+        row = (await conn.execute(statement)).one()
+    return [int(value or 0) for value in row]
+
+
+async def site_timezone(*, engine: AsyncEngine, site_id: str) -> str:
+    async with engine.connect() as conn:
+        zone = (
+            await conn.execute(select(sites.c.timezone).where(sites.c.id == site_id))
+        ).scalar_one()
+    return str(zone)

@@ -1,0 +1,202 @@
+"""The `overt` command: the one place that composes the services."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from services.api.router import router as api_router
+from services.api.schemas import Scope
+from services.api.service import create_key
+from services.collector.router import router as collector_router
+from services.collector.worker import run_ingest
+from services.consent.router import router as consent_router
+from shared.app import build_app
+from shared.db import create_engine, sites
+from shared.logging import configure_logging
+from shared.migrate import upgrade_head
+from shared.runtime import Resources
+from shared.settings import Settings, SettingsError, load_settings
+from shared.sites import SiteError, create_site
+
+SERVICES = ("collector", "consent", "api", "worker")
+
+
+def script_tag(settings: Settings, site_id: str) -> str:
+    return f'<script defer src="{settings.base_url}/overt.js" data-site="{site_id}"></script>'
+
+
+def all_in_one_app(settings: Settings) -> FastAPI:
+    """Collector, consent, API and ingest worker in one process (`overt up`)."""
+
+    async def announce(resources: Resources) -> None:
+        async with resources.engine.connect() as conn:
+            known = (await conn.execute(select(sites.c.id, sites.c.domain))).all()
+        backend = "SQLite" if settings.is_sqlite else "PostgreSQL"
+        queue = "Redis Streams" if settings.redis_url else "in-process queue"
+        base = settings.base_url
+        lines = [
+            f"Overt is up ({backend}, {queue}). Ctrl-C stops it after draining the queue.",
+            f"  collector  {base}/e            snippet {base}/overt.js",
+            f"  consent    {base}/.well-known/gpc.json",
+            f"  api        {base}/v1/query     docs    {base}/docs",
+            f"  health     {base}/healthz      {base}/readyz",
+        ]
+        if known:
+            lines.append("Script tags:")
+            lines += [f"  {row.domain}: {script_tag(settings, row.id)}" for row in known]
+        else:
+            lines.append("No site yet: `overt site add example.com` prints its script tag.")
+        print("\n".join(lines), flush=True)
+
+    return build_app(
+        title="Overt",
+        settings=settings,
+        routers=[collector_router, consent_router, api_router],
+        startup=[announce],
+        background=[run_ingest],
+    )
+
+
+def service_app(settings: Settings, service: str) -> FastAPI:
+    """One service per process (production); the queue between them must be Redis."""
+    if service in ("collector", "worker") and not settings.redis_url:
+        raise SettingsError(
+            f"OVERT_REDIS_URL: required by `overt serve {service}` (the in-process queue "
+            "only links a collector and a worker inside one process; use `overt up` for that)"
+        )
+    routers = {"collector": [collector_router], "consent": [consent_router], "api": [api_router]}
+    return build_app(
+        title=f"Overt {service}",
+        settings=settings,
+        routers=routers.get(service, []),
+        background=[run_ingest] if service == "worker" else [],
+    )
+
+
+def serve(app: FastAPI, settings: Settings) -> None:
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        access_log=False,
+        log_config=None,
+        server_header=False,
+        timeout_graceful_shutdown=30,
+    )
+    uvicorn.Server(config).run()
+
+
+async def _site_add(settings: Settings, domain: str, timezone: str) -> tuple[str, str]:
+    engine = create_engine(settings)
+    try:
+        site = await create_site(engine=engine, domain=domain, timezone=timezone)
+    finally:
+        await engine.dispose()
+    return site.id, site.domain
+
+
+async def _key_create(settings: Settings, site_id: str, scopes: Sequence[str]) -> tuple[str, str]:
+    engine = create_engine(settings)
+    try:
+        key, secret = await create_key(
+            engine=engine, site_id=site_id, scopes=[Scope(s) for s in scopes]
+        )
+    finally:
+        await engine.dispose()
+    return key.id, secret
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="overt", description=__doc__)
+    commands = root.add_subparsers(dest="command", required=True)
+
+    up = commands.add_parser("up", help="everything in one process (runs migrations first)")
+    up.add_argument("--port", type=int, help="port to bind (default OVERT_PORT or 8000)")
+    up.add_argument("--host", help="address to bind (default OVERT_HOST or 127.0.0.1)")
+
+    serve_cmd = commands.add_parser("serve", help="one service per process")
+    serve_cmd.add_argument("service", choices=SERVICES)
+    serve_cmd.add_argument("--port", type=int)
+    serve_cmd.add_argument("--host")
+
+    commands.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
+
+    site = commands.add_parser("site", help="manage sites").add_subparsers(
+        dest="action", required=True
+    )
+    site_add = site.add_parser("add", help="register a site and print its script tag")
+    site_add.add_argument("domain")
+    site_add.add_argument("--timezone", default="UTC", help="IANA zone for day boundaries")
+    site_add.add_argument("--json", action="store_true", help="machine-readable output")
+
+    key = commands.add_parser("key", help="manage API keys").add_subparsers(
+        dest="action", required=True
+    )
+    key_create = key.add_parser("create", help="create an API key (printed once)")
+    key_create.add_argument("--site", required=True)
+    key_create.add_argument(
+        "--scope", action="append", required=True, choices=[s.value for s in Scope]
+    )
+    key_create.add_argument("--json", action="store_true")
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        overrides = {k: v for k in ("host", "port") if (v := getattr(args, k, None)) is not None}
+        settings = load_settings(Settings)
+        if overrides:
+            settings = settings.model_copy(update=overrides)
+        configure_logging(fmt=settings.log_format, level=settings.log_level)
+
+        if args.command == "migrate":
+            upgrade_head(settings)
+            print("database is at the latest migration")
+        elif args.command == "up":
+            settings.secret()  # fails early, or creates the embedded secret once
+            upgrade_head(settings)
+            serve(all_in_one_app(settings), settings)
+        elif args.command == "serve":
+            serve(service_app(settings, args.service), settings)
+        elif args.command == "site":
+            site_id, domain = asyncio.run(_site_add(settings, args.domain, args.timezone))
+            tag = script_tag(settings, site_id)
+            if args.json:
+                print(json.dumps({"id": site_id, "domain": domain, "script_tag": tag}))
+            else:
+                print(f"site {domain} registered with id {site_id}\n{tag}")
+        elif args.command == "key":
+            key_id, secret = asyncio.run(_key_create(settings, args.site, args.scope))
+            if args.json:
+                print(
+                    json.dumps(
+                        {
+                            "id": key_id,
+                            "key": secret,
+                            "site_id": args.site,
+                            "scopes": sorted(set(args.scope)),
+                        }
+                    )
+                )
+            else:
+                print(f"key {key_id} for site {args.site} (shown once, store it now):\n{secret}")
+    except SettingsError as exc:
+        print(f"overt: invalid setting: {exc}", file=sys.stderr)
+        return 2
+    except (SiteError, LookupError, ValueError) as exc:
+        print(f"overt: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""Collector errors, each a problem+json with its own type."""
+
+from __future__ import annotations
+
+from shared.errors import ProblemError
+
+
+class UnknownSite(ProblemError):
+    def __init__(self) -> None:
+        super().__init__(
+            422,
+            "Unknown site",
+            slug="unknown-site",
+            detail="No site is registered with this id; check data-site in the script tag.",
+        )
+
+
+class WrongOrigin(ProblemError):
+    def __init__(self, domain: str) -> None:
+        super().__init__(
+            403,
+            "Origin not allowed",
+            slug="wrong-origin",
+            detail=f"This site only accepts events from {domain} and its subdomains.",
+        )
+
+
+class BodyTooLarge(ProblemError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            413,
+            "Payload too large",
+            slug="payload-too-large",
+            detail=f"The body exceeds {limit} bytes.",
+        )
+
+
+class BadJson(ProblemError):
+    def __init__(self) -> None:
+        super().__init__(
+            400, "Malformed JSON", slug="malformed-json", detail="The body is not valid UTF-8 JSON."
+        )
+
+
+class UnsupportedMediaType(ProblemError):
+    def __init__(self) -> None:
+        super().__init__(
+            415,
+            "Unsupported media type",
+            slug="unsupported-media-type",
+            detail="Send text/plain or application/json.",
+        )
+
+
+class QueueBusy(ProblemError):
+    def __init__(self) -> None:
+        super().__init__(
+            503,
+            "Temporarily unavailable",
+            slug="queue-unavailable",
+            detail="The event was not accepted; retry shortly.",
+            headers={"Retry-After": "2"},
+        )

@@ -1,0 +1,96 @@
+"""The one way an Overt HTTP app is assembled: problem+json errors, request ids, health, lifespan.
+
+Services call `build_app` with their routers; the CLI calls it with several routers for the
+all-in-one process. It takes routers and background tasks as arguments, so `shared` never
+imports a service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+
+from shared.errors import ProblemError, install_problem_handlers, problem_responses
+from shared.logging import RequestIdMiddleware
+from shared.runtime import Resources, ResourcesDep, check_ready, open_resources
+from shared.settings import Settings
+
+log = logging.getLogger("overt.app")
+
+BackgroundTask = Callable[[Resources, asyncio.Event], Coroutine[Any, Any, None]]
+StartupHook = Callable[[Resources], Awaitable[None]]
+
+
+def health_router() -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz", summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get(
+        "/readyz", summary="Dependencies (database, queue) answer", responses=problem_responses(503)
+    )
+    async def readyz(resources: ResourcesDep) -> dict[str, str]:
+        checks = await check_ready(resources)
+        if any(value != "ok" for value in checks.values()):
+            failing = ", ".join(f"{k}: {v}" for k, v in checks.items() if v != "ok")
+            raise ProblemError(503, "Not ready", slug="not-ready", detail=failing)
+        return {"status": "ok", **checks}
+
+    return router
+
+
+def build_app(
+    *,
+    title: str,
+    settings: Settings,
+    routers: Sequence[APIRouter],
+    resources: Resources | None = None,
+    startup: Sequence[StartupHook] = (),
+    background: Sequence[BackgroundTask] = (),
+) -> FastAPI:
+    """An app serving `routers` plus /healthz and /readyz.
+
+    With `resources` given, the caller owns them; otherwise the lifespan opens and closes
+    them. Background tasks get a stop event at shutdown and are awaited (they drain).
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            owned: Resources = (
+                resources
+                if resources is not None
+                else await stack.enter_async_context(open_resources(settings))
+            )
+            app.state.resources = owned
+            for hook in startup:
+                await hook(owned)
+            stop = asyncio.Event()
+            tasks = [asyncio.create_task(task(owned, stop)) for task in background]
+            try:
+                yield
+            finally:
+                stop.set()
+                if tasks:
+                    await asyncio.gather(*tasks, return_exceptions=True)
+
+    app = FastAPI(
+        title=title,
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    install_problem_handlers(app)
+    app.add_middleware(RequestIdMiddleware)
+    app.include_router(health_router())
+    for router in routers:
+        app.include_router(router)
+    return app

@@ -1,0 +1,67 @@
+"""Every difference between SQLite and PostgreSQL, in one place.
+
+Queries elsewhere are written once with SQLAlchemy; whatever cannot be (bulk idempotent
+inserts via COPY, insert-if-absent) lives here with both branches side by side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Table, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+
+def is_postgres(conn: AsyncConnection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+async def insert_ignoring_duplicates(
+    conn: AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]]
+) -> int:
+    """Insert rows, skipping any whose primary key already exists; returns how many were new.
+
+    PostgreSQL: COPY into a transaction-scoped staging table, then one
+    INSERT ... SELECT ... ON CONFLICT DO NOTHING (COPY alone cannot skip duplicates).
+    SQLite: INSERT OR IGNORE, executemany.
+    """
+    if not rows:
+        return 0
+    columns = list(rows[0].keys())
+    if is_postgres(conn):
+        stage = f"{table.name}_stage"
+        await conn.execute(
+            text(
+                f'CREATE TEMP TABLE IF NOT EXISTS "{stage}" '
+                f'(LIKE "{table.name}" INCLUDING DEFAULTS) ON COMMIT DELETE ROWS'
+            )
+        )
+        raw = await conn.get_raw_connection()
+        driver = raw.driver_connection
+        assert driver is not None
+        await driver.copy_records_to_table(
+            stage, records=[tuple(row[c] for c in columns) for row in rows], columns=columns
+        )
+        column_list = ", ".join(f'"{c}"' for c in columns)
+        result = await conn.execute(
+            text(
+                f'INSERT INTO "{table.name}" ({column_list}) '
+                f'SELECT {column_list} FROM "{stage}" ON CONFLICT DO NOTHING'
+            )
+        )
+        return int(result.rowcount)
+    driver = (await conn.get_raw_connection()).driver_connection
+    assert driver is not None
+    before = int(driver.total_changes)
+    await conn.execute(sqlite.insert(table).prefix_with("OR IGNORE"), list(rows))
+    return int(driver.total_changes) - before
+
+
+async def insert_if_absent(conn: AsyncConnection, table: Table, row: Mapping[str, Any]) -> None:
+    """Insert one row unless its primary key exists (a race-free 'create once')."""
+    if is_postgres(conn):
+        await conn.execute(postgresql.insert(table).values(**row).on_conflict_do_nothing())
+    else:
+        await conn.execute(sqlite.insert(table).values(**row).on_conflict_do_nothing())

@@ -1,0 +1,194 @@
+"""The event queue: Redis Streams with a consumer group, or an in-process queue.
+
+One small interface. `publish` returns only once the payload is durable:
+- Redis: after XADD is acknowledged by the server (durability is Redis's AOF setting).
+- In-process: after the ingest worker in this process has committed the payload to the
+  database and acknowledged it (a group commit of a few ms), because memory is not durable.
+Consumers get at-least-once delivery; writes downstream are idempotent by event id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError, ResponseError
+
+log = logging.getLogger("overt.queue")
+
+
+class QueueUnavailable(Exception):
+    """The queue cannot take the payload now (full, down or too slow); the caller answers 503."""
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    id: str
+    payload: bytes
+
+
+class EventQueue(Protocol):
+    async def publish(self, payload: bytes) -> None: ...
+
+    async def consume(self, *, count: int, block_ms: int) -> list[Delivery]: ...
+
+    async def ack(self, ids: Sequence[str]) -> None: ...
+
+    async def depth(self) -> int: ...
+
+    async def ping(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass(slots=True)
+class _Entry:
+    id: str
+    payload: bytes
+    done: asyncio.Future[None] = field(repr=False)
+
+
+class InProcessQueue:
+    """A bounded in-memory queue whose publishers wait for the consumer's acknowledgement."""
+
+    def __init__(self, *, max_pending: int = 100_000, publish_timeout: float = 10.0) -> None:
+        self._waiting: deque[_Entry] = deque()
+        self._in_flight: dict[str, _Entry] = {}
+        self._ids = itertools.count(1)
+        self._ready = asyncio.Event()
+        self._max_pending = max_pending
+        self._publish_timeout = publish_timeout
+
+    async def publish(self, payload: bytes) -> None:
+        if len(self._waiting) + len(self._in_flight) >= self._max_pending:
+            raise QueueUnavailable("in-process queue is full")
+        entry = _Entry(str(next(self._ids)), payload, asyncio.get_running_loop().create_future())
+        self._waiting.append(entry)
+        self._ready.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(entry.done), self._publish_timeout)
+        except TimeoutError:
+            # Still queued and will be written; the client may retry (writes are idempotent).
+            raise QueueUnavailable("ingest did not commit in time") from None
+
+    async def consume(self, *, count: int, block_ms: int) -> list[Delivery]:
+        if not self._waiting:
+            self._ready.clear()
+            try:
+                await asyncio.wait_for(self._ready.wait(), block_ms / 1000)
+            except TimeoutError:
+                return []
+        batch: list[Delivery] = []
+        while self._waiting and len(batch) < count:
+            entry = self._waiting.popleft()
+            self._in_flight[entry.id] = entry
+            batch.append(Delivery(entry.id, entry.payload))
+        return batch
+
+    async def ack(self, ids: Sequence[str]) -> None:
+        for delivery_id in ids:
+            entry = self._in_flight.pop(delivery_id, None)
+            if entry is not None and not entry.done.done():
+                entry.done.set_result(None)
+
+    async def depth(self) -> int:
+        return len(self._waiting) + len(self._in_flight)
+
+    async def ping(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        for entry in [*self._waiting, *self._in_flight.values()]:
+            if not entry.done.done():
+                entry.done.set_exception(QueueUnavailable("shutting down"))
+        self._waiting.clear()
+        self._in_flight.clear()
+
+
+class RedisStreamQueue:
+    """A Redis Stream read by one consumer group; each worker is a named consumer.
+
+    A consumer first re-reads its own pending entries (delivered before a crash, never
+    acknowledged), then new ones. Acknowledged entries are deleted from the stream.
+    """
+
+    GROUP = "ingest"
+
+    def __init__(self, redis: Redis, *, prefix: str, consumer: str) -> None:
+        self._redis = redis
+        self._stream = f"{prefix}:events"
+        self._consumer = consumer
+        self._group_ready = False
+        self._pending_done = False
+
+    async def _ensure_group(self) -> None:
+        if self._group_ready:
+            return
+        try:
+            # id 0, not $: entries published before the group existed are still delivered.
+            await self._redis.xgroup_create(self._stream, self.GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        self._group_ready = True
+
+    async def publish(self, payload: bytes) -> None:
+        try:
+            await self._redis.xadd(self._stream, {"p": payload})
+        except RedisError as exc:
+            raise QueueUnavailable(f"redis: {type(exc).__name__}") from None
+
+    async def consume(self, *, count: int, block_ms: int) -> list[Delivery]:
+        await self._ensure_group()
+        if not self._pending_done:
+            response = await self._redis.xreadgroup(
+                self.GROUP, self._consumer, {self._stream: "0"}, count=count
+            )
+            batch = _deliveries(response)
+            if batch:
+                return batch
+            self._pending_done = True
+        response = await self._redis.xreadgroup(
+            self.GROUP, self._consumer, {self._stream: ">"}, count=count, block=block_ms
+        )
+        return _deliveries(response)
+
+    async def ack(self, ids: Sequence[str]) -> None:
+        if not ids:
+            return
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.xack(self._stream, self.GROUP, *ids)
+            pipe.xdel(self._stream, *ids)
+            await pipe.execute()
+
+    async def depth(self) -> int:
+        return int(await self._redis.xlen(self._stream))
+
+    async def ping(self) -> None:
+        await self._redis.ping()
+
+    async def close(self) -> None:
+        return None
+
+    def redeliver_pending(self) -> None:
+        """Read this consumer's unacknowledged entries again (after a failed write)."""
+        self._pending_done = False
+
+
+def _deliveries(response: object) -> list[Delivery]:
+    batch: list[Delivery] = []
+    if not response:
+        return batch
+    for _stream, entries in response:  # type: ignore[attr-defined]
+        for entry_id, fields in entries:
+            if fields is None:  # deleted while pending
+                continue
+            ident = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+            batch.append(Delivery(ident, fields[b"p"]))
+    return batch

@@ -1,0 +1,75 @@
+"""What a running process holds: settings, engine, Redis client and queue, opened once."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.db import create_engine
+from shared.queue import EventQueue, InProcessQueue, RedisStreamQueue
+from shared.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Resources:
+    settings: Settings
+    engine: AsyncEngine
+    queue: EventQueue
+    redis: Redis | None
+
+
+@asynccontextmanager
+async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
+    """Build the engine, Redis client and queue for `settings`; dispose of them on exit."""
+    engine = create_engine(settings)
+    redis: Redis | None = None
+    queue: EventQueue
+    if settings.redis_url:
+        redis = Redis.from_url(
+            settings.redis_url,
+            socket_timeout=5,
+            socket_connect_timeout=2,
+            health_check_interval=30,
+        )
+        queue = RedisStreamQueue(redis, prefix=settings.redis_prefix, consumer=settings.worker_name)
+    else:
+        queue = InProcessQueue()
+    try:
+        yield Resources(settings=settings, engine=engine, queue=queue, redis=redis)
+    finally:
+        await queue.close()
+        if redis is not None:
+            await redis.aclose()
+        await engine.dispose()
+
+
+async def check_ready(resources: Resources) -> dict[str, str]:
+    """Ping every dependency; returns a status per dependency ("ok" or the error's type)."""
+    checks: dict[str, str] = {}
+    try:
+        async with resources.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = type(exc).__name__
+    try:
+        await resources.queue.ping()
+        checks["queue"] = "ok"
+    except Exception as exc:
+        checks["queue"] = type(exc).__name__
+    return checks
+
+
+def get_resources(request: Request) -> Resources:
+    resources: Resources = request.app.state.resources
+    return resources
+
+
+ResourcesDep = Annotated[Resources, Depends(get_resources)]

@@ -1,0 +1,126 @@
+"""Settings shared by every Overt process (environment variables with the OVERT_ prefix)."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SUPPORTED_DATABASE_SCHEMES = ("sqlite+aiosqlite", "postgresql+asyncpg")
+SUPPORTED_REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class SettingsError(Exception):
+    """A setting is missing or wrong; the message names the environment variable."""
+
+
+class Settings(BaseSettings):
+    """The knobs every process shares. Services subclass it only for their own knobs."""
+
+    model_config = SettingsConfigDict(env_prefix="OVERT_", extra="ignore", frozen=True)
+
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///./var/overt.db",
+        description="SQLAlchemy URL: sqlite+aiosqlite:///PATH or postgresql+asyncpg://...",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis URL; unset means the in-process queue and cache (one process only).",
+    )
+    redis_prefix: str = Field(
+        default="overt", description="Prefix of every Redis key (streams, caches)."
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Server secret (>= 32 chars). Unset: generated once into var/secret.key.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address the HTTP server binds.")
+    port: Port = Field(default=8000, description="Port the HTTP server binds.")
+    public_url: str | None = Field(
+        default=None, description="Public base URL printed in the script tag (default: host:port)."
+    )
+    max_body_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="Largest request body /e accepts."
+    )
+    ingest_batch_size: int = Field(
+        default=5000, ge=1, description="Most events the ingest worker writes per transaction."
+    )
+    worker_name: str = Field(
+        default="worker-1",
+        description="Consumer name in the Redis group; keep it stable across restarts.",
+    )
+    log_format: str = Field(default="json", pattern="^(json|text)$", description="json or text.")
+    log_level: str = Field(default="INFO", description="stdlib logging level.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        scheme = value.split("://", 1)[0]
+        if scheme not in SUPPORTED_DATABASE_SCHEMES:
+            raise ValueError(
+                f"unsupported scheme {scheme!r}; use one of {', '.join(SUPPORTED_DATABASE_SCHEMES)}"
+            )
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _known_redis(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        scheme = value.split("://", 1)[0]
+        if scheme not in SUPPORTED_REDIS_SCHEMES:
+            raise ValueError(f"unsupported scheme {scheme!r}; use redis:// or rediss://")
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters")
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def secret(self) -> bytes:
+        """The server secret; in the embedded mode generated once next to the SQLite file."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        if not self.is_sqlite:
+            raise SettingsError("OVERT_SECRET_KEY: required when the database is not SQLite")
+        path = sqlite_path(self.database_url).parent / "secret.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip().encode()
+
+
+S = TypeVar("S", bound=Settings)
+
+
+def sqlite_path(database_url: str) -> Path:
+    """The file behind a sqlite+aiosqlite URL."""
+    return Path(database_url.split(":///", 1)[1] or "overt.db")
+
+
+def load_settings(cls: type[S]) -> S:
+    """Read settings from the environment, turning validation errors into named messages."""
+    try:
+        return cls()
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = "OVERT_" + "_".join(str(part) for part in error["loc"]).upper()
+            problems.append(f"{name}: {error['msg']}")
+        raise SettingsError("; ".join(problems)) from None
