@@ -141,15 +141,20 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     )
 
 
-async def _unexpected_error(request: Request, exc: Exception) -> Response:
-    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+def unexpected_error_response(method: str, path: str, exc: BaseException) -> Response:
+    """Log an unexpected exception (type and trace, never the request) and answer 500."""
+    log.error("unhandled error on %s %s", method, path, exc_info=exc)
     return problem_response(
         status=500,
         title="Internal server error",
         type_=PROBLEM_BASE + "internal",
         detail="Something went wrong on our side; the request id identifies it in our logs.",
-        instance=request.url.path,
+        instance=path,
     )
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    return unexpected_error_response(request.method, request.url.path, exc)
 
 
 def install_problem_handlers(app: FastAPI) -> None:

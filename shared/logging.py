@@ -12,6 +12,8 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.errors import unexpected_error_response
+
 request_id_var: ContextVar[str | None] = ContextVar("overt_request_id", default=None)
 
 access_log = logging.getLogger("overt.access")
@@ -85,10 +87,12 @@ class RequestIdMiddleware:
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500
+        started = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started
             if message["type"] == "http.response.start":
+                started = True
                 status = message["status"]
                 message["headers"] = [
                     *message.get("headers", []),
@@ -98,6 +102,14 @@ class RequestIdMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            # Handled here rather than by Starlette's outermost error middleware, so the
+            # log line and the 500 response both carry the request id.
+            if status != 500 or started:
+                raise
+            await unexpected_error_response(scope["method"], scope["path"], exc)(
+                scope, receive, send_with_id
+            )
         finally:
             if access_log.isEnabledFor(logging.INFO) and status >= 400:
                 access_log.info(

@@ -76,9 +76,7 @@ async def run_ingest(resources: Resources, stop: asyncio.Event) -> None:
             if stop.is_set() and not (in_process and await queue.depth()):
                 return
             try:
-                batch = await queue.consume(
-                    count=batch_size, block_ms=200 if stop.is_set() else 1000
-                )
+                batch = await queue.consume(count=batch_size, block_ms=250)
             except Exception as exc:
                 log.warning("queue read failed: %s", type(exc).__name__)
                 await asyncio.sleep(RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)])

@@ -1,0 +1,142 @@
+"""POST /v1/query on both backends: counts from the real ingest path, and key isolation."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import insert
+
+from services.api.schemas import Scope
+from services.api.service import create_key, day_bounds, revoke_key
+from shared.db import events
+from shared.sites import create_site
+from tests.collector.test_intake import assert_problem
+from tests.conftest import Overt
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_counts_visitors_and_pageviews(overt: Overt) -> None:
+    alice = {"user-agent": "Alice/1.0"}
+    bob = {"user-agent": "Bob/1.0"}
+    for path in ("/", "/pricing", "/docs"):
+        assert (
+            await overt.send(overt.event(u=f"https://example.com{path}"), **alice)
+        ).status_code == 202
+    assert (await overt.send(overt.event(), **bob)).status_code == 202
+    assert (await overt.send(overt.event(n="Signup"), **bob)).status_code == 202
+
+    response = await overt.query()
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["results"] == [{"metrics": [2, 4], "dimensions": []}]  # 2 visitors, 4 pageviews
+    assert body["meta"]["timezone"] == "UTC"
+    assert body["query"]["metrics"] == ["visitors", "pageviews"]
+
+
+async def test_date_range_is_inclusive_and_in_the_site_time_zone(overt: Overt) -> None:
+    tokyo = await create_site(
+        engine=overt.resources.engine, domain="tokyo.example", timezone="Asia/Tokyo"
+    )
+    _, key = await create_key(
+        engine=overt.resources.engine, site_id=tokyo.id, scopes=[Scope.stats_read]
+    )
+    # 2026-03-01 00:30 in Tokyo is 2026-02-28 15:30 UTC; 23:30 Tokyo on 03-01 is 14:30 UTC.
+    moments = [
+        datetime(2026, 2, 28, 14, 59, tzinfo=UTC),  # 02-28 23:59 Tokyo: outside
+        datetime(2026, 2, 28, 15, 30, tzinfo=UTC),  # 03-01 00:30 Tokyo: inside
+        datetime(2026, 3, 1, 14, 30, tzinfo=UTC),  # 03-01 23:30 Tokyo: inside
+        datetime(2026, 3, 1, 15, 0, tzinfo=UTC),  # 03-02 00:00 Tokyo: outside
+    ]
+    async with overt.resources.engine.begin() as conn:
+        await conn.execute(
+            insert(events),
+            [
+                {
+                    "event_id": uuid.uuid4(),
+                    "site_id": tokyo.id,
+                    "received_at": at,
+                    "name": "pageview",
+                    "visitor_hash": index,
+                    "host": "tokyo.example",
+                    "path": "/",
+                    "referrer": None,
+                }
+                for index, at in enumerate(moments)
+            ],
+        )
+    response = await overt.query(site_id=tokyo.id, key=key, date_range=("2026-03-01", "2026-03-01"))
+    assert response.json()["results"][0]["metrics"] == [2, 2]
+    response = await overt.query(site_id=tokyo.id, key=key, date_range=("2026-02-28", "2026-03-02"))
+    assert response.json()["results"][0]["metrics"] == [4, 4]
+
+
+def test_day_bounds_follow_daylight_saving() -> None:
+    start, end = day_bounds(
+        datetime(2026, 3, 29).date(), datetime(2026, 3, 29).date(), "Europe/Berlin"
+    )
+    assert end - start == timedelta(hours=23)  # the spring-forward day is 23 hours long
+
+
+async def test_key_of_site_a_cannot_read_site_b(overt: Overt) -> None:
+    other = await create_site(engine=overt.resources.engine, domain="other.example")
+    await overt.send(overt.event())
+    response = await overt.query(site_id=other.id)
+    body = assert_problem(response, 403, "wrong-site")
+    assert "metrics" not in str(body)
+    # The same answer for a site that does not exist: nothing to learn from the refusal.
+    assert_problem(await overt.query(site_id="nosuchsite"), 403, "wrong-site")
+
+
+async def test_missing_invalid_and_revoked_keys_are_401(overt: Overt) -> None:
+    today = datetime.now(UTC).date().isoformat()
+    body = {"site_id": overt.site.id, "metrics": ["visitors"], "date_range": [today, today]}
+    response = await overt.client.post("/v1/query", json=body)
+    assert_problem(response, 401, "api-key-required")
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    assert_problem(await overt.query(key="ovt_nope_nope"), 401, "invalid-api-key")
+    key, secret = await create_key(
+        engine=overt.resources.engine, site_id=overt.site.id, scopes=[Scope.stats_read]
+    )
+    assert (await overt.query(key=secret)).status_code == 200
+    assert await revoke_key(engine=overt.resources.engine, key_id=key.id)
+    assert_problem(await overt.query(key=secret), 401, "invalid-api-key")
+
+
+async def test_key_without_stats_scope_is_403(overt: Overt) -> None:
+    _, secret = await create_key(
+        engine=overt.resources.engine, site_id=overt.site.id, scopes=[Scope.outcomes_write]
+    )
+    assert_problem(await overt.query(key=secret), 403, "missing-scope")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"metrics": ["visitors"], "date_range": ["2026-01-01", "2026-01-02"]},
+        {"site_id": "x", "metrics": ["bounce"], "date_range": ["2026-01-01", "2026-01-02"]},
+        {"site_id": "x", "metrics": [], "date_range": ["2026-01-01", "2026-01-02"]},
+        {"site_id": "x", "metrics": ["visitors"], "date_range": ["2026-01-05", "2026-01-02"]},
+        {"site_id": "x", "metrics": ["visitors"], "date_range": ["yesterday", "2026-01-02"]},
+    ],
+)
+async def test_malformed_query_is_422(overt: Overt, body: dict[str, object]) -> None:
+    response = await overt.client.post(
+        "/v1/query", json=body, headers={"authorization": f"Bearer {overt.key}"}
+    )
+    problem = assert_problem(response, 422, "validation-error")
+    assert problem["errors"]
+
+
+async def test_stored_keys_are_hashed(overt: Overt) -> None:
+    from sqlalchemy import select
+
+    from services.api.models import api_keys
+
+    async with overt.resources.engine.connect() as conn:
+        stored = (await conn.execute(select(api_keys.c.key_hash))).scalars().all()
+    assert stored
+    assert all(overt.key not in value for value in stored)
+    assert all(len(value) == 64 for value in stored)

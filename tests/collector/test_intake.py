@@ -1,0 +1,158 @@
+"""/e on both backends: what is accepted is stored once; what is wrong gets a clear 4xx."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import func, select
+
+from shared.db import events
+from tests.conftest import Overt
+
+pytestmark = pytest.mark.anyio
+
+
+async def stored(overt: Overt) -> list[dict[str, object]]:
+    await overt.drained()
+    async with overt.resources.engine.connect() as conn:
+        rows = (await conn.execute(select(events))).mappings().all()
+    return [dict(row) for row in rows]
+
+
+def assert_problem(response: object, status: int, type_suffix: str) -> dict[str, object]:
+    import httpx
+
+    assert isinstance(response, httpx.Response)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == status
+    assert body["type"].endswith("/" + type_suffix)
+    assert body["title"]
+    return dict(body)
+
+
+async def test_accepted_event_is_stored_without_query_or_personal_data(overt: Overt) -> None:
+    body = overt.event(
+        u="https://www.example.com/pricing?email=a%40b.com#x",
+        r="https://news.example.org/item?id=42&token=secret",
+    )
+    response = await overt.send(body)
+    assert response.status_code == 202
+    assert response.content == b""
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert "set-cookie" not in response.headers
+    [row] = await stored(overt)
+    assert row["event_id"] == uuid.UUID(hex=str(body["i"]))
+    assert row["site_id"] == overt.site.id
+    assert row["name"] == "pageview"
+    assert row["host"] == "www.example.com"
+    assert row["path"] == "/pricing"
+    assert row["referrer"] == "https://news.example.org/item"
+    assert isinstance(row["visitor_hash"], int)
+    flat = repr(row)
+    for secret in ("203.0.113.7", "TestBrowser", "email", "token=secret"):
+        assert secret not in flat
+
+
+async def test_same_event_id_twice_is_stored_once(overt: Overt) -> None:
+    body = overt.event()
+    assert (await overt.send(body)).status_code == 202
+    assert (await overt.send(body)).status_code == 202
+    await overt.drained()
+    async with overt.resources.engine.connect() as conn:
+        count = (await conn.execute(select(func.count()).select_from(events))).scalar_one()
+    assert count == 1
+    assert (await overt.query()).json()["results"][0]["metrics"] == [1, 1]
+
+
+async def test_visitor_hash_depends_on_user_agent_but_not_on_the_page(overt: Overt) -> None:
+    await overt.send(overt.event(u="https://example.com/a"))
+    await overt.send(overt.event(u="https://example.com/b"))
+    await overt.send(overt.event(), **{"user-agent": "Other/2.0"})
+    hashes = [row["visitor_hash"] for row in await stored(overt)]
+    assert len(hashes) == 3
+    assert len(set(hashes)) == 2
+
+
+async def test_application_json_is_accepted(overt: Overt) -> None:
+    response = await overt.send(overt.event(), **{"content-type": "application/json"})
+    assert response.status_code == 202
+
+
+async def test_malformed_json_is_400(overt: Overt) -> None:
+    assert_problem(await overt.send(b'{"s": "x", '), 400, "malformed-json")
+    assert_problem(await overt.send(b"\xff\xfe{}"), 400, "malformed-json")
+    assert await stored(overt) == []
+
+
+async def test_schema_violation_is_422_with_field_errors(overt: Overt) -> None:
+    body = assert_problem(
+        await overt.send(overt.event(u="javascript:alert(1)", i="not-an-id")), 422, "invalid-event"
+    )
+    locations = {tuple(error["loc"]) for error in body["errors"]}  # type: ignore[attr-defined]
+    assert ("u",) in locations
+    assert ("i",) in locations
+    assert "alert" not in str(body)  # rejected input is not echoed back
+    assert_problem(await overt.send([1, 2]), 422, "invalid-event")
+    assert_problem(await overt.send(overt.event(extra="field")), 422, "invalid-event")
+
+
+async def test_oversize_body_is_413_declared_or_streamed(overt: Overt) -> None:
+    limit = overt.resources.settings.max_body_bytes
+    big = overt.event(n="x" * (limit + 10))
+    assert_problem(await overt.send(big), 413, "payload-too-large")
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(limit // 1000 + 2):
+            yield b" " * 1000
+
+    response = await overt.client.post(
+        "/e", content=chunks(), headers={"content-type": "text/plain"}
+    )
+    assert_problem(response, 413, "payload-too-large")
+    assert await stored(overt) == []
+
+
+async def test_unknown_site_is_422(overt: Overt) -> None:
+    assert_problem(await overt.send(overt.event(s="nosuchsite")), 422, "unknown-site")
+
+
+@pytest.mark.parametrize(
+    ("origin", "url"),
+    [
+        ("https://evil.test", "https://example.com/"),
+        ("https://example.com.evil.test", "https://example.com/"),
+        ("https://example.com", "https://evil.test/"),
+        ("null", "https://example.com/"),
+    ],
+)
+async def test_wrong_origin_or_page_host_is_403(overt: Overt, origin: str, url: str) -> None:
+    response = await overt.send(overt.event(u=url), origin=origin)
+    assert_problem(response, 403, "wrong-origin")
+    assert await stored(overt) == []
+
+
+async def test_subdomain_origin_is_accepted(overt: Overt) -> None:
+    response = await overt.send(
+        overt.event(u="https://blog.example.com/post"), origin="https://blog.example.com"
+    )
+    assert response.status_code == 202
+
+
+async def test_form_body_is_415(overt: Overt) -> None:
+    response = await overt.send(
+        overt.event(), **{"content-type": "application/x-www-form-urlencoded"}
+    )
+    assert_problem(response, 415, "unsupported-media-type")
+
+
+async def test_snippet_is_served_as_javascript(overt: Overt) -> None:
+    response = await overt.client.get("/overt.js")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/javascript")
+    assert b"sendBeacon" in response.content
+    for storage in (b"document.cookie", b"localStorage", b"sessionStorage", b"indexedDB"):
+        assert storage not in response.content
