@@ -18,11 +18,16 @@ request_id_var: ContextVar[str | None] = ContextVar("overt_request_id", default=
 
 access_log = logging.getLogger("overt.access")
 
+QUIET_LIBRARIES = ("aiosqlite", "asyncpg", "sqlalchemy", "redis", "httpx", "httpcore", "asyncio")
+
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, request id, extras."""
 
-    _reserved = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message"}
+    _reserved = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+        "message",
+        "color_message",  # uvicorn's ANSI-coloured copy of msg
+    }
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -58,6 +63,9 @@ def configure_logging(*, fmt: str = "json", level: str = "INFO") -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True
+    # Their DEBUG lines carry SQL parameters and payloads (event rows): never below WARNING.
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 class RequestIdMiddleware:

@@ -7,6 +7,7 @@ one fails the run instead of skipping its half of the suite.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shutil
 import socket
@@ -263,3 +264,16 @@ def postgres_settings(
 ) -> Iterator[Settings]:
     """For the few tests about Postgres + Redis only."""
     yield from make_settings("postgres", tmp_path, sqlite_template, pg_database)
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """Tests that call configure_logging must not change the logging of later tests."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    levels = {name: logging.getLogger(name).level for name in ("aiosqlite", "uvicorn.access")}
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    for name, old in levels.items():
+        logging.getLogger(name).setLevel(old)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import AsyncIterator
 
@@ -9,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from shared.db import events
+from shared.logging import configure_logging
 from tests.conftest import Overt
 
 pytestmark = pytest.mark.anyio
@@ -156,3 +158,21 @@ async def test_snippet_is_served_as_javascript(overt: Overt) -> None:
     assert b"sendBeacon" in response.content
     for storage in (b"document.cookie", b"localStorage", b"sessionStorage", b"indexedDB"):
         assert storage not in response.content
+
+
+async def test_no_ip_user_agent_or_payload_reaches_a_log(
+    overt: Overt, caplog: pytest.LogCaptureFixture
+) -> None:
+    marker = "https://example.com/secret-page-path"
+    configure_logging(fmt="json", level="DEBUG")  # Overt's own set-up, at its most verbose
+    logging.getLogger().addHandler(caplog.handler)  # configure_logging replaced the handlers
+    with caplog.at_level(logging.DEBUG):
+        await overt.send(overt.event(u=marker))
+        await overt.send(overt.event(u=marker), origin="https://evil.test")
+        await overt.send(b"{not json " + marker.encode())
+        await overt.send(overt.event(s="unknown", u=marker))
+        await overt.drained()
+    assert caplog.records  # the access log and the worker did log something
+    text = "\n".join(f"{record.getMessage()} {record.__dict__}" for record in caplog.records)
+    for personal in ("203.0.113.7", "TestBrowser", "secret-page-path"):
+        assert personal not in text

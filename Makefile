@@ -1,0 +1,55 @@
+# Overt: `make run` starts it on SQLite, `make test` passes the tests. Both install what they need.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export UV_PYTHON_DOWNLOADS := never
+
+# uv from PATH, else a private copy bootstrapped with the machine's python3.
+UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
+VENV_STAMP := .venv/.synced-$(shell cat uv.lock pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: help run test check lint format typecheck imports browser test-services clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(CURDIR)/.tools/bin/uv:
+	python3 -m venv .tools
+	.tools/bin/python -m pip install --quiet --disable-pip-version-check uv
+
+$(VENV_STAMP): $(UV) uv.lock pyproject.toml
+	$(UV) sync --frozen
+	rm -f .venv/.synced-*
+	touch $@
+
+run: $(VENV_STAMP) ## start Overt in one process on SQLite (./var/), no other service needed
+	$(UV) run overt up
+
+test: $(VENV_STAMP) browser test-services ## the whole suite, on SQLite and on Postgres + Redis
+	$(UV) run pytest
+
+check: lint typecheck imports test ## ruff, mypy --strict, import-linter and the tests
+
+lint: $(VENV_STAMP) ## ruff check and format check
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+
+format: $(VENV_STAMP) ## apply ruff fixes and formatting
+	$(UV) run ruff check --fix .
+	$(UV) run ruff format .
+
+typecheck: $(VENV_STAMP) ## mypy --strict
+	$(UV) run mypy
+
+imports: $(VENV_STAMP) ## import-linter: services independent, shared imports no service
+	$(UV) run lint-imports
+
+browser: ## Debian's Chromium for the browser tests (installed when missing)
+	@command -v chromium >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium chromium-driver; }
+
+test-services: ## start the local PostgreSQL and Redis if they are installed but down
+	@bash tests/services.sh
+
+clean: ## remove the virtualenv, caches and the embedded database
+	rm -rf .venv .tools var .mypy_cache .ruff_cache .pytest_cache

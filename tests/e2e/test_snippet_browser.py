@@ -1,0 +1,164 @@
+"""End to end in Debian's headless Chromium: a page with the snippet, counted by the API.
+
+Real processes on loopback: `overt up` (SQLite + in-process queue, or Postgres + Redis),
+`overt site add` / `overt key create` through the CLI, a page served from another origin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.server
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import Browser, async_playwright
+
+from shared.settings import Settings
+from tests.conftest import free_port, unavailable
+from tests.e2e.processes import overt_env, start_overt, stop_overt
+
+pytestmark = [pytest.mark.anyio, pytest.mark.browser]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+]
+
+
+@dataclass
+class Server:
+    base_url: str
+    env: dict[str, str]
+    log_path: Path
+
+    def cli(self, *args: str) -> dict[str, str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "services.cli", *args, "--json"],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        result: dict[str, str] = json.loads(done.stdout)
+        return result
+
+
+@pytest.fixture
+async def server(settings: Settings, tmp_path: Path) -> AsyncIterator[Server]:
+    port = free_port()
+    log_path = tmp_path / "overt.log"
+    process = await start_overt(settings, port, log_path)
+    try:
+        yield Server(
+            base_url=f"http://127.0.0.1:{port}", env=overt_env(settings, port), log_path=log_path
+        )
+    finally:
+        # SIGTERM: uvicorn stops intake, the lifespan drains the worker, exit code 0.
+        assert await stop_overt(process, signal.SIGTERM) == 0, log_path.read_text()
+
+
+@pytest.fixture
+def chromium() -> None:
+    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
+        unavailable("Chromium at /usr/bin/chromium", "not installed (apt-get install chromium)")
+
+
+@pytest.fixture
+def page_origin(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A static web server for the test site, on its own origin."""
+    root = tmp_path / "site"
+    root.mkdir()
+    handler = partial(_QuietHandler, directory=str(root))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", root
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        return None
+
+
+@pytest.fixture
+async def browser(chromium: None) -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+async def metrics(server: Server, site_id: str, key: str) -> list[int]:
+    today = datetime.now(UTC).date().isoformat()
+    async with httpx.AsyncClient(base_url=server.base_url) as client:
+        response = await client.post(
+            "/v1/query",
+            json={
+                "site_id": site_id,
+                "metrics": ["visitors", "pageviews"],
+                "date_range": [today, today],
+            },
+            headers={"authorization": f"Bearer {key}"},
+        )
+    assert response.status_code == 200, response.text
+    values: list[int] = response.json()["results"][0]["metrics"]
+    return values
+
+
+async def test_pageview_from_a_real_browser_is_counted(
+    server: Server, browser: Browser, page_origin: tuple[str, Path]
+) -> None:
+    origin, root = page_origin
+    site = server.cli("site", "add", "127.0.0.1")
+    key = server.cli("key", "create", "--site", site["id"], "--scope", "stats:read")["key"]
+    csp = f"default-src 'none'; script-src {server.base_url}; connect-src {server.base_url}"
+    (root / "index.html").write_text(
+        "<!doctype html><html><head>"
+        f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
+        f"{site['script_tag']}"
+        "<title>Pricing</title></head><body><h1>Pricing</h1></body></html>"
+    )
+    assert await metrics(server, site["id"], key) == [0, 0]
+
+    context = await browser.new_context()
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    user_agent = await page.evaluate("navigator.userAgent")
+    await page.goto(f"{origin}/index.html?utm_source=test")
+
+    async with asyncio.timeout(20):
+        while (counted := await metrics(server, site["id"], key)) != [1, 1]:
+            assert counted[1] <= 1, counted
+            await asyncio.sleep(0.1)
+    assert errors == []
+    assert await context.cookies() == []
+    assert await page.evaluate("localStorage.length + sessionStorage.length") == 0
+    await context.close()
+    assert user_agent not in server.log_path.read_text()
