@@ -22,7 +22,7 @@ $(VENV_STAMP): $(UV) uv.lock pyproject.toml
 	touch $@
 
 run: $(VENV_STAMP) ## start Overt in one process on SQLite (./var/), no other service needed
-	$(UV) run overt up
+	OVERT_LOG_FORMAT=$${OVERT_LOG_FORMAT:-text} $(UV) run overt up
 
 test: $(VENV_STAMP) browser test-services ## the whole suite, on SQLite and on Postgres + Redis
 	$(UV) run pytest
