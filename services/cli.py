@@ -17,6 +17,7 @@ from sqlalchemy import select
 from services.api.router import router as api_router
 from services.api.schemas import Scope
 from services.api.service import create_key
+from services.collector.router import EventIntakeMiddleware
 from services.collector.router import router as collector_router
 from services.collector.worker import run_ingest
 from services.consent.router import router as consent_router
@@ -64,6 +65,7 @@ def all_in_one_app(settings: Settings) -> FastAPI:
         routers=[collector_router, consent_router, api_router],
         startup=[announce],
         background=[run_ingest],
+        middleware=[EventIntakeMiddleware],
     )
 
 
@@ -80,6 +82,7 @@ def service_app(settings: Settings, service: str) -> FastAPI:
         settings=settings,
         routers=routers.get(service, []),
         background=[run_ingest] if service == "worker" else [],
+        middleware=[EventIntakeMiddleware] if service == "collector" else [],
     )
 
 

@@ -54,6 +54,7 @@ def build_app(
     resources: Resources | None = None,
     startup: Sequence[StartupHook] = (),
     background: Sequence[BackgroundTask] = (),
+    middleware: Sequence[type[Any]] = (),
 ) -> FastAPI:
     """An app serving `routers` plus /healthz and /readyz.
 
@@ -89,6 +90,8 @@ def build_app(
         redoc_url=None,
     )
     install_problem_handlers(app)
+    for layer in middleware:  # inside the request-id middleware, which is added last
+        app.add_middleware(layer)  # type: ignore[arg-type]
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health_router())
     for router in routers:

@@ -3,25 +3,53 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
     ForeignKey,
     Index,
+    Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Table,
+    TypeDecorator,
     Uuid,
     event,
+    false,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from shared.settings import Settings, sqlite_path
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timestamps are aware UTC datetimes on both dialects (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: Overt stores aware UTC timestamps only")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
 
 metadata = MetaData(
     naming_convention={
@@ -39,7 +67,8 @@ sites = Table(
     Column("id", String(32), primary_key=True),
     Column("domain", String(253), nullable=False, unique=True),
     Column("timezone", String(64), nullable=False, server_default="UTC"),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("settings", JSON, nullable=True),  # per-site knobs, see shared.sites.SiteSettings
 )
 
 # One accepted event. Written only by the ingest worker, read by the API.
@@ -48,13 +77,92 @@ events = Table(
     metadata,
     Column("event_id", Uuid, primary_key=True),
     Column("site_id", String(32), ForeignKey("sites.id", ondelete="CASCADE"), nullable=False),
-    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("occurred_at", UtcDateTime(), nullable=False),
     Column("name", String(120), nullable=False),
     Column("visitor_hash", BigInteger, nullable=False),
     Column("host", String(253), nullable=False),
     Column("path", String(2048), nullable=False),
     Column("referrer", String(2048), nullable=True),
-    Index("ix_events_site_id_received_at", "site_id", "received_at"),
+    Column("session_id", Uuid, nullable=True),
+    Column("pageview_id", Uuid, nullable=True),
+    Column("engaged_ms", Integer, nullable=True),
+    Column("scroll_depth", SmallInteger, nullable=True),
+    Column("source", String(120), nullable=True),
+    Column("medium", String(40), nullable=True),
+    Column("utm_source", String(256), nullable=True),
+    Column("utm_medium", String(256), nullable=True),
+    Column("utm_campaign", String(256), nullable=True),
+    Column("utm_term", String(256), nullable=True),
+    Column("utm_content", String(256), nullable=True),
+    Column("browser", String(64), nullable=True),
+    Column("os", String(64), nullable=True),
+    Column("device", String(16), nullable=True),
+    Column("country", String(2), nullable=True),
+    Column("gpc", Boolean, nullable=False, server_default=false()),
+    Column("props", JSON, nullable=True),
+    Column("analytics_id", String(32), nullable=True),
+    Index("ix_events_site_id_occurred_at", "site_id", "occurred_at"),
+    Index("ix_events_session_id", "session_id"),
+    Index("ix_events_pageview_id", "pageview_id"),
+)
+
+# A visit: events of one visitor hash with no gap over 30 minutes. Kept by the ingest worker.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("session_id", Uuid, primary_key=True),
+    Column("site_id", String(32), ForeignKey("sites.id", ondelete="CASCADE"), nullable=False),
+    Column("visitor_hash", BigInteger, nullable=False),
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("last_seen_at", UtcDateTime(), nullable=False),
+    Column("pageviews", Integer, nullable=False, server_default="0"),
+    Column("events", Integer, nullable=False, server_default="0"),
+    Column("goals", Integer, nullable=False, server_default="0"),
+    Column("engaged_ms", BigInteger, nullable=False, server_default="0"),
+    Column("max_scroll_depth", SmallInteger, nullable=False, server_default="0"),
+    Column("is_engaged", Boolean, nullable=False, server_default=false()),
+    Column("entry_path", String(2048), nullable=False),
+    Column("exit_path", String(2048), nullable=False),
+    Column("referrer", String(2048), nullable=True),
+    Column("source", String(120), nullable=True),
+    Column("medium", String(40), nullable=True),
+    Column("utm_source", String(256), nullable=True),
+    Column("utm_medium", String(256), nullable=True),
+    Column("utm_campaign", String(256), nullable=True),
+    Column("browser", String(64), nullable=True),
+    Column("os", String(64), nullable=True),
+    Column("device", String(16), nullable=True),
+    Column("country", String(2), nullable=True),
+    Column("analytics_id", String(32), nullable=True),
+    Index(
+        "ix_sessions_site_id_visitor_hash_last_seen_at", "site_id", "visitor_hash", "last_seen_at"
+    ),
+    Index("ix_sessions_site_id_started_at", "site_id", "started_at"),
+)
+
+# Additive hourly counters kept current by the ingest worker (fast day/hour/page queries).
+page_hourly = Table(
+    "page_hourly",
+    metadata,
+    Column("site_id", String(32), ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True),
+    Column("hour", UtcDateTime(), primary_key=True),
+    Column("path", String(2048), primary_key=True),
+    Column("pageviews", BigInteger, nullable=False, server_default="0"),
+    Column("engaged_ms", BigInteger, nullable=False, server_default="0"),
+    Column("entries", BigInteger, nullable=False, server_default="0"),
+)
+
+site_hourly = Table(
+    "site_hourly",
+    metadata,
+    Column("site_id", String(32), ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True),
+    Column("hour", UtcDateTime(), primary_key=True),
+    Column("pageviews", BigInteger, nullable=False, server_default="0"),
+    Column("events", BigInteger, nullable=False, server_default="0"),
+    Column("sessions", BigInteger, nullable=False, server_default="0"),
+    Column("engaged_sessions", BigInteger, nullable=False, server_default="0"),
+    Column("engaged_ms", BigInteger, nullable=False, server_default="0"),
+    Column("gpc_events", BigInteger, nullable=False, server_default="0"),
 )
 
 # Today's random salt for visitor hashes; older salts are deleted, so days cannot be linked.

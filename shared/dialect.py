@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table, text
+import orjson
+from sqlalchemy import JSON, Table, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -41,9 +42,18 @@ async def insert_ignoring_duplicates(
         raw = await conn.get_raw_connection()
         driver = raw.driver_connection
         assert driver is not None
-        await driver.copy_records_to_table(
-            stage, records=[tuple(row[c] for c in columns) for row in rows], columns=columns
-        )
+        # COPY bypasses SQLAlchemy's type processing: JSON values go in as text.
+        json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
+        records = [
+            tuple(
+                orjson.dumps(row[c]).decode()
+                if c in json_columns and row[c] is not None
+                else row[c]
+                for c in columns
+            )
+            for row in rows
+        ]
+        await driver.copy_records_to_table(stage, records=records, columns=columns)
         column_list = ", ".join(f'"{c}"' for c in columns)
         result = await conn.execute(
             text(
@@ -65,3 +75,27 @@ async def insert_if_absent(conn: AsyncConnection, table: Table, row: Mapping[str
         await conn.execute(postgresql.insert(table).values(**row).on_conflict_do_nothing())
     else:
         await conn.execute(sqlite.insert(table).values(**row).on_conflict_do_nothing())
+
+
+async def upsert(
+    conn: AsyncConnection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    keys: Sequence[str],
+    add: Sequence[str] = (),
+    replace: Sequence[str] = (),
+) -> None:
+    """Insert rows; on a key conflict add the `add` columns and overwrite the `replace` ones.
+
+    Both dialects speak INSERT ... ON CONFLICT (keys) DO UPDATE; only the construct differs.
+    """
+    if not rows:
+        return
+    statement = (postgresql.insert if is_postgres(conn) else sqlite.insert)(table)
+    excluded = statement.excluded
+    updates: dict[str, Any] = {name: table.c[name] + excluded[name] for name in add}
+    updates.update({name: excluded[name] for name in replace})
+    await conn.execute(
+        statement.on_conflict_do_update(index_elements=list(keys), set_=updates), list(rows)
+    )

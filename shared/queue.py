@@ -1,6 +1,7 @@
 """The event queue: Redis Streams with a consumer group, or an in-process queue.
 
-One small interface. `publish` returns only once the payload is durable:
+One small interface. A payload is a JSON array of records (so payloads can be merged).
+`publish` returns only once the payload is durable:
 - Redis: after XADD is acknowledged by the server (durability is Redis's AOF setting).
 - In-process: after the ingest worker in this process has committed the payload to the
   database and acknowledged it (a group commit of a few ms), because memory is not durable.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -114,18 +116,32 @@ class InProcessQueue:
 class RedisStreamQueue:
     """A Redis Stream read by one consumer group; each worker is a named consumer.
 
+    Publishing is a group commit: payloads published while one XADD is in flight are merged
+    into the next entry (payloads are JSON arrays, so merging is concatenation), and every
+    publisher returns when the entry holding its payload is acknowledged by Redis. One round
+    trip then serves many requests; it also reads the stream length for backpressure.
+
     A consumer first re-reads its own pending entries (delivered before a crash, never
     acknowledged), then new ones. Acknowledged entries are deleted from the stream.
     """
 
     GROUP = "ingest"
+    MAX_PAYLOADS_PER_ENTRY = 1000
+    LENGTH_RECHECK_SECONDS = 0.5
 
-    def __init__(self, redis: Redis, *, prefix: str, consumer: str) -> None:
+    def __init__(
+        self, redis: Redis, *, prefix: str, consumer: str, max_entries: int = 100_000
+    ) -> None:
         self._redis = redis
         self._stream = f"{prefix}:events"
         self._consumer = consumer
         self._group_ready = False
         self._pending_done = False
+        self._max_entries = max_entries
+        self._length = 0
+        self._length_checked = 0.0
+        self._outbox: list[tuple[bytes, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     async def _ensure_group(self) -> None:
         if self._group_ready:
@@ -139,10 +155,47 @@ class RedisStreamQueue:
         self._group_ready = True
 
     async def publish(self, payload: bytes) -> None:
-        try:
-            await self._redis.xadd(self._stream, {"p": payload})
-        except RedisError as exc:
-            raise QueueUnavailable(f"redis: {type(exc).__name__}") from None
+        if self._length >= self._max_entries:
+            await self._recheck_length()
+        future = asyncio.get_running_loop().create_future()
+        self._outbox.append((payload, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        await future
+
+    async def _recheck_length(self) -> None:
+        now = time.monotonic()
+        if now - self._length_checked >= self.LENGTH_RECHECK_SECONDS:
+            self._length_checked = now
+            try:
+                self._length = int(await self._redis.xlen(self._stream))
+            except RedisError as exc:
+                raise QueueUnavailable(f"redis: {type(exc).__name__}") from None
+        if self._length >= self._max_entries:
+            raise QueueUnavailable("event stream is full")
+
+    async def _flush(self) -> None:
+        while self._outbox:
+            taken, self._outbox = self._outbox, []
+            try:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for start in range(0, len(taken), self.MAX_PAYLOADS_PER_ENTRY):
+                        part = taken[start : start + self.MAX_PAYLOADS_PER_ENTRY]
+                        pipe.xadd(self._stream, {"p": merge_json_arrays([p for p, _ in part])})
+                    pipe.xlen(self._stream)
+                    replies = await pipe.execute()
+                self._length = int(replies[-1])
+                self._length_checked = time.monotonic()
+                error: Exception | None = None
+            except RedisError as exc:
+                error = QueueUnavailable(f"redis: {type(exc).__name__}")
+            for _, future in taken:
+                if future.done():  # the request was cancelled meanwhile
+                    continue
+                if error is None:
+                    future.set_result(None)
+                else:
+                    future.set_exception(error)
 
     async def consume(self, *, count: int, block_ms: int) -> list[Delivery]:
         await self._ensure_group()
@@ -174,11 +227,15 @@ class RedisStreamQueue:
         await self._redis.ping()
 
     async def close(self) -> None:
-        return None
+        if self._flusher is not None:
+            await asyncio.gather(self._flusher, return_exceptions=True)
 
-    def redeliver_pending(self) -> None:
-        """Read this consumer's unacknowledged entries again (after a failed write)."""
-        self._pending_done = False
+
+def merge_json_arrays(payloads: Sequence[bytes]) -> bytes:
+    """Concatenate JSON arrays without parsing them: [a],[b,c] -> [a,b,c]."""
+    if len(payloads) == 1:
+        return payloads[0]
+    return b"[" + b",".join(p.strip()[1:-1] for p in payloads if len(p.strip()) > 2) + b"]"
 
 
 def _deliveries(response: object) -> list[Delivery]:

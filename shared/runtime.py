@@ -38,7 +38,12 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             socket_connect_timeout=2,
             health_check_interval=30,
         )
-        queue = RedisStreamQueue(redis, prefix=settings.redis_prefix, consumer=settings.worker_name)
+        queue = RedisStreamQueue(
+            redis,
+            prefix=settings.redis_prefix,
+            consumer=settings.worker_name,
+            max_entries=settings.queue_max_entries,
+        )
     else:
         queue = InProcessQueue()
     try:

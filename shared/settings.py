@@ -47,8 +47,23 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=64 * 1024, ge=1024, description="Largest request body /e accepts."
     )
-    ingest_batch_size: int = Field(
-        default=5000, ge=1, description="Most events the ingest worker writes per transaction."
+    ingest_batch_entries: int = Field(
+        default=200,
+        ge=1,
+        description="Most queue entries (each packs many events) per worker transaction.",
+    )
+    queue_max_entries: int = Field(
+        default=100_000,
+        ge=1,
+        description="Redis stream length above which the collector answers 503 (backpressure).",
+    )
+    client_ip_header: str | None = Field(
+        default=None,
+        description="Header with the client IP set by a trusted proxy (e.g. X-Forwarded-For).",
+    )
+    country_header: str | None = Field(
+        default=None,
+        description="Header with the visitor's country set by a trusted proxy (CF-IPCountry).",
     )
     worker_name: str = Field(
         default="worker-1",

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -23,11 +25,36 @@ class SiteError(ValueError):
     """The site cannot be registered as asked (bad domain, time zone, or already there)."""
 
 
+class SiteSettings(BaseModel):
+    """Per-site knobs (stored as JSON on the site; every field has a default)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    engaged_min_ms: int = Field(default=10_000, ge=0, description="engaged session: time")
+    engaged_min_pageviews: int = Field(default=2, ge=1, description="engaged session: pages")
+    events_per_second: int = Field(
+        default=20_000, ge=1, description="rate limit per collector process (burst 2x)"
+    )
+    extra_hosts: tuple[str, ...] = Field(
+        default=(), description="other domains whose pages may send events for this site"
+    )
+
+
+DEFAULT_SITE_SETTINGS = SiteSettings()
+
+
 @dataclass(frozen=True, slots=True)
 class Site:
     id: str
     domain: str
     timezone: str
+    settings: SiteSettings = DEFAULT_SITE_SETTINGS
+
+    def owns_host(self, host: str) -> bool:
+        """True for the site's domain, its subdomains and its extra hosts."""
+        return host_belongs_to(host, self.domain) or any(
+            host_belongs_to(host, extra) for extra in self.settings.extra_hosts
+        )
 
 
 def normalise_domain(raw: str) -> str:
@@ -46,13 +73,24 @@ def host_belongs_to(host: str, domain: str) -> bool:
     return host == domain or host.endswith("." + domain)
 
 
-async def create_site(*, engine: AsyncEngine, domain: str, timezone: str = "UTC") -> Site:
+async def create_site(
+    *,
+    engine: AsyncEngine,
+    domain: str,
+    timezone: str = "UTC",
+    settings: SiteSettings = DEFAULT_SITE_SETTINGS,
+) -> Site:
     """Register a site; its id is random and goes into the script tag."""
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise SiteError(f"unknown time zone: {timezone!r}") from None
-    site = Site(id=secrets.token_hex(6), domain=normalise_domain(domain), timezone=timezone)
+    site = Site(
+        id=secrets.token_hex(6),
+        domain=normalise_domain(domain),
+        timezone=timezone,
+        settings=settings,
+    )
     try:
         async with engine.begin() as conn:
             await conn.execute(
@@ -60,6 +98,7 @@ async def create_site(*, engine: AsyncEngine, domain: str, timezone: str = "UTC"
                     id=site.id,
                     domain=site.domain,
                     timezone=site.timezone,
+                    settings=settings.model_dump(exclude_defaults=True) or None,
                     created_at=datetime.now(UTC),
                 )
             )
@@ -73,7 +112,30 @@ async def get_site(*, engine: AsyncEngine, site_id: str) -> Site | None:
     async with engine.connect() as conn:
         row = (
             await conn.execute(
-                select(sites.c.id, sites.c.domain, sites.c.timezone).where(sites.c.id == site_id)
+                select(sites.c.id, sites.c.domain, sites.c.timezone, sites.c.settings).where(
+                    sites.c.id == site_id
+                )
             )
         ).first()
-    return Site(id=row.id, domain=row.domain, timezone=row.timezone) if row else None
+    if row is None:
+        return None
+    return Site(
+        id=row.id,
+        domain=row.domain,
+        timezone=row.timezone,
+        settings=SiteSettings.model_validate(row.settings or {}),
+    )
+
+
+async def get_site_settings(
+    *, engine: AsyncEngine, site_ids: Iterable[str]
+) -> dict[str, SiteSettings]:
+    """Settings of several sites at once (the ingest worker needs them per batch)."""
+    wanted = sorted(set(site_ids))
+    if not wanted:
+        return {}
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(select(sites.c.id, sites.c.settings).where(sites.c.id.in_(wanted)))
+        ).all()
+    return {row.id: SiteSettings.model_validate(row.settings or {}) for row in rows}

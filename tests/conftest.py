@@ -28,6 +28,7 @@ from fastapi import FastAPI
 from services.api.router import router as api_router
 from services.api.schemas import Scope
 from services.api.service import create_key
+from services.collector.router import EventIntakeMiddleware
 from services.collector.router import router as collector_router
 from services.collector.worker import run_ingest
 from services.consent.router import router as consent_router
@@ -163,6 +164,7 @@ def make_app(resources: Resources, *, worker: bool = True) -> FastAPI:
         routers=[collector_router, consent_router, api_router],
         resources=resources,
         background=[run_ingest] if worker else [],
+        middleware=[EventIntakeMiddleware],
     )
 
 

@@ -100,8 +100,8 @@ async def run_query(*, engine: AsyncEngine, query: QueryIn, timezone: str) -> li
     }
     statement = select(*(columns[metric].label(metric.value) for metric in query.metrics)).where(
         events.c.site_id == query.site_id,
-        events.c.received_at >= start,
-        events.c.received_at < end,
+        events.c.occurred_at >= start,
+        events.c.occurred_at < end,
     )
     async with engine.connect() as conn:
         row = (await conn.execute(statement)).one()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.collector.router import router
+from services.collector.router import EventIntakeMiddleware, router
 from shared.app import build_app
 from shared.runtime import Resources
 from shared.settings import Settings, load_settings
@@ -13,5 +13,9 @@ from shared.settings import Settings, load_settings
 def create_app(settings: Settings | None = None, resources: Resources | None = None) -> FastAPI:
     settings = settings or load_settings(Settings)
     return build_app(
-        title="Overt collector", settings=settings, routers=[router], resources=resources
+        title="Overt collector",
+        settings=settings,
+        routers=[router],
+        resources=resources,
+        middleware=[EventIntakeMiddleware],
     )

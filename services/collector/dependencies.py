@@ -1,6 +1,8 @@
-"""Per-process collector state, built on first use and injected into the routes."""
+"""Per-process collector state, built on first use and shared by the route and the middleware."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from fastapi import Request
 
@@ -8,14 +10,19 @@ from services.collector.service import DailySalt, Intake, SiteCache
 from shared.runtime import Resources
 
 
-def get_intake(request: Request) -> Intake:
-    intake: Intake | None = getattr(request.app.state, "collector_intake", None)
+def intake_for(app: Any) -> Intake:
+    """The app's Intake (created once, on the first event)."""
+    intake: Intake | None = getattr(app.state, "collector_intake", None)
     if intake is None:
-        resources: Resources = request.app.state.resources
+        resources: Resources = app.state.resources
         intake = Intake(
             sites=SiteCache(resources.engine),
             salt=DailySalt(resources.engine),
             queue=resources.queue,
         )
-        request.app.state.collector_intake = intake
+        app.state.collector_intake = intake
     return intake
+
+
+def get_intake(request: Request) -> Intake:
+    return intake_for(request.app)

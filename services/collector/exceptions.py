@@ -61,3 +61,27 @@ class QueueBusy(ProblemError):
             detail="The event was not accepted; retry shortly.",
             headers={"Retry-After": "2"},
         )
+
+
+class InvalidEvent(ProblemError):
+    def __init__(self, message: str, *, index: int | None = None) -> None:
+        reason, _, where = message.partition(" - at `")
+        loc = where.rstrip("`") if where else (f"$[{index}]" if index is not None else "$")
+        super().__init__(
+            422,
+            "Invalid event",
+            slug="invalid-event",
+            detail=f"{reason} (at {loc}); see the wire format for the limits.",
+            errors=[{"loc": loc, "msg": reason, "type": "value_error"}],
+        )
+
+
+class RateLimited(ProblemError):
+    def __init__(self) -> None:
+        super().__init__(
+            429,
+            "Too many events",
+            slug="rate-limited",
+            detail="This site is over its event rate; retry shortly.",
+            headers={"Retry-After": "1"},
+        )

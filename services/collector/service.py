@@ -1,4 +1,4 @@
-"""Event intake: site lookup, origin check, cookieless visitor hash, queueing."""
+"""Event intake: validation, site and origin checks, enrichment, visitor hash, queueing."""
 
 from __future__ import annotations
 
@@ -9,22 +9,36 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Any
 from urllib.parse import urlsplit
 
+import msgspec
 import orjson
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.collector.exceptions import UnknownSite, WrongOrigin
-from services.collector.schemas import EventIn
+from services.collector.enrich import classify_referrer, classify_user_agent, parse_page_url
+from services.collector.exceptions import (
+    BadJson,
+    InvalidEvent,
+    QueueBusy,
+    RateLimited,
+    UnknownSite,
+    UnsupportedMediaType,
+    WrongOrigin,
+)
+from services.collector.schemas import EventIn, decoder
 from shared.db import visitor_salts
 from shared.dialect import insert_if_absent
-from shared.queue import EventQueue
-from shared.sites import Site, get_site, host_belongs_to
+from shared.queue import EventQueue, QueueUnavailable
+from shared.sites import Site, get_site
 
 log = logging.getLogger("overt.collector")
 
 SITE_CACHE_SECONDS = 30.0
+PAST_LIMIT_MS = 24 * 3600 * 1000  # buffered consent replays may be this old
+FUTURE_LIMIT_MS = 5 * 60 * 1000  # client clocks run fast
+ACCEPTED_TYPES = frozenset({"text/plain", "application/json", ""})
 
 
 @dataclass(slots=True)
@@ -79,7 +93,8 @@ async def rotate_salt(*, engine: AsyncEngine, today: date) -> bytes:
         removed = await conn.execute(delete(visitor_salts).where(visitor_salts.c.day < today))
     if removed.rowcount:
         log.info(
-            "visitor salt rotated", extra={"day": today.isoformat(), "destroyed": removed.rowcount}
+            "visitor salt rotated",
+            extra={"day": today.isoformat(), "destroyed": removed.rowcount},
         )
     return bytes(salt)
 
@@ -94,14 +109,33 @@ def visitor_hash(*, salt: bytes, site_id: str, ip: str, user_agent: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-def strip_query(url: str | None) -> str | None:
-    """scheme://host/path of a URL, without query or fragment (they may carry personal data)."""
-    if not url:
-        return None
-    parts = urlsplit(url)
-    if not parts.scheme or not parts.netloc:
-        return None
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"[:2048]
+@dataclass(slots=True)
+class RateLimiter:
+    """Token bucket per site in this process (burst: two seconds' worth)."""
+
+    buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def allow(self, site: Site, cost: int, now: float) -> bool:
+        rate = float(site.settings.events_per_second)
+        tokens, last = self.buckets.get(site.id, (2 * rate, now))
+        tokens = min(2 * rate, tokens + (now - last) * rate)
+        if tokens < cost:
+            self.buckets[site.id] = (tokens, now)
+            return False
+        self.buckets[site.id] = (tokens - cost, now)
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    """What /e reads from the request besides the body. Used, never stored."""
+
+    content_type: str
+    origin: str | None
+    ip: str
+    user_agent: str
+    gpc_header: bool
+    country: str | None
 
 
 @dataclass(slots=True)
@@ -111,28 +145,117 @@ class Intake:
     sites: SiteCache
     salt: DailySalt
     queue: EventQueue
+    limiter: RateLimiter = field(default_factory=RateLimiter)
 
-    async def accept(self, event: EventIn, *, origin: str | None, ip: str, user_agent: str) -> None:
-        """Check the event against its site, derive the visitor hash and queue it durably."""
-        site = await self.sites.get(event.site_id)
+    async def take(self, body: bytes, context: RequestContext) -> int:
+        """Validate, enrich and durably queue a body of events; returns how many were queued.
+
+        All or nothing: any invalid event refuses the whole body with a problem. Events from
+        bots and crawlers are answered like the others but not queued.
+        """
+        if context.content_type not in ACCEPTED_TYPES:
+            raise UnsupportedMediaType()
+        try:
+            decoded = decoder.decode(body)
+        except msgspec.ValidationError as exc:
+            raise InvalidEvent(str(exc)) from None
+        except msgspec.DecodeError:
+            raise BadJson() from None
+        batch = decoded if isinstance(decoded, list) else [decoded]
+        device = classify_user_agent(context.user_agent)
+        now = datetime.now(UTC)
+        now_ms = int(now.timestamp() * 1000)
+        origin_host = _origin_host(context.origin)
+        records: list[dict[str, Any]] = []
+        hashes: dict[str, int] = {}
+        checked: dict[str, Site] = {}
+        for event in batch:
+            site = checked.get(event.site_id) or await self._site(event.site_id, origin_host)
+            checked[site.id] = site
+            page = parse_page_url(event.url, hash_routing=bool(event.hash_routing))
+            if page is None:
+                raise InvalidEvent("`u` must be an http(s) URL", index=batch.index(event))
+            if not site.owns_host(page.host):
+                raise WrongOrigin(site.domain)
+            if site.id not in hashes:
+                salt = await self.salt.current(now.date())
+                hashes[site.id] = visitor_hash(
+                    salt=salt, site_id=site.id, ip=context.ip, user_agent=context.user_agent
+                )
+            records.append(_record(event, site, page, hashes[site.id], device, context, now_ms))
+        if device.is_bot:
+            return 0
+        now_monotonic = time.monotonic()
+        for site in checked.values():
+            cost = sum(1 for record in records if record["site"] == site.id)
+            if not self.limiter.allow(site, cost, now_monotonic):
+                raise RateLimited()
+        try:
+            await self.queue.publish(orjson.dumps(records))
+        except QueueUnavailable:
+            raise QueueBusy() from None
+        return len(records)
+
+    async def _site(self, site_id: str, origin_host: str | bool | None) -> Site:
+        site = await self.sites.get(site_id)
         if site is None:
             raise UnknownSite()
-        host = event.url.host or ""
-        origin_host = urlsplit(origin).hostname if origin and origin != "null" else None
-        if origin is not None and not (origin_host and host_belongs_to(origin_host, site.domain)):
+        # No Origin header (server-side senders) is allowed; a foreign or opaque one is not.
+        if origin_host is not None and not (
+            isinstance(origin_host, str) and site.owns_host(origin_host)
+        ):
             raise WrongOrigin(site.domain)
-        if not host_belongs_to(host, site.domain):
-            raise WrongOrigin(site.domain)
-        now = datetime.now(UTC)
-        salt = await self.salt.current(now.date())
-        record = {
-            "id": event.event_id.hex,
-            "site": site.id,
-            "ts": int(now.timestamp() * 1000),
-            "name": event.name,
-            "visitor": visitor_hash(salt=salt, site_id=site.id, ip=ip, user_agent=user_agent),
-            "host": host,
-            "path": (event.url.path or "/")[:2048],
-            "referrer": strip_query(event.referrer),
-        }
-        await self.queue.publish(orjson.dumps([record]))
+        return site
+
+
+def _origin_host(origin: str | None) -> str | bool | None:
+    """The Origin header's host; None when absent; False when opaque ("null") or unparsable."""
+    if origin is None:
+        return None
+    return urlsplit(origin).hostname or False if origin != "null" else False
+
+
+def _record(
+    event: EventIn,
+    site: Site,
+    page: Any,
+    visitor: int,
+    device: Any,
+    context: RequestContext,
+    now_ms: int,
+) -> dict[str, Any]:
+    at = now_ms
+    if event.client_time_ms is not None:
+        at = min(max(event.client_time_ms, now_ms - PAST_LIMIT_MS), now_ms + FUTURE_LIMIT_MS)
+    record: dict[str, Any] = {
+        "id": event.event_id.lower(),
+        "site": site.id,
+        "at": at,
+        "name": event.name,
+        "visitor": visitor,
+        "host": page.host,
+        "path": page.path,
+        "browser": device.browser,
+        "os": device.os,
+        "device": device.device,
+        "country": context.country,
+        "gpc": context.gpc_header or bool(event.gpc),
+    }
+    if event.name == "pageview":
+        referral = classify_referrer(event.referrer, page.host)
+        record.update(referrer=referral.url, source=referral.source, medium=referral.medium)
+        if page.utm:
+            record.update(page.utm)
+            if "utm_source" in page.utm and referral.medium == "direct":
+                record.update(source=page.utm["utm_source"][:120], medium="campaign")
+    elif event.name == "engagement":
+        record.update(
+            pageview=event.pageview_id.lower() if event.pageview_id else None,
+            engaged_ms=event.engaged_ms or 0,
+            scroll=event.scroll_depth,
+        )
+    if event.props:
+        record["props"] = event.props
+    if event.analytics_id:
+        record["analytics_id"] = event.analytics_id.lower()
+    return record

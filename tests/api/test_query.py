@@ -57,7 +57,7 @@ async def test_date_range_is_inclusive_and_in_the_site_time_zone(overt: Overt) -
                 {
                     "event_id": uuid.uuid4(),
                     "site_id": tokyo.id,
-                    "received_at": at,
+                    "occurred_at": at,
                     "name": "pageview",
                     "visitor_hash": index,
                     "host": "tokyo.example",

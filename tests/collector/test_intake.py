@@ -91,12 +91,17 @@ async def test_malformed_json_is_400(overt: Overt) -> None:
 
 
 async def test_schema_violation_is_422_with_field_errors(overt: Overt) -> None:
+    body = assert_problem(await overt.send(overt.event(i="not-an-id")), 422, "invalid-event")
+    assert body["errors"] == [
+        {
+            "loc": "$.i",
+            "msg": "Expected `str` matching regex '^[0-9a-fA-F]{32}$'",
+            "type": "value_error",
+        }
+    ]
     body = assert_problem(
-        await overt.send(overt.event(u="javascript:alert(1)", i="not-an-id")), 422, "invalid-event"
+        await overt.send(overt.event(u="javascript:alert(1)")), 422, "invalid-event"
     )
-    locations = {tuple(error["loc"]) for error in body["errors"]}  # type: ignore[attr-defined]
-    assert ("u",) in locations
-    assert ("i",) in locations
     assert "alert" not in str(body)  # rejected input is not echoed back
     assert_problem(await overt.send([1, 2]), 422, "invalid-event")
     assert_problem(await overt.send(overt.event(extra="field")), 422, "invalid-event")

@@ -20,12 +20,14 @@ from tests.conftest import make_app, running, wait_drained
 
 pytestmark = pytest.mark.anyio
 
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0"
+
 
 def record(site: Site) -> dict[str, object]:
     return {
         "id": uuid.uuid4().hex,
         "site": site.id,
-        "ts": int(datetime.now(UTC).timestamp() * 1000),
+        "at": int(datetime.now(UTC).timestamp() * 1000),
         "name": "pageview",
         "visitor": 42,
         "host": site.domain,
@@ -133,7 +135,7 @@ async def _post_and_check_disk(resources: Resources) -> None:
                         "i": uuid.uuid4().hex,
                     }
                 ),
-                headers={"content-type": "text/plain"},
+                headers={"content-type": "text/plain", "user-agent": BROWSER},
             )
             assert response.status_code == 202
             # Checked before the app stops (no drain yet), through another connection.

@@ -20,6 +20,8 @@ from tests.e2e.processes import start_overt, stop_overt
 
 pytestmark = pytest.mark.anyio
 
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0"
+
 
 async def stored(settings: Settings) -> int:
     engine = create_engine(settings)
@@ -43,7 +45,9 @@ async def test_ctrl_c_under_load_drains_and_loses_nothing(
         body = {"s": site.id, "n": "pageview", "u": "https://example.com/", "i": uuid.uuid4().hex}
         try:
             response = await client.post(
-                "/e", content=orjson.dumps(body), headers={"content-type": "text/plain"}
+                "/e",
+                content=orjson.dumps(body),
+                headers={"content-type": "text/plain", "user-agent": BROWSER},
             )
         except httpx.TransportError:
             return 0  # refused once shutdown began: not accepted, nothing owed

@@ -43,6 +43,12 @@ CHROMIUM_ARGS = [
 ]
 
 
+DESKTOP_CHROME = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/156.0.0.0 Safari/537.36"
+)
+
+
 @dataclass
 class Server:
     base_url: str
@@ -145,7 +151,8 @@ async def test_pageview_from_a_real_browser_is_counted(
     )
     assert await metrics(server, site["id"], key) == [0, 0]
 
-    context = await browser.new_context()
+    # Headless Chromium says "HeadlessChrome" and is rightly filtered as a bot: browse as a person.
+    context = await browser.new_context(user_agent=DESKTOP_CHROME)
     page = await context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))

@@ -1,0 +1,250 @@
+"""Sessionisation and rollups: pure functions over one batch of new events.
+
+A session is the events of one visitor hash on one site with no gap over 30 minutes.
+`engagement` events belong to the session of their pageview and never open one.
+A session is engaged when it has enough engaged time, enough pageviews, or a goal
+(thresholds per site). Rollups are additive hourly counters; each event counts once
+because only events new to the database reach this code.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from shared.sites import DEFAULT_SITE_SETTINGS, SiteSettings
+
+SESSION_GAP = timedelta(minutes=30)
+BUILTIN_EVENTS = frozenset({"pageview", "engagement", "outbound", "download", "404"})
+ATTRIBUTION = ("referrer", "source", "medium", "utm_source", "utm_medium", "utm_campaign")
+CONTEXT = ("browser", "os", "device", "country", "analytics_id")
+
+
+@dataclass(slots=True)
+class Session:
+    session_id: uuid.UUID
+    site_id: str
+    visitor_hash: int
+    started_at: datetime
+    last_seen_at: datetime
+    entry_path: str
+    exit_path: str
+    pageviews: int = 0
+    events: int = 0
+    goals: int = 0
+    engaged_ms: int = 0
+    max_scroll_depth: int = 0
+    is_engaged: bool = False
+    attribution: dict[str, Any] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "session_id": self.session_id,
+            "site_id": self.site_id,
+            "visitor_hash": self.visitor_hash,
+            "started_at": self.started_at,
+            "last_seen_at": self.last_seen_at,
+            "pageviews": self.pageviews,
+            "events": self.events,
+            "goals": self.goals,
+            "engaged_ms": self.engaged_ms,
+            "max_scroll_depth": self.max_scroll_depth,
+            "is_engaged": self.is_engaged,
+            "entry_path": self.entry_path,
+            "exit_path": self.exit_path,
+            **{name: self.attribution.get(name) for name in ATTRIBUTION},
+            **{name: self.context.get(name) for name in CONTEXT},
+        }
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Session:
+        return cls(
+            session_id=row["session_id"],
+            site_id=row["site_id"],
+            visitor_hash=row["visitor_hash"],
+            started_at=row["started_at"],
+            last_seen_at=row["last_seen_at"],
+            entry_path=row["entry_path"],
+            exit_path=row["exit_path"],
+            pageviews=row["pageviews"],
+            events=row["events"],
+            goals=row["goals"],
+            engaged_ms=row["engaged_ms"],
+            max_scroll_depth=row["max_scroll_depth"],
+            is_engaged=row["is_engaged"],
+            attribution={name: row[name] for name in ATTRIBUTION},
+            context={name: row[name] for name in CONTEXT},
+        )
+
+
+@dataclass(slots=True)
+class BatchResult:
+    """What one batch changes: events with their session ids, sessions, rollup deltas."""
+
+    events: list[dict[str, Any]]
+    sessions: list[Session]
+    new_sessions: list[Session]
+    newly_engaged: list[Session]
+    page_hourly: list[dict[str, Any]]
+    site_hourly: list[dict[str, Any]]
+
+
+def hour_of(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def _engaged(session: Session, settings: SiteSettings) -> bool:
+    return (
+        session.engaged_ms >= settings.engaged_min_ms
+        or session.pageviews >= settings.engaged_min_pageviews
+        or session.goals > 0
+    )
+
+
+def sessionise(
+    rows: list[dict[str, Any]],
+    *,
+    open_sessions: Mapping[tuple[str, int], Session],
+    pageview_sessions: Mapping[uuid.UUID, uuid.UUID],
+    settings: Mapping[str, SiteSettings],
+) -> BatchResult:
+    """Assign every new event to a session and compute the batch's rollup deltas.
+
+    `open_sessions`: the latest stored session per (site, visitor) that may still continue.
+    `pageview_sessions`: session ids of stored pageviews that engagement events refer to.
+    """
+    rows.sort(key=lambda row: row["occurred_at"])
+    latest: dict[tuple[str, int], Session] = {}
+    by_id: dict[uuid.UUID, Session] = {}
+    was_engaged: dict[uuid.UUID, bool] = {}
+    created: dict[uuid.UUID, Session] = {}
+    pageview_owner: dict[uuid.UUID, uuid.UUID] = dict(pageview_sessions)
+    touched: set[uuid.UUID] = set()
+
+    def remember(session: Session) -> Session:
+        if session.session_id not in by_id:
+            by_id[session.session_id] = session
+            was_engaged.setdefault(session.session_id, session.is_engaged)
+        return by_id[session.session_id]
+
+    for stored in open_sessions.values():
+        remember(replace(stored, attribution=dict(stored.attribution)))
+    for key, stored in open_sessions.items():
+        latest[key] = by_id[stored.session_id]
+
+    page_deltas: dict[tuple[str, datetime, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+    site_deltas: dict[tuple[str, datetime], list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0])
+
+    for row in rows:
+        key = (row["site_id"], row["visitor_hash"])
+        at: datetime = row["occurred_at"]
+        name: str = row["name"]
+        session: Session | None = None
+        if name == "engagement" and row.get("pageview_id") in pageview_owner:
+            session = by_id.get(pageview_owner[row["pageview_id"]])
+        if session is None:
+            current = latest.get(key)
+            if current is not None and (
+                current.started_at - SESSION_GAP <= at <= current.last_seen_at + SESSION_GAP
+            ):
+                session = current
+        if session is None and name != "engagement":
+            session = remember(
+                Session(
+                    session_id=uuid.uuid4(),
+                    site_id=row["site_id"],
+                    visitor_hash=row["visitor_hash"],
+                    started_at=at,
+                    last_seen_at=at,
+                    entry_path=row["path"],
+                    exit_path=row["path"],
+                    attribution={name_: row.get(name_) for name_ in ATTRIBUTION},
+                    context={name_: row.get(name_) for name_ in CONTEXT},
+                )
+            )
+            was_engaged[session.session_id] = False
+            created[session.session_id] = session
+            latest[key] = session
+            page_deltas[(row["site_id"], hour_of(at), row["path"])][2] += 1
+            site_deltas[(row["site_id"], hour_of(at))][2] += 1
+
+        site_delta = site_deltas[(row["site_id"], hour_of(at))]
+        site_delta[1] += 1
+        if row.get("gpc"):
+            site_delta[5] += 1
+        if name == "pageview":
+            page_deltas[(row["site_id"], hour_of(at), row["path"])][0] += 1
+            site_delta[0] += 1
+        elif name == "engagement":
+            engaged = row.get("engaged_ms") or 0
+            page_deltas[(row["site_id"], hour_of(at), row["path"])][1] += engaged
+            site_delta[4] += engaged
+
+        if session is None:
+            continue
+        row["session_id"] = session.session_id
+        touched.add(session.session_id)
+        session.events += 1
+        if at > session.last_seen_at:
+            session.last_seen_at = at
+        if at < session.started_at:
+            session.started_at = at
+        if name == "pageview":
+            session.pageviews += 1
+            session.exit_path = row["path"]
+            pageview_owner[row["event_id"]] = session.session_id
+        elif name == "engagement":
+            session.engaged_ms += row.get("engaged_ms") or 0
+            session.max_scroll_depth = max(session.max_scroll_depth, row.get("scroll_depth") or 0)
+        elif name not in BUILTIN_EVENTS:
+            session.goals += 1
+        if row.get("analytics_id") and not session.context.get("analytics_id"):
+            session.context["analytics_id"] = row["analytics_id"]
+
+    newly_engaged: list[Session] = []
+    changed = [by_id[session_id] for session_id in touched]
+    for session in changed:
+        session.is_engaged = _engaged(session, settings.get(session.site_id, DEFAULT_SITE_SETTINGS))
+        if session.is_engaged and not was_engaged[session.session_id]:
+            newly_engaged.append(session)
+            site_deltas[(session.site_id, hour_of(session.started_at))][3] += 1
+
+    return BatchResult(
+        events=rows,
+        sessions=changed,
+        new_sessions=list(created.values()),
+        newly_engaged=newly_engaged,
+        page_hourly=[
+            {
+                "site_id": site,
+                "hour": hour,
+                "path": path,
+                "pageviews": pv,
+                "engaged_ms": ms,
+                "entries": entries,
+            }
+            for (site, hour, path), (pv, ms, entries) in page_deltas.items()
+        ],
+        site_hourly=[
+            {
+                "site_id": site,
+                "hour": hour,
+                "pageviews": d[0],
+                "events": d[1],
+                "sessions": d[2],
+                "engaged_sessions": d[3],
+                "engaged_ms": d[4],
+                "gpc_events": d[5],
+            }
+            for (site, hour), d in site_deltas.items()
+        ],
+    )
+
+
+def visitor_keys(rows: Iterable[Mapping[str, Any]]) -> set[tuple[str, int]]:
+    return {(row["site_id"], row["visitor_hash"]) for row in rows}
