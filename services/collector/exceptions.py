@@ -67,6 +67,8 @@ class InvalidEvent(ProblemError):
     def __init__(self, message: str, *, index: int | None = None) -> None:
         reason, _, where = message.partition(" - at `")
         loc = where.rstrip("`") if where else (f"$[{index}]" if index is not None else "$")
+        if loc.startswith("key` in `"):  # msgspec's wording for a bad mapping key
+            loc = loc.removeprefix("key` in `") + " (key)"
         super().__init__(
             422,
             "Invalid event",

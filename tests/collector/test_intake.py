@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -16,7 +17,7 @@ from tests.conftest import Overt
 pytestmark = pytest.mark.anyio
 
 
-async def stored(overt: Overt) -> list[dict[str, object]]:
+async def stored(overt: Overt) -> list[dict[str, Any]]:
     await overt.drained()
     async with overt.resources.engine.connect() as conn:
         rows = (await conn.execute(select(events))).mappings().all()
