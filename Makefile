@@ -7,7 +7,7 @@ export UV_PYTHON_DOWNLOADS := never
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 VENV_STAMP := .venv/.synced-$(shell cat uv.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: help run test check lint format typecheck imports browser test-services clean
+.PHONY: help run test check lint format typecheck imports browser test-services clean bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -53,3 +53,9 @@ test-services: ## start the local PostgreSQL and Redis if they are installed but
 
 clean: ## remove the virtualenv, caches and the embedded database
 	rm -rf .venv .tools var .mypy_cache .ruff_cache .pytest_cache
+
+bench: $(VENV_STAMP) test-services ## intake and worker throughput as ratios to a baseline (needs wrk)
+	@command -v wrk >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q wrk; }
+	$(UV) run python -m bench.run

@@ -27,7 +27,7 @@ from shared.logging import configure_logging
 from shared.migrate import upgrade_head
 from shared.runtime import Resources
 from shared.settings import Settings, SettingsError, load_settings
-from shared.sites import SiteError, create_site
+from shared.sites import SiteError, SiteSettings, create_site
 
 SERVICES = ("collector", "consent", "api", "worker")
 
@@ -103,10 +103,14 @@ def serve(app: FastAPI, settings: Settings) -> None:
         uvicorn.Server(config).run()
 
 
-async def _site_add(settings: Settings, domain: str, timezone: str) -> tuple[str, str]:
+async def _site_add(
+    settings: Settings, domain: str, timezone: str, site_settings: SiteSettings
+) -> tuple[str, str]:
     engine = create_engine(settings)
     try:
-        site = await create_site(engine=engine, domain=domain, timezone=timezone)
+        site = await create_site(
+            engine=engine, domain=domain, timezone=timezone, settings=site_settings
+        )
     finally:
         await engine.dispose()
     return site.id, site.domain
@@ -144,6 +148,9 @@ def parser() -> argparse.ArgumentParser:
     site_add = site.add_parser("add", help="register a site and print its script tag")
     site_add.add_argument("domain")
     site_add.add_argument("--timezone", default="UTC", help="IANA zone for day boundaries")
+    site_add.add_argument(
+        "--events-per-second", type=int, help="rate limit per collector process (default 20000)"
+    )
     site_add.add_argument("--json", action="store_true", help="machine-readable output")
 
     key = commands.add_parser("key", help="manage API keys").add_subparsers(
@@ -177,7 +184,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "serve":
             serve(service_app(settings, args.service), settings)
         elif args.command == "site":
-            site_id, domain = asyncio.run(_site_add(settings, args.domain, args.timezone))
+            knobs = {"events_per_second": args.events_per_second} if args.events_per_second else {}
+            site_settings = SiteSettings(**knobs)
+            site_id, domain = asyncio.run(
+                _site_add(settings, args.domain, args.timezone, site_settings)
+            )
             tag = script_tag(settings, site_id)
             if args.json:
                 print(json.dumps({"id": site_id, "domain": domain, "script_tag": tag}))

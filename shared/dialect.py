@@ -7,10 +7,11 @@ inserts via COPY, insert-if-absent) lives here with both branches side by side.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Table, text
+from sqlalchemy import JSON, Column, Table, any_, bindparam, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -43,16 +44,15 @@ async def insert_ignoring_duplicates(
         driver = raw.driver_connection
         assert driver is not None
         # COPY bypasses SQLAlchemy's type processing: JSON values go in as text.
-        json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
-        records = [
-            tuple(
-                orjson.dumps(row[c]).decode()
-                if c in json_columns and row[c] is not None
-                else row[c]
-                for c in columns
-            )
-            for row in rows
-        ]
+        as_tuple = itemgetter(*columns)
+        records = [as_tuple(row) for row in rows]
+        for index, name in enumerate(columns):
+            if isinstance(table.c[name].type, JSON):
+                for position, row in enumerate(rows):
+                    if row[name] is not None:
+                        record = list(records[position])
+                        record[index] = orjson.dumps(row[name]).decode()
+                        records[position] = tuple(record)
         await driver.copy_records_to_table(stage, records=records, columns=columns)
         column_list = ", ".join(f'"{c}"' for c in columns)
         result = await conn.execute(
@@ -99,3 +99,23 @@ async def upsert(
     await conn.execute(
         statement.on_conflict_do_update(index_elements=list(keys), set_=updates), list(rows)
     )
+
+
+async def existing_keys(
+    conn: AsyncConnection, column: Column[Any], values: Sequence[Any]
+) -> set[Any]:
+    """Which of `values` are already in `column` (a unique key).
+
+    Postgres: one `= ANY(array)` query. SQLite: IN lists in chunks under its parameter limit.
+    """
+    if not values:
+        return set()
+    if is_postgres(conn):
+        array = bindparam("values", list(values), type_=postgresql.ARRAY(column.type))
+        result = await conn.execute(select(column).where(column == any_(array)))
+        return set(result.scalars().all())
+    found: set[Any] = set()
+    for start in range(0, len(values), 2000):
+        chunk = values[start : start + 2000]
+        found.update((await conn.execute(select(column).where(column.in_(chunk)))).scalars())
+    return found

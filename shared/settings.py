@@ -48,7 +48,7 @@ class Settings(BaseSettings):
         default=64 * 1024, ge=1024, description="Largest request body /e accepts."
     )
     ingest_batch_entries: int = Field(
-        default=200,
+        default=1000,
         ge=1,
         description="Most queue entries (each packs many events) per worker transaction.",
     )

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.collector.sessions import SESSION_GAP, Session, sessionise, visitor_keys
 from shared.db import events, page_hourly, sessions, site_hourly, sites
-from shared.dialect import insert_ignoring_duplicates, upsert
+from shared.dialect import existing_keys, insert_ignoring_duplicates, upsert
 from shared.queue import Delivery, EventQueue, RedisStreamQueue
 from shared.runtime import Resources
 from shared.sites import SiteSettings
@@ -91,17 +91,6 @@ def _chunks(items: Sequence[Any]) -> list[Sequence[Any]]:
     return [items[i : i + IN_CHUNK] for i in range(0, len(items), IN_CHUNK)]
 
 
-async def _existing_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
-    found: set[uuid.UUID] = set()
-    for chunk in _chunks(ids):
-        found.update(
-            (await conn.execute(select(events.c.event_id).where(events.c.event_id.in_(chunk))))
-            .scalars()
-            .all()
-        )
-    return found
-
-
 async def _open_sessions(
     conn: AsyncConnection, keys: Sequence[tuple[str, int]], since: datetime
 ) -> dict[tuple[str, int], Session]:
@@ -126,9 +115,11 @@ async def _pageview_sessions(
     owners: dict[uuid.UUID, uuid.UUID] = {}
     for chunk in _chunks(pageview_ids):
         result = await conn.execute(
-            select(events.c.event_id, events.c.session_id).where(events.c.event_id.in_(chunk))
+            select(events.c.event_id, events.c.session_id).where(
+                events.c.event_id.in_(chunk), events.c.session_id.is_not(None)
+            )
         )
-        owners.update({row.event_id: row.session_id for row in result if row.session_id})
+        owners.update({row.event_id: row.session_id for row in result})
     return owners
 
 
@@ -144,7 +135,7 @@ async def write_events(*, engine: AsyncEngine, rows: list[dict[str, Any]]) -> in
     if not rows:
         return 0
     async with engine.begin() as conn:
-        existing = await _existing_ids(conn, [row["event_id"] for row in rows])
+        existing = await existing_keys(conn, events.c.event_id, [row["event_id"] for row in rows])
         new = [row for row in rows if row["event_id"] not in existing]
         if not new:
             return 0

@@ -1,0 +1,306 @@
+"""`make bench`: intake throughput and worker drain rate, as ratios to a baseline measured now.
+
+The machine is shared and noisy, so every figure is printed next to a baseline measured in
+the same run: a bare ASGI app answering 204 to the same POST, under the same uvicorn
+settings (1 worker, uvloop, httptools, no access log) and the same load (wrk, 64
+connections, 10 s, loopback). Servers are real `overt serve` / `overt up` processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import orjson
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN = os.environ.get("OVERT_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("OVERT_BENCH_REDIS", "redis://127.0.0.1:6379/0")
+CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_http(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+@contextmanager
+def process(args: list[str], env: dict[str, str], port: int) -> Iterator[None]:
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_http(port)
+        time.sleep(0.5)
+        yield
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def wrk(port: int, *, site: str = "", batch: int = 1, seconds: int) -> dict[str, float]:
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t2",
+            "-c64",
+            f"-d{seconds}s",
+            "-s",
+            str(ROOT / "bench" / "event.lua"),
+            f"http://127.0.0.1:{port}",
+        ],
+        env={**os.environ, "SITE": site, "BATCH": str(batch)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    match = re.search(
+        r"RESULT requests=(\d+) duration_us=(\d+) errors=(\d+) p50_us=(\d+) "
+        r"p99_us=(\d+)",
+        out,
+    )
+    assert match, out
+    requests, duration, errors, p50, p99 = (int(g) for g in match.groups())
+    return {
+        "rps": requests / (duration / 1e6),
+        "requests": requests,
+        "errors": errors,
+        "p50_ms": p50 / 1000,
+        "p99_ms": p99 / 1000,
+    }
+
+
+def overt_env(database_url: str, redis_url: str | None, port: int, prefix: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OVERT_")}
+    env.update(
+        OVERT_DATABASE_URL=database_url,
+        OVERT_PORT=str(port),
+        OVERT_LOG_LEVEL="WARNING",
+        OVERT_REDIS_PREFIX=prefix,
+        OVERT_SECRET_KEY="b" * 40,
+        OVERT_QUEUE_MAX_ENTRIES="10000000",
+    )
+    if redis_url:
+        env["OVERT_REDIS_URL"] = redis_url
+    return env
+
+
+def overt(*args: str, env: dict[str, str]) -> str:
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+async def pg_database(name: str, *, drop: bool = False) -> None:
+    conn = await asyncpg.connect(PG_ADMIN)
+    try:
+        if drop:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        else:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+def drain_rate(env: dict[str, str], events: int, per_entry: int) -> float:
+    """Events/s the ingest worker writes, from a queue pre-filled with `events` events."""
+    code = f"""
+import asyncio, time, uuid, orjson, os
+from datetime import UTC, datetime
+from shared.settings import Settings
+from shared.runtime import open_resources
+from shared.sites import create_site
+from services.collector.worker import run_ingest
+
+async def main():
+    settings = Settings()
+    async with open_resources(settings) as resources:
+        domain = f"{{uuid.uuid4().hex[:8]}}.example"
+        site = await create_site(engine=resources.engine, domain=domain)
+        now = int(datetime.now(UTC).timestamp() * 1000)
+        def record(n):
+            return {{"id": uuid.uuid4().hex, "site": site.id, "at": now - n, "name": "pageview",
+                    "visitor": n % 5000, "host": "example.com", "path": f"/p{{n % 50}}",
+                    "referrer": None, "source": "Direct", "medium": "direct",
+                    "browser": "Chrome", "os": "Linux", "device": "desktop", "gpc": False}}
+        payloads = [orjson.dumps([record(i * {per_entry} + j) for j in range({per_entry})])
+                    for i in range({events} // {per_entry})]
+        pending = []
+        if settings.redis_url:
+            for chunk in range(0, len(payloads), 500):
+                async with resources.redis.pipeline(transaction=False) as pipe:
+                    for payload in payloads[chunk:chunk + 500]:
+                        pipe.xadd(f"{{settings.redis_prefix}}:events", {{"p": payload}})
+                    await pipe.execute()
+        else:
+            pending = [asyncio.ensure_future(resources.queue.publish(p)) for p in payloads]
+            await asyncio.sleep(0)
+        stop = asyncio.Event()
+        started = time.perf_counter()
+        worker = asyncio.create_task(run_ingest(resources, stop))
+        while await resources.queue.depth():
+            await asyncio.sleep(0.005)
+        elapsed = time.perf_counter() - started
+        stop.set()
+        await worker
+        await asyncio.gather(*pending)
+        print("RATE", {events} / elapsed)
+
+asyncio.run(main())
+"""
+    overt("migrate", env=env)
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=ROOT
+    )
+    if done.returncode:
+        raise RuntimeError(done.stderr[-3000:])
+    return float(done.stdout.split("RATE", 1)[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--drain-events", type=int, default=200_000)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is missing: apt-get install wrk (make bench installs it)")
+    seconds = args.seconds
+    results: dict[str, dict[str, float]] = {}
+    prefix = f"bench-{uuid.uuid4().hex[:8]}"
+    pg_name = f"overt_bench_{uuid.uuid4().hex[:8]}"
+    base, _, _ = PG_ADMIN.rpartition("/")
+    pg_url = f"{base.replace('postgresql://', 'postgresql+asyncpg://')}/{pg_name}"
+    asyncio.run(pg_database(pg_name))
+    tmp = Path(tempfile.mkdtemp(prefix="overt-bench-"))
+    redis_client = redis.Redis.from_url(REDIS_URL)
+    try:
+        port = free_port()
+        uvicorn = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.baseline:app",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ]
+        with process(uvicorn, {**os.environ, "PYTHONPATH": str(ROOT)}, port):
+            results["baseline: bare ASGI, 204"] = wrk(port, site="x", seconds=seconds)
+
+        env = overt_env(pg_url, REDIS_URL, port, prefix)
+        overt("migrate", env=env)
+        site = orjson.loads(
+            overt("site", "add", "example.com", "--events-per-second", "1000000", "--json", env=env)
+        )["id"]
+        with process([sys.executable, "-m", "services.cli", "serve", "collector"], env, port):
+            results["/e single, Redis"] = wrk(port, site=site, seconds=seconds)
+            results["/e batch of 20, Redis"] = wrk(port, site=site, batch=20, seconds=seconds)
+        queued = redis_client.xlen(f"{prefix}:events")
+
+        sqlite_env = overt_env(f"sqlite+aiosqlite:///{tmp}/overt.db", None, port, prefix)
+        overt("migrate", env=sqlite_env)
+        sqlite_site = orjson.loads(
+            overt(
+                "site",
+                "add",
+                "example.com",
+                "--events-per-second",
+                "1000000",
+                "--json",
+                env=sqlite_env,
+            )
+        )["id"]
+        with process([sys.executable, "-m", "services.cli", "up"], sqlite_env, port):
+            results["/e single, in-process queue + SQLite commit"] = wrk(
+                port, site=sqlite_site, seconds=seconds
+            )
+
+        drain_pg = drain_rate(
+            overt_env(pg_url, REDIS_URL, port, prefix + "-drain"), args.drain_events, 200
+        )
+        drain_pg_single = drain_rate(
+            overt_env(pg_url, REDIS_URL, port, prefix + "-drain1"), args.drain_events // 4, 1
+        )
+        drain_sqlite = drain_rate(
+            overt_env(f"sqlite+aiosqlite:///{tmp}/drain.db", None, port, prefix),
+            args.drain_events // 2,
+            200,
+        )
+    finally:
+        for key in redis_client.scan_iter(f"{prefix}*"):
+            redis_client.delete(key)
+        asyncio.run(pg_database(pg_name, drop=True))
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    baseline = results["baseline: bare ASGI, 204"]["rps"]
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        f"Overt intake benchmark, {stamp}, wrk -t2 -c64 -d{seconds}s, uvicorn 1 worker",
+        f"{'case':48} {'req/s':>9} {'events/s':>10} {'x base':>7} {'p50 ms':>7} "
+        f"{'p99 ms':>7} {'non-2xx':>8}",
+    ]
+    for name, figures in results.items():
+        per = 20 if "batch" in name else 1
+        lines.append(
+            f"{name:48} {figures['rps']:9.0f} {figures['rps'] * per:10.0f} "
+            f"{figures['rps'] * per / baseline:7.2f} {figures['p50_ms']:7.2f} "
+            f"{figures['p99_ms']:7.2f} {figures['errors']:8.0f}"
+        )
+    single = results["/e single, Redis"]["rps"]
+    in_process = results["/e single, in-process queue + SQLite commit"]["rps"]
+    lines += [
+        f"Redis stream entries after the intake runs: {queued} (events packed per entry)",
+        f"goal single >= 0.50x baseline: {single / baseline:.2f}x",
+        f"goal batched >= 3x baseline (events/s): "
+        f"{results['/e batch of 20, Redis']['rps'] * 20 / baseline:.2f}x",
+        f"goal Redis >= 0.9x in-process: {single / in_process:.2f}x",
+        f"worker drain into Postgres (200 events/entry): {drain_pg:,.0f} events/s (goal 100,000)",
+        f"worker drain into Postgres (1 event/entry): {drain_pg_single:,.0f} events/s",
+        f"worker drain into SQLite (in-process): {drain_sqlite:,.0f} events/s (goal 20,000)",
+    ]
+    report = "\n".join(lines)
+    print(report)
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / f"intake-{datetime.now(UTC):%Y%m%dT%H%M%S}.txt").write_text(report + "\n")
+
+
+if __name__ == "__main__":
+    main()
