@@ -19,6 +19,7 @@ from services.api.schemas import Scope
 from services.api.service import create_key
 from services.collector.router import router as collector_router
 from services.collector.worker import run_ingest
+from services.consent.ledger import VerifyReport, ledger_sites, verify_site
 from services.consent.router import router as consent_router
 from shared.app import build_app
 from shared.db import create_engine, sites
@@ -120,6 +121,20 @@ async def _key_create(settings: Settings, site_id: str, scopes: Sequence[str]) -
     return key.id, secret
 
 
+async def _ledger_verify(settings: Settings, site_id: str | None) -> list[VerifyReport]:
+    engine = create_engine(settings)
+    try:
+        site_ids = [site_id] if site_id else await ledger_sites(engine=engine)
+        if site_id and site_id not in await ledger_sites(engine=engine):
+            raise LookupError(f"no consent ledger for site {site_id!r}")
+        return [
+            await verify_site(engine=engine, secret=settings.secret(), site_id=one)
+            for one in site_ids
+        ]
+    finally:
+        await engine.dispose()
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="overt", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
@@ -152,6 +167,14 @@ def parser() -> argparse.ArgumentParser:
         "--scope", action="append", required=True, choices=[s.value for s in Scope]
     )
     key_create.add_argument("--json", action="store_true")
+
+    ledger = commands.add_parser("ledger", help="the consent ledger").add_subparsers(
+        dest="action", required=True
+    )
+    ledger_verify = ledger.add_parser(
+        "verify", help="recompute the hash chain and checkpoints; exit 1 on tampering"
+    )
+    ledger_verify.add_argument("--site", help="one site (default: every site)")
     return root
 
 
@@ -195,6 +218,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             else:
                 print(f"key {key_id} for site {args.site} (shown once, store it now):\n{secret}")
+        elif args.command == "ledger":
+            reports = asyncio.run(_ledger_verify(settings, args.site))
+            for report in reports:
+                if report.ok:
+                    print(
+                        f"site {report.site_id}: {report.rows} rows, "
+                        f"{report.checkpoints} signed checkpoints, chain intact"
+                    )
+                for problem in report.problems:
+                    print(f"TAMPERED: {problem}", file=sys.stderr)
+            if not all(report.ok for report in reports):
+                return 1
     except SettingsError as exc:
         print(f"overt: invalid setting: {exc}", file=sys.stderr)
         return 2

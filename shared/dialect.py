@@ -65,3 +65,42 @@ async def insert_if_absent(conn: AsyncConnection, table: Table, row: Mapping[str
         await conn.execute(postgresql.insert(table).values(**row).on_conflict_do_nothing())
     else:
         await conn.execute(sqlite.insert(table).values(**row).on_conflict_do_nothing())
+
+
+def append_only_ddl(dialect_name: str, table: str) -> list[str]:
+    """DDL that makes the database refuse UPDATE and DELETE of `table`'s rows.
+
+    PostgreSQL: a row trigger raising an exception (TRUNCATE, used by tests and by an
+    operator dropping a whole deployment, fires no row trigger), and the privileges taken
+    from PUBLIC. SQLite: BEFORE UPDATE / BEFORE DELETE triggers that abort.
+    """
+    if dialect_name == "postgresql":
+        return [
+            f"""CREATE FUNCTION "{table}_append_only"() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
+                    USING ERRCODE = 'insufficient_privilege';
+            END $$""",
+            f'CREATE TRIGGER "{table}_append_only" BEFORE UPDATE OR DELETE ON "{table}" '
+            f'FOR EACH ROW EXECUTE FUNCTION "{table}_append_only"()',
+            f'REVOKE UPDATE, DELETE ON "{table}" FROM PUBLIC',
+        ]
+    return [
+        f'CREATE TRIGGER "{table}_no_update" BEFORE UPDATE ON "{table}" '
+        f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: UPDATE refused'); END",
+        f'CREATE TRIGGER "{table}_no_delete" BEFORE DELETE ON "{table}" '
+        f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: DELETE refused'); END",
+    ]
+
+
+def drop_append_only_ddl(dialect_name: str, table: str) -> list[str]:
+    """The reverse of `append_only_ddl` (for downgrades)."""
+    if dialect_name == "postgresql":
+        return [
+            f'DROP TRIGGER IF EXISTS "{table}_append_only" ON "{table}"',
+            f'DROP FUNCTION IF EXISTS "{table}_append_only"()',
+        ]
+    return [
+        f'DROP TRIGGER IF EXISTS "{table}_no_update"',
+        f'DROP TRIGGER IF EXISTS "{table}_no_delete"',
+    ]
