@@ -9,6 +9,7 @@ from fastapi import Depends, Path
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.consent.exceptions import InvalidSubject, SubjectRequired
+from services.consent.identities import MailSettings
 from services.consent.service import authenticate_subject, ensure_site
 from shared.runtime import ResourcesDep
 from shared.sites import Site
@@ -51,3 +52,11 @@ async def get_subject(
 
 
 SubjectDep = Annotated[Subject, Depends(get_subject)]
+
+
+def mail_settings() -> MailSettings:
+    """SMTP settings from OVERT_SMTP_* (tests override this dependency)."""
+    return MailSettings()
+
+
+MailDep = Annotated[MailSettings, Depends(mail_settings)]

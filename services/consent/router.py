@@ -11,25 +11,37 @@ from fastapi import APIRouter, Header, Request, Response
 from pydantic import ValidationError
 
 from services.consent.crypto import utc_text
-from services.consent.dependencies import SiteDep, SubjectDep
+from services.consent.dependencies import MailDep, SiteDep, SubjectDep
 from services.consent.exceptions import (
     BadBody,
     ConsentRequired,
+    GpcOptOut,
     InvalidConsentToken,
     InvalidSubject,
 )
+from services.consent.identities import (
+    IdentityKind,
+    assert_identity,
+    request_email_verification,
+)
 from services.consent.keys import load_site_keys
 from services.consent.ledger import Method, subject_entries
+from services.consent.preferences import router as preferences_router
 from services.consent.receipts import subject_receipts
+from services.consent.rights import Regime, erase_subject, export_subject, list_requests
 from services.consent.schemas import (
+    AssertionIn,
     DecisionIn,
     DecisionOut,
+    EmailIn,
     HistoryOut,
+    IdentityOut,
     KeysOut,
     NoticeOut,
     PurposeOut,
     PurposesOut,
     PurposeStateOut,
+    RequestOut,
     StateOut,
     TokenCheckIn,
     TokenCheckOut,
@@ -50,6 +62,7 @@ from shared.errors import ProblemError, field_errors, problem_responses
 from shared.runtime import ResourcesDep
 
 router = APIRouter(tags=["consent"])
+router.include_router(preferences_router)
 
 SITE = "/consent/sites/{site_id}"
 MAX_BODY = 16 * 1024
@@ -300,3 +313,119 @@ async def check_token(site: SiteDep, body: TokenCheckIn, resources: ResourcesDep
         subject_id=claims.subject_id,
         expires_at=utc_text(datetime.fromtimestamp(claims.expires_ms / 1000, UTC)) or "",
     )
+
+
+async def refuse_for_gpc(resources: ResourcesDep, site: SiteDep, subject_id: str) -> None:
+    """Record the GPC opt-out in the ledger, then refuse the identification request."""
+    await record_decisions(
+        resources=resources,
+        site=site,
+        subject_id=subject_id,
+        choices={},
+        method=Method.gpc,
+        gpc=True,
+    )
+    raise GpcOptOut()
+
+
+@router.post(
+    SITE + "/identity/assert",
+    summary="Link an identity the site's backend signed (HMAC-SHA256, site secret)",
+    responses=problem_responses(403, 404, 422),
+)
+async def identity_assert(
+    site: SiteDep,
+    body: AssertionIn,
+    resources: ResourcesDep,
+    sec_gpc: Annotated[str | None, Header()] = None,
+) -> IdentityOut:
+    if gpc_requested(sec_gpc) and await subject_known(resources, site.id, body.subject_id):
+        await refuse_for_gpc(resources, site, body.subject_id)
+    identity = await assert_identity(
+        resources=resources,
+        site=site,
+        subject_id=body.subject_id,
+        kind=IdentityKind(body.kind),
+        value=body.value,
+        issued_at=body.issued_at,
+        signature=body.signature,
+    )
+    return IdentityOut(**{k: v for k, v in identity.public().items() if k != "value"})
+
+
+async def subject_known(resources: ResourcesDep, site_id: str, subject_id: str) -> bool:
+    """Whether the subject exists (GPC rows are only written for real subjects)."""
+    states = await consent_state(engine=resources.engine, site_id=site_id, subject_id=subject_id)
+    return any(state.status is not None for state in states)
+
+
+@router.post(
+    SITE + "/identity/email",
+    summary="Mail the visitor a link that links this address once opened",
+    status_code=202,
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def identity_email(
+    subject: SubjectDep,
+    body: EmailIn,
+    resources: ResourcesDep,
+    mail: MailDep,
+    response: Response,
+    sec_gpc: Annotated[str | None, Header()] = None,
+) -> dict[str, str]:
+    response.headers.update(CORS)
+    if gpc_requested(sec_gpc):
+        await refuse_for_gpc(resources, subject.site, subject.subject_id)
+    await request_email_verification(
+        resources=resources,
+        site=subject.site,
+        subject_id=subject.subject_id,
+        email=body.email,
+        mail=mail,
+    )
+    return {"status": "sent", "detail": "Open the link in the message to confirm."}
+
+
+@router.get(
+    SITE + "/export",
+    summary="Everything held about the subject (a data-subject access request)",
+    responses=problem_responses(401, 404),
+)
+async def export(
+    subject: SubjectDep, resources: ResourcesDep, regime: Regime = Regime.gdpr
+) -> Response:
+    data = await export_subject(
+        resources=resources, site=subject.site, subject_id=subject.subject_id, regime=regime
+    )
+    return Response(
+        orjson.dumps(data, option=orjson.OPT_INDENT_2),
+        media_type="application/json",
+        headers={
+            **CORS,
+            "Content-Disposition": f'attachment; filename="overt-export-{subject.site.id}.json"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.post(
+    SITE + "/erase",
+    summary="Erase the subject: identity and links destroyed, a PII-free ledger row kept",
+    responses=problem_responses(401, 404),
+)
+async def erase(
+    subject: SubjectDep, resources: ResourcesDep, response: Response, regime: Regime = Regime.gdpr
+) -> RequestOut:
+    response.headers.update(CORS)
+    request_id = await erase_subject(
+        resources=resources,
+        site=subject.site,
+        subject_id=subject.subject_id,
+        method=Method.api,
+        regime=regime,
+    )
+    done = await list_requests(
+        resources=resources, site_id=subject.site.id, subject_id=subject.subject_id
+    )
+    row = next(r for r in done if r["request_id"] == request_id)
+    return RequestOut(**{k: row[k] for k in RequestOut.model_fields})

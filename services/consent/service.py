@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -26,6 +26,8 @@ from services.consent.ledger import (
     subject_entries,
 )
 from services.consent.models import (
+    consent_email_verifications,
+    consent_identities,
     consent_ledger,
     consent_notice_texts,
     consent_notices,
@@ -406,7 +408,7 @@ async def consent_state(
     return states_from(notice, entries, now or datetime.now(UTC))
 
 
-async def _site_keys(conn: AsyncConnection, *, secret: bytes, site_id: str) -> SiteKeys:
+async def site_keys(conn: AsyncConnection, *, secret: bytes, site_id: str) -> SiteKeys:
     keys = await load_site_keys(conn, secret=secret, site_id=site_id)
     if keys is None:
         raise SiteNotFound()
@@ -432,7 +434,7 @@ async def record_decisions(
     now = now or datetime.now(UTC)
     secret = resources.settings.secret()
     async with resources.engine.begin() as conn:
-        keys = await _site_keys(conn, secret=secret, site_id=site.id)
+        keys = await site_keys(conn, secret=secret, site_id=site.id)
         notice = await _notice(conn, site_id=site.id)
         for name in choices:
             notice.purpose(name)
@@ -491,6 +493,9 @@ async def record_decisions(
                 ),
             )
             await store_receipt(conn, site_id=site.id, subject_id=subject_id, envelope=receipt)
+        if any(e.purpose == IDENTIFICATION and e.event != LedgerEvent.given for e in entries):
+            # The link is for identification only: it ends with that consent.
+            await unlink_identity(conn, site_id=site.id, subject_id=subject_id)
         all_entries = await subject_entries(conn, site_id=site.id, subject_id=subject_id)
     states = states_from(notice, all_entries, now)
     identification = next(s for s in states if s.purpose.purpose == IDENTIFICATION)
@@ -538,7 +543,7 @@ async def expire_consents(
     now = now or datetime.now(UTC)
     secret = resources.settings.secret()
     async with resources.engine.begin() as conn:
-        keys = await _site_keys(conn, secret=secret, site_id=site_id)
+        keys = await site_keys(conn, secret=secret, site_id=site_id)
         subjects = (
             await conn.execute(
                 select(consent_ledger.c.subject_id)
@@ -582,3 +587,19 @@ async def expire_consents(
             Revocation(site_id, subject_id, now_ms(now), LedgerEvent.expired.value)
         )
     return len(new)
+
+
+async def unlink_identity(conn: AsyncConnection, *, site_id: str, subject_id: str) -> int:
+    """Remove the subject's identity and pending verifications; returns how many rows went."""
+    removed = await conn.execute(
+        delete(consent_identities).where(
+            consent_identities.c.site_id == site_id, consent_identities.c.subject_id == subject_id
+        )
+    )
+    pending = await conn.execute(
+        delete(consent_email_verifications).where(
+            consent_email_verifications.c.site_id == site_id,
+            consent_email_verifications.c.subject_id == subject_id,
+        )
+    )
+    return int(removed.rowcount or 0) + int(pending.rowcount or 0)
