@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Literal
 
 import orjson
@@ -65,6 +66,15 @@ router = APIRouter(tags=["consent"])
 router.include_router(preferences_router)
 
 SITE = "/consent/sites/{site_id}"
+STATIC = Path(__file__).parent / "static"
+WIDGET_JS = (STATIC / "widget.js").read_bytes()
+WIDGET_CSS = (STATIC / "widget.css").read_bytes()
+ASSET_HEADERS = {
+    "Cache-Control": "public, max-age=3600",
+    "Access-Control-Allow-Origin": "*",
+    "Cross-Origin-Resource-Policy": "cross-origin",
+    "X-Content-Type-Options": "nosniff",
+}
 MAX_BODY = 16 * 1024
 # The API authenticates with a credential in a header or the body, never a cookie, so any
 # origin may call it: there is no ambient authority for another site to borrow.
@@ -75,6 +85,16 @@ CORS = {"Access-Control-Allow-Origin": "*"}
 async def gpc_support() -> dict[str, object]:
     # https://privacycg.github.io/gpc-spec/#gpc-support-resource
     return {"gpc": True, "lastUpdate": "2026-11-24"}
+
+
+@router.get("/consent/widget.js", summary="The consent widget", response_class=Response)
+async def widget_js() -> Response:
+    return Response(WIDGET_JS, media_type="text/javascript", headers=ASSET_HEADERS)
+
+
+@router.get("/consent/widget.css", summary="The consent widget's styles", response_class=Response)
+async def widget_css() -> Response:
+    return Response(WIDGET_CSS, media_type="text/css", headers=ASSET_HEADERS)
 
 
 @router.options(SITE + "/{rest:path}", include_in_schema=False)
