@@ -20,14 +20,16 @@ from services.api.service import create_key
 from services.collector.router import router as collector_router
 from services.collector.worker import run_ingest
 from services.consent.ledger import VerifyReport, ledger_sites, verify_site
+from services.consent.rights import list_requests
 from services.consent.router import router as consent_router
+from services.consent.service import run_expiry, site_assertion_secret
 from shared.app import build_app
 from shared.db import create_engine, sites
 from shared.logging import configure_logging
 from shared.migrate import upgrade_head
 from shared.runtime import Resources
 from shared.settings import Settings, SettingsError, load_settings
-from shared.sites import SiteError, create_site
+from shared.sites import SiteError, create_site, get_site
 
 SERVICES = ("collector", "consent", "api", "worker")
 
@@ -64,7 +66,7 @@ def all_in_one_app(settings: Settings) -> FastAPI:
         settings=settings,
         routers=[collector_router, consent_router, api_router],
         startup=[announce],
-        background=[run_ingest],
+        background=[run_ingest, run_expiry],
     )
 
 
@@ -80,7 +82,7 @@ def service_app(settings: Settings, service: str) -> FastAPI:
         title=f"Overt {service}",
         settings=settings,
         routers=routers.get(service, []),
-        background=[run_ingest] if service == "worker" else [],
+        background={"worker": [run_ingest], "consent": [run_expiry]}.get(service, []),
     )
 
 
@@ -135,6 +137,26 @@ async def _ledger_verify(settings: Settings, site_id: str | None) -> list[Verify
         await engine.dispose()
 
 
+async def _consent_secret(settings: Settings, site_id: str) -> str:
+    engine = create_engine(settings)
+    try:
+        if await get_site(engine=engine, site_id=site_id) is None:
+            raise LookupError(f"no site with id {site_id!r}")
+        return await site_assertion_secret(engine=engine, secret=settings.secret(), site_id=site_id)
+    finally:
+        await engine.dispose()
+
+
+async def _consent_requests(settings: Settings, site_id: str) -> list[dict[str, object]]:
+    engine = create_engine(settings)
+    try:
+        if await get_site(engine=engine, site_id=site_id) is None:
+            raise LookupError(f"no site with id {site_id!r}")
+        return list(await list_requests(engine=engine, site_id=site_id))
+    finally:
+        await engine.dispose()
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="overt", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
@@ -175,6 +197,19 @@ def parser() -> argparse.ArgumentParser:
         "verify", help="recompute the hash chain and checkpoints; exit 1 on tampering"
     )
     ledger_verify.add_argument("--site", help="one site (default: every site)")
+
+    consent = commands.add_parser("consent", help="consent service administration").add_subparsers(
+        dest="action", required=True
+    )
+    consent_secret = consent.add_parser(
+        "secret", help="print the site's identity-assertion secret (HMAC key for its backend)"
+    )
+    consent_secret.add_argument("--site", required=True)
+    consent_requests = consent.add_parser(
+        "requests", help="list data-subject requests with their legal deadlines"
+    )
+    consent_requests.add_argument("--site", required=True)
+    consent_requests.add_argument("--json", action="store_true")
     return root
 
 
@@ -230,6 +265,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print(f"TAMPERED: {problem}", file=sys.stderr)
             if not all(report.ok for report in reports):
                 return 1
+        elif args.command == "consent" and args.action == "secret":
+            print(asyncio.run(_consent_secret(settings, args.site)))
+        elif args.command == "consent":
+            requests = asyncio.run(_consent_requests(settings, args.site))
+            if args.json:
+                print(json.dumps(requests))
+            for request in [] if args.json else requests:
+                state = (
+                    "done " + str(request["completed_at"])
+                    if request["completed_at"]
+                    else ("OVERDUE" if request["overdue"] else "open")
+                )
+                print(
+                    f"{request['request_id']} {request['kind']:<8} {request['regime']} "
+                    f"received {request['received_at']} due {request['due_at']} {state}"
+                )
     except SettingsError as exc:
         print(f"overt: invalid setting: {exc}", file=sys.stderr)
         return 2

@@ -134,6 +134,21 @@ async def create_chain(conn: AsyncConnection, *, site_id: str) -> None:
     )
 
 
+async def lock_chain(conn: AsyncConnection, *, site_id: str) -> None:
+    """Take the site's chain lock for the rest of the transaction.
+
+    Call it first in a transaction that reads state and then appends: decisions are then
+    made on what the chain holds, not on what it held before a concurrent append. (Postgres:
+    the head row's lock. SQLite: the database write lock, taken before any read, which also
+    avoids SQLITE_BUSY on a read-then-write upgrade.)
+    """
+    await conn.execute(
+        update(consent_chain_heads)
+        .where(consent_chain_heads.c.site_id == site_id)
+        .values(seq=consent_chain_heads.c.seq)
+    )
+
+
 async def append_entries(
     conn: AsyncConnection,
     *,
@@ -145,13 +160,8 @@ async def append_entries(
     if not entries:
         return []
     site_id = keys.site_id
-    # Writing the head first takes its row lock (Postgres) or the write lock (SQLite), so
-    # concurrent appends queue here instead of forking the chain.
-    await conn.execute(
-        update(consent_chain_heads)
-        .where(consent_chain_heads.c.site_id == site_id)
-        .values(seq=consent_chain_heads.c.seq)
-    )
+    # Concurrent appends queue on this lock instead of forking the chain.
+    await lock_chain(conn, site_id=site_id)
     head = (
         await conn.execute(
             select(consent_chain_heads.c.seq, consent_chain_heads.c.head_hash).where(

@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.consent.crypto import as_utc, utc_text
 from services.consent.identities import get_identity
@@ -19,6 +19,7 @@ from services.consent.ledger import (
     Method,
     NewEntry,
     append_entries,
+    lock_chain,
     subject_entries,
 )
 from services.consent.models import consent_receipts, consent_requests, consent_subjects
@@ -91,13 +92,13 @@ async def _complete(conn: AsyncConnection, *, request_id: str, now: datetime) ->
 
 
 async def list_requests(
-    *, resources: Resources, site_id: str, subject_id: str | None = None
+    *, engine: AsyncEngine, site_id: str, subject_id: str | None = None
 ) -> list[dict[str, Any]]:
     """The site's data-subject requests (optionally one subject's), with deadlines."""
     statement = select(consent_requests).where(consent_requests.c.site_id == site_id)
     if subject_id is not None:
         statement = statement.where(consent_requests.c.subject_id == subject_id)
-    async with resources.engine.connect() as conn:
+    async with engine.connect() as conn:
         rows = (await conn.execute(statement.order_by(consent_requests.c.received_at))).all()
     return [
         {
@@ -170,7 +171,7 @@ async def export_subject(
             {"name": "Overt (self-hosted by the controller)", "role": "processor"},
         ],
         "requests": await list_requests(
-            resources=resources, site_id=site.id, subject_id=subject_id
+            engine=resources.engine, site_id=site.id, subject_id=subject_id
         ),
     }
 
@@ -192,6 +193,7 @@ async def erase_subject(
     now = now or datetime.now(UTC)
     secret = resources.settings.secret()
     async with resources.engine.begin() as conn:
+        await lock_chain(conn, site_id=site.id)
         keys = await site_keys(conn, secret=secret, site_id=site.id)
         request_id = await _open_request(
             conn,

@@ -445,7 +445,7 @@ async def erase(
         regime=regime,
     )
     done = await list_requests(
-        resources=resources, site_id=subject.site.id, subject_id=subject.subject_id
+        engine=resources.engine, site_id=subject.site.id, subject_id=subject.subject_id
     )
     row = next(r for r in done if r["request_id"] == request_id)
     return RequestOut(**{k: row[k] for k in RequestOut.model_fields})

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,6 +26,8 @@ from services.consent.ledger import (
     NewEntry,
     append_entries,
     create_chain,
+    ledger_sites,
+    lock_chain,
     subject_entries,
 )
 from services.consent.models import (
@@ -40,6 +45,8 @@ from shared.consent_tokens import IDENTIFICATION, Revocation, issue_token, now_m
 from shared.dialect import insert_if_absent
 from shared.runtime import Resources
 from shared.sites import Site, get_site
+
+log = logging.getLogger("overt.consent")
 
 CONSENT_LIFETIME = timedelta(days=365)
 CREDENTIAL_PREFIX = "ocs1"
@@ -434,6 +441,7 @@ async def record_decisions(
     now = now or datetime.now(UTC)
     secret = resources.settings.secret()
     async with resources.engine.begin() as conn:
+        await lock_chain(conn, site_id=site.id)
         keys = await site_keys(conn, secret=secret, site_id=site.id)
         notice = await _notice(conn, site_id=site.id)
         for name in choices:
@@ -543,6 +551,7 @@ async def expire_consents(
     now = now or datetime.now(UTC)
     secret = resources.settings.secret()
     async with resources.engine.begin() as conn:
+        await lock_chain(conn, site_id=site_id)
         keys = await site_keys(conn, secret=secret, site_id=site_id)
         subjects = (
             await conn.execute(
@@ -603,3 +612,26 @@ async def unlink_identity(conn: AsyncConnection, *, site_id: str, subject_id: st
         )
     )
     return int(removed.rowcount or 0) + int(pending.rowcount or 0)
+
+
+async def site_assertion_secret(*, engine: AsyncEngine, secret: bytes, site_id: str) -> str:
+    """The site's identity-assertion secret (hex), for the site's backend to sign with."""
+    await ensure_site(engine=engine, secret=secret, site_id=site_id)
+    async with engine.connect() as conn:
+        keys = await site_keys(conn, secret=secret, site_id=site_id)
+    return keys.assertion_secret.hex()
+
+
+EXPIRY_INTERVAL_S = 3600.0
+
+
+async def run_expiry(resources: Resources, stop: asyncio.Event) -> None:
+    """Background task: record `expired` rows for lapsed consents, hourly, until `stop`."""
+    while not stop.is_set():
+        try:
+            for site_id in await ledger_sites(engine=resources.engine):
+                await expire_consents(resources=resources, site_id=site_id)
+        except Exception:
+            log.exception("consent expiry pass failed; retrying at the next interval")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), EXPIRY_INTERVAL_S)

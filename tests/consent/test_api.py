@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -300,3 +301,31 @@ async def test_withdrawal_in_process_is_immediate(sqlite_settings: Settings) -> 
             method=Method.api,
         )
         assert await is_linkable(given.token, **kwargs) is None
+
+
+async def test_logs_hold_no_credential_token_identity_or_ip(
+    overt: Overt, site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    email = "grace.hopper@example.org"
+    with caplog.at_level(logging.DEBUG, logger="overt"):
+        body = (await decide(overt, site, identification=True, analytics=True)).json()
+        auth = {"authorization": f"Bearer {body['credential']}"}
+        await overt.client.post(
+            f"/consent/sites/{site.id}/identity/email", json={"email": email}, headers=auth
+        )
+        await overt.client.post(f"/consent/sites/{site.id}/tokens", headers=auth)
+        await overt.client.post(f"/consent/sites/{site.id}/tokens/check", json={"token": "x" * 40})
+        await overt.client.get(
+            f"/consent/sites/{site.id}/state", headers={"authorization": "Bearer no"}
+        )
+        await overt.client.post(f"/consent/sites/{site.id}/erase", headers=auth)
+    lines = [record.getMessage() for record in caplog.records]
+    assert any("401" in line for line in lines)  # the access log did record something
+    # The one deliberate exception: the development-mode verification link.
+    ordinary = [line for line in lines if not line.startswith("DEVELOPMENT MODE")]
+    text = "\n".join(
+        ordinary + [repr(r.__dict__) for r in caplog.records if r.getMessage() in ordinary]
+    )
+    secret_part = body["credential"].rsplit(".", 1)[1]
+    for forbidden in (secret_part, body["token"], email, "203.0.113.7", "TestBrowser"):
+        assert forbidden not in text

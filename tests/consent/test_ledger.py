@@ -324,3 +324,16 @@ async def test_truncate_still_clears_the_ledger(postgres_settings: Settings) -> 
         async with resources.engine.connect() as conn:
             left = (await conn.execute(select(func.count()).select_from(consent_ledger))).scalar()
     assert left == 0
+
+
+async def test_concurrent_decisions_keep_one_unbroken_chain(overt: Overt, site: Site) -> None:
+    engine = overt.resources.engine
+    subjects = [await create_subject(engine=engine, site_id=site.id) for _ in range(8)]
+    await asyncio.gather(
+        *(
+            decide(overt, site, subject.subject_id, analytics=True, identification=False)
+            for subject in subjects
+        )
+    )
+    assert await ledger_rows(overt, site) == 16
+    assert await verify(overt, site) == []
