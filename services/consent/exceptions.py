@@ -2,17 +2,46 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from shared.errors import ProblemError
 
+# The consent API answers any origin (it authenticates with a credential, never a
+# cookie); its errors must be readable cross-origin too, or the widget cannot react.
+CORS = {"Access-Control-Allow-Origin": "*"}
 
-class SiteNotFound(ProblemError):
+
+class ConsentProblem(ProblemError):
+    """A consent error, readable by the widget on the site's origin."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        *,
+        slug: str,
+        detail: str | None = None,
+        headers: dict[str, str] | None = None,
+        errors: list[dict[str, Any]] | None = None,
+    ) -> None:
+        super().__init__(
+            status,
+            title,
+            slug=slug,
+            detail=detail,
+            headers={**CORS, **(headers or {})},
+            errors=errors,
+        )
+
+
+class SiteNotFound(ConsentProblem):
     def __init__(self) -> None:
         super().__init__(
             404, "Unknown site", slug="unknown-site", detail="No site is registered with this id."
         )
 
 
-class UnknownPurpose(ProblemError):
+class UnknownPurpose(ConsentProblem):
     def __init__(self, purpose: str) -> None:
         super().__init__(
             422,
@@ -22,7 +51,7 @@ class UnknownPurpose(ProblemError):
         )
 
 
-class SubjectRequired(ProblemError):
+class SubjectRequired(ConsentProblem):
     def __init__(self) -> None:
         super().__init__(
             401,
@@ -34,7 +63,7 @@ class SubjectRequired(ProblemError):
         )
 
 
-class InvalidSubject(ProblemError):
+class InvalidSubject(ConsentProblem):
     def __init__(self) -> None:
         super().__init__(
             401,
@@ -45,7 +74,7 @@ class InvalidSubject(ProblemError):
         )
 
 
-class ConsentRequired(ProblemError):
+class ConsentRequired(ConsentProblem):
     def __init__(self, purpose: str) -> None:
         super().__init__(
             403,
@@ -55,7 +84,7 @@ class ConsentRequired(ProblemError):
         )
 
 
-class GpcOptOut(ProblemError):
+class GpcOptOut(ConsentProblem):
     def __init__(self) -> None:
         super().__init__(
             403,
@@ -65,12 +94,12 @@ class GpcOptOut(ProblemError):
         )
 
 
-class InvalidAssertion(ProblemError):
+class InvalidAssertion(ConsentProblem):
     def __init__(self, why: str) -> None:
         super().__init__(403, "Invalid identity assertion", slug="invalid-assertion", detail=why)
 
 
-class InvalidConsentToken(ProblemError):
+class InvalidConsentToken(ConsentProblem):
     def __init__(self, reason: str, why: str) -> None:
         super().__init__(
             401,
@@ -80,7 +109,7 @@ class InvalidConsentToken(ProblemError):
         )
 
 
-class CsrfFailed(ProblemError):
+class CsrfFailed(ConsentProblem):
     def __init__(self) -> None:
         super().__init__(
             403,
@@ -91,7 +120,7 @@ class CsrfFailed(ProblemError):
         )
 
 
-class InvalidVerificationLink(ProblemError):
+class InvalidVerificationLink(ConsentProblem):
     def __init__(self) -> None:
         super().__init__(
             400,
@@ -101,6 +130,6 @@ class InvalidVerificationLink(ProblemError):
         )
 
 
-class BadBody(ProblemError):
+class BadBody(ConsentProblem):
     def __init__(self, detail: str) -> None:
         super().__init__(400, "Bad request body", slug="bad-body", detail=detail)

@@ -15,6 +15,7 @@ from services.consent.crypto import utc_text
 from services.consent.dependencies import MailDep, SiteDep, SubjectDep
 from services.consent.exceptions import (
     BadBody,
+    ConsentProblem,
     ConsentRequired,
     GpcOptOut,
     InvalidConsentToken,
@@ -59,7 +60,7 @@ from services.consent.service import (
     record_decisions,
 )
 from shared.consent_tokens import TokenError, is_linkable, verify_token
-from shared.errors import ProblemError, field_errors, problem_responses
+from shared.errors import field_errors, problem_responses
 from shared.runtime import ResourcesDep
 
 router = APIRouter(tags=["consent"])
@@ -97,7 +98,6 @@ async def widget_css() -> Response:
     return Response(WIDGET_CSS, media_type="text/css", headers=ASSET_HEADERS)
 
 
-@router.options(SITE + "/{rest:path}", include_in_schema=False)
 async def preflight() -> Response:
     return Response(
         status_code=204,
@@ -108,6 +108,12 @@ async def preflight() -> Response:
             "Access-Control-Max-Age": "600",
         },
     )
+
+
+# Preflight only where a cross-origin caller needs headers (Authorization, JSON); other
+# paths keep their plain 404/405.
+for _path in ("decisions", "state", "history", "tokens", "identity/email", "export", "erase"):
+    router.add_api_route(f"{SITE}/{_path}", preflight, methods=["OPTIONS"], include_in_schema=False)
 
 
 def gpc_requested(sec_gpc: str | None) -> bool:
@@ -176,7 +182,7 @@ async def read_json(request: Request) -> object:
     """A JSON body sent as application/json or text/plain (the widget avoids a preflight)."""
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if content_type not in ("application/json", "text/plain", ""):
-        raise ProblemError(
+        raise ConsentProblem(
             415,
             "Unsupported media type",
             slug="unsupported-media-type",
@@ -184,7 +190,7 @@ async def read_json(request: Request) -> object:
         )
     body = await request.body()
     if len(body) > MAX_BODY:
-        raise ProblemError(413, "Body too large", slug="payload-too-large")
+        raise ConsentProblem(413, "Body too large", slug="payload-too-large")
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -216,7 +222,7 @@ async def decide(
     try:
         body = decision_in_adapter.validate_python(await read_json(request))
     except ValidationError as exc:
-        raise ProblemError(
+        raise ConsentProblem(
             422,
             "Request validation failed",
             slug="validation-error",

@@ -329,3 +329,28 @@ async def test_logs_hold_no_credential_token_identity_or_ip(
     secret_part = body["credential"].rsplit(".", 1)[1]
     for forbidden in (secret_part, body["token"], email, "203.0.113.7", "TestBrowser"):
         assert forbidden not in text
+
+
+async def test_preflight_only_where_needed(overt: Overt, site: Site) -> None:
+    preflight = await overt.client.options(
+        f"/consent/sites/{site.id}/tokens",
+        headers={"origin": "https://example.com", "access-control-request-method": "POST"},
+    )
+    assert preflight.status_code == 204
+    assert "Authorization" in preflight.headers["access-control-allow-headers"]
+    unknown = await overt.client.get(f"/consent/sites/{site.id}/nothing-here")
+    assert unknown.status_code == 404
+    assert unknown.headers["content-type"] == PROBLEM
+
+
+async def test_errors_are_readable_by_the_widget_cross_origin(overt: Overt, site: Site) -> None:
+    response = await decide(overt, site, "ocs1.unknown.subject", analytics=True)
+    assert response.status_code == 401
+    assert response.headers["access-control-allow-origin"] == "*"
+    invalid = await overt.client.post(
+        f"/consent/sites/{site.id}/decisions",
+        content=b'{"choices":{}}',
+        headers={"content-type": "text/plain"},
+    )
+    assert invalid.status_code == 422
+    assert invalid.headers["access-control-allow-origin"] == "*"

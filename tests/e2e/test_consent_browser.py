@@ -18,6 +18,8 @@ import pytest
 from playwright.async_api import Browser, Page
 
 from services.consent.router import WIDGET_CSS, WIDGET_JS
+from shared.consent_tokens import issue_token
+from shared.settings import Settings
 from tests.e2e.test_snippet_browser import Server
 
 pytestmark = [pytest.mark.anyio, pytest.mark.browser]
@@ -252,4 +254,64 @@ async def test_preference_page_without_javascript(
     await page.wait_for_url(f"{url}?done=erased")
     assert "Everything linked to you was erased" in await page.content()
     assert exported["subject_id"] not in await page.content()
+    await context.close()
+
+
+async def test_widget_renews_a_token_and_starts_over_after_erasure(
+    server: Server, browser: Browser, page_origin: tuple[str, Path], settings: Settings
+) -> None:
+    origin, site_id = await setup(server, page_origin)
+    async with httpx.AsyncClient(base_url=server.base_url) as client:
+        decided = (
+            await client.post(
+                f"/consent/sites/{site_id}/decisions",
+                json={"choices": {"identification": True}},
+            )
+        ).json()
+    ending, _ = issue_token(
+        secret=settings.secret(),
+        site_id=site_id,
+        subject_id=decided["subject_id"],
+        lifetime_ms=60_000,
+    )
+    remembered = {
+        "credential": decided["credential"],
+        "subject": decided["subject_id"],
+        "hashes": {p["purpose"]: p["notice_sha256"] for p in decided["purposes"]},
+        "granted": {"identification": True},
+        "token": ending,
+    }
+    context = await browser.new_context()
+    await context.add_init_script(
+        f"localStorage.setItem('overt_consent_{site_id}', {json.dumps(json.dumps(remembered))})"
+    )
+    page = await context.new_page()
+    errors = watch(page)
+    await page.goto(f"{origin}/index.html")
+    async with asyncio.timeout(10):
+        while (value := await stored(page, site_id)) is None or value["token"] == ending:
+            await asyncio.sleep(0.05)
+    assert value["token"].startswith("oct1.")
+    async with httpx.AsyncClient(base_url=server.base_url) as client:
+        check = await client.post(
+            f"/consent/sites/{site_id}/tokens/check", json={"token": value["token"]}
+        )
+        assert check.status_code == 200
+        erased = await client.post(
+            f"/consent/sites/{site_id}/erase",
+            headers={"authorization": f"Bearer {decided['credential']}"},
+        )
+        assert erased.status_code == 200
+    assert await page.locator(DIALOG).count() == 0  # decided: not asked
+    await page.click("[data-overt-preferences]")
+    await page.get_by_role("button", name="Reject all").click()
+    async with asyncio.timeout(10):
+        while (value := await stored(page, site_id)) is None or value["subject"] == decided[
+            "subject_id"
+        ]:
+            await asyncio.sleep(0.05)
+    assert value["credential"] != decided["credential"]
+    # Chromium reports the one refused (erased) credential as a failed load; nothing else.
+    assert [e for e in errors if "status of 401" not in e] == []
+    assert len(errors) == 1
     await context.close()

@@ -62,7 +62,7 @@
     dialog = backdrop = null;
     if (opener && opener.focus) opener.focus();
   }
-  function decide(choices) {
+  function decide(choices, retried) {
     var body = { choices: choices, method: "widget" };
     if (stored && stored.credential) body.credential = stored.credential;
     return fetch(api + "/decisions", {
@@ -71,9 +71,16 @@
       body: JSON.stringify(body),
       credentials: "omit"
     }).then(function (response) {
+      if (response.status === 401 && !retried) {
+        // Erased (or unknown) subject: start again as a new one.
+        stored = null;
+        try { localStorage.removeItem(key); } catch (e) { /* ignore */ }
+        return decide(choices, true).then(function () { return null; });
+      }
       if (!response.ok) throw new Error("consent: HTTP " + response.status);
       return response.json();
     }).then(function (state) {
+      if (!state) return;
       var hashes = {};
       var granted = {};
       state.purposes.forEach(function (p) {
@@ -176,6 +183,26 @@
       open();
     }
   });
+  function refresh() {
+    // Identification tokens live a day; renew one that ends within the hour.
+    if (!stored || !stored.token || !stored.credential) return;
+    var claims;
+    try {
+      claims = JSON.parse(atob(stored.token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+    } catch (e) { return; }
+    if (claims.exp - Date.now() > 3600e3) return;
+    fetch(api + "/tokens", {
+      method: "POST",
+      headers: { Authorization: "Bearer " + stored.credential },
+      credentials: "omit"
+    }).then(function (response) {
+      return response.ok ? response.json() : { token: null };
+    }).then(function (body) {
+      stored.token = body.token;
+      write(stored);
+    });
+  }
+  refresh();
   fetch(api + "/purposes", { credentials: "omit" })
     .then(function (response) { return response.json(); })
     .then(function (body) {
