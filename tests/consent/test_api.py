@@ -354,3 +354,11 @@ async def test_errors_are_readable_by_the_widget_cross_origin(overt: Overt, site
     )
     assert invalid.status_code == 422
     assert invalid.headers["access-control-allow-origin"] == "*"
+
+
+async def test_consent_api_is_documented(overt: Overt) -> None:
+    paths = (await overt.client.get("/openapi.json")).json()["paths"]
+    for path in ("decisions", "state", "history", "tokens", "keys", "export", "erase"):
+        assert f"/consent/sites/{{site_id}}/{path}" in paths
+    decisions = paths["/consent/sites/{site_id}/decisions"]["post"]
+    assert set(decisions["requestBody"]["content"]) == {"application/json", "text/plain"}

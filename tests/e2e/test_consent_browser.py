@@ -126,6 +126,11 @@ async def test_dialog_keyboard_focus_trap_and_escape(
     await page.keyboard.press("Shift+Tab")
     assert await focus_in_dialog(page)
     assert await focused_text(page) == "See your history, export or erase"
+    # Focus knocked out of the dialog (a click on the backdrop) comes back with Tab.
+    await page.mouse.click(2, 2)
+    assert not await focus_in_dialog(page)
+    await page.keyboard.press("Tab")
+    assert await focus_in_dialog(page)
     await page.keyboard.press("Escape")
     await dialog.wait_for(state="detached")
     # Dismissing is not consenting: nothing stored, nothing sent.

@@ -57,7 +57,7 @@
   }
   function close() {
     if (!dialog) return;
-    dialog.removeEventListener("keydown", onKey);
+    document.removeEventListener("keydown", onKey, true);
     backdrop.parentNode.removeChild(backdrop);
     dialog = backdrop = null;
     if (opener && opener.focus) opener.focus();
@@ -164,7 +164,8 @@
       });
     }
     dialog.appendChild(more);
-    dialog.addEventListener("keydown", onKey);
+    // On the document, so focus that escaped (a click on the backdrop) is brought back.
+    document.addEventListener("keydown", onKey, true);
     backdrop.appendChild(dialog);
     document.body.appendChild(backdrop);
     focusables()[0].focus();
