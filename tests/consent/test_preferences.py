@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+from contextlib import AsyncExitStack
 
 import httpx
 import pytest
 
+from shared.consent_tokens import is_linkable
+from shared.runtime import open_resources
 from shared.sites import Site
 from tests.conftest import Overt
 
@@ -144,3 +148,37 @@ async def test_gpc_on_the_page_refuses_identification(overt: Overt, site: Site) 
     assert re.search(
         r'id="purpose-identification".*?class="status">Refused by your browser', page.text, re.S
     )
+
+
+async def test_withdrawal_on_the_page_stops_linking_in_another_process(
+    overt: Overt, site: Site
+) -> None:
+    """The collector's check (is_linkable) in a second process, on Redis; or in-process."""
+    _, csrf = await open_page(overt, site)
+    await post(overt, site, "choices", csrf=csrf, grant="identification")
+    credential = overt.client.cookies.get("overt_subject")
+    assert credential is not None
+    issued = await overt.client.post(
+        f"/consent/sites/{site.id}/tokens", headers={"authorization": f"Bearer {credential}"}
+    )
+    token = issued.json()["token"]
+    settings = overt.resources.settings
+    async with AsyncExitStack() as stack:
+        collector = (
+            await stack.enter_async_context(open_resources(settings))
+            if settings.redis_url
+            else overt.resources
+        )
+
+        async def linkable() -> bool:
+            claims = await is_linkable(
+                token, site_id=site.id, secret=settings.secret(), revocations=collector.revocations
+            )
+            return claims is not None
+
+        assert await linkable()
+        withdrawn = await post(overt, site, "choices", csrf=csrf, withdraw="identification")
+        assert withdrawn.status_code == 303
+        async with asyncio.timeout(1.0):
+            while await linkable():
+                await asyncio.sleep(0.01)

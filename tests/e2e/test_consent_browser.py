@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,8 @@ def write_page(server: Server, root: Path, site_id: str) -> None:
     (root / "index.html").write_text(
         "<!doctype html><html><head>"
         f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
-        f'<script defer src="{base}/consent/widget.js" data-site="{site_id}"></script>'
+        f'<script defer src="{base}/consent/widget.js" data-site="{site_id}" '
+        'data-jurisdiction="EU"></script>'
         "<title>Shop</title></head><body><h1>Shop</h1>"
         '<button type="button" data-overt-preferences>Privacy choices</button>'
         "</body></html>"
@@ -177,6 +179,7 @@ async def test_accept_all_with_the_keyboard_then_open_the_preference_page(
     value = await wait_stored(page, site_id)
     await page.locator(DIALOG).wait_for(state="detached")
     assert value["token"].startswith("oct1.")
+    assert value["expires"] > (time.time() + 360 * 86400) * 1000  # a year, renewed by asking
     state = await server_state(server, site_id, value["credential"])
     assert {name: p["status"] for name, p in state.items()} == {
         "analytics": "given",
@@ -186,7 +189,7 @@ async def test_accept_all_with_the_keyboard_then_open_the_preference_page(
     # Reloading does not ask again; the preference page opens with this visitor's choices.
     await page.reload()
     await page.wait_for_function("window.overtConsent !== undefined")
-    await asyncio.sleep(0.3)
+    await page.wait_for_load_state("networkidle")
     assert await page.locator(DIALOG).count() == 0
     await page.click("[data-overt-preferences]")
     await page.get_by_role("link", name="See your history, export or erase").click()
@@ -210,6 +213,18 @@ async def test_reject_all_records_refusals(
     state = await server_state(server, site_id, value["credential"])
     assert {p["status"] for p in state.values()} == {"refused"}
     assert not any(p["granted"] for p in state.values())
+    assert value["expires"] is None
+    async with httpx.AsyncClient(base_url=server.base_url) as client:
+        history = await client.get(
+            f"/consent/sites/{site_id}/history",
+            headers={"authorization": f"Bearer {value['credential']}"},
+        )
+    assert {e["jurisdiction"] for e in history.json()["entries"]} == {"EU"}
+    # A refusal is remembered too: the next page view does not ask again.
+    await page.reload()
+    await page.wait_for_function("window.overtConsent !== undefined")
+    await page.wait_for_load_state("networkidle")
+    assert await page.locator(DIALOG).count() == 0
     await context.close()
 
 

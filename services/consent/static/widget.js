@@ -29,7 +29,7 @@
     return node;
   }
   function undecided() {
-    if (!stored || !stored.hashes) return true;
+    if (!stored || !stored.hashes || (stored.expires && stored.expires < Date.now())) return true;
     for (var i = 0; i < purposes.length; i++) {
       if (stored.hashes[purposes[i].purpose] !== purposes[i].notice_sha256) return true;
     }
@@ -64,6 +64,8 @@
   }
   function decide(choices, retried) {
     var body = { choices: choices, method: "widget" };
+    var where = me.getAttribute("data-jurisdiction");
+    if (where) body.jurisdiction = where;
     if (stored && stored.credential) body.credential = stored.credential;
     return fetch(api + "/decisions", {
       method: "POST",
@@ -83,15 +85,20 @@
       if (!state) return;
       var hashes = {};
       var granted = {};
+      var expires = Infinity;
       state.purposes.forEach(function (p) {
         hashes[p.purpose] = p.notice_sha256;
         granted[p.purpose] = p.granted;
+        if (p.expires_at) {
+          expires = Math.min(expires, Date.parse(p.expires_at.slice(0, 23) + "Z"));
+        }
       });
       stored = {
         credential: state.credential || (stored && stored.credential),
         subject: state.subject_id,
         hashes: hashes,
         granted: granted,
+        expires: expires === Infinity ? null : expires,
         consent_mode: state.consent_mode,
         token: state.token
       };
