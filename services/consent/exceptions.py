@@ -133,3 +133,14 @@ class InvalidVerificationLink(ConsentProblem):
 class BadBody(ConsentProblem):
     def __init__(self, detail: str) -> None:
         super().__init__(400, "Bad request body", slug="bad-body", detail=detail)
+
+
+class RevocationUnavailable(ConsentProblem):
+    def __init__(self) -> None:
+        super().__init__(
+            503,
+            "Withdrawal cannot be published now",
+            slug="revocation-unavailable",
+            detail="Nothing was recorded; please try again in a moment.",
+            headers={"Retry-After": "5"},
+        )

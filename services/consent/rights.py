@@ -27,6 +27,7 @@ from services.consent.receipts import subject_receipts
 from services.consent.service import (
     consent_state,
     notice_texts,
+    revoke_tokens,
     site_keys,
     unlink_identity,
 )
@@ -228,7 +229,7 @@ async def erase_subject(
             now=now,
         )
         await _complete(conn, request_id=request_id, now=now)
-    await resources.revocations.revoke(
-        Revocation(site.id, subject_id, now_ms(now), LedgerEvent.erased.value)
-    )
+        await revoke_tokens(
+            resources, Revocation(site.id, subject_id, now_ms(now), LedgerEvent.erased.value)
+        )
     return request_id

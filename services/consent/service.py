@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from redis.exceptions import RedisError
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.consent.crypto import as_utc, same, sha256_hex, utc_text
-from services.consent.exceptions import SiteNotFound, UnknownPurpose
+from services.consent.exceptions import RevocationUnavailable, SiteNotFound, UnknownPurpose
 from services.consent.keys import SiteKeys, create_site_keys, load_site_keys
 from services.consent.ledger import (
     ALL_PURPOSES,
@@ -422,6 +423,14 @@ async def site_keys(conn: AsyncConnection, *, secret: bytes, site_id: str) -> Si
     return keys
 
 
+async def revoke_tokens(resources: Resources, revocation: Revocation) -> None:
+    """Publish a revocation to every process; 503 when Redis cannot take it."""
+    try:
+        await resources.revocations.revoke(revocation)
+    except (RedisError, OSError):
+        raise RevocationUnavailable() from None
+
+
 async def record_decisions(
     *,
     resources: Resources,
@@ -504,13 +513,15 @@ async def record_decisions(
         if any(e.purpose == IDENTIFICATION and e.event != LedgerEvent.given for e in entries):
             # The link is for identification only: it ends with that consent.
             await unlink_identity(conn, site_id=site.id, subject_id=subject_id)
+            # Before the commit: a withdrawal that could not be published is not recorded
+            # either (the visitor gets a 503 and tries again), never the reverse.
+            await revoke_tokens(
+                resources,
+                Revocation(site.id, subject_id, now_ms(now), LedgerEvent.withdrawn.value),
+            )
         all_entries = await subject_entries(conn, site_id=site.id, subject_id=subject_id)
     states = states_from(notice, all_entries, now)
     identification = next(s for s in states if s.purpose.purpose == IDENTIFICATION)
-    if any(e.purpose == IDENTIFICATION and e.event != LedgerEvent.given for e in entries):
-        await resources.revocations.revoke(
-            Revocation(site.id, subject_id, now_ms(now), LedgerEvent.withdrawn.value)
-        )
     token = None
     if identification.granted:
         token, _ = issue_token(
@@ -591,10 +602,10 @@ async def expire_consents(
                         )
                     )
         await append_entries(conn, keys=keys, entries=new, now=now)
-    for subject_id in {e.subject_id for e in new if e.purpose == IDENTIFICATION}:
-        await resources.revocations.revoke(
-            Revocation(site_id, subject_id, now_ms(now), LedgerEvent.expired.value)
-        )
+        for subject_id in {e.subject_id for e in new if e.purpose == IDENTIFICATION}:
+            await revoke_tokens(
+                resources, Revocation(site_id, subject_id, now_ms(now), LedgerEvent.expired.value)
+            )
     return len(new)
 
 

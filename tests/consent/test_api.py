@@ -13,8 +13,14 @@ import pytest
 from services.consent.crypto import unb64url
 from services.consent.ledger import Method
 from services.consent.receipts import verify_receipt
-from services.consent.service import create_subject, ensure_site, record_decisions
+from services.consent.service import (
+    consent_state,
+    create_subject,
+    ensure_site,
+    record_decisions,
+)
 from shared.consent_tokens import is_linkable, issue_token
+from shared.errors import ProblemError
 from shared.runtime import open_resources
 from shared.settings import Settings
 from shared.sites import Site, create_site
@@ -362,3 +368,36 @@ async def test_consent_api_is_documented(overt: Overt) -> None:
         assert f"/consent/sites/{{site_id}}/{path}" in paths
     decisions = paths["/consent/sites/{site_id}/decisions"]["post"]
     assert set(decisions["requestBody"]["content"]) == {"application/json", "text/plain"}
+
+
+async def test_withdrawal_is_not_recorded_when_it_cannot_be_published(
+    postgres_settings: Settings,
+) -> None:
+    """Redis down: a 503 and nothing in the ledger, rather than a withdrawal tokens ignore."""
+    broken = postgres_settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
+    async with open_resources(postgres_settings) as healthy, open_resources(broken) as cut_off:
+        made = await create_site(engine=healthy.engine, domain="down.example")
+        site = await ensure_site(
+            engine=healthy.engine, secret=healthy.settings.secret(), site_id=made.id
+        )
+        subject = await create_subject(engine=healthy.engine, site_id=site.id)
+        await record_decisions(
+            resources=healthy,
+            site=site,
+            subject_id=subject.subject_id,
+            choices={"identification": True},
+            method=Method.api,
+        )
+        with pytest.raises(ProblemError) as refused:
+            await record_decisions(
+                resources=cut_off,
+                site=site,
+                subject_id=subject.subject_id,
+                choices={"identification": False},
+                method=Method.api,
+            )
+        assert refused.value.status == 503
+        states = await consent_state(
+            engine=healthy.engine, site_id=site.id, subject_id=subject.subject_id
+        )
+    assert next(s for s in states if s.purpose.purpose == "identification").granted
