@@ -22,9 +22,16 @@ from services.collector.worker import run_ingest
 from services.consent.ledger import VerifyReport, ledger_sites, verify_site
 from services.consent.rights import list_requests
 from services.consent.router import router as consent_router
-from services.consent.service import run_expiry, site_assertion_secret
+from services.consent.service import (
+    NoticeChange,
+    ensure_site,
+    publish_notice,
+    run_expiry,
+    site_assertion_secret,
+)
 from shared.app import build_app
 from shared.db import create_engine, sites
+from shared.errors import ProblemError
 from shared.logging import configure_logging
 from shared.migrate import upgrade_head
 from shared.runtime import Resources
@@ -157,6 +164,17 @@ async def _consent_requests(settings: Settings, site_id: str) -> list[dict[str, 
         await engine.dispose()
 
 
+async def _consent_notice(settings: Settings, site_id: str, texts: dict[str, str]) -> NoticeChange:
+    engine = create_engine(settings)
+    try:
+        if await get_site(engine=engine, site_id=site_id) is None:
+            raise LookupError(f"no site with id {site_id!r}")
+        await ensure_site(engine=engine, secret=settings.secret(), site_id=site_id)
+        return await publish_notice(engine=engine, site_id=site_id, texts=texts)
+    finally:
+        await engine.dispose()
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="overt", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
@@ -210,6 +228,13 @@ def parser() -> argparse.ArgumentParser:
     )
     consent_requests.add_argument("--site", required=True)
     consent_requests.add_argument("--json", action="store_true")
+    consent_notice = consent.add_parser(
+        "notice", help="publish a new notice version; purposes whose text changed are asked again"
+    )
+    consent_notice.add_argument("--site", required=True)
+    consent_notice.add_argument(
+        "--text", action="append", required=True, metavar="PURPOSE=TEXT", help="repeatable"
+    )
     return root
 
 
@@ -267,6 +292,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return 1
         elif args.command == "consent" and args.action == "secret":
             print(asyncio.run(_consent_secret(settings, args.site)))
+        elif args.command == "consent" and args.action == "notice":
+            texts = dict(pair.split("=", 1) for pair in args.text if "=" in pair)
+            if len(texts) != len(args.text):
+                raise ValueError("--text takes PURPOSE=TEXT")
+            change = asyncio.run(_consent_notice(settings, args.site, texts))
+            asked = ", ".join(change.changed) or "nothing (no text changed)"
+            print(f"notice version {change.version} published; asked again: {asked}")
         elif args.command == "consent":
             requests = asyncio.run(_consent_requests(settings, args.site))
             if args.json:
@@ -284,6 +316,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"overt: invalid setting: {exc}", file=sys.stderr)
         return 2
+    except ProblemError as exc:  # a service refusal (e.g. an unknown purpose)
+        print(f"overt: {exc.detail or exc.title}", file=sys.stderr)
+        return 1
     except (SiteError, LookupError, ValueError) as exc:
         print(f"overt: {exc}", file=sys.stderr)
         return 1

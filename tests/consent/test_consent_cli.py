@@ -84,3 +84,30 @@ async def test_requests_are_listed_with_deadlines(
     assert all(r["completed_at"] and not r["overdue"] for r in listed)
     assert await asyncio.to_thread(main, ["consent", "requests", "--site", site.id]) == 0
     assert "erasure" in capsys.readouterr().out
+
+
+async def test_cli_publishes_a_notice_that_asks_again_only_what_changed(
+    overt: Overt, site: Site, cli_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    decided = (
+        await overt.client.post(
+            f"/consent/sites/{site.id}/decisions",
+            json={"choices": {"analytics": True, "identification": True}},
+        )
+    ).json()
+    argv = ["consent", "notice", "--site", site.id, "--text", "analytics=New words."]
+    capsys.readouterr()
+    assert await asyncio.to_thread(main, argv) == 0
+    assert "notice version 2 published; asked again: analytics" in capsys.readouterr().out
+    state = await overt.client.get(
+        f"/consent/sites/{site.id}/state",
+        headers={"authorization": f"Bearer {decided['credential']}"},
+    )
+    purposes = {p["purpose"]: p for p in state.json()["purposes"]}
+    assert state.json()["notice_version"] == 2
+    assert purposes["analytics"]["ask"] is True
+    assert purposes["analytics"]["description"] == "New words."
+    assert purposes["identification"]["granted"] is True
+    bad = ["consent", "notice", "--site", site.id, "--text", "telepathy=Hi."]
+    assert await asyncio.to_thread(main, bad) == 1
+    assert "telepathy" in capsys.readouterr().err
