@@ -57,7 +57,8 @@ def all_in_one_app(settings: Settings) -> FastAPI:
         lines = [
             f"Overt is up ({backend}, {queue}). Ctrl-C stops it after draining the queue.",
             f"  collector  {base}/e            snippet {base}/overt.js",
-            f"  consent    {base}/.well-known/gpc.json",
+            f"  consent    {base}/consent/widget.js",
+            f"             {base}/consent/sites/SITE_ID/preferences",
             f"  api        {base}/v1/query     docs    {base}/docs",
             f"  health     {base}/healthz      {base}/readyz",
         ]
