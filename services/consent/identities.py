@@ -247,10 +247,30 @@ async def request_email_verification(
     )
 
 
+async def pending_email(
+    *, resources: Resources, site: Site, token: str, now: datetime | None = None
+) -> str:
+    """The address a live verification link would link (nothing is changed)."""
+    now = now or datetime.now(UTC)
+    async with resources.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(consent_email_verifications).where(
+                    consent_email_verifications.c.token_hash == sha256_hex(token),
+                    consent_email_verifications.c.site_id == site.id,
+                )
+            )
+        ).first()
+    if row is None or as_utc(row.expires_at) <= now:
+        raise InvalidVerificationLink()
+    context = _context(site.id, row.subject_id)
+    return unseal(resources.settings.secret(), row.value_sealed, context=context).decode()
+
+
 async def confirm_email(
     *, resources: Resources, site: Site, token: str, now: datetime | None = None
 ) -> Identity:
-    """Open a verification link: link the address, once, if identification is still granted."""
+    """Confirm a verification link: link the address, once, if identification is still granted."""
     now = now or datetime.now(UTC)
     secret = resources.settings.secret()
     async with resources.engine.connect() as conn:

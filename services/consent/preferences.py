@@ -20,11 +20,18 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from services.consent.crypto import derive_key, hmac_hex, same, utc_text
 from services.consent.dependencies import MailDep, SiteDep
-from services.consent.exceptions import BadBody, CsrfFailed, InvalidSubject, SubjectRequired
+from services.consent.exceptions import (
+    BadBody,
+    CsrfFailed,
+    InvalidSubject,
+    InvalidVerificationLink,
+    SubjectRequired,
+)
 from services.consent.identities import (
     Identity,
     confirm_email,
     get_identity,
+    pending_email,
     request_email_verification,
 )
 from services.consent.ledger import LedgerEntry, Method, subject_entries
@@ -76,7 +83,8 @@ def site_path(site_id: str) -> str:
 
 
 def _secure(request: Request) -> bool:
-    return request.url.scheme == "https"
+    settings = request.app.state.resources.settings
+    return request.url.scheme == "https" or settings.base_url.startswith("https://")
 
 
 def set_subject_cookie(response: Response, request: Request, site_id: str, credential: str) -> None:
@@ -106,8 +114,9 @@ def check_csrf(request: Request, form: Mapping[str, str], secret: bytes, site_id
     """Refuse a post without the form token bound to this browser, or from another origin."""
     origin = request.headers.get("origin")
     if origin and origin != "null":
-        own = f"{request.url.scheme}://{request.headers.get('host', '')}"
-        if urlsplit(origin)._replace(path="").geturl() != own:
+        # Compare hosts, not schemes: behind a TLS-terminating proxy the app sees http.
+        public = urlsplit(request.app.state.resources.settings.base_url).netloc
+        if urlsplit(origin).netloc not in (request.headers.get("host", ""), public):
             raise CsrfFailed()
     nonce = request.cookies.get(CSRF_COOKIE, "")
     sent = form.get("csrf", "")
@@ -488,17 +497,45 @@ async def session(request: Request, site: SiteDep, resources: ResourcesDep) -> R
     return response
 
 
+VERIFY = "/consent/sites/{site_id}/identity/verify"
+
+
 @router.get(
-    "/consent/sites/{site_id}/identity/verify",
-    summary="Open an e-mail verification link",
+    VERIFY,
+    summary="An e-mail verification link: shows what it would link, asks to confirm",
     response_class=HTMLResponse,
-    responses=problem_responses(400, 403, 404),
+    responses=problem_responses(400, 404),
 )
-async def verify_email(
+async def verify_email_page(
     site: SiteDep,
     resources: ResourcesDep,
     token: Annotated[str, Query(min_length=16, max_length=128)],
 ) -> Response:
+    # A GET changes nothing: mail scanners open links on their own.
+    address = await pending_email(resources=resources, site=site, token=token)
+    page = layout(
+        "Confirm your address",
+        f"<h1>Confirm your address</h1><p>Link <strong>{esc(address)}</strong> to your visits "
+        f"on {esc(site.domain)}, for identification only?</p>"
+        f'<form method="post" action="/consent/sites/{esc(site.id)}/identity/verify">'
+        f'<input type="hidden" name="token" value="{esc(token)}">'
+        '<button type="submit">Confirm</button></form>'
+        "<p>If you did not ask for this, close this page: nothing is linked.</p>",
+    )
+    return HTMLResponse(page, headers=PAGE_HEADERS)
+
+
+@router.post(
+    VERIFY,
+    summary="Confirm an e-mail verification link (form post; the link's token is the proof)",
+    response_class=HTMLResponse,
+    responses=problem_responses(400, 403, 404),
+)
+async def verify_email(request: Request, site: SiteDep, resources: ResourcesDep) -> Response:
+    form = await read_form(request)
+    token = form.get("token", "")
+    if not 16 <= len(token) <= 128:
+        raise InvalidVerificationLink()
     identity = await confirm_email(resources=resources, site=site, token=token)
     page = layout(
         "Address confirmed",

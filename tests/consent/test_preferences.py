@@ -72,8 +72,15 @@ async def test_posts_without_a_valid_form_token_are_refused(overt: Overt, site: 
     for action in ("export", "erase", "email"):
         response = await overt.client.post(f"{page_url(site)}/{action}", data={}, headers=FORM)
         assert response.status_code == 403
-    after, _ = await open_page(overt, site)
+    after, csrf = await open_page(overt, site)
     assert "you have made no choice" in after.text
+    # Same host behind a TLS-terminating proxy: the browser says https, the app sees http.
+    proxied = await overt.client.post(
+        url,
+        data={"grant": "analytics", "csrf": csrf},
+        headers={**FORM, "origin": "https://overt.test"},
+    )
+    assert proxied.status_code == 303
 
 
 async def test_grant_then_withdraw_with_one_click_each(overt: Overt, site: Site) -> None:
