@@ -22,6 +22,7 @@ SiteIdPath = Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[A-Za-z
 
 
 async def get_site(site_id: SiteIdPath, resources: ResourcesDep) -> Site:
+    """The site in the path, set up for consent on first use; 404 when unknown."""
     return await ensure_site(
         engine=resources.engine, secret=resources.settings.secret(), site_id=site_id
     )
@@ -41,6 +42,7 @@ async def get_subject(
     resources: ResourcesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Subject:
+    """The subject behind the Bearer credential, for the site in the path; 401 otherwise."""
     if credentials is None:
         raise SubjectRequired()
     subject_id = await authenticate_subject(

@@ -111,14 +111,15 @@ def normalise_identity(kind: IdentityKind, value: str) -> str:
 
 
 async def _require_identification(resources: Resources, site_id: str, subject_id: str) -> None:
+    """Refuse (403) unless the subject has identification consent for the current text."""
     states = await consent_state(engine=resources.engine, site_id=site_id, subject_id=subject_id)
     if not next(s for s in states if s.purpose.purpose == IDENTIFICATION).granted:
         raise ConsentRequired(IDENTIFICATION)
 
 
 async def _link(
-    conn: AsyncConnection,
     *,
+    conn: AsyncConnection,
     secret: bytes,
     site_id: str,
     subject_id: str,
@@ -127,6 +128,7 @@ async def _link(
     method: str,
     now: datetime,
 ) -> None:
+    """Replace the subject's identity with a sealed new one."""
     await conn.execute(
         delete(consent_identities).where(
             consent_identities.c.site_id == site_id, consent_identities.c.subject_id == subject_id
@@ -160,7 +162,7 @@ async def assert_identity(
     now = now or datetime.now(UTC)
     secret = resources.settings.secret()
     async with resources.engine.connect() as conn:
-        keys = await load_site_keys(conn, secret=secret, site_id=site.id)
+        keys = await load_site_keys(conn=conn, secret=secret, site_id=site.id)
     assert keys is not None
     expected = sign_assertion(
         assertion_secret=keys.assertion_secret,
@@ -178,7 +180,7 @@ async def assert_identity(
     await _require_identification(resources, site.id, subject_id)
     async with resources.engine.begin() as conn:
         await _link(
-            conn,
+            conn=conn,
             secret=secret,
             site_id=site.id,
             subject_id=subject_id,
@@ -295,7 +297,7 @@ async def confirm_email(
         if not used.rowcount:
             raise InvalidVerificationLink()
         await _link(
-            conn,
+            conn=conn,
             secret=secret,
             site_id=site.id,
             subject_id=row.subject_id,

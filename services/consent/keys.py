@@ -49,7 +49,7 @@ def _context(site_id: str, part: str) -> str:
     return f"site-key:{part}:{site_id}"
 
 
-async def create_site_keys(conn: AsyncConnection, *, secret: bytes, site_id: str) -> None:
+async def create_site_keys(*, conn: AsyncConnection, secret: bytes, site_id: str) -> None:
     """Make the site's keys once (race-free: a second caller's insert is ignored)."""
     private, public = new_signing_key()
     await insert_if_absent(
@@ -70,7 +70,7 @@ async def create_site_keys(conn: AsyncConnection, *, secret: bytes, site_id: str
     )
 
 
-async def load_site_keys(conn: AsyncConnection, *, secret: bytes, site_id: str) -> SiteKeys | None:
+async def load_site_keys(*, conn: AsyncConnection, secret: bytes, site_id: str) -> SiteKeys | None:
     """The site's keys, unsealed; a public key that does not match the sealed private key fails.
 
     The check matters: someone with write access to the database could swap in a key pair of

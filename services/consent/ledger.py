@@ -127,14 +127,14 @@ def checkpoint_message(*, site_id: str, seq: int, row_hash: str, signed_at: date
     )
 
 
-async def create_chain(conn: AsyncConnection, *, site_id: str) -> None:
+async def create_chain(*, conn: AsyncConnection, site_id: str) -> None:
     """Start the site's chain at the genesis hash (once)."""
     await insert_if_absent(
         conn, consent_chain_heads, {"site_id": site_id, "seq": 0, "head_hash": GENESIS_HASH}
     )
 
 
-async def lock_chain(conn: AsyncConnection, *, site_id: str) -> None:
+async def lock_chain(*, conn: AsyncConnection, site_id: str) -> None:
     """Take the site's chain lock for the rest of the transaction.
 
     Call it first in a transaction that reads state and then appends: decisions are then
@@ -150,8 +150,8 @@ async def lock_chain(conn: AsyncConnection, *, site_id: str) -> None:
 
 
 async def append_entries(
-    conn: AsyncConnection,
     *,
+    conn: AsyncConnection,
     keys: SiteKeys,
     entries: Sequence[NewEntry],
     now: datetime,
@@ -161,7 +161,7 @@ async def append_entries(
         return []
     site_id = keys.site_id
     # Concurrent appends queue on this lock instead of forking the chain.
-    await lock_chain(conn, site_id=site_id)
+    await lock_chain(conn=conn, site_id=site_id)
     head = (
         await conn.execute(
             select(consent_chain_heads.c.seq, consent_chain_heads.c.head_hash).where(
@@ -235,7 +235,7 @@ def entry_from_row(row: Any) -> LedgerEntry:
 
 
 async def subject_entries(
-    conn: AsyncConnection, *, site_id: str, subject_id: str
+    *, conn: AsyncConnection, site_id: str, subject_id: str
 ) -> list[LedgerEntry]:
     """Every ledger row about one subject, oldest first."""
     rows = await conn.execute(
@@ -268,7 +268,7 @@ async def verify_site(*, engine: AsyncEngine, secret: bytes, site_id: str) -> Ve
     report = VerifyReport(site_id=site_id)
     async with engine.connect() as conn:
         try:
-            keys = await load_site_keys(conn, secret=secret, site_id=site_id)
+            keys = await load_site_keys(conn=conn, secret=secret, site_id=site_id)
         except ValueError as exc:
             report.problems.append(f"site {site_id}: keys do not verify ({exc})")
             return report

@@ -315,8 +315,8 @@ async def preference_page(
     identity = None
     if subject_id is not None:
         async with resources.engine.connect() as conn:
-            entries = await subject_entries(conn, site_id=site.id, subject_id=subject_id)
-            receipts = await subject_receipts(conn, site_id=site.id, subject_id=subject_id)
+            entries = await subject_entries(conn=conn, site_id=site.id, subject_id=subject_id)
+            receipts = await subject_receipts(conn=conn, site_id=site.id, subject_id=subject_id)
         identity = await get_identity(resources=resources, site_id=site.id, subject_id=subject_id)
     states = await consent_state(
         engine=resources.engine, site_id=site.id, subject_id=subject_id or "-"

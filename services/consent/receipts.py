@@ -80,8 +80,9 @@ def verify_receipt(envelope: dict[str, Any], public_key: bytes) -> bool:
 
 
 async def store_receipt(
-    conn: AsyncConnection, *, site_id: str, subject_id: str, envelope: dict[str, Any]
+    *, conn: AsyncConnection, site_id: str, subject_id: str, envelope: dict[str, Any]
 ) -> None:
+    """Keep a copy of a signed receipt for the preference page and exports."""
     body = envelope["receipt"]
     await conn.execute(
         insert(consent_receipts).values(
@@ -96,7 +97,7 @@ async def store_receipt(
 
 
 async def subject_receipts(
-    conn: AsyncConnection, *, site_id: str, subject_id: str
+    *, conn: AsyncConnection, site_id: str, subject_id: str
 ) -> list[dict[str, Any]]:
     """The receipt envelopes given to one subject, oldest first."""
     rows = await conn.execute(

@@ -61,14 +61,15 @@ def due_at(regime: Regime, received_at: datetime) -> datetime:
 
 
 async def _open_request(
-    conn: AsyncConnection,
     *,
+    conn: AsyncConnection,
     site_id: str,
     subject_id: str,
     kind: RequestKind,
     regime: Regime,
     now: datetime,
 ) -> str:
+    """Record a request with its legal deadline; returns its id."""
     request_id = secrets.token_hex(16)
     await conn.execute(
         insert(consent_requests).values(
@@ -84,7 +85,8 @@ async def _open_request(
     return request_id
 
 
-async def _complete(conn: AsyncConnection, *, request_id: str, now: datetime) -> None:
+async def _complete(*, conn: AsyncConnection, request_id: str, now: datetime) -> None:
+    """Mark a request answered."""
     await conn.execute(
         update(consent_requests)
         .where(consent_requests.c.request_id == request_id)
@@ -128,7 +130,7 @@ async def export_subject(
     now = now or datetime.now(UTC)
     async with resources.engine.begin() as conn:
         request_id = await _open_request(
-            conn,
+            conn=conn,
             site_id=site.id,
             subject_id=subject_id,
             kind=RequestKind.export,
@@ -137,14 +139,14 @@ async def export_subject(
         )
     texts = await notice_texts(engine=resources.engine, site_id=site.id)
     async with resources.engine.connect() as conn:
-        entries = await subject_entries(conn, site_id=site.id, subject_id=subject_id)
-        receipts = await subject_receipts(conn, site_id=site.id, subject_id=subject_id)
+        entries = await subject_entries(conn=conn, site_id=site.id, subject_id=subject_id)
+        receipts = await subject_receipts(conn=conn, site_id=site.id, subject_id=subject_id)
     identity = await get_identity(resources=resources, site_id=site.id, subject_id=subject_id)
     states = await consent_state(
         engine=resources.engine, site_id=site.id, subject_id=subject_id, now=now
     )
     async with resources.engine.begin() as conn:
-        await _complete(conn, request_id=request_id, now=now)
+        await _complete(conn=conn, request_id=request_id, now=now)
     return {
         "format": "https://overt.dev/schemas/subject-export/1",
         "exported_at": utc_text(now),
@@ -194,17 +196,17 @@ async def erase_subject(
     now = now or datetime.now(UTC)
     secret = resources.settings.secret()
     async with resources.engine.begin() as conn:
-        await lock_chain(conn, site_id=site.id)
-        keys = await site_keys(conn, secret=secret, site_id=site.id)
+        await lock_chain(conn=conn, site_id=site.id)
+        keys = await site_keys(conn=conn, secret=secret, site_id=site.id)
         request_id = await _open_request(
-            conn,
+            conn=conn,
             site_id=site.id,
             subject_id=subject_id,
             kind=RequestKind.erasure,
             regime=regime,
             now=now,
         )
-        await unlink_identity(conn, site_id=site.id, subject_id=subject_id)
+        await unlink_identity(conn=conn, site_id=site.id, subject_id=subject_id)
         await conn.execute(
             delete(consent_receipts).where(
                 consent_receipts.c.site_id == site.id, consent_receipts.c.subject_id == subject_id
@@ -216,7 +218,7 @@ async def erase_subject(
             )
         )
         await append_entries(
-            conn,
+            conn=conn,
             keys=keys,
             entries=[
                 NewEntry(
@@ -228,7 +230,7 @@ async def erase_subject(
             ],
             now=now,
         )
-        await _complete(conn, request_id=request_id, now=now)
+        await _complete(conn=conn, request_id=request_id, now=now)
         await revoke_tokens(
             resources, Revocation(site.id, subject_id, now_ms(now), LedgerEvent.erased.value)
         )

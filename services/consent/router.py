@@ -173,7 +173,9 @@ async def notice(
 async def keys(site: SiteDep, resources: ResourcesDep, response: Response) -> KeysOut:
     response.headers.update(CORS)
     async with resources.engine.connect() as conn:
-        site_keys = await load_site_keys(conn, secret=resources.settings.secret(), site_id=site.id)
+        site_keys = await load_site_keys(
+            conn=conn, secret=resources.settings.secret(), site_id=site.id
+        )
     assert site_keys is not None
     return KeysOut(keys=[site_keys.jwk()])
 
@@ -289,10 +291,10 @@ async def history(subject: SubjectDep, resources: ResourcesDep, response: Respon
     response.headers.update(CORS)
     async with resources.engine.connect() as conn:
         entries = await subject_entries(
-            conn, site_id=subject.site.id, subject_id=subject.subject_id
+            conn=conn, site_id=subject.site.id, subject_id=subject.subject_id
         )
         receipts = await subject_receipts(
-            conn, site_id=subject.site.id, subject_id=subject.subject_id
+            conn=conn, site_id=subject.site.id, subject_id=subject.subject_id
         )
     return HistoryOut(
         subject_id=subject.subject_id,

@@ -182,7 +182,7 @@ async def ensure_site(*, engine: AsyncEngine, secret: bytes, site_id: str) -> Si
         ).first()
     if ready is None:
         async with engine.begin() as conn:
-            await create_chain(conn, site_id=site_id)
+            await create_chain(conn=conn, site_id=site_id)
             now = datetime.now(UTC)
             for position, definition in enumerate(DEFAULT_PURPOSES):
                 await insert_if_absent(
@@ -215,11 +215,12 @@ async def ensure_site(*, engine: AsyncEngine, secret: bytes, site_id: str) -> Si
                     },
                 )
             # Last: its presence is what says "this site is set up".
-            await create_site_keys(conn, secret=secret, site_id=site_id)
+            await create_site_keys(conn=conn, secret=secret, site_id=site_id)
     return site
 
 
-async def _notice(conn: AsyncConnection, *, site_id: str, version: int | None = None) -> Notice:
+async def _notice(*, conn: AsyncConnection, site_id: str, version: int | None = None) -> Notice:
+    """The site's current notice (or one version), with each purpose's text."""
     if version is None:
         version = (
             await conn.execute(
@@ -268,7 +269,7 @@ async def _notice(conn: AsyncConnection, *, site_id: str, version: int | None = 
 async def get_notice(*, engine: AsyncEngine, site_id: str, version: int | None = None) -> Notice:
     """The site's current notice (or one version of it), with every purpose's text."""
     async with engine.connect() as conn:
-        return await _notice(conn, site_id=site_id, version=version)
+        return await _notice(conn=conn, site_id=site_id, version=version)
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,7 +286,7 @@ async def publish_notice(
     for attempt in range(5):
         try:
             async with engine.begin() as conn:
-                current = await _notice(conn, site_id=site_id)
+                current = await _notice(conn=conn, site_id=site_id)
                 for name in texts:
                     current.purpose(name)  # refuses unknown purposes
                 version = current.version + 1
@@ -411,13 +412,14 @@ async def consent_state(
 ) -> list[PurposeState]:
     """The subject's current choice for every purpose of the current notice."""
     async with engine.connect() as conn:
-        notice = await _notice(conn, site_id=site_id)
-        entries = await subject_entries(conn, site_id=site_id, subject_id=subject_id)
+        notice = await _notice(conn=conn, site_id=site_id)
+        entries = await subject_entries(conn=conn, site_id=site_id, subject_id=subject_id)
     return states_from(notice, entries, now or datetime.now(UTC))
 
 
-async def site_keys(conn: AsyncConnection, *, secret: bytes, site_id: str) -> SiteKeys:
-    keys = await load_site_keys(conn, secret=secret, site_id=site_id)
+async def site_keys(*, conn: AsyncConnection, secret: bytes, site_id: str) -> SiteKeys:
+    """The site's unsealed keys; 404 when the site has none."""
+    keys = await load_site_keys(conn=conn, secret=secret, site_id=site_id)
     if keys is None:
         raise SiteNotFound()
     return keys
@@ -450,16 +452,16 @@ async def record_decisions(
     now = now or datetime.now(UTC)
     secret = resources.settings.secret()
     async with resources.engine.begin() as conn:
-        await lock_chain(conn, site_id=site.id)
-        keys = await site_keys(conn, secret=secret, site_id=site.id)
-        notice = await _notice(conn, site_id=site.id)
+        await lock_chain(conn=conn, site_id=site.id)
+        keys = await site_keys(conn=conn, secret=secret, site_id=site.id)
+        notice = await _notice(conn=conn, site_id=site.id)
         for name in choices:
             notice.purpose(name)
         before = {
             state.purpose.purpose: state
             for state in states_from(
                 notice,
-                await subject_entries(conn, site_id=site.id, subject_id=subject_id),
+                await subject_entries(conn=conn, site_id=site.id, subject_id=subject_id),
                 now,
             )
         }
@@ -491,7 +493,7 @@ async def record_decisions(
                     expires_at=expires,
                 )
             )
-        entries = await append_entries(conn, keys=keys, entries=new, now=now)
+        entries = await append_entries(conn=conn, keys=keys, entries=new, now=now)
         receipt = None
         if entries:
             receipt = sign_receipt(
@@ -509,17 +511,17 @@ async def record_decisions(
                     issued_at=now,
                 ),
             )
-            await store_receipt(conn, site_id=site.id, subject_id=subject_id, envelope=receipt)
+            await store_receipt(conn=conn, site_id=site.id, subject_id=subject_id, envelope=receipt)
         if any(e.purpose == IDENTIFICATION and e.event != LedgerEvent.given for e in entries):
             # The link is for identification only: it ends with that consent.
-            await unlink_identity(conn, site_id=site.id, subject_id=subject_id)
+            await unlink_identity(conn=conn, site_id=site.id, subject_id=subject_id)
             # Before the commit: a withdrawal that could not be published is not recorded
             # either (the visitor gets a 503 and tries again), never the reverse.
             await revoke_tokens(
                 resources,
                 Revocation(site.id, subject_id, now_ms(now), LedgerEvent.withdrawn.value),
             )
-        all_entries = await subject_entries(conn, site_id=site.id, subject_id=subject_id)
+        all_entries = await subject_entries(conn=conn, site_id=site.id, subject_id=subject_id)
     states = states_from(notice, all_entries, now)
     identification = next(s for s in states if s.purpose.purpose == IDENTIFICATION)
     token = None
@@ -562,8 +564,8 @@ async def expire_consents(
     now = now or datetime.now(UTC)
     secret = resources.settings.secret()
     async with resources.engine.begin() as conn:
-        await lock_chain(conn, site_id=site_id)
-        keys = await site_keys(conn, secret=secret, site_id=site_id)
+        await lock_chain(conn=conn, site_id=site_id)
+        keys = await site_keys(conn=conn, secret=secret, site_id=site_id)
         subjects = (
             await conn.execute(
                 select(consent_ledger.c.subject_id)
@@ -577,7 +579,7 @@ async def expire_consents(
         ).scalars()
         new: list[NewEntry] = []
         for subject_id in list(subjects):
-            entries = await subject_entries(conn, site_id=site_id, subject_id=subject_id)
+            entries = await subject_entries(conn=conn, site_id=site_id, subject_id=subject_id)
             latest: dict[str, LedgerEntry] = {}
             for entry in entries:
                 if entry.purpose == ALL_PURPOSES:
@@ -601,7 +603,7 @@ async def expire_consents(
                             jurisdiction=entry.jurisdiction,
                         )
                     )
-        await append_entries(conn, keys=keys, entries=new, now=now)
+        await append_entries(conn=conn, keys=keys, entries=new, now=now)
         for subject_id in {e.subject_id for e in new if e.purpose == IDENTIFICATION}:
             await revoke_tokens(
                 resources, Revocation(site_id, subject_id, now_ms(now), LedgerEvent.expired.value)
@@ -609,7 +611,7 @@ async def expire_consents(
     return len(new)
 
 
-async def unlink_identity(conn: AsyncConnection, *, site_id: str, subject_id: str) -> int:
+async def unlink_identity(*, conn: AsyncConnection, site_id: str, subject_id: str) -> int:
     """Remove the subject's identity and pending verifications; returns how many rows went."""
     removed = await conn.execute(
         delete(consent_identities).where(
@@ -629,7 +631,7 @@ async def site_assertion_secret(*, engine: AsyncEngine, secret: bytes, site_id: 
     """The site's identity-assertion secret (hex), for the site's backend to sign with."""
     await ensure_site(engine=engine, secret=secret, site_id=site_id)
     async with engine.connect() as conn:
-        keys = await site_keys(conn, secret=secret, site_id=site_id)
+        keys = await site_keys(conn=conn, secret=secret, site_id=site_id)
     return keys.assertion_secret.hex()
 
 

@@ -43,7 +43,9 @@ async def consenting(overt: Overt, site: Site, **choices: bool) -> dict[str, Any
 
 async def assertion_secret(overt: Overt, site_id: str) -> bytes:
     async with overt.resources.engine.connect() as conn:
-        keys = await load_site_keys(conn, secret=overt.resources.settings.secret(), site_id=site_id)
+        keys = await load_site_keys(
+            conn=conn, secret=overt.resources.settings.secret(), site_id=site_id
+        )
     assert keys is not None
     return keys.assertion_secret
 
