@@ -20,14 +20,24 @@ from services.api.service import create_key
 from services.collector.router import EventIntakeMiddleware
 from services.collector.router import router as collector_router
 from services.collector.worker import run_ingest
+from services.consent.ledger import VerifyReport, ledger_sites, verify_site
+from services.consent.rights import list_requests
 from services.consent.router import router as consent_router
+from services.consent.service import (
+    NoticeChange,
+    ensure_site,
+    publish_notice,
+    run_expiry,
+    site_assertion_secret,
+)
 from shared.app import build_app
 from shared.db import create_engine, sites
+from shared.errors import ProblemError
 from shared.logging import configure_logging
 from shared.migrate import upgrade_head
 from shared.runtime import Resources
 from shared.settings import Settings, SettingsError, load_settings
-from shared.sites import SiteError, SiteSettings, create_site
+from shared.sites import SiteError, SiteSettings, create_site, get_site
 
 SERVICES = ("collector", "consent", "api", "worker")
 
@@ -48,7 +58,8 @@ def all_in_one_app(settings: Settings) -> FastAPI:
         lines = [
             f"Overt is up ({backend}, {queue}). Ctrl-C stops it after draining the queue.",
             f"  collector  {base}/e            snippet {base}/overt.js",
-            f"  consent    {base}/.well-known/gpc.json",
+            f"  consent    {base}/consent/widget.js",
+            f"             {base}/consent/sites/SITE_ID/preferences",
             f"  api        {base}/v1/query     docs    {base}/docs",
             f"  health     {base}/healthz      {base}/readyz",
         ]
@@ -64,7 +75,7 @@ def all_in_one_app(settings: Settings) -> FastAPI:
         settings=settings,
         routers=[collector_router, consent_router, api_router],
         startup=[announce],
-        background=[run_ingest],
+        background=[run_ingest, run_expiry],
         middleware=[EventIntakeMiddleware],
     )
 
@@ -81,7 +92,7 @@ def service_app(settings: Settings, service: str) -> FastAPI:
         title=f"Overt {service}",
         settings=settings,
         routers=routers.get(service, []),
-        background=[run_ingest] if service == "worker" else [],
+        background={"worker": [run_ingest], "consent": [run_expiry]}.get(service, []),
         middleware=[EventIntakeMiddleware] if service == "collector" else [],
     )
 
@@ -127,6 +138,51 @@ async def _key_create(settings: Settings, site_id: str, scopes: Sequence[str]) -
     return key.id, secret
 
 
+async def _ledger_verify(settings: Settings, site_id: str | None) -> list[VerifyReport]:
+    engine = create_engine(settings)
+    try:
+        site_ids = [site_id] if site_id else await ledger_sites(engine=engine)
+        if site_id and site_id not in await ledger_sites(engine=engine):
+            raise LookupError(f"no consent ledger for site {site_id!r}")
+        return [
+            await verify_site(engine=engine, secret=settings.secret(), site_id=one)
+            for one in site_ids
+        ]
+    finally:
+        await engine.dispose()
+
+
+async def _consent_secret(settings: Settings, site_id: str) -> str:
+    engine = create_engine(settings)
+    try:
+        if await get_site(engine=engine, site_id=site_id) is None:
+            raise LookupError(f"no site with id {site_id!r}")
+        return await site_assertion_secret(engine=engine, secret=settings.secret(), site_id=site_id)
+    finally:
+        await engine.dispose()
+
+
+async def _consent_requests(settings: Settings, site_id: str) -> list[dict[str, object]]:
+    engine = create_engine(settings)
+    try:
+        if await get_site(engine=engine, site_id=site_id) is None:
+            raise LookupError(f"no site with id {site_id!r}")
+        return list(await list_requests(engine=engine, site_id=site_id))
+    finally:
+        await engine.dispose()
+
+
+async def _consent_notice(settings: Settings, site_id: str, texts: dict[str, str]) -> NoticeChange:
+    engine = create_engine(settings)
+    try:
+        if await get_site(engine=engine, site_id=site_id) is None:
+            raise LookupError(f"no site with id {site_id!r}")
+        await ensure_site(engine=engine, secret=settings.secret(), site_id=site_id)
+        return await publish_notice(engine=engine, site_id=site_id, texts=texts)
+    finally:
+        await engine.dispose()
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="overt", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
@@ -162,6 +218,34 @@ def parser() -> argparse.ArgumentParser:
         "--scope", action="append", required=True, choices=[s.value for s in Scope]
     )
     key_create.add_argument("--json", action="store_true")
+
+    ledger = commands.add_parser("ledger", help="the consent ledger").add_subparsers(
+        dest="action", required=True
+    )
+    ledger_verify = ledger.add_parser(
+        "verify", help="recompute the hash chain and checkpoints; exit 1 on tampering"
+    )
+    ledger_verify.add_argument("--site", help="one site (default: every site)")
+
+    consent = commands.add_parser("consent", help="consent service administration").add_subparsers(
+        dest="action", required=True
+    )
+    consent_secret = consent.add_parser(
+        "secret", help="print the site's identity-assertion secret (HMAC key for its backend)"
+    )
+    consent_secret.add_argument("--site", required=True)
+    consent_requests = consent.add_parser(
+        "requests", help="list data-subject requests with their legal deadlines"
+    )
+    consent_requests.add_argument("--site", required=True)
+    consent_requests.add_argument("--json", action="store_true")
+    consent_notice = consent.add_parser(
+        "notice", help="publish a new notice version; purposes whose text changed are asked again"
+    )
+    consent_notice.add_argument("--site", required=True)
+    consent_notice.add_argument(
+        "--text", action="append", required=True, metavar="PURPOSE=TEXT", help="repeatable"
+    )
     return root
 
 
@@ -209,9 +293,47 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             else:
                 print(f"key {key_id} for site {args.site} (shown once, store it now):\n{secret}")
+        elif args.command == "ledger":
+            reports = asyncio.run(_ledger_verify(settings, args.site))
+            for report in reports:
+                if report.ok:
+                    print(
+                        f"site {report.site_id}: {report.rows} rows, "
+                        f"{report.checkpoints} signed checkpoints, chain intact"
+                    )
+                for problem in report.problems:
+                    print(f"TAMPERED: {problem}", file=sys.stderr)
+            if not all(report.ok for report in reports):
+                return 1
+        elif args.command == "consent" and args.action == "secret":
+            print(asyncio.run(_consent_secret(settings, args.site)))
+        elif args.command == "consent" and args.action == "notice":
+            texts = dict(pair.split("=", 1) for pair in args.text if "=" in pair)
+            if len(texts) != len(args.text):
+                raise ValueError("--text takes PURPOSE=TEXT")
+            change = asyncio.run(_consent_notice(settings, args.site, texts))
+            asked = ", ".join(change.changed) or "nothing (no text changed)"
+            print(f"notice version {change.version} published; asked again: {asked}")
+        elif args.command == "consent":
+            requests = asyncio.run(_consent_requests(settings, args.site))
+            if args.json:
+                print(json.dumps(requests))
+            for request in [] if args.json else requests:
+                state = (
+                    "done " + str(request["completed_at"])
+                    if request["completed_at"]
+                    else ("OVERDUE" if request["overdue"] else "open")
+                )
+                print(
+                    f"{request['request_id']} {request['kind']:<8} {request['regime']} "
+                    f"received {request['received_at']} due {request['due_at']} {state}"
+                )
     except SettingsError as exc:
         print(f"overt: invalid setting: {exc}", file=sys.stderr)
         return 2
+    except ProblemError as exc:  # a service refusal (e.g. an unknown purpose)
+        print(f"overt: {exc.detail or exc.title}", file=sys.stderr)
+        return 1
     except (SiteError, LookupError, ValueError) as exc:
         print(f"overt: {exc}", file=sys.stderr)
         return 1

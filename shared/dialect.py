@@ -119,3 +119,42 @@ async def existing_keys(
         chunk = values[start : start + 2000]
         found.update((await conn.execute(select(column).where(column.in_(chunk)))).scalars())
     return found
+
+
+def append_only_ddl(dialect_name: str, table: str) -> list[str]:
+    """DDL that makes the database refuse UPDATE and DELETE of `table`'s rows.
+
+    PostgreSQL: a row trigger raising an exception (TRUNCATE, used by tests and by an
+    operator dropping a whole deployment, fires no row trigger), and the privileges taken
+    from PUBLIC. SQLite: BEFORE UPDATE / BEFORE DELETE triggers that abort.
+    """
+    if dialect_name == "postgresql":
+        return [
+            f"""CREATE FUNCTION "{table}_append_only"() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
+                    USING ERRCODE = 'insufficient_privilege';
+            END $$""",
+            f'CREATE TRIGGER "{table}_append_only" BEFORE UPDATE OR DELETE ON "{table}" '
+            f'FOR EACH ROW EXECUTE FUNCTION "{table}_append_only"()',
+            f'REVOKE UPDATE, DELETE ON "{table}" FROM PUBLIC',
+        ]
+    return [
+        f'CREATE TRIGGER "{table}_no_update" BEFORE UPDATE ON "{table}" '
+        f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: UPDATE refused'); END",
+        f'CREATE TRIGGER "{table}_no_delete" BEFORE DELETE ON "{table}" '
+        f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: DELETE refused'); END",
+    ]
+
+
+def drop_append_only_ddl(dialect_name: str, table: str) -> list[str]:
+    """The reverse of `append_only_ddl` (for downgrades)."""
+    if dialect_name == "postgresql":
+        return [
+            f'DROP TRIGGER IF EXISTS "{table}_append_only" ON "{table}"',
+            f'DROP FUNCTION IF EXISTS "{table}_append_only"()',
+        ]
+    return [
+        f'DROP TRIGGER IF EXISTS "{table}_no_update"',
+        f'DROP TRIGGER IF EXISTS "{table}_no_delete"',
+    ]

@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared.consent_tokens import RevocationNotifier, open_revocations
 from shared.db import create_engine
 from shared.queue import EventQueue, InProcessQueue, RedisStreamQueue
 from shared.settings import Settings
@@ -23,6 +24,7 @@ class Resources:
     engine: AsyncEngine
     queue: EventQueue
     redis: Redis | None
+    revocations: RevocationNotifier
 
 
 @asynccontextmanager
@@ -46,9 +48,14 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
         )
     else:
         queue = InProcessQueue()
+    revocations = open_revocations(redis, prefix=settings.redis_prefix)
     try:
-        yield Resources(settings=settings, engine=engine, queue=queue, redis=redis)
+        await revocations.start()
+        yield Resources(
+            settings=settings, engine=engine, queue=queue, redis=redis, revocations=revocations
+        )
     finally:
+        await revocations.close()
         await queue.close()
         if redis is not None:
             await redis.aclose()

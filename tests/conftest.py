@@ -31,6 +31,7 @@ from services.api.service import create_key
 from services.collector.router import EventIntakeMiddleware
 from services.collector.router import router as collector_router
 from services.collector.worker import run_ingest
+from services.consent import models as consent_models  # noqa: F401  (tables on `metadata`)
 from services.consent.router import router as consent_router
 from shared.app import build_app
 from shared.db import metadata

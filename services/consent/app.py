@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.consent.router import router
+from services.consent.service import run_expiry
 from shared.app import build_app
 from shared.runtime import Resources
 from shared.settings import Settings, load_settings
@@ -13,5 +14,9 @@ from shared.settings import Settings, load_settings
 def create_app(settings: Settings | None = None, resources: Resources | None = None) -> FastAPI:
     settings = settings or load_settings(Settings)
     return build_app(
-        title="Overt consent", settings=settings, routers=[router], resources=resources
+        title="Overt consent",
+        settings=settings,
+        routers=[router],
+        resources=resources,
+        background=[run_expiry],
     )

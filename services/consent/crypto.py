@@ -1,0 +1,105 @@
+"""Sealing (AES-GCM), signing (Ed25519), hashing and canonical JSON for the consent service."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+GENESIS_HASH = "0" * 64
+
+
+class SealError(ValueError):
+    """A sealed value does not open with this server secret (wrong secret or tampered)."""
+
+
+def derive_key(secret: bytes, purpose: str) -> bytes:
+    """A 256-bit key for one purpose, derived from the server secret (HKDF-SHA256)."""
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=b"overt consent", info=purpose.encode()
+    ).derive(secret)
+
+
+def seal(secret: bytes, plaintext: bytes, *, context: str) -> bytes:
+    """AES-256-GCM; `context` (site, subject) is authenticated so a value cannot be moved."""
+    nonce = os.urandom(12)
+    return nonce + AESGCM(derive_key(secret, "seal v1")).encrypt(nonce, plaintext, context.encode())
+
+
+def unseal(secret: bytes, sealed: bytes, *, context: str) -> bytes:
+    try:
+        return AESGCM(derive_key(secret, "seal v1")).decrypt(
+            sealed[:12], sealed[12:], context.encode()
+        )
+    except (InvalidTag, ValueError):
+        raise SealError("the value does not open with this secret and context") from None
+
+
+def sha256_hex(data: bytes | str) -> str:
+    return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
+
+
+def canonical_json(value: Any) -> bytes:
+    """Sorted keys, no whitespace: the bytes that are hashed and signed."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unb64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def utc_text(moment: datetime | None) -> str | None:
+    """One text form per instant (SQLite returns naive UTC datetimes, Postgres aware ones)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def as_utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def new_signing_key() -> tuple[Ed25519PrivateKey, bytes]:
+    private = Ed25519PrivateKey.generate()
+    return private, private.public_key().public_bytes_raw()
+
+
+def private_key_from(raw: bytes) -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.from_private_bytes(raw)
+
+
+def key_id_for(public_key: bytes) -> str:
+    return sha256_hex(public_key)[:16]
+
+
+def verify_signature(public_key: bytes, signature: bytes, message: bytes) -> bool:
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def hmac_hex(key: bytes, message: bytes) -> str:
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def same(a: str, b: str) -> bool:
+    """Constant-time comparison of two secrets or digests."""
+    return hmac.compare_digest(a.encode(), b.encode())

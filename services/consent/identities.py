@@ -1,0 +1,328 @@
+"""Tier 2: linking a consenting subject to an identity, asserted by the site or verified by mail.
+
+Identities are sealed (AES-256-GCM, key derived from the server secret, the site and subject
+authenticated with it) and linked for one purpose, `identification`; withdrawing it or
+erasing the subject removes the link.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import re
+import secrets
+import smtplib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from enum import StrEnum
+from typing import Any
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.consent.crypto import as_utc, hmac_hex, seal, sha256_hex, unseal, utc_text
+from services.consent.exceptions import ConsentRequired, InvalidAssertion, InvalidVerificationLink
+from services.consent.keys import load_site_keys
+from services.consent.models import consent_email_verifications, consent_identities
+from services.consent.service import consent_state
+from shared.consent_tokens import IDENTIFICATION
+from shared.runtime import Resources
+from shared.sites import Site
+
+log = logging.getLogger("overt.consent.identities")
+
+ASSERTION_MAX_AGE = timedelta(minutes=5)
+VERIFICATION_LIFETIME = timedelta(hours=24)
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,253}\.[^@\s]{2,63}$")
+
+
+class IdentityKind(StrEnum):
+    email = "email"
+    external_id = "external_id"
+
+
+class MailSettings(BaseSettings):
+    """SMTP for verification links (OVERT_SMTP_*); without a host, development mode."""
+
+    model_config = SettingsConfigDict(env_prefix="OVERT_SMTP_", extra="ignore", frozen=True)
+
+    host: str | None = Field(None, description="SMTP server; unset: links go to the log.")
+    port: int = Field(587, ge=1, le=65535)
+    sender: str = Field("overt@localhost", description="From: address.")
+    username: str | None = None
+    password: SecretStr | None = None
+    starttls: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    kind: str
+    value: str
+    method: str
+    purpose: str
+    verified_at: datetime
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "value": self.value,
+            "method": self.method,
+            "purpose": self.purpose,
+            "verified_at": utc_text(self.verified_at),
+        }
+
+
+def _context(site_id: str, subject_id: str) -> str:
+    return f"identity:{site_id}:{subject_id}"
+
+
+def assertion_message(
+    *, site_id: str, subject_id: str, kind: str, value: str, issued_at: int
+) -> bytes:
+    """What the site's backend signs (HMAC-SHA256 with the site's assertion secret)."""
+    return f"overt-identity-v1\n{site_id}\n{subject_id}\n{kind}\n{value}\n{issued_at}".encode()
+
+
+def sign_assertion(
+    *, assertion_secret: bytes, site_id: str, subject_id: str, kind: str, value: str, issued_at: int
+) -> str:
+    """The signature a site backend sends with an identity assertion (hex)."""
+    return hmac_hex(
+        assertion_secret,
+        assertion_message(
+            site_id=site_id, subject_id=subject_id, kind=kind, value=value, issued_at=issued_at
+        ),
+    )
+
+
+def normalise_identity(kind: IdentityKind, value: str) -> str:
+    value = value.strip()
+    if kind is IdentityKind.email:
+        value = value.lower()
+        if not _EMAIL.match(value):
+            raise InvalidAssertion("not an e-mail address")
+    elif not 1 <= len(value) <= 200:
+        raise InvalidAssertion("an external id has 1 to 200 characters")
+    return value
+
+
+async def _require_identification(resources: Resources, site_id: str, subject_id: str) -> None:
+    """Refuse (403) unless the subject has identification consent for the current text."""
+    states = await consent_state(engine=resources.engine, site_id=site_id, subject_id=subject_id)
+    if not next(s for s in states if s.purpose.purpose == IDENTIFICATION).granted:
+        raise ConsentRequired(IDENTIFICATION)
+
+
+async def _link(
+    *,
+    conn: AsyncConnection,
+    secret: bytes,
+    site_id: str,
+    subject_id: str,
+    kind: str,
+    value: str,
+    method: str,
+    now: datetime,
+) -> None:
+    """Replace the subject's identity with a sealed new one."""
+    await conn.execute(
+        delete(consent_identities).where(
+            consent_identities.c.site_id == site_id, consent_identities.c.subject_id == subject_id
+        )
+    )
+    await conn.execute(
+        insert(consent_identities).values(
+            site_id=site_id,
+            subject_id=subject_id,
+            purpose=IDENTIFICATION,
+            kind=kind,
+            value_sealed=seal(secret, value.encode(), context=_context(site_id, subject_id)),
+            method=method,
+            verified_at=now,
+        )
+    )
+
+
+async def assert_identity(
+    *,
+    resources: Resources,
+    site: Site,
+    subject_id: str,
+    kind: IdentityKind,
+    value: str,
+    issued_at: int,
+    signature: str,
+    now: datetime | None = None,
+) -> Identity:
+    """Link an identity the site's backend signed; refused without identification consent."""
+    now = now or datetime.now(UTC)
+    secret = resources.settings.secret()
+    async with resources.engine.connect() as conn:
+        keys = await load_site_keys(conn=conn, secret=secret, site_id=site.id)
+    assert keys is not None
+    expected = sign_assertion(
+        assertion_secret=keys.assertion_secret,
+        site_id=site.id,
+        subject_id=subject_id,
+        kind=kind.value,
+        value=value,
+        issued_at=issued_at,
+    )
+    if not hmac.compare_digest(expected.encode(), signature.strip().lower().encode()):
+        raise InvalidAssertion("the signature does not verify with this site's secret")
+    if abs(now.timestamp() - issued_at) > ASSERTION_MAX_AGE.total_seconds():
+        raise InvalidAssertion("the assertion is older than 5 minutes (or from the future)")
+    normalised = normalise_identity(kind, value)
+    await _require_identification(resources, site.id, subject_id)
+    async with resources.engine.begin() as conn:
+        await _link(
+            conn=conn,
+            secret=secret,
+            site_id=site.id,
+            subject_id=subject_id,
+            kind=kind.value,
+            value=normalised,
+            method="site_assertion",
+            now=now,
+        )
+    return Identity(kind.value, normalised, "site_assertion", IDENTIFICATION, now)
+
+
+def _send_mail(settings: MailSettings, to: str, subject: str, body: str) -> None:
+    assert settings.host is not None
+    message = EmailMessage()
+    message["From"] = settings.sender
+    message["To"] = to
+    message["Subject"] = subject
+    message.set_content(body)
+    with smtplib.SMTP(settings.host, settings.port, timeout=10) as smtp:
+        if settings.starttls:
+            smtp.starttls()
+        if settings.username and settings.password:
+            smtp.login(settings.username, settings.password.get_secret_value())
+        smtp.send_message(message)
+
+
+async def request_email_verification(
+    *,
+    resources: Resources,
+    site: Site,
+    subject_id: str,
+    email: str,
+    mail: MailSettings,
+    now: datetime | None = None,
+) -> None:
+    """Mail a one-time link that links `email` to the subject once opened."""
+    now = now or datetime.now(UTC)
+    address = normalise_identity(IdentityKind.email, email)
+    await _require_identification(resources, site.id, subject_id)
+    secret = resources.settings.secret()
+    token = secrets.token_urlsafe(32)
+    async with resources.engine.begin() as conn:
+        await conn.execute(
+            insert(consent_email_verifications).values(
+                token_hash=sha256_hex(token),
+                site_id=site.id,
+                subject_id=subject_id,
+                value_sealed=seal(secret, address.encode(), context=_context(site.id, subject_id)),
+                created_at=now,
+                expires_at=now + VERIFICATION_LIFETIME,
+            )
+        )
+    link = f"{resources.settings.base_url}/consent/sites/{site.id}/identity/verify?token={token}"
+    if mail.host is None:
+        # Development mode, and the one deliberate exception to "no tokens in logs": without
+        # SMTP the verification link is written to the log so a developer can open it.
+        log.warning("DEVELOPMENT MODE (no OVERT_SMTP_HOST): e-mail verification link: %s", link)
+        return
+    body = (
+        f"Someone (we hope you) asked {site.domain} to connect your visits to this address.\n"
+        f"Open this link within 24 hours to confirm:\n\n{link}\n\n"
+        "If it was not you, ignore this message: nothing is linked without the click."
+    )
+    await asyncio.to_thread(
+        _send_mail, mail, address, f"Confirm your address for {site.domain}", body
+    )
+
+
+async def pending_email(
+    *, resources: Resources, site: Site, token: str, now: datetime | None = None
+) -> str:
+    """The address a live verification link would link (nothing is changed)."""
+    now = now or datetime.now(UTC)
+    async with resources.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(consent_email_verifications).where(
+                    consent_email_verifications.c.token_hash == sha256_hex(token),
+                    consent_email_verifications.c.site_id == site.id,
+                )
+            )
+        ).first()
+    if row is None or as_utc(row.expires_at) <= now:
+        raise InvalidVerificationLink()
+    context = _context(site.id, row.subject_id)
+    return unseal(resources.settings.secret(), row.value_sealed, context=context).decode()
+
+
+async def confirm_email(
+    *, resources: Resources, site: Site, token: str, now: datetime | None = None
+) -> Identity:
+    """Confirm a verification link: link the address, once, if identification is still granted."""
+    now = now or datetime.now(UTC)
+    secret = resources.settings.secret()
+    async with resources.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(consent_email_verifications).where(
+                    consent_email_verifications.c.token_hash == sha256_hex(token),
+                    consent_email_verifications.c.site_id == site.id,
+                )
+            )
+        ).first()
+    if row is None or as_utc(row.expires_at) <= now:
+        raise InvalidVerificationLink()
+    await _require_identification(resources, site.id, row.subject_id)
+    address = unseal(secret, row.value_sealed, context=_context(site.id, row.subject_id)).decode()
+    async with resources.engine.begin() as conn:
+        used = await conn.execute(
+            delete(consent_email_verifications).where(
+                consent_email_verifications.c.token_hash == row.token_hash
+            )
+        )
+        if not used.rowcount:
+            raise InvalidVerificationLink()
+        await _link(
+            conn=conn,
+            secret=secret,
+            site_id=site.id,
+            subject_id=row.subject_id,
+            kind=IdentityKind.email.value,
+            value=address,
+            method="email_link",
+            now=now,
+        )
+    return Identity(IdentityKind.email.value, address, "email_link", IDENTIFICATION, now)
+
+
+async def get_identity(*, resources: Resources, site_id: str, subject_id: str) -> Identity | None:
+    """The subject's linked identity, unsealed, or None."""
+    async with resources.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(consent_identities).where(
+                    consent_identities.c.site_id == site_id,
+                    consent_identities.c.subject_id == subject_id,
+                )
+            )
+        ).first()
+    if row is None:
+        return None
+    value = unseal(
+        resources.settings.secret(), row.value_sealed, context=_context(site_id, subject_id)
+    ).decode()
+    return Identity(row.kind, value, row.method, row.purpose, as_utc(row.verified_at))
