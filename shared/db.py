@@ -101,7 +101,11 @@ events = Table(
     Column("gpc", Boolean, nullable=False, server_default=false()),
     Column("props", JSON, nullable=True),
     Column("analytics_id", String(32), nullable=True),
+    # Tier 2 only: set by the collector for a valid, unrevoked identification token;
+    # cleared by erasure. Never set without that consent (promise 2).
+    Column("subject_id", String(32), nullable=True),
     Index("ix_events_site_id_occurred_at", "site_id", "occurred_at"),
+    Index("ix_events_site_id_subject_id", "site_id", "subject_id"),
     Index("ix_events_session_id", "session_id"),
     Index("ix_events_pageview_id", "pageview_id"),
 )

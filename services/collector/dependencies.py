@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import Request
 
-from services.collector.service import DailySalt, Intake, SiteCache
+from services.collector.service import DailySalt, Intake, SiteCache, TokenCheck
 from shared.runtime import Resources
 
 
@@ -19,6 +19,9 @@ def intake_for(app: Any) -> Intake:
             sites=SiteCache(resources.engine),
             salt=DailySalt(resources.engine),
             queue=resources.queue,
+            tokens=TokenCheck(
+                secret=resources.settings.secret(), revocations=resources.revocations
+            ),
         )
         app.state.collector_intake = intake
     return intake

@@ -28,6 +28,7 @@ from services.collector.exceptions import (
     WrongOrigin,
 )
 from services.collector.schemas import EventIn, decoder
+from shared.consent_tokens import RevocationNotifier, is_linkable
 from shared.db import visitor_salts
 from shared.dialect import insert_if_absent
 from shared.queue import EventQueue, QueueUnavailable
@@ -138,6 +139,14 @@ class RequestContext:
     country: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class TokenCheck:
+    """What verifying a consent token needs: the server secret and the revocation feed."""
+
+    secret: bytes
+    revocations: RevocationNotifier
+
+
 @dataclass(slots=True)
 class Intake:
     """Everything `/e` needs, built once per process."""
@@ -145,6 +154,7 @@ class Intake:
     sites: SiteCache
     salt: DailySalt
     queue: EventQueue
+    tokens: TokenCheck | None = None
     limiter: RateLimiter = field(default_factory=RateLimiter)
 
     async def take(self, body: bytes, context: RequestContext) -> int:
@@ -185,6 +195,8 @@ class Intake:
             records.append(_record(event, site, page, hashes[site.id], device, context, now_ms))
         if device.is_bot:
             return 0
+        if not (context.gpc_header or any(event.gpc for event in batch)):
+            await self._link_subjects(batch, records)
         now_monotonic = time.monotonic()
         for site in checked.values():
             cost = sum(1 for record in records if record["site"] == site.id)
@@ -195,6 +207,26 @@ class Intake:
         except QueueUnavailable:
             raise QueueBusy() from None
         return len(records)
+
+    async def _link_subjects(self, batch: list[EventIn], records: list[dict[str, Any]]) -> None:
+        """Tier 2: link an event to its subject only for a valid, unrevoked consent token.
+
+        Global Privacy Control is an opt-out of identification, so the caller skips this
+        under GPC. A token that fails any check is ignored: the event stays anonymous.
+        """
+        if self.tokens is None:
+            return
+        for event, record in zip(batch, records, strict=True):
+            if not event.consent_token:
+                continue
+            claims = await is_linkable(
+                event.consent_token,
+                site_id=record["site"],
+                secret=self.tokens.secret,
+                revocations=self.tokens.revocations,
+            )
+            if claims is not None:
+                record["subject"] = claims.subject_id
 
     async def _site(self, site_id: str, origin_host: str | bool | None) -> Site:
         site = await self.sites.get(site_id)

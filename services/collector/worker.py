@@ -81,6 +81,7 @@ def event_rows(deliveries: Sequence[Delivery]) -> list[dict[str, Any]]:
                 pageview_id=uuid.UUID(hex=pageview) if pageview else None,
                 scroll_depth=record.get("scroll"),
                 gpc=bool(record.get("gpc")),
+                subject_id=record.get("subject"),
                 session_id=None,
             )
             rows[event_id] = row

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from redis.exceptions import RedisError
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -43,6 +43,7 @@ from services.consent.models import (
 )
 from services.consent.receipts import build_receipt, sign_receipt, store_receipt
 from shared.consent_tokens import IDENTIFICATION, Revocation, issue_token, now_ms
+from shared.db import events
 from shared.dialect import insert_if_absent
 from shared.runtime import Resources
 from shared.sites import Site, get_site
@@ -624,7 +625,13 @@ async def unlink_identity(*, conn: AsyncConnection, site_id: str, subject_id: st
             consent_email_verifications.c.subject_id == subject_id,
         )
     )
-    return int(removed.rowcount or 0) + int(pending.rowcount or 0)
+    # Every link from events to this subject goes too (promise 4); the events stay anonymous.
+    unlinked = await conn.execute(
+        update(events)
+        .where(events.c.site_id == site_id, events.c.subject_id == subject_id)
+        .values(subject_id=None)
+    )
+    return int(removed.rowcount or 0) + int(pending.rowcount or 0) + int(unlinked.rowcount or 0)
 
 
 async def site_assertion_secret(*, engine: AsyncEngine, secret: bytes, site_id: str) -> str:
