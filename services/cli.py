@@ -26,6 +26,7 @@ from services.consent.service import (
     NoticeChange,
     ensure_site,
     publish_notice,
+    restore_revocations,
     run_expiry,
     site_assertion_secret,
 )
@@ -73,7 +74,7 @@ def all_in_one_app(settings: Settings) -> FastAPI:
         title="Overt",
         settings=settings,
         routers=[collector_router, consent_router, api_router],
-        startup=[announce],
+        startup=[restore_revocations, announce],
         background=[run_ingest, run_expiry],
     )
 
@@ -90,6 +91,7 @@ def service_app(settings: Settings, service: str) -> FastAPI:
         title=f"Overt {service}",
         settings=settings,
         routers=routers.get(service, []),
+        startup=[restore_revocations] if service == "consent" else [],
         background={"worker": [run_ingest], "consent": [run_expiry]}.get(service, []),
     )
 
