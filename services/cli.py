@@ -138,7 +138,7 @@ async def _ledger_verify(settings: Settings, site_id: str | None) -> list[Verify
     try:
         site_ids = [site_id] if site_id else await ledger_sites(engine=engine)
         if site_id and site_id not in await ledger_sites(engine=engine):
-            raise LookupError(f"no consent ledger for site {site_id!r}")
+            raise LookupError(f"no site with id {site_id!r}")
         return [
             await verify_site(engine=engine, secret=settings.secret(), site_id=one)
             for one in site_ids
