@@ -27,6 +27,7 @@ from services.consent.service import (
     NoticeChange,
     ensure_site,
     publish_notice,
+    restore_revocations,
     run_expiry,
     site_assertion_secret,
 )
@@ -74,7 +75,7 @@ def all_in_one_app(settings: Settings) -> FastAPI:
         title="Overt",
         settings=settings,
         routers=[collector_router, consent_router, api_router],
-        startup=[announce],
+        startup=[restore_revocations, announce],
         background=[run_ingest, run_expiry],
         middleware=[EventIntakeMiddleware],
     )
@@ -92,6 +93,7 @@ def service_app(settings: Settings, service: str) -> FastAPI:
         title=f"Overt {service}",
         settings=settings,
         routers=routers.get(service, []),
+        startup=[restore_revocations] if service == "consent" else [],
         background={"worker": [run_ingest], "consent": [run_expiry]}.get(service, []),
         middleware=[EventIntakeMiddleware] if service == "collector" else [],
     )
@@ -143,7 +145,7 @@ async def _ledger_verify(settings: Settings, site_id: str | None) -> list[Verify
     try:
         site_ids = [site_id] if site_id else await ledger_sites(engine=engine)
         if site_id and site_id not in await ledger_sites(engine=engine):
-            raise LookupError(f"no consent ledger for site {site_id!r}")
+            raise LookupError(f"no site with id {site_id!r}")
         return [
             await verify_site(engine=engine, secret=settings.secret(), site_id=one)
             for one in site_ids

@@ -195,6 +195,10 @@ class _LocalRevocations:
         return self._revoked.get((site_id, subject_id))
 
     async def _apply(self, revocation: Revocation) -> None:
+        if len(self._revoked) > 100_000:
+            # A revocation older than a token's lifetime guards no live token any more.
+            horizon = now_ms() - TOKEN_LIFETIME_MS - 60_000
+            self._revoked = {k: at for k, at in self._revoked.items() if at >= horizon}
         key = (revocation.site_id, revocation.subject_id)
         self._revoked[key] = max(self._revoked.get(key, 0), revocation.at_ms)
         for listener in self._listeners:

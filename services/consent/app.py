@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.consent.router import router
-from services.consent.service import run_expiry
+from services.consent.service import restore_revocations, run_expiry
 from shared.app import build_app
 from shared.runtime import Resources
 from shared.settings import Settings, load_settings
@@ -18,5 +18,6 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
         settings=settings,
         routers=[router],
         resources=resources,
+        startup=[restore_revocations],
         background=[run_expiry],
     )

@@ -31,8 +31,8 @@ from services.consent.models import (
     consent_chain_heads,
     consent_checkpoints,
     consent_ledger,
-    consent_site_keys,
 )
+from shared.db import sites
 from shared.dialect import insert_if_absent
 
 ALL_PURPOSES = "*"
@@ -372,12 +372,6 @@ async def verify_site(*, engine: AsyncEngine, secret: bytes, site_id: str) -> Ve
 
 
 async def ledger_sites(*, engine: AsyncEngine) -> list[str]:
-    """Every site with consent keys (and so a chain), in id order."""
+    """Every registered site, in id order (deleting a site's keys must not hide its chain)."""
     async with engine.connect() as conn:
-        return list(
-            (
-                await conn.execute(
-                    select(consent_site_keys.c.site_id).order_by(consent_site_keys.c.site_id)
-                )
-            ).scalars()
-        )
+        return list((await conn.execute(select(sites.c.id).order_by(sites.c.id))).scalars())

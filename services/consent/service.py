@@ -42,7 +42,13 @@ from services.consent.models import (
     consent_subjects,
 )
 from services.consent.receipts import build_receipt, sign_receipt, store_receipt
-from shared.consent_tokens import IDENTIFICATION, Revocation, issue_token, now_ms
+from shared.consent_tokens import (
+    IDENTIFICATION,
+    TOKEN_LIFETIME_MS,
+    Revocation,
+    issue_token,
+    now_ms,
+)
 from shared.db import events
 from shared.dialect import insert_if_absent
 from shared.runtime import Resources
@@ -655,3 +661,35 @@ async def run_expiry(resources: Resources, stop: asyncio.Event) -> None:
             log.exception("consent expiry pass failed; retrying at the next interval")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), EXPIRY_INTERVAL_S)
+
+
+async def restore_revocations(resources: Resources) -> None:
+    """Startup hook: re-apply the revocations of every token that could still be alive.
+
+    The in-process notifier forgets on restart, and Redis may have lost its keys; the
+    ledger has not. Every withdrawal, opt-out, expiry or erasure of `identification`
+    younger than a token's lifetime is revoked again.
+    """
+    since = datetime.now(UTC) - timedelta(milliseconds=TOKEN_LIFETIME_MS + 60_000)
+    async with resources.engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(
+                    consent_ledger.c.site_id,
+                    consent_ledger.c.subject_id,
+                    func.max(consent_ledger.c.recorded_at).label("at"),
+                )
+                .where(
+                    consent_ledger.c.recorded_at >= since,
+                    consent_ledger.c.purpose.in_([IDENTIFICATION, ALL_PURPOSES]),
+                    consent_ledger.c.event != LedgerEvent.given.value,
+                )
+                .group_by(consent_ledger.c.site_id, consent_ledger.c.subject_id)
+            )
+        ).all()
+    for row in rows:
+        await resources.revocations.revoke(
+            Revocation(row.site_id, row.subject_id, now_ms(as_utc(row.at)), "restored")
+        )
+    if rows:
+        log.info("re-applied %d consent revocations from the ledger", len(rows))

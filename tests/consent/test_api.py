@@ -18,6 +18,7 @@ from services.consent.service import (
     create_subject,
     ensure_site,
     record_decisions,
+    restore_revocations,
 )
 from shared.consent_tokens import is_linkable, issue_token
 from shared.errors import ProblemError
@@ -401,3 +402,37 @@ async def test_withdrawal_is_not_recorded_when_it_cannot_be_published(
             engine=healthy.engine, site_id=site.id, subject_id=subject.subject_id
         )
     assert next(s for s in states if s.purpose.purpose == "identification").granted
+
+
+async def test_revocations_survive_a_restart_of_the_embedded_process(
+    sqlite_settings: Settings,
+) -> None:
+    async with open_resources(sqlite_settings) as before:
+        made = await create_site(engine=before.engine, domain="restart.example")
+        site = await ensure_site(
+            engine=before.engine, secret=before.settings.secret(), site_id=made.id
+        )
+        subject = await create_subject(engine=before.engine, site_id=site.id)
+        given = await record_decisions(
+            resources=before,
+            site=site,
+            subject_id=subject.subject_id,
+            choices={"identification": True},
+            method=Method.api,
+        )
+        await record_decisions(
+            resources=before,
+            site=site,
+            subject_id=subject.subject_id,
+            choices={"identification": False},
+            method=Method.api,
+        )
+    async with open_resources(sqlite_settings) as after:
+        kwargs: dict[str, Any] = {
+            "site_id": site.id,
+            "secret": after.settings.secret(),
+            "revocations": after.revocations,
+        }
+        assert await is_linkable(given.token, **kwargs) is not None  # memory was lost...
+        await restore_revocations(after)
+        assert await is_linkable(given.token, **kwargs) is None  # ...the ledger was not

@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 
 from services.cli import main
 from services.consent.crypto import sha256_hex
-from services.consent.ledger import LedgerEvent, Method, row_hash, verify_site
+from services.consent.ledger import LedgerEvent, Method, ledger_sites, row_hash, verify_site
 from services.consent.models import consent_checkpoints, consent_ledger, consent_site_keys
 from services.consent.service import (
     DEFAULT_PURPOSES,
@@ -337,3 +337,18 @@ async def test_concurrent_decisions_keep_one_unbroken_chain(overt: Overt, site: 
     )
     assert await ledger_rows(overt, site) == 16
     assert await verify(overt, site) == []
+
+
+async def test_deleted_site_keys_do_not_hide_a_chain(overt: Overt, site: Site) -> None:
+    await _three_rows(overt, site)
+    async with overt.resources.engine.begin() as conn:
+        await conn.execute(delete(consent_site_keys).where(consent_site_keys.c.site_id == site.id))
+    reports = [
+        await verify_site(
+            engine=overt.resources.engine, secret=overt.resources.settings.secret(), site_id=one
+        )
+        for one in await ledger_sites(engine=overt.resources.engine)
+    ]
+    problems = [p for report in reports for p in report.problems]
+    assert problems
+    assert f"site {site.id} checkpoint at row 1: bad signature" in problems

@@ -189,3 +189,24 @@ async def test_withdrawal_on_the_page_stops_linking_in_another_process(
         async with asyncio.timeout(1.0):
             while await linkable():
                 await asyncio.sleep(0.01)
+
+
+async def test_gpc_on_the_email_form_records_an_opt_out_and_sends_nothing(
+    overt: Overt, site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    _, csrf = await open_page(overt, site)
+    await post(overt, site, "choices", csrf=csrf, grant="identification")
+    page, csrf = await open_page(overt, site)
+    assert 'name="email"' in page.text  # offered while identification is granted
+    response = await overt.client.post(
+        f"{page_url(site)}/email",
+        data={"csrf": csrf, "email": "someone@example.org"},
+        headers={**FORM, "sec-gpc": "1"},
+    )
+    assert response.status_code == 303
+    assert not [r for r in caplog.records if "verification link" in r.getMessage()]
+    page, _ = await open_page(overt, site)
+    assert re.search(
+        r'id="purpose-identification".*?class="status">Refused by your browser', page.text, re.S
+    )
+    assert 'name="email"' not in page.text
