@@ -23,8 +23,10 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.async_api import Browser, async_playwright
+from sqlalchemy import inspect, text
 
-from shared.settings import Settings
+from shared.db import create_engine
+from shared.settings import Settings, sqlite_path
 from tests.conftest import free_port, unavailable
 from tests.e2e.processes import overt_env, start_overt, stop_overt
 
@@ -43,6 +45,7 @@ CHROMIUM_ARGS = [
 ]
 
 
+VISITOR_IP = "198.51.100.23"
 DESKTOP_CHROME = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/156.0.0.0 Safari/537.36"
@@ -54,6 +57,7 @@ class Server:
     base_url: str
     env: dict[str, str]
     log_path: Path
+    settings: Settings
 
     def cli(self, *args: str) -> dict[str, str]:
         done = subprocess.run(
@@ -75,7 +79,10 @@ async def server(settings: Settings, tmp_path: Path) -> AsyncIterator[Server]:
     process = await start_overt(settings, port, log_path)
     try:
         yield Server(
-            base_url=f"http://127.0.0.1:{port}", env=overt_env(settings, port), log_path=log_path
+            base_url=f"http://127.0.0.1:{port}",
+            env=overt_env(settings, port),
+            log_path=log_path,
+            settings=settings,
         )
     finally:
         # SIGTERM: uvicorn stops intake, the lifespan drains the worker, exit code 0.
@@ -151,8 +158,11 @@ async def test_pageview_from_a_real_browser_is_counted(
     )
     assert await metrics(server, site["id"], key) == [0, 0]
 
-    # Headless Chromium says "HeadlessChrome" and is rightly filtered as a bot: browse as a person.
-    context = await browser.new_context(user_agent=DESKTOP_CHROME)
+    # Headless Chromium says "HeadlessChrome" and is rightly filtered as a bot: browse as a person,
+    # from a distinctive address (a trusted proxy header) so the sweep below can look for it.
+    context = await browser.new_context(
+        user_agent=DESKTOP_CHROME, extra_http_headers={"X-Forwarded-For": VISITOR_IP}
+    )
     page = await context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -168,4 +178,29 @@ async def test_pageview_from_a_real_browser_is_counted(
     assert await context.cookies() == []
     assert await page.evaluate("localStorage.length + sessionStorage.length") == 0
     await context.close()
-    assert user_agent not in server.log_path.read_text()
+
+    # Promise 1: neither the IP nor the User-Agent is anywhere in storage or the logs.
+    stored = await everything_stored(server.settings)
+    logs = server.log_path.read_text()
+    for personal in (VISITOR_IP, user_agent, "Chrome/156.0.0.0 Safari"):
+        assert personal not in stored
+        assert personal not in logs
+    assert "/index.html" in stored  # the sweep does see what was stored
+
+
+async def everything_stored(settings: Settings) -> str:
+    """Every row of every table (Postgres), or the raw database and WAL files (SQLite)."""
+    if settings.is_sqlite:
+        path = sqlite_path(settings.database_url)
+        files = [path, path.with_name(path.name + "-wal")]
+        return "".join(f.read_bytes().decode("latin-1") for f in files if f.exists())
+    engine = create_engine(settings)
+    try:
+        async with engine.connect() as conn:
+            names = await conn.run_sync(lambda c: inspect(c).get_table_names())
+            dumps = [
+                repr((await conn.execute(text(f'SELECT * FROM "{name}"'))).all()) for name in names
+            ]
+    finally:
+        await engine.dispose()
+    return "\n".join(dumps)
