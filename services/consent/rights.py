@@ -32,6 +32,7 @@ from services.consent.service import (
     unlink_identity,
 )
 from shared.consent_tokens import Revocation, now_ms
+from shared.db import events
 from shared.runtime import Resources
 from shared.sites import Site
 
@@ -145,6 +146,26 @@ async def export_subject(
     states = await consent_state(
         engine=resources.engine, site_id=site.id, subject_id=subject_id, now=now
     )
+    async with resources.engine.connect() as conn:
+        linked = [
+            {
+                "event_id": row.event_id.hex,
+                "occurred_at": utc_text(row.occurred_at),
+                "name": row.name,
+                "page": f"{row.host}{row.path}",
+            }
+            for row in await conn.execute(
+                select(
+                    events.c.event_id,
+                    events.c.occurred_at,
+                    events.c.name,
+                    events.c.host,
+                    events.c.path,
+                )
+                .where(events.c.site_id == site.id, events.c.subject_id == subject_id)
+                .order_by(events.c.occurred_at)
+            )
+        ]
     async with resources.engine.begin() as conn:
         await _complete(conn=conn, request_id=request_id, now=now)
     return {
@@ -165,10 +186,7 @@ async def export_subject(
         ],
         "receipts": receipts,
         "identity": identity.public() if identity else None,
-        "linked_events": (
-            "Events are linked to you only while identification consent is granted and a "
-            "valid consent token is sent; the consent service itself stores no events."
-        ),
+        "linked_events": linked,
         "recipients": [
             {"name": site.domain, "role": "controller"},
             {"name": "Overt (self-hosted by the controller)", "role": "processor"},

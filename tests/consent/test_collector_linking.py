@@ -12,6 +12,7 @@ from shared.db import events
 from shared.sites import Site
 from tests.conftest import Overt
 from tests.consent.test_api import decide
+from tests.consent.test_preferences import open_page, post
 
 pytestmark = pytest.mark.anyio
 
@@ -49,8 +50,20 @@ async def test_link_only_with_consent_until_withdrawn_and_erased(overt: Overt, s
         "/forged": None,
     }
 
-    # Withdrawal, then the very next event: the token is dead at once in this process.
-    await decide(overt, site, granted["credential"], identification=False)
+    # The subject's export lists the events linked to them, and only those.
+    exported = await overt.client.get(
+        f"/consent/sites/{site.id}/export",
+        headers={"authorization": f"Bearer {granted['credential']}"},
+    )
+    assert exported.status_code == 200, exported.text
+    assert [e["page"] for e in exported.json()["linked_events"]] == ["example.com/linked"]
+
+    # Withdrawal on the hosted preference page (no JavaScript, CSRF-checked form), then the
+    # very next event: the token is dead at once.
+    overt.client.cookies.set("overt_subject", granted["credential"])
+    _, csrf = await open_page(overt, site)
+    withdrawn = await post(overt, site, "choices", csrf=csrf, withdraw="identification")
+    assert withdrawn.status_code == 303
     await send(overt, "/after-withdrawal", token)
     assert (await links(overt))["/after-withdrawal"] is None
 
