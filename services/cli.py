@@ -31,7 +31,7 @@ from services.consent.service import (
     run_expiry,
     site_assertion_secret,
 )
-from shared.app import build_app
+from shared.app import asgi_app, build_app
 from shared.db import create_engine, sites
 from shared.errors import ProblemError
 from shared.logging import configure_logging
@@ -77,7 +77,7 @@ def all_in_one_app(settings: Settings) -> FastAPI:
         routers=[collector_router, consent_router, api_router],
         startup=[restore_revocations, announce],
         background=[run_ingest, run_expiry],
-        middleware=[EventIntakeMiddleware],
+        front=[EventIntakeMiddleware],
     )
 
 
@@ -95,14 +95,14 @@ def service_app(settings: Settings, service: str) -> FastAPI:
         routers=routers.get(service, []),
         startup=[restore_revocations] if service == "consent" else [],
         background={"worker": [run_ingest], "consent": [run_expiry]}.get(service, []),
-        middleware=[EventIntakeMiddleware] if service == "collector" else [],
+        front=[EventIntakeMiddleware] if service == "collector" else [],
     )
 
 
 def serve(app: FastAPI, settings: Settings) -> None:
     """Run until SIGINT or SIGTERM; both stop intake, drain, and exit 0."""
     config = uvicorn.Config(
-        app,
+        asgi_app(app),
         host=settings.host,
         port=settings.port,
         access_log=False,  # it would log client IPs

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import secrets
 import sys
@@ -17,6 +18,11 @@ from shared.errors import unexpected_error_response
 request_id_var: ContextVar[str | None] = ContextVar("overt_request_id", default=None)
 
 access_log = logging.getLogger("overt.access")
+
+# Request ids: a random per-process prefix and a counter. Unique, and far cheaper than
+# reading the OS random source per request (6 % of /e's CPU in a profile).
+_ID_PREFIX = secrets.token_hex(4)
+_ID_COUNTER = itertools.count(1)
 
 QUIET_LIBRARIES = ("aiosqlite", "asyncpg", "sqlalchemy", "redis", "httpx", "httpcore", "asyncio")
 
@@ -90,7 +96,7 @@ class RequestIdMiddleware:
         request_id = (
             incoming
             if incoming and len(incoming) <= 64 and incoming.replace("-", "").isalnum()
-            else secrets.token_hex(8)
+            else f"{_ID_PREFIX}{next(_ID_COUNTER):x}"
         )
         token = request_id_var.set(request_id)
         started = time.perf_counter()
@@ -113,7 +119,9 @@ class RequestIdMiddleware:
         except Exception as exc:
             # Handled here rather than by Starlette's outermost error middleware, so the
             # log line and the 500 response both carry the request id.
-            if status != 500 or started:
+            if started and status == 500:
+                return  # the framework's error handler already logged and answered it
+            if started:
                 raise
             await unexpected_error_response(scope["method"], scope["path"], exc)(
                 scope, receive, send_with_id

@@ -33,7 +33,7 @@ from services.collector.router import router as collector_router
 from services.collector.worker import run_ingest
 from services.consent import models as consent_models  # noqa: F401  (tables on `metadata`)
 from services.consent.router import router as consent_router
-from shared.app import build_app
+from shared.app import asgi_app, build_app
 from shared.db import metadata
 from shared.migrate import upgrade_head
 from shared.queue import EventQueue
@@ -165,7 +165,7 @@ def make_app(resources: Resources, *, worker: bool = True) -> FastAPI:
         routers=[collector_router, consent_router, api_router],
         resources=resources,
         background=[run_ingest] if worker else [],
-        middleware=[EventIntakeMiddleware],
+        front=[EventIntakeMiddleware],
     )
 
 
@@ -235,7 +235,7 @@ class Overt:
 @asynccontextmanager
 async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
+        transport = httpx.ASGITransport(app=asgi_app(app), client=("203.0.113.7", 50000))
         async with httpx.AsyncClient(transport=transport, base_url="http://overt.test") as client:
             yield client
 

@@ -17,5 +17,5 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
         settings=settings,
         routers=[router],
         resources=resources,
-        middleware=[EventIntakeMiddleware],
+        front=[EventIntakeMiddleware],
     )

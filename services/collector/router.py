@@ -1,15 +1,15 @@
 """HTTP surface of the collector: the snippet and event intake.
 
 `/e` is the hot path. `EventIntakeMiddleware` answers it in front of the framework (no
-routing, no dependency injection, no response models: each of those costs more than the
-work itself); the FastAPI route below documents it in OpenAPI and serves the same core
-(`Intake.take`) when the middleware is not installed.
+routing, no framework middleware, no dependency injection: in a py-spy profile those layers
+cost more than the work itself); the FastAPI route below documents it in OpenAPI and serves
+the same core (`Intake.take`) when the front layer is not installed.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
@@ -105,12 +105,14 @@ async def take_events(request: Request, intake: Annotated[Intake, Depends(get_in
 class EventIntakeMiddleware:
     """Answers POST and OPTIONS /e directly; everything else goes to the app.
 
-    Installed inside the request-id middleware, so its answers carry X-Request-ID and an
-    unexpected exception still becomes a logged, id-tagged problem 500.
+    A front layer (see shared.app.asgi_app): it runs before the framework, inside the
+    request-id middleware, so its answers carry X-Request-ID and an unexpected exception
+    still becomes a logged, id-tagged problem 500.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, owner: Any) -> None:
         self.app = app
+        self.owner = owner  # the FastAPI app whose state holds the resources
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -127,7 +129,7 @@ class EventIntakeMiddleware:
         if scope["method"] == "OPTIONS":
             await _respond(send, 204, PREFLIGHT)
             return
-        app = scope["app"]
+        app = self.owner
         settings: Settings = app.state.resources.settings
         headers = dict(scope["headers"])
         try:
