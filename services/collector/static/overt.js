@@ -1,24 +1,2 @@
-/* Overt snippet v0: one anonymous pageview per page load. No cookies, no storage. */
-(function (w, d) {
-  try {
-    var script = d.currentScript;
-    var site = script && script.getAttribute('data-site');
-    if (!site) return;
-    var endpoint = new URL('/e', script.src).href;
-    var randomId = function () {
-      var bytes = new Uint8Array(16);
-      w.crypto.getRandomValues(bytes);
-      return Array.prototype.map.call(bytes, function (b) {
-        return (b + 256).toString(16).slice(1);
-      }).join('');
-    };
-    var send = function (name) {
-      var body = JSON.stringify({ s: site, n: name, u: location.href, r: d.referrer || null, i: randomId() });
-      // A string body is sent as text/plain: a simple request, no CORS preflight.
-      if (!(navigator.sendBeacon && navigator.sendBeacon(endpoint, body))) {
-        fetch(endpoint, { method: 'POST', body: body, keepalive: true, credentials: 'omit' });
-      }
-    };
-    send('pageview');
-  } catch (e) { /* never throw into the host page */ }
-})(window, document);
+/* Overt snippet; source: services/collector/snippet */
+(function(a,i,x,c){var Q=5e3,Z=50,tt=2e3,A="overt_id",et=/^[0-9a-f]{32}$/,rt=/\.(pdf|xlsx?|docx?|odt|ods|txt|rtf|csv|exe|key|pp[st]x?|7z|pkg|rar|gz|tgz|zip|avi|mov|mp[34]|mpe?g|wmv|midi?|wav|wma|dmg|iso|msi|apk|epub)$/i,g=1,P=0,nt=2,s=function(m){return function(n,y){try{return m(n,y)}catch(v){}}};s(function(){var m=i.currentScript,n=function(t){return m.getAttribute("data-"+t)},y=n("site"),v=a.overt;if(!(!y||v&&v.ready)){var C=(n("api")||new URL(m.src).origin).replace(/\/$/,"")+"/e",D=n("hash")!=null,U=n("consent")=="required",q=x.globalPrivacyControl,at=!(q&&n("gpc")=="tier1"),it=n("exclude-downloads")==null,ot=n("no-outbound")==null,S=Date.now,z=function(){var t=crypto.getRandomValues(new Uint8Array(16));return Array.from(t,function(e){return(e+256).toString(16).slice(1)}).join("")},b=function(t){try{return at&&t(localStorage)}catch(e){}},N=function(){var t=b(function(e){return e.getItem(A)});return et.test(t)?t:0},f=N(),l=U&&!f?P:g,I=[],p=[],O=0,Y=function(t,e){var r=function(){e||setTimeout(Y,tt,t,1)};fetch(C,{method:"POST",body:t,keepalive:!0,credentials:"omit"}).then(function(d){d.status==503&&r()},r)},M=function(t){for(O=0;p.length;){var e=p.splice(0,Z);e.forEach(function(d){f&&(d.a=f)});var r=JSON.stringify(e);t&&x.sendBeacon&&x.sendBeacon(C,r)||Y(r)}},w=function(t,e){var r=Object.assign({s:y,i:z(),n:t,u:c.href.slice(0,2048),t:S()},e);return q&&(r.g=1),D&&(r.h=1),l==g?(p.push(r),O=O||setTimeout(s(M))):l==P&&I.push(r),r},R,B,W,h,T,E,o,_,$=function(){return c.pathname+(D?c.hash:"")},j=function(){var t=S();return h+=Math.max(0,Math.min(t,E)-T),T=t,t},V=function(){var t=i.documentElement.scrollHeight,e=t?Math.round((a.scrollY+a.innerHeight)/t*100):100;o=Math.max(o,Math.min(e,100))},H=function(t){i.hidden||(E=j()+Q,t&&t.type=="scroll"&&V())},X=function(){R&&(j(),V(),(h||o>_)&&(w("engagement",{u:B,v:R,e:h,d:o}),h=0,_=o))},L=function(){B=c.href.slice(0,2048),W=$(),R=w("pageview",{r:i.referrer.slice(0,2048)||null}).i,h=o=0,_=-1,T=E=S(),H()},G=function(){X(),L()},J=function(){$()!=W&&G()},K=function(){X(),M(1)},ut=function(t){t.analytics?(f=N()||b(function(e){var r=z();return e.setItem(A,r),r}),l!=g&&(l=g,p.push.apply(p,I),M())):(b(function(e){e.removeItem(A)}),f=0,U&&(l=nt)),I=[]},ct=function(t){var e=t.target.closest&&t.target.closest("a[href]");if(!(!e||t.type=="auxclick"&&t.button!=1||!/^http/.test(e.protocol))){var r=rt.test(e.pathname)||e.hasAttribute("download")?it&&"download":e.host!=c.host&&ot&&"outbound";r&&w(r,{p:{url:(e.origin+e.pathname).slice(0,256)}})}},k=s(function(t,e){e=e||{},t=="consent"?ut(e):t=="pageview"?G():w(String(t).slice(0,120),e.props?{p:e.props}:{})});k.ready=1;var F=v&&v.q||[];a.overt=k;var u=function(t,e,r){e.split(" ").forEach(function(d){t.addEventListener(d,s(r),{capture:!0,passive:!0})})};u(a,"pointermove pointerdown keydown scroll wheel touchstart",H),u(i,"click auxclick",ct),u(i,"visibilitychange",function(){i.hidden?(K(),E=0):H()}),u(a,"pagehide",K),u(a,"pageshow",function(t){t.persisted&&L()}),u(a,"popstate"+(D?" hashchange":""),J),["pushState","replaceState"].forEach(function(t){var e=history[t];history[t]=function(){var r=e.apply(this,arguments);return s(J)(),r}}),F.forEach(function(t){t[0]=="consent"&&k.apply(0,t)}),L(),F.forEach(function(t){t[0]!="consent"&&k.apply(0,t)})}})()})(window,document,navigator,location);
