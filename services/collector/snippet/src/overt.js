@@ -168,8 +168,10 @@
     var routeChanged = function () {
       if (route() != pageviewRoute) newPageview();
     };
+    // Hidden, closed, or put in the back/forward cache: report now, count nothing after.
     var pageHiding = function () {
       reportEngagement();
+      activeUntil = 0;
       flush(1);
     };
 
@@ -211,6 +213,7 @@
 
     var api = guarded(function (name, options) {
       options = options || {};
+      if (!name) return;
       if (name == 'consent') consent(options);
       else if (name == 'pageview') newPageview();
       else track(String(name).slice(0, 120), options.props ? { p: options.props } : {});
@@ -227,12 +230,7 @@
     listen(win, 'pointermove pointerdown keydown scroll wheel touchstart', noteActivity);
     listen(doc, 'click auxclick', trackLink);
     listen(doc, 'visibilitychange', function () {
-      if (doc.hidden) {
-        pageHiding();
-        activeUntil = 0; // hidden time is never engaged time
-      } else {
-        noteActivity();
-      }
+      doc.hidden ? pageHiding() : noteActivity();
     });
     listen(win, 'pagehide', pageHiding);
     listen(win, 'pageshow', function (event) {
