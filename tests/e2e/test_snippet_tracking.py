@@ -46,6 +46,9 @@ ENGAGED_TOLERANCE_MS = 1500
 ACTIVE_WINDOW_MS = 5000  # the snippet counts this long after the visitor's last input
 STUB = "window.overt = window.overt || function () { (overt.q = overt.q || []).push(arguments) };"
 
+REPORT_VIOLATIONS = """addEventListener('securitypolicyviolation', event =>
+    overtTestViolation(`CSP: ${event.effectiveDirective} refused ${event.blockedURI}`))"""
+
 Event = dict[str, Any]
 
 
@@ -194,6 +197,9 @@ class Lab:
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
         page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        # A CSP refusal that the snippet caught itself is still a broken snippet.
+        await page.expose_function("overtTestViolation", lambda text: errors.append(text))
+        await page.add_init_script(REPORT_VIOLATIONS)
         await page.goto(url)
         return Tab(page, errors)
 
@@ -570,7 +576,8 @@ async def test_custom_events_with_props_and_calls_queued_before_load(
     lab.publish(
         "/queue.js",
         "text/javascript",
-        STUB + "overt('Signup', {props: {plan: 'pro'}}); overt('404');",
+        STUB + "overt('Signup', {props: {plan: 'pro'}}); overt('404');"
+        " overt('consent', {analytics: true});",
     )
     url = lab.page("/missing", "<h1>Not found</h1>", head='<script src="/queue.js"></script>')
     tab = await lab.open(context, url)
@@ -581,6 +588,8 @@ async def test_custom_events_with_props_and_calls_queued_before_load(
     assert first_body[1]["p"] == {"plan": "pro"}
     assert "p" not in first_body[2]
     assert all(e["u"] == url for e in first_body)
+    stored_id = await tab.page.evaluate("localStorage.getItem('overt_id')")
+    assert all(e["a"] == stored_id for e in first_body)  # the queued consent covers them all
 
     await tab.page.evaluate(
         "overt('Download brochure', {props: {pages: 3, printed: false, format: 'A4'}})"
@@ -637,11 +646,12 @@ async def test_consent_required_sends_nothing_then_replays_with_original_times(
     lab.check_wire()
 
 
-async def test_consent_refused_sends_nothing_at_all(lab: Lab, context: BrowserContext) -> None:
+async def test_consent_refused_sends_nothing_and_a_late_opt_in_nothing_before_it(
+    lab: Lab, context: BrowserContext
+) -> None:
     refused_site, control_site = "site0refused", "site0control"
-    url = lab.page(
-        "/refused", "<h1>No</h1>", attrs=f'data-site="{refused_site}" data-consent=required'
-    )
+    held = 'data-consent="required"'
+    url = lab.page("/refused", "<h1>No</h1>", attrs=f'data-site="{refused_site}" {held}')
     tab = await lab.open(context, url)
     page = tab.page
     await page.evaluate("overt('Started')")
@@ -659,6 +669,15 @@ async def test_consent_refused_sends_nothing_at_all(lab: Lab, context: BrowserCo
     await lab.wait(count("engagement"), site=control_site)
     assert lab.events(refused_site) == []
     assert tab.errors == []
+
+    # A visitor who changes their mind: only what happens after the opt-in is sent.
+    late_site = "site0late"
+    late = await lab.open(context, lab.page("/late", "", attrs=f'data-site="{late_site}" {held}'))
+    await late.page.evaluate("overt('consent', {analytics: false}); overt('WhileRefused')")
+    await late.page.evaluate("overt('consent', {analytics: true}); overt('Granted')")
+    events = await lab.wait(count("Granted"), site=late_site)
+    assert [e["n"] for e in events] == ["Granted"]  # a replay would have come first
+    assert late.errors == []
     lab.check_wire()
 
 

@@ -236,7 +236,7 @@
     listen(win, 'pageshow', function (event) {
       if (event.persisted) startPageview(); // restored from the back/forward cache: a new view
     });
-    listen(win, 'popstate' + (hashRouting ? ' hashchange' : ''), routeChanged);
+    listen(win, 'popstate', routeChanged); // history.back() and hash changes alike
     ['pushState', 'replaceState'].forEach(function (method) {
       var original = history[method];
       history[method] = function () {
@@ -246,13 +246,11 @@
       };
     });
 
-    // Calls made before the script loaded: consent first, so that the pageview honours it.
-    queued.forEach(function (call) {
-      call[0] == 'consent' && api.apply(0, call);
-    });
+    // Then the calls made before the script loaded. A queued consent still covers the
+    // pageview: the tier-1 id is added when a batch leaves, and held events wait for it.
     startPageview();
     queued.forEach(function (call) {
-      call[0] != 'consent' && api.apply(0, call);
+      api.apply(0, call);
     });
   })();
 })(window, document, navigator, location);
