@@ -600,6 +600,15 @@ async def test_custom_events_with_props_and_calls_queued_before_load(
         "printed": False,
         "format": "A4",
     }
+    await tab.page.evaluate(
+        """overt('Messy', {props: Object.assign(
+            {text: 'x'.repeat(300), nested: {a: 1}, none: null, nan: NaN, ['k'.repeat(65)]: 1},
+            Object.fromEntries([...Array(40).keys()].map(n => ['key' + n, n]))
+        )})"""
+    )
+    [messy] = named(await lab.wait(count("Messy")), "Messy")
+    assert messy["p"]["text"] == "x" * 256  # cut to the collector's limits, not refused
+    assert list(messy["p"]) == ["text"] + [f"key{n}" for n in range(25)]  # 30 keys looked at
     await tab.page.evaluate("overt('pageview')")  # a router without the history API
     events = await lab.wait(count("pageview", 2))
     assert named(events, "engagement")[0]["v"] == named(events, "pageview")[0]["i"]
@@ -747,7 +756,8 @@ async def test_global_privacy_control_is_flagged_and_can_block_tier_1(
 async def test_without_gpc_there_is_no_flag_and_tier_0_leaves_no_trace(
     lab: Lab, context: BrowserContext
 ) -> None:
-    tab = await lab.open(context, lab.page("/plain", '<div class="tall">Tall</div>'))
+    attrs = f'data-site="{SITE}" data-api="{lab.collector_url}/"'  # explicit collector URL
+    tab = await lab.open(context, lab.page("/plain", '<div class="tall">Tall</div>', attrs))
     page = tab.page
     await stay_active(page, 0.5)
     await page.mouse.wheel(0, 800)

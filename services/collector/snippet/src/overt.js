@@ -11,6 +11,7 @@
 (function (win, doc, nav, loc) {
   var ACTIVE_WINDOW_MS = 5000; // a visitor is "active" this long after their last input
   var MAX_BATCH = 50; // the collector takes at most 50 events per body
+  var MAX_HELD = 500; // events kept in memory while waiting for consent
   var RETRY_DELAY_MS = 2000;
   var STORAGE_KEY = 'overt_id';
   var HEX_ID = /^[0-9a-f]{32}$/;
@@ -108,7 +109,7 @@
       if (mode == SEND) {
         outbox.push(event);
         flushScheduled = flushScheduled || setTimeout(guarded(flush));
-      } else if (mode == HOLD) {
+      } else if (mode == HOLD && held.length < MAX_HELD) {
         held.push(event);
       }
       return event;
@@ -211,12 +212,27 @@
       if (name) track(name, { p: { url: (link.origin + link.pathname).slice(0, 256) } });
     };
 
+    // Props within the collector's limits: one bad prop must not cost the whole batch.
+    var cleanProps = function (props) {
+      var clean = {};
+      Object.keys(props)
+        .slice(0, 30)
+        .forEach(function (key) {
+          var value = props[key];
+          if (typeof value == 'string') value = value.slice(0, 256);
+          var type = typeof value;
+          var valid = type == 'string' || type == 'boolean' || Number.isFinite(value);
+          if (valid && key && key.length <= 64) clean[key] = value;
+        });
+      return { p: clean };
+    };
+
     var api = guarded(function (name, options) {
       options = options || {};
       if (!name) return;
       if (name == 'consent') consent(options);
       else if (name == 'pageview') newPageview();
-      else track(String(name).slice(0, 120), options.props ? { p: options.props } : {});
+      else track(String(name).slice(0, 120), options.props && cleanProps(options.props));
     });
     api.ready = 1;
     var queued = (existing && existing.q) || [];
