@@ -78,7 +78,7 @@
 
     var post = function (body, isRetry) {
       var retry = function () {
-        isRetry || setTimeout(post, RETRY_DELAY_MS, body, 1);
+        isRetry || setTimeout(guarded(post), RETRY_DELAY_MS, body, 1);
       };
       fetch(endpoint, { method: 'POST', body: body, keepalive: true, credentials: 'omit' }).then(
         function (response) {
@@ -195,7 +195,10 @@
           store.removeItem(STORAGE_KEY);
         });
         analyticsId = 0;
-        if (consentRequired) mode = DROP;
+        if (consentRequired) {
+          mode = DROP;
+          outbox = []; // not even what was about to leave
+        }
       }
       held = [];
     };
@@ -262,8 +265,8 @@
       };
     });
 
-    // Then the calls made before the script loaded. A queued consent still covers the
-    // pageview: the tier-1 id is added when a batch leaves, and held events wait for it.
+    // The pageview, then the calls made before the script loaded. A queued consent still
+    // covers the pageview: the tier-1 id is added when a batch leaves, held events wait for it.
     startPageview();
     queued.forEach(function (call) {
       api.apply(0, call);
