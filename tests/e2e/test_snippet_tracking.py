@@ -71,6 +71,7 @@ class Recorder:
     gets: list[str] = field(default_factory=list)
     preflights: int = 0
     refuse_next: int = 0  # answer this many of the next POSTs with 503
+    cut_next: int = 0  # close the connection without an answer (a network error)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def events(self, site: str | None = None) -> list[Event]:
@@ -132,8 +133,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         recorder = self.server.recorder
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         with recorder.lock:
-            status = 503 if recorder.refuse_next else 202
-            recorder.refuse_next = max(0, recorder.refuse_next - 1)
+            status = 0 if recorder.cut_next else 503 if recorder.refuse_next else 202
+            if recorder.cut_next:
+                recorder.cut_next -= 1
+            elif recorder.refuse_next:
+                recorder.refuse_next -= 1
             recorder.posts.append(
                 Post(
                     events=json.loads(body),
@@ -142,7 +146,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     status=status,
                 )
             )
-        self._answer(status)
+        if status:
+            self._answer(status)
+        else:
+            self.close_connection = True
 
 
 @dataclass
@@ -687,6 +694,26 @@ async def test_consent_refused_sends_nothing_and_a_late_opt_in_nothing_before_it
     events = await lab.wait(count("Granted"), site=late_site)
     assert [e["n"] for e in events] == ["Granted"]  # a replay would have come first
     assert late.errors == []
+
+    # Refused before the script loaded, by a visitor who had said yes on an earlier page.
+    lab.publish("/refuse.js", "text/javascript", STUB + "overt('consent', {analytics: false})")
+    revoked_site = "site0revoked"
+    revoked = await lab.open(
+        context,
+        lab.page(
+            "/revoked",
+            "",
+            attrs=f'data-site="{revoked_site}" {held}',
+            head='<script src="/refuse.js"></script>',
+        ),
+    )
+    assert await storage_used(revoked.page) == 0  # the earlier id is gone
+    await revoked.page.close(run_before_unload=True)
+    control = await lab.open(context, lab.site_url + "/control")
+    await control.page.close(run_before_unload=True)
+    await lab.wait(count("engagement", 2), site=control_site)
+    assert lab.events(revoked_site) == []
+    assert revoked.errors == []
     lab.check_wire()
 
 
@@ -774,7 +801,7 @@ async def test_without_gpc_there_is_no_flag_and_tier_0_leaves_no_trace(
     lab.check_wire()
 
 
-async def test_a_503_is_retried_once_with_the_same_events(
+async def test_a_503_or_a_network_error_is_retried_once_with_the_same_events(
     lab: Lab, context: BrowserContext
 ) -> None:
     lab.recorder.refuse_next = 1
@@ -790,7 +817,13 @@ async def test_a_503_is_retried_once_with_the_same_events(
     await lab.wait(count("Twice refused", 2))
     await asyncio.sleep(3.0)  # longer than the retry delay: no third attempt
     assert len(named(lab.events(), "Twice refused")) == 2
-    assert all("503" in error for error in tab.errors)
+
+    lab.recorder.cut_next = 1
+    await tab.page.evaluate("overt('Cut off')")
+    await lab.wait(count("Cut off", 2))
+    with lab.recorder.lock:
+        assert [p.status for p in lab.recorder.posts[-2:]] == [0, 202]
+    assert all(error.startswith("Failed to load resource") for error in tab.errors)  # 503, cut
     lab.check_wire()
 
 
