@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,9 +16,16 @@ SOURCE = COLLECTOR / "snippet"
 GZIP_BUDGET = 2000  # bytes after gzip -9 (Plausible's full tracker: 2,694; Umami's: 2,225)
 
 
+def gzip_9_size(path: Path) -> int:
+    """Bytes of `gzip -9 -c PATH`: deflate level 9 plus a header that names the file."""
+    out = io.BytesIO()
+    with gzip.GzipFile(path.name, "wb", compresslevel=9, fileobj=out, mtime=0) as packed:
+        packed.write(path.read_bytes())
+    return len(out.getvalue())
+
+
 def test_served_snippet_fits_the_gzip_budget() -> None:
-    served = SERVED.read_bytes()
-    size = len(gzip.compress(served, compresslevel=9, mtime=0))
+    size = gzip_9_size(SERVED)
     assert size <= GZIP_BUDGET, f"overt.js is {size} bytes gzipped, the budget is {GZIP_BUDGET}"
 
 
