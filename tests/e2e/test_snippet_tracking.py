@@ -410,6 +410,20 @@ async def test_engaged_time_is_visible_and_active_time_only(
     lab.check_wire()
 
 
+async def test_keys_alone_keep_a_visitor_active(lab: Lab, context: BrowserContext) -> None:
+    tab = await lab.open(context, lab.page("/form", "<h1>Form</h1>"))
+    deadline = time.monotonic() + 3.0
+    while time.monotonic() < deadline:
+        await tab.page.keyboard.press("Shift")
+        await asyncio.sleep(0.25)
+    await asyncio.sleep(6.0)  # idle: 5 s of it count, as after any input
+    await set_hidden(tab.page, True)
+    [engagement] = named(await lab.wait(count("engagement")), "engagement")
+    assert_engaged(engagement, 3.0 + ACTIVE_WINDOW_MS / 1000)
+    assert tab.errors == []
+    lab.check_wire()
+
+
 async def test_scroll_depth_is_the_deepest_share_of_the_page_seen(
     lab: Lab, context: BrowserContext
 ) -> None:
