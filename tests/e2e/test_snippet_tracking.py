@@ -676,6 +676,22 @@ async def test_consent_required_sends_nothing_then_replays_with_original_times(
     lab.check_wire()
 
 
+async def test_a_long_wait_for_consent_keeps_200_events_sent_50_per_body(
+    lab: Lab, context: BrowserContext
+) -> None:
+    url = lab.page("/busy-page", "", attrs='data-consent="required"')
+    tab = await lab.open(context, url)
+    await tab.page.evaluate("for (let n = 0; n < 300; n++) overt('Tick', {props: {n}})")
+    await tab.page.evaluate("overt('consent', {analytics: true})")
+    events = await lab.wait(lambda events: len(events) >= 200)
+    assert [e["n"] for e in events] == ["pageview"] + ["Tick"] * 199  # the oldest are kept
+    assert [e["p"]["n"] for e in events[1:]] == list(range(199))
+    with lab.recorder.lock:
+        assert [len(post.events) for post in lab.recorder.posts] == [50, 50, 50, 50]
+    assert tab.errors == []
+    lab.check_wire()
+
+
 async def test_consent_refused_sends_nothing_and_a_late_opt_in_nothing_before_it(
     lab: Lab, context: BrowserContext
 ) -> None:

@@ -11,7 +11,7 @@
 (function (win, doc, nav, loc) {
   var ACTIVE_WINDOW_MS = 5000; // a visitor is "active" this long after their last input
   var MAX_BATCH = 50; // the collector takes at most 50 events per body
-  var MAX_HELD = 500; // events kept in memory while waiting for consent
+  var MAX_HELD = 200; // events kept in memory while waiting for consent (~50 KB replayed)
   var RETRY_DELAY_MS = 2000;
   var STORAGE_KEY = 'overt_id';
   var HEX_ID = /^[0-9a-f]{32}$/;
