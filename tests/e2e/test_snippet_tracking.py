@@ -560,14 +560,15 @@ async def test_outbound_links_and_downloads_are_tracked_by_target(
     events = await lab.wait(count("outbound", 2))
     downloads = named(events, "download")
     outbound = named(events, "outbound")
-    assert [e["p"] for e in downloads] == [
-        {"url": f"{lab.site_url}/files/report.pdf"},
-        {"url": f"{lab.site_url}/export"},
+    assert sorted(e["p"]["url"] for e in downloads) == [
+        f"{lab.site_url}/export",
+        f"{lab.site_url}/files/report.pdf",
     ]
-    assert [e["p"] for e in outbound] == [
-        {"url": f"{lab.collector_url}/partner"},
-        {"url": f"{lab.collector_url}/elsewhere"},
+    assert sorted(e["p"]["url"] for e in outbound) == [
+        f"{lab.collector_url}/elsewhere",
+        f"{lab.collector_url}/partner",
     ]
+    assert all(list(e["p"]) == ["url"] for e in downloads + outbound)
     assert all(e["u"].split("#")[0] == url for e in downloads + outbound)
     assert "secret" not in json.dumps(events)  # targets go without their query string
     assert tab.errors == []
@@ -683,9 +684,9 @@ async def test_a_long_wait_for_consent_keeps_200_events_sent_50_per_body(
     tab = await lab.open(context, url)
     await tab.page.evaluate("for (let n = 0; n < 300; n++) overt('Tick', {props: {n}})")
     await tab.page.evaluate("overt('consent', {analytics: true})")
-    events = await lab.wait(lambda events: len(events) >= 200)
-    assert [e["n"] for e in events] == ["pageview"] + ["Tick"] * 199  # the oldest are kept
-    assert [e["p"]["n"] for e in events[1:]] == list(range(199))
+    events = await lab.wait(lambda events: len(events) >= 200)  # bodies race: any order
+    assert sorted(e["n"] for e in events) == ["Tick"] * 199 + ["pageview"]
+    assert sorted(e["p"]["n"] for e in named(events, "Tick")) == list(range(199))  # the oldest
     with lab.recorder.lock:
         assert [len(post.events) for post in lab.recorder.posts] == [50, 50, 50, 50]
     assert tab.errors == []
@@ -873,8 +874,8 @@ async def test_the_snippet_never_throws_into_the_page(lab: Lab, context: Browser
     await tab.page.evaluate(odd_calls)
     await tab.page.close(run_before_unload=True)
     events = await lab.wait(count("engagement"))
-    assert [e["n"] for e in events] == ["pageview", "Odd", "Odd", "engagement"]  # one snippet
-    assert "a" in events[2]
+    assert sorted(e["n"] for e in events) == ["Odd", "Odd", "engagement", "pageview"]  # once
+    assert all("a" in e for e in named(events, "Odd"))  # consent came before they left
 
     await context.add_init_script(
         "Object.defineProperty(window, 'localStorage', {get() {"
