@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
+from services.collector.schemas import decoder as collector_decoder
 from tests.conftest import free_port, unavailable
 
 pytestmark = [pytest.mark.anyio, pytest.mark.browser]
@@ -57,6 +58,7 @@ class Post:
     """One POST /e as the recording server received it."""
 
     events: list[Event]
+    raw: bytes
     content_type: str
     cookie: str | None
     status: int
@@ -141,6 +143,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             recorder.posts.append(
                 Post(
                     events=json.loads(body),
+                    raw=body,
                     content_type=self.headers.get("Content-Type", ""),
                     cookie=self.headers.get("Cookie"),
                     status=status,
@@ -222,6 +225,9 @@ class Lab:
             assert post.cookie is None
             assert isinstance(post.events, list)
             assert 1 <= len(post.events) <= 50
+            decoded = collector_decoder.decode(post.raw)  # the collector's own validation
+            assert isinstance(decoded, list)
+            assert len(decoded) == len(post.events)
             for event in post.events:
                 assert_wire_v1(event)
                 body = json.dumps(event, sort_keys=True)
