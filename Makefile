@@ -7,7 +7,7 @@ export UV_PYTHON_DOWNLOADS := never
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 VENV_STAMP := .venv/.synced-$(shell cat uv.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: help run test check lint format typecheck imports browser test-services clean bench
+.PHONY: help run test check lint format typecheck imports browser test-services snippet clean bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -50,6 +50,9 @@ browser: ## Debian's Chromium for the browser tests (installed when missing)
 
 test-services: ## start the local PostgreSQL and Redis if they are installed but down
 	@bash tests/services.sh
+
+snippet: ## rebuild static/overt.js from services/collector/snippet (needs node and npm)
+	cd services/collector/snippet && npm ci --no-audit --no-fund && npm run build
 
 clean: ## remove the virtualenv, caches and the embedded database
 	rm -rf .venv .tools var .mypy_cache .ruff_cache .pytest_cache

@@ -1,24 +1,2 @@
-/* Overt snippet v0: one anonymous pageview per page load. No cookies, no storage. */
-(function (w, d) {
-  try {
-    var script = d.currentScript;
-    var site = script && script.getAttribute('data-site');
-    if (!site) return;
-    var endpoint = new URL('/e', script.src).href;
-    var randomId = function () {
-      var bytes = new Uint8Array(16);
-      w.crypto.getRandomValues(bytes);
-      return Array.prototype.map.call(bytes, function (b) {
-        return (b + 256).toString(16).slice(1);
-      }).join('');
-    };
-    var send = function (name) {
-      var body = JSON.stringify({ s: site, n: name, u: location.href, r: d.referrer || null, i: randomId() });
-      // A string body is sent as text/plain: a simple request, no CORS preflight.
-      if (!(navigator.sendBeacon && navigator.sendBeacon(endpoint, body))) {
-        fetch(endpoint, { method: 'POST', body: body, keepalive: true, credentials: 'omit' });
-      }
-    };
-    send('pageview');
-  } catch (e) { /* never throw into the host page */ }
-})(window, document);
+/* Overt snippet; source: services/collector/snippet */
+(function(i,o,A,f){var Q=5e3,Z=50,tt=200,rt=2e3,D="overt_id",et=/^[0-9a-f]{32}$/,at=/\.(pdf|xlsx?|docx?|odt|ods|txt|rtf|csv|exe|key|pp[st]x?|7z|pkg|rar|gz|tgz|zip|avi|mov|mp[34]|mpe?g|wmv|midi?|wav|wma|dmg|iso|msi|apk|epub)$/i,h=1,L=0,nt=2,u=function(m){return function(n,y){try{return m(n,y)}catch(l){}}};u(function(){var m=o.currentScript,n=function(t){return m.getAttribute("data-"+t)},y=n("site"),l=i.overt;if(!(!y||l&&l.ready)){var P=(n("api")||new URL(m.src).origin).replace(/\/$/,"")+"/e",C=n("hash")!=null,N=n("consent")=="required",U=A.globalPrivacyControl,it=!(U&&n("gpc")=="tier1"),ot=n("exclude-downloads")==null,ut=n("no-outbound")==null,b=Date.now,q=function(){var t=crypto.getRandomValues(new Uint8Array(16));return Array.from(t,function(r){return(r+256).toString(16).slice(1)}).join("")},S=function(t){try{return it&&t(localStorage)}catch(r){}},z=function(){var t=S(function(r){return r.getItem(D)});return et.test(t)?t:0},p=z(),d=N&&!p?L:h,w=[],c=[],k=0,Y=function(t,r){var e=function(){r||setTimeout(u(Y),rt,t,1)};fetch(P,{method:"POST",body:t,keepalive:!0,credentials:"omit"}).then(function(a){a.status==503&&e()},e)},O=function(t){for(k=0;c.length;){var r=c.splice(0,Z);r.forEach(function(a){p&&(a.a=p)});var e=JSON.stringify(r);t&&A.sendBeacon&&A.sendBeacon(P,e)||Y(e)}},E=function(t,r){var e=Object.assign({s:y,i:q(),n:t,u:f.href.slice(0,2048),t:b()},r);return U&&(e.g=1),C&&(e.h=1),d==h?(c.push(e),k=k||setTimeout(u(O))):d==L&&w.length<tt&&w.push(e),e},I,j,B,g,M,x,v,_,W=function(){return f.pathname+(C?f.hash:"")},X=function(){var t=b();return g+=Math.max(0,Math.min(t,x)-M),M=t,t},$=function(){var t=o.documentElement.scrollHeight,r=t?Math.round((i.scrollY+i.innerHeight)/t*100):100;v=Math.max(v,Math.min(r,100))},R=function(t){o.hidden||(x=X()+Q,t&&t.type=="scroll"&&$())},V=function(){I&&(X(),$(),(g||v>_)&&(E("engagement",{u:j,v:I,e:g,d:v}),g=0,_=v))},T=function(){j=f.href.slice(0,2048),B=W(),I=E("pageview",{r:o.referrer.slice(0,2048)||null}).i,g=v=0,_=-1,M=x=b(),R()},F=function(){V(),T()},G=function(){W()!=B&&F()},J=function(){V(),x=0,O(1)},ct=function(t){t.analytics?(p=z()||S(function(r){var e=q();return r.setItem(D,e),e}),d!=h&&(d=h,c.push.apply(c,w),O())):(S(function(r){r.removeItem(D)}),p=0,N&&(d=nt,c=[])),w=[]},vt=function(t){var r=t.target.closest&&t.target.closest("a[href]");if(!(!r||t.type=="auxclick"&&t.button!=1||!/^http/.test(r.protocol))){var e=at.test(r.pathname)||r.hasAttribute("download")?ot&&"download":r.host!=f.host&&ut&&"outbound";e&&E(e,{p:{url:(r.origin+r.pathname).slice(0,256)}})}},st=function(t){var r={};return Object.keys(t).slice(0,30).forEach(function(e){var a=t[e];typeof a=="string"&&(a=a.slice(0,256));var K=typeof a,lt=K=="string"||K=="boolean"||Number.isFinite(a);lt&&e&&e.length<=64&&(r[e]=a)}),{p:r}},H=u(function(t,r){r=r||{},t&&(t=="consent"?ct(r):t=="pageview"?F():E(String(t).slice(0,120),r.props&&st(r.props)))});H.ready=1;var ft=l&&l.q||[];i.overt=H;var s=function(t,r,e){r.split(" ").forEach(function(a){t.addEventListener(a,u(e),{capture:!0,passive:!0})})};s(i,"pointermove pointerdown keydown scroll wheel touchstart",R),s(o,"click auxclick",vt),s(o,"visibilitychange",function(){o.hidden?J():R()}),s(i,"pagehide",J),s(i,"pageshow",function(t){t.persisted&&T()}),s(i,"popstate",G),["pushState","replaceState"].forEach(function(t){var r=history[t];history[t]=function(){var e=r.apply(this,arguments);return u(G)(),e}}),T(),ft.forEach(function(t){H.apply(0,t)})}})()})(window,document,navigator,location);
