@@ -20,8 +20,6 @@ def overt_env(settings: Settings, port: int) -> dict[str, str]:
         OVERT_PORT=str(port),
         OVERT_REDIS_PREFIX=settings.redis_prefix,
         OVERT_LOG_FORMAT="json",
-        # As behind a reverse proxy: browser tests send X-Forwarded-For to use a known address.
-        OVERT_CLIENT_IP_HEADER="X-Forwarded-For",
     )
     if settings.redis_url:
         env["OVERT_REDIS_URL"] = settings.redis_url
