@@ -5,6 +5,10 @@ A session is the events of one visitor hash on one site with no gap over 30 minu
 A session is engaged when it has enough engaged time, enough pageviews, or a goal
 (thresholds per site). Rollups are additive hourly counters; each event counts once
 because only events new to the database reach this code.
+
+Known limit: two workers handling the same visitor in the same instant may each open a
+session (the consumer group spreads entries round-robin); rare, and left for the scale-out
+work (partitioning entries by visitor would remove it).
 """
 
 from __future__ import annotations
