@@ -179,12 +179,12 @@ class Intake:
         records: list[dict[str, Any]] = []
         hashes: dict[str, int] = {}
         checked: dict[str, Site] = {}
-        for event in batch:
+        for index, event in enumerate(batch):
             site = checked.get(event.site_id) or await self._site(event.site_id, origin_host)
             checked[site.id] = site
             page = parse_page_url(event.url, hash_routing=bool(event.hash_routing))
             if page is None:
-                raise InvalidEvent("`u` must be an http(s) URL", index=batch.index(event))
+                raise InvalidEvent("`u` must be an http(s) URL", index=index)
             if not site.owns_host(page.host):
                 raise WrongOrigin(site.domain)
             if site.id not in hashes:
