@@ -35,9 +35,10 @@ MEDIUM_NAMES = {"search": "search", "social": "social", "email": "email", "paid"
 class PageUrl:
     host: str
     path: str
-    utm: dict[str, str]
+    utm: dict[str, str]  # shared by cache hits: read, never modified
 
 
+@lru_cache(maxsize=8192)  # a site's traffic repeats its pages; parsing is per-event work
 def parse_page_url(url: str, *, hash_routing: bool) -> PageUrl | None:
     """Host, path and UTM fields of a page URL; None when it is not http(s)."""
     parts = urlsplit(url)
