@@ -407,11 +407,17 @@ async def export_download(request: Request, site: SiteDep, resources: ResourcesD
     check_csrf(request, form, resources.settings.secret(), site.id)
     subject_id = await _required_subject(request, resources, site.id)
     data = await export_subject(resources=resources, site=site, subject_id=subject_id)
+    return export_file(data, site.id)
+
+
+def export_file(data: Mapping[str, object], site_id: str, **headers: str) -> Response:
+    """A subject export as a JSON download (the page's form and the API's GET both send it)."""
     return Response(
         orjson.dumps(data, option=orjson.OPT_INDENT_2),
         media_type="application/json",
         headers={
-            "Content-Disposition": f'attachment; filename="overt-export-{site.id}.json"',
+            **headers,
+            "Content-Disposition": f'attachment; filename="overt-export-{site_id}.json"',
             "Cache-Control": "no-store",
         },
     )

@@ -28,6 +28,7 @@ from services.consent.identities import (
 )
 from services.consent.keys import load_site_keys
 from services.consent.ledger import Method, subject_entries
+from services.consent.preferences import export_file
 from services.consent.preferences import router as preferences_router
 from services.consent.receipts import subject_receipts
 from services.consent.rights import Regime, erase_subject, export_subject, list_requests
@@ -425,15 +426,7 @@ async def export(
     data = await export_subject(
         resources=resources, site=subject.site, subject_id=subject.subject_id, regime=regime
     )
-    return Response(
-        orjson.dumps(data, option=orjson.OPT_INDENT_2),
-        media_type="application/json",
-        headers={
-            **CORS,
-            "Content-Disposition": f'attachment; filename="overt-export-{subject.site.id}.json"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return export_file(data, subject.site.id, **CORS)
 
 
 @router.post(
