@@ -106,8 +106,6 @@ events = Table(
     Column("subject_id", String(32), nullable=True),
     Index("ix_events_site_id_occurred_at", "site_id", "occurred_at"),
     Index("ix_events_site_id_subject_id", "site_id", "subject_id"),
-    Index("ix_events_session_id", "session_id"),
-    Index("ix_events_pageview_id", "pageview_id"),
 )
 
 # A visit: events of one visitor hash with no gap over 30 minutes. Kept by the ingest worker.

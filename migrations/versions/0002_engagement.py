@@ -46,8 +46,8 @@ def upgrade() -> None:
             batch.add_column(column._copy())
     op.drop_index("ix_events_site_id_received_at", table_name="events")
     op.create_index("ix_events_site_id_occurred_at", "events", ["site_id", "occurred_at"])
-    op.create_index("ix_events_session_id", "events", ["session_id"])
-    op.create_index("ix_events_pageview_id", "events", ["pageview_id"])
+    # No index on session_id or pageview_id yet: nothing reads by them, and every index is
+    # written per event on the hottest table (the worker looks pageviews up by primary key).
 
     op.create_table(
         "sessions",
@@ -127,8 +127,6 @@ def downgrade() -> None:
     op.drop_index("ix_sessions_site_id_started_at", table_name="sessions")
     op.drop_index("ix_sessions_site_id_visitor_hash_last_seen_at", table_name="sessions")
     op.drop_table("sessions")
-    op.drop_index("ix_events_pageview_id", table_name="events")
-    op.drop_index("ix_events_session_id", table_name="events")
     op.drop_index("ix_events_site_id_occurred_at", table_name="events")
     op.create_index("ix_events_site_id_received_at", "events", ["site_id", "occurred_at"])
     with op.batch_alter_table("events") as batch:
