@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Row, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.consent.crypto import as_utc, hmac_hex, seal, sha256_hex, unseal, utc_text
@@ -249,11 +249,10 @@ async def request_email_verification(
     )
 
 
-async def pending_email(
-    *, resources: Resources, site: Site, token: str, now: datetime | None = None
-) -> str:
-    """The address a live verification link would link (nothing is changed)."""
-    now = now or datetime.now(UTC)
+async def _live_verification(
+    *, resources: Resources, site: Site, token: str, now: datetime
+) -> Row[Any]:
+    """The unexpired verification row behind an e-mailed link, or InvalidVerificationLink."""
     async with resources.engine.connect() as conn:
         row = (
             await conn.execute(
@@ -265,6 +264,15 @@ async def pending_email(
         ).first()
     if row is None or as_utc(row.expires_at) <= now:
         raise InvalidVerificationLink()
+    return row
+
+
+async def pending_email(
+    *, resources: Resources, site: Site, token: str, now: datetime | None = None
+) -> str:
+    """The address a live verification link would link (nothing is changed)."""
+    now = now or datetime.now(UTC)
+    row = await _live_verification(resources=resources, site=site, token=token, now=now)
     context = _context(site.id, row.subject_id)
     return unseal(resources.settings.secret(), row.value_sealed, context=context).decode()
 
@@ -275,17 +283,7 @@ async def confirm_email(
     """Confirm a verification link: link the address, once, if identification is still granted."""
     now = now or datetime.now(UTC)
     secret = resources.settings.secret()
-    async with resources.engine.connect() as conn:
-        row = (
-            await conn.execute(
-                select(consent_email_verifications).where(
-                    consent_email_verifications.c.token_hash == sha256_hex(token),
-                    consent_email_verifications.c.site_id == site.id,
-                )
-            )
-        ).first()
-    if row is None or as_utc(row.expires_at) <= now:
-        raise InvalidVerificationLink()
+    row = await _live_verification(resources=resources, site=site, token=token, now=now)
     await _require_identification(resources, site.id, row.subject_id)
     address = unseal(secret, row.value_sealed, context=_context(site.id, row.subject_id)).decode()
     async with resources.engine.begin() as conn:
