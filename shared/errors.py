@@ -100,17 +100,24 @@ def field_errors(raw: list[Any]) -> list[dict[str, Any]]:
     ]
 
 
-async def _problem_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ProblemError)
+def problem_error_response(
+    exc: ProblemError, *, instance: str, headers: dict[str, str] | None = None
+) -> Response:
+    """A ProblemError as problem+json; `headers` are added to the error's own."""
     return problem_response(
         status=exc.status,
         title=exc.title,
         type_=exc.type,
         detail=exc.detail,
-        instance=request.url.path,
-        headers=exc.headers,
+        instance=instance,
+        headers={**(headers or {}), **(exc.headers or {})},
         errors=exc.errors,
     )
+
+
+async def _problem_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ProblemError)
+    return problem_error_response(exc, instance=request.url.path)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

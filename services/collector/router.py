@@ -19,7 +19,7 @@ from services.collector.dependencies import get_intake, intake_for
 from services.collector.exceptions import BodyTooLarge
 from services.collector.schemas import body_schema
 from services.collector.service import Intake, RequestContext
-from shared.errors import ProblemError, problem_response, problem_responses
+from shared.errors import ProblemError, problem_error_response, problem_responses
 from shared.settings import Settings
 
 SNIPPET = (Path(__file__).parent / "static" / "overt.js").read_bytes()
@@ -91,14 +91,10 @@ def request_context(headers: dict[bytes, bytes], client: str, settings: Settings
 )
 async def take_events(request: Request, intake: Annotated[Intake, Depends(get_intake)]) -> Response:
     settings: Settings = request.app.state.resources.settings
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > settings.max_body_bytes:
-            raise BodyTooLarge(settings.max_body_bytes)
+    headers = dict(request.scope["headers"])
+    body = await read_limited_body(headers, request.receive, settings.max_body_bytes)
     client = request.scope.get("client")
-    context = request_context(dict(request.scope["headers"]), client[0] if client else "", settings)
-    await intake.take(bytes(body), context)
+    await intake.take(body, request_context(headers, client[0] if client else "", settings))
     return Response(status_code=202, headers=CORS)
 
 
@@ -127,37 +123,27 @@ class EventIntakeMiddleware:
             await self.app(scope, receive, send)
             return
         if scope["method"] == "OPTIONS":
-            await _respond(send, 204, PREFLIGHT)
+            await _respond(send, 204, PREFLIGHT_HEADERS)
             return
         app = self.owner
         settings: Settings = app.state.resources.settings
         headers = dict(scope["headers"])
         try:
-            declared = headers.get(b"content-length")
-            if declared is not None and (
-                not declared.isdigit() or int(declared) > settings.max_body_bytes
-            ):
-                raise BodyTooLarge(settings.max_body_bytes)
-            body = await _read_body(receive, settings.max_body_bytes)
+            body = await read_limited_body(headers, receive, settings.max_body_bytes)
             client = scope.get("client")
             context = request_context(headers, client[0] if client else "", settings)
             await intake_for(app).take(body, context)
         except ProblemError as problem:
-            response = problem_response(
-                status=problem.status,
-                title=problem.title,
-                type_=problem.type,
-                detail=problem.detail,
-                instance="/e",
-                headers={**CORS, **(problem.headers or {})},
-                errors=problem.errors,
-            )
-            await response(scope, receive, send)
+            await problem_error_response(problem, instance="/e", headers=CORS)(scope, receive, send)
             return
-        await _respond(send, 202, CORS)
+        await _respond(send, 202, ACCEPTED_HEADERS)
 
 
-async def _read_body(receive: Receive, limit: int) -> bytes:
+async def read_limited_body(headers: dict[bytes, bytes], receive: Receive, limit: int) -> bytes:
+    """The body, refusing a declared or streamed length over `limit` before reading it all."""
+    declared = headers.get(b"content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise BodyTooLarge(limit)
     body = b""
     more = True
     while more:
@@ -177,11 +163,11 @@ def _raw_headers(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
     ]
 
 
-_RAW = {202: _raw_headers(CORS), 204: _raw_headers(PREFLIGHT)}
+ACCEPTED_HEADERS = _raw_headers(CORS)
+PREFLIGHT_HEADERS = _raw_headers(PREFLIGHT)
 
 
-async def _respond(send: Send, status: int, headers: dict[str, str]) -> None:
+async def _respond(send: Send, status: int, headers: list[tuple[bytes, bytes]]) -> None:
     """An empty response; the request-id middleware around this one adds X-Request-ID."""
-    raw = _RAW[status] if headers in (CORS, PREFLIGHT) else _raw_headers(headers)
-    await send({"type": "http.response.start", "status": status, "headers": list(raw)})
+    await send({"type": "http.response.start", "status": status, "headers": list(headers)})
     await send({"type": "http.response.body", "body": b""})

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import orjson
 import pytest
 from sqlalchemy import func, select
 
@@ -184,3 +185,32 @@ async def test_no_ip_user_agent_or_payload_reaches_a_log(
     text = "\n".join(f"{record.getMessage()} {record.__dict__}" for record in caplog.records)
     for personal in ("203.0.113.7", "TestBrowser", "secret-page-path"):
         assert personal not in text
+
+
+async def test_the_framework_route_serves_the_same_core_without_the_front_layer(
+    overt: Overt,
+) -> None:
+    from services.collector.router import router
+    from shared.app import build_app
+    from tests.conftest import running
+
+    plain = build_app(
+        title="t", settings=overt.resources.settings, routers=[router], resources=overt.resources
+    )
+    async with running(plain) as client:
+        headers = {
+            "content-type": "text/plain",
+            "origin": "https://example.com",
+            "user-agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0",
+        }
+        too_big = b" " * (overt.resources.settings.max_body_bytes + 1)
+        assert_problem(
+            await client.post("/e", content=too_big, headers=headers), 413, "payload-too-large"
+        )
+        assert_problem(
+            await client.post("/e", content=b"{", headers=headers), 400, "malformed-json"
+        )
+        accepted = await client.post("/e", content=orjson.dumps(overt.event()), headers=headers)
+    assert accepted.status_code == 202
+    assert accepted.headers["access-control-allow-origin"] == "*"
+    assert len(await stored(overt)) == 1
