@@ -14,10 +14,12 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi.responses import Response
 from starlette.types import ASGIApp
 
 from shared.errors import ProblemError, install_problem_handlers, problem_responses
 from shared.logging import RequestIdMiddleware
+from shared.metrics import render_metrics
 from shared.runtime import Resources, ResourcesDep, check_ready, open_resources
 from shared.settings import Settings
 
@@ -46,6 +48,16 @@ def health_router() -> APIRouter:
             failing = ", ".join(f"{k}: {v}" for k, v in checks.items() if v != "ok")
             raise ProblemError(503, "Not ready", slug="not-ready", detail=failing)
         return {"status": "ok", **checks}
+
+    @router.get(
+        "/metrics",
+        summary="This process's Prometheus metrics (scrape each process)",
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+    )
+    async def metrics(resources: ResourcesDep) -> Response:
+        body, content_type = await render_metrics(resources.queue)
+        return Response(body, media_type=content_type)
 
     return router
 

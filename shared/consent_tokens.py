@@ -344,16 +344,31 @@ async def is_linkable(
     Linkable means: a genuine `identification` token for this site, unexpired, and issued
     after the subject's latest withdrawal or erasure (Redis outage: not linkable).
     """
+    claims, _ = await check_linkable(
+        token, site_id=site_id, now=now, secret=secret, revocations=revocations
+    )
+    return claims
+
+
+async def check_linkable(
+    token: str | None,
+    *,
+    site_id: str,
+    now: datetime | None = None,
+    secret: bytes,
+    revocations: RevocationNotifier,
+) -> tuple[ConsentToken | None, str]:
+    """`is_linkable` with the reason: linkable, missing, invalid, revoked or unavailable."""
     if not token:
-        return None
+        return None, "missing"
     try:
         claims = verify_token(token, secret=secret, site_id=site_id, now=now)
     except TokenError:
-        return None
+        return None, "invalid"
     try:
         revoked = await revocations.revoked_at(site_id=site_id, subject_id=claims.subject_id)
     except RedisError:
-        return None  # fail closed: no proof of consent, no link
+        return None, "unavailable"  # fail closed: no proof of consent, no link
     if revoked is not None and claims.issued_ms <= revoked:
-        return None
-    return claims
+        return None, "revoked"
+    return claims, "linkable"

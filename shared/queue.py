@@ -44,6 +44,8 @@ class EventQueue(Protocol):
 
     async def depth(self) -> int: ...
 
+    async def oldest_age(self) -> float: ...
+
     async def ping(self) -> None: ...
 
     async def close(self) -> None: ...
@@ -54,6 +56,7 @@ class _Entry:
     id: str
     payload: bytes
     done: asyncio.Future[None] = field(repr=False)
+    queued_at: float = field(default_factory=time.time)
 
 
 class InProcessQueue:
@@ -101,6 +104,14 @@ class InProcessQueue:
 
     async def depth(self) -> int:
         return len(self._waiting) + len(self._in_flight)
+
+    async def oldest_age(self) -> float:
+        """Seconds since the oldest unacknowledged payload was published (0 when none)."""
+        oldest = min(
+            (entry.queued_at for entry in (*self._waiting, *self._in_flight.values())),
+            default=None,
+        )
+        return 0.0 if oldest is None else max(0.0, time.time() - oldest)
 
     async def ping(self) -> None:
         return None
@@ -222,6 +233,19 @@ class RedisStreamQueue:
 
     async def depth(self) -> int:
         return int(await self._redis.xlen(self._stream))
+
+    async def oldest_age(self) -> float:
+        """Seconds since the oldest entry still in the stream was added (0 when empty).
+
+        Acknowledged entries are deleted, so the first entry is the oldest one not yet
+        committed by a worker; its id starts with Redis's clock in milliseconds.
+        """
+        first = await self._redis.xrange(self._stream, count=1)
+        if not first:
+            return 0.0
+        entry_id = str(first[0][0].decode() if isinstance(first[0][0], bytes) else first[0][0])
+        added_ms = int(entry_id.split("-", 1)[0])
+        return max(0.0, time.time() - added_ms / 1000)
 
     async def ping(self) -> None:
         await self._redis.ping()

@@ -20,6 +20,7 @@ from services.collector.exceptions import BodyTooLarge
 from services.collector.schemas import body_schema
 from services.collector.service import Intake, RequestContext
 from shared.errors import ProblemError, problem_error_response, problem_responses
+from shared.metrics import INTAKE_REJECTED
 from shared.settings import Settings
 
 SNIPPET = (Path(__file__).parent / "static" / "overt.js").read_bytes()
@@ -92,10 +93,19 @@ def request_context(headers: dict[bytes, bytes], client: str, settings: Settings
 async def take_events(request: Request, intake: Annotated[Intake, Depends(get_intake)]) -> Response:
     settings: Settings = request.app.state.resources.settings
     headers = dict(request.scope["headers"])
-    body = await read_limited_body(headers, request.receive, settings.max_body_bytes)
-    client = request.scope.get("client")
-    await intake.take(body, request_context(headers, client[0] if client else "", settings))
+    try:
+        body = await read_limited_body(headers, request.receive, settings.max_body_bytes)
+        client = request.scope.get("client")
+        await intake.take(body, request_context(headers, client[0] if client else "", settings))
+    except ProblemError as problem:
+        count_rejection(problem)
+        raise
     return Response(status_code=202, headers=CORS)
+
+
+def count_rejection(problem: ProblemError) -> None:
+    """One refused body, labelled by its problem type's slug (a fixed, non-personal set)."""
+    INTAKE_REJECTED.labels(problem.type.rsplit("/", 1)[-1]).inc()
 
 
 class EventIntakeMiddleware:
@@ -134,6 +144,7 @@ class EventIntakeMiddleware:
             context = request_context(headers, client[0] if client else "", settings)
             await intake_for(app).take(body, context)
         except ProblemError as problem:
+            count_rejection(problem)
             await problem_error_response(problem, instance="/e", headers=CORS)(scope, receive, send)
             return
         await _respond(send, 202, ACCEPTED_HEADERS)

@@ -28,9 +28,10 @@ from services.collector.exceptions import (
     WrongOrigin,
 )
 from services.collector.schemas import EventIn, decoder
-from shared.consent_tokens import RevocationNotifier, is_linkable
+from shared.consent_tokens import RevocationNotifier, check_linkable
 from shared.db import visitor_salts
 from shared.dialect import insert_if_absent
+from shared.metrics import CONSENT_CHECKS, EVENTS_ACCEPTED, EVENTS_DROPPED_BOTS, EVENTS_GPC
 from shared.queue import EventQueue, QueueUnavailable
 from shared.sites import Site, get_site
 
@@ -194,9 +195,12 @@ class Intake:
                 )
             records.append(_record(event, site, page, hashes[site.id], device, context, now_ms))
         if device.is_bot:
+            EVENTS_DROPPED_BOTS.inc(len(records))
             return 0
         if not (context.gpc_header or any(event.gpc for event in batch)):
             await self._link_subjects(batch, records)
+        elif tokens := sum(1 for event in batch if event.consent_token):
+            CONSENT_CHECKS.labels("gpc").inc(tokens)  # GPC opts out of identification
         now_monotonic = time.monotonic()
         for site in checked.values():
             cost = sum(1 for record in records if record["site"] == site.id)
@@ -206,6 +210,10 @@ class Intake:
             await self.queue.publish(orjson.dumps(records))
         except QueueUnavailable:
             raise QueueBusy() from None
+        EVENTS_ACCEPTED.inc(len(records))
+        gpc = len(records) if context.gpc_header else sum(1 for r in records if r["gpc"])
+        if gpc:
+            EVENTS_GPC.inc(gpc)
         return len(records)
 
     async def _link_subjects(self, batch: list[EventIn], records: list[dict[str, Any]]) -> None:
@@ -219,12 +227,13 @@ class Intake:
         for event, record in zip(batch, records, strict=True):
             if not event.consent_token:
                 continue
-            claims = await is_linkable(
+            claims, result = await check_linkable(
                 event.consent_token,
                 site_id=record["site"],
                 secret=self.tokens.secret,
                 revocations=self.tokens.revocations,
             )
+            CONSENT_CHECKS.labels(result).inc()
             if claims is not None:
                 record["subject"] = claims.subject_id
 

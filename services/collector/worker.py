@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from services.collector.sessions import SESSION_GAP, Session, sessionise, visitor_keys
 from shared.db import events, page_hourly, sessions, site_hourly, sites
 from shared.dialect import existing_keys, insert_ignoring_duplicates, upsert
+from shared.metrics import INGEST_BATCH_EVENTS, INGEST_EVENTS, INGEST_WRITE_SECONDS
 from shared.queue import Delivery, EventQueue, RedisStreamQueue
 from shared.runtime import Resources
 from shared.sites import SiteSettings
@@ -182,7 +184,13 @@ async def write_events(*, engine: AsyncEngine, rows: list[dict[str, Any]]) -> in
 
 async def ingest_batch(*, engine: AsyncEngine, queue: EventQueue, batch: Sequence[Delivery]) -> int:
     """Write one batch, then acknowledge it. Raises if the write fails (nothing is acked)."""
-    inserted = await write_events(engine=engine, rows=event_rows(batch))
+    rows = event_rows(batch)
+    started = time.perf_counter()
+    inserted = await write_events(engine=engine, rows=rows)
+    INGEST_WRITE_SECONDS.observe(time.perf_counter() - started)
+    INGEST_BATCH_EVENTS.observe(len(rows))
+    INGEST_EVENTS.labels("stored").inc(inserted)
+    INGEST_EVENTS.labels("duplicate").inc(len(rows) - inserted)
     await queue.ack([delivery.id for delivery in batch])
     return inserted
 

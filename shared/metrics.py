@@ -1,0 +1,109 @@
+"""Prometheus metrics: one registry per process, served at /metrics by every process.
+
+Multi-process is kept simple: each process (pod, container, `overt serve ...`) exposes its
+own registry and is scraped on its own; nothing is aggregated across processes here (that
+is Prometheus's `sum by`). Counters start at zero with the process.
+
+No label carries anything personal: routes are templates (`/consent/sites/{site_id}/state`),
+reasons are problem slugs, never paths with ids, IPs, User-Agents or tokens.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+from shared.queue import EventQueue
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+EVENTS_ACCEPTED = Counter(
+    "overt_events_accepted",
+    "Events the collector queued durably (answered 202).",
+    registry=REGISTRY,
+)
+EVENTS_GPC = Counter(
+    "overt_events_gpc",
+    "Accepted events carrying Global Privacy Control (Sec-GPC header or the snippet's flag).",
+    registry=REGISTRY,
+)
+EVENTS_DROPPED_BOTS = Counter(
+    "overt_events_bot",
+    "Events from bots and crawlers: answered like the others, never queued.",
+    registry=REGISTRY,
+)
+INTAKE_REJECTED = Counter(
+    "overt_intake_rejected",
+    "Bodies /e refused (nothing of them queued), by the problem type's slug.",
+    ["reason"],
+    registry=REGISTRY,
+)
+CONSENT_CHECKS = Counter(
+    "overt_consent_checks",
+    "Consent tokens the collector checked before linking an event to its subject, by result.",
+    ["result"],
+    registry=REGISTRY,
+)
+QUEUE_DEPTH = Gauge(
+    "overt_queue_depth",
+    "Event-queue entries not yet acknowledged by a worker (read at scrape time).",
+    registry=REGISTRY,
+)
+QUEUE_LAG = Gauge(
+    "overt_queue_lag_seconds",
+    "Age of the oldest unacknowledged queue entry; 0 when the queue is empty.",
+    registry=REGISTRY,
+)
+INGEST_BATCH_EVENTS = Histogram(
+    "overt_ingest_batch_events",
+    "Events per batch the ingest worker wrote.",
+    buckets=(1, 10, 50, 100, 500, 1000, 5000, 10_000, 50_000),
+    registry=REGISTRY,
+)
+INGEST_WRITE_SECONDS = Histogram(
+    "overt_ingest_write_seconds",
+    "Time to write and commit one batch (sessions and rollups included).",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=REGISTRY,
+)
+INGEST_EVENTS = Counter(
+    "overt_ingest_events",
+    "Events the ingest worker handled: stored (new) or duplicate (already stored).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+HTTP_REQUEST_SECONDS = Histogram(
+    "overt_http_request_seconds",
+    "Time to answer a request, by route template, method and status.",
+    ["route", "method", "status"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+    registry=REGISTRY,
+)
+
+UNMATCHED_ROUTE = "(unmatched)"
+
+
+async def render_metrics(queue: EventQueue) -> tuple[bytes, str]:
+    """The registry in Prometheus text format, with the queue gauges read now."""
+    try:
+        QUEUE_DEPTH.set(await queue.depth())
+        QUEUE_LAG.set(await queue.oldest_age())
+    except Exception:  # an unreachable queue must not break the scrape; readyz reports it
+        QUEUE_DEPTH.set(float("nan"))
+        QUEUE_LAG.set(float("nan"))
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+def observe_request(route: Any, method: str, status: int, seconds: float) -> None:
+    """One answered request under its route template; `route` None means none matched."""
+    template = getattr(route, "path", None) or UNMATCHED_ROUTE
+    if template != "/metrics":
+        HTTP_REQUEST_SECONDS.labels(template, method, str(status)).observe(seconds)
