@@ -17,7 +17,12 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import Response
 from starlette.types import ASGIApp
 
-from shared.errors import ProblemError, install_problem_handlers, problem_responses
+from shared.errors import (
+    ProblemError,
+    document_problems,
+    install_problem_handlers,
+    problem_responses,
+)
 from shared.logging import RequestIdMiddleware
 from shared.metrics import render_metrics
 from shared.runtime import Resources, ResourcesDep, check_ready, open_resources
@@ -109,6 +114,7 @@ def build_app(
         redoc_url=None,
     )
     install_problem_handlers(app)
+    document_problems(app)
     app.state.front = tuple(front)
     app.include_router(health_router())
     for router in routers:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import orjson
@@ -126,14 +127,40 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
     title = HTTPStatus(exc.status_code).phrase
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405 and isinstance(request.app, FastAPI):
+        headers["Allow"] = ", ".join(allowed_methods(request.app, request.url.path, headers))
     return problem_response(
         status=exc.status_code,
         title=title,
         type_=PROBLEM_BASE + _STATUS_SLUGS.get(exc.status_code, "http-error"),
         detail=detail,
         instance=request.url.path,
-        headers=dict(exc.headers or {}),
+        headers=headers,
     )
+
+
+def allowed_methods(app: FastAPI, path: str, headers: dict[str, str]) -> list[str]:
+    """Every method the path answers, for a 405's Allow header.
+
+    Starlette lists only the methods of the first route whose path matched, though
+    another route may serve the same path with other methods (GET and POST apart).
+    """
+    table: list[tuple[re.Pattern[str], set[str]]] | None = getattr(app.state, "allow_table", None)
+    if table is None:
+        table = [
+            (
+                re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$"),
+                {method.upper() for method in operations},
+            )
+            for template, operations in app.openapi().get("paths", {}).items()
+        ]
+        app.state.allow_table = table
+    methods = {m.strip() for m in headers.get("Allow", "").split(",") if m.strip()}
+    for pattern, documented in table:
+        if pattern.match(path):
+            methods |= documented
+    return sorted(methods)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
@@ -182,3 +209,40 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         }
         for status in statuses
     }
+
+
+def document_problems(app: FastAPI) -> None:
+    """Make `app`'s OpenAPI say what the handlers above really answer.
+
+    FastAPI documents its request-validation 422 as application/json with its own schema,
+    and a `problem_responses` model under application/json too; Overt answers
+    problem+json. And any operation with a body can answer 400 (a body that does not
+    parse), which no route lists by itself.
+    """
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        problem = {"$ref": "#/components/schemas/Problem"}
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        schemas.setdefault("Problem", Problem.model_json_schema())
+        schemas.pop("HTTPValidationError", None)
+        schemas.pop("ValidationError", None)
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.get("responses", {})
+                for status, response in responses.items():
+                    content = response.get("content", {})
+                    if status == "422" or PROBLEM_CONTENT_TYPE in content:
+                        response["content"] = {PROBLEM_CONTENT_TYPE: {"schema": problem}}
+                if "requestBody" in operation and "400" not in responses:
+                    responses["400"] = {
+                        "description": "bad request",
+                        "content": {PROBLEM_CONTENT_TYPE: {"schema": problem}},
+                    }
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -400,7 +400,7 @@ async def _required_subject(request: Request, resources: Resources, site_id: str
 @router.post(
     PAGE + "/export",
     summary="Download everything held about the visitor (form post)",
-    responses=problem_responses(401, 403, 404),
+    responses=problem_responses(400, 401, 403, 404),
 )
 async def export_download(request: Request, site: SiteDep, resources: ResourcesDep) -> Response:
     form = await read_form(request)

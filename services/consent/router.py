@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 import orjson
 from fastapi import APIRouter, Header, Request, Response
+from fastapi import Path as PathParam
 from pydantic import ValidationError
 
 from services.consent.crypto import utc_text
@@ -155,7 +156,10 @@ async def purposes(site: SiteDep, resources: ResourcesDep, response: Response) -
     responses=problem_responses(404),
 )
 async def notice(
-    site: SiteDep, version: int, resources: ResourcesDep, response: Response
+    site: SiteDep,
+    version: Annotated[int, PathParam(ge=1, le=2**31 - 1)],  # the column is a 32-bit integer
+    resources: ResourcesDep,
+    response: Response,
 ) -> NoticeOut:
     response.headers.update(CORS)
     shown = await get_notice(engine=resources.engine, site_id=site.id, version=version)

@@ -1,0 +1,103 @@
+"""A live all-in-one Overt on a loopback port, with a site and an API key, for fuzzing."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from services.api.router import router as api_router
+from services.api.schemas import Scope
+from services.api.service import create_key
+from services.collector.router import EventIntakeMiddleware
+from services.collector.router import router as collector_router
+from services.collector.worker import run_ingest
+from services.consent.router import router as consent_router
+from shared.app import asgi_app, build_app
+from shared.db import create_engine
+from shared.settings import Settings
+from shared.sites import create_site
+from tests.conftest import BACKENDS, free_port, make_settings
+
+
+@dataclass(frozen=True)
+class Live:
+    url: str
+    site_id: str
+    key: str
+    settings: Settings
+
+
+async def _site_and_key(settings: Settings) -> tuple[str, str]:
+    engine = create_engine(settings)
+    try:
+        site = await create_site(engine=engine, domain="example.com")
+        _, key = await create_key(engine=engine, site_id=site.id, scopes=[Scope.stats_read])
+    finally:
+        await engine.dispose()
+    return site.id, key
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def live(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    sqlite_template: Path,
+    pg_database: str | None,
+) -> Iterator[Live]:
+    """The three services and the ingest worker in one uvicorn, as `overt up` runs them.
+
+    One server per backend for the whole module: a fuzzing run is many requests, and
+    starting a server per operation would cost more than the requests.
+    """
+    backend = make_settings(
+        request.param, tmp_path_factory.mktemp("live"), sqlite_template, pg_database
+    )
+    settings = next(backend)
+    try:
+        yield from _serve(settings)
+    finally:
+        next(backend, None)  # the backend's cleanup (Redis keys)
+
+
+def _serve(settings: Settings) -> Iterator[Live]:
+    site_id, key = asyncio.run(_site_and_key(settings))
+    port = free_port()
+    app = build_app(
+        title="Overt (live test)",
+        settings=settings,
+        routers=[collector_router, consent_router, api_router],
+        background=[run_ingest],
+        front=[EventIntakeMiddleware],
+    )
+    config = uvicorn.Config(
+        asgi_app(app),
+        host="127.0.0.1",
+        port=port,
+        access_log=False,
+        log_config=None,
+        lifespan="on",
+        timeout_keep_alive=5,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        threading.Event().wait(0.02)
+    else:
+        raise AssertionError("the live server did not become ready")
+    yield Live(url=url, site_id=site_id, key=key, settings=settings)
+    server.should_exit = True
+    thread.join(timeout=30)
