@@ -67,4 +67,4 @@ bench: $(VENV_STAMP) test-services ## intake and worker throughput as ratios to 
 	$(UV) run python -m bench.run
 
 fuzz: $(VENV_STAMP) test-services ## schemathesis against every service's OpenAPI, 500 examples an operation
-	OVERT_FUZZ_EXAMPLES=$${OVERT_FUZZ_EXAMPLES:-500} $(UV) run pytest tests/fuzz --timeout 3600
+	OVERT_FUZZ_EXAMPLES=$${OVERT_FUZZ_EXAMPLES:-500} $(UV) run pytest tests/adversarial --timeout 3600

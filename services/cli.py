@@ -37,10 +37,12 @@ from shared.errors import ProblemError
 from shared.logging import configure_logging
 from shared.migrate import upgrade_head
 from shared.runtime import Resources
+from shared.server import bounded_http_protocol
 from shared.settings import Settings, SettingsError, load_settings
 from shared.sites import SiteError, SiteSettings, create_site, get_site
 
 SERVICES = ("collector", "consent", "api", "worker")
+MAX_HEAD_BYTES = 32 * 1024
 
 
 def script_tag(settings: Settings, site_id: str) -> str:
@@ -99,9 +101,9 @@ def service_app(settings: Settings, service: str) -> FastAPI:
     )
 
 
-def serve(app: FastAPI, settings: Settings) -> None:
-    """Run until SIGINT or SIGTERM; both stop intake, drain, and exit 0."""
-    config = uvicorn.Config(
+def server_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
+    """How every Overt process serves HTTP (tests run servers with this same config)."""
+    return uvicorn.Config(
         asgi_app(app),
         host=settings.host,
         port=settings.port,
@@ -109,7 +111,17 @@ def serve(app: FastAPI, settings: Settings) -> None:
         log_config=None,
         server_header=False,
         timeout_graceful_shutdown=30,
+        timeout_keep_alive=5,  # an idle connection is closed after 5 s
+        # Request line + headers: 431 past 32 KiB, 408 if slower than the read timeout.
+        http=bounded_http_protocol(
+            max_head_bytes=MAX_HEAD_BYTES, head_seconds=settings.read_timeout_seconds
+        ),
     )
+
+
+def serve(app: FastAPI, settings: Settings) -> None:
+    """Run until SIGINT or SIGTERM; both stop intake, drain, and exit 0."""
+    config = server_config(app, settings)
     # uvicorn re-raises the signal once it has shut down; after a clean drain that is success.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with contextlib.suppress(KeyboardInterrupt):

@@ -17,6 +17,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import Response
 from starlette.types import ASGIApp
 
+from shared.body import BodyLimitMiddleware
 from shared.errors import (
     ProblemError,
     document_problems,
@@ -116,6 +117,7 @@ def build_app(
     install_problem_handlers(app)
     document_problems(app)
     app.state.front = tuple(front)
+    app.state.body_limits = (settings.max_body_bytes, settings.read_timeout_seconds)
     app.include_router(health_router())
     for router in routers:
         app.include_router(router)
@@ -123,8 +125,10 @@ def build_app(
 
 
 def asgi_app(app: FastAPI) -> ASGIApp:
-    """What the server runs: request ids outermost, then the front layers, then FastAPI."""
-    inner: ASGIApp = app
+    """What the server runs: request ids outermost, then the front layers, then body limits
+    and FastAPI."""
+    max_bytes, seconds = app.state.body_limits
+    inner: ASGIApp = BodyLimitMiddleware(app, max_bytes=max_bytes, seconds=seconds)
     for layer in reversed(app.state.front):
         inner = layer(inner, app)
     return RequestIdMiddleware(inner)

@@ -81,6 +81,7 @@ _STATUS_SLUGS = {
     403: "forbidden",
     404: "not-found",
     405: "method-not-allowed",
+    408: "request-timeout",
     413: "payload-too-large",
     415: "unsupported-media-type",
     422: "validation-error",

@@ -45,7 +45,12 @@ class Settings(BaseSettings):
         default=None, description="Public base URL printed in the script tag (default: host:port)."
     )
     max_body_bytes: int = Field(
-        default=64 * 1024, ge=1024, description="Largest request body /e accepts."
+        default=64 * 1024, ge=1024, description="Largest request body any service accepts (413)."
+    )
+    read_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="Longest a request's head, then its body, may take to arrive (else 408).",
     )
     ingest_batch_entries: int = Field(
         default=1000,

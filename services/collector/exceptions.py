@@ -32,6 +32,18 @@ class BodyTooLarge(ProblemError):
             "Payload too large",
             slug="payload-too-large",
             detail=f"The body exceeds {limit} bytes.",
+            headers={"Connection": "close"},  # the unread rest must not be parsed as a request
+        )
+
+
+class BodyTooSlow(ProblemError):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            408,
+            "Request timeout",
+            slug="body-timeout",
+            detail=f"The body did not arrive within {seconds:g} s.",
+            headers={"Connection": "close"},
         )
 
 

@@ -170,7 +170,7 @@ class Intake:
             decoded = decoder.decode(body)
         except msgspec.ValidationError as exc:
             raise InvalidEvent(str(exc)) from None
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeDecodeError):  # bad UTF-8 inside a string: the latter
             raise BadJson() from None
         batch = decoded if isinstance(decoded, list) else [decoded]
         device = classify_user_agent(context.user_agent)

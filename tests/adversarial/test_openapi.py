@@ -17,7 +17,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from services.cli import service_app
 from shared.settings import Settings
-from tests.fuzz.conftest import Live
+from tests.adversarial.conftest import Live
 
 EXAMPLES = int(os.environ.get("OVERT_FUZZ_EXAMPLES", "25"))
 # The snippet sends JSON as text/plain (a CORS-simple request): serialise it as JSON.

@@ -1,4 +1,8 @@
-"""A live all-in-one Overt on a loopback port, with a site and an API key, for fuzzing."""
+"""A live all-in-one Overt on a loopback port, with a site and an API key.
+
+Served as `overt up` serves it (the same app and the same uvicorn config), so what these
+tests prove about HTTP parsing limits and timeouts holds for the real server.
+"""
 
 from __future__ import annotations
 
@@ -12,18 +16,15 @@ import httpx
 import pytest
 import uvicorn
 
-from services.api.router import router as api_router
 from services.api.schemas import Scope
 from services.api.service import create_key
-from services.collector.router import EventIntakeMiddleware
-from services.collector.router import router as collector_router
-from services.collector.worker import run_ingest
-from services.consent.router import router as consent_router
-from shared.app import asgi_app, build_app
+from services.cli import all_in_one_app, server_config
 from shared.db import create_engine
 from shared.settings import Settings
 from shared.sites import create_site
 from tests.conftest import BACKENDS, free_port, make_settings
+
+BODY_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -69,22 +70,10 @@ def live(
 def _serve(settings: Settings) -> Iterator[Live]:
     site_id, key = asyncio.run(_site_and_key(settings))
     port = free_port()
-    app = build_app(
-        title="Overt (live test)",
-        settings=settings,
-        routers=[collector_router, consent_router, api_router],
-        background=[run_ingest],
-        front=[EventIntakeMiddleware],
-    )
-    config = uvicorn.Config(
-        asgi_app(app),
-        host="127.0.0.1",
-        port=port,
-        access_log=False,
-        log_config=None,
-        lifespan="on",
-        timeout_keep_alive=5,
-    )
+    # A short body deadline (default 10 s) keeps the slow-client tests short.
+    limits = {"host": "127.0.0.1", "port": port, "read_timeout_seconds": BODY_SECONDS}
+    settings = settings.model_copy(update=limits)
+    config = server_config(all_in_one_app(settings), settings)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
