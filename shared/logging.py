@@ -14,7 +14,7 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import unexpected_error_response
-from shared.metrics import observe_request
+from shared.metrics import UNMATCHED_ROUTE, observe_request
 
 request_id_var: ContextVar[str | None] = ContextVar("overt_request_id", default=None)
 
@@ -79,7 +79,7 @@ class RequestIdMiddleware:
     """Give each request an id (or keep a sane incoming one), echo it, log method/path/status.
 
     Pure ASGI rather than BaseHTTPMiddleware: it sits on the event-intake hot path.
-    The access line holds no IP, User-Agent, query string or body. Routed requests (and
+    The access line holds no IP, User-Agent, query string, body or raw path. Routed requests (and
     unmatched 404s) are timed into the route-latency histogram under their route template;
     what a front layer answers (/e) has its own counters and costs no histogram here.
     """
@@ -134,10 +134,16 @@ class RequestIdMiddleware:
             if route is not None or status == 404:
                 observe_request(route, scope["method"], status, time.perf_counter() - began)
             if access_log.isEnabledFor(logging.INFO) and status >= 400:
+                # The route template, not the path: a client can put anything in a path
+                # (an e-mail address as a site id). Unrouted 404s name no path at all;
+                # what else has no route was answered by a front layer at a fixed path.
+                where = getattr(route, "path", None) or (
+                    UNMATCHED_ROUTE if status == 404 else scope["path"]
+                )
                 access_log.info(
                     "%s %s %d",
                     scope["method"],
-                    scope["path"],
+                    where,
                     status,
                     extra={"duration_ms": round((time.perf_counter() - began) * 1000, 2)},
                 )

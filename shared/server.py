@@ -3,7 +3,7 @@
 uvicorn's httptools protocol has no limit on the request line and headers, and no clock
 on them: a client could send megabytes of headers, or one byte a minute, and the server
 would hold the connection and buffer it all. The protocol made by `bounded_http_protocol`
-answers 431 past `max_head_bytes` and 408 when the head is not complete within
+answers 431 past `max_head_bytes` (before parsing them) and 408 when the head is not complete within
 `head_seconds` of its first byte (or of the connection), then closes the connection.
 The bodies' bounds are in shared/body.py and in /e's reader.
 """
@@ -44,9 +44,9 @@ def bounded_http_protocol(*, max_head_bytes: int, head_seconds: float) -> type[H
     )
 
     class BoundedHttpToolsProtocol(HttpToolsProtocol):
-        """Counted per request (pipelining included), checked after each chunk is parsed:
-        a chunk that completes the head and carries a body is never taken for a large
-        head, so the size bound is `max_head_bytes` plus one read."""
+        """Counted per request before the parser sees the bytes: up to the blank line that
+        ends the head, so a chunk that carries a body too is not taken for a large head.
+        (Pipelined requests in one chunk: only the first head in the chunk is counted.)"""
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
@@ -68,10 +68,12 @@ def bounded_http_protocol(*, max_head_bytes: int, head_seconds: float) -> type[H
                 return
             if self._head_timer is None:
                 self._head_timer = self.loop.call_later(head_seconds, self._head_timeout)
-            self._head_bytes += len(data)
-            super().data_received(data)
-            if self._in_head and self._head_bytes > max_head_bytes:
+            end = data.find(b"\r\n\r\n")  # the head's bytes in this chunk, body excluded
+            self._head_bytes += len(data) if end < 0 else end + 4
+            if self._head_bytes > max_head_bytes:
                 self._refuse(too_large)
+                return
+            super().data_received(data)
 
         def on_headers_complete(self) -> None:
             self._in_head = False

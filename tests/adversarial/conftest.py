@@ -20,6 +20,7 @@ from services.api.schemas import Scope
 from services.api.service import create_key
 from services.cli import all_in_one_app, server_config
 from shared.db import create_engine
+from shared.logging import configure_logging
 from shared.settings import Settings
 from shared.sites import create_site
 from tests.conftest import BACKENDS, free_port, make_settings
@@ -73,6 +74,7 @@ def _serve(settings: Settings) -> Iterator[Live]:
     # A short body deadline (default 10 s) keeps the slow-client tests short.
     limits = {"host": "127.0.0.1", "port": port, "read_timeout_seconds": BODY_SECONDS}
     settings = settings.model_copy(update=limits)
+    configure_logging(fmt="json", level="INFO")  # as `overt up` does before serving
     config = server_config(all_in_one_app(settings), settings)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

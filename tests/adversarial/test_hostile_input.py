@@ -10,6 +10,7 @@ the connection is closed after either. `BODY_SECONDS` shortens the timeout here.
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
 import threading
 import time
@@ -24,6 +25,7 @@ import orjson
 import pytest
 
 from services.cli import MAX_HEAD_BYTES
+from shared.logging import JsonFormatter
 from tests.adversarial.conftest import BODY_SECONDS, Live
 
 PROBLEM = "application/problem+json"
@@ -256,17 +258,16 @@ def send_quietly(sock: socket.socket, data: bytes) -> None:
         b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 200_000 + b"\r\n\r\n",
         b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"X-Many: v\r\n" * 20_000 + b"\r\n",
         b"GET /" + b"p" * 100_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Over: " + b"o" * MAX_HEAD_BYTES + b"\r\n\r\n",
     ],
-    ids=["one-huge-header", "many-headers", "huge-url"],
+    ids=["one-huge-header", "many-headers", "huge-url", "just-over-in-one-chunk"],
 )
 def test_a_huge_request_head_is_a_431(live: Live, head: bytes) -> None:
-    """431 from the bound; httptools itself refuses an over-long URL first, with a 400."""
     with connection(live) as sock:
         send_quietly(sock, head)
         status, body, closed = read_response(sock)
-    assert status == (400 if head.startswith(b"GET /p") else 431)
-    if status == 431:
-        assert orjson.loads(body)["status"] == 431
+    assert status == 431
+    assert orjson.loads(body)["type"].endswith("/headers-too-large")
     assert closed
     with httpx.Client(base_url=live.url) as client:  # the server is unharmed
         assert client.get("/healthz").status_code == 200
@@ -343,3 +344,69 @@ def test_a_slow_body_is_a_408(live: Live, service: str) -> None:
     assert orjson.loads(answer)["status"] == 408
     assert closed
     assert trickle.sent < trickle.total
+
+
+# --- what hostile requests leave in the logs ---------------------------------------------
+
+
+class JsonLines(logging.Handler):
+    """Formats each record as the production JSON line, at emit time (request id included)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.setFormatter(JsonFormatter())
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+def test_hostile_requests_log_json_with_request_ids_and_nothing_personal(
+    http: httpx.Client, live: Live
+) -> None:
+    secrets = {
+        "user_agent": "SecretAgent/9.9 (personal device 4711)",
+        "ip": "198.51.100.23",
+        "token": "tok-personal-0123456789",
+        "key": "ovt_personal_notakey",
+        "email": "visitor@example.org",
+    }
+    handler = JsonLines()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)  # the conftest's autouse fixture restores it
+    try:
+        personal = {"user-agent": secrets["user_agent"], "x-forwarded-for": secrets["ip"]}
+        body = orjson.dumps(event(live, k=secrets["token"], p={"email": secrets["email"]}))
+        assert_problem(post_events(http, body[:-1], **personal), 400)
+        assert_problem(
+            post_events(http, b'{"s":"\xff' + secrets["email"].encode(), **personal), 400
+        )
+        check = post_json(
+            http, live, "consent", b'{"token":"' + secrets["token"].encode() + b'\xff"}'
+        )
+        assert_problem(check, 400, 422)
+        wrong_key = http.post(
+            "/v1/query", json={}, headers={"authorization": f"Bearer {secrets['key']}"} | personal
+        )
+        assert_problem(wrong_key, 401)
+        assert_problem(
+            http.get(f"/consent/sites/{secrets['email']}/state", headers=personal), 401, 404, 422
+        )
+        with connection(live) as sock:
+            send_quietly(
+                sock,
+                b"GET /healthz HTTP/1.1\r\nX-Token: "
+                + secrets["token"].encode() * 4000
+                + b"\r\n\r\n",
+            )
+            assert read_response(sock)[0] == 431
+    finally:
+        root.removeHandler(handler)
+    access = [orjson.loads(line) for line in handler.lines if '"overt.access"' in line]
+    assert len(access) >= 5  # every refused request left one line...
+    assert all(entry["request_id"] for entry in access)  # ...with its request id
+    assert all(isinstance(orjson.loads(line), dict) for line in handler.lines)
+    everything = "\n".join(handler.lines)
+    for name, value in secrets.items():
+        assert value not in everything, name
