@@ -112,9 +112,9 @@ def server_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
         server_header=False,
         timeout_graceful_shutdown=30,
         timeout_keep_alive=5,  # an idle connection is closed after 5 s
-        # Request line + headers: 431 past 32 KiB, 408 if slower than the read timeout.
+        # Request heads: 431 past 32 KiB; a head or a body slower than the read timeout: 408.
         http=bounded_http_protocol(
-            max_head_bytes=MAX_HEAD_BYTES, head_seconds=settings.read_timeout_seconds
+            max_head_bytes=MAX_HEAD_BYTES, read_seconds=settings.read_timeout_seconds
         ),
     )
 

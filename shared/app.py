@@ -117,7 +117,7 @@ def build_app(
     install_problem_handlers(app)
     document_problems(app)
     app.state.front = tuple(front)
-    app.state.body_limits = (settings.max_body_bytes, settings.read_timeout_seconds)
+    app.state.max_body_bytes = settings.max_body_bytes
     app.include_router(health_router())
     for router in routers:
         app.include_router(router)
@@ -125,10 +125,9 @@ def build_app(
 
 
 def asgi_app(app: FastAPI) -> ASGIApp:
-    """What the server runs: request ids outermost, then the front layers, then body limits
-    and FastAPI."""
-    max_bytes, seconds = app.state.body_limits
-    inner: ASGIApp = BodyLimitMiddleware(app, max_bytes=max_bytes, seconds=seconds)
+    """What the server runs: request ids outermost, then the front layers, then the body
+    size limit and FastAPI."""
+    inner: ASGIApp = BodyLimitMiddleware(app, max_bytes=app.state.max_body_bytes)
     for layer in reversed(app.state.front):
         inner = layer(inner, app)
     return RequestIdMiddleware(inner)

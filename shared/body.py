@@ -1,14 +1,12 @@
-"""Bounds on request bodies behind the framework: at most N bytes, arriving within T seconds.
+"""A bound on request bodies behind the framework: at most `max_body_bytes`.
 
-Starlette reads a body to its end, however large and however slowly it comes; this layer
-refuses a body over `max_body_bytes` (413) and one still incomplete `read_timeout_seconds`
-after the handler first asked for it (408, then the server closes the connection). /e has
-the same bounds in its own reader (services/collector/router.py), in front of this layer.
+Starlette reads a body to its end, however large; this layer refuses a body over the
+limit with 413 (and closes the connection, so the unread rest is never parsed as a
+request). /e has the same bound in its own reader (services/collector/router.py), in front
+of this layer. How long a body may take is bounded by the server (shared/server.py).
 """
 
 from __future__ import annotations
-
-import asyncio
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -18,32 +16,19 @@ from shared.errors import problem_response
 CLOSE = {"Connection": "close"}
 
 
-class BodyTooSlow(HTTPException):
-    def __init__(self, seconds: float) -> None:
-        super().__init__(
-            408,
-            f"The request body did not arrive within {seconds:g} s.",
-            headers=CLOSE,  # the rest of the body may still come: do not parse it as a request
-        )
-
-
 class BodyTooLong(HTTPException):
     def __init__(self, limit: int) -> None:
         super().__init__(413, f"The body exceeds {limit} bytes.", headers=CLOSE)
 
 
 class BodyLimitMiddleware:
-    """Wrap `receive` so a body that is too large or too slow raises an HTTP 413 or 408.
+    """Refuse a declared Content-Length over the limit before the app runs; count a streamed
+    body as the app reads it and raise a 413 HTTPException past the limit (FastAPI passes
+    HTTPExceptions through its body parsing; the problem+json handler renders them)."""
 
-    Raised inside the app (where the handler reads the body), these are HTTPExceptions:
-    FastAPI passes them through its body parsing, and the problem+json handler renders them.
-    A declared Content-Length over the limit is refused before the app runs.
-    """
-
-    def __init__(self, app: ASGIApp, *, max_bytes: int, seconds: float) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        self.seconds = seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -63,31 +48,18 @@ class BodyLimitMiddleware:
                     await response(scope, receive, send)
                     return
                 break
-        await self.app(scope, self._bounded(receive), send)
+        await self.app(scope, self._counted(receive), send)
 
-    def _bounded(self, receive: Receive) -> Receive:
+    def _counted(self, receive: Receive) -> Receive:
         received = 0
-        deadline: float | None = None
-        complete = False
 
-        async def bounded_receive() -> Message:
-            nonlocal received, deadline, complete
-            if complete:  # after the body: waiting for a disconnect is not bounded
-                return await receive()
-            if deadline is None:
-                deadline = asyncio.get_running_loop().time() + self.seconds
-            try:
-                async with asyncio.timeout_at(deadline):
-                    message = await receive()
-            except TimeoutError:
-                raise BodyTooSlow(self.seconds) from None
+        async def counted_receive() -> Message:
+            nonlocal received
+            message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
                     raise BodyTooLong(self.max_bytes)
-                complete = not message.get("more_body", False)
-            else:
-                complete = True
             return message
 
-        return bounded_receive
+        return counted_receive

@@ -1,11 +1,18 @@
-"""The HTTP server's own bounds, below ASGI: how large and how slow a request head may be.
+"""The HTTP server's own bounds, below ASGI: how large a request head may be, and how long
+a request's head and then its body may take to arrive.
 
-uvicorn's httptools protocol has no limit on the request line and headers, and no clock
-on them: a client could send megabytes of headers, or one byte a minute, and the server
-would hold the connection and buffer it all. The protocol made by `bounded_http_protocol`
-answers 431 past `max_head_bytes` (before parsing them) and 408 when the head is not complete within
-`head_seconds` of its first byte (or of the connection), then closes the connection.
-The bodies' bounds are in shared/body.py and in /e's reader.
+uvicorn's httptools protocol has no limit on the request line and headers and no clock on
+a request: a client could send megabytes of headers, or one byte a minute of a head or a
+body, and the server would buffer it all and hold the connection. The protocol made by
+`bounded_http_protocol`:
+
+- answers 431 once a head passes `max_head_bytes` (counted before the parser sees it);
+- answers 408 when a head is not complete `read_seconds` after its first byte (or after
+  the connection opened), or a body `read_seconds` after its head; then closes.
+
+Time is kept without a timer per request: each connection notes when it started waiting,
+and one sweep per server, a few times a `read_seconds`, ends the connections past it.
+Idle keep-alive connections are uvicorn's own (timeout_keep_alive).
 """
 
 from __future__ import annotations
@@ -28,47 +35,55 @@ def _problem(status: int, reason: str, slug: str, detail: str) -> bytes:
     ).encode() + body
 
 
-def bounded_http_protocol(*, max_head_bytes: int, head_seconds: float) -> type[HttpToolsProtocol]:
-    """uvicorn's httptools protocol with a size and a time bound on each request head."""
+def bounded_http_protocol(*, max_head_bytes: int, read_seconds: float) -> type[HttpToolsProtocol]:
+    """uvicorn's httptools protocol with a size bound on heads and a time bound on reads."""
     too_large = _problem(
         431,
         "Request Header Fields Too Large",
         "headers-too-large",
         f"The request line and headers exceed {max_head_bytes} bytes.",
     )
-    too_slow = _problem(
+    slow_head = _problem(
         408,
         "Request Timeout",
         "request-timeout",
-        f"The request line and headers did not arrive within {head_seconds:g} s.",
+        f"The request line and headers did not arrive within {read_seconds:g} s.",
     )
+    slow_body = _problem(
+        408,
+        "Request Timeout",
+        "request-timeout",
+        f"The request body did not arrive within {read_seconds:g} s.",
+    )
+    sweep_every = min(1.0, read_seconds / 4)
 
     class BoundedHttpToolsProtocol(HttpToolsProtocol):
-        """Counted per request before the parser sees the bytes: up to the blank line that
-        ends the head, so a chunk that carries a body too is not taken for a large head.
-        (Pipelined requests in one chunk: only the first head in the chunk is counted.)"""
+        """Head bytes are counted up to the blank line that ends the head, so a chunk that
+        carries a body too is not taken for a large head (pipelined requests in one chunk:
+        only the first head is counted)."""
+
+        sweeping: asyncio.TimerHandle | None = None
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self._in_head = True
             self._head_bytes = 0
-            self._head_timer: asyncio.TimerHandle | None = None
+            self._waiting_since: float | None = None  # a head or a body is on its way
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
-            self._head_timer = self.loop.call_later(head_seconds, self._head_timeout)
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._stop_head_timer()
-            super().connection_lost(exc)
+            self._waiting_since = self.loop.time()
+            cls = type(self)
+            if cls.sweeping is None:
+                cls.sweeping = self.loop.call_later(sweep_every, cls._sweep, self.loop, self)
 
         def data_received(self, data: bytes) -> None:
             if not self._in_head:
                 super().data_received(data)
                 return
-            if self._head_timer is None:
-                self._head_timer = self.loop.call_later(head_seconds, self._head_timeout)
-            end = data.find(b"\r\n\r\n")  # the head's bytes in this chunk, body excluded
+            if self._waiting_since is None:
+                self._waiting_since = self.loop.time()
+            end = data.find(b"\r\n\r\n")
             self._head_bytes += len(data) if end < 0 else end + 4
             if self._head_bytes > max_head_bytes:
                 self._refuse(too_large)
@@ -78,25 +93,43 @@ def bounded_http_protocol(*, max_head_bytes: int, head_seconds: float) -> type[H
         def on_headers_complete(self) -> None:
             self._in_head = False
             self._head_bytes = 0
-            self._stop_head_timer()
+            self._waiting_since = self.loop.time()  # now the body (cleared if it is all here)
             super().on_headers_complete()
 
         def on_message_complete(self) -> None:
             super().on_message_complete()
-            self._in_head = True  # the next request's head (idle: uvicorn's keep-alive timer)
+            self._in_head = True
+            self._waiting_since = None  # idle until the next head: uvicorn's keep-alive
 
-        def _head_timeout(self) -> None:
-            self._head_timer = None
+        @classmethod
+        def _sweep(cls, loop: asyncio.AbstractEventLoop, any_connection: Any) -> None:
+            now = loop.time()
+            open_connections = list(any_connection.connections)
+            for connection in open_connections:
+                if not isinstance(connection, BoundedHttpToolsProtocol):
+                    continue
+                since = connection._waiting_since
+                if since is not None and now - since > read_seconds:
+                    connection._expire()
+            live = [c for c in open_connections if not c.transport.is_closing()]
+            cls.sweeping = loop.call_later(sweep_every, cls._sweep, loop, live[0]) if live else None
+
+        def _expire(self) -> None:
+            self._waiting_since = None
             if self._in_head:
-                self._refuse(too_slow)
-
-        def _stop_head_timer(self) -> None:
-            if self._head_timer is not None:
-                self._head_timer.cancel()
-                self._head_timer = None
+                self._refuse(slow_head)
+                return
+            cycle = self.cycle
+            if cycle is not None and not cycle.response_started:
+                # The app is waiting for the rest of the body: answer for it, and let its
+                # receive() see the disconnect (what it sends after that is dropped).
+                cycle.disconnected = True
+                self._refuse(slow_body)
+            elif not self.transport.is_closing():
+                self.transport.close()
 
         def _refuse(self, response: bytes) -> None:
-            self._stop_head_timer()
+            self._waiting_since = None
             if not self.transport.is_closing():
                 self.transport.write(response)
                 self.transport.close()

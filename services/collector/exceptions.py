@@ -36,17 +36,6 @@ class BodyTooLarge(ProblemError):
         )
 
 
-class BodyTooSlow(ProblemError):
-    def __init__(self, seconds: float) -> None:
-        super().__init__(
-            408,
-            "Request timeout",
-            slug="body-timeout",
-            detail=f"The body did not arrive within {seconds:g} s.",
-            headers={"Connection": "close"},
-        )
-
-
 class BadJson(ProblemError):
     def __init__(self) -> None:
         super().__init__(

@@ -8,7 +8,6 @@ the same core (`Intake.take`) when the front layer is not installed.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,7 +16,7 @@ from fastapi.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.collector.dependencies import get_intake, intake_for
-from services.collector.exceptions import BodyTooLarge, BodyTooSlow
+from services.collector.exceptions import BodyTooLarge
 from services.collector.schemas import body_schema
 from services.collector.service import Intake, RequestContext
 from shared.errors import ProblemError, problem_error_response, problem_responses
@@ -80,7 +79,7 @@ def request_context(headers: dict[bytes, bytes], client: str, settings: Settings
     summary="Take one event or a batch from the snippet (wire format v1)",
     status_code=202,
     response_class=Response,
-    responses=problem_responses(400, 403, 408, 413, 415, 422, 429, 503),
+    responses=problem_responses(400, 403, 413, 415, 422, 429, 503),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -95,9 +94,7 @@ async def take_events(request: Request, intake: Annotated[Intake, Depends(get_in
     settings: Settings = request.app.state.resources.settings
     headers = dict(request.scope["headers"])
     try:
-        body = await read_limited_body(
-            headers, request.receive, settings.max_body_bytes, settings.read_timeout_seconds
-        )
+        body = await read_limited_body(headers, request.receive, settings.max_body_bytes)
         client = request.scope.get("client")
         await intake.take(body, request_context(headers, client[0] if client else "", settings))
     except ProblemError as problem:
@@ -142,9 +139,7 @@ class EventIntakeMiddleware:
         settings: Settings = app.state.resources.settings
         headers = dict(scope["headers"])
         try:
-            body = await read_limited_body(
-                headers, receive, settings.max_body_bytes, settings.read_timeout_seconds
-            )
+            body = await read_limited_body(headers, receive, settings.max_body_bytes)
             client = scope.get("client")
             context = request_context(headers, client[0] if client else "", settings)
             await intake_for(app).take(body, context)
@@ -155,28 +150,23 @@ class EventIntakeMiddleware:
         await _respond(send, 202, ACCEPTED_HEADERS)
 
 
-async def read_limited_body(
-    headers: dict[bytes, bytes], receive: Receive, limit: int, seconds: float
-) -> bytes:
-    """The body, refusing a declared or streamed length over `limit` before reading it all,
-    and a body still incomplete after `seconds` (a slow client holds no worker for long)."""
+async def read_limited_body(headers: dict[bytes, bytes], receive: Receive, limit: int) -> bytes:
+    """The body, refusing a declared or streamed length over `limit` before reading it all.
+
+    Its time is bounded by the server (shared/server.py): 408 and the connection closed."""
     declared = headers.get(b"content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > limit):
         raise BodyTooLarge(limit)
     body = b""
     more = True
-    try:
-        async with asyncio.timeout(seconds):
-            while more:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    break
-                body += message.get("body", b"")
-                if len(body) > limit:
-                    raise BodyTooLarge(limit)
-                more = message.get("more_body", False)
-    except TimeoutError:
-        raise BodyTooSlow(seconds) from None
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        body += message.get("body", b"")
+        if len(body) > limit:
+            raise BodyTooLarge(limit)
+        more = message.get("more_body", False)
     return body
 
 
