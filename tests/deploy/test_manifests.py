@@ -104,7 +104,7 @@ def test_compose_file_matches_the_compose_spec(tmp_path: Path) -> None:
 
 
 def overt_command(argv: list[str]) -> tuple[str, ...]:
-    """Parse argv with the real `overt` parser; ('serve', name) or ('migrate',)."""
+    """Parse argv with the real `overt` parser; ('serve', name), ('migrate',) or ('up',)."""
     args = parser().parse_args(argv)  # exits (SystemExit) on anything `overt` does not know
     return ("serve", args.service) if args.command == "serve" else (args.command,)
 
@@ -335,3 +335,71 @@ def test_collector_and_worker_scale_horizontally(manifests: list[dict[str, Any]]
         assert hpa["spec"]["minReplicas"] >= 2
         scaled[target["name"]] = {m["type"] for m in hpa["spec"]["metrics"]}
     assert scaled == {"overt-collector": {"Resource"}, "overt-worker": {"External", "Resource"}}
+
+
+# --- deploy/Dockerfile and its entrypoint -------------------------------------------------
+
+DOCKERFILE = ROOT / "deploy" / "Dockerfile"
+ENTRYPOINT = ROOT / "deploy" / "entrypoint.sh"
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) with continuation lines joined and comments dropped."""
+    text = re.sub(r"\\\n\s*", " ", DOCKERFILE.read_text())
+    lines = [line.strip() for line in text.splitlines()]
+    return [
+        (line.split(None, 1)[0].upper(), line.split(None, 1)[1])
+        for line in lines
+        if line and not line.startswith("#")
+    ]
+
+
+def test_dockerfile_builds_from_the_locked_project_and_runs_unprivileged() -> None:
+    instructions = dockerfile_instructions()
+    stages = [args for op, args in instructions if op == "FROM"]
+    assert len(stages) == 2, "a build stage and a runtime stage"
+    assert all(stage.startswith("python:3.11") for stage in stages)  # requires-python
+    final = instructions[max(i for i, (op, _) in enumerate(instructions) if op == "FROM") :]
+    for op, args in instructions:
+        if op == "COPY" and "--from=" not in args:
+            *sources, _ = args.split()
+            for source in sources:
+                assert (ROOT / source).exists(), f"COPY {source}: no such file in the repo"
+        if op == "RUN" and "uv sync" in args:
+            assert "--frozen" in args
+            assert "--no-dev" in args
+    users = [args for op, args in final if op == "USER"]
+    assert users, "the runtime stage sets a user"
+    assert users[-1].split(":")[0] not in ("0", "root")
+    assert ("EXPOSE", "8000") in final
+    env = " ".join(args for op, args in final if op == "ENV")
+    assert "OVERT_HOST=0.0.0.0" in env
+    assert "OVERT_PORT=8000" in env
+    (entrypoint,) = [args for op, args in final if op == "ENTRYPOINT"]
+    (command,) = [args for op, args in final if op == "CMD"]
+    assert yaml.safe_load(entrypoint) == ["overt-entrypoint"]
+    assert overt_command(yaml.safe_load(command)) == ("up",)
+
+
+def run_entrypoint(tmp_path: Path, env: dict[str, str]) -> str:
+    """Run deploy/entrypoint.sh with a stand-in `overt` that prints what it was given."""
+    stand_in = tmp_path / "overt"
+    stand_in.write_text('#!/bin/sh\necho "worker=$OVERT_WORKER_NAME args=$*"\n')
+    stand_in.chmod(0o755)
+    result = subprocess.run(
+        ["sh", str(ENTRYPOINT), "serve", "worker"],
+        env={"PATH": f"{tmp_path}:/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=True,
+    )
+    return result.stdout.strip()
+
+
+def test_entrypoint_names_each_worker_after_its_host(tmp_path: Path) -> None:
+    """Replicas of one image must not share a consumer name in the Redis group."""
+    assert run_entrypoint(tmp_path, {"HOSTNAME": "a1b2c3"}) == "worker=a1b2c3 args=serve worker"
+    explicit = {"HOSTNAME": "a1b2c3", "OVERT_WORKER_NAME": "ingest-7"}
+    assert run_entrypoint(tmp_path, explicit) == "worker=ingest-7 args=serve worker"
+    assert run_entrypoint(tmp_path, {}) == "worker=worker-1 args=serve worker"
