@@ -7,9 +7,9 @@ inserts via COPY, insert-if-absent) lives here with both branches side by side.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from operator import itemgetter
 from typing import Any
 
+import asyncpg
 import orjson
 from sqlalchemy import JSON, Column, Table, any_, bindparam, select, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -21,18 +21,31 @@ def is_postgres(conn: AsyncConnection) -> bool:
 
 
 async def insert_ignoring_duplicates(
-    conn: AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]]
+    conn: AsyncConnection, table: Table, columns: Sequence[str], records: Sequence[Sequence[Any]]
 ) -> int:
-    """Insert rows, skipping any whose primary key already exists; returns how many were new.
+    """Insert rows (tuples in `columns` order, JSON columns as JSON text), skipping any whose
+    primary key already exists; returns how many were new.
 
-    PostgreSQL: COPY into a transaction-scoped staging table, then one
-    INSERT ... SELECT ... ON CONFLICT DO NOTHING (COPY alone cannot skip duplicates).
+    PostgreSQL: COPY straight into the table inside a savepoint, the fast path when callers
+    have already dropped the keys they know exist; if a concurrent writer got there first
+    (unique violation), back to the savepoint and COPY into a transaction-scoped staging
+    table, then one INSERT ... SELECT ... ON CONFLICT DO NOTHING.
     SQLite: INSERT OR IGNORE, executemany.
     """
-    if not rows:
+    if not records:
         return 0
-    columns = list(rows[0].keys())
     if is_postgres(conn):
+        raw = await conn.get_raw_connection()
+        driver = raw.driver_connection
+        assert driver is not None
+        try:
+            async with conn.begin_nested():
+                status = await driver.copy_records_to_table(
+                    table.name, records=records, columns=list(columns)
+                )
+            return int(status.rsplit(" ", 1)[1])
+        except asyncpg.UniqueViolationError:
+            pass
         stage = f"{table.name}_stage"
         await conn.execute(
             text(
@@ -40,20 +53,7 @@ async def insert_ignoring_duplicates(
                 f'(LIKE "{table.name}" INCLUDING DEFAULTS) ON COMMIT DELETE ROWS'
             )
         )
-        raw = await conn.get_raw_connection()
-        driver = raw.driver_connection
-        assert driver is not None
-        # COPY bypasses SQLAlchemy's type processing: JSON values go in as text.
-        as_tuple = itemgetter(*columns)
-        records = [as_tuple(row) for row in rows]
-        for index, name in enumerate(columns):
-            if isinstance(table.c[name].type, JSON):
-                for position, row in enumerate(rows):
-                    if row[name] is not None:
-                        record = list(records[position])
-                        record[index] = orjson.dumps(row[name]).decode()
-                        records[position] = tuple(record)
-        await driver.copy_records_to_table(stage, records=records, columns=columns)
+        await driver.copy_records_to_table(stage, records=records, columns=list(columns))
         column_list = ", ".join(f'"{c}"' for c in columns)
         result = await conn.execute(
             text(
@@ -62,10 +62,18 @@ async def insert_ignoring_duplicates(
             )
         )
         return int(result.rowcount)
+    json_columns = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, JSON)]
+    rows = []
+    for record in records:
+        row = dict(zip(columns, record, strict=True))
+        for index in json_columns:
+            if record[index] is not None:
+                row[columns[index]] = orjson.loads(record[index])
+        rows.append(row)
     driver = (await conn.get_raw_connection()).driver_connection
     assert driver is not None
     before = int(driver.total_changes)
-    await conn.execute(sqlite.insert(table).prefix_with("OR IGNORE"), list(rows))
+    await conn.execute(sqlite.insert(table).prefix_with("OR IGNORE"), rows)
     return int(driver.total_changes) - before
 
 

@@ -7,6 +7,7 @@ import hashlib
 import logging
 import secrets
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -27,6 +28,7 @@ from services.collector.exceptions import (
     UnsupportedMediaType,
     WrongOrigin,
 )
+from services.collector.records import QueuedEvent, encode_entry
 from services.collector.schemas import EventIn, decoder
 from shared.consent_tokens import RevocationNotifier, is_linkable
 from shared.db import visitor_salts
@@ -176,7 +178,7 @@ class Intake:
         now = datetime.now(UTC)
         now_ms = int(now.timestamp() * 1000)
         origin_host = _origin_host(context.origin)
-        records: list[dict[str, Any]] = []
+        records: list[QueuedEvent] = []
         hashes: dict[str, int] = {}
         checked: dict[str, Site] = {}
         for index, event in enumerate(batch):
@@ -199,16 +201,16 @@ class Intake:
             await self._link_subjects(batch, records)
         now_monotonic = time.monotonic()
         for site in checked.values():
-            cost = sum(1 for record in records if record["site"] == site.id)
+            cost = sum(1 for record in records if record.site_id == site.id)
             if not self.limiter.allow(site, cost, now_monotonic):
                 raise RateLimited()
         try:
-            await self.queue.publish(orjson.dumps(records))
+            await self.queue.publish(encode_entry(records))
         except QueueUnavailable:
             raise QueueBusy() from None
         return len(records)
 
-    async def _link_subjects(self, batch: list[EventIn], records: list[dict[str, Any]]) -> None:
+    async def _link_subjects(self, batch: list[EventIn], records: list[QueuedEvent]) -> None:
         """Tier 2: link an event to its subject only for a valid, unrevoked consent token.
 
         Global Privacy Control is an opt-out of identification, so the caller skips this
@@ -221,12 +223,12 @@ class Intake:
                 continue
             claims = await is_linkable(
                 event.consent_token,
-                site_id=record["site"],
+                site_id=record.site_id,
                 secret=self.tokens.secret,
                 revocations=self.tokens.revocations,
             )
             if claims is not None:
-                record["subject"] = claims.subject_id
+                record.subject_id = claims.subject_id
 
     async def _site(self, site_id: str, origin_host: str | bool | None) -> Site:
         site = await self.sites.get(site_id)
@@ -255,39 +257,40 @@ def _record(
     device: Any,
     context: RequestContext,
     now_ms: int,
-) -> dict[str, Any]:
+) -> QueuedEvent:
     at = now_ms
     if event.client_time_ms is not None:
         at = min(max(event.client_time_ms, now_ms - PAST_LIMIT_MS), now_ms + FUTURE_LIMIT_MS)
-    record: dict[str, Any] = {
-        "id": event.event_id.lower(),
-        "site": site.id,
-        "at": at,
-        "name": event.name,
-        "visitor": visitor,
-        "host": page.host,
-        "path": page.path,
-        "browser": device.browser,
-        "os": device.os,
-        "device": device.device,
-        "country": context.country,
-        "gpc": context.gpc_header or bool(event.gpc),
-    }
+    record = QueuedEvent(
+        event_id=uuid.UUID(hex=event.event_id),
+        site_id=site.id,
+        at=at,
+        name=event.name,
+        visitor_hash=visitor,
+        host=page.host,
+        path=page.path,
+        browser=device.browser,
+        os=device.os,
+        device=device.device,
+        country=context.country,
+        gpc=context.gpc_header or bool(event.gpc),
+        props=orjson.dumps(event.props).decode() if event.props else None,
+        analytics_id=event.analytics_id.lower() if event.analytics_id else None,
+    )
     if event.name == "pageview":
         referral = classify_referrer(event.referrer, page.host)
-        record.update(referrer=referral.url, source=referral.source, medium=referral.medium)
-        if page.utm:
-            record.update(page.utm)
-            if "utm_source" in page.utm and referral.medium == "direct":
-                record.update(source=page.utm["utm_source"][:120], medium="campaign")
-    elif event.name == "engagement":
-        record.update(
-            pageview=event.pageview_id.lower() if event.pageview_id else None,
-            engaged_ms=event.engaged_ms or 0,
-            scroll=event.scroll_depth,
+        record.referrer, record.source, record.medium = (
+            referral.url,
+            referral.source,
+            referral.medium,
         )
-    if event.props:
-        record["props"] = event.props
-    if event.analytics_id:
-        record["analytics_id"] = event.analytics_id.lower()
+        if page.utm:
+            for name, value in page.utm.items():
+                setattr(record, name, value)
+            if "utm_source" in page.utm and referral.medium == "direct":
+                record.source, record.medium = page.utm["utm_source"][:120], "campaign"
+    elif event.name == "engagement":
+        record.pageview_id = uuid.UUID(hex=event.pageview_id) if event.pageview_id else None
+        record.engaged_ms = event.engaged_ms or 0
+        record.scroll_depth = event.scroll_depth
     return record

@@ -12,14 +12,20 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.collector.sessions import SESSION_GAP, Session, sessionise, visitor_keys
+from services.collector.records import EVENT_COLUMNS, QueuedEvent, copy_record, decode_entry
+from services.collector.sessions import (
+    SESSION_GAP,
+    Session,
+    epoch_ms,
+    sessionise,
+    visitor_keys,
+)
 from shared.db import events, page_hourly, sessions, site_hourly, sites
 from shared.dialect import existing_keys, insert_ignoring_duplicates, upsert
 from shared.queue import Delivery, EventQueue, RedisStreamQueue
@@ -29,63 +35,20 @@ from shared.sites import SiteSettings
 log = logging.getLogger("overt.worker")
 
 RETRY_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
-# Queue record key -> events column, for the keys whose names differ.
-RENAMED = {
-    "site": "site_id",
-    "visitor": "visitor_hash",
-    "pageview": "pageview_id",
-    "scroll": "scroll_depth",
-}
-PASSED = (
-    "name",
-    "host",
-    "path",
-    "referrer",
-    "engaged_ms",
-    "source",
-    "medium",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
-    "browser",
-    "os",
-    "device",
-    "country",
-    "props",
-    "analytics_id",
-)
-SESSION_COLUMNS = [c.name for c in sessions.columns if c.name != "session_id"]
 IN_CHUNK = 2000  # bound on bound parameters per IN (...) list
+SESSION_COLUMNS = [c.name for c in sessions.columns if c.name != "session_id"]
 
 
-def event_rows(deliveries: Sequence[Delivery]) -> list[dict[str, Any]]:
-    """Decode queued payloads (each a JSON array of records) into `events` rows.
+def queued_events(deliveries: Sequence[Delivery]) -> list[QueuedEvent]:
+    """Decode queue entries (each a JSON array of records) into events to store.
 
     Duplicates inside one batch are dropped here; across batches the primary key does it.
     """
-    rows: dict[uuid.UUID, dict[str, Any]] = {}
+    unique: dict[uuid.UUID, QueuedEvent] = {}
     for delivery in deliveries:
-        for record in orjson.loads(delivery.payload):
-            event_id = uuid.UUID(hex=record["id"])
-            if event_id in rows:
-                continue
-            pageview = record.get("pageview")
-            row = {name: record.get(name) for name in PASSED}
-            row.update(
-                event_id=event_id,
-                site_id=record["site"],
-                occurred_at=datetime.fromtimestamp(record["at"] / 1000, UTC),
-                visitor_hash=record["visitor"],
-                pageview_id=uuid.UUID(hex=pageview) if pageview else None,
-                scroll_depth=record.get("scroll"),
-                gpc=bool(record.get("gpc")),
-                subject_id=record.get("subject"),
-                session_id=None,
-            )
-            rows[event_id] = row
-    return list(rows.values())
+        for event in decode_entry(delivery.payload):
+            unique.setdefault(event.event_id, event)
+    return list(unique.values())
 
 
 def _chunks(items: Sequence[Any]) -> list[Sequence[Any]]:
@@ -105,7 +68,7 @@ async def _open_sessions(
         )
         for row in result.mappings():
             key = (row["site_id"], row["visitor_hash"])
-            if key not in latest or row["last_seen_at"] > latest[key].last_seen_at:
+            if key not in latest or epoch_ms(row["last_seen_at"]) > latest[key].last_ms:
                 latest[key] = Session.from_row(dict(row))
     return latest
 
@@ -131,31 +94,31 @@ async def _site_settings(conn: AsyncConnection, site_ids: set[str]) -> dict[str,
     return {row.id: SiteSettings.model_validate(row.settings or {}) for row in result}
 
 
-async def write_events(*, engine: AsyncEngine, rows: list[dict[str, Any]]) -> int:
+async def write_events(*, engine: AsyncEngine, rows: list[QueuedEvent]) -> int:
     """Store the new rows of a batch with their sessions and rollups; returns how many were new."""
     if not rows:
         return 0
     async with engine.begin() as conn:
-        existing = await existing_keys(conn, events.c.event_id, [row["event_id"] for row in rows])
-        new = [row for row in rows if row["event_id"] not in existing]
+        existing = await existing_keys(conn, events.c.event_id, [row.event_id for row in rows])
+        new = [row for row in rows if row.event_id not in existing] if existing else rows
         if not new:
             return 0
-        earliest = min(row["occurred_at"] for row in new) - SESSION_GAP
-        in_batch = {row["event_id"] for row in new}
+        earliest = min(row.moment for row in new) - SESSION_GAP
+        in_batch = {row.event_id for row in new}
         referred = {
-            row["pageview_id"]
+            row.pageview_id
             for row in new
-            if row["name"] == "engagement"
-            and row["pageview_id"]
-            and row["pageview_id"] not in in_batch
+            if row.name == "engagement" and row.pageview_id and row.pageview_id not in in_batch
         }
         result = sessionise(
             new,
             open_sessions=await _open_sessions(conn, sorted(visitor_keys(new)), earliest),
             pageview_sessions=await _pageview_sessions(conn, sorted(referred)),
-            settings=await _site_settings(conn, {row["site_id"] for row in new}),
+            settings=await _site_settings(conn, {row.site_id for row in new}),
         )
-        inserted = await insert_ignoring_duplicates(conn, events, result.events)
+        inserted = await insert_ignoring_duplicates(
+            conn, events, EVENT_COLUMNS, [copy_record(row) for row in result.events]
+        )
         await upsert(
             conn,
             sessions,
@@ -182,7 +145,7 @@ async def write_events(*, engine: AsyncEngine, rows: list[dict[str, Any]]) -> in
 
 async def ingest_batch(*, engine: AsyncEngine, queue: EventQueue, batch: Sequence[Delivery]) -> int:
     """Write one batch, then acknowledge it. Raises if the write fails (nothing is acked)."""
-    inserted = await write_events(engine=engine, rows=event_rows(batch))
+    inserted = await write_events(engine=engine, rows=queued_events(batch))
     await queue.ack([delivery.id for delivery in batch])
     return inserted
 
