@@ -99,7 +99,7 @@ class RequestIdMiddleware:
             else f"{_ID_PREFIX}{next(_ID_COUNTER):x}"
         )
         token = request_id_var.set(request_id)
-        started = time.perf_counter()
+        began = time.perf_counter()
         status = 500
         started = False
 
@@ -133,6 +133,6 @@ class RequestIdMiddleware:
                     scope["method"],
                     scope["path"],
                     status,
-                    extra={"duration_ms": round((time.perf_counter() - started) * 1000, 2)},
+                    extra={"duration_ms": round((time.perf_counter() - began) * 1000, 2)},
                 )
             request_id_var.reset(token)

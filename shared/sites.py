@@ -52,8 +52,10 @@ class Site:
 
     def owns_host(self, host: str) -> bool:
         """True for the site's domain, its subdomains and its extra hosts."""
-        return host_belongs_to(host, self.domain) or any(
-            host_belongs_to(host, extra) for extra in self.settings.extra_hosts
+        return (
+            host == self.domain
+            or host_belongs_to(host, self.domain)
+            or any(host_belongs_to(host, extra) for extra in self.settings.extra_hosts)
         )
 
 
