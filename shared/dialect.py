@@ -7,11 +7,12 @@ inserts via COPY, insert-if-absent) lives here with both branches side by side.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 import asyncpg
 import orjson
-from sqlalchemy import JSON, Column, Table, any_, bindparam, select, text
+from sqlalchemy import JSON, Column, ColumnElement, Table, any_, bindparam, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -96,11 +97,22 @@ async def upsert(
 ) -> None:
     """Insert rows; on a key conflict add the `add` columns and overwrite the `replace` ones.
 
-    Both dialects speak INSERT ... ON CONFLICT (keys) DO UPDATE; only the construct differs.
+    Both dialects speak INSERT ... ON CONFLICT (keys) DO UPDATE. PostgreSQL gets every row in
+    one statement as one array per column (INSERT ... SELECT FROM unnest(...)): asyncpg
+    encodes arrays in C, where a multi-row VALUES list costs SQLAlchemy ~10 µs per row to
+    compile and bind. SQLite: the same statement through SQLAlchemy, executemany.
     """
     if not rows:
         return
-    statement = (postgresql.insert if is_postgres(conn) else sqlite.insert)(table)
+    if is_postgres(conn):
+        columns = list(rows[0].keys())
+        driver = (await conn.get_raw_connection()).driver_connection
+        assert driver is not None
+        arrays = [[row[name] for row in rows] for name in columns]
+        sql = _unnest_upsert_sql(table, tuple(columns), tuple(keys), tuple(add), tuple(replace))
+        await driver.execute(sql, *arrays)
+        return
+    statement = sqlite.insert(table)
     excluded = statement.excluded
     updates: dict[str, Any] = {name: table.c[name] + excluded[name] for name in add}
     updates.update({name: excluded[name] for name in replace})
@@ -109,23 +121,54 @@ async def upsert(
     )
 
 
+_PG = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+
+@lru_cache(maxsize=64)
+def _unnest_upsert_sql(
+    table: Table,
+    columns: tuple[str, ...],
+    keys: tuple[str, ...],
+    add: tuple[str, ...],
+    replace: tuple[str, ...],
+) -> str:
+    arrays = ", ".join(
+        f"${i}::{table.c[name].type.compile(dialect=_PG)}[]" for i, name in enumerate(columns, 1)
+    )
+    names = ", ".join(f'"{name}"' for name in columns)
+    sets = [f'"{n}" = "{table.name}"."{n}" + EXCLUDED."{n}"' for n in add]
+    sets += [f'"{n}" = EXCLUDED."{n}"' for n in replace]
+    action = f"DO UPDATE SET {', '.join(sets)}" if sets else "DO NOTHING"
+    conflict = ", ".join(f'"{name}"' for name in keys)
+    return (
+        f'INSERT INTO "{table.name}" ({names}) SELECT * FROM unnest({arrays}) '
+        f"ON CONFLICT ({conflict}) {action}"
+    )
+
+
+def in_clauses(
+    conn: AsyncConnection, column: ColumnElement[Any], values: Sequence[Any]
+) -> list[ColumnElement[bool]]:
+    """`column IN values` as few clauses as the dialect allows; run one query per clause.
+
+    Postgres: one `= ANY(array)` (a single bound array, however many values). SQLite: IN
+    lists in chunks under its bound-parameter limit.
+    """
+    if not values:
+        return []
+    if is_postgres(conn):
+        array = bindparam(None, list(values), type_=postgresql.ARRAY(column.type))
+        return [column == any_(array)]
+    return [column.in_(values[start : start + 2000]) for start in range(0, len(values), 2000)]
+
+
 async def existing_keys(
     conn: AsyncConnection, column: Column[Any], values: Sequence[Any]
 ) -> set[Any]:
-    """Which of `values` are already in `column` (a unique key).
-
-    Postgres: one `= ANY(array)` query. SQLite: IN lists in chunks under its parameter limit.
-    """
-    if not values:
-        return set()
-    if is_postgres(conn):
-        array = bindparam("values", list(values), type_=postgresql.ARRAY(column.type))
-        result = await conn.execute(select(column).where(column == any_(array)))
-        return set(result.scalars().all())
+    """Which of `values` are already in `column` (a unique key)."""
     found: set[Any] = set()
-    for start in range(0, len(values), 2000):
-        chunk = values[start : start + 2000]
-        found.update((await conn.execute(select(column).where(column.in_(chunk)))).scalars())
+    for clause in in_clauses(conn, column, values):
+        found.update((await conn.execute(select(column).where(clause))).scalars())
     return found
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 from typing import Any
@@ -85,6 +85,26 @@ class Session:
             **{name: self.context.get(name) for name in CONTEXT},
         }
 
+    def copy(self) -> Session:
+        """A copy to change (dataclasses.replace is several times slower)."""
+        return Session(
+            self.session_id,
+            self.site_id,
+            self.visitor_hash,
+            self.started_ms,
+            self.last_ms,
+            self.entry_path,
+            self.exit_path,
+            self.pageviews,
+            self.events,
+            self.goals,
+            self.engaged_ms,
+            self.max_scroll_depth,
+            self.is_engaged,
+            dict(self.attribution),
+            dict(self.context),
+        )
+
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Session:
         return cls(
@@ -152,7 +172,7 @@ def sessionise(
         return by_id[session.session_id]
 
     for stored in open_sessions.values():
-        remember(replace(stored, attribution=dict(stored.attribution)))
+        remember(stored.copy())
     for key, stored in open_sessions.items():
         latest[key] = by_id[stored.session_id]
     for pageview_id, session_id in pageview_sessions.items():

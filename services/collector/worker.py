@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.collector.records import EVENT_COLUMNS, QueuedEvent, copy_record, decode_entry
@@ -27,7 +29,7 @@ from services.collector.sessions import (
     visitor_keys,
 )
 from shared.db import events, page_hourly, sessions, site_hourly, sites
-from shared.dialect import existing_keys, insert_ignoring_duplicates, upsert
+from shared.dialect import existing_keys, in_clauses, insert_ignoring_duplicates, upsert
 from shared.queue import Delivery, EventQueue, RedisStreamQueue
 from shared.runtime import Resources
 from shared.sites import SiteSettings
@@ -35,7 +37,6 @@ from shared.sites import SiteSettings
 log = logging.getLogger("overt.worker")
 
 RETRY_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
-IN_CHUNK = 2000  # bound on bound parameters per IN (...) list
 SESSION_COLUMNS = [c.name for c in sessions.columns if c.name != "session_id"]
 
 
@@ -51,25 +52,26 @@ def queued_events(deliveries: Sequence[Delivery]) -> list[QueuedEvent]:
     return list(unique.values())
 
 
-def _chunks(items: Sequence[Any]) -> list[Sequence[Any]]:
-    return [items[i : i + IN_CHUNK] for i in range(0, len(items), IN_CHUNK)]
-
-
 async def _open_sessions(
-    conn: AsyncConnection, keys: Sequence[tuple[str, int]], since: datetime
+    conn: AsyncConnection, keys: set[tuple[str, int]], since: datetime
 ) -> dict[tuple[str, int], Session]:
+    """The latest session per (site, visitor) that was still going at `since`."""
+    by_site: dict[str, list[int]] = defaultdict(list)
+    for site_id, visitor in keys:
+        by_site[site_id].append(visitor)
     latest: dict[tuple[str, int], Session] = {}
-    for chunk in _chunks(keys):
-        result = await conn.execute(
-            select(sessions).where(
-                tuple_(sessions.c.site_id, sessions.c.visitor_hash).in_(chunk),
-                sessions.c.last_seen_at >= since,
+    for site_id, visitors in by_site.items():
+        for clause in in_clauses(conn, sessions.c.visitor_hash, visitors):
+            result = await conn.execute(
+                select(sessions).where(
+                    sessions.c.site_id == site_id, clause, sessions.c.last_seen_at >= since
+                )
             )
-        )
-        for row in result.mappings():
-            key = (row["site_id"], row["visitor_hash"])
-            if key not in latest or epoch_ms(row["last_seen_at"]) > latest[key].last_ms:
-                latest[key] = Session.from_row(dict(row))
+            for row in result.mappings():
+                session = Session.from_row(dict(row))
+                key = (site_id, session.visitor_hash)
+                if key not in latest or session.last_ms > latest[key].last_ms:
+                    latest[key] = session
     return latest
 
 
@@ -77,10 +79,10 @@ async def _pageview_sessions(
     conn: AsyncConnection, pageview_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, uuid.UUID]:
     owners: dict[uuid.UUID, uuid.UUID] = {}
-    for chunk in _chunks(pageview_ids):
+    for clause in in_clauses(conn, events.c.event_id, pageview_ids):
         result = await conn.execute(
             select(events.c.event_id, events.c.session_id).where(
-                events.c.event_id.in_(chunk), events.c.session_id.is_not(None)
+                clause, events.c.session_id.is_not(None)
             )
         )
         owners.update({row.event_id: row.session_id for row in result})
@@ -94,96 +96,174 @@ async def _site_settings(conn: AsyncConnection, site_ids: set[str]) -> dict[str,
     return {row.id: SiteSettings.model_validate(row.settings or {}) for row in result}
 
 
-async def write_events(*, engine: AsyncEngine, rows: list[QueuedEvent]) -> int:
-    """Store the new rows of a batch with their sessions and rollups; returns how many were new."""
+@dataclass(slots=True)
+class Carry:
+    """What the batch being written changes, for preparing the next batch meanwhile.
+
+    While batch N is written, batch N+1 is decoded and sessionised; the database does not
+    show N's sessions, pageviews and ids yet, so they come from here. Only N's effects are
+    carried: when N+2 is prepared, N is committed and visible.
+    """
+
+    sessions: dict[tuple[str, int], Session] = field(default_factory=dict)
+    pageviews: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
+    event_ids: set[uuid.UUID] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class PreparedBatch:
+    """A batch ready to write: rows built, nothing left to compute."""
+
+    deliveries: Sequence[Delivery]
+    records: list[tuple[Any, ...]]
+    session_rows: list[dict[str, Any]]
+    page_rows: list[dict[str, Any]]
+    site_rows: list[dict[str, Any]]
+    carry: Carry
+
+
+class ConcurrentWrite(Exception):
+    """Another writer stored some of this batch's events after it was prepared."""
+
+
+async def prepare_batch(
+    *, engine: AsyncEngine, deliveries: Sequence[Delivery], carry: Carry
+) -> PreparedBatch:
+    """Decode, drop what is stored (or being stored), sessionise, and build every row."""
+    rows = [row for row in queued_events(deliveries) if row.event_id not in carry.event_ids]
     if not rows:
-        return 0
-    async with engine.begin() as conn:
+        return PreparedBatch(deliveries, [], [], [], [], Carry())
+    async with engine.connect() as conn:
         existing = await existing_keys(conn, events.c.event_id, [row.event_id for row in rows])
         new = [row for row in rows if row.event_id not in existing] if existing else rows
         if not new:
-            return 0
+            return PreparedBatch(deliveries, [], [], [], [], Carry())
         earliest = min(row.moment for row in new) - SESSION_GAP
         in_batch = {row.event_id for row in new}
         referred = {
             row.pageview_id
             for row in new
-            if row.name == "engagement" and row.pageview_id and row.pageview_id not in in_batch
+            if row.name == "engagement"
+            and row.pageview_id
+            and row.pageview_id not in in_batch
+            and row.pageview_id not in carry.pageviews
         }
-        result = sessionise(
-            new,
-            open_sessions=await _open_sessions(conn, sorted(visitor_keys(new)), earliest),
-            pageview_sessions=await _pageview_sessions(conn, sorted(referred)),
-            settings=await _site_settings(conn, {row.site_id for row in new}),
-        )
-        inserted = await insert_ignoring_duplicates(
-            conn, events, EVENT_COLUMNS, [copy_record(row) for row in result.events]
-        )
+        keys = visitor_keys(new)
+        open_sessions = await _open_sessions(conn, keys, earliest)
+        pageview_sessions = await _pageview_sessions(conn, sorted(referred))
+        settings = await _site_settings(conn, {row.site_id for row in new})
+    since = epoch_ms(earliest)
+    for key in keys & carry.sessions.keys():
+        carried = carry.sessions[key]
+        stored = open_sessions.get(key)
+        if carried.last_ms >= since and (stored is None or carried.last_ms >= stored.last_ms):
+            open_sessions[key] = carried
+    pageview_sessions.update(carry.pageviews)
+    result = sessionise(
+        new,
+        open_sessions=open_sessions,
+        pageview_sessions=pageview_sessions,
+        settings=settings,
+    )
+    latest: dict[tuple[str, int], Session] = {}
+    for session in result.sessions:
+        key = (session.site_id, session.visitor_hash)
+        if key not in latest or session.last_ms > latest[key].last_ms:
+            latest[key] = session
+    return PreparedBatch(
+        deliveries=deliveries,
+        records=[copy_record(row) for row in result.events],
+        session_rows=[session.row() for session in result.sessions],
+        page_rows=result.page_hourly,
+        site_rows=result.site_hourly,
+        carry=Carry(
+            sessions=latest,
+            pageviews={
+                row.event_id: row.session_id
+                for row in result.events
+                if row.name == "pageview" and row.session_id is not None
+            },
+            event_ids=in_batch,
+        ),
+    )
+
+
+async def write_prepared(*, engine: AsyncEngine, batch: PreparedBatch) -> int:
+    """Store a prepared batch in one transaction; returns how many events were new.
+
+    If another writer stored some of its events since it was prepared, its sessions and
+    rollups would count them twice: the transaction is rolled back (ConcurrentWrite) and
+    the batch is prepared again.
+    """
+    if not batch.records:
+        return 0
+    async with engine.begin() as conn:
+        inserted = await insert_ignoring_duplicates(conn, events, EVENT_COLUMNS, batch.records)
+        if inserted != len(batch.records):
+            raise ConcurrentWrite()
         await upsert(
-            conn,
-            sessions,
-            [s.row() for s in result.sessions],
-            keys=["session_id"],
-            replace=SESSION_COLUMNS,
+            conn, sessions, batch.session_rows, keys=["session_id"], replace=SESSION_COLUMNS
         )
         await upsert(
             conn,
             page_hourly,
-            result.page_hourly,
+            batch.page_rows,
             keys=["site_id", "hour", "path"],
             add=["pageviews", "engaged_ms", "entries"],
         )
         await upsert(
             conn,
             site_hourly,
-            result.site_hourly,
+            batch.site_rows,
             keys=["site_id", "hour"],
             add=["pageviews", "events", "sessions", "engaged_sessions", "engaged_ms", "gpc_events"],
         )
     return inserted
 
 
-async def ingest_batch(*, engine: AsyncEngine, queue: EventQueue, batch: Sequence[Delivery]) -> int:
-    """Write one batch, then acknowledge it. Raises if the write fails (nothing is acked)."""
-    inserted = await write_events(engine=engine, rows=queued_events(batch))
-    await queue.ack([delivery.id for delivery in batch])
+async def commit_batch(*, engine: AsyncEngine, queue: EventQueue, batch: PreparedBatch) -> int:
+    """Write a prepared batch, then acknowledge it. Raises if the write fails (nothing acked)."""
+    inserted = await write_prepared(engine=engine, batch=batch)
+    await queue.ack([delivery.id for delivery in batch.deliveries])
     return inserted
+
+
+async def ingest_batch(*, engine: AsyncEngine, queue: EventQueue, batch: Sequence[Delivery]) -> int:
+    """Prepare, write and acknowledge one batch on its own (no batch in flight)."""
+    prepared = await prepare_batch(engine=engine, deliveries=batch, carry=Carry())
+    return await commit_batch(engine=engine, queue=queue, batch=prepared)
 
 
 async def run_ingest(resources: Resources, stop: asyncio.Event) -> None:
     """Consume until `stop` is set, then drain what is already queued and return.
 
-    A failed write is retried with backoff and never acknowledged, so nothing accepted is
-    lost; with Redis, a crash leaves the batch pending for this consumer name to re-read.
+    Two batches overlap: while one is written (the database's work), the next is read,
+    decoded and sessionised (this process's work), with the first one's effects carried
+    over (see Carry). A failed write is retried with backoff and never acknowledged, so
+    nothing accepted is lost: the failed batch and the one prepared behind it are merged
+    and prepared again from what the database holds. With Redis, a crash leaves both
+    pending for this consumer name to re-read.
     """
     engine, queue = resources.engine, resources.queue
     entries = resources.settings.ingest_batch_entries
     in_process = not isinstance(queue, RedisStreamQueue)
     failures = 0
     batch: list[Delivery] = []
-    while True:
-        if not batch:
-            if stop.is_set() and not (in_process and await queue.depth()):
-                return
-            try:
-                batch = await queue.consume(count=entries, block_ms=250)
-            except Exception as exc:
-                log.warning("queue read failed: %s", type(exc).__name__)
-                await asyncio.sleep(RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)])
-                failures += 1
-                continue
-            if not batch:
-                if stop.is_set():
-                    return
-                continue
+    carry = Carry()
+    writing: tuple[asyncio.Task[int], PreparedBatch] | None = None
+
+    async def settle() -> bool:
+        """Wait for the batch in flight; on failure put it back in front. True if it failed."""
+        nonlocal writing, batch, carry, failures
+        if writing is None:
+            return False
+        task, prepared = writing
+        writing = None
         try:
-            inserted = await ingest_batch(engine=engine, queue=queue, batch=batch)
+            inserted = await task
         except Exception as exc:
-            if stop.is_set() and failures >= len(RETRY_DELAYS):
-                # Shutting down and the database still refuses: stop without acknowledging.
-                # Redis keeps the batch pending; in-process publishers get a 503 (not accepted).
-                log.error("giving up on a batch at shutdown: %s", type(exc).__name__)
-                return
+            batch = [*prepared.deliveries, *batch]
+            carry = Carry()
             delay = RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)]
             log.warning(
                 "batch write failed (%s); retrying in %.1fs",
@@ -193,7 +273,55 @@ async def run_ingest(resources: Resources, stop: asyncio.Event) -> None:
             )
             failures += 1
             await asyncio.sleep(delay)
-            continue
-        log.debug("batch written", extra={"entries": len(batch), "inserted": inserted})
+            return True
+        log.debug(
+            "batch written", extra={"entries": len(prepared.deliveries), "inserted": inserted}
+        )
         failures = 0
-        batch = []
+        return False
+
+    try:
+        while True:
+            if stop.is_set() and failures >= len(RETRY_DELAYS):
+                # Shutting down and the database still refuses: stop without acknowledging.
+                # Redis keeps the batch pending; in-process publishers get a 503 (not accepted).
+                log.error("giving up on a batch at shutdown")
+                return
+            if not batch:
+                if stop.is_set():
+                    if writing is not None:
+                        await settle()
+                        continue
+                    if not (in_process and await queue.depth()):
+                        return
+                try:
+                    batch = await queue.consume(count=entries, block_ms=1 if writing else 250)
+                except Exception as exc:
+                    log.warning("queue read failed: %s", type(exc).__name__)
+                    await settle()
+                    await asyncio.sleep(RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)])
+                    failures += 1
+                    continue
+                if not batch:
+                    await settle()
+                    continue
+            try:
+                prepared = await prepare_batch(engine=engine, deliveries=batch, carry=carry)
+            except Exception as exc:
+                log.warning("batch preparation failed: %s", type(exc).__name__)
+                if not await settle():
+                    carry = Carry()
+                    await asyncio.sleep(RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)])
+                    failures += 1
+                continue
+            if await settle():
+                continue  # the batch in flight failed: what was prepared assumed it had not
+            writing = (
+                asyncio.create_task(commit_batch(engine=engine, queue=queue, batch=prepared)),
+                prepared,
+            )
+            carry = prepared.carry
+            batch = []
+    finally:
+        if writing is not None:
+            await asyncio.gather(writing[0], return_exceptions=True)
