@@ -72,6 +72,8 @@ sites = Table(
 )
 
 # One accepted event. Written only by the ingest worker, read by the API.
+# On PostgreSQL it is partitioned by month of occurred_at (see shared.partitions), so its
+# primary key there is (event_id, occurred_at); `event_ids` keeps event_id unique alone.
 events = Table(
     "events",
     metadata,
@@ -106,6 +108,17 @@ events = Table(
     Column("subject_id", String(32), nullable=True),
     Index("ix_events_site_id_occurred_at", "site_id", "occurred_at"),
     Index("ix_events_site_id_subject_id", "site_id", "subject_id"),
+)
+
+# The register of stored event ids: the one unique index over event_id alone, which a
+# partitioned `events` cannot have. The worker claims ids here before writing events, so a
+# replay is stored once even when it carries another occurred_at (another partition).
+event_ids = Table(
+    "event_ids",
+    metadata,
+    Column("event_id", Uuid, primary_key=True),
+    Column("occurred_at", UtcDateTime(), nullable=False),
+    Index("ix_event_ids_occurred_at", "occurred_at"),
 )
 
 # A visit: events of one visitor hash with no gap over 30 minutes. Kept by the ingest worker.

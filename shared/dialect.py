@@ -15,6 +15,8 @@ from sqlalchemy import JSON, Column, Table, any_, bindparam, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from shared.db import event_ids
+
 
 def is_postgres(conn: AsyncConnection) -> bool:
     return conn.dialect.name == "postgresql"
@@ -99,6 +101,37 @@ async def upsert(
     await conn.execute(
         statement.on_conflict_do_update(index_elements=list(keys), set_=updates), list(rows)
     )
+
+
+async def claim_event_ids(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> set[Any]:
+    """Register the rows' event ids; returns those that were new (the rows to store).
+
+    One INSERT ... ON CONFLICT DO NOTHING RETURNING into `event_ids` (whose primary key is
+    event_id alone), in the caller's transaction: a concurrent writer of the same id waits
+    for it and then finds the id taken, and a rollback releases the ids again. Ids go in
+    sorted, so two writers of overlapping batches lock them in the same order.
+    Postgres: the ids and times as two arrays through unnest. SQLite: a multi-row insert.
+    """
+    if not rows:
+        return set()
+    pairs = sorted({row["event_id"]: row["occurred_at"] for row in rows}.items())
+    if is_postgres(conn):
+        result = await conn.execute(
+            text(
+                "INSERT INTO event_ids (event_id, occurred_at) "
+                "SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:times AS timestamptz[])) "
+                "ON CONFLICT DO NOTHING RETURNING event_id"
+            ),
+            {"ids": [pair[0] for pair in pairs], "times": [pair[1] for pair in pairs]},
+        )
+        return set(result.scalars().all())
+    claimed: set[Any] = set()
+    for start in range(0, len(pairs), 400):  # 2 parameters a row, under SQLite's limit
+        chunk = [{"event_id": i, "occurred_at": t} for i, t in pairs[start : start + 400]]
+        statement = sqlite.insert(event_ids).values(chunk).on_conflict_do_nothing()
+        result = await conn.execute(statement.returning(event_ids.c.event_id))
+        claimed.update(result.scalars().all())
+    return claimed
 
 
 async def existing_keys(

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.collector.sessions import SESSION_GAP, Session, sessionise, visitor_keys
 from shared.db import events, page_hourly, sessions, site_hourly, sites
-from shared.dialect import existing_keys, insert_ignoring_duplicates, upsert
+from shared.dialect import claim_event_ids, insert_ignoring_duplicates, upsert
 from shared.queue import Delivery, EventQueue, RedisStreamQueue
 from shared.runtime import Resources
 from shared.sites import SiteSettings
@@ -63,7 +63,7 @@ IN_CHUNK = 2000  # bound on bound parameters per IN (...) list
 def event_rows(deliveries: Sequence[Delivery]) -> list[dict[str, Any]]:
     """Decode queued payloads (each a JSON array of records) into `events` rows.
 
-    Duplicates inside one batch are dropped here; across batches the primary key does it.
+    Duplicates inside one batch are dropped here; across batches the event_ids register does it.
     """
     rows: dict[uuid.UUID, dict[str, Any]] = {}
     for delivery in deliveries:
@@ -136,8 +136,8 @@ async def write_events(*, engine: AsyncEngine, rows: list[dict[str, Any]]) -> in
     if not rows:
         return 0
     async with engine.begin() as conn:
-        existing = await existing_keys(conn, events.c.event_id, [row["event_id"] for row in rows])
-        new = [row for row in rows if row["event_id"] not in existing]
+        claimed = await claim_event_ids(conn, rows)  # ids already stored are not claimed
+        new = [row for row in rows if row["event_id"] in claimed]
         if not new:
             return 0
         earliest = min(row["occurred_at"] for row in new) - SESSION_GAP
