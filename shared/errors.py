@@ -163,10 +163,18 @@ _OUTAGES: tuple[type[BaseException], ...] = (
 )
 
 
+# SQLSTATE classes of a database that is unreachable, starting, stopping or out of
+# connections: 08 connection exception, 53 insufficient resources, 57P operator
+# intervention (57P03 "the database system is starting up" during crash recovery).
+_OUTAGE_SQLSTATES = ("08", "53", "57P")
+
+
 def is_outage(exc: BaseException) -> bool:
     """True when `exc` means a dependency is unreachable rather than a bug."""
-    if isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.connection_invalidated:
-        return True
+    if isinstance(exc, sqlalchemy.exc.DBAPIError):
+        sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
+        if exc.connection_invalidated or sqlstate.startswith(_OUTAGE_SQLSTATES):
+            return True
     return isinstance(exc, _OUTAGES)
 
 

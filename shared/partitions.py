@@ -258,10 +258,12 @@ async def run_maintenance(resources: Resources, stop: asyncio.Event) -> None:
     next interval; partitions are made months ahead, so a missed pass costs nothing.
     """
     interval = resources.settings.maintenance_interval_seconds
-    while not stop.is_set():
+    while True:
         try:
             await maintain(resources.engine)
         except Exception as exc:
             log.warning("maintenance pass failed: %s", type(exc).__name__)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)
+        if stop.is_set():
+            return

@@ -49,13 +49,15 @@ async def steady_load(
     senders: int = 4,
     pause: float = 0.005,
     until: asyncio.Event | None = None,
+    report: LoadReport | None = None,
     give_up_after: float = 60.0,
 ) -> LoadReport:
     """Send up to `batches` batches of `size` events over the collectors, `senders` at a time.
 
     With `until`, sending stops (after the batches in flight are accepted) once it is set.
+    A `report` given is filled as the load goes (to watch it from another task).
     """
-    report = LoadReport()
+    report = report if report is not None else LoadReport()
     turn = itertools.count()
     todo = iter(range(batches))
 

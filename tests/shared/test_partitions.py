@@ -22,6 +22,7 @@ from shared.partitions import (
     month_of,
     monthly_partitions,
     partition_name,
+    run_maintenance,
 )
 from shared.queue import Delivery
 from shared.runtime import Resources, open_resources
@@ -176,3 +177,14 @@ async def test_retention_removes_only_what_each_site_no_longer_keeps(
     # Running it again finds nothing more to remove.
     again = await apply_retention(engine, now=now)
     assert (again.deleted_events, again.dropped_partitions) == (0, [])
+
+
+async def test_the_background_task_runs_a_pass_at_start(resources: Resources) -> None:
+    """What workers and `overt up` run: a pass at start (then one per interval until stop)."""
+    site = await create_site(engine=resources.engine, domain="example.com")
+    now = datetime.now(UTC)
+    assert await store(resources.engine, site, add_months(now, -30), now) == 2
+    stop = asyncio.Event()
+    stop.set()  # one pass, then return
+    await asyncio.wait_for(run_maintenance(resources, stop), timeout=30)
+    assert await count(resources.engine, site_id=site.id) == 1
