@@ -36,6 +36,7 @@ from shared.db import create_engine, sites
 from shared.errors import ProblemError
 from shared.logging import configure_logging
 from shared.migrate import upgrade_head
+from shared.partitions import RetentionReport, maintain, run_maintenance
 from shared.runtime import Resources
 from shared.settings import Settings, SettingsError, load_settings
 from shared.sites import SiteError, SiteSettings, create_site, get_site
@@ -76,7 +77,7 @@ def all_in_one_app(settings: Settings) -> FastAPI:
         settings=settings,
         routers=[collector_router, consent_router, api_router],
         startup=[restore_revocations, announce],
-        background=[run_ingest, run_expiry],
+        background=[run_ingest, run_expiry, run_maintenance],
         front=[EventIntakeMiddleware],
     )
 
@@ -94,7 +95,9 @@ def service_app(settings: Settings, service: str) -> FastAPI:
         settings=settings,
         routers=routers.get(service, []),
         startup=[restore_revocations] if service == "consent" else [],
-        background={"worker": [run_ingest], "consent": [run_expiry]}.get(service, []),
+        background={"worker": [run_ingest, run_maintenance], "consent": [run_expiry]}.get(
+            service, []
+        ),
         front=[EventIntakeMiddleware] if service == "collector" else [],
     )
 
@@ -185,6 +188,14 @@ async def _consent_notice(settings: Settings, site_id: str, texts: dict[str, str
         await engine.dispose()
 
 
+async def _partitions(settings: Settings) -> tuple[list[str], RetentionReport]:
+    engine = create_engine(settings)
+    try:
+        return await maintain(engine)
+    finally:
+        await engine.dispose()
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="overt", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
@@ -199,6 +210,10 @@ def parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--host")
 
     commands.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
+    commands.add_parser(
+        "partitions",
+        help="create event partitions ahead and apply retention now (workers also do it hourly)",
+    )
 
     site = commands.add_parser("site", help="manage sites").add_subparsers(
         dest="action", required=True
@@ -263,6 +278,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "migrate":
             upgrade_head(settings)
             print("database is at the latest migration")
+        elif args.command == "partitions":
+            created, removed = asyncio.run(_partitions(settings))
+            print(f"partitions created: {', '.join(created) or 'none (all present)'}")
+            print(
+                f"retention: dropped {', '.join(removed.dropped_partitions) or 'no partition'}; "
+                f"deleted {removed.deleted_events} events, {removed.deleted_sessions} sessions, "
+                f"{removed.deleted_rollup_rows} rollup rows"
+            )
         elif args.command == "up":
             settings.secret()  # fails early, or creates the embedded secret once
             upgrade_head(settings)

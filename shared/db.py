@@ -73,6 +73,9 @@ sites = Table(
 )
 
 # One accepted event. Written only by the ingest worker, read by the API.
+# On PostgreSQL it is partitioned by month of occurred_at (see shared.partitions) and has
+# no primary key: `event_ids` keeps event_id unique, and a btree on random ids would be
+# paid by every insert for no reader (migrations 0102 and 0300).
 events = Table(
     "events",
     metadata,
@@ -116,6 +119,20 @@ events = Table(
         postgresql_where=text("subject_id IS NOT NULL"),
         sqlite_where=text("subject_id IS NOT NULL"),
     ),
+)
+
+# The register of stored event ids: the one unique index over event_id alone, which a
+# partitioned `events` cannot have. The worker claims ids here before writing events, so a
+# replay is stored once even when it carries another occurred_at (another partition).
+# It also maps a pageview to its session, for engagement events arriving in later batches,
+# so nothing needs to find an event by id in `events` (which has no index on it on Postgres).
+event_ids = Table(
+    "event_ids",
+    metadata,
+    Column("event_id", Uuid, primary_key=True),
+    Column("occurred_at", UtcDateTime(), nullable=False),
+    Column("session_id", Uuid, nullable=True),
+    Index("ix_event_ids_occurred_at", "occurred_at", postgresql_using="brin"),
 )
 
 # A visit: events of one visitor hash with no gap over 30 minutes. Kept by the ingest worker.

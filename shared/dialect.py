@@ -10,59 +10,33 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-import asyncpg
 import orjson
-from sqlalchemy import JSON, Column, ColumnElement, Table, any_, bindparam, select, text
+from sqlalchemy import JSON, Column, ColumnElement, Table, any_, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from shared.db import event_ids
 
 
 def is_postgres(conn: AsyncConnection) -> bool:
     return conn.dialect.name == "postgresql"
 
 
-async def insert_ignoring_duplicates(
+async def bulk_insert(
     conn: AsyncConnection, table: Table, columns: Sequence[str], records: Sequence[Sequence[Any]]
-) -> int:
-    """Insert rows (tuples in `columns` order, JSON columns as JSON text), skipping any whose
-    primary key already exists; returns how many were new.
+) -> None:
+    """Insert rows given as tuples in `columns` order (JSON columns as JSON text).
 
-    PostgreSQL: COPY straight into the table inside a savepoint, the fast path when callers
-    have already dropped the keys they know exist; if a concurrent writer got there first
-    (unique violation), back to the savepoint and COPY into a transaction-scoped staging
-    table, then one INSERT ... SELECT ... ON CONFLICT DO NOTHING.
-    SQLite: INSERT OR IGNORE, executemany.
+    For rows whose uniqueness the caller has already settled (see claim_event_ids).
+    PostgreSQL: COPY (binary). SQLite: executemany.
     """
     if not records:
-        return 0
+        return
+    driver = (await conn.get_raw_connection()).driver_connection
+    assert driver is not None
     if is_postgres(conn):
-        raw = await conn.get_raw_connection()
-        driver = raw.driver_connection
-        assert driver is not None
-        try:
-            async with conn.begin_nested():
-                status = await driver.copy_records_to_table(
-                    table.name, records=records, columns=list(columns)
-                )
-            return int(status.rsplit(" ", 1)[1])
-        except asyncpg.UniqueViolationError:
-            pass
-        stage = f"{table.name}_stage"
-        await conn.execute(
-            text(
-                f'CREATE TEMP TABLE IF NOT EXISTS "{stage}" '
-                f'(LIKE "{table.name}" INCLUDING DEFAULTS) ON COMMIT DELETE ROWS'
-            )
-        )
-        await driver.copy_records_to_table(stage, records=records, columns=list(columns))
-        column_list = ", ".join(f'"{c}"' for c in columns)
-        result = await conn.execute(
-            text(
-                f'INSERT INTO "{table.name}" ({column_list}) '
-                f'SELECT {column_list} FROM "{stage}" ON CONFLICT DO NOTHING'
-            )
-        )
-        return int(result.rowcount)
+        await driver.copy_records_to_table(table.name, records=records, columns=list(columns))
+        return
     json_columns = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, JSON)]
     rows = []
     for record in records:
@@ -71,11 +45,7 @@ async def insert_ignoring_duplicates(
             if record[index] is not None:
                 row[columns[index]] = orjson.loads(record[index])
         rows.append(row)
-    driver = (await conn.get_raw_connection()).driver_connection
-    assert driver is not None
-    before = int(driver.total_changes)
-    await conn.execute(sqlite.insert(table).prefix_with("OR IGNORE"), rows)
-    return int(driver.total_changes) - before
+    await conn.execute(sqlite.insert(table), rows)
 
 
 async def insert_if_absent(conn: AsyncConnection, table: Table, row: Mapping[str, Any]) -> None:
@@ -160,6 +130,41 @@ def in_clauses(
         array = bindparam(None, list(values), type_=postgresql.ARRAY(column.type))
         return [column == any_(array)]
     return [column.in_(values[start : start + 2000]) for start in range(0, len(values), 2000)]
+
+
+async def claim_event_ids(conn: AsyncConnection, claims: Sequence[tuple[Any, Any, Any]]) -> int:
+    """Register (event_id, occurred_at, session_id) triples; returns how many were new.
+
+    `event_ids` holds the one unique index over event_id alone (a partitioned `events`
+    cannot). In the caller's transaction: a concurrent writer of the same id waits for it,
+    then finds the id taken; a rollback releases the ids again. Ids go in sorted, so two
+    writers of overlapping batches lock them in the same order (no deadlock).
+    Postgres: one INSERT ... SELECT FROM unnest(...) ORDER BY. SQLite: INSERT OR IGNORE.
+    """
+    if not claims:
+        return 0
+    driver = (await conn.get_raw_connection()).driver_connection
+    assert driver is not None
+    if is_postgres(conn):
+        ids, times, session_ids = (list(column) for column in zip(*claims, strict=True))
+        status = await driver.execute(
+            "INSERT INTO event_ids (event_id, occurred_at, session_id) "
+            "SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::uuid[]) ORDER BY 1 "
+            "ON CONFLICT DO NOTHING",
+            ids,
+            times,
+            session_ids,
+        )
+        return int(status.rsplit(" ", 1)[1])
+    before = int(driver.total_changes)
+    await conn.execute(
+        sqlite.insert(event_ids).prefix_with("OR IGNORE"),
+        [
+            {"event_id": i, "occurred_at": t, "session_id": s}
+            for i, t, s in sorted(claims, key=lambda claim: claim[0].int)
+        ],
+    )
+    return int(driver.total_changes) - before
 
 
 async def existing_keys(

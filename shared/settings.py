@@ -69,6 +69,16 @@ class Settings(BaseSettings):
         default="worker-1",
         description="Consumer name in the Redis group; keep it stable across restarts.",
     )
+    claim_idle_ms: int = Field(
+        default=60_000,
+        ge=100,
+        description="Idle time after which a worker takes over another consumer's pending entries.",
+    )
+    maintenance_interval_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Seconds between partition and retention passes of each worker.",
+    )
     log_format: str = Field(default="json", pattern="^(json|text)$", description="json or text.")
     log_level: str = Field(default="INFO", description="stdlib logging level.")
 

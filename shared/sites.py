@@ -38,6 +38,15 @@ class SiteSettings(BaseModel):
     extra_hosts: tuple[str, ...] = Field(
         default=(), description="other domains whose pages may send events for this site"
     )
+    raw_retention_months: int = Field(
+        default=25,
+        ge=1,
+        le=25,
+        description="months raw events and sessions are kept (CNIL ceiling: 25)",
+    )
+    rollup_retention_months: int | None = Field(
+        default=None, ge=1, description="months hourly rollups are kept (unset: kept)"
+    )
 
 
 DEFAULT_SITE_SETTINGS = SiteSettings()

@@ -28,8 +28,8 @@ from services.collector.sessions import (
     sessionise,
     visitor_keys,
 )
-from shared.db import events, page_hourly, sessions, site_hourly, sites
-from shared.dialect import existing_keys, in_clauses, insert_ignoring_duplicates, upsert
+from shared.db import event_ids, events, page_hourly, sessions, site_hourly, sites
+from shared.dialect import bulk_insert, claim_event_ids, existing_keys, in_clauses, upsert
 from shared.queue import Delivery, EventQueue, RedisStreamQueue
 from shared.runtime import Resources
 from shared.sites import SiteSettings
@@ -38,12 +38,15 @@ log = logging.getLogger("overt.worker")
 
 RETRY_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
 SESSION_COLUMNS = [c.name for c in sessions.columns if c.name != "session_id"]
+ID, OCCURRED_AT, SESSION_ID = (
+    EVENT_COLUMNS.index(name) for name in ("event_id", "occurred_at", "session_id")
+)
 
 
 def queued_events(deliveries: Sequence[Delivery]) -> list[QueuedEvent]:
     """Decode queue entries (each a JSON array of records) into events to store.
 
-    Duplicates inside one batch are dropped here; across batches the primary key does it.
+    Duplicates inside one batch are dropped here; across batches the event_ids register does.
     """
     unique: dict[uuid.UUID, QueuedEvent] = {}
     for delivery in deliveries:
@@ -79,10 +82,10 @@ async def _pageview_sessions(
     conn: AsyncConnection, pageview_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, uuid.UUID]:
     owners: dict[uuid.UUID, uuid.UUID] = {}
-    for clause in in_clauses(conn, events.c.event_id, pageview_ids):
+    for clause in in_clauses(conn, event_ids.c.event_id, pageview_ids):
         result = await conn.execute(
-            select(events.c.event_id, events.c.session_id).where(
-                clause, events.c.session_id.is_not(None)
+            select(event_ids.c.event_id, event_ids.c.session_id).where(
+                clause, event_ids.c.session_id.is_not(None)
             )
         )
         owners.update({row.event_id: row.session_id for row in result})
@@ -134,7 +137,7 @@ async def prepare_batch(
     if not rows:
         return PreparedBatch(deliveries, [], [], [], [], Carry())
     async with engine.connect() as conn:
-        existing = await existing_keys(conn, events.c.event_id, [row.event_id for row in rows])
+        existing = await existing_keys(conn, event_ids.c.event_id, [row.event_id for row in rows])
         new = [row for row in rows if row.event_id not in existing] if existing else rows
         if not new:
             return PreparedBatch(deliveries, [], [], [], [], Carry())
@@ -198,9 +201,10 @@ async def write_prepared(*, engine: AsyncEngine, batch: PreparedBatch) -> int:
     if not batch.records:
         return 0
     async with engine.begin() as conn:
-        inserted = await insert_ignoring_duplicates(conn, events, EVENT_COLUMNS, batch.records)
-        if inserted != len(batch.records):
+        claims = [(r[ID], r[OCCURRED_AT], r[SESSION_ID]) for r in batch.records]
+        if await claim_event_ids(conn, claims) != len(claims):
             raise ConcurrentWrite()
+        await bulk_insert(conn, events, EVENT_COLUMNS, batch.records)
         await upsert(
             conn, sessions, batch.session_rows, keys=["session_id"], replace=SESSION_COLUMNS
         )
@@ -218,7 +222,7 @@ async def write_prepared(*, engine: AsyncEngine, batch: PreparedBatch) -> int:
             keys=["site_id", "hour"],
             add=["pageviews", "events", "sessions", "engaged_sessions", "engaged_ms", "gpc_events"],
         )
-    return inserted
+    return len(batch.records)
 
 
 async def commit_batch(*, engine: AsyncEngine, queue: EventQueue, batch: PreparedBatch) -> int:
@@ -228,10 +232,25 @@ async def commit_batch(*, engine: AsyncEngine, queue: EventQueue, batch: Prepare
     return inserted
 
 
+async def write_events(*, engine: AsyncEngine, deliveries: Sequence[Delivery]) -> int:
+    """Store deliveries on their own (no batch in flight); returns how many events were new.
+
+    Prepared again when another writer stored some of them in between (bounded).
+    """
+    for _ in range(len(RETRY_DELAYS)):
+        prepared = await prepare_batch(engine=engine, deliveries=deliveries, carry=Carry())
+        try:
+            return await write_prepared(engine=engine, batch=prepared)
+        except ConcurrentWrite:
+            continue
+    raise ConcurrentWrite()
+
+
 async def ingest_batch(*, engine: AsyncEngine, queue: EventQueue, batch: Sequence[Delivery]) -> int:
-    """Prepare, write and acknowledge one batch on its own (no batch in flight)."""
-    prepared = await prepare_batch(engine=engine, deliveries=batch, carry=Carry())
-    return await commit_batch(engine=engine, queue=queue, batch=prepared)
+    """Write one batch on its own, then acknowledge it. Raises if the write fails."""
+    inserted = await write_events(engine=engine, deliveries=batch)
+    await queue.ack([delivery.id for delivery in batch])
+    return inserted
 
 
 async def run_ingest(resources: Resources, stop: asyncio.Event) -> None:
