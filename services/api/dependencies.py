@@ -36,3 +36,4 @@ def require_scope(scope: Scope) -> Callable[..., Awaitable[ApiKey]]:
 
 
 StatsKey = Annotated[ApiKey, Depends(require_scope(Scope.stats_read))]
+DefinitionsWriteKey = Annotated[ApiKey, Depends(require_scope(Scope.definitions_write))]
