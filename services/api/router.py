@@ -16,6 +16,7 @@ from services.api.definitions import (
 )
 from services.api.dependencies import DefinitionsWriteKey, StatsKey
 from services.api.exceptions import OtherSite
+from services.api.people_router import router as people_router
 from services.api.schemas import QueryIn, QueryMeta, QueryOut, QueryRow
 from services.api.service import ApiKey, run_query, site_timezone
 from shared.errors import problem_responses
@@ -78,3 +79,6 @@ async def put_definition(
 ) -> Definition:
     _own_site(site_id, key)
     return await store_definition(engine=resources.engine, site_id=site_id, body=body)
+
+
+router.include_router(people_router)
