@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 from redis.asyncio import Redis
 
@@ -60,7 +61,7 @@ async def test_endpoint_refuses_other_site_revoked_and_unscoped_keys(
     url = str(fill(path, **names))
     payload = fill(body, **names) if body is not None else None
 
-    async def call(key: str) -> object:
+    async def call(key: str) -> httpx.Response:
         return await people.client.request(method, url, json=payload, headers=auth(key))
 
     # Another site's key, with every scope: refused, and the answer names nothing of ours.

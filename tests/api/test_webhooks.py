@@ -1,0 +1,212 @@
+"""Webhooks on both backends against a real HTTP receiver on 127.0.0.1: the signature
+verifies, failures are retried with backoff and logged, nothing is sent after withdrawal,
+erasure sends a deletion notice, and private targets are refused unless allowed."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+import pytest
+
+from services.api.webhooks import (
+    deliver_due,
+    http_client,
+    run_webhooks,
+    verify,
+    webhook_pass,
+)
+from tests.api.people import (
+    Receiver,
+    auth,
+    consent_site,
+    consented_subject,
+    erase,
+    full_key,
+    pricing_definition,
+    receiver,
+    visit,
+    withdraw,
+)
+from tests.collector.test_intake import assert_problem
+from tests.conftest import Overt
+
+pytestmark = pytest.mark.anyio
+
+EVENTS = ["contact.intent_threshold_crossed", "contact.deleted"]
+
+
+async def subscribe(people: Overt, key: str, target: Receiver) -> dict[str, str]:
+    response = await people.client.post(
+        f"/v1/sites/{people.site.id}/webhooks",
+        json={"url": target.url, "events": EVENTS},
+        headers=auth(key),
+    )
+    assert response.status_code == 201, response.text
+    body = dict(response.json())
+    assert body["secret"].startswith("whsec_")
+    return body
+
+
+async def deliveries(people: Overt, key: str, hook_id: str) -> list[dict[str, Any]]:
+    response = await people.client.get(
+        f"/v1/sites/{people.site.id}/webhooks/{hook_id}/deliveries", headers=auth(key)
+    )
+    assert response.status_code == 200, response.text
+    return list(response.json()["deliveries"])
+
+
+async def test_intent_crossing_is_signed_then_erasure_sends_deletion_notice(people: Overt) -> None:
+    site = await consent_site(people)
+    await pricing_definition(people)
+    key = await full_key(people)
+    alice = await consented_subject(people, site, "Alice")
+    async with receiver() as target, http_client(people.resources.settings) as client:
+        hook = await subscribe(people, key, target)
+        listed = await people.client.get(f"/v1/sites/{site.id}/webhooks", headers=auth(key))
+        assert [h["id"] for h in listed.json()["webhooks"]] == [hook["id"]]
+        assert "secret" not in listed.json()["webhooks"][0]  # shown once only
+
+        await visit(people, alice, "/pricing")
+        await webhook_pass(people.resources, client)
+        assert target.requests == []  # one pricing view: no intent yet
+
+        await visit(people, alice, "/pricing")
+        await webhook_pass(people.resources, client)
+        await webhook_pass(people.resources, client)  # crossing is notified once only
+        assert len(target.requests) == 1
+        sent = target.requests[0]
+        assert verify(
+            hook["secret"],
+            sent.headers["overt-webhook-timestamp"],
+            sent.body,
+            sent.headers["overt-webhook-signature"],
+        )
+        assert not verify(
+            "whsec_wrong",
+            sent.headers["overt-webhook-timestamp"],
+            sent.body,
+            sent.headers["overt-webhook-signature"],
+        )
+        payload = orjson.loads(sent.body)
+        assert payload["type"] == "contact.intent_threshold_crossed"
+        assert payload["id"] == sent.headers["overt-webhook-id"]
+        assert payload["data"]["contact"]["subject_id"] == alice.subject_id
+        assert payload["data"]["contact"]["score"] == 12
+
+        await erase(people, site, alice)
+        await webhook_pass(people.resources, client)
+        assert len(target.requests) == 2
+        notice = orjson.loads(target.requests[1].body)
+        assert notice["type"] == "contact.deleted"
+        assert notice["data"] == {"subject_id": alice.subject_id, "reason": "erasure"}
+        await webhook_pass(people.resources, client)
+        assert len(target.requests) == 2  # once
+
+        log = await deliveries(people, key, hook["id"])
+        assert [d["status"] for d in log] == ["delivered", "delivered"]
+
+
+async def test_failures_are_retried_with_backoff_and_logged(people: Overt) -> None:
+    site = await consent_site(people)
+    await pricing_definition(people)
+    key = await full_key(people)
+    alice = await consented_subject(people, site, "Alice")
+    async with receiver() as target, http_client(people.resources.settings) as client:
+        target.statuses = [500, 503]
+        hook = await subscribe(people, key, target)
+        await visit(people, alice, "/pricing", "/pricing")
+        await webhook_pass(people.resources, client)
+        assert len(target.requests) == 1
+        # Not due again at once: the backoff holds it back (0.05 s, then 0.1 s).
+        assert await deliver_due(people.resources, client) == 0
+        async with asyncio.timeout(10):
+            while len(target.requests) < 3:
+                await asyncio.sleep(0.02)
+                await deliver_due(people.resources, client)
+        assert len({r.headers["overt-webhook-id"] for r in target.requests}) == 1
+        log = await deliveries(people, key, hook["id"])
+        assert log[0]["status"] == "delivered"
+        assert [(a["attempt"], a["status_code"]) for a in log[0]["log"]] == [
+            (1, 500),
+            (2, 503),
+            (3, 200),
+        ]
+        attempted = [a["attempted_at"] for a in log[0]["log"]]
+        assert attempted == sorted(attempted)
+
+
+async def test_nothing_is_sent_after_withdrawal(people: Overt) -> None:
+    site = await consent_site(people)
+    await pricing_definition(people)
+    key = await full_key(people)
+    alice = await consented_subject(people, site, "Alice")
+    async with receiver() as target, http_client(people.resources.settings) as client:
+        target.statuses = [500]
+        hook = await subscribe(people, key, target)
+        await visit(people, alice, "/pricing", "/pricing")
+        await webhook_pass(people.resources, client)  # queued, first attempt fails
+        assert len(target.requests) == 1
+        await withdraw(people, site, alice)
+        await asyncio.sleep(0.1)  # the retry is due now
+        await deliver_due(people.resources, client)
+        await webhook_pass(people.resources, client)
+        assert len(target.requests) == 1  # the retry was not sent
+        log = await deliveries(people, key, hook["id"])
+        assert log[0]["status"] == "cancelled"
+        assert "consent" in str(log[0]["log"][-1]["error"])
+
+
+async def test_background_sender_delivers_and_delete_stops_it(people: Overt) -> None:
+    """The API's background task (run_webhooks) drives the same outbox."""
+    site = await consent_site(people)
+    await pricing_definition(people)
+    key = await full_key(people)
+    alice = await consented_subject(people, site, "Alice")
+    bob = await consented_subject(people, site, "Bob")
+    async with receiver() as target:
+        hook = await subscribe(people, key, target)
+        await visit(people, alice, "/pricing", "/pricing")
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_webhooks(people.resources, stop))
+        try:
+            await target.wait_for(1)
+            removed = await people.client.delete(
+                f"/v1/sites/{site.id}/webhooks/{hook['id']}", headers=auth(key)
+            )
+            assert removed.status_code == 204
+            await visit(people, bob, "/pricing", "/pricing")
+            await asyncio.sleep(0.3)  # several passes of the sender
+        finally:
+            stop.set()
+            await task
+        assert [orjson.loads(r.body)["data"]["contact"]["subject_id"] for r in target.requests] == [
+            alice.subject_id
+        ]
+        again = await people.client.delete(
+            f"/v1/sites/{site.id}/webhooks/{hook['id']}", headers=auth(key)
+        )
+        assert_problem(again, 404, "webhook-not-found")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/hook",
+        "http://10.1.2.3/hook",
+        "http://[::1]/hook",
+        "http://169.254.169.254/latest",
+        "http://localhost/hook",
+        "ftp://example.com/x",
+    ],
+)
+async def test_private_targets_are_refused_by_default(overt: Overt, url: str) -> None:
+    key = await full_key(overt)
+    response = await overt.client.post(
+        f"/v1/sites/{overt.site.id}/webhooks",
+        json={"url": url, "events": ["contact.deleted"]},
+        headers=auth(key),
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
