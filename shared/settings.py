@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     webhook_poll_s: float = Field(
         default=1.0, gt=0, description="How often the webhook sender looks for work, seconds."
     )
+    webhook_intent_scan_s: float = Field(
+        default=15.0, gt=0, description="How often contacts are scored for intent webhooks."
+    )
     webhook_retry_base_s: float = Field(
         default=30.0, gt=0, description="First webhook retry delay; doubles per failed attempt."
     )

@@ -29,6 +29,7 @@ import hashlib
 import hmac
 import ipaddress
 import logging
+import math
 import secrets
 import socket
 import time
@@ -432,7 +433,7 @@ async def scan_erasures(*, engine: AsyncEngine, site_id: str, now: datetime) -> 
     return queued
 
 
-async def _claim(engine: AsyncEngine, now: datetime) -> list[Any]:
+async def lease_due(engine: AsyncEngine, now: datetime) -> list[Any]:
     """Lease up to BATCH due deliveries (a lease a crashed sender left expires by itself)."""
     async with engine.connect() as conn:
         due = (
@@ -587,16 +588,21 @@ async def _send_one(resources: Resources, client: httpx.AsyncClient, row: Any) -
     await _finish(engine, row, now=now, settings=settings, status_code=status_code, error=error)
 
 
-async def deliver_due(resources: Resources, client: httpx.AsyncClient) -> int:
+async def deliver_due(
+    resources: Resources, client: httpx.AsyncClient, *, now: datetime | None = None
+) -> int:
     """Send every due delivery once; returns how many were attempted."""
-    rows = await _claim(resources.engine, datetime.now(UTC))
+    rows = await lease_due(resources.engine, now or datetime.now(UTC))
     for row in rows:
         await _send_one(resources, client, row)
     return len(rows)
 
 
-async def webhook_pass(resources: Resources, client: httpx.AsyncClient) -> None:
-    """One round: queue new events (erasures, intent crossings), then send what is due."""
+async def webhook_pass(
+    resources: Resources, client: httpx.AsyncClient, *, intent: bool = True
+) -> None:
+    """One round: queue new events (erasures; intent crossings unless `intent` is False),
+    then send what is due."""
     now = datetime.now(UTC)
     async with resources.engine.connect() as conn:
         site_ids = (
@@ -604,7 +610,8 @@ async def webhook_pass(resources: Resources, client: httpx.AsyncClient) -> None:
         )
     for site_id in site_ids:
         await scan_erasures(engine=resources.engine, site_id=site_id, now=now)
-        await scan_intent(engine=resources.engine, site_id=site_id, now=now)
+        if intent:
+            await scan_intent(engine=resources.engine, site_id=site_id, now=now)
     await deliver_due(resources, client)
 
 
@@ -614,10 +621,16 @@ def http_client(settings: Settings) -> httpx.AsyncClient:
 
 async def run_webhooks(resources: Resources, stop: asyncio.Event) -> None:
     """Background task of the API: a webhook pass every `webhook_poll_s` until `stop`."""
-    async with http_client(resources.settings) as client:
+    settings = resources.settings
+    last_intent_scan = -math.inf
+    async with http_client(settings) as client:
         while not stop.is_set():
+            # Scoring every contact is the costly part: at most every webhook_intent_scan_s.
+            scan = time.monotonic() - last_intent_scan >= settings.webhook_intent_scan_s
             try:
-                await webhook_pass(resources, client)
+                await webhook_pass(resources, client, intent=scan)
+                if scan:
+                    last_intent_scan = time.monotonic()
             except Exception:
                 log.exception("webhook pass failed; retrying at the next interval")
             with contextlib.suppress(TimeoutError):

@@ -19,7 +19,12 @@ async def people(settings: Settings) -> AsyncIterator[Overt]:
     """Like `overt`, with local webhook targets allowed and quick retries; the webhook sender
     is driven by the tests (webhook_pass), not a background task, so every step is seen."""
     tuned = settings.model_copy(
-        update={"webhook_allow_private": True, "webhook_retry_base_s": 0.05, "webhook_poll_s": 0.05}
+        update={
+            "webhook_allow_private": True,
+            "webhook_retry_base_s": 0.05,
+            "webhook_poll_s": 0.05,
+            "webhook_intent_scan_s": 0.05,
+        }
     )
     async with open_resources(tuned) as resources:
         site = await create_site(engine=resources.engine, domain="example.com")

@@ -5,18 +5,23 @@ erasure sends a deletion notice, and private targets are refused unless allowed.
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 import pytest
 
 from services.api.webhooks import (
+    LEASE,
     deliver_due,
     http_client,
+    lease_due,
     run_webhooks,
+    scan_intent,
     verify,
     webhook_pass,
 )
+from shared.runtime import open_resources
 from tests.api.people import (
     Receiver,
     auth,
@@ -210,3 +215,72 @@ async def test_private_targets_are_refused_by_default(overt: Overt, url: str) ->
     )
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_outbox_survives_a_restart_and_an_abandoned_lease(people: Overt) -> None:
+    """A sender that leased a delivery and died: after a restart (new resources on the same
+    database) the delivery is sent once its lease has expired; nothing is lost."""
+    site = await consent_site(people)
+    await pricing_definition(people)
+    key = await full_key(people)
+    alice = await consented_subject(people, site, "Alice")
+    async with receiver() as target:
+        await subscribe(people, key, target)
+        await visit(people, alice, "/pricing", "/pricing")
+        async with http_client(people.resources.settings) as client:
+            await webhook_pass(people.resources, client, intent=True)
+            assert len(target.requests) == 1  # queue it and send it once ...
+        log = await deliveries(people, key, (await _hook_id(people, key)))
+        assert log[0]["status"] == "delivered"
+
+        await erase(people, site, alice)
+        async with http_client(people.resources.settings) as client:
+            await webhook_pass(people.resources, client, intent=False)
+        assert len(target.requests) == 2
+        # ... and the dying sender: a second subject crosses, is queued and leased, never sent.
+        bob = await consented_subject(people, site, "Bob")
+        await visit(people, bob, "/pricing", "/pricing")
+        assert (
+            await scan_intent(
+                engine=people.resources.engine, site_id=site.id, now=datetime.now(UTC)
+            )
+            == 1
+        )
+        leased = await lease_due(people.resources.engine, datetime.now(UTC))
+        assert len(leased) == 1
+
+        async with (
+            open_resources(people.resources.settings) as restarted,
+            http_client(restarted.settings) as client,
+        ):
+            assert await deliver_due(restarted, client) == 0  # still leased
+            later = datetime.now(UTC) + LEASE + timedelta(seconds=1)
+            assert await deliver_due(restarted, client, now=later) == 1
+        assert len(target.requests) == 3
+        assert orjson.loads(target.requests[2].body)["data"]["contact"]["subject_id"] == (
+            bob.subject_id
+        )
+
+
+async def _hook_id(people: Overt, key: str) -> str:
+    listed = await people.client.get(f"/v1/sites/{people.site.id}/webhooks", headers=auth(key))
+    return str(listed.json()["webhooks"][0]["id"])
+
+
+async def test_openapi_documents_every_refusal_of_the_people_endpoints(overt: Overt) -> None:
+    spec = (await overt.client.get("/openapi.json")).json()
+    people_paths = [
+        ("/v1/sites/{site_id}/contacts", "get"),
+        ("/v1/sites/{site_id}/contacts/{subject_id}", "get"),
+        ("/v1/sites/{site_id}/outcomes", "post"),
+        ("/v1/reports/outcomes", "post"),
+        ("/v1/sites/{site_id}/webhooks", "post"),
+        ("/v1/sites/{site_id}/webhooks", "get"),
+        ("/v1/sites/{site_id}/webhooks/{webhook_id}", "delete"),
+        ("/v1/sites/{site_id}/webhooks/{webhook_id}/deliveries", "get"),
+    ]
+    for path, method in people_paths:
+        responses = spec["paths"][path][method]["responses"]
+        assert {"401", "403", "422", "429"} <= set(responses), (path, method)
+        assert "application/problem+json" in responses["429"]["content"]
+    assert "409" in spec["paths"]["/v1/sites/{site_id}/outcomes"]["post"]["responses"]
