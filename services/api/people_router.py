@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from services.api.contacts import get_contact, list_contacts
 from services.api.dependencies import KEY_ERRORS, ContactsKey, OutcomesKey, StatsKey, WebhooksKey
@@ -54,9 +54,16 @@ class ContactNotFound(ProblemError):
     summary="Consented contacts (active identification consent) with score and intent",
     responses=problem_responses(*KEY_ERRORS, 422),
 )
-async def contacts(key: ContactsKey, resources: ResourcesDep) -> ContactList:
+async def contacts(
+    key: ContactsKey,
+    resources: ResourcesDep,
+    limit: Annotated[int, Query(ge=1, le=1000, description="contacts per page")] = 100,
+    offset: Annotated[int, Query(ge=0, description="contacts to skip (by score order)")] = 0,
+) -> ContactList:
     version, found = await list_contacts(engine=resources.engine, site_id=key.site_id)
-    return ContactList(contacts=found, definition_version=version)
+    return ContactList(
+        contacts=found[offset : offset + limit], total=len(found), definition_version=version
+    )
 
 
 @router.get(

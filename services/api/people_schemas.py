@@ -69,7 +69,8 @@ class ContactDetail(Contact):
 
 
 class ContactList(BaseModel):
-    contacts: list[Contact]
+    contacts: list[Contact] = Field(description="highest score first")
+    total: int = Field(description="consented contacts in all pages")
     definition_version: int
 
 

@@ -54,6 +54,12 @@ async def test_contacts_are_consented_subjects_with_explained_scores(people: Ove
     assert top["summary"]["high_intent_pageviews"] == 2
     assert body["contacts"][1]["score"] == 1
     assert body["contacts"][1]["intent"] is False
+    assert body["total"] == 2
+    page = await people.client.get(
+        f"/v1/sites/{site.id}/contacts", params={"limit": 1, "offset": 1}, headers=auth(key)
+    )
+    assert [c["subject_id"] for c in page.json()["contacts"]] == [bob.subject_id]
+    assert page.json()["total"] == 2
 
     detail = await people.client.get(
         f"/v1/sites/{site.id}/contacts/{alice.subject_id}", headers=auth(key)
