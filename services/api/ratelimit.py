@@ -23,7 +23,9 @@ class Verdict:
 
 
 class RateLimiter(Protocol):
-    async def hit(self, key_id: str, *, limit: int, window_s: int) -> Verdict: ...
+    async def hit(
+        self, key_id: str, *, limit: int, window_s: int, now: float | None = None
+    ) -> Verdict: ...
 
 
 def _verdict(count: int, limit: int, window_s: int, now: float) -> Verdict:
@@ -42,8 +44,10 @@ class InProcessRateLimiter:
     def __init__(self) -> None:
         self._counts: dict[str, tuple[int, int]] = {}
 
-    async def hit(self, key_id: str, *, limit: int, window_s: int) -> Verdict:
-        now = time.time()
+    async def hit(
+        self, key_id: str, *, limit: int, window_s: int, now: float | None = None
+    ) -> Verdict:
+        now = time.time() if now is None else now
         window = math.floor(now / window_s)
         current, count = self._counts.get(key_id, (window, 0))
         count = count + 1 if current == window else 1
@@ -58,8 +62,10 @@ class RedisRateLimiter:
         self._redis = redis
         self._prefix = prefix
 
-    async def hit(self, key_id: str, *, limit: int, window_s: int) -> Verdict:
-        now = time.time()
+    async def hit(
+        self, key_id: str, *, limit: int, window_s: int, now: float | None = None
+    ) -> Verdict:
+        now = time.time() if now is None else now
         window = math.floor(now / window_s)
         name = f"{self._prefix}:ratelimit:{key_id}:{window}"
         async with self._redis.pipeline(transaction=True) as pipe:

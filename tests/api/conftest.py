@@ -24,6 +24,7 @@ async def people(settings: Settings) -> AsyncIterator[Overt]:
             "webhook_retry_base_s": 0.05,
             "webhook_poll_s": 0.05,
             "webhook_intent_scan_s": 0.05,
+            "api_rate_window_s": 3600,  # rate-limit counts never straddle a window in a test
         }
     )
     async with open_resources(tuned) as resources:

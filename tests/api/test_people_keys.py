@@ -108,7 +108,8 @@ async def test_rate_limit_setting_applies_to_keys_without_their_own(settings: Se
     from shared.runtime import open_resources
     from tests.conftest import make_app, running
 
-    tuned = settings.model_copy(update={"api_rate_limit": 2})
+    # An hour-long window: the three calls cannot straddle a window boundary in practice.
+    tuned = settings.model_copy(update={"api_rate_limit": 2, "api_rate_window_s": 3600})
     async with open_resources(tuned) as resources:
         site = await create_site(engine=resources.engine, domain="example.com")
         _, key = await create_key(
@@ -129,12 +130,15 @@ async def test_redis_limit_is_shared_by_processes(postgres_settings: Settings) -
         first = RedisRateLimiter(redis, prefix=prefix)
         second = RedisRateLimiter(redis, prefix=prefix)
         verdicts = [
-            await limiter.hit("key1", limit=3, window_s=60)
-            for limiter in (first, second, first, second)
+            await limiter.hit("key1", limit=3, window_s=60, now=120.0 + offset)
+            for offset, limiter in enumerate((first, second, first, second))
         ]
         assert [v.allowed for v in verdicts] == [True, True, True, False]
         assert [v.remaining for v in verdicts] == [2, 1, 0, 0]
-        assert (await second.hit("key2", limit=3, window_s=60)).allowed
+        assert verdicts[-1].retry_after_s == 60 - 3  # the window [120, 180) ends at 180
+        assert (await second.hit("key2", limit=3, window_s=60, now=123.0)).allowed
+        # The next window starts a fresh budget.
+        assert (await first.hit("key1", limit=3, window_s=60, now=180.0)).allowed
     finally:
         await redis.aclose()
 

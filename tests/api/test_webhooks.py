@@ -124,12 +124,16 @@ async def test_failures_are_retried_with_backoff_and_logged(people: Overt) -> No
         await visit(people, alice, "/pricing", "/pricing")
         await webhook_pass(people.resources, client)
         assert len(target.requests) == 1
-        # Not due again at once: the backoff holds it back (0.05 s, then 0.1 s).
-        assert await deliver_due(people.resources, client) == 0
-        async with asyncio.timeout(10):
-            while len(target.requests) < 3:
-                await asyncio.sleep(0.02)
-                await deliver_due(people.resources, client)
+        # After failure n the delivery waits retry_base * 2^(n-1): 0.05 s, then 0.1 s.
+        for failed, delay in ((1, 0.05), (2, 0.1)):
+            [pending] = await deliveries(people, key, hook["id"])
+            assert (pending["status"], pending["attempts"]) == ("pending", failed)
+            attempted = datetime.fromisoformat(pending["log"][-1]["attempted_at"])
+            due = datetime.fromisoformat(pending["next_attempt_at"])
+            assert due - attempted == timedelta(seconds=delay)
+            assert await deliver_due(people.resources, client, now=attempted) == 0  # not yet
+            assert await deliver_due(people.resources, client, now=due) == 1
+            assert len(target.requests) == failed + 1
         assert len({r.headers["overt-webhook-id"] for r in target.requests}) == 1
         log = await deliveries(people, key, hook["id"])
         assert log[0]["status"] == "delivered"
@@ -138,8 +142,8 @@ async def test_failures_are_retried_with_backoff_and_logged(people: Overt) -> No
             (2, 503),
             (3, 200),
         ]
-        attempted = [a["attempted_at"] for a in log[0]["log"]]
-        assert attempted == sorted(attempted)
+        moments = [a["attempted_at"] for a in log[0]["log"]]
+        assert moments == sorted(moments)
 
 
 async def test_nothing_is_sent_after_withdrawal(people: Overt) -> None:
@@ -154,8 +158,8 @@ async def test_nothing_is_sent_after_withdrawal(people: Overt) -> None:
         await webhook_pass(people.resources, client)  # queued, first attempt fails
         assert len(target.requests) == 1
         await withdraw(people, site, alice)
-        await asyncio.sleep(0.1)  # the retry is due now
-        await deliver_due(people.resources, client)
+        later = datetime.now(UTC) + timedelta(seconds=1)  # the retry is due by then
+        assert await deliver_due(people.resources, client, now=later) == 1
         await webhook_pass(people.resources, client)
         assert len(target.requests) == 1  # the retry was not sent
         log = await deliveries(people, key, hook["id"])
@@ -181,11 +185,15 @@ async def test_background_sender_delivers_and_delete_stops_it(people: Overt) -> 
                 f"/v1/sites/{site.id}/webhooks/{hook['id']}", headers=auth(key)
             )
             assert removed.status_code == 204
-            await visit(people, bob, "/pricing", "/pricing")
-            await asyncio.sleep(0.3)  # several passes of the sender
         finally:
             stop.set()
             await task
+        # After the delete, a contact crossing the threshold queues nothing for it.
+        await visit(people, bob, "/pricing", "/pricing")
+        now = datetime.now(UTC)
+        assert await scan_intent(engine=people.resources.engine, site_id=site.id, now=now) == 0
+        async with http_client(people.resources.settings) as client:
+            assert await deliver_due(people.resources, client, now=now + LEASE * 2) == 0
         assert [orjson.loads(r.body)["data"]["contact"]["subject_id"] for r in target.requests] == [
             alice.subject_id
         ]
