@@ -127,11 +127,18 @@ async def record_outcome(
     return outcome_out(row), row.recorded_at == now
 
 
+BANDS = 4  # score bands: quarters of the definition's score cap
+
+
+def band_edges(cap: float) -> list[float]:
+    return [cap * index / BANDS for index in range(1, BANDS)]
+
+
 def band_name(edges: list[float], value: float) -> str:
-    lower: float | None = None
+    lower = 0.0
     for edge in edges:
         if value < edge:
-            return f"[{lower if lower is not None else 0:g}, {edge:g})"
+            return f"[{lower:g}, {edge:g})"
         lower = edge
     return f"[{edges[-1]:g}, max]"
 
@@ -212,9 +219,8 @@ async def outcome_report(*, engine: AsyncEngine, query: OutcomeReportIn) -> Outc
     base_rate = good_total / total if total >= k and total else None
 
     by_signal: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    by_band: dict[str, list[int]] = {band_name(query.band_edges, -1.0): [0, 0]}
-    for edge in query.band_edges:
-        by_band[band_name(query.band_edges, edge)] = [0, 0]
+    edges = band_edges(definition.weights.cap)
+    by_band: dict[str, list[int]] = {band_name(edges, value): [0, 0] for value in [0.0, *edges]}
     for subject in population:
         good = int(subject.subject_id in good_subjects)
         names = {signal.rule for signal in subject.score.intent_signals}
@@ -223,7 +229,7 @@ async def outcome_report(*, engine: AsyncEngine, query: OutcomeReportIn) -> Outc
         for name in names:
             by_signal[name][0] += 1
             by_signal[name][1] += good
-        band = by_band[band_name(query.band_edges, subject.score.value)]
+        band = by_band[band_name(edges, subject.score.value)]
         band[0] += 1
         band[1] += good
     below_k = total < k

@@ -132,23 +132,17 @@ class OutcomeOut(BaseModel):
 
 
 class OutcomeReportIn(BaseModel):
+    """Score bands are fixed by the definition (quarters of its score cap), not chosen by the
+    caller: caller-chosen edges would let two reports be differenced down to one subject."""
+
     model_config = ConfigDict(extra="forbid")
 
     site_id: Annotated[str, Field(min_length=1, max_length=32)]
-    band_edges: Annotated[list[float], Field(min_length=1, max_length=20)] = Field(
-        default=[25.0, 50.0, 75.0], description="score band boundaries, ascending"
-    )
     k: Annotated[int, Field(ge=2, le=1000)] | None = Field(
         default=None,
         description="groups with fewer subjects are not reported; at least the site's k "
         "(default 5), a caller may only raise it",
     )
-
-    @model_validator(mode="after")
-    def _ascending(self) -> OutcomeReportIn:
-        if any(b <= a for a, b in zip(self.band_edges, self.band_edges[1:], strict=False)):
-            raise ValueError("band_edges must be strictly ascending")
-        return self
 
 
 class LiftRow(BaseModel):

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.api.definitions import DefinitionIn, PageRepeatRule, store_definition
+from services.api.definitions import DefinitionIn, PageRepeatRule, ScoreWeights, store_definition
 from services.api.schemas import Scope
 from services.api.service import create_key
 from services.consent.service import ensure_site
@@ -79,7 +79,7 @@ async def erase(overt: Overt, site: Site, subject: Subject) -> None:
     assert response.status_code == 200, response.text
 
 
-async def pricing_definition(overt: Overt, threshold: float = 5.0) -> None:
+async def pricing_definition(overt: Overt, threshold: float = 5.0, cap: float = 100.0) -> None:
     """/pricing is high intent; two pricing views is the intent rule."""
     await store_definition(
         engine=overt.resources.engine,
@@ -88,6 +88,7 @@ async def pricing_definition(overt: Overt, threshold: float = 5.0) -> None:
             high_intent_pages=("/pricing",),
             intent_rules=(PageRepeatRule(name="pricing_twice", pattern="/pricing"),),
             intent_threshold=threshold,
+            weights=ScoreWeights(cap=cap),
         ),
     )
 

@@ -79,9 +79,10 @@ async def test_lift_per_signal_and_score_band_matches_hand_computation(people: O
     """Ten consented subjects. Five viewed /pricing twice (score 2 + 2x5 = 12, rule
     pricing_twice, intent); four of them booked a meeting, one lost the deal. Five viewed /
     once (score 1); one of them won a deal. Base rate 5/10 = 0.5; pricing_twice: 4/5 = 0.8,
-    lift 1.6; band [0, 5): 1/5 = 0.2, lift 0.4; band [5, max]: 0.8, lift 1.6."""
+    lift 1.6. Score cap 20, so the bands are [0, 5), [5, 10), [10, 15), [15, max]:
+    [0, 5): 1/5 = 0.2, lift 0.4; [10, 15): 0.8, lift 1.6; the other two are empty."""
     site = await consent_site(people)
-    await pricing_definition(people)
+    await pricing_definition(people, cap=20)
     key = await full_key(people)
     keen = [await consented_subject(people, site, f"Keen{i}") for i in range(5)]
     casual = [await consented_subject(people, site, f"Casual{i}") for i in range(5)]
@@ -113,7 +114,7 @@ async def test_lift_per_signal_and_score_band_matches_hand_computation(people: O
     async def report(**extra: object) -> dict[str, object]:
         response = await people.client.post(
             "/v1/reports/outcomes",
-            json={"site_id": site.id, "band_edges": [5], **extra},
+            json={"site_id": site.id, **extra},
             headers=auth(key),
         )
         assert response.status_code == 200, response.text
@@ -138,7 +139,10 @@ async def test_lift_per_signal_and_score_band_matches_hand_computation(people: O
         0.2,
         0.4,
     )
-    assert (bands["[5, max]"]["good_outcomes"], bands["[5, max]"]["lift"]) == (4, 1.6)
+    assert (bands["[10, 15)"]["good_outcomes"], bands["[10, 15)"]["lift"]) == (4, 1.6)
+    assert list(bands) == ["[0, 5)", "[5, 10)", "[10, 15)", "[15, max]"]
+    assert bands["[5, 10)"]["suppressed"]
+    assert bands["[15, max]"]["suppressed"]
     assert body["campaigns"] == [
         {
             "utm_source": None,
@@ -147,6 +151,18 @@ async def test_lift_per_signal_and_score_band_matches_hand_computation(people: O
             "revenue": {"USD": "99.99"},
         }
     ]
+
+    # Bands are the definition's, not the caller's: no two partitions to difference.
+    chosen = await people.client.post(
+        "/v1/reports/outcomes",
+        json={"site_id": site.id, "band_edges": [11, 12]},
+        headers=auth(key),
+    )
+    assert_problem(chosen, 422, "validation-error")
+    # k can only be raised, never lowered below the site's k.
+    lowered = await report(k=2)
+    assert lowered["k"] == 5
+    assert all(row["suppressed"] for row in lowered["score_bands"][1::2])  # type: ignore[index]
 
     # k = 6: groups of five are not reported, the ten-subject base still is.
     strict = await report(k=6)
