@@ -121,15 +121,19 @@ def verify(
 # --- SSRF -----------------------------------------------------------------------------------
 
 
-async def check_target(url: str, *, allow_private: bool) -> None:
-    """Refuse URLs whose host resolves to a private, loopback, link-local or reserved address."""
+async def check_target(url: str, *, allow_private: bool) -> str | None:
+    """Refuse URLs whose host resolves to a private, loopback, link-local or reserved address.
+
+    Returns the vetted address to connect to (None when private targets are allowed), so the
+    request cannot be sent to another address resolved later (DNS rebinding).
+    """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UnsafeTarget("Only http and https URLs with a host are accepted.")
     if parts.username or parts.password:
         raise UnsafeTarget("URLs with credentials are not accepted.")
     if allow_private:
-        return
+        return None
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(
             parts.hostname,
@@ -138,10 +142,24 @@ async def check_target(url: str, *, allow_private: bool) -> None:
         )
     except OSError:
         raise UnsafeTarget("The host name does not resolve.") from None
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
-        if not address.is_global:
-            raise UnsafeTarget("The host resolves to a non-public address.")
+    addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
+    if not addresses or not all(address.is_global for address in addresses):
+        raise UnsafeTarget("The host resolves to a non-public address.")
+    return str(addresses[0])
+
+
+def pinned(url: str, address: str | None) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """The URL to request, with the Host header and TLS server name of the original, so the
+    connection goes to the vetted `address` (None: the URL as it is)."""
+    if address is None:
+        return url, {}, {}
+    parts = urlsplit(url)
+    assert parts.hostname is not None
+    literal = f"[{address}]" if ":" in address else address
+    netloc = literal + (f":{parts.port}" if parts.port else "")
+    host = parts.netloc.rsplit("@", 1)[-1]
+    extensions: dict[str, Any] = {"sni_hostname": parts.hostname} if parts.scheme == "https" else {}
+    return parts._replace(netloc=netloc).geturl(), {"host": host}, extensions
 
 
 # --- subscriptions --------------------------------------------------------------------------
@@ -566,17 +584,20 @@ async def _send_one(resources: Resources, client: httpx.AsyncClient, row: Any) -
     status_code: int | None = None
     error: str | None = None
     try:
-        await check_target(row.url, allow_private=settings.webhook_allow_private)
+        address = await check_target(row.url, allow_private=settings.webhook_allow_private)
+        url, host, extensions = pinned(row.url, address)
         response = await client.post(
-            row.url,
+            url,
             content=body,
             headers={
+                **host,
                 "content-type": "application/json",
                 "user-agent": "Overt-Webhooks/1",
                 "overt-webhook-id": row.id,
                 "overt-webhook-timestamp": str(timestamp),
                 "overt-webhook-signature": sign(secret, timestamp, body),
             },
+            extensions=extensions,
         )
         status_code = response.status_code
         if not 200 <= status_code < 300:

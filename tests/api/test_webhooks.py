@@ -16,6 +16,7 @@ from services.api.webhooks import (
     deliver_due,
     http_client,
     lease_due,
+    pinned,
     run_webhooks,
     scan_intent,
     verify,
@@ -292,3 +293,15 @@ async def test_openapi_documents_every_refusal_of_the_people_endpoints(overt: Ov
         assert {"401", "403", "422", "429"} <= set(responses), (path, method)
         assert "application/problem+json" in responses["429"]["content"]
     assert "409" in spec["paths"]["/v1/sites/{site_id}/outcomes"]["post"]["responses"]
+
+
+def test_requests_are_pinned_to_the_vetted_address() -> None:
+    """After the SSRF check, the request goes to the address that was checked (no rebinding)."""
+    url, headers, extensions = pinned("https://hooks.example.com:8443/in?x=1", "93.184.216.34")
+    assert url == "https://93.184.216.34:8443/in?x=1"
+    assert headers == {"host": "hooks.example.com:8443"}
+    assert extensions == {"sni_hostname": "hooks.example.com"}
+    url, headers, extensions = pinned("http://hooks.example.com/in", "2606:2800:220:1::1")
+    assert url == "http://[2606:2800:220:1::1]/in"
+    assert (headers, extensions) == ({"host": "hooks.example.com"}, {})
+    assert pinned("http://127.0.0.1:9/x", None) == ("http://127.0.0.1:9/x", {}, {})
