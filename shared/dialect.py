@@ -48,12 +48,11 @@ async def bulk_insert(
     await conn.execute(sqlite.insert(table), rows)
 
 
-async def insert_if_absent(conn: AsyncConnection, table: Table, row: Mapping[str, Any]) -> None:
-    """Insert one row unless its primary key exists (a race-free 'create once')."""
-    if is_postgres(conn):
-        await conn.execute(postgresql.insert(table).values(**row).on_conflict_do_nothing())
-    else:
-        await conn.execute(sqlite.insert(table).values(**row).on_conflict_do_nothing())
+async def insert_if_absent(conn: AsyncConnection, table: Table, row: Mapping[str, Any]) -> bool:
+    """Insert one row unless its primary key exists (a race-free 'create once'); True if new."""
+    insert = postgresql.insert if is_postgres(conn) else sqlite.insert
+    result = await conn.execute(insert(table).values(**row).on_conflict_do_nothing())
+    return bool(result.rowcount)
 
 
 async def upsert(

@@ -8,7 +8,7 @@ client replay of an event may carry another occurred_at (the collector clamps cl
 to its own), and must still be stored once. SQLite: only the register is added.
 
 Revision ID: 0300
-Revises: 0102
+Revises: 0210
 Create Date: 2026-11-24
 """
 
@@ -29,7 +29,7 @@ from shared.partitions import (
 )
 
 revision = "0300"
-down_revision = "0102"
+down_revision = "0210"
 branch_labels = None
 depends_on = None
 
