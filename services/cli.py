@@ -16,7 +16,8 @@ from sqlalchemy import select
 
 from services.api.router import router as api_router
 from services.api.schemas import Scope
-from services.api.service import create_key
+from services.api.service import create_key, revoke_key
+from services.api.webhooks import run_webhooks
 from services.collector.router import EventIntakeMiddleware
 from services.collector.router import router as collector_router
 from services.collector.worker import run_ingest
@@ -36,6 +37,7 @@ from shared.db import create_engine, sites
 from shared.errors import ProblemError
 from shared.logging import configure_logging
 from shared.migrate import upgrade_head
+from shared.partitions import RetentionReport, maintain, run_maintenance
 from shared.runtime import Resources
 from shared.server import bounded_http_protocol
 from shared.settings import Settings, SettingsError, load_settings
@@ -78,7 +80,7 @@ def all_in_one_app(settings: Settings) -> FastAPI:
         settings=settings,
         routers=[collector_router, consent_router, api_router],
         startup=[restore_revocations, announce],
-        background=[run_ingest, run_expiry],
+        background=[run_ingest, run_expiry, run_maintenance, run_webhooks],
         front=[EventIntakeMiddleware],
     )
 
@@ -96,7 +98,11 @@ def service_app(settings: Settings, service: str) -> FastAPI:
         settings=settings,
         routers=routers.get(service, []),
         startup=[restore_revocations] if service == "consent" else [],
-        background={"worker": [run_ingest], "consent": [run_expiry]}.get(service, []),
+        background={
+            "worker": [run_ingest, run_maintenance],
+            "consent": [run_expiry],
+            "api": [run_webhooks],
+        }.get(service, []),
         front=[EventIntakeMiddleware] if service == "collector" else [],
     )
 
@@ -141,15 +147,25 @@ async def _site_add(
     return site.id, site.domain
 
 
-async def _key_create(settings: Settings, site_id: str, scopes: Sequence[str]) -> tuple[str, str]:
+async def _key_create(
+    settings: Settings, site_id: str, scopes: Sequence[str], rate_limit: int | None
+) -> tuple[str, str]:
     engine = create_engine(settings)
     try:
         key, secret = await create_key(
-            engine=engine, site_id=site_id, scopes=[Scope(s) for s in scopes]
+            engine=engine, site_id=site_id, scopes=[Scope(s) for s in scopes], rate_limit=rate_limit
         )
     finally:
         await engine.dispose()
     return key.id, secret
+
+
+async def _key_revoke(settings: Settings, key_id: str) -> bool:
+    engine = create_engine(settings)
+    try:
+        return await revoke_key(engine=engine, key_id=key_id)
+    finally:
+        await engine.dispose()
 
 
 async def _ledger_verify(settings: Settings, site_id: str | None) -> list[VerifyReport]:
@@ -197,6 +213,14 @@ async def _consent_notice(settings: Settings, site_id: str, texts: dict[str, str
         await engine.dispose()
 
 
+async def _partitions(settings: Settings) -> tuple[list[str], RetentionReport]:
+    engine = create_engine(settings)
+    try:
+        return await maintain(engine)
+    finally:
+        await engine.dispose()
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="overt", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
@@ -211,6 +235,10 @@ def parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--host")
 
     commands.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
+    commands.add_parser(
+        "partitions",
+        help="create event partitions ahead and apply retention now (workers also do it hourly)",
+    )
 
     site = commands.add_parser("site", help="manage sites").add_subparsers(
         dest="action", required=True
@@ -231,7 +259,14 @@ def parser() -> argparse.ArgumentParser:
     key_create.add_argument(
         "--scope", action="append", required=True, choices=[s.value for s in Scope]
     )
+    key_create.add_argument(
+        "--rate-limit",
+        type=int,
+        help="requests per window for this key (default OVERT_API_RATE_LIMIT)",
+    )
     key_create.add_argument("--json", action="store_true")
+    key_revoke = key.add_parser("revoke", help="revoke an API key; takes effect at once")
+    key_revoke.add_argument("key_id", help="the id printed by `overt key create`")
 
     ledger = commands.add_parser("ledger", help="the consent ledger").add_subparsers(
         dest="action", required=True
@@ -275,6 +310,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "migrate":
             upgrade_head(settings)
             print("database is at the latest migration")
+        elif args.command == "partitions":
+            created, removed = asyncio.run(_partitions(settings))
+            print(f"partitions created: {', '.join(created) or 'none (all present)'}")
+            print(
+                f"retention: dropped {', '.join(removed.dropped_partitions) or 'no partition'}; "
+                f"deleted {removed.deleted_events} events, {removed.deleted_sessions} sessions, "
+                f"{removed.deleted_rollup_rows} rollup rows"
+            )
         elif args.command == "up":
             settings.secret()  # fails early, or creates the embedded secret once
             upgrade_head(settings)
@@ -292,8 +335,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(json.dumps({"id": site_id, "domain": domain, "script_tag": tag}))
             else:
                 print(f"site {domain} registered with id {site_id}\n{tag}")
+        elif args.command == "key" and args.action == "revoke":
+            if not asyncio.run(_key_revoke(settings, args.key_id)):
+                raise LookupError(f"no live key with id {args.key_id!r}")
+            print(f"key {args.key_id} revoked")
         elif args.command == "key":
-            key_id, secret = asyncio.run(_key_create(settings, args.site, args.scope))
+            key_id, secret = asyncio.run(
+                _key_create(settings, args.site, args.scope, args.rate_limit)
+            )
             if args.json:
                 print(
                     json.dumps(

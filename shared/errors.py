@@ -7,6 +7,8 @@ import re
 from typing import Any
 
 import orjson
+import redis.exceptions
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
@@ -176,8 +178,49 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     )
 
 
+# A dependency (database, Redis) that is down or restarting: the request may succeed later,
+# so the answer is 503 with Retry-After, not 500 (promise 6: "answered 503, never 500").
+_OUTAGES: tuple[type[BaseException], ...] = (
+    OSError,  # connection refused or reset (ConnectionError, TimeoutError are subclasses)
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.TimeoutError,  # no pooled connection in time
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    redis.exceptions.BusyLoadingError,
+)
+
+
+# SQLSTATE classes of a database that is unreachable, starting, stopping or out of
+# connections: 08 connection exception, 53 insufficient resources, 57P operator
+# intervention (57P03 "the database system is starting up" during crash recovery).
+_OUTAGE_SQLSTATES = ("08", "53", "57P")
+
+
+def is_outage(exc: BaseException) -> bool:
+    """True when `exc` means a dependency is unreachable rather than a bug."""
+    if isinstance(exc, sqlalchemy.exc.DBAPIError):
+        sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
+        if exc.connection_invalidated or sqlstate.startswith(_OUTAGE_SQLSTATES):
+            return True
+    return isinstance(exc, _OUTAGES)
+
+
 def unexpected_error_response(method: str, path: str, exc: BaseException) -> Response:
-    """Log an unexpected exception (type and trace, never the request) and answer 500."""
+    """Log an unexpected exception (type and trace, never the request) and answer 500.
+
+    An outage of a dependency answers 503 with Retry-After instead, logged without a trace.
+    """
+    if is_outage(exc):
+        log.warning("dependency unavailable on %s %s: %s", method, path, type(exc).__name__)
+        return problem_response(
+            status=503,
+            title="Service unavailable",
+            type_=PROBLEM_BASE + "unavailable",
+            detail="A dependency is briefly unavailable; retry shortly.",
+            instance=path,
+            headers={"Retry-After": "1"},
+        )
     log.error("unhandled error on %s %s", method, path, exc_info=exc)
     return problem_response(
         status=500,

@@ -122,7 +122,7 @@ class RequestIdMiddleware:
         except Exception as exc:
             # Handled here rather than by Starlette's outermost error middleware, so the
             # log line and the 500 response both carry the request id.
-            if started and status == 500:
+            if started and status in (500, 503):
                 return  # the framework's error handler already logged and answered it
             if started:
                 raise

@@ -134,20 +134,42 @@ class RedisStreamQueue:
 
     A consumer first re-reads its own pending entries (delivered before a crash, never
     acknowledged), then new ones. Acknowledged entries are deleted from the stream.
+
+    Entries left pending by a consumer that died and is not coming back (a replica scaled
+    away, a renamed worker) are taken over with XAUTOCLAIM once idle for `claim_idle_ms`;
+    consumers with nothing pending that stayed idle that long are then removed from the
+    group (atomically re-checked, so an entry is never dropped with its consumer). A slow
+    batch may be claimed while its first reader still works on it: writes are idempotent by
+    event id, so the cost is some repeated work, never a duplicate.
     """
 
     GROUP = "ingest"
     MAX_PAYLOADS_PER_ENTRY = 1000
     LENGTH_RECHECK_SECONDS = 0.5
+    # Remove a consumer only if, at that instant, it still has nothing pending.
+    _FORGET_IF_IDLE = """
+    if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) > 0 then return -1 end
+    return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+    """
 
     def __init__(
-        self, redis: Redis, *, prefix: str, consumer: str, max_entries: int = 100_000
+        self,
+        redis: Redis,
+        *,
+        prefix: str,
+        consumer: str,
+        max_entries: int = 100_000,
+        claim_idle_ms: int = 60_000,
     ) -> None:
         self._redis = redis
         self._stream = f"{prefix}:events"
         self._consumer = consumer
         self._group_ready = False
         self._pending_done = False
+        self._claim_idle_ms = claim_idle_ms
+        self._claim_cursor = "0-0"
+        self._next_claim = 0.0
+        self._forget_if_idle = redis.register_script(self._FORGET_IF_IDLE)
         self._max_entries = max_entries
         self._length = 0
         self._length_checked = 0.0
@@ -210,18 +232,74 @@ class RedisStreamQueue:
 
     async def consume(self, *, count: int, block_ms: int) -> list[Delivery]:
         await self._ensure_group()
-        if not self._pending_done:
-            response = await self._redis.xreadgroup(
-                self.GROUP, self._consumer, {self._stream: "0"}, count=count
-            )
-            batch = _deliveries(response)
+        try:
+            if not self._pending_done:
+                response = await self._redis.xreadgroup(
+                    self.GROUP, self._consumer, {self._stream: "0"}, count=count
+                )
+                batch = _deliveries(response)
+                if batch:
+                    return batch
+                self._pending_done = True
+            batch = await self._claim_abandoned(count)
             if batch:
                 return batch
-            self._pending_done = True
-        response = await self._redis.xreadgroup(
-            self.GROUP, self._consumer, {self._stream: ">"}, count=count, block=block_ms
-        )
+            response = await self._redis.xreadgroup(
+                self.GROUP, self._consumer, {self._stream: ">"}, count=count, block=block_ms
+            )
+        except ResponseError as exc:
+            if "NOGROUP" in str(exc):  # Redis came back without its data: make the group again
+                self._group_ready = False
+                self._pending_done = False
+            raise
         return _deliveries(response)
+
+    async def _claim_abandoned(self, count: int) -> list[Delivery]:
+        """Entries pending with other consumers for longer than the claim idle time."""
+        now = time.monotonic()
+        if now < self._next_claim:
+            return []
+        reply = await self._redis.xautoclaim(
+            self._stream,
+            self.GROUP,
+            self._consumer,
+            min_idle_time=self._claim_idle_ms,
+            start_id=self._claim_cursor,
+            count=count,
+        )
+        cursor = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
+        batch = _deliveries([(self._stream, reply[1])])
+        if cursor == "0-0":  # the whole pending list was scanned: rest a while
+            self._next_claim = now + self._claim_idle_ms / 2000
+            await self._forget_idle_consumers()
+        self._claim_cursor = cursor
+        if batch:
+            log.info("claimed abandoned entries", extra={"entries": len(batch)})
+        return batch
+
+    async def _forget_idle_consumers(self) -> None:
+        for consumer in await self._redis.xinfo_consumers(self._stream, self.GROUP):
+            name = consumer["name"]
+            name = name.decode() if isinstance(name, bytes) else str(name)
+            if (
+                name != self._consumer
+                and int(consumer["pending"]) == 0
+                and int(consumer["idle"]) >= self._claim_idle_ms
+            ):
+                forgotten = await self._forget_if_idle(keys=[self._stream], args=[self.GROUP, name])
+                if forgotten == 0:
+                    log.info("removed an idle consumer from the group", extra={"consumer": name})
+
+    async def consumers(self) -> dict[str, int]:
+        """Each consumer of the group with its count of pending entries."""
+        await self._ensure_group()
+        found: dict[str, int] = {}
+        for consumer in await self._redis.xinfo_consumers(self._stream, self.GROUP):
+            name = consumer["name"]
+            found[name.decode() if isinstance(name, bytes) else str(name)] = int(
+                consumer["pending"]
+            )
+        return found
 
     async def ack(self, ids: Sequence[str]) -> None:
         if not ids:

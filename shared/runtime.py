@@ -45,6 +45,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             prefix=settings.redis_prefix,
             consumer=settings.worker_name,
             max_entries=settings.queue_max_entries,
+            claim_idle_ms=settings.claim_idle_ms,
         )
     else:
         queue = InProcessQueue()

@@ -74,6 +74,43 @@ class Settings(BaseSettings):
         default="worker-1",
         description="Consumer name in the Redis group; keep it stable across restarts.",
     )
+    claim_idle_ms: int = Field(
+        default=60_000,
+        ge=100,
+        description="Idle time after which a worker takes over another consumer's pending entries.",
+    )
+    maintenance_interval_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Seconds between partition and retention passes of each worker.",
+    )
+    api_rate_limit: int = Field(
+        default=600,
+        ge=1,
+        description="Requests per API key per window (a key's own limit overrides it).",
+    )
+    api_rate_window_s: int = Field(
+        default=60, ge=1, le=3600, description="Length of the API rate-limit window, seconds."
+    )
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="Allow webhook URLs on private or loopback addresses (local receivers only).",
+    )
+    webhook_poll_s: float = Field(
+        default=1.0, gt=0, description="How often the webhook sender looks for work, seconds."
+    )
+    webhook_intent_scan_s: float = Field(
+        default=15.0, gt=0, description="How often contacts are scored for intent webhooks."
+    )
+    webhook_retry_base_s: float = Field(
+        default=30.0, gt=0, description="First webhook retry delay; doubles per failed attempt."
+    )
+    webhook_max_attempts: int = Field(
+        default=8, ge=1, le=30, description="Webhook attempts before a delivery is given up."
+    )
+    webhook_timeout_s: float = Field(
+        default=10.0, gt=0, description="Timeout of one webhook request, seconds."
+    )
     log_format: str = Field(default="json", pattern="^(json|text)$", description="json or text.")
     log_level: str = Field(default="INFO", description="stdlib logging level.")
 

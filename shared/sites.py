@@ -38,6 +38,15 @@ class SiteSettings(BaseModel):
     extra_hosts: tuple[str, ...] = Field(
         default=(), description="other domains whose pages may send events for this site"
     )
+    raw_retention_months: int = Field(
+        default=25,
+        ge=1,
+        le=25,
+        description="months raw events and sessions are kept (CNIL ceiling: 25)",
+    )
+    rollup_retention_months: int | None = Field(
+        default=None, ge=1, description="months hourly rollups are kept (unset: kept)"
+    )
 
 
 DEFAULT_SITE_SETTINGS = SiteSettings()
@@ -52,8 +61,10 @@ class Site:
 
     def owns_host(self, host: str) -> bool:
         """True for the site's domain, its subdomains and its extra hosts."""
-        return host_belongs_to(host, self.domain) or any(
-            host_belongs_to(host, extra) for extra in self.settings.extra_hosts
+        return (
+            host == self.domain
+            or host_belongs_to(host, self.domain)
+            or any(host_belongs_to(host, extra) for extra in self.settings.extra_hosts)
         )
 
 

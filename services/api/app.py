@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.api.router import router
+from services.api.webhooks import run_webhooks
 from shared.app import build_app
 from shared.runtime import Resources
 from shared.settings import Settings, load_settings
@@ -12,4 +13,10 @@ from shared.settings import Settings, load_settings
 
 def create_app(settings: Settings | None = None, resources: Resources | None = None) -> FastAPI:
     settings = settings or load_settings(Settings)
-    return build_app(title="Overt API", settings=settings, routers=[router], resources=resources)
+    return build_app(
+        title="Overt API",
+        settings=settings,
+        routers=[router],
+        resources=resources,
+        background=[run_webhooks],
+    )

@@ -1,25 +1,40 @@
-"""Authentication for the REST API: a Bearer key, checked for scope and site."""
+"""Authentication for the REST API: a Bearer key, rate limited, checked for scope and site."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from services.api.exceptions import InvalidKey, MissingKey, MissingScope
+from services.api.exceptions import InvalidKey, MissingKey, MissingScope, OtherSite, TooManyRequests
+from services.api.ratelimit import RateLimiter, open_rate_limiter
 from services.api.schemas import Scope
 from services.api.service import ApiKey, authenticate_key
-from shared.runtime import ResourcesDep
+from shared.runtime import Resources, ResourcesDep
 
 bearer = HTTPBearer(auto_error=False, description="An API key made by `overt key create`.")
 
+# Every endpoint with a key documents these refusals.
+KEY_ERRORS = (401, 403, 429)
+
+
+def rate_limiter(request: Request, resources: Resources) -> RateLimiter:
+    """The app's limiter, made on first use (Redis-backed when the process has Redis)."""
+    state = request.app.state
+    limiter: RateLimiter | None = getattr(state, "api_rate_limiter", None)
+    if limiter is None:
+        limiter = open_rate_limiter(resources.redis, prefix=resources.settings.redis_prefix)
+        state.api_rate_limiter = limiter
+    return limiter
+
 
 def require_scope(scope: Scope) -> Callable[..., Awaitable[ApiKey]]:
-    """A dependency yielding the caller's key, refusing it without `scope`."""
+    """A dependency yielding the caller's key, refusing it without `scope` or over its limit."""
 
     async def dependency(
+        request: Request,
         resources: ResourcesDep,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> ApiKey:
@@ -28,6 +43,14 @@ def require_scope(scope: Scope) -> Callable[..., Awaitable[ApiKey]]:
         key = await authenticate_key(engine=resources.engine, secret=credentials.credentials)
         if key is None:
             raise InvalidKey()
+        settings = resources.settings
+        verdict = await rate_limiter(request, resources).hit(
+            key.id,
+            limit=key.rate_limit or settings.api_rate_limit,
+            window_s=settings.api_rate_window_s,
+        )
+        if not verdict.allowed:
+            raise TooManyRequests(verdict.retry_after_s, verdict.limit)
         if scope.value not in key.scopes:
             raise MissingScope(scope.value)
         return key
@@ -35,4 +58,24 @@ def require_scope(scope: Scope) -> Callable[..., Awaitable[ApiKey]]:
     return dependency
 
 
+def require_site_scope(scope: Scope) -> Callable[..., Awaitable[ApiKey]]:
+    """As `require_scope`, for paths under /v1/sites/{site_id}: the key must be that site's."""
+    key_dependency = require_scope(scope)
+
+    # A default, not Annotated: the annotation string could not see this closure's variable.
+    async def dependency(
+        site_id: Annotated[str, Path(min_length=1, max_length=32)],
+        key: ApiKey = Depends(key_dependency),  # noqa: B008
+    ) -> ApiKey:
+        if site_id != key.site_id:
+            raise OtherSite()
+        return key
+
+    return dependency
+
+
 StatsKey = Annotated[ApiKey, Depends(require_scope(Scope.stats_read))]
+DefinitionsWriteKey = Annotated[ApiKey, Depends(require_scope(Scope.definitions_write))]
+ContactsKey = Annotated[ApiKey, Depends(require_site_scope(Scope.contacts_read))]
+OutcomesKey = Annotated[ApiKey, Depends(require_site_scope(Scope.outcomes_write))]
+WebhooksKey = Annotated[ApiKey, Depends(require_site_scope(Scope.webhooks_manage))]

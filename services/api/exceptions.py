@@ -42,3 +42,14 @@ class OtherSite(ProblemError):
             slug="wrong-site",
             detail="An API key only reads the site it was created for.",
         )
+
+
+class TooManyRequests(ProblemError):
+    def __init__(self, retry_after_s: int, limit: int) -> None:
+        super().__init__(
+            429,
+            "Rate limit exceeded",
+            slug="rate-limited",
+            detail=f"This key may make {limit} requests per window; retry after {retry_after_s} s.",
+            headers={"Retry-After": str(retry_after_s)},
+        )

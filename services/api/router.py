@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from services.api.dependencies import StatsKey
+from fastapi import APIRouter, Query
+
+from services.api.definitions import (
+    Definition,
+    DefinitionIn,
+    UnknownDefinitionVersion,
+    current_definition,
+    definition_at,
+    store_definition,
+)
+from services.api.dependencies import DefinitionsWriteKey, StatsKey
 from services.api.exceptions import OtherSite
+from services.api.people_router import router as people_router
 from services.api.schemas import QueryIn, QueryMeta, QueryOut, QueryRow
-from services.api.service import run_query, site_timezone
+from services.api.service import ApiKey, run_query, site_timezone
 from shared.errors import problem_responses
 from shared.runtime import ResourcesDep
 
@@ -29,3 +40,45 @@ async def query(body: QueryIn, key: StatsKey, resources: ResourcesDep) -> QueryO
         meta=QueryMeta(timezone=timezone),
         query=body,
     )
+
+
+def _own_site(site_id: str, key: ApiKey) -> None:
+    if site_id != key.site_id:
+        raise OtherSite()
+
+
+@router.get(
+    "/sites/{site_id}/definitions",
+    summary="The site's engagement definition (latest, or one version)",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def get_definition(
+    site_id: str,
+    key: StatsKey,
+    resources: ResourcesDep,
+    version: Annotated[
+        int | None, Query(ge=0, description="a stored version; latest if absent")
+    ] = None,
+) -> Definition:
+    _own_site(site_id, key)
+    if version is None:
+        return await current_definition(resources.engine, site_id)
+    found = await definition_at(resources.engine, site_id, version)
+    if found is None:
+        raise UnknownDefinitionVersion(version)
+    return found
+
+
+@router.put(
+    "/sites/{site_id}/definitions",
+    summary="Store a new version of the site's engagement definition",
+    responses=problem_responses(401, 403, 409, 422),
+)
+async def put_definition(
+    site_id: str, body: DefinitionIn, key: DefinitionsWriteKey, resources: ResourcesDep
+) -> Definition:
+    _own_site(site_id, key)
+    return await store_definition(engine=resources.engine, site_id=site_id, body=body)
+
+
+router.include_router(people_router)

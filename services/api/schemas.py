@@ -14,6 +14,9 @@ class Scope(StrEnum):
     contacts_read = "contacts:read"
     outcomes_write = "outcomes:write"
     webhooks_manage = "webhooks:manage"
+    # Changing a definition changes every answer (and contact scores) from then on: a key that
+    # only reads stats must not be able to redefine "engaged", so writing needs its own scope.
+    definitions_write = "definitions:write"
 
 
 class Metric(StrEnum):

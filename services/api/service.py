@@ -25,6 +25,7 @@ class ApiKey:
     id: str
     site_id: str
     scopes: frozenset[str]
+    rate_limit: int | None = None  # requests per window; None: the deployment's setting
 
 
 def hash_key(key: str) -> str:
@@ -32,12 +33,14 @@ def hash_key(key: str) -> str:
 
 
 async def create_key(
-    *, engine: AsyncEngine, site_id: str, scopes: Iterable[Scope]
+    *, engine: AsyncEngine, site_id: str, scopes: Iterable[Scope], rate_limit: int | None = None
 ) -> tuple[ApiKey, str]:
     """Make a key for one site; returns it with the secret, which is never stored or shown again."""
     scope_set = frozenset(Scope(scope).value for scope in scopes)
     if not scope_set:
         raise ValueError("at least one scope is needed")
+    if rate_limit is not None and rate_limit < 1:
+        raise ValueError("the rate limit is at least 1 request per window")
     key_id = secrets.token_hex(6)
     secret = f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
     async with engine.begin() as conn:
@@ -51,9 +54,10 @@ async def create_key(
                 key_hash=hash_key(secret),
                 scopes=" ".join(sorted(scope_set)),
                 created_at=datetime.now(UTC),
+                rate_limit=rate_limit,
             )
         )
-    return ApiKey(id=key_id, site_id=site_id, scopes=scope_set), secret
+    return ApiKey(id=key_id, site_id=site_id, scopes=scope_set, rate_limit=rate_limit), secret
 
 
 async def revoke_key(*, engine: AsyncEngine, key_id: str) -> bool:
@@ -74,13 +78,22 @@ async def authenticate_key(*, engine: AsyncEngine, secret: str) -> ApiKey | None
         row = (
             await conn.execute(
                 select(
-                    api_keys.c.id, api_keys.c.site_id, api_keys.c.scopes, api_keys.c.key_hash
+                    api_keys.c.id,
+                    api_keys.c.site_id,
+                    api_keys.c.scopes,
+                    api_keys.c.key_hash,
+                    api_keys.c.rate_limit,
                 ).where(api_keys.c.key_hash == digest, api_keys.c.revoked_at.is_(None))
             )
         ).first()
     if row is None or not hmac.compare_digest(row.key_hash, digest):
         return None
-    return ApiKey(id=row.id, site_id=row.site_id, scopes=frozenset(row.scopes.split()))
+    return ApiKey(
+        id=row.id,
+        site_id=row.site_id,
+        scopes=frozenset(row.scopes.split()),
+        rate_limit=row.rate_limit,
+    )
 
 
 def day_bounds(first: date, last: date, timezone: str) -> tuple[datetime, datetime]:

@@ -6,6 +6,7 @@ validates straight from bytes several times faster, which the intake throughput 
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 import msgspec
@@ -23,7 +24,8 @@ class EventIn(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """One event as the snippet sends it."""
 
     site_id: SiteId = msgspec.field(name="s")
-    event_id: Hex32 = msgspec.field(name="i")
+    # Decoded to a UUID in C; the canonical hyphenated form is accepted too.
+    event_id: uuid.UUID = msgspec.field(name="i")
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=120)] = msgspec.field(name="n")
     url: Annotated[str, msgspec.Meta(min_length=8, max_length=2048)] = msgspec.field(name="u")
     referrer: Annotated[str, msgspec.Meta(max_length=2048)] | None = msgspec.field(
@@ -32,7 +34,7 @@ class EventIn(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     client_time_ms: Annotated[int, msgspec.Meta(ge=0)] | None = msgspec.field(
         default=None, name="t"
     )
-    pageview_id: Hex32 | None = msgspec.field(default=None, name="v")
+    pageview_id: uuid.UUID | None = msgspec.field(default=None, name="v")
     engaged_ms: Annotated[int, msgspec.Meta(ge=0, le=86_400_000)] | None = msgspec.field(
         default=None, name="e"
     )

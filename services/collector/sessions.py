@@ -16,10 +16,12 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from operator import attrgetter
 from typing import Any
 
+from services.collector.records import QueuedEvent
 from shared.sites import DEFAULT_SITE_SETTINGS, SiteSettings
 
 SESSION_GAP = timedelta(minutes=30)
@@ -28,13 +30,30 @@ ATTRIBUTION = ("referrer", "source", "medium", "utm_source", "utm_medium", "utm_
 CONTEXT = ("browser", "os", "device", "country", "analytics_id")
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MILLISECOND = timedelta(milliseconds=1)
+GAP_MS = SESSION_GAP // MILLISECOND
+HOUR_MS = 3_600_000
+
+
+def epoch_ms(moment: datetime) -> int:
+    """Exact milliseconds since the epoch (no float rounding)."""
+    return (moment - EPOCH) // MILLISECOND
+
+
+def from_epoch_ms(ms: int) -> datetime:
+    return EPOCH + ms * MILLISECOND
+
+
 @dataclass(slots=True)
 class Session:
+    """A session being built; times are epoch milliseconds (cheap to compare per event)."""
+
     session_id: uuid.UUID
     site_id: str
     visitor_hash: int
-    started_at: datetime
-    last_seen_at: datetime
+    started_ms: int
+    last_ms: int
     entry_path: str
     exit_path: str
     pageviews: int = 0
@@ -45,14 +64,15 @@ class Session:
     is_engaged: bool = False
     attribution: dict[str, Any] = field(default_factory=dict)
     context: dict[str, Any] = field(default_factory=dict)
+    touched: bool = False
 
     def row(self) -> dict[str, Any]:
         return {
             "session_id": self.session_id,
             "site_id": self.site_id,
             "visitor_hash": self.visitor_hash,
-            "started_at": self.started_at,
-            "last_seen_at": self.last_seen_at,
+            "started_at": from_epoch_ms(self.started_ms),
+            "last_seen_at": from_epoch_ms(self.last_ms),
             "pageviews": self.pageviews,
             "events": self.events,
             "goals": self.goals,
@@ -65,14 +85,34 @@ class Session:
             **{name: self.context.get(name) for name in CONTEXT},
         }
 
+    def copy(self) -> Session:
+        """A copy to change (dataclasses.replace is several times slower)."""
+        return Session(
+            self.session_id,
+            self.site_id,
+            self.visitor_hash,
+            self.started_ms,
+            self.last_ms,
+            self.entry_path,
+            self.exit_path,
+            self.pageviews,
+            self.events,
+            self.goals,
+            self.engaged_ms,
+            self.max_scroll_depth,
+            self.is_engaged,
+            dict(self.attribution),
+            dict(self.context),
+        )
+
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Session:
         return cls(
             session_id=row["session_id"],
             site_id=row["site_id"],
             visitor_hash=row["visitor_hash"],
-            started_at=row["started_at"],
-            last_seen_at=row["last_seen_at"],
+            started_ms=epoch_ms(row["started_at"]),
+            last_ms=epoch_ms(row["last_seen_at"]),
             entry_path=row["entry_path"],
             exit_path=row["exit_path"],
             pageviews=row["pageviews"],
@@ -90,16 +130,12 @@ class Session:
 class BatchResult:
     """What one batch changes: events with their session ids, sessions, rollup deltas."""
 
-    events: list[dict[str, Any]]
+    events: list[QueuedEvent]
     sessions: list[Session]
     new_sessions: list[Session]
     newly_engaged: list[Session]
     page_hourly: list[dict[str, Any]]
     site_hourly: list[dict[str, Any]]
-
-
-def hour_of(moment: datetime) -> datetime:
-    return moment.replace(minute=0, second=0, microsecond=0)
 
 
 def _engaged(session: Session, settings: SiteSettings) -> bool:
@@ -111,7 +147,7 @@ def _engaged(session: Session, settings: SiteSettings) -> bool:
 
 
 def sessionise(
-    rows: list[dict[str, Any]],
+    rows: list[QueuedEvent],
     *,
     open_sessions: Mapping[tuple[str, int], Session],
     pageview_sessions: Mapping[uuid.UUID, uuid.UUID],
@@ -122,13 +158,12 @@ def sessionise(
     `open_sessions`: the latest stored session per (site, visitor) that may still continue.
     `pageview_sessions`: session ids of stored pageviews that engagement events refer to.
     """
-    rows.sort(key=lambda row: row["occurred_at"])
+    rows.sort(key=attrgetter("at"))
     latest: dict[tuple[str, int], Session] = {}
     by_id: dict[uuid.UUID, Session] = {}
     was_engaged: dict[uuid.UUID, bool] = {}
-    created: dict[uuid.UUID, Session] = {}
-    pageview_owner: dict[uuid.UUID, uuid.UUID] = dict(pageview_sessions)
-    touched: set[uuid.UUID] = set()
+    created: list[Session] = []
+    pageview_owner: dict[uuid.UUID, Session] = {}
 
     def remember(session: Session) -> Session:
         if session.session_id not in by_id:
@@ -137,96 +172,102 @@ def sessionise(
         return by_id[session.session_id]
 
     for stored in open_sessions.values():
-        remember(replace(stored, attribution=dict(stored.attribution)))
+        remember(stored.copy())
     for key, stored in open_sessions.items():
         latest[key] = by_id[stored.session_id]
+    for pageview_id, session_id in pageview_sessions.items():
+        if session_id in by_id:
+            pageview_owner[pageview_id] = by_id[session_id]
 
-    page_deltas: dict[tuple[str, datetime, str], list[int]] = defaultdict(lambda: [0, 0, 0])
-    site_deltas: dict[tuple[str, datetime], list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0])
+    # Rollup deltas keyed by the hour's epoch milliseconds; datetimes only in the output.
+    page_deltas: dict[tuple[str, int, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+    site_deltas: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0])
 
     for row in rows:
-        key = (row["site_id"], row["visitor_hash"])
-        at: datetime = row["occurred_at"]
-        name: str = row["name"]
+        at = row.at
+        hour = at - at % HOUR_MS
+        name = row.name
         session: Session | None = None
-        if name == "engagement" and row.get("pageview_id") in pageview_owner:
-            session = by_id.get(pageview_owner[row["pageview_id"]])
+        if name == "engagement" and row.pageview_id is not None:
+            session = pageview_owner.get(row.pageview_id)
         if session is None:
-            current = latest.get(key)
-            if current is not None and (
-                current.started_at - SESSION_GAP <= at <= current.last_seen_at + SESSION_GAP
+            current = latest.get((row.site_id, row.visitor_hash))
+            if (
+                current is not None
+                and current.started_ms - GAP_MS <= at <= current.last_ms + GAP_MS
             ):
                 session = current
         if session is None and name != "engagement":
             session = remember(
                 Session(
                     session_id=uuid.uuid4(),
-                    site_id=row["site_id"],
-                    visitor_hash=row["visitor_hash"],
-                    started_at=at,
-                    last_seen_at=at,
-                    entry_path=row["path"],
-                    exit_path=row["path"],
-                    attribution={name_: row.get(name_) for name_ in ATTRIBUTION},
-                    context={name_: row.get(name_) for name_ in CONTEXT},
+                    site_id=row.site_id,
+                    visitor_hash=row.visitor_hash,
+                    started_ms=at,
+                    last_ms=at,
+                    entry_path=row.path,
+                    exit_path=row.path,
+                    attribution={name_: getattr(row, name_) for name_ in ATTRIBUTION},
+                    context={name_: getattr(row, name_) for name_ in CONTEXT},
                 )
             )
             was_engaged[session.session_id] = False
-            created[session.session_id] = session
-            latest[key] = session
-            page_deltas[(row["site_id"], hour_of(at), row["path"])][2] += 1
-            site_deltas[(row["site_id"], hour_of(at))][2] += 1
+            created.append(session)
+            latest[(row.site_id, row.visitor_hash)] = session
+            page_deltas[(row.site_id, hour, row.path)][2] += 1
+            site_deltas[(row.site_id, hour)][2] += 1
 
-        site_delta = site_deltas[(row["site_id"], hour_of(at))]
+        site_delta = site_deltas[(row.site_id, hour)]
         site_delta[1] += 1
-        if row.get("gpc"):
+        if row.gpc:
             site_delta[5] += 1
         if name == "pageview":
-            page_deltas[(row["site_id"], hour_of(at), row["path"])][0] += 1
+            page_deltas[(row.site_id, hour, row.path)][0] += 1
             site_delta[0] += 1
         elif name == "engagement":
-            engaged = row.get("engaged_ms") or 0
-            page_deltas[(row["site_id"], hour_of(at), row["path"])][1] += engaged
+            engaged = row.engaged_ms or 0
+            page_deltas[(row.site_id, hour, row.path)][1] += engaged
             site_delta[4] += engaged
 
         if session is None:
             continue
-        row["session_id"] = session.session_id
-        touched.add(session.session_id)
+        row.session_id = session.session_id
+        session.touched = True
         session.events += 1
-        if at > session.last_seen_at:
-            session.last_seen_at = at
-        if at < session.started_at:
-            session.started_at = at
+        if at > session.last_ms:
+            session.last_ms = at
+        if at < session.started_ms:
+            session.started_ms = at
         if name == "pageview":
             session.pageviews += 1
-            session.exit_path = row["path"]
-            pageview_owner[row["event_id"]] = session.session_id
+            session.exit_path = row.path
+            pageview_owner[row.event_id] = session
         elif name == "engagement":
-            session.engaged_ms += row.get("engaged_ms") or 0
-            session.max_scroll_depth = max(session.max_scroll_depth, row.get("scroll_depth") or 0)
+            session.engaged_ms += row.engaged_ms or 0
+            session.max_scroll_depth = max(session.max_scroll_depth, row.scroll_depth or 0)
         elif name not in BUILTIN_EVENTS:
             session.goals += 1
-        if row.get("analytics_id") and not session.context.get("analytics_id"):
-            session.context["analytics_id"] = row["analytics_id"]
+        if row.analytics_id and not session.context.get("analytics_id"):
+            session.context["analytics_id"] = row.analytics_id
 
     newly_engaged: list[Session] = []
-    changed = [by_id[session_id] for session_id in touched]
+    changed = [session for session in by_id.values() if session.touched]
     for session in changed:
         session.is_engaged = _engaged(session, settings.get(session.site_id, DEFAULT_SITE_SETTINGS))
         if session.is_engaged and not was_engaged[session.session_id]:
             newly_engaged.append(session)
-            site_deltas[(session.site_id, hour_of(session.started_at))][3] += 1
+            started = session.started_ms
+            site_deltas[(session.site_id, started - started % HOUR_MS)][3] += 1
 
     return BatchResult(
         events=rows,
         sessions=changed,
-        new_sessions=list(created.values()),
+        new_sessions=created,
         newly_engaged=newly_engaged,
         page_hourly=[
             {
                 "site_id": site,
-                "hour": hour,
+                "hour": from_epoch_ms(hour),
                 "path": path,
                 "pageviews": pv,
                 "engaged_ms": ms,
@@ -237,7 +278,7 @@ def sessionise(
         site_hourly=[
             {
                 "site_id": site,
-                "hour": hour,
+                "hour": from_epoch_ms(hour),
                 "pageviews": d[0],
                 "events": d[1],
                 "sessions": d[2],
@@ -250,5 +291,5 @@ def sessionise(
     )
 
 
-def visitor_keys(rows: Iterable[Mapping[str, Any]]) -> set[tuple[str, int]]:
-    return {(row["site_id"], row["visitor_hash"]) for row in rows}
+def visitor_keys(rows: Iterable[QueuedEvent]) -> set[tuple[str, int]]:
+    return {(row.site_id, row.visitor_hash) for row in rows}

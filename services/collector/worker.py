@@ -12,17 +12,25 @@ import asyncio
 import logging
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-import orjson
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.collector.sessions import SESSION_GAP, Session, sessionise, visitor_keys
-from shared.db import events, page_hourly, sessions, site_hourly, sites
-from shared.dialect import existing_keys, insert_ignoring_duplicates, upsert
+from services.collector.records import EVENT_COLUMNS, QueuedEvent, copy_record, decode_entry
+from services.collector.sessions import (
+    SESSION_GAP,
+    Session,
+    epoch_ms,
+    sessionise,
+    visitor_keys,
+)
+from shared.db import event_ids, events, page_hourly, sessions, site_hourly, sites
+from shared.dialect import bulk_insert, claim_event_ids, existing_keys, in_clauses, upsert
 from shared.metrics import INGEST_BATCH_EVENTS, INGEST_EVENTS, INGEST_WRITE_SECONDS
 from shared.queue import Delivery, EventQueue, RedisStreamQueue
 from shared.runtime import Resources
@@ -31,84 +39,44 @@ from shared.sites import SiteSettings
 log = logging.getLogger("overt.worker")
 
 RETRY_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
-# Queue record key -> events column, for the keys whose names differ.
-RENAMED = {
-    "site": "site_id",
-    "visitor": "visitor_hash",
-    "pageview": "pageview_id",
-    "scroll": "scroll_depth",
-}
-PASSED = (
-    "name",
-    "host",
-    "path",
-    "referrer",
-    "engaged_ms",
-    "source",
-    "medium",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
-    "browser",
-    "os",
-    "device",
-    "country",
-    "props",
-    "analytics_id",
-)
 SESSION_COLUMNS = [c.name for c in sessions.columns if c.name != "session_id"]
-IN_CHUNK = 2000  # bound on bound parameters per IN (...) list
+ID, OCCURRED_AT, SESSION_ID = (
+    EVENT_COLUMNS.index(name) for name in ("event_id", "occurred_at", "session_id")
+)
 
 
-def event_rows(deliveries: Sequence[Delivery]) -> list[dict[str, Any]]:
-    """Decode queued payloads (each a JSON array of records) into `events` rows.
+def queued_events(deliveries: Sequence[Delivery]) -> list[QueuedEvent]:
+    """Decode queue entries (each a JSON array of records) into events to store.
 
-    Duplicates inside one batch are dropped here; across batches the primary key does it.
+    Duplicates inside one batch are dropped here; across batches the event_ids register does.
     """
-    rows: dict[uuid.UUID, dict[str, Any]] = {}
+    unique: dict[uuid.UUID, QueuedEvent] = {}
     for delivery in deliveries:
-        for record in orjson.loads(delivery.payload):
-            event_id = uuid.UUID(hex=record["id"])
-            if event_id in rows:
-                continue
-            pageview = record.get("pageview")
-            row = {name: record.get(name) for name in PASSED}
-            row.update(
-                event_id=event_id,
-                site_id=record["site"],
-                occurred_at=datetime.fromtimestamp(record["at"] / 1000, UTC),
-                visitor_hash=record["visitor"],
-                pageview_id=uuid.UUID(hex=pageview) if pageview else None,
-                scroll_depth=record.get("scroll"),
-                gpc=bool(record.get("gpc")),
-                subject_id=record.get("subject"),
-                session_id=None,
-            )
-            rows[event_id] = row
-    return list(rows.values())
-
-
-def _chunks(items: Sequence[Any]) -> list[Sequence[Any]]:
-    return [items[i : i + IN_CHUNK] for i in range(0, len(items), IN_CHUNK)]
+        for event in decode_entry(delivery.payload):
+            unique.setdefault(event.event_id, event)
+    return list(unique.values())
 
 
 async def _open_sessions(
-    conn: AsyncConnection, keys: Sequence[tuple[str, int]], since: datetime
+    conn: AsyncConnection, keys: set[tuple[str, int]], since: datetime
 ) -> dict[tuple[str, int], Session]:
+    """The latest session per (site, visitor) that was still going at `since`."""
+    by_site: dict[str, list[int]] = defaultdict(list)
+    for site_id, visitor in keys:
+        by_site[site_id].append(visitor)
     latest: dict[tuple[str, int], Session] = {}
-    for chunk in _chunks(keys):
-        result = await conn.execute(
-            select(sessions).where(
-                tuple_(sessions.c.site_id, sessions.c.visitor_hash).in_(chunk),
-                sessions.c.last_seen_at >= since,
+    for site_id, visitors in by_site.items():
+        for clause in in_clauses(conn, sessions.c.visitor_hash, visitors):
+            result = await conn.execute(
+                select(sessions).where(
+                    sessions.c.site_id == site_id, clause, sessions.c.last_seen_at >= since
+                )
             )
-        )
-        for row in result.mappings():
-            key = (row["site_id"], row["visitor_hash"])
-            if key not in latest or row["last_seen_at"] > latest[key].last_seen_at:
-                latest[key] = Session.from_row(dict(row))
+            for row in result.mappings():
+                session = Session.from_row(dict(row))
+                key = (site_id, session.visitor_hash)
+                if key not in latest or session.last_ms > latest[key].last_ms:
+                    latest[key] = session
     return latest
 
 
@@ -116,10 +84,10 @@ async def _pageview_sessions(
     conn: AsyncConnection, pageview_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, uuid.UUID]:
     owners: dict[uuid.UUID, uuid.UUID] = {}
-    for chunk in _chunks(pageview_ids):
+    for clause in in_clauses(conn, event_ids.c.event_id, pageview_ids):
         result = await conn.execute(
-            select(events.c.event_id, events.c.session_id).where(
-                events.c.event_id.in_(chunk), events.c.session_id.is_not(None)
+            select(event_ids.c.event_id, event_ids.c.session_id).where(
+                clause, event_ids.c.session_id.is_not(None)
             )
         )
         owners.update({row.event_id: row.session_id for row in result})
@@ -133,64 +101,164 @@ async def _site_settings(conn: AsyncConnection, site_ids: set[str]) -> dict[str,
     return {row.id: SiteSettings.model_validate(row.settings or {}) for row in result}
 
 
-async def write_events(*, engine: AsyncEngine, rows: list[dict[str, Any]]) -> int:
-    """Store the new rows of a batch with their sessions and rollups; returns how many were new."""
+@dataclass(slots=True)
+class Carry:
+    """What the batch being written changes, for preparing the next batch meanwhile.
+
+    While batch N is written, batch N+1 is decoded and sessionised; the database does not
+    show N's sessions, pageviews and ids yet, so they come from here. Only N's effects are
+    carried: when N+2 is prepared, N is committed and visible.
+    """
+
+    sessions: dict[tuple[str, int], Session] = field(default_factory=dict)
+    pageviews: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
+    event_ids: set[uuid.UUID] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class PreparedBatch:
+    """A batch ready to write: rows built, nothing left to compute."""
+
+    deliveries: Sequence[Delivery]
+    records: list[tuple[Any, ...]]
+    session_rows: list[dict[str, Any]]
+    page_rows: list[dict[str, Any]]
+    site_rows: list[dict[str, Any]]
+    carry: Carry
+    received: int = 0  # distinct events in the deliveries, new or already stored
+
+
+class ConcurrentWrite(Exception):
+    """Another writer stored some of this batch's events after it was prepared."""
+
+
+async def prepare_batch(
+    *, engine: AsyncEngine, deliveries: Sequence[Delivery], carry: Carry
+) -> PreparedBatch:
+    """Decode, drop what is stored (or being stored), sessionise, and build every row."""
+    decoded = queued_events(deliveries)
+    rows = [row for row in decoded if row.event_id not in carry.event_ids]
     if not rows:
+        return PreparedBatch(deliveries, [], [], [], [], Carry(), len(decoded))
+    async with engine.connect() as conn:
+        existing = await existing_keys(conn, event_ids.c.event_id, [row.event_id for row in rows])
+        new = [row for row in rows if row.event_id not in existing] if existing else rows
+        if not new:
+            return PreparedBatch(deliveries, [], [], [], [], Carry(), len(decoded))
+        earliest = min(row.moment for row in new) - SESSION_GAP
+        in_batch = {row.event_id for row in new}
+        referred = {
+            row.pageview_id
+            for row in new
+            if row.name == "engagement"
+            and row.pageview_id
+            and row.pageview_id not in in_batch
+            and row.pageview_id not in carry.pageviews
+        }
+        keys = visitor_keys(new)
+        open_sessions = await _open_sessions(conn, keys, earliest)
+        pageview_sessions = await _pageview_sessions(conn, sorted(referred))
+        settings = await _site_settings(conn, {row.site_id for row in new})
+    since = epoch_ms(earliest)
+    for key in keys & carry.sessions.keys():
+        carried = carry.sessions[key]
+        stored = open_sessions.get(key)
+        if carried.last_ms >= since and (stored is None or carried.last_ms >= stored.last_ms):
+            open_sessions[key] = carried
+    pageview_sessions.update(carry.pageviews)
+    result = sessionise(
+        new,
+        open_sessions=open_sessions,
+        pageview_sessions=pageview_sessions,
+        settings=settings,
+    )
+    latest: dict[tuple[str, int], Session] = {}
+    for session in result.sessions:
+        key = (session.site_id, session.visitor_hash)
+        if key not in latest or session.last_ms > latest[key].last_ms:
+            latest[key] = session
+    return PreparedBatch(
+        deliveries=deliveries,
+        records=[copy_record(row) for row in result.events],
+        session_rows=[session.row() for session in result.sessions],
+        page_rows=result.page_hourly,
+        site_rows=result.site_hourly,
+        carry=Carry(
+            sessions=latest,
+            pageviews={
+                row.event_id: row.session_id
+                for row in result.events
+                if row.name == "pageview" and row.session_id is not None
+            },
+            event_ids=in_batch,
+        ),
+        received=len(decoded),
+    )
+
+
+async def write_prepared(*, engine: AsyncEngine, batch: PreparedBatch) -> int:
+    """Store a prepared batch in one transaction; returns how many events were new.
+
+    If another writer stored some of its events since it was prepared, its sessions and
+    rollups would count them twice: the transaction is rolled back (ConcurrentWrite) and
+    the batch is prepared again.
+    """
+    if not batch.records:
         return 0
     async with engine.begin() as conn:
-        existing = await existing_keys(conn, events.c.event_id, [row["event_id"] for row in rows])
-        new = [row for row in rows if row["event_id"] not in existing]
-        if not new:
-            return 0
-        earliest = min(row["occurred_at"] for row in new) - SESSION_GAP
-        in_batch = {row["event_id"] for row in new}
-        referred = {
-            row["pageview_id"]
-            for row in new
-            if row["name"] == "engagement"
-            and row["pageview_id"]
-            and row["pageview_id"] not in in_batch
-        }
-        result = sessionise(
-            new,
-            open_sessions=await _open_sessions(conn, sorted(visitor_keys(new)), earliest),
-            pageview_sessions=await _pageview_sessions(conn, sorted(referred)),
-            settings=await _site_settings(conn, {row["site_id"] for row in new}),
-        )
-        inserted = await insert_ignoring_duplicates(conn, events, result.events)
+        claims = [(r[ID], r[OCCURRED_AT], r[SESSION_ID]) for r in batch.records]
+        if await claim_event_ids(conn, claims) != len(claims):
+            raise ConcurrentWrite()
+        await bulk_insert(conn, events, EVENT_COLUMNS, batch.records)
         await upsert(
-            conn,
-            sessions,
-            [s.row() for s in result.sessions],
-            keys=["session_id"],
-            replace=SESSION_COLUMNS,
+            conn, sessions, batch.session_rows, keys=["session_id"], replace=SESSION_COLUMNS
         )
         await upsert(
             conn,
             page_hourly,
-            result.page_hourly,
+            batch.page_rows,
             keys=["site_id", "hour", "path"],
             add=["pageviews", "engaged_ms", "entries"],
         )
         await upsert(
             conn,
             site_hourly,
-            result.site_hourly,
+            batch.site_rows,
             keys=["site_id", "hour"],
             add=["pageviews", "events", "sessions", "engaged_sessions", "engaged_ms", "gpc_events"],
         )
+    return len(batch.records)
+
+
+async def commit_batch(*, engine: AsyncEngine, queue: EventQueue, batch: PreparedBatch) -> int:
+    """Write a prepared batch, then acknowledge it. Raises if the write fails (nothing acked)."""
+    started = time.perf_counter()
+    inserted = await write_prepared(engine=engine, batch=batch)
+    INGEST_WRITE_SECONDS.observe(time.perf_counter() - started)
+    INGEST_BATCH_EVENTS.observe(batch.received)
+    INGEST_EVENTS.labels("stored").inc(inserted)
+    INGEST_EVENTS.labels("duplicate").inc(batch.received - inserted)
+    await queue.ack([delivery.id for delivery in batch.deliveries])
     return inserted
 
 
+async def write_events(*, engine: AsyncEngine, deliveries: Sequence[Delivery]) -> int:
+    """Store deliveries on their own (no batch in flight); returns how many events were new.
+
+    Prepared again when another writer stored some of them in between (bounded).
+    """
+    for _ in range(len(RETRY_DELAYS)):
+        prepared = await prepare_batch(engine=engine, deliveries=deliveries, carry=Carry())
+        try:
+            return await write_prepared(engine=engine, batch=prepared)
+        except ConcurrentWrite:
+            continue
+    raise ConcurrentWrite()
+
+
 async def ingest_batch(*, engine: AsyncEngine, queue: EventQueue, batch: Sequence[Delivery]) -> int:
-    """Write one batch, then acknowledge it. Raises if the write fails (nothing is acked)."""
-    rows = event_rows(batch)
-    started = time.perf_counter()
-    inserted = await write_events(engine=engine, rows=rows)
-    INGEST_WRITE_SECONDS.observe(time.perf_counter() - started)
-    INGEST_BATCH_EVENTS.observe(len(rows))
-    INGEST_EVENTS.labels("stored").inc(inserted)
-    INGEST_EVENTS.labels("duplicate").inc(len(rows) - inserted)
+    """Write one batch on its own, then acknowledge it. Raises if the write fails."""
+    inserted = await write_events(engine=engine, deliveries=batch)
     await queue.ack([delivery.id for delivery in batch])
     return inserted
 
@@ -198,37 +266,33 @@ async def ingest_batch(*, engine: AsyncEngine, queue: EventQueue, batch: Sequenc
 async def run_ingest(resources: Resources, stop: asyncio.Event) -> None:
     """Consume until `stop` is set, then drain what is already queued and return.
 
-    A failed write is retried with backoff and never acknowledged, so nothing accepted is
-    lost; with Redis, a crash leaves the batch pending for this consumer name to re-read.
+    Two batches overlap: while one is written (the database's work), the next is read,
+    decoded and sessionised (this process's work), with the first one's effects carried
+    over (see Carry). A failed write is retried with backoff and never acknowledged, so
+    nothing accepted is lost: the failed batch and the one prepared behind it are merged
+    and prepared again from what the database holds. With Redis, a crash leaves both
+    pending for this consumer name to re-read.
     """
     engine, queue = resources.engine, resources.queue
     entries = resources.settings.ingest_batch_entries
     in_process = not isinstance(queue, RedisStreamQueue)
     failures = 0
     batch: list[Delivery] = []
-    while True:
-        if not batch:
-            if stop.is_set() and not (in_process and await queue.depth()):
-                return
-            try:
-                batch = await queue.consume(count=entries, block_ms=250)
-            except Exception as exc:
-                log.warning("queue read failed: %s", type(exc).__name__)
-                await asyncio.sleep(RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)])
-                failures += 1
-                continue
-            if not batch:
-                if stop.is_set():
-                    return
-                continue
+    carry = Carry()
+    writing: tuple[asyncio.Task[int], PreparedBatch] | None = None
+
+    async def settle() -> bool:
+        """Wait for the batch in flight; on failure put it back in front. True if it failed."""
+        nonlocal writing, batch, carry, failures
+        if writing is None:
+            return False
+        task, prepared = writing
+        writing = None
         try:
-            inserted = await ingest_batch(engine=engine, queue=queue, batch=batch)
+            inserted = await task
         except Exception as exc:
-            if stop.is_set() and failures >= len(RETRY_DELAYS):
-                # Shutting down and the database still refuses: stop without acknowledging.
-                # Redis keeps the batch pending; in-process publishers get a 503 (not accepted).
-                log.error("giving up on a batch at shutdown: %s", type(exc).__name__)
-                return
+            batch = [*prepared.deliveries, *batch]
+            carry = Carry()
             delay = RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)]
             log.warning(
                 "batch write failed (%s); retrying in %.1fs",
@@ -238,7 +302,55 @@ async def run_ingest(resources: Resources, stop: asyncio.Event) -> None:
             )
             failures += 1
             await asyncio.sleep(delay)
-            continue
-        log.debug("batch written", extra={"entries": len(batch), "inserted": inserted})
+            return True
+        log.debug(
+            "batch written", extra={"entries": len(prepared.deliveries), "inserted": inserted}
+        )
         failures = 0
-        batch = []
+        return False
+
+    try:
+        while True:
+            if stop.is_set() and failures >= len(RETRY_DELAYS):
+                # Shutting down and the database still refuses: stop without acknowledging.
+                # Redis keeps the batch pending; in-process publishers get a 503 (not accepted).
+                log.error("giving up on a batch at shutdown")
+                return
+            if not batch:
+                if stop.is_set():
+                    if writing is not None:
+                        await settle()
+                        continue
+                    if not (in_process and await queue.depth()):
+                        return
+                try:
+                    batch = await queue.consume(count=entries, block_ms=1 if writing else 250)
+                except Exception as exc:
+                    log.warning("queue read failed: %s", type(exc).__name__)
+                    await settle()
+                    await asyncio.sleep(RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)])
+                    failures += 1
+                    continue
+                if not batch:
+                    await settle()
+                    continue
+            try:
+                prepared = await prepare_batch(engine=engine, deliveries=batch, carry=carry)
+            except Exception as exc:
+                log.warning("batch preparation failed: %s", type(exc).__name__)
+                if not await settle():
+                    carry = Carry()
+                    await asyncio.sleep(RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)])
+                    failures += 1
+                continue
+            if await settle():
+                continue  # the batch in flight failed: what was prepared assumed it had not
+            writing = (
+                asyncio.create_task(commit_batch(engine=engine, queue=queue, batch=prepared)),
+                prepared,
+            )
+            carry = prepared.carry
+            batch = []
+    finally:
+        if writing is not None:
+            await asyncio.gather(writing[0], return_exceptions=True)

@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from shared.settings import Settings
+
+READY_WITHIN = 90.0
 
 
 def overt_env(settings: Settings, port: int) -> dict[str, str]:
@@ -29,28 +33,70 @@ def overt_env(settings: Settings, port: int) -> dict[str, str]:
 
 
 async def start_overt(settings: Settings, port: int, log: Path) -> asyncio.subprocess.Process:
-    """`overt up` in a child process, returned once /readyz answers 200 (at most 30 s)."""
+    """`overt up` in a child process, returned once /readyz answers 200."""
+    return await _start(["up"], overt_env(settings, port), port, log)
+
+
+async def start_service(
+    settings: Settings, service: str, port: int, log: Path, **env: str
+) -> asyncio.subprocess.Process:
+    """`overt serve SERVICE` in a child process (extra OVERT_* settings in `env`), once ready."""
+    environment = overt_env(settings, port)
+    environment.update({f"OVERT_{name.upper()}": value for name, value in env.items()})
+    return await _start(["serve", service], environment, port, log)
+
+
+async def _start(
+    args: list[str], env: dict[str, str], port: int, log: Path
+) -> asyncio.subprocess.Process:
     with log.open("ab") as out:  # the child keeps its own descriptor
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "services.cli",
-            "up",
-            env=overt_env(settings, port),
+            *args,
+            env=env,
             stdout=out,
             stderr=asyncio.subprocess.STDOUT,
         )
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-        async with asyncio.timeout(30):
-            while True:
-                if process.returncode is not None:
-                    raise AssertionError(f"overt up exited early:\n{log.read_text()}")
-                try:
-                    if (await client.get("/readyz")).status_code == 200:
-                        return process
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            # Generous: several processes importing at once on a shared 2-CPU machine.
+            async with asyncio.timeout(READY_WITHIN):
+                while True:
+                    if process.returncode is not None:
+                        raise AssertionError(
+                            f"overt {' '.join(args)} exited early:\n{log.read_text()}"
+                        )
+                    try:
+                        if (await client.get("/readyz")).status_code == 200:
+                            return process
+                    except httpx.TransportError:
+                        pass
+                    await asyncio.sleep(0.1)
+    except BaseException:
+        if process.returncode is None:  # never leave a half-started process behind
+            process.kill()
+            await process.wait()
+        raise
+
+
+async def start_all(
+    starts: dict[str, Coroutine[Any, Any, asyncio.subprocess.Process]],
+) -> dict[str, asyncio.subprocess.Process]:
+    """Start several processes at once; if one fails, stop those that started, then raise."""
+    names = list(starts)
+    results = await asyncio.gather(*starts.values(), return_exceptions=True)
+    started = {
+        n: r for n, r in zip(names, results, strict=True) if not isinstance(r, BaseException)
+    }
+    failures = [r for r in results if isinstance(r, BaseException)]
+    if failures:
+        for process in started.values():
+            process.kill()
+            await process.wait()
+        raise failures[0]
+    return started
 
 
 async def stop_overt(process: asyncio.subprocess.Process, signal_number: int) -> int:

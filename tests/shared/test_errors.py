@@ -6,11 +6,14 @@ import logging
 
 import pytest
 from fastapi import APIRouter
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from shared.app import build_app
 from shared.runtime import Resources
 from tests.collector.test_intake import assert_problem
-from tests.conftest import Overt, running
+from tests.conftest import Overt, free_port, running
 
 pytestmark = pytest.mark.anyio
 
@@ -72,3 +75,37 @@ async def test_openapi_documents_problem_responses(overt: Overt) -> None:
     assert "application/problem+json" in responses["413"]["content"]
     assert "/v1/query" in spec["paths"]
     assert (await overt.client.get("/docs")).status_code == 200
+
+
+async def test_a_dependency_that_is_down_is_a_503_with_retry_after(
+    resources: Resources, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Real clients against closed ports: an outage is 'retry later', never a 500."""
+    port = free_port()  # nothing listens there
+    down = APIRouter()
+
+    @down.get("/database")
+    async def database() -> None:
+        engine = create_async_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{port}/overt")
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        finally:
+            await engine.dispose()
+
+    @down.get("/redis")
+    async def queue() -> None:
+        client = Redis(host="127.0.0.1", port=port, socket_connect_timeout=1)
+        try:
+            await client.ping()
+        finally:
+            await client.aclose()
+
+    app = build_app(title="t", settings=resources.settings, routers=[down], resources=resources)
+    with caplog.at_level(logging.WARNING):
+        async with running(app) as client:
+            for path in ("/database", "/redis"):
+                response = await client.get(path)
+                assert_problem(response, 503, "unavailable")
+                assert response.headers["retry-after"] == "1"
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

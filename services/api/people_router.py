@@ -1,0 +1,172 @@
+"""HTTP surface for people and outcomes: contacts, outcomes and their report, webhooks."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+
+from services.api.contacts import get_contact, list_contacts
+from services.api.dependencies import KEY_ERRORS, ContactsKey, OutcomesKey, StatsKey, WebhooksKey
+from services.api.exceptions import OtherSite
+from services.api.outcomes import outcome_report, record_outcome
+from services.api.people_schemas import (
+    ContactDetail,
+    ContactList,
+    DeliveryList,
+    OutcomeIn,
+    OutcomeOut,
+    OutcomeReport,
+    OutcomeReportIn,
+    WebhookCreated,
+    WebhookIn,
+    WebhookList,
+)
+from services.api.webhooks import (
+    create_subscription,
+    delete_subscription,
+    delivery_log,
+    list_subscriptions,
+)
+from shared.errors import ProblemError, problem_responses
+from shared.runtime import ResourcesDep
+
+router = APIRouter()  # included under /v1 by services.api.router
+
+SITE = "/sites/{site_id}"
+WebhookId = Annotated[str, Path(min_length=1, max_length=32)]
+SubjectPath = Annotated[str, Path(min_length=1, max_length=32)]
+
+
+class ContactNotFound(ProblemError):
+    def __init__(self) -> None:
+        super().__init__(
+            404,
+            "No such contact",
+            slug="contact-not-found",
+            detail="No subject of this site has active identification consent under this id.",
+        )
+
+
+@router.get(
+    SITE + "/contacts",
+    tags=["contacts"],
+    summary="Consented contacts (active identification consent) with score and intent",
+    responses=problem_responses(*KEY_ERRORS, 422),
+)
+async def contacts(
+    key: ContactsKey,
+    resources: ResourcesDep,
+    limit: Annotated[int, Query(ge=1, le=1000, description="contacts per page")] = 100,
+    offset: Annotated[int, Query(ge=0, description="contacts to skip (by score order)")] = 0,
+) -> ContactList:
+    version, found = await list_contacts(engine=resources.engine, site_id=key.site_id)
+    return ContactList(
+        contacts=found[offset : offset + limit], total=len(found), definition_version=version
+    )
+
+
+@router.get(
+    SITE + "/contacts/{subject_id}",
+    tags=["contacts"],
+    summary="One consented contact with its engagement timeline",
+    responses=problem_responses(*KEY_ERRORS, 404, 422),
+)
+async def contact(
+    key: ContactsKey, subject_id: SubjectPath, resources: ResourcesDep
+) -> ContactDetail:
+    found = await get_contact(engine=resources.engine, site_id=key.site_id, subject_id=subject_id)
+    if found is None:
+        raise ContactNotFound()
+    return found
+
+
+@router.post(
+    SITE + "/outcomes",
+    tags=["outcomes"],
+    summary="Record what happened later, for a consented subject or a campaign (idempotent)",
+    status_code=201,
+    responses={
+        200: {"description": "already recorded with this id and body", "model": OutcomeOut},
+        **problem_responses(*KEY_ERRORS, 409, 422),
+    },
+)
+async def outcomes(
+    body: OutcomeIn, key: OutcomesKey, resources: ResourcesDep, response: Response
+) -> OutcomeOut:
+    stored, created = await record_outcome(engine=resources.engine, site_id=key.site_id, body=body)
+    if not created:
+        response.status_code = 200
+    return stored
+
+
+@router.post(
+    "/reports/outcomes",
+    tags=["outcomes"],
+    summary="How often good outcomes followed each intent signal and score band (lift)",
+    responses=problem_responses(*KEY_ERRORS, 422),
+)
+async def outcomes_report(
+    body: OutcomeReportIn, key: StatsKey, resources: ResourcesDep
+) -> OutcomeReport:
+    if body.site_id != key.site_id:
+        raise OtherSite()
+    return await outcome_report(engine=resources.engine, query=body)
+
+
+@router.post(
+    SITE + "/webhooks",
+    tags=["webhooks"],
+    summary="Subscribe an endpoint; the signing secret is in this answer only",
+    status_code=201,
+    responses=problem_responses(*KEY_ERRORS, 422),
+)
+async def create_webhook(
+    body: WebhookIn, key: WebhooksKey, resources: ResourcesDep
+) -> WebhookCreated:
+    made, secret = await create_subscription(
+        engine=resources.engine, settings=resources.settings, site_id=key.site_id, body=body
+    )
+    return WebhookCreated(**made.model_dump(), secret=secret)
+
+
+@router.get(
+    SITE + "/webhooks",
+    tags=["webhooks"],
+    summary="The site's webhook subscriptions",
+    responses=problem_responses(*KEY_ERRORS, 422),
+)
+async def webhooks(key: WebhooksKey, resources: ResourcesDep) -> WebhookList:
+    return WebhookList(
+        webhooks=await list_subscriptions(engine=resources.engine, site_id=key.site_id)
+    )
+
+
+@router.delete(
+    SITE + "/webhooks/{webhook_id}",
+    tags=["webhooks"],
+    summary="Unsubscribe (erasure notices still reach it for subjects it received)",
+    status_code=204,
+    responses=problem_responses(*KEY_ERRORS, 404, 422),
+)
+async def remove_webhook(
+    key: WebhooksKey, webhook_id: WebhookId, resources: ResourcesDep
+) -> Response:
+    await delete_subscription(engine=resources.engine, site_id=key.site_id, webhook_id=webhook_id)
+    return Response(status_code=204)
+
+
+@router.get(
+    SITE + "/webhooks/{webhook_id}/deliveries",
+    tags=["webhooks"],
+    summary="The delivery log: each delivery with every attempt",
+    responses=problem_responses(*KEY_ERRORS, 404, 422),
+)
+async def deliveries(
+    key: WebhooksKey, webhook_id: WebhookId, resources: ResourcesDep
+) -> DeliveryList:
+    return DeliveryList(
+        deliveries=await delivery_log(
+            engine=resources.engine, site_id=key.site_id, webhook_id=webhook_id
+        )
+    )

@@ -1,0 +1,225 @@
+"""Wire models for contacts, outcomes and webhooks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+ClientId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")]
+SubjectId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_\-]+$")]
+Campaign = Annotated[str, Field(min_length=1, max_length=256)]
+
+
+# --- contacts -------------------------------------------------------------------------------
+
+
+class TimelineEvent(BaseModel):
+    occurred_at: datetime
+    name: str
+    page: str = Field(description="host and path")
+    engaged_ms: int | None
+    scroll_depth: int | None
+    source: str | None
+    utm_campaign: str | None
+
+
+class Contribution(BaseModel):
+    signal: str
+    amount: float = Field(description="the signal's measured amount (seconds, pages, ...)")
+    weight: float = Field(description="points per unit, from the site's definition")
+    points: float = Field(description="amount x weight; the score is their sum, capped")
+
+
+class IntentSignalOut(BaseModel):
+    rule: str = Field(description="the name of the site's intent rule that matched")
+    explanation: str
+
+
+class ContactSummary(BaseModel):
+    sessions: int
+    pageviews: int
+    engaged_ms: int
+    max_scroll_depth: int
+    goals: int
+    high_intent_pageviews: int
+    active_days: int
+    first_seen_at: datetime | None
+    last_seen_at: datetime | None
+
+
+class Contact(BaseModel):
+    subject_id: str
+    score: float
+    intent: bool = Field(
+        description="an intent rule matched and the score reaches the intent threshold"
+    )
+    intent_threshold: float
+    signals: list[IntentSignalOut] = Field(description="the intent rules that matched, explained")
+    explanation: list[Contribution]
+    summary: ContactSummary
+    definition_version: int
+
+
+class ContactDetail(Contact):
+    timeline: list[TimelineEvent]
+
+
+class ContactList(BaseModel):
+    contacts: list[Contact] = Field(description="highest score first")
+    total: int = Field(description="consented contacts in all pages")
+    definition_version: int
+
+
+# --- outcomes -------------------------------------------------------------------------------
+
+
+class OutcomeKind(StrEnum):
+    meeting_booked = "meeting_booked"
+    call_taken = "call_taken"
+    call_declined = "call_declined"
+    deal_won = "deal_won"
+    deal_lost = "deal_lost"
+    revenue = "revenue"
+
+
+GOOD_OUTCOMES = frozenset(
+    {OutcomeKind.meeting_booked, OutcomeKind.call_taken, OutcomeKind.deal_won, OutcomeKind.revenue}
+)
+
+
+class OutcomeIn(BaseModel):
+    """What happened later, for one consented subject or for a campaign."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: ClientId = Field(description="your id for this outcome; posting it again is a no-op")
+    kind: OutcomeKind
+    subject_id: SubjectId | None = None
+    utm_campaign: Campaign | None = None
+    utm_source: Campaign | None = None
+    amount: Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=6)] | None = None
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = Field(
+        default=None, description="ISO 4217 code"
+    )
+    occurred_at: AwareDatetime | None = Field(default=None, description="default: now")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> OutcomeIn:
+        campaign = self.utm_campaign is not None or self.utm_source is not None
+        if (self.subject_id is None) == (not campaign):
+            raise ValueError("give either subject_id or a campaign (utm_campaign / utm_source)")
+        if (self.amount is None) != (self.currency is None):
+            raise ValueError("amount and currency go together")
+        if self.kind == OutcomeKind.revenue and self.amount is None:
+            raise ValueError("revenue needs amount and currency")
+        return self
+
+
+class OutcomeOut(BaseModel):
+    id: str
+    kind: OutcomeKind
+    subject_id: str | None
+    utm_campaign: str | None
+    utm_source: str | None
+    amount: str | None
+    currency: str | None
+    occurred_at: datetime
+    recorded_at: datetime
+
+
+class OutcomeReportIn(BaseModel):
+    """Score bands are fixed by the definition (quarters of its score cap), not chosen by the
+    caller: caller-chosen edges would let two reports be differenced down to one subject."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    site_id: Annotated[str, Field(min_length=1, max_length=32)]
+    k: Annotated[int, Field(ge=2, le=1000)] | None = Field(
+        default=None,
+        description="groups with fewer subjects are not reported; at least the site's k "
+        "(default 5), a caller may only raise it",
+    )
+
+
+class LiftRow(BaseModel):
+    group: str
+    subjects: int | None = Field(description="null when fewer than k (suppressed)")
+    good_outcomes: int | None
+    rate: float | None
+    lift: float | None = Field(description="rate / base rate; null when suppressed or no base")
+    suppressed: bool
+
+
+class CampaignOutcomes(BaseModel):
+    utm_source: str | None
+    utm_campaign: str | None
+    outcomes: dict[str, int]
+    revenue: dict[str, str] = Field(description="sum of amounts per currency")
+
+
+class OutcomeReport(BaseModel):
+    site_id: str
+    k: int
+    definition_version: int
+    subjects: int | None = Field(description="consented subjects considered; null below k")
+    good_outcomes: int | None
+    base_rate: float | None
+    signals: list[LiftRow]
+    score_bands: list[LiftRow]
+    campaigns: list[CampaignOutcomes]
+
+
+# --- webhooks -------------------------------------------------------------------------------
+
+
+class WebhookEvent(StrEnum):
+    intent_threshold_crossed = "contact.intent_threshold_crossed"
+    contact_deleted = "contact.deleted"
+
+
+class WebhookIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: AnyHttpUrl
+    events: Annotated[list[WebhookEvent], Field(min_length=1, max_length=10)]
+
+
+class WebhookOut(BaseModel):
+    id: str
+    url: str
+    events: list[WebhookEvent]
+    created_at: datetime
+
+
+class WebhookCreated(WebhookOut):
+    secret: str = Field(description="signing secret, shown once; see the verification notes")
+
+
+class WebhookList(BaseModel):
+    webhooks: list[WebhookOut]
+
+
+class AttemptOut(BaseModel):
+    attempt: int
+    attempted_at: datetime
+    status_code: int | None
+    error: str | None
+
+
+class DeliveryOut(BaseModel):
+    id: str
+    event_type: str
+    status: str
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime | None
+    finished_at: datetime | None
+    log: list[AttemptOut]
+
+
+class DeliveryList(BaseModel):
+    deliveries: list[DeliveryOut]

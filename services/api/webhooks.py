@@ -1,0 +1,656 @@
+"""Signed webhooks with a durable outbox, retries with backoff, and consent checked at send.
+
+Verification, for a receiver: every request carries
+
+    Overt-Webhook-Id:         the delivery id (the same on every retry: deduplicate on it)
+    Overt-Webhook-Timestamp:  Unix seconds when this attempt was signed
+    Overt-Webhook-Signature:  v1=<hex HMAC-SHA256(secret, timestamp + "." + raw body)>
+
+Recompute the HMAC over the raw body with the secret shown when the subscription was made,
+compare in constant time, and refuse timestamps more than five minutes old (replays).
+
+Events are written to `webhook_deliveries` (the outbox) in the transaction that decides to
+send them; `run_webhooks`, a background task of the API, leases due rows, re-checks
+identification consent (a withdrawn subject's pending events are cancelled, never sent),
+POSTs them with httpx and records every attempt. A failure is retried after
+retry_base * 2^(attempt - 1) until `webhook_max_attempts`. Restarts lose nothing: the
+outbox is in the database and an expired lease makes a row due again.
+
+Erasure: every subscription that was ever sent something about a subject gets a
+`contact.deleted` notice when the consent ledger records the subject's erasure, even if
+the subscription has since been deleted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import ipaddress
+import logging
+import math
+import secrets
+import socket
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import orjson
+from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from services.api.contacts import contact_out, score_subjects
+from services.api.models import (
+    intent_crossings,
+    ledger_cursors,
+    webhook_attempts,
+    webhook_deliveries,
+    webhook_recipients,
+    webhook_subscriptions,
+)
+from services.api.people_schemas import (
+    AttemptOut,
+    DeliveryOut,
+    WebhookEvent,
+    WebhookIn,
+    WebhookOut,
+)
+from shared.consent_state import erasures_between, identified_subjects, ledger_head
+from shared.dialect import insert_if_absent, upsert
+from shared.errors import ProblemError
+from shared.runtime import Resources
+from shared.settings import Settings
+
+log = logging.getLogger("overt.webhooks")
+
+PENDING, DELIVERED, FAILED, CANCELLED = "pending", "delivered", "failed", "cancelled"
+LEASE = timedelta(seconds=60)
+BATCH = 50
+SIGNATURE_VERSION = "v1"
+
+
+class UnsafeTarget(ProblemError):
+    def __init__(self, why: str) -> None:
+        super().__init__(
+            422,
+            "Webhook target refused",
+            slug="webhook-target-refused",
+            detail=f"{why} Webhooks go to public addresses only.",
+        )
+
+
+class WebhookNotFound(ProblemError):
+    def __init__(self) -> None:
+        super().__init__(
+            404,
+            "No such webhook",
+            slug="webhook-not-found",
+            detail="This site has no such webhook.",
+        )
+
+
+# --- signing --------------------------------------------------------------------------------
+
+
+def signing_secret(server_secret: bytes, subscription_id: str, nonce: str) -> str:
+    """The subscription's secret: derived, never stored (the database holds only the nonce)."""
+    key = hmac.new(server_secret, b"overt webhook secrets v1", hashlib.sha256).digest()
+    derived = hmac.new(key, f"{subscription_id}:{nonce}".encode(), hashlib.sha256).hexdigest()
+    return f"whsec_{derived}"
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The signature header value for one attempt."""
+    mac = hmac.new(secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256)
+    return f"{SIGNATURE_VERSION}={mac.hexdigest()}"
+
+
+def verify(
+    secret: str, timestamp: str, body: bytes, signature: str, tolerance_s: int = 300
+) -> bool:
+    """What a receiver does (reference implementation, used by the tests)."""
+    if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > tolerance_s:
+        return False
+    return hmac.compare_digest(sign(secret, int(timestamp), body), signature)
+
+
+# --- SSRF -----------------------------------------------------------------------------------
+
+
+async def check_target(url: str, *, allow_private: bool) -> str | None:
+    """Refuse URLs whose host resolves to a private, loopback, link-local or reserved address.
+
+    Returns the vetted address to connect to (None when private targets are allowed), so the
+    request cannot be sent to another address resolved later (DNS rebinding).
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UnsafeTarget("Only http and https URLs with a host are accepted.")
+    if parts.username or parts.password:
+        raise UnsafeTarget("URLs with credentials are not accepted.")
+    if allow_private:
+        return None
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(
+            parts.hostname,
+            parts.port or (443 if parts.scheme == "https" else 80),
+            type=socket.SOCK_STREAM,
+        )
+    except OSError:
+        raise UnsafeTarget("The host name does not resolve.") from None
+    addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
+    if not addresses or not all(address.is_global for address in addresses):
+        raise UnsafeTarget("The host resolves to a non-public address.")
+    return str(addresses[0])
+
+
+def pinned(url: str, address: str | None) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """The URL to request, with the Host header and TLS server name of the original, so the
+    connection goes to the vetted `address` (None: the URL as it is)."""
+    if address is None:
+        return url, {}, {}
+    parts = urlsplit(url)
+    assert parts.hostname is not None
+    literal = f"[{address}]" if ":" in address else address
+    netloc = literal + (f":{parts.port}" if parts.port else "")
+    host = parts.netloc.rsplit("@", 1)[-1]
+    extensions: dict[str, Any] = {"sni_hostname": parts.hostname} if parts.scheme == "https" else {}
+    return parts._replace(netloc=netloc).geturl(), {"host": host}, extensions
+
+
+# --- subscriptions --------------------------------------------------------------------------
+
+
+def webhook_out(row: Any) -> WebhookOut:
+    return WebhookOut(
+        id=row.id,
+        url=row.url,
+        events=[WebhookEvent(name) for name in row.event_types.split()],
+        created_at=row.created_at,
+    )
+
+
+async def create_subscription(
+    *, engine: AsyncEngine, settings: Settings, site_id: str, body: WebhookIn
+) -> tuple[WebhookOut, str]:
+    """Register an endpoint; returns it with its signing secret (shown this once)."""
+    url = str(body.url)
+    await check_target(url, allow_private=settings.webhook_allow_private)
+    webhook_id, nonce, now = secrets.token_hex(8), secrets.token_hex(16), datetime.now(UTC)
+    events = sorted({event.value for event in body.events})
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(webhook_subscriptions).values(
+                id=webhook_id,
+                site_id=site_id,
+                url=url,
+                event_types=" ".join(events),
+                secret_nonce=nonce,
+                created_at=now,
+            )
+        )
+    made = WebhookOut(
+        id=webhook_id, url=url, events=[WebhookEvent(e) for e in events], created_at=now
+    )
+    return made, signing_secret(settings.secret(), webhook_id, nonce)
+
+
+async def list_subscriptions(*, engine: AsyncEngine, site_id: str) -> list[WebhookOut]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(webhook_subscriptions)
+            .where(
+                webhook_subscriptions.c.site_id == site_id,
+                webhook_subscriptions.c.deleted_at.is_(None),
+            )
+            .order_by(webhook_subscriptions.c.created_at, webhook_subscriptions.c.id)
+        )
+        return [webhook_out(row) for row in rows]
+
+
+async def delete_subscription(*, engine: AsyncEngine, site_id: str, webhook_id: str) -> None:
+    """Stop sending to the endpoint; its pending events are cancelled (erasure notices excepted,
+    which still go to every recipient that got the subject)."""
+    now = datetime.now(UTC)
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            update(webhook_subscriptions)
+            .where(
+                webhook_subscriptions.c.id == webhook_id,
+                webhook_subscriptions.c.site_id == site_id,
+                webhook_subscriptions.c.deleted_at.is_(None),
+            )
+            .values(deleted_at=now)
+        )
+        if not result.rowcount:
+            raise WebhookNotFound()
+        await conn.execute(
+            update(webhook_deliveries)
+            .where(
+                webhook_deliveries.c.subscription_id == webhook_id,
+                webhook_deliveries.c.status == PENDING,
+                webhook_deliveries.c.event_type != WebhookEvent.contact_deleted.value,
+            )
+            .values(status=CANCELLED, finished_at=now)
+        )
+
+
+async def delivery_log(
+    *, engine: AsyncEngine, site_id: str, webhook_id: str, limit: int = 100
+) -> list[DeliveryOut]:
+    """The subscription's latest deliveries, each with every attempt."""
+    async with engine.connect() as conn:
+        owner = await conn.execute(
+            select(webhook_subscriptions.c.id).where(
+                webhook_subscriptions.c.id == webhook_id,
+                webhook_subscriptions.c.site_id == site_id,
+            )
+        )
+        if owner.first() is None:
+            raise WebhookNotFound()
+        rows = (
+            await conn.execute(
+                select(webhook_deliveries)
+                .where(webhook_deliveries.c.subscription_id == webhook_id)
+                .order_by(webhook_deliveries.c.created_at.desc(), webhook_deliveries.c.id)
+                .limit(limit)
+            )
+        ).all()
+        attempts: dict[str, list[AttemptOut]] = {row.id: [] for row in rows}
+        if rows:
+            for attempt in await conn.execute(
+                select(webhook_attempts)
+                .where(webhook_attempts.c.delivery_id.in_(list(attempts)))
+                .order_by(webhook_attempts.c.attempt)
+            ):
+                attempts[attempt.delivery_id].append(
+                    AttemptOut(
+                        attempt=attempt.attempt,
+                        attempted_at=attempt.attempted_at,
+                        status_code=attempt.status_code,
+                        error=attempt.error,
+                    )
+                )
+    return [
+        DeliveryOut(
+            id=row.id,
+            event_type=row.event_type,
+            status=row.status,
+            attempts=row.attempts,
+            created_at=row.created_at,
+            next_attempt_at=row.next_attempt_at if row.status == PENDING else None,
+            finished_at=row.finished_at,
+            log=attempts[row.id],
+        )
+        for row in rows
+    ]
+
+
+# --- the outbox -----------------------------------------------------------------------------
+
+
+async def enqueue(
+    *,
+    conn: AsyncConnection,
+    subscriptions: Sequence[Any],
+    event_type: WebhookEvent,
+    subject_id: str | None,
+    data: dict[str, Any],
+    now: datetime,
+) -> int:
+    """Write one delivery per subscription to the outbox; returns how many."""
+    rows = []
+    for subscription in subscriptions:
+        delivery_id = secrets.token_hex(12)
+        payload = {
+            "id": delivery_id,
+            "type": event_type.value,
+            "site_id": subscription.site_id,
+            "created_at": now.isoformat(),
+            "data": data,
+        }
+        rows.append(
+            {
+                "id": delivery_id,
+                "subscription_id": subscription.id,
+                "site_id": subscription.site_id,
+                "event_type": event_type.value,
+                "subject_id": subject_id,
+                "payload": orjson.dumps(payload).decode(),
+                "status": PENDING,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+        )
+    if rows:
+        await conn.execute(insert(webhook_deliveries), rows)
+    return len(rows)
+
+
+async def _subscribers(conn: AsyncConnection, site_id: str, event_type: WebhookEvent) -> list[Any]:
+    rows = await conn.execute(
+        select(webhook_subscriptions).where(
+            webhook_subscriptions.c.site_id == site_id,
+            webhook_subscriptions.c.deleted_at.is_(None),
+        )
+    )
+    return [row for row in rows if event_type.value in row.event_types.split()]
+
+
+async def scan_intent(*, engine: AsyncEngine, site_id: str, now: datetime) -> int:
+    """Queue `contact.intent_threshold_crossed` for consented contacts newly over the threshold
+    (once per subject and definition version); returns how many contacts crossed."""
+    async with engine.connect() as conn:
+        if not await _subscribers(conn, site_id, WebhookEvent.intent_threshold_crossed):
+            return 0
+    definition, scored, _ = await score_subjects(engine=engine, site_id=site_id)
+    crossing = [s for s in scored if s.score.has_intent]
+    if not crossing:
+        return 0
+    async with engine.connect() as conn:
+        known = set(
+            (
+                await conn.execute(
+                    select(intent_crossings.c.subject_id).where(
+                        intent_crossings.c.site_id == site_id,
+                        intent_crossings.c.definition_version == definition.version,
+                    )
+                )
+            ).scalars()
+        )
+    crossed = 0
+    for subject in crossing:
+        if subject.subject_id in known:
+            continue
+        async with engine.begin() as conn:
+            new = await insert_if_absent(
+                conn,
+                intent_crossings,
+                {
+                    "site_id": site_id,
+                    "subject_id": subject.subject_id,
+                    "definition_version": definition.version,
+                    "crossed_at": now,
+                },
+            )
+            if not new:
+                continue  # another replica got there first
+            contact = contact_out(subject).model_dump(mode="json")
+            await enqueue(
+                conn=conn,
+                subscriptions=await _subscribers(
+                    conn, site_id, WebhookEvent.intent_threshold_crossed
+                ),
+                event_type=WebhookEvent.intent_threshold_crossed,
+                subject_id=subject.subject_id,
+                data={"contact": contact},
+                now=now,
+            )
+            crossed += 1
+    return crossed
+
+
+async def scan_erasures(*, engine: AsyncEngine, site_id: str, now: datetime) -> int:
+    """Queue `contact.deleted` to every subscription that got an erased subject (even deleted
+    ones); returns how many notices were queued. Reads the ledger from a durable cursor."""
+    queued = 0
+    async with engine.begin() as conn:
+        cursor = (
+            await conn.execute(
+                select(ledger_cursors.c.seq).where(ledger_cursors.c.site_id == site_id)
+            )
+        ).scalar()
+        after = int(cursor or 0)
+        head = await ledger_head(conn=conn, site_id=site_id)
+        if head <= after:
+            return 0
+        for subject_id in await erasures_between(
+            conn=conn, site_id=site_id, after_seq=after, through_seq=head
+        ):
+            recipients = (
+                await conn.execute(
+                    select(webhook_subscriptions)
+                    .join(
+                        webhook_recipients,
+                        webhook_recipients.c.subscription_id == webhook_subscriptions.c.id,
+                    )
+                    .where(
+                        webhook_recipients.c.site_id == site_id,
+                        webhook_recipients.c.subject_id == subject_id,
+                    )
+                )
+            ).all()
+            queued += await enqueue(
+                conn=conn,
+                subscriptions=recipients,
+                event_type=WebhookEvent.contact_deleted,
+                subject_id=subject_id,
+                data={"subject_id": subject_id, "reason": "erasure"},
+                now=now,
+            )
+            await conn.execute(
+                delete(webhook_recipients).where(
+                    webhook_recipients.c.site_id == site_id,
+                    webhook_recipients.c.subject_id == subject_id,
+                )
+            )
+        await upsert(
+            conn,
+            ledger_cursors,
+            [{"site_id": site_id, "seq": head}],
+            keys=["site_id"],
+            replace=["seq"],
+        )
+    return queued
+
+
+async def lease_due(engine: AsyncEngine, now: datetime) -> list[Any]:
+    """Lease up to BATCH due deliveries (a lease a crashed sender left expires by itself)."""
+    async with engine.connect() as conn:
+        due = (
+            (
+                await conn.execute(
+                    select(webhook_deliveries.c.id)
+                    .where(
+                        webhook_deliveries.c.status == PENDING,
+                        webhook_deliveries.c.next_attempt_at <= now,
+                        or_(
+                            webhook_deliveries.c.lease_until.is_(None),
+                            webhook_deliveries.c.lease_until < now,
+                        ),
+                    )
+                    .order_by(webhook_deliveries.c.next_attempt_at)
+                    .limit(BATCH)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    claimed = []
+    for delivery_id in due:
+        async with engine.begin() as conn:
+            result = await conn.execute(
+                update(webhook_deliveries)
+                .where(
+                    webhook_deliveries.c.id == delivery_id,
+                    webhook_deliveries.c.status == PENDING,
+                    or_(
+                        webhook_deliveries.c.lease_until.is_(None),
+                        webhook_deliveries.c.lease_until < now,
+                    ),
+                )
+                .values(lease_until=now + LEASE)
+            )
+            if not result.rowcount:
+                continue
+            row = (
+                await conn.execute(
+                    select(
+                        webhook_deliveries,
+                        webhook_subscriptions.c.url,
+                        webhook_subscriptions.c.secret_nonce,
+                    )
+                    .join(
+                        webhook_subscriptions,
+                        webhook_subscriptions.c.id == webhook_deliveries.c.subscription_id,
+                    )
+                    .where(webhook_deliveries.c.id == delivery_id)
+                )
+            ).one()
+            claimed.append(row)
+    return claimed
+
+
+async def _finish(
+    engine: AsyncEngine,
+    row: Any,
+    *,
+    now: datetime,
+    settings: Settings,
+    status_code: int | None,
+    error: str | None,
+    cancelled: bool = False,
+) -> None:
+    """Record the attempt and move the delivery on (delivered, retried later, failed)."""
+    attempt = row.attempts + 1
+    ok = status_code is not None and 200 <= status_code < 300
+    values: dict[str, Any] = {"attempts": attempt, "lease_until": None}
+    if cancelled:
+        values.update(status=CANCELLED, finished_at=now, attempts=row.attempts)
+    elif ok:
+        values.update(status=DELIVERED, finished_at=now)
+    elif attempt >= settings.webhook_max_attempts:
+        values.update(status=FAILED, finished_at=now)
+    else:
+        delay = settings.webhook_retry_base_s * 2 ** (attempt - 1)
+        values.update(next_attempt_at=now + timedelta(seconds=delay))
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(webhook_deliveries).where(webhook_deliveries.c.id == row.id).values(**values)
+        )
+        await conn.execute(
+            insert(webhook_attempts).values(
+                delivery_id=row.id,
+                attempt=attempt,
+                attempted_at=now,
+                status_code=status_code,
+                error=error,
+            )
+        )
+
+
+async def _send_one(resources: Resources, client: httpx.AsyncClient, row: Any) -> None:
+    settings = resources.settings
+    engine = resources.engine
+    now = datetime.now(UTC)
+    if row.subject_id is not None and row.event_type != WebhookEvent.contact_deleted.value:
+        async with engine.begin() as conn:
+            consented = await identified_subjects(
+                conn=conn, site_id=row.site_id, subject_ids=[row.subject_id], now=now
+            )
+            if row.subject_id in consented:
+                # Recorded before sending: an erasure during the request still notifies.
+                await insert_if_absent(
+                    conn,
+                    webhook_recipients,
+                    {
+                        "subscription_id": row.subscription_id,
+                        "subject_id": row.subject_id,
+                        "site_id": row.site_id,
+                        "first_sent_at": now,
+                    },
+                )
+        if row.subject_id not in consented:
+            await _finish(
+                engine,
+                row,
+                now=now,
+                settings=settings,
+                status_code=None,
+                error="not sent: identification consent is no longer active",
+                cancelled=True,
+            )
+            return
+    body = row.payload.encode()
+    timestamp = int(time.time())
+    secret = signing_secret(settings.secret(), row.subscription_id, row.secret_nonce)
+    status_code: int | None = None
+    error: str | None = None
+    try:
+        address = await check_target(row.url, allow_private=settings.webhook_allow_private)
+        url, host, extensions = pinned(row.url, address)
+        response = await client.post(
+            url,
+            content=body,
+            headers={
+                **host,
+                "content-type": "application/json",
+                "user-agent": "Overt-Webhooks/1",
+                "overt-webhook-id": row.id,
+                "overt-webhook-timestamp": str(timestamp),
+                "overt-webhook-signature": sign(secret, timestamp, body),
+            },
+            extensions=extensions,
+        )
+        status_code = response.status_code
+        if not 200 <= status_code < 300:
+            error = f"HTTP {status_code}"
+    except UnsafeTarget as exc:
+        error = exc.detail
+    except httpx.HTTPError as exc:
+        error = type(exc).__name__
+    await _finish(engine, row, now=now, settings=settings, status_code=status_code, error=error)
+
+
+async def deliver_due(
+    resources: Resources, client: httpx.AsyncClient, *, now: datetime | None = None
+) -> int:
+    """Send every due delivery once; returns how many were attempted."""
+    rows = await lease_due(resources.engine, now or datetime.now(UTC))
+    for row in rows:
+        await _send_one(resources, client, row)
+    return len(rows)
+
+
+async def webhook_pass(
+    resources: Resources, client: httpx.AsyncClient, *, intent: bool = True
+) -> None:
+    """One round: queue new events (erasures; intent crossings unless `intent` is False),
+    then send what is due."""
+    now = datetime.now(UTC)
+    async with resources.engine.connect() as conn:
+        site_ids = (
+            (await conn.execute(select(webhook_subscriptions.c.site_id).distinct())).scalars().all()
+        )
+    for site_id in site_ids:
+        await scan_erasures(engine=resources.engine, site_id=site_id, now=now)
+        if intent:
+            await scan_intent(engine=resources.engine, site_id=site_id, now=now)
+    await deliver_due(resources, client)
+
+
+def http_client(settings: Settings) -> httpx.AsyncClient:
+    return httpx.AsyncClient(timeout=settings.webhook_timeout_s, follow_redirects=False)
+
+
+async def run_webhooks(resources: Resources, stop: asyncio.Event) -> None:
+    """Background task of the API: a webhook pass every `webhook_poll_s` until `stop`."""
+    settings = resources.settings
+    last_intent_scan = -math.inf
+    async with http_client(settings) as client:
+        while not stop.is_set():
+            # Scoring every contact is the costly part: at most every webhook_intent_scan_s.
+            scan = time.monotonic() - last_intent_scan >= settings.webhook_intent_scan_s
+            try:
+                await webhook_pass(resources, client, intent=scan)
+                if scan:
+                    last_intent_scan = time.monotonic()
+            except Exception:
+                log.exception("webhook pass failed; retrying at the next interval")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), resources.settings.webhook_poll_s)

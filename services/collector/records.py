@@ -1,0 +1,88 @@
+"""The queue record: what the collector enqueues and the ingest worker stores.
+
+One definition for both sides. The collector builds `QueuedEvent`s after enrichment and
+encodes a request's events as one JSON array; the worker decodes whole entries straight
+into these structs (msgspec, in C: ids become UUIDs, nothing passes through a dict) and
+hands `copy_record` tuples to COPY. Attribute names are `events` column names; the JSON
+keys are the short names of the record format below, which is internal (never on the
+public wire, see WIRE.md) but may outlive a process in Redis, so only add optional keys.
+
+    {"id": hex, "site": str, "at": epoch ms, "name": str, "visitor": int64,
+     "host": str, "path": str, ... optional enrichment ...}
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+import orjson
+
+
+class QueuedEvent(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
+    """One accepted, enriched event. Fields up to `session_id` are the `events` row, in order."""
+
+    event_id: uuid.UUID = msgspec.field(name="id")
+    site_id: str = msgspec.field(name="site")
+    occurred_at: datetime | None = None  # from `at`, set by decode_entry
+    name: str
+    visitor_hash: int = msgspec.field(name="visitor")
+    host: str
+    path: str
+    referrer: str | None = None
+    engaged_ms: int | None = None
+    source: str | None = None
+    medium: str | None = None
+    utm_source: str | None = None
+    utm_medium: str | None = None
+    utm_campaign: str | None = None
+    utm_term: str | None = None
+    utm_content: str | None = None
+    browser: str | None = None
+    os: str | None = None
+    device: str | None = None
+    country: str | None = None
+    # JSON text, so COPY takes it as is; records written before this format carried an object.
+    props: str | dict[str, Any] | None = None
+    analytics_id: str | None = None
+    pageview_id: uuid.UUID | None = msgspec.field(default=None, name="pageview")
+    scroll_depth: int | None = msgspec.field(default=None, name="scroll")
+    gpc: bool = False
+    subject_id: str | None = msgspec.field(default=None, name="subject")
+    session_id: uuid.UUID | None = None  # set by sessionisation
+    # Not columns:
+    at: int
+
+    @property
+    def moment(self) -> datetime:
+        assert self.occurred_at is not None, "decode_entry sets occurred_at"
+        return self.occurred_at
+
+
+EVENT_COLUMNS: tuple[str, ...] = QueuedEvent.__struct_fields__[
+    : QueuedEvent.__struct_fields__.index("session_id") + 1
+]
+_COLUMN_COUNT = len(EVENT_COLUMNS)
+_encoder = msgspec.json.Encoder(uuid_format="hex")
+_entry = msgspec.json.Decoder(list[QueuedEvent])
+
+
+def encode_entry(records: list[QueuedEvent]) -> bytes:
+    return _encoder.encode(records)
+
+
+def decode_entry(payload: bytes) -> list[QueuedEvent]:
+    """A queue entry's events, with `occurred_at` set and props as JSON text."""
+    events = _entry.decode(payload)
+    for event in events:
+        event.occurred_at = datetime.fromtimestamp(event.at / 1000, UTC)
+        if isinstance(event.props, dict):
+            event.props = orjson.dumps(event.props).decode()
+    return events
+
+
+def copy_record(event: QueuedEvent) -> tuple[Any, ...]:
+    """The `events` row of an event, in EVENT_COLUMNS order."""
+    return msgspec.structs.astuple(event)[:_COLUMN_COUNT]

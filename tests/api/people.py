@@ -1,0 +1,153 @@
+"""Helpers for the people-and-outcomes tests: consented subjects with linked events, a local
+webhook receiver (a real HTTP server on 127.0.0.1), and an app with webhook settings."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.api.definitions import DefinitionIn, PageRepeatRule, ScoreWeights, store_definition
+from services.api.schemas import Scope
+from services.api.service import create_key
+from services.consent.service import ensure_site
+from shared.sites import Site
+from tests.conftest import Overt
+from tests.consent.test_api import decide
+
+ALL_SCOPES = list(Scope)
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {key}"}
+
+
+async def full_key(overt: Overt, site_id: str | None = None, **options: Any) -> str:
+    _, secret = await create_key(
+        engine=overt.resources.engine,
+        site_id=site_id or overt.site.id,
+        scopes=ALL_SCOPES,
+        **options,
+    )
+    return secret
+
+
+async def consent_site(overt: Overt) -> Site:
+    return await ensure_site(
+        engine=overt.resources.engine,
+        secret=overt.resources.settings.secret(),
+        site_id=overt.site.id,
+    )
+
+
+@dataclass
+class Subject:
+    subject_id: str
+    credential: str
+    token: str
+    agent: str
+
+
+async def consented_subject(overt: Overt, site: Site, name: str) -> Subject:
+    """A visitor who gave identification consent through the consent API."""
+    granted = await decide(overt, site, identification=True)
+    assert granted.status_code == 201, granted.text
+    body = granted.json()
+    return Subject(body["subject_id"], body["credential"], body["token"], f"{name}/1.0")
+
+
+async def visit(overt: Overt, subject: Subject, *paths: str) -> None:
+    """Pageviews through the real collector, linked to the subject by its consent token."""
+    for path in paths:
+        event = overt.event(u=f"https://example.com{path}", k=subject.token)
+        response = await overt.send(event, **{"user-agent": subject.agent})
+        assert response.status_code == 202, response.text
+    await overt.drained()
+
+
+async def withdraw(overt: Overt, site: Site, subject: Subject) -> None:
+    response = await decide(overt, site, subject.credential, identification=False)
+    assert response.status_code == 200, response.text
+
+
+async def erase(overt: Overt, site: Site, subject: Subject) -> None:
+    response = await overt.client.post(
+        f"/consent/sites/{site.id}/erase", headers=auth(subject.credential)
+    )
+    assert response.status_code == 200, response.text
+
+
+async def pricing_definition(overt: Overt, threshold: float = 5.0, cap: float = 100.0) -> None:
+    """/pricing is high intent; two pricing views is the intent rule."""
+    await store_definition(
+        engine=overt.resources.engine,
+        site_id=overt.site.id,
+        body=DefinitionIn(
+            high_intent_pages=("/pricing",),
+            intent_rules=(PageRepeatRule(name="pricing_twice", pattern="/pricing"),),
+            intent_threshold=threshold,
+            weights=ScoreWeights(cap=cap),
+        ),
+    )
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Receiver:
+    """A minimal HTTP/1.1 server: records requests, answers with the next scripted status."""
+
+    port: int = 0
+    requests: list[Received] = field(default_factory=list)
+    statuses: list[int] = field(default_factory=list)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            path = lines[0].split(" ")[1]
+            headers = {}
+            for line in lines[1:]:
+                if ":" in line:
+                    name, value = line.split(":", 1)
+                    headers[name.strip().lower()] = value.strip()
+            body = await reader.readexactly(int(headers.get("content-length", "0")))
+            self.requests.append(Received(path, headers, body))
+            self.arrived.set()
+            status = self.statuses.pop(0) if self.statuses else 200
+            writer.write(
+                f"HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".encode()
+            )
+            await writer.drain()
+        finally:
+            writer.close()
+
+    async def wait_for(self, count: int, timeout: float = 10.0) -> None:
+        async with asyncio.timeout(timeout):
+            while len(self.requests) < count:
+                self.arrived.clear()
+                await self.arrived.wait()
+
+
+@asynccontextmanager
+async def receiver() -> AsyncIterator[Receiver]:
+    made = Receiver()
+    server = await asyncio.start_server(made.handle, "127.0.0.1", 0)
+    made.port = server.sockets[0].getsockname()[1]
+    try:
+        yield made
+    finally:
+        server.close()
+        await server.wait_closed()

@@ -1,0 +1,307 @@
+"""Webhooks on both backends against a real HTTP receiver on 127.0.0.1: the signature
+verifies, failures are retried with backoff and logged, nothing is sent after withdrawal,
+erasure sends a deletion notice, and private targets are refused unless allowed."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import pytest
+
+from services.api.webhooks import (
+    LEASE,
+    deliver_due,
+    http_client,
+    lease_due,
+    pinned,
+    run_webhooks,
+    scan_intent,
+    verify,
+    webhook_pass,
+)
+from shared.runtime import open_resources
+from tests.api.people import (
+    Receiver,
+    auth,
+    consent_site,
+    consented_subject,
+    erase,
+    full_key,
+    pricing_definition,
+    receiver,
+    visit,
+    withdraw,
+)
+from tests.collector.test_intake import assert_problem
+from tests.conftest import Overt
+
+pytestmark = pytest.mark.anyio
+
+EVENTS = ["contact.intent_threshold_crossed", "contact.deleted"]
+
+
+async def subscribe(people: Overt, key: str, target: Receiver) -> dict[str, str]:
+    response = await people.client.post(
+        f"/v1/sites/{people.site.id}/webhooks",
+        json={"url": target.url, "events": EVENTS},
+        headers=auth(key),
+    )
+    assert response.status_code == 201, response.text
+    body = dict(response.json())
+    assert body["secret"].startswith("whsec_")
+    return body
+
+
+async def deliveries(people: Overt, key: str, hook_id: str) -> list[dict[str, Any]]:
+    response = await people.client.get(
+        f"/v1/sites/{people.site.id}/webhooks/{hook_id}/deliveries", headers=auth(key)
+    )
+    assert response.status_code == 200, response.text
+    return list(response.json()["deliveries"])
+
+
+async def test_intent_crossing_is_signed_then_erasure_sends_deletion_notice(people: Overt) -> None:
+    site = await consent_site(people)
+    await pricing_definition(people)
+    key = await full_key(people)
+    alice = await consented_subject(people, site, "Alice")
+    async with receiver() as target, http_client(people.resources.settings) as client:
+        hook = await subscribe(people, key, target)
+        listed = await people.client.get(f"/v1/sites/{site.id}/webhooks", headers=auth(key))
+        assert [h["id"] for h in listed.json()["webhooks"]] == [hook["id"]]
+        assert "secret" not in listed.json()["webhooks"][0]  # shown once only
+
+        await visit(people, alice, "/pricing")
+        await webhook_pass(people.resources, client)
+        assert target.requests == []  # one pricing view: no intent yet
+
+        await visit(people, alice, "/pricing")
+        await webhook_pass(people.resources, client)
+        await webhook_pass(people.resources, client)  # crossing is notified once only
+        assert len(target.requests) == 1
+        sent = target.requests[0]
+        assert verify(
+            hook["secret"],
+            sent.headers["overt-webhook-timestamp"],
+            sent.body,
+            sent.headers["overt-webhook-signature"],
+        )
+        assert not verify(
+            "whsec_wrong",
+            sent.headers["overt-webhook-timestamp"],
+            sent.body,
+            sent.headers["overt-webhook-signature"],
+        )
+        payload = orjson.loads(sent.body)
+        assert payload["type"] == "contact.intent_threshold_crossed"
+        assert payload["id"] == sent.headers["overt-webhook-id"]
+        assert payload["data"]["contact"]["subject_id"] == alice.subject_id
+        assert payload["data"]["contact"]["score"] == 12
+
+        await erase(people, site, alice)
+        await webhook_pass(people.resources, client)
+        assert len(target.requests) == 2
+        notice = orjson.loads(target.requests[1].body)
+        assert notice["type"] == "contact.deleted"
+        assert notice["data"] == {"subject_id": alice.subject_id, "reason": "erasure"}
+        await webhook_pass(people.resources, client)
+        assert len(target.requests) == 2  # once
+
+        log = await deliveries(people, key, hook["id"])
+        assert [d["status"] for d in log] == ["delivered", "delivered"]
+
+
+async def test_failures_are_retried_with_backoff_and_logged(people: Overt) -> None:
+    site = await consent_site(people)
+    await pricing_definition(people)
+    key = await full_key(people)
+    alice = await consented_subject(people, site, "Alice")
+    async with receiver() as target, http_client(people.resources.settings) as client:
+        target.statuses = [500, 503]
+        hook = await subscribe(people, key, target)
+        await visit(people, alice, "/pricing", "/pricing")
+        await webhook_pass(people.resources, client)
+        assert len(target.requests) == 1
+        # After failure n the delivery waits retry_base * 2^(n-1): 0.05 s, then 0.1 s.
+        for failed, delay in ((1, 0.05), (2, 0.1)):
+            [pending] = await deliveries(people, key, hook["id"])
+            assert (pending["status"], pending["attempts"]) == ("pending", failed)
+            attempted = datetime.fromisoformat(pending["log"][-1]["attempted_at"])
+            due = datetime.fromisoformat(pending["next_attempt_at"])
+            assert due - attempted == timedelta(seconds=delay)
+            assert await deliver_due(people.resources, client, now=attempted) == 0  # not yet
+            assert await deliver_due(people.resources, client, now=due) == 1
+            assert len(target.requests) == failed + 1
+        assert len({r.headers["overt-webhook-id"] for r in target.requests}) == 1
+        log = await deliveries(people, key, hook["id"])
+        assert log[0]["status"] == "delivered"
+        assert [(a["attempt"], a["status_code"]) for a in log[0]["log"]] == [
+            (1, 500),
+            (2, 503),
+            (3, 200),
+        ]
+        moments = [a["attempted_at"] for a in log[0]["log"]]
+        assert moments == sorted(moments)
+
+
+async def test_nothing_is_sent_after_withdrawal(people: Overt) -> None:
+    site = await consent_site(people)
+    await pricing_definition(people)
+    key = await full_key(people)
+    alice = await consented_subject(people, site, "Alice")
+    async with receiver() as target, http_client(people.resources.settings) as client:
+        target.statuses = [500]
+        hook = await subscribe(people, key, target)
+        await visit(people, alice, "/pricing", "/pricing")
+        await webhook_pass(people.resources, client)  # queued, first attempt fails
+        assert len(target.requests) == 1
+        await withdraw(people, site, alice)
+        later = datetime.now(UTC) + timedelta(seconds=1)  # the retry is due by then
+        assert await deliver_due(people.resources, client, now=later) == 1
+        await webhook_pass(people.resources, client)
+        assert len(target.requests) == 1  # the retry was not sent
+        log = await deliveries(people, key, hook["id"])
+        assert log[0]["status"] == "cancelled"
+        assert "consent" in str(log[0]["log"][-1]["error"])
+
+
+async def test_background_sender_delivers_and_delete_stops_it(people: Overt) -> None:
+    """The API's background task (run_webhooks) drives the same outbox."""
+    site = await consent_site(people)
+    await pricing_definition(people)
+    key = await full_key(people)
+    alice = await consented_subject(people, site, "Alice")
+    bob = await consented_subject(people, site, "Bob")
+    async with receiver() as target:
+        hook = await subscribe(people, key, target)
+        await visit(people, alice, "/pricing", "/pricing")
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_webhooks(people.resources, stop))
+        try:
+            await target.wait_for(1)
+            removed = await people.client.delete(
+                f"/v1/sites/{site.id}/webhooks/{hook['id']}", headers=auth(key)
+            )
+            assert removed.status_code == 204
+        finally:
+            stop.set()
+            await task
+        # After the delete, a contact crossing the threshold queues nothing for it.
+        await visit(people, bob, "/pricing", "/pricing")
+        now = datetime.now(UTC)
+        assert await scan_intent(engine=people.resources.engine, site_id=site.id, now=now) == 0
+        async with http_client(people.resources.settings) as client:
+            assert await deliver_due(people.resources, client, now=now + LEASE * 2) == 0
+        assert [orjson.loads(r.body)["data"]["contact"]["subject_id"] for r in target.requests] == [
+            alice.subject_id
+        ]
+        again = await people.client.delete(
+            f"/v1/sites/{site.id}/webhooks/{hook['id']}", headers=auth(key)
+        )
+        assert_problem(again, 404, "webhook-not-found")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/hook",
+        "http://10.1.2.3/hook",
+        "http://[::1]/hook",
+        "http://169.254.169.254/latest",
+        "http://localhost/hook",
+        "ftp://example.com/x",
+    ],
+)
+async def test_private_targets_are_refused_by_default(overt: Overt, url: str) -> None:
+    key = await full_key(overt)
+    response = await overt.client.post(
+        f"/v1/sites/{overt.site.id}/webhooks",
+        json={"url": url, "events": ["contact.deleted"]},
+        headers=auth(key),
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_outbox_survives_a_restart_and_an_abandoned_lease(people: Overt) -> None:
+    """A sender that leased a delivery and died: after a restart (new resources on the same
+    database) the delivery is sent once its lease has expired; nothing is lost."""
+    site = await consent_site(people)
+    await pricing_definition(people)
+    key = await full_key(people)
+    alice = await consented_subject(people, site, "Alice")
+    async with receiver() as target:
+        await subscribe(people, key, target)
+        await visit(people, alice, "/pricing", "/pricing")
+        async with http_client(people.resources.settings) as client:
+            await webhook_pass(people.resources, client, intent=True)
+            assert len(target.requests) == 1  # queue it and send it once ...
+        log = await deliveries(people, key, (await _hook_id(people, key)))
+        assert log[0]["status"] == "delivered"
+
+        await erase(people, site, alice)
+        async with http_client(people.resources.settings) as client:
+            await webhook_pass(people.resources, client, intent=False)
+        assert len(target.requests) == 2
+        # ... and the dying sender: a second subject crosses, is queued and leased, never sent.
+        bob = await consented_subject(people, site, "Bob")
+        await visit(people, bob, "/pricing", "/pricing")
+        assert (
+            await scan_intent(
+                engine=people.resources.engine, site_id=site.id, now=datetime.now(UTC)
+            )
+            == 1
+        )
+        leased = await lease_due(people.resources.engine, datetime.now(UTC))
+        assert len(leased) == 1
+
+        async with (
+            open_resources(people.resources.settings) as restarted,
+            http_client(restarted.settings) as client,
+        ):
+            assert await deliver_due(restarted, client) == 0  # still leased
+            later = datetime.now(UTC) + LEASE + timedelta(seconds=1)
+            assert await deliver_due(restarted, client, now=later) == 1
+        assert len(target.requests) == 3
+        assert orjson.loads(target.requests[2].body)["data"]["contact"]["subject_id"] == (
+            bob.subject_id
+        )
+
+
+async def _hook_id(people: Overt, key: str) -> str:
+    listed = await people.client.get(f"/v1/sites/{people.site.id}/webhooks", headers=auth(key))
+    return str(listed.json()["webhooks"][0]["id"])
+
+
+async def test_openapi_documents_every_refusal_of_the_people_endpoints(overt: Overt) -> None:
+    spec = (await overt.client.get("/openapi.json")).json()
+    people_paths = [
+        ("/v1/sites/{site_id}/contacts", "get"),
+        ("/v1/sites/{site_id}/contacts/{subject_id}", "get"),
+        ("/v1/sites/{site_id}/outcomes", "post"),
+        ("/v1/reports/outcomes", "post"),
+        ("/v1/sites/{site_id}/webhooks", "post"),
+        ("/v1/sites/{site_id}/webhooks", "get"),
+        ("/v1/sites/{site_id}/webhooks/{webhook_id}", "delete"),
+        ("/v1/sites/{site_id}/webhooks/{webhook_id}/deliveries", "get"),
+    ]
+    for path, method in people_paths:
+        responses = spec["paths"][path][method]["responses"]
+        assert {"401", "403", "422", "429"} <= set(responses), (path, method)
+        assert "application/problem+json" in responses["429"]["content"]
+    assert "409" in spec["paths"]["/v1/sites/{site_id}/outcomes"]["post"]["responses"]
+
+
+def test_requests_are_pinned_to_the_vetted_address() -> None:
+    """After the SSRF check, the request goes to the address that was checked (no rebinding)."""
+    url, headers, extensions = pinned("https://hooks.example.com:8443/in?x=1", "93.184.216.34")
+    assert url == "https://93.184.216.34:8443/in?x=1"
+    assert headers == {"host": "hooks.example.com:8443"}
+    assert extensions == {"sni_hostname": "hooks.example.com"}
+    url, headers, extensions = pinned("http://hooks.example.com/in", "2606:2800:220:1::1")
+    assert url == "http://[2606:2800:220:1::1]/in"
+    assert (headers, extensions) == ({"host": "hooks.example.com"}, {})
+    assert pinned("http://127.0.0.1:9/x", None) == ("http://127.0.0.1:9/x", {}, {})

@@ -1,0 +1,124 @@
+"""Overlapped batches: the next batch is sessionised while the previous one is written.
+
+Checked by outcome: one visitor's events spread over many small batches make one session,
+counted once, whatever was in flight when each batch was prepared.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+from sqlalchemy import func, select
+
+from services.collector.worker import (
+    Carry,
+    ConcurrentWrite,
+    ingest_batch,
+    prepare_batch,
+    run_ingest,
+    write_prepared,
+)
+from shared.db import events, sessions, site_hourly
+from shared.queue import Delivery, InProcessQueue
+from shared.runtime import Resources, open_resources
+from shared.settings import Settings
+from shared.sites import Site, create_site
+from tests.conftest import wait_drained
+
+pytestmark = pytest.mark.anyio
+
+START = int(datetime(2026, 11, 24, 10, 0, tzinfo=UTC).timestamp() * 1000)
+
+
+def pageview(site: Site, at: int, path: str) -> dict[str, object]:
+    return {
+        "id": uuid.uuid4().hex,
+        "site": site.id,
+        "at": at,
+        "name": "pageview",
+        "visitor": 7,
+        "host": site.domain,
+        "path": path,
+    }
+
+
+def engagement(page: dict[str, object], seconds: int) -> dict[str, object]:
+    return page | {
+        "id": uuid.uuid4().hex,
+        "at": int(str(page["at"])) + seconds * 1000,
+        "name": "engagement",
+        "pageview": page["id"],
+        "engaged_ms": seconds * 1000,
+        "scroll": 40 + seconds,
+    }
+
+
+async def test_one_visitor_over_many_small_batches_is_one_session(settings: Settings) -> None:
+    # One queue entry per batch, so every batch is prepared while the one before is written.
+    async with open_resources(settings.model_copy(update={"ingest_batch_entries": 1})) as res:
+        site = await create_site(engine=res.engine, domain="example.com")
+        pages = [pageview(site, START + minute * 60_000, f"/p{minute}") for minute in range(6)]
+        entries = []
+        for page in pages:
+            entries.append([page])
+            entries.append([engagement(page, 20)])  # refers to the pageview one batch back
+        stop = asyncio.Event()
+        worker = asyncio.create_task(run_ingest(res, stop))
+        if isinstance(res.queue, InProcessQueue):
+            await asyncio.gather(*(res.queue.publish(orjson.dumps(e)) for e in entries))
+        else:
+            for entry in entries:
+                await res.queue.publish(orjson.dumps(entry))
+            await wait_drained(res.queue)
+        stop.set()
+        await worker
+
+        async with res.engine.connect() as conn:
+            rows = (await conn.execute(select(sessions))).mappings().all()
+            stored = (await conn.execute(select(func.count()).select_from(events))).scalar_one()
+            unlinked = (
+                await conn.execute(
+                    select(func.count()).select_from(events).where(events.c.session_id.is_(None))
+                )
+            ).scalar_one()
+            hourly = (await conn.execute(select(site_hourly))).mappings().all()
+    assert stored == 12
+    assert unlinked == 0
+    assert len(rows) == 1
+    (session,) = rows
+    assert session["pageviews"] == 6
+    assert session["events"] == 12
+    assert session["engaged_ms"] == 6 * 20_000
+    assert session["max_scroll_depth"] == 60
+    assert session["entry_path"] == "/p0"
+    assert session["exit_path"] == "/p5"
+    assert session["is_engaged"]
+    assert [(h["sessions"], h["pageviews"], h["events"]) for h in hourly] == [(1, 6, 12)]
+    assert [h["engaged_sessions"] for h in hourly] == [1]
+
+
+async def test_batch_stored_by_another_writer_meanwhile_is_not_counted_twice(
+    resources: Resources,
+) -> None:
+    site = await create_site(engine=resources.engine, domain="example.com")
+    pages = [pageview(site, START + n * 1000, "/") for n in range(4)]
+    deliveries = [Delivery("1", orjson.dumps(pages))]
+    prepared = await prepare_batch(engine=resources.engine, deliveries=deliveries, carry=Carry())
+    # Another writer stores the same entry first (its ack of an unknown id is a no-op).
+    await ingest_batch(engine=resources.engine, queue=resources.queue, batch=deliveries)
+    with pytest.raises(ConcurrentWrite):
+        await write_prepared(engine=resources.engine, batch=prepared)
+
+    async with resources.engine.connect() as conn:
+        stored = (await conn.execute(select(func.count()).select_from(events))).scalar_one()
+        hourly = (await conn.execute(select(site_hourly))).mappings().all()
+        session_count = (
+            await conn.execute(select(func.count()).select_from(sessions))
+        ).scalar_one()
+    assert stored == 4
+    assert session_count == 1
+    assert [(h["pageviews"], h["sessions"]) for h in hourly] == [(4, 1)]

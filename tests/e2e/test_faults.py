@@ -1,0 +1,257 @@
+"""Promise 6 under faults: kill -9 a worker, restart Redis, restart PostgreSQL, under load.
+
+Private servers (tests/e2e/servers.py) on other ports, owned by these tests: the shared
+ones are never touched. One PostgreSQL cluster for the module, a database and a Redis per
+test. Afterwards every accepted event is stored, none twice, and the collector answered
+503 (never 500) while a dependency was down; the load client resends what got a 503.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import signal
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from shared.db import create_engine
+from shared.migrate import upgrade_head
+from shared.queue import RedisStreamQueue
+from shared.settings import Settings
+from shared.sites import create_site
+from tests.conftest import free_port, unavailable
+from tests.e2e.load import LoadReport, steady_load, stored_ids, wait_stored
+from tests.e2e.processes import start_all, start_service, stop_overt
+from tests.e2e.servers import PrivatePostgres, PrivateRedis, available
+
+# Bounded: each test runs a few seconds of load; the margin is for process start-up on a
+# busy machine.
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(240)]
+
+WORKER_ENV = {"ingest_batch_entries": "10", "claim_idle_ms": "1000", "log_level": "DEBUG"}
+
+
+@pytest.fixture(scope="module")
+def private_postgres() -> Iterator[PrivatePostgres]:
+    reason = available()
+    if reason is not None:
+        unavailable("private PostgreSQL and Redis servers", reason)
+    # Not under pytest's tmp dir: that one is private to root, and the cluster may belong
+    # to the postgres user.
+    directory = Path(tempfile.mkdtemp(prefix="overt-faults-pg-"))
+    server = PrivatePostgres(directory)
+    try:
+        server.init()
+        asyncio.run(server.start())
+        yield server
+        asyncio.run(server.stop("fast"))
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@dataclass
+class Stack:
+    """One test's servers and `overt` processes."""
+
+    settings: Settings
+    postgres: PrivatePostgres
+    redis: PrivateRedis
+    site_id: str
+    logs: Path
+    processes: dict[str, asyncio.subprocess.Process] = field(default_factory=dict)
+    ports: dict[str, int] = field(default_factory=dict)
+
+    async def start(self, **services: dict[str, str]) -> None:
+        """Start processes named like `collector` or `worker_a` (the service is the prefix)."""
+        starts = {}
+        for name, env in services.items():
+            self.ports[name] = free_port()
+            service = name.split("_")[0]
+            if service == "worker":
+                env = {"worker_name": name, **env}
+            starts[name] = start_service(
+                self.settings, service, self.ports[name], self.logs / f"{name}.log", **env
+            )
+        self.processes.update(await start_all(starts))
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    def log(self, name: str) -> str:
+        return (self.logs / f"{name}.log").read_text()
+
+    async def consumers(self) -> dict[str, int]:
+        redis = Redis.from_url(self.redis.url)
+        try:
+            queue = RedisStreamQueue(redis, prefix=self.settings.redis_prefix, consumer="probe")
+            found = await queue.consumers()
+            found.pop("probe", None)
+            await redis.xgroup_delconsumer(
+                f"{self.settings.redis_prefix}:events", "ingest", "probe"
+            )
+            return found
+        finally:
+            await redis.aclose()
+
+
+@pytest.fixture
+async def stack(private_postgres: PrivatePostgres, tmp_path: Path) -> AsyncIterator[Stack]:
+    database = f"overt_fault_{uuid.uuid4().hex[:10]}"
+    await private_postgres.create_database(database)
+    redis = PrivateRedis(tmp_path / "redis")
+    await redis.start()
+    settings = Settings(
+        database_url=private_postgres.url(database),
+        redis_url=redis.url,
+        redis_prefix="overt",
+        secret_key="f" * 40,
+    )
+    await asyncio.to_thread(upgrade_head, settings)
+    engine = create_engine(settings)
+    site = await create_site(engine=engine, domain="example.com")
+    await engine.dispose()
+    built = Stack(settings, private_postgres, redis, site.id, tmp_path)
+    try:
+        yield built
+    finally:
+        for process in built.processes.values():
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+        redis.kill()
+
+
+async def assert_exactly_once(stack: Stack, report: LoadReport) -> None:
+    assert report.accepted, "the load was not accepted at all"
+    stored = await wait_stored(stack.settings, report.accepted, timeout=60)
+    ids, rows = await stored_ids(stack.settings)
+    assert report.accepted <= stored, f"{len(report.accepted - stored)} accepted events lost"
+    assert ids == report.accepted  # nothing stored that was never accepted
+    assert rows == len(ids)  # and nothing twice
+
+
+async def test_worker_killed_mid_batch(stack: Stack) -> None:
+    await stack.start(collector={}, worker_a=WORKER_ENV, worker_b=WORKER_ENV)
+    stop = asyncio.Event()
+    load = asyncio.create_task(
+        steady_load([stack.url("collector")], stack.site_id, batches=3000, size=5, until=stop)
+    )
+    # kill -9 worker_a while it holds a batch it has read and not acknowledged.
+    held = 0
+    for _attempt in range(3):
+        async with asyncio.timeout(30):
+            while (await stack.consumers()).get("worker_a", 0) == 0:
+                await asyncio.sleep(0.01)
+        stack.processes["worker_a"].send_signal(signal.SIGKILL)
+        await stack.processes["worker_a"].wait()
+        held = (await stack.consumers()).get("worker_a", 0)
+        if held:
+            break
+        await stack.start(worker_a=WORKER_ENV)  # it acked just before dying: try again
+    assert held > 0, "worker_a was never killed holding a batch"
+    await asyncio.sleep(1.5)  # the load goes on; worker_b claims the batch once idle
+    stop.set()
+    report = await load
+
+    assert set(report.statuses) == {202}, report.statuses
+    await assert_exactly_once(stack, report)
+    assert "claimed abandoned entries" in stack.log("worker_b")
+    # The dead consumer had its entries taken over, then it left the group.
+    async with asyncio.timeout(30):
+        while "worker_a" in await stack.consumers():
+            await asyncio.sleep(0.2)
+    assert await stop_overt(stack.processes["worker_b"], signal.SIGTERM) == 0
+
+
+async def outage_under_load(
+    stack: Stack,
+    take_down: Callable[[], Awaitable[None]],
+    bring_up: Callable[[], Awaitable[None]],
+) -> tuple[LoadReport, int]:
+    """A steady load with a 1.5 s outage in it; returns the load and the /readyz seen down."""
+    await stack.start(collector={}, worker_a=WORKER_ENV)
+    stop, running = asyncio.Event(), LoadReport()
+    load = asyncio.create_task(
+        steady_load(
+            [stack.url("collector")],
+            stack.site_id,
+            batches=3000,
+            size=5,
+            until=stop,
+            report=running,
+        )
+    )
+    async with asyncio.timeout(30):  # the load is under way before the outage
+        while len(running.accepted) < 100:
+            await asyncio.sleep(0.05)
+    await take_down()
+    async with httpx.AsyncClient() as client:
+        ready = await client.get(f"{stack.url('collector')}/readyz")
+    await asyncio.sleep(1.5)
+    await bring_up()
+    await asyncio.sleep(1.0)
+    stop.set()
+    return await load, ready.status_code
+
+
+async def test_redis_killed_and_restarted(stack: Stack) -> None:
+    async def kill() -> None:
+        stack.redis.kill()  # kill -9: only the AOF (fsync always) survives
+
+    # Same port, same directory: the AOF is replayed.
+    report, ready = await outage_under_load(stack, kill, stack.redis.start)
+
+    assert ready == 503
+    assert 500 not in report.statuses, report.statuses
+    assert report.statuses[503] > 0, report.statuses  # refused while down, then resent
+    assert set(report.statuses) <= {202, 503}, report.statuses
+    await assert_exactly_once(stack, report)
+
+
+async def test_postgres_restarted(stack: Stack) -> None:
+    async def crash() -> None:
+        await stack.postgres.stop("immediate")  # recovery from the WAL at the next start
+
+    report, ready = await outage_under_load(stack, crash, stack.postgres.start)
+
+    assert ready == 503  # the collector is not ready while its database is down
+    assert 500 not in report.statuses, report.statuses
+    assert set(report.statuses) <= {202, 503}, report.statuses
+    await assert_exactly_once(stack, report)
+    assert "batch write failed" in stack.log("worker_a")  # the outage reached the worker
+
+
+async def test_sigterm_under_load_drains_collector_and_worker(stack: Stack) -> None:
+    """Graceful shutdown: what a stopping collector answered 202 is queued, and a stopping
+    worker commits and acknowledges the batch in hand before it exits."""
+    await stack.start(collector_1={}, collector_2={}, worker_a=WORKER_ENV)
+    stop, running = asyncio.Event(), LoadReport()
+    urls = [stack.url("collector_1"), stack.url("collector_2")]
+    load = asyncio.create_task(
+        steady_load(urls, stack.site_id, batches=3000, size=5, until=stop, report=running)
+    )
+    async with asyncio.timeout(30):  # under way: accepted by both collectors, some written
+        while len(running.accepted) < 200 or not (await stored_ids(stack.settings))[1]:
+            await asyncio.sleep(0.1)
+    codes = await asyncio.gather(
+        stop_overt(stack.processes["collector_1"], signal.SIGTERM),
+        stop_overt(stack.processes["worker_a"], signal.SIGTERM),
+    )
+    assert list(codes) == [0, 0]
+    assert (await stack.consumers()).get("worker_a") == 0  # nothing left unacknowledged
+    await stack.start(worker_b=WORKER_ENV)  # the load went on; a new worker drains it
+    await asyncio.sleep(0.5)
+    stop.set()
+    report = await load
+
+    assert set(report.statuses) == {202}, report.statuses
+    await assert_exactly_once(stack, report)
+    assert "batch written" in stack.log("worker_a")
+    assert "batch written" in stack.log("worker_b")
