@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from shared.dialect import register_sqlite_functions
 from shared.settings import Settings, sqlite_path
 
 
@@ -107,6 +108,9 @@ events = Table(
     Index("ix_events_site_id_occurred_at", "site_id", "occurred_at"),
     Index("ix_events_site_id_subject_id", "site_id", "subject_id"),
 )
+
+# Event names the snippet sends itself; every other name is a goal (a custom event).
+BUILTIN_EVENTS = frozenset({"pageview", "engagement", "outbound", "download", "404"})
 
 # A visit: events of one visitor hash with no gap over 30 minutes. Kept by the ingest worker.
 sessions = Table(
@@ -192,6 +196,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+            register_sqlite_functions(dbapi_connection)
 
         return engine
     return create_async_engine(

@@ -7,11 +7,25 @@ inserts via COPY, insert-if-absent) lives here with both branches side by side.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from operator import itemgetter
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
-from sqlalchemy import JSON, Column, Table, any_, bindparam, select, text
+from sqlalchemy import (
+    JSON,
+    Column,
+    ColumnElement,
+    Table,
+    any_,
+    bindparam,
+    func,
+    literal,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -158,3 +172,59 @@ def drop_append_only_ddl(dialect_name: str, table: str) -> list[str]:
         f'DROP TRIGGER IF EXISTS "{table}_no_update"',
         f'DROP TRIGGER IF EXISTS "{table}_no_delete"',
     ]
+
+
+# Local-time buckets: "2026-03-01T13:00" (hour), "2026-03-01" (day), the Monday of the week
+# (week), "2026-03" (month), in the site's IANA zone.
+_PG_BUCKET_FORMATS = {
+    "hour": 'YYYY-MM-DD"T"HH24:00',
+    "day": "YYYY-MM-DD",
+    "week": "YYYY-MM-DD",
+    "month": "YYYY-MM",
+}
+
+
+def local_time_bucket(
+    dialect_name: str, column: ColumnElement[Any], unit: str, timezone: str
+) -> ColumnElement[str]:
+    """The local `unit` bucket of a UTC timestamp column, as text.
+
+    PostgreSQL: to_char(date_trunc(unit, timezone(zone, ts))). SQLite has no time zones, so
+    a Python function (`overt_local_bucket`, registered on connect by `register_sqlite_functions`)
+    does the same with zoneinfo.
+    """
+    if unit not in _PG_BUCKET_FORMATS:
+        raise ValueError(f"unknown time unit {unit!r}")
+    if dialect_name == "postgresql":
+        local = func.timezone(literal(timezone), column)
+        return func.to_char(
+            func.date_trunc(literal(unit), local), literal(_PG_BUCKET_FORMATS[unit])
+        )
+    return func.overt_local_bucket(column, literal(unit), literal(timezone))
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def sqlite_local_bucket(stored: str | None, unit: str, timezone: str) -> str | None:
+    """`overt_local_bucket` for SQLite: a stored naive-UTC timestamp's local bucket."""
+    if stored is None:
+        return None
+    moment = datetime.fromisoformat(stored).replace(tzinfo=UTC).astimezone(_zone(timezone))
+    if unit == "hour":
+        return moment.strftime("%Y-%m-%dT%H:00")
+    if unit == "day":
+        return moment.strftime("%Y-%m-%d")
+    if unit == "week":
+        return (moment.date() - timedelta(days=moment.weekday())).isoformat()
+    return moment.strftime("%Y-%m")
+
+
+def register_sqlite_functions(dbapi_connection: Any) -> None:
+    """Functions SQLite lacks and queries use (REGEXP is registered by SQLAlchemy itself,
+    on the pysqlite/aiosqlite dialect, with Python's `re.search`)."""
+    dbapi_connection.create_function(
+        "overt_local_bucket", 3, sqlite_local_bucket, deterministic=True
+    )

@@ -16,8 +16,9 @@ from services.api.definitions import (
 )
 from services.api.dependencies import DefinitionsWriteKey, StatsKey
 from services.api.exceptions import OtherSite
-from services.api.schemas import QueryIn, QueryMeta, QueryOut, QueryRow
-from services.api.service import ApiKey, run_query, site_timezone
+from services.api.query import answer_query
+from services.api.schemas import QueryIn, QueryOut
+from services.api.service import ApiKey
 from shared.errors import problem_responses
 from shared.runtime import ResourcesDep
 
@@ -26,19 +27,14 @@ router = APIRouter(prefix="/v1", tags=["api"])
 
 @router.post(
     "/query",
-    summary="Aggregate metrics for one site and date range",
-    responses=problem_responses(401, 403, 422),
+    summary="Aggregate metrics for one site and date range, by dimensions, filtered",
+    description="Rows counting fewer than k distinct visitors fold into one (other) row; "
+    "filters that select, or leave out, fewer than k visitors are refused (422 k-anonymity).",
+    responses=problem_responses(401, 403, 404, 422),
 )
 async def query(body: QueryIn, key: StatsKey, resources: ResourcesDep) -> QueryOut:
-    if body.site_id != key.site_id:
-        raise OtherSite()
-    timezone = await site_timezone(engine=resources.engine, site_id=key.site_id)
-    values = await run_query(engine=resources.engine, query=body, timezone=timezone)
-    return QueryOut(
-        results=[QueryRow(metrics=values, dimensions=[])],
-        meta=QueryMeta(timezone=timezone),
-        query=body,
-    )
+    _own_site(body.site_id, key)
+    return await answer_query(engine=resources.engine, query=body)
 
 
 def _own_site(site_id: str, key: ApiKey) -> None:

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from shared.db import BUILTIN_EVENTS
 from shared.sites import DEFAULT_SITE_SETTINGS, SiteSettings
 
 SESSION_GAP = timedelta(minutes=30)
-BUILTIN_EVENTS = frozenset({"pageview", "engagement", "outbound", "download", "404"})
 ATTRIBUTION = ("referrer", "source", "medium", "utm_source", "utm_medium", "utm_campaign")
 CONTEXT = ("browser", "os", "device", "country", "analytics_id")
 
