@@ -17,6 +17,17 @@ from services.api.definitions import (
 from services.api.dependencies import DefinitionsWriteKey, StatsKey
 from services.api.exceptions import OtherSite
 from services.api.query import answer_query
+from services.api.reports import (
+    AfterTheClickIn,
+    AfterTheClickOut,
+    FunnelIn,
+    FunnelOut,
+    RetentionIn,
+    RetentionOut,
+    after_the_click,
+    funnel,
+    retention,
+)
 from services.api.schemas import QueryIn, QueryOut
 from services.api.service import ApiKey
 from shared.errors import problem_responses
@@ -74,3 +85,37 @@ async def put_definition(
 ) -> Definition:
     _own_site(site_id, key)
     return await store_definition(engine=resources.engine, site_id=site_id, body=body)
+
+
+@router.post(
+    "/reports/after-the-click",
+    summary="Per source or campaign: sessions, engagement, goals, returns, outcomes",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def after_the_click_report(
+    body: AfterTheClickIn, key: StatsKey, resources: ResourcesDep
+) -> AfterTheClickOut:
+    _own_site(body.site_id, key)
+    return await after_the_click(engine=resources.engine, report=body)
+
+
+@router.post(
+    "/reports/funnel",
+    summary="Ordered steps (pages or goals) within a session: counts and drop-off per step",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def funnel_report(body: FunnelIn, key: StatsKey, resources: ResourcesDep) -> FunnelOut:
+    _own_site(body.site_id, key)
+    return await funnel(engine=resources.engine, report=body)
+
+
+@router.post(
+    "/reports/retention",
+    summary="Weekly cohorts of tier-1 visitors and how many came back each week",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def retention_report(
+    body: RetentionIn, key: StatsKey, resources: ResourcesDep
+) -> RetentionOut:
+    _own_site(body.site_id, key)
+    return await retention(engine=resources.engine, report=body)

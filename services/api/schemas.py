@@ -147,6 +147,14 @@ def filter_shape(node: FilterNode, depth: int = 1) -> tuple[int, int]:
     return max(d for d, _ in shapes), sum(n for _, n in shapes)
 
 
+def check_date_range(first: date, last: date) -> None:
+    """A date range is ordered and at most ten years long."""
+    if last < first:
+        raise ValueError("date_range: the last day is before the first")
+    if (last - first).days > 3660:
+        raise ValueError("date_range: at most ten years")
+
+
 class Order(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -176,11 +184,7 @@ class QueryIn(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> QueryIn:
-        first, last = self.date_range
-        if last < first:
-            raise ValueError("date_range: the last day is before the first")
-        if (last - first).days > 3660:
-            raise ValueError("date_range: at most ten years")
+        check_date_range(*self.date_range)
         if len(set(self.metrics)) != len(self.metrics):
             raise ValueError("metrics: each metric at most once")
         if len(set(self.dimensions)) != len(self.dimensions):
