@@ -144,6 +144,7 @@ sessions = Table(
         "ix_sessions_site_id_visitor_hash_last_seen_at", "site_id", "visitor_hash", "last_seen_at"
     ),
     Index("ix_sessions_site_id_started_at", "site_id", "started_at"),
+    Index("ix_sessions_site_id_analytics_id_started_at", "site_id", "analytics_id", "started_at"),
 )
 
 # Additive hourly counters kept current by the ingest worker (fast day/hour/page queries).
@@ -156,6 +157,8 @@ page_hourly = Table(
     Column("pageviews", BigInteger, nullable=False, server_default="0"),
     Column("engaged_ms", BigInteger, nullable=False, server_default="0"),
     Column("entries", BigInteger, nullable=False, server_default="0"),
+    # Visitors first seen on this path that UTC day, in this hour (see visitor_days below).
+    Column("visitors", BigInteger, nullable=False, server_default="0"),
 )
 
 site_hourly = Table(
@@ -169,6 +172,29 @@ site_hourly = Table(
     Column("engaged_sessions", BigInteger, nullable=False, server_default="0"),
     Column("engaged_ms", BigInteger, nullable=False, server_default="0"),
     Column("gpc_events", BigInteger, nullable=False, server_default="0"),
+    # Visitors first seen that UTC day, in this hour (see visitor_days below).
+    Column("visitors", BigInteger, nullable=False, server_default="0"),
+)
+
+# Exact per-day visitor sets behind the `visitors` counters of the hourly rollups. A visitor
+# hash lives one day (the salt rotates daily), so distinct visitors over whole UTC days are
+# the sum of each day's first sightings: the counters are additive and exact. The worker
+# keeps only the last two days of these sets (all a late event can still touch).
+visitor_days = Table(
+    "visitor_days",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("site_id", String(32), primary_key=True),
+    Column("visitor_hash", BigInteger, primary_key=True),
+)
+
+page_visitor_days = Table(
+    "page_visitor_days",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("site_id", String(32), primary_key=True),
+    Column("path", String(2048), primary_key=True),
+    Column("visitor_hash", BigInteger, primary_key=True),
 )
 
 # Today's random salt for visitor hashes; older salts are deleted, so days cannot be linked.

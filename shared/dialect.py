@@ -228,3 +228,19 @@ def register_sqlite_functions(dbapi_connection: Any) -> None:
     dbapi_connection.create_function(
         "overt_local_bucket", 3, sqlite_local_bucket, deterministic=True
     )
+
+
+async def insert_new_returning(
+    conn: AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]]
+) -> list[tuple[Any, ...]]:
+    """Insert rows whose primary key is absent; return the primary keys that were new.
+
+    Both dialects: INSERT ... ON CONFLICT DO NOTHING RETURNING (SQLite >= 3.35), sent by
+    SQLAlchemy as multi-row VALUES batches.
+    """
+    if not rows:
+        return []
+    keys = list(table.primary_key.columns)
+    statement = (postgresql.insert if is_postgres(conn) else sqlite.insert)(table)
+    result = await conn.execute(statement.on_conflict_do_nothing().returning(*keys), list(rows))
+    return [tuple(row) for row in result]

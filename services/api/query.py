@@ -19,7 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
@@ -62,7 +64,7 @@ from services.api.schemas import (
     QueryRow,
 )
 from services.api.service import day_bounds, site_timezone
-from shared.db import BUILTIN_EVENTS, events, sessions
+from shared.db import BUILTIN_EVENTS, events, page_hourly, sessions, site_hourly
 from shared.dialect import local_time_bucket
 
 SESSION_DIMENSIONS = {
@@ -451,6 +453,95 @@ def shape_rows(
     )
 
 
+# --- rollups ---------------------------------------------------------------------------------
+
+ROLLUP_METRICS = {
+    Metric.visitors: "visitors",
+    Metric.pageviews: "pageviews",
+    Metric.engaged_time_total: "engaged_ms",
+}
+ROLLUP_TIME = ("time:day", "time:week", "time:month")
+
+
+def whole_utc_days(first: date, last: date, timezone: str) -> bool:
+    """True when every local day of the range starts at a UTC midnight (zone at UTC+0)."""
+    zone = ZoneInfo(timezone)
+    day = first
+    while day <= last + timedelta(days=1):
+        offset = datetime.combine(day, time.min, zone).utcoffset()
+        if offset is None or offset.total_seconds() != 0:
+            return False
+        day += timedelta(days=1)
+    return True
+
+
+def rollup_eligible(query: QueryIn, timezone: str) -> bool:
+    """Whether the hourly rollups answer this query exactly.
+
+    Their visitor counters are first sightings per UTC day (a visitor hash lives one day),
+    so they add up over whole UTC days only: no filters, no hour buckets, a site whose
+    local days are UTC days, and only the additive metrics.
+    """
+    dims = query.dimensions
+    return (
+        query.filters is None
+        and set(query.metrics) <= ROLLUP_METRICS.keys()
+        and (dims in ([], ["page"]) or (len(dims) == 1 and dims[0] in ROLLUP_TIME))
+        and whole_utc_days(*query.date_range, timezone)
+    )
+
+
+async def run_rollup(
+    *, engine: AsyncEngine, query: QueryIn, timezone: str, definition: Definition
+) -> Answer:
+    """The same answer from page_hourly / site_hourly.
+
+    Folding: daily visitor counts add up (disjoint hashes), so an (other) row of time
+    buckets is a sum. Visitors of several pages do not add up (one visitor can see many),
+    so on this path folded pages are left out whole (`suppressed`), never shown as a sum.
+    """
+    table = page_hourly if query.dimensions == ["page"] else site_hourly
+    start, end = day_bounds(*query.date_range, timezone)
+    groups: list[ColumnElement[str]] = []
+    if query.dimensions == ["page"]:
+        groups = [page_hourly.c.path]
+    elif query.dimensions:
+        unit = query.dimensions[0].split(":", 1)[1]
+        groups = [local_time_bucket(engine.dialect.name, table.c.hour, unit, timezone)]
+    sums = {
+        name: func.coalesce(func.sum(table.c[name]), 0) for name in set(ROLLUP_METRICS.values())
+    }
+    statement = (
+        select(
+            *(g.label(f"d{i}") for i, g in enumerate(groups)),
+            *(v.label(n) for n, v in sums.items()),
+        )
+        .where(table.c.site_id == query.site_id, table.c.hour >= start, table.c.hour < end)
+        .group_by(*groups)
+    )
+    async with engine.connect() as conn:
+        result = (await conn.execute(statement)).mappings().all()
+    k = definition.k
+    rows: list[tuple[list[str], list[int | float | None], int, bool]] = []
+    other = dict.fromkeys(sums, 0)
+    folded_groups = 0
+    for row in result:
+        visitors = int(row["visitors"])
+        if groups and visitors < k:
+            folded_groups += 1
+            for name in other:
+                other[name] += int(row[name])
+            continue
+        values: list[int | float | None] = [int(row[ROLLUP_METRICS[m]]) for m in query.metrics]
+        rows.append(([str(row["d0"])] if groups else [], values, visitors, False))
+    if folded_groups:
+        # Pages: visitors=0 marks the (other) row for removal by shape_rows.
+        visitors = other["visitors"] if table is site_hourly else 0
+        values = [other[ROLLUP_METRICS[m]] for m in query.metrics]
+        rows.append(([OTHER], list(values), visitors, True))
+    return shape_rows(rows, query=query, k=k, folded_groups=folded_groups)
+
+
 async def resolve_definition(
     *, engine: AsyncEngine, site_id: str, version: int | None
 ) -> Definition:
@@ -470,8 +561,14 @@ async def answer_query(*, engine: AsyncEngine, query: QueryIn) -> QueryOut:
         engine=engine, site_id=query.site_id, version=query.definition_version
     )
     scope = make_scope(query=query, timezone=timezone, dialect_name=engine.dialect.name)
-    await check_k_anonymity(engine=engine, scope=scope, k=definition.k)
-    answer = await run_raw(engine=engine, scope=scope, definition=definition)
+    rollup = rollup_eligible(query, timezone)
+    if rollup:
+        answer = await run_rollup(
+            engine=engine, query=query, timezone=timezone, definition=definition
+        )
+    else:
+        await check_k_anonymity(engine=engine, scope=scope, k=definition.k)
+        answer = await run_raw(engine=engine, scope=scope, definition=definition)
     return QueryOut(
         results=[QueryRow(dimensions=dims, metrics=values) for dims, values in answer.rows],
         meta=QueryMeta(
@@ -481,8 +578,7 @@ async def answer_query(*, engine: AsyncEngine, query: QueryIn) -> QueryOut:
             folded_groups=answer.folded_groups,
             suppressed=answer.suppressed,
             total_rows=answer.total_rows,
-            source="raw",
-            visitor_count="exact",
+            source="rollup" if rollup else "raw",
         ),
         query=query,
     )

@@ -220,9 +220,9 @@ class QueryMeta(BaseModel):
         description="the (other) row itself had fewer than k visitors and was left out"
     )
     total_rows: int = Field(description="rows before limit/offset")
-    source: Literal["rollup", "raw"]
-    visitor_count: Literal["exact", "hll"] = Field(
-        description="rollups count visitors with HyperLogLog sketches (about 1.6% error)"
+    source: Literal["rollup", "raw"] = Field(
+        description="rollup: hourly counters (no filters, day/week/month or page, UTC-aligned "
+        "days); raw: the events"
     )
 
 

@@ -252,3 +252,41 @@ def sessionise(
 
 def visitor_keys(rows: Iterable[Mapping[str, Any]]) -> set[tuple[str, int]]:
     return {(row["site_id"], row["visitor_hash"]) for row in rows}
+
+
+def first_sightings(
+    rows: Iterable[Mapping[str, Any]],
+) -> tuple[dict[tuple[Any, ...], datetime], dict[tuple[Any, ...], datetime]]:
+    """Each (UTC day, site, visitor) and (UTC day, site, path, visitor) of a batch, with the
+    earliest moment it occurs; keys in the order of the visitor_days / page_visitor_days
+    primary keys."""
+    visitors: dict[tuple[Any, ...], datetime] = {}
+    pages: dict[tuple[Any, ...], datetime] = {}
+    for row in rows:
+        at: datetime = row["occurred_at"]
+        day = at.date()
+        for found, key in (
+            (visitors, (day, row["site_id"], row["visitor_hash"])),
+            (pages, (day, row["site_id"], row["path"], row["visitor_hash"])),
+        ):
+            if key not in found or at < found[key]:
+                found[key] = at
+    return visitors, pages
+
+
+def add_visitor_counts(
+    result: BatchResult,
+    new_visitors: Mapping[tuple[Any, ...], datetime],
+    new_page_visitors: Mapping[tuple[Any, ...], datetime],
+) -> None:
+    """Count each visitor new to its day (and page) in the rollup row of its first hour."""
+    site_counts: dict[tuple[str, datetime], int] = defaultdict(int)
+    for (_, site, _), at in new_visitors.items():
+        site_counts[(site, hour_of(at))] += 1
+    page_counts: dict[tuple[str, datetime, str], int] = defaultdict(int)
+    for (_, site, path, _), at in new_page_visitors.items():
+        page_counts[(site, hour_of(at), path)] += 1
+    for row in result.site_hourly:
+        row["visitors"] = site_counts.get((row["site_id"], row["hour"]), 0)
+    for row in result.page_hourly:
+        row["visitors"] = page_counts.get((row["site_id"], row["hour"], row["path"]), 0)

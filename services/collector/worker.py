@@ -11,17 +11,33 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import select, tuple_
+from sqlalchemy import Table, delete, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.collector.sessions import SESSION_GAP, Session, sessionise, visitor_keys
-from shared.db import events, page_hourly, sessions, site_hourly, sites
-from shared.dialect import existing_keys, insert_ignoring_duplicates, upsert
+from services.collector.sessions import (
+    SESSION_GAP,
+    BatchResult,
+    Session,
+    add_visitor_counts,
+    first_sightings,
+    sessionise,
+    visitor_keys,
+)
+from shared.db import (
+    events,
+    page_hourly,
+    page_visitor_days,
+    sessions,
+    site_hourly,
+    sites,
+    visitor_days,
+)
+from shared.dialect import existing_keys, insert_ignoring_duplicates, insert_new_returning, upsert
 from shared.queue import Delivery, EventQueue, RedisStreamQueue
 from shared.runtime import Resources
 from shared.sites import SiteSettings
@@ -131,6 +147,31 @@ async def _site_settings(conn: AsyncConnection, site_ids: set[str]) -> dict[str,
     return {row.id: SiteSettings.model_validate(row.settings or {}) for row in result}
 
 
+async def _count_new_visitors(conn: AsyncConnection, result: BatchResult) -> None:
+    """Add the batch's visitors new to their day (and page) to the rollup deltas; forget the
+    per-day sets older than the day before the batch's earliest event."""
+    visitors, pages = first_sightings(result.events)
+    new_visitors = set(
+        await insert_new_returning(conn, visitor_days, _key_rows(visitors, visitor_days))
+    )
+    new_pages = set(
+        await insert_new_returning(conn, page_visitor_days, _key_rows(pages, page_visitor_days))
+    )
+    add_visitor_counts(
+        result,
+        {key: at for key, at in visitors.items() if key in new_visitors},
+        {key: at for key, at in pages.items() if key in new_pages},
+    )
+    oldest = min(key[0] for key in visitors) - timedelta(days=1)
+    for table in (visitor_days, page_visitor_days):
+        await conn.execute(delete(table).where(table.c.day < oldest))
+
+
+def _key_rows(keys: Mapping[tuple[Any, ...], datetime], table: Table) -> list[dict[str, Any]]:
+    columns = [column.name for column in table.primary_key.columns]
+    return [dict(zip(columns, key, strict=True)) for key in keys]
+
+
 async def write_events(*, engine: AsyncEngine, rows: list[dict[str, Any]]) -> int:
     """Store the new rows of a batch with their sessions and rollups; returns how many were new."""
     if not rows:
@@ -156,6 +197,7 @@ async def write_events(*, engine: AsyncEngine, rows: list[dict[str, Any]]) -> in
             settings=await _site_settings(conn, {row["site_id"] for row in new}),
         )
         inserted = await insert_ignoring_duplicates(conn, events, result.events)
+        await _count_new_visitors(conn, result)
         await upsert(
             conn,
             sessions,
@@ -168,14 +210,22 @@ async def write_events(*, engine: AsyncEngine, rows: list[dict[str, Any]]) -> in
             page_hourly,
             result.page_hourly,
             keys=["site_id", "hour", "path"],
-            add=["pageviews", "engaged_ms", "entries"],
+            add=["pageviews", "engaged_ms", "entries", "visitors"],
         )
         await upsert(
             conn,
             site_hourly,
             result.site_hourly,
             keys=["site_id", "hour"],
-            add=["pageviews", "events", "sessions", "engaged_sessions", "engaged_ms", "gpc_events"],
+            add=[
+                "pageviews",
+                "events",
+                "sessions",
+                "engaged_sessions",
+                "engaged_ms",
+                "gpc_events",
+                "visitors",
+            ],
         )
     return inserted
 
