@@ -331,24 +331,31 @@ async def run_raw(*, engine: AsyncEngine, scope: Scope, definition: Definition) 
     dim_names = [f"d{i}" for i in range(len(query.dimensions))]
     k = definition.k
     if dim_names:
-        sizes = (
-            select(
-                *(per_session.c[n] for n in dim_names),
-                func.count(per_session.c.visitor_hash.distinct()).label("group_visitors"),
+        # Distinct visitors per group without a self-join (PostgreSQL has no DISTINCT in
+        # window functions): the highest dense rank of visitor_hash inside the group.
+        groups = [per_session.c[n] for n in dim_names]
+        ranked_visitors = select(
+            per_session,
+            func.dense_rank()
+            .over(partition_by=groups, order_by=per_session.c.visitor_hash)
+            .label("visitor_rank"),
+        ).subquery("visitor_ranks")
+        small = (
+            func.max(ranked_visitors.c.visitor_rank).over(
+                partition_by=[ranked_visitors.c[n] for n in dim_names]
             )
-            .group_by(*(per_session.c[n] for n in dim_names))
-            .subquery("sizes")
+            < k
         )
-        small = sizes.c.group_visitors < k
-        folded = [case((small, literal(OTHER)), else_=per_session.c[n]).label(n) for n in dim_names]
-        others = [c for c in per_session.c if c.name not in dim_names]
-        sized = (
-            select(*folded, *others, case((small, 1), else_=0).label("was_small"))
-            .select_from(
-                per_session.join(sizes, and_(*(per_session.c[n] == sizes.c[n] for n in dim_names)))
-            )
-            .subquery("sized")
-        )
+        folded = [
+            case((small, literal(OTHER)), else_=ranked_visitors.c[n]).label(n) for n in dim_names
+        ]
+        original = [ranked_visitors.c[n].label(f"original_{n}") for n in dim_names]
+        others = [
+            c for c in ranked_visitors.c if c.name not in dim_names and c.name != "visitor_rank"
+        ]
+        sized = select(
+            *folded, *original, *others, case((small, 1), else_=0).label("was_small")
+        ).subquery("sized")
     else:
         sized = select(per_session, literal(0).label("was_small")).subquery("sized")
     rows: Any = sized
@@ -357,19 +364,19 @@ async def run_raw(*, engine: AsyncEngine, scope: Scope, definition: Definition) 
     goal_total = None
     if Metric.conversion_rate in metrics and "goal" in query.dimensions:
         goal_total = await _sessions_in_scope(engine=engine, scope=scope)
+    group_key: Any = literal("")
+    for n in dim_names:
+        group_key = group_key + rows.c[f"original_{n}"] + "\x1f"
     statement = select(
         *(rows.c[n] for n in dim_names),
         *(_metric_column(m, rows, goal_total).label(m.value) for m in query.metrics),
         func.count(rows.c.visitor_hash.distinct()).label("row_visitors"),
         func.max(rows.c.was_small).label("folded"),
+        func.count(group_key.distinct()).label("groups"),
     ).group_by(*(rows.c[n] for n in dim_names))
     async with engine.connect() as conn:
         try:
             result = (await conn.execute(statement)).all()
-            folded_groups = 0
-            if dim_names:
-                count_small = select(func.count()).select_from(sizes).where(small)
-                folded_groups = int((await conn.execute(count_small)).scalar_one())
         except DBAPIError as exc:
             if query.filters is not None:
                 raise PatternRefused() from exc
@@ -386,7 +393,7 @@ async def run_raw(*, engine: AsyncEngine, scope: Scope, definition: Definition) 
         ],
         query=query,
         k=k,
-        folded_groups=folded_groups,
+        folded_groups=sum(int(row.groups) for row in result if row.folded) if dim_names else 0,
     )
 
 
