@@ -289,4 +289,17 @@ def add_visitor_counts(
     for row in result.site_hourly:
         row["visitors"] = site_counts.get((row["site_id"], row["hour"]), 0)
     for row in result.page_hourly:
-        row["visitors"] = page_counts.get((row["site_id"], row["hour"], row["path"]), 0)
+        row["visitors"] = page_counts.pop((row["site_id"], row["hour"], row["path"]), 0)
+    # A path first seen through a goal event has no page row yet in this batch.
+    result.page_hourly.extend(
+        {
+            "site_id": site,
+            "hour": hour,
+            "path": path,
+            "pageviews": 0,
+            "engaged_ms": 0,
+            "entries": 0,
+            "visitors": count,
+        }
+        for (site, hour, path), count in page_counts.items()
+    )

@@ -79,13 +79,15 @@ def test_routing_takes_rollups_only_when_they_are_exact() -> None:
     assert not rollup_eligible(_query(filters=EVERYTHING), "UTC")
 
 
-def row(site_id: str, at: datetime, visitor: int, path: str) -> dict[str, Any]:
+def row(
+    site_id: str, at: datetime, visitor: int, path: str, name: str = "pageview"
+) -> dict[str, Any]:
     """An events row as the worker decodes it from the queue."""
     return {
         "event_id": uuid.uuid4(),
         "site_id": site_id,
         "occurred_at": at,
-        "name": "pageview",
+        "name": name,
         "visitor_hash": visitor,
         "host": "example.com",
         "path": path,
@@ -127,8 +129,16 @@ async def test_the_worker_counts_each_visitor_once_per_day_in_its_first_hour(
             row(site, at[1], 2, "/"),
         ],
     )
-    # Batch 2, same day: visitor 1 again (nothing new), visitor 2 first on /a.
-    await write_events(engine=engine, rows=[row(site, at[1], 1, "/a"), row(site, at[1], 2, "/a")])
+    # Batch 2, same day: visitor 1 again (nothing new), visitor 2 first on /a, and on /g
+    # through a goal alone (no pageview there: the page row is made for the count).
+    await write_events(
+        engine=engine,
+        rows=[
+            row(site, at[1], 1, "/a"),
+            row(site, at[1], 2, "/a"),
+            row(site, at[1], 2, "/g", name="Signup"),
+        ],
+    )
     # Next day: a new salt, a new hash (3) for whoever it is.
     await write_events(engine=engine, rows=[row(site, at[2], 3, "/")])
     by_hour, by_page = await counters(overt)
@@ -138,6 +148,7 @@ async def test_the_worker_counts_each_visitor_once_per_day_in_its_first_hour(
         ("02 09", "/a"): 1,
         ("02 10", "/"): 1,
         ("02 10", "/a"): 1,
+        ("02 10", "/g"): 1,
         ("03 09", "/"): 1,
     }
     # The per-day sets keep only the day before the latest batch's earliest event onwards.
