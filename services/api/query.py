@@ -67,7 +67,7 @@ from services.api.service import day_bounds, site_timezone
 from shared.db import BUILTIN_EVENTS, events, page_hourly, sessions, site_hourly
 from shared.dialect import local_time_bucket
 
-SESSION_DIMENSIONS = {
+SESSION_DIMENSIONS: dict[str, ColumnElement[Any]] = {
     "entry_page": sessions.c.entry_path,
     "exit_page": sessions.c.exit_path,
     "source": sessions.c.source,
@@ -77,7 +77,7 @@ SESSION_DIMENSIONS = {
     "utm_campaign": sessions.c.utm_campaign,
     "referrer": sessions.c.referrer,
 }
-EVENT_DIMENSIONS = {
+EVENT_DIMENSIONS: dict[str, ColumnElement[Any]] = {
     "page": events.c.path,
     "utm_term": events.c.utm_term,
     "utm_content": events.c.utm_content,
@@ -85,7 +85,6 @@ EVENT_DIMENSIONS = {
     "browser": events.c.browser,
     "os": events.c.os,
     "country": events.c.country,
-    "goal": events.c.name,
 }
 SESSION_METRICS = {Metric.engaged_sessions, Metric.engagement_rate, Metric.returning_visitors}
 PERCENTILES = {
@@ -94,6 +93,8 @@ PERCENTILES = {
     Metric.scroll_depth_p50: ("scroll", 50),
 }
 is_goal = events.c.name.not_in(sorted(BUILTIN_EVENTS))
+# A goal is a custom event's name; built-in events (pageview, engagement...) have none.
+EVENT_DIMENSIONS["goal"] = case((is_goal, events.c.name))
 
 
 @dataclass(frozen=True, slots=True)

@@ -234,6 +234,8 @@ async def test_filter_tree(overt: Overt) -> None:
         == 11
     )
     assert await visitors({"dimension": "prop:plan", "op": "is", "values": ["pro"]}) == 5
+    assert await visitors({"dimension": "goal", "op": "is", "values": ["Signup"]}) == 5
+    assert await visitors({"dimension": "goal", "op": "is", "values": ["pageview"]}) == 0
     either = {"or": [google, {"dimension": "entry_page", "op": "is", "values": ["/"]}]}
     assert await visitors(either) == 12
     not_google = {
