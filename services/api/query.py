@@ -17,6 +17,7 @@ Engagement is decided from the session facts under the definition version in use
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -575,8 +576,18 @@ async def answer_query(*, engine: AsyncEngine, query: QueryIn) -> QueryOut:
             engine=engine, query=query, timezone=timezone, definition=definition
         )
     else:
-        await check_k_anonymity(engine=engine, scope=scope, k=definition.k)
-        answer = await run_raw(engine=engine, scope=scope, definition=definition)
+        # The refusal check and the answer run side by side (two connections); the answer is
+        # dropped if the check refuses, so it never leaves this function.
+        checked, answered = await asyncio.gather(
+            check_k_anonymity(engine=engine, scope=scope, k=definition.k),
+            run_raw(engine=engine, scope=scope, definition=definition),
+            return_exceptions=True,
+        )
+        if isinstance(checked, BaseException):
+            raise checked
+        if isinstance(answered, BaseException):
+            raise answered
+        answer = answered
     return QueryOut(
         results=[QueryRow(dimensions=dims, metrics=values) for dims, values in answer.rows],
         meta=QueryMeta(
