@@ -63,7 +63,15 @@ def test_split_collector_needs_redis(embedded: Path, capsys: pytest.CaptureFixtu
     with pytest.raises(SettingsError, match="OVERT_REDIS_URL"):
         service_app(Settings(), "collector")
     api_paths = set(service_app(Settings(), "api").openapi()["paths"])
-    assert api_paths == {"/v1/query", "/healthz", "/readyz"}
+    assert api_paths == {
+        "/v1/query",
+        "/v1/sites/{site_id}/definitions",
+        "/v1/reports/after-the-click",
+        "/v1/reports/funnel",
+        "/v1/reports/retention",
+        "/healthz",
+        "/readyz",
+    }
     consent_paths = set(service_app(Settings(), "consent").openapi()["paths"])
     assert "/v1/query" not in consent_paths
     assert "/.well-known/gpc.json" in consent_paths
