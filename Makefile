@@ -7,7 +7,7 @@ export UV_PYTHON_DOWNLOADS := never
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 VENV_STAMP := .venv/.synced-$(shell cat uv.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: help run test check lint format typecheck imports browser test-services snippet clean bench fuzz
+.PHONY: help run test check lint format typecheck imports browser test-services snippet clean bench fuzz bench-query
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -65,6 +65,10 @@ bench: $(VENV_STAMP) test-services ## intake and worker throughput as ratios to 
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q wrk; }
 	$(UV) run python -m bench.run
+	$(MAKE) bench-query
+
+bench-query: $(VENV_STAMP) test-services ## /v1/query p50/p95 at 1M and 10M events vs a count(*) baseline (Postgres)
+	$(UV) run python -m bench.query
 
 fuzz: $(VENV_STAMP) test-services ## schemathesis against every service's OpenAPI, 500 examples an operation
 	OVERT_FUZZ_EXAMPLES=$${OVERT_FUZZ_EXAMPLES:-500} $(UV) run pytest tests/adversarial --timeout 3600

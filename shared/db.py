@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from shared.dialect import register_sqlite_functions
 from shared.settings import Settings, sqlite_path
 
 
@@ -135,6 +136,9 @@ event_ids = Table(
     Index("ix_event_ids_occurred_at", "occurred_at", postgresql_using="brin"),
 )
 
+# Event names the snippet sends itself; every other name is a goal (a custom event).
+BUILTIN_EVENTS = frozenset({"pageview", "engagement", "outbound", "download", "404"})
+
 # A visit: events of one visitor hash with no gap over 30 minutes. Kept by the ingest worker.
 sessions = Table(
     "sessions",
@@ -167,6 +171,7 @@ sessions = Table(
         "ix_sessions_site_id_visitor_hash_last_seen_at", "site_id", "visitor_hash", "last_seen_at"
     ),
     Index("ix_sessions_site_id_started_at", "site_id", "started_at"),
+    Index("ix_sessions_site_id_analytics_id_started_at", "site_id", "analytics_id", "started_at"),
 )
 
 # Additive hourly counters kept current by the ingest worker (fast day/hour/page queries).
@@ -179,6 +184,8 @@ page_hourly = Table(
     Column("pageviews", BigInteger, nullable=False, server_default="0"),
     Column("engaged_ms", BigInteger, nullable=False, server_default="0"),
     Column("entries", BigInteger, nullable=False, server_default="0"),
+    # Visitors first seen on this path that UTC day, in this hour (see visitor_days below).
+    Column("visitors", BigInteger, nullable=False, server_default="0"),
 )
 
 site_hourly = Table(
@@ -192,6 +199,29 @@ site_hourly = Table(
     Column("engaged_sessions", BigInteger, nullable=False, server_default="0"),
     Column("engaged_ms", BigInteger, nullable=False, server_default="0"),
     Column("gpc_events", BigInteger, nullable=False, server_default="0"),
+    # Visitors first seen that UTC day, in this hour (see visitor_days below).
+    Column("visitors", BigInteger, nullable=False, server_default="0"),
+)
+
+# Exact per-day visitor sets behind the `visitors` counters of the hourly rollups. A visitor
+# hash lives one day (the salt rotates daily), so distinct visitors over whole UTC days are
+# the sum of each day's first sightings: the counters are additive and exact. The worker
+# keeps only the last two days of these sets (all a late event can still touch).
+visitor_days = Table(
+    "visitor_days",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("site_id", String(32), primary_key=True),
+    Column("visitor_hash", BigInteger, primary_key=True),
+)
+
+page_visitor_days = Table(
+    "page_visitor_days",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("site_id", String(32), primary_key=True),
+    Column("path", String(2048), primary_key=True),
+    Column("visitor_hash", BigInteger, primary_key=True),
 )
 
 # Today's random salt for visitor hashes; older salts are deleted, so days cannot be linked.
@@ -219,6 +249,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+            register_sqlite_functions(dbapi_connection)
 
         return engine
     return create_async_engine(

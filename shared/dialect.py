@@ -7,15 +7,25 @@ inserts via COPY, insert-if-absent) lives here with both branches side by side.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
-from sqlalchemy import JSON, Column, ColumnElement, Table, any_, bindparam, select
+from sqlalchemy import (
+    JSON,
+    Column,
+    ColumnElement,
+    Table,
+    any_,
+    bindparam,
+    func,
+    literal,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
-
-from shared.db import event_ids
 
 
 def is_postgres(conn: AsyncConnection) -> bool:
@@ -131,8 +141,11 @@ def in_clauses(
     return [column.in_(values[start : start + 2000]) for start in range(0, len(values), 2000)]
 
 
-async def claim_event_ids(conn: AsyncConnection, claims: Sequence[tuple[Any, Any, Any]]) -> int:
-    """Register (event_id, occurred_at, session_id) triples; returns how many were new.
+async def claim_event_ids(
+    conn: AsyncConnection, register: Table, claims: Sequence[tuple[Any, Any, Any]]
+) -> int:
+    """Register (event_id, occurred_at, session_id) triples in `register` (the event_ids
+    table); returns how many were new.
 
     `event_ids` holds the one unique index over event_id alone (a partitioned `events`
     cannot). In the caller's transaction: a concurrent writer of the same id waits for it,
@@ -147,7 +160,7 @@ async def claim_event_ids(conn: AsyncConnection, claims: Sequence[tuple[Any, Any
     if is_postgres(conn):
         ids, times, session_ids = (list(column) for column in zip(*claims, strict=True))
         status = await driver.execute(
-            "INSERT INTO event_ids (event_id, occurred_at, session_id) "
+            f'INSERT INTO "{register.name}" (event_id, occurred_at, session_id) '
             "SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::uuid[]) ORDER BY 1 "
             "ON CONFLICT DO NOTHING",
             ids,
@@ -157,7 +170,7 @@ async def claim_event_ids(conn: AsyncConnection, claims: Sequence[tuple[Any, Any
         return int(status.rsplit(" ", 1)[1])
     before = int(driver.total_changes)
     await conn.execute(
-        sqlite.insert(event_ids).prefix_with("OR IGNORE"),
+        sqlite.insert(register).prefix_with("OR IGNORE"),
         [
             {"event_id": i, "occurred_at": t, "session_id": s}
             for i, t, s in sorted(claims, key=lambda claim: claim[0].int)
@@ -213,3 +226,84 @@ def drop_append_only_ddl(dialect_name: str, table: str) -> list[str]:
         f'DROP TRIGGER IF EXISTS "{table}_no_update"',
         f'DROP TRIGGER IF EXISTS "{table}_no_delete"',
     ]
+
+
+# Local-time buckets: "2026-03-01T13:00" (hour), "2026-03-01" (day), the Monday of the week
+# (week), "2026-03" (month), in the site's IANA zone.
+_PG_BUCKET_FORMATS = {
+    "hour": 'YYYY-MM-DD"T"HH24:00',
+    "day": "YYYY-MM-DD",
+    "week": "YYYY-MM-DD",
+    "month": "YYYY-MM",
+}
+
+
+def local_time_bucket(
+    dialect_name: str, column: ColumnElement[Any], unit: str, timezone: str
+) -> ColumnElement[str]:
+    """The local `unit` bucket of a UTC timestamp column, as text.
+
+    PostgreSQL: to_char(date_trunc(unit, timezone(zone, ts))). SQLite has no time zones, so
+    a Python function (`overt_local_bucket`, registered on connect by `register_sqlite_functions`)
+    does the same with zoneinfo.
+    """
+    if unit not in _PG_BUCKET_FORMATS:
+        raise ValueError(f"unknown time unit {unit!r}")
+    if dialect_name == "postgresql":
+        local = func.timezone(literal(timezone), column)
+        return func.to_char(
+            func.date_trunc(literal(unit), local), literal(_PG_BUCKET_FORMATS[unit])
+        )
+    return func.overt_local_bucket(column, literal(unit), literal(timezone))
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def sqlite_local_bucket(stored: str | None, unit: str, timezone: str) -> str | None:
+    """`overt_local_bucket` for SQLite: a stored naive-UTC timestamp's local bucket."""
+    if stored is None:
+        return None
+    moment = datetime.fromisoformat(stored).replace(tzinfo=UTC).astimezone(_zone(timezone))
+    if unit == "hour":
+        return moment.strftime("%Y-%m-%dT%H:00")
+    if unit == "day":
+        return moment.strftime("%Y-%m-%d")
+    if unit == "week":
+        return (moment.date() - timedelta(days=moment.weekday())).isoformat()
+    return moment.strftime("%Y-%m")
+
+
+def register_sqlite_functions(dbapi_connection: Any) -> None:
+    """Functions SQLite lacks and queries use (REGEXP is registered by SQLAlchemy itself,
+    on the pysqlite/aiosqlite dialect, with Python's `re.search`)."""
+    dbapi_connection.create_function(
+        "overt_local_bucket", 3, sqlite_local_bucket, deterministic=True
+    )
+
+
+async def insert_new_returning(
+    conn: AsyncConnection, table: Table, keys: Sequence[tuple[Any, ...]]
+) -> list[tuple[Any, ...]]:
+    """Insert primary keys (tuples in the key's column order) that are absent; return the new.
+
+    Postgres: one INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING RETURNING, an
+    array per column. SQLite: INSERT ... ON CONFLICT DO NOTHING RETURNING (>= 3.35), sent by
+    SQLAlchemy as multi-row VALUES batches.
+    """
+    if not keys:
+        return []
+    columns = [column.name for column in table.primary_key.columns]
+    if is_postgres(conn):
+        driver = (await conn.get_raw_connection()).driver_connection
+        assert driver is not None
+        arrays = [list(values) for values in zip(*keys, strict=True)]
+        sql = _unnest_upsert_sql(table, tuple(columns), tuple(columns), (), ())
+        names = ", ".join(f'"{name}"' for name in columns)
+        return [tuple(row) for row in await driver.fetch(f"{sql} RETURNING {names}", *arrays)]
+    statement = sqlite.insert(table).on_conflict_do_nothing()
+    rows = [dict(zip(columns, key, strict=True)) for key in keys]
+    result = await conn.execute(statement.returning(*table.primary_key.columns), rows)
+    return [tuple(row) for row in result]

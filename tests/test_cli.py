@@ -63,7 +63,16 @@ def test_split_collector_needs_redis(embedded: Path, capsys: pytest.CaptureFixtu
     with pytest.raises(SettingsError, match="OVERT_REDIS_URL"):
         service_app(Settings(), "collector")
     api_paths = set(service_app(Settings(), "api").openapi()["paths"])
-    assert {"/v1/query", "/v1/sites/{site_id}/contacts", "/healthz", "/readyz"} <= api_paths
+    assert {
+        "/v1/query",
+        "/v1/sites/{site_id}/contacts",
+        "/v1/sites/{site_id}/definitions",
+        "/v1/reports/after-the-click",
+        "/v1/reports/funnel",
+        "/v1/reports/retention",
+        "/healthz",
+        "/readyz",
+    } <= api_paths
     per_process = {"/healthz", "/readyz", "/metrics"}
     assert all(path.startswith("/v1/") for path in api_paths - per_process)
     consent_paths = set(service_app(Settings(), "consent").openapi()["paths"])

@@ -1,7 +1,7 @@
 """People and outcomes: per-key rate limits, outcomes, webhooks and their outbox.
 
 Revision ID: 0210
-Revises: 0200
+Revises: 0201
 Create Date: 2026-11-24
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0210"
-down_revision = "0200"
+down_revision = "0201"
 branch_labels = None
 depends_on = None
 

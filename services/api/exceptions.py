@@ -53,3 +53,23 @@ class TooManyRequests(ProblemError):
             detail=f"This key may make {limit} requests per window; retry after {retry_after_s} s.",
             headers={"Retry-After": str(retry_after_s)},
         )
+
+
+class KAnonymityRefused(ProblemError):
+    def __init__(self, k: int, why: str) -> None:
+        super().__init__(
+            422,
+            "Refused: the answer could identify a visitor",
+            slug="k-anonymity",
+            detail=f"k-anonymity (k={k}): {why}. Widen the filters or the date range.",
+        )
+
+
+class PatternRefused(ProblemError):
+    def __init__(self) -> None:
+        super().__init__(
+            422,
+            "Filter not accepted by the database",
+            slug="bad-filter",
+            detail="A 'matches' pattern is not a regular expression the database accepts.",
+        )

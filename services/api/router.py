@@ -17,8 +17,20 @@ from services.api.definitions import (
 from services.api.dependencies import DefinitionsWriteKey, StatsKey
 from services.api.exceptions import OtherSite
 from services.api.people_router import router as people_router
-from services.api.schemas import QueryIn, QueryMeta, QueryOut, QueryRow
-from services.api.service import ApiKey, run_query, site_timezone
+from services.api.query import answer_query
+from services.api.reports import (
+    AfterTheClickIn,
+    AfterTheClickOut,
+    FunnelIn,
+    FunnelOut,
+    RetentionIn,
+    RetentionOut,
+    after_the_click,
+    funnel,
+    retention,
+)
+from services.api.schemas import QueryIn, QueryOut
+from services.api.service import ApiKey
 from shared.errors import problem_responses
 from shared.runtime import ResourcesDep
 
@@ -27,19 +39,14 @@ router = APIRouter(prefix="/v1", tags=["api"])
 
 @router.post(
     "/query",
-    summary="Aggregate metrics for one site and date range",
-    responses=problem_responses(401, 403, 422),
+    summary="Aggregate metrics for one site and date range, by dimensions, filtered",
+    description="Rows counting fewer than k distinct visitors fold into one (other) row; "
+    "filters that select, or leave out, fewer than k visitors are refused (422 k-anonymity).",
+    responses=problem_responses(401, 403, 404, 422),
 )
 async def query(body: QueryIn, key: StatsKey, resources: ResourcesDep) -> QueryOut:
-    if body.site_id != key.site_id:
-        raise OtherSite()
-    timezone = await site_timezone(engine=resources.engine, site_id=key.site_id)
-    values = await run_query(engine=resources.engine, query=body, timezone=timezone)
-    return QueryOut(
-        results=[QueryRow(metrics=values, dimensions=[])],
-        meta=QueryMeta(timezone=timezone),
-        query=body,
-    )
+    _own_site(body.site_id, key)
+    return await answer_query(engine=resources.engine, query=body)
 
 
 def _own_site(site_id: str, key: ApiKey) -> None:
@@ -79,6 +86,40 @@ async def put_definition(
 ) -> Definition:
     _own_site(site_id, key)
     return await store_definition(engine=resources.engine, site_id=site_id, body=body)
+
+
+@router.post(
+    "/reports/after-the-click",
+    summary="Per source or campaign: sessions, engagement, goals, returns, outcomes",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def after_the_click_report(
+    body: AfterTheClickIn, key: StatsKey, resources: ResourcesDep
+) -> AfterTheClickOut:
+    _own_site(body.site_id, key)
+    return await after_the_click(engine=resources.engine, report=body)
+
+
+@router.post(
+    "/reports/funnel",
+    summary="Ordered steps (pages or goals) within a session: counts and drop-off per step",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def funnel_report(body: FunnelIn, key: StatsKey, resources: ResourcesDep) -> FunnelOut:
+    _own_site(body.site_id, key)
+    return await funnel(engine=resources.engine, report=body)
+
+
+@router.post(
+    "/reports/retention",
+    summary="Weekly cohorts of tier-1 visitors and how many came back each week",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def retention_report(
+    body: RetentionIn, key: StatsKey, resources: ResourcesDep
+) -> RetentionOut:
+    _own_site(body.site_id, key)
+    return await retention(engine=resources.engine, report=body)
 
 
 router.include_router(people_router)

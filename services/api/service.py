@@ -1,4 +1,4 @@
-"""API keys and aggregate queries."""
+"""API keys, the site time zone and day bounds (the query engine is in query.py)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.api.models import api_keys
-from services.api.schemas import Metric, QueryIn, Scope
-from shared.db import events, sites
+from services.api.schemas import Scope
+from shared.db import sites
 
 KEY_PREFIX = "ovt_"
 
@@ -102,23 +102,6 @@ def day_bounds(first: date, last: date, timezone: str) -> tuple[datetime, dateti
     start = datetime.combine(first, time.min, zone).astimezone(UTC)
     end = datetime.combine(last + timedelta(days=1), time.min, zone).astimezone(UTC)
     return start, end
-
-
-async def run_query(*, engine: AsyncEngine, query: QueryIn, timezone: str) -> list[int]:
-    """The requested metrics over the site's events in the date range, in the order asked."""
-    start, end = day_bounds(*query.date_range, timezone)
-    columns = {
-        Metric.visitors: func.count(events.c.visitor_hash.distinct()),
-        Metric.pageviews: func.count().filter(events.c.name == "pageview"),
-    }
-    statement = select(*(columns[metric].label(metric.value) for metric in query.metrics)).where(
-        events.c.site_id == query.site_id,
-        events.c.occurred_at >= start,
-        events.c.occurred_at < end,
-    )
-    async with engine.connect() as conn:
-        row = (await conn.execute(statement)).one()
-    return [int(value or 0) for value in row]
 
 
 async def site_timezone(*, engine: AsyncEngine, site_id: str) -> str:

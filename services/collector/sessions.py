@@ -17,15 +17,15 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from operator import attrgetter
 from typing import Any
 
 from services.collector.records import QueuedEvent
+from shared.db import BUILTIN_EVENTS
 from shared.sites import DEFAULT_SITE_SETTINGS, SiteSettings
 
 SESSION_GAP = timedelta(minutes=30)
-BUILTIN_EVENTS = frozenset({"pageview", "engagement", "outbound", "download", "404"})
 ATTRIBUTION = ("referrer", "source", "medium", "utm_source", "utm_medium", "utm_campaign")
 CONTEXT = ("browser", "os", "device", "country", "analytics_id")
 
@@ -293,3 +293,62 @@ def sessionise(
 
 def visitor_keys(rows: Iterable[QueuedEvent]) -> set[tuple[str, int]]:
     return {(row.site_id, row.visitor_hash) for row in rows}
+
+
+DAY_MS = 86_400_000
+
+
+def first_sightings(
+    rows: Iterable[QueuedEvent],
+) -> tuple[dict[tuple[Any, ...], int], dict[tuple[Any, ...], int]]:
+    """Each (UTC day, site, visitor) and (UTC day, site, path, visitor) of a batch, with the
+    earliest moment (epoch ms) it occurs; keys in the order of the visitor_days /
+    page_visitor_days primary keys."""
+    visitors: dict[tuple[Any, ...], int] = {}
+    pages: dict[tuple[Any, ...], int] = {}
+    days: dict[int, date] = {}
+    for row in rows:
+        at = row.at
+        index = at // DAY_MS
+        day = days.get(index)
+        if day is None:
+            day = days[index] = from_epoch_ms(index * DAY_MS).date()
+        visitor = (day, row.site_id, row.visitor_hash)
+        if at < visitors.get(visitor, at + 1):
+            visitors[visitor] = at
+        page = (day, row.site_id, row.path, row.visitor_hash)
+        if at < pages.get(page, at + 1):
+            pages[page] = at
+    return visitors, pages
+
+
+def add_visitor_counts(
+    site_rows: list[dict[str, Any]],
+    page_rows: list[dict[str, Any]],
+    new_visitors: Mapping[tuple[Any, ...], int],
+    new_page_visitors: Mapping[tuple[Any, ...], int],
+) -> None:
+    """Count each visitor new to its day (and page) in the rollup row of its first hour."""
+    site_counts: dict[tuple[str, datetime], int] = defaultdict(int)
+    for (_, site, _), at in new_visitors.items():
+        site_counts[(site, from_epoch_ms(at - at % HOUR_MS))] += 1
+    page_counts: dict[tuple[str, datetime, str], int] = defaultdict(int)
+    for (_, site, path, _), at in new_page_visitors.items():
+        page_counts[(site, from_epoch_ms(at - at % HOUR_MS), path)] += 1
+    for row in site_rows:
+        row["visitors"] = site_counts.get((row["site_id"], row["hour"]), 0)
+    for row in page_rows:
+        row["visitors"] = page_counts.pop((row["site_id"], row["hour"], row["path"]), 0)
+    # A path first seen through a goal event has no page row yet in this batch.
+    page_rows.extend(
+        {
+            "site_id": site,
+            "hour": hour,
+            "path": path,
+            "pageviews": 0,
+            "engaged_ms": 0,
+            "entries": 0,
+            "visitors": count,
+        }
+        for (site, hour, path), count in page_counts.items()
+    )

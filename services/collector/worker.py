@@ -15,22 +15,40 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.collector.records import EVENT_COLUMNS, QueuedEvent, copy_record, decode_entry
 from services.collector.sessions import (
     SESSION_GAP,
     Session,
+    add_visitor_counts,
     epoch_ms,
+    first_sightings,
     sessionise,
     visitor_keys,
 )
-from shared.db import event_ids, events, page_hourly, sessions, site_hourly, sites
-from shared.dialect import bulk_insert, claim_event_ids, existing_keys, in_clauses, upsert
+from shared.db import (
+    event_ids,
+    events,
+    page_hourly,
+    page_visitor_days,
+    sessions,
+    site_hourly,
+    sites,
+    visitor_days,
+)
+from shared.dialect import (
+    bulk_insert,
+    claim_event_ids,
+    existing_keys,
+    in_clauses,
+    insert_new_returning,
+    upsert,
+)
 from shared.metrics import INGEST_BATCH_EVENTS, INGEST_EVENTS, INGEST_WRITE_SECONDS
 from shared.queue import Delivery, EventQueue, RedisStreamQueue
 from shared.runtime import Resources
@@ -126,6 +144,9 @@ class PreparedBatch:
     site_rows: list[dict[str, Any]]
     carry: Carry
     received: int = 0  # distinct events in the deliveries, new or already stored
+    # First sighting (epoch ms) per (day, site, visitor) and (day, site, path, visitor).
+    visitors: dict[tuple[Any, ...], int] = field(default_factory=dict)
+    pages: dict[tuple[Any, ...], int] = field(default_factory=dict)
 
 
 class ConcurrentWrite(Exception):
@@ -172,6 +193,7 @@ async def prepare_batch(
         pageview_sessions=pageview_sessions,
         settings=settings,
     )
+    visitors, pages = first_sightings(result.events)
     latest: dict[tuple[str, int], Session] = {}
     for session in result.sessions:
         key = (session.site_id, session.visitor_hash)
@@ -193,7 +215,25 @@ async def prepare_batch(
             event_ids=in_batch,
         ),
         received=len(decoded),
+        visitors=visitors,
+        pages=pages,
     )
+
+
+async def _count_new_visitors(conn: AsyncConnection, batch: PreparedBatch) -> None:
+    """Add the batch's visitors new to their day (and page) to its rollup rows; forget the
+    per-day sets older than the day before the batch's earliest event."""
+    new_visitors = set(await insert_new_returning(conn, visitor_days, list(batch.visitors)))
+    new_pages = set(await insert_new_returning(conn, page_visitor_days, list(batch.pages)))
+    add_visitor_counts(
+        batch.site_rows,
+        batch.page_rows,
+        {key: at for key, at in batch.visitors.items() if key in new_visitors},
+        {key: at for key, at in batch.pages.items() if key in new_pages},
+    )
+    oldest = min(key[0] for key in batch.visitors) - timedelta(days=1)
+    for table in (visitor_days, page_visitor_days):
+        await conn.execute(delete(table).where(table.c.day < oldest))
 
 
 async def write_prepared(*, engine: AsyncEngine, batch: PreparedBatch) -> int:
@@ -207,9 +247,10 @@ async def write_prepared(*, engine: AsyncEngine, batch: PreparedBatch) -> int:
         return 0
     async with engine.begin() as conn:
         claims = [(r[ID], r[OCCURRED_AT], r[SESSION_ID]) for r in batch.records]
-        if await claim_event_ids(conn, claims) != len(claims):
+        if await claim_event_ids(conn, event_ids, claims) != len(claims):
             raise ConcurrentWrite()
         await bulk_insert(conn, events, EVENT_COLUMNS, batch.records)
+        await _count_new_visitors(conn, batch)
         await upsert(
             conn, sessions, batch.session_rows, keys=["session_id"], replace=SESSION_COLUMNS
         )
@@ -218,14 +259,22 @@ async def write_prepared(*, engine: AsyncEngine, batch: PreparedBatch) -> int:
             page_hourly,
             batch.page_rows,
             keys=["site_id", "hour", "path"],
-            add=["pageviews", "engaged_ms", "entries"],
+            add=["pageviews", "engaged_ms", "entries", "visitors"],
         )
         await upsert(
             conn,
             site_hourly,
             batch.site_rows,
             keys=["site_id", "hour"],
-            add=["pageviews", "events", "sessions", "engaged_sessions", "engaged_ms", "gpc_events"],
+            add=[
+                "pageviews",
+                "events",
+                "sessions",
+                "engaged_sessions",
+                "engaged_ms",
+                "gpc_events",
+                "visitors",
+            ],
         )
     return len(batch.records)
 

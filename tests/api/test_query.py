@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import insert
 
+from services.api.definitions import DefinitionIn, store_definition
 from services.api.schemas import Scope
 from services.api.service import create_key, day_bounds, revoke_key
 from shared.db import events
@@ -16,9 +17,42 @@ from tests.collector.test_intake import assert_problem
 from tests.conftest import Overt
 
 pytestmark = pytest.mark.anyio
+K2 = DefinitionIn(k=2)
+
+
+async def site_with_pageviews(
+    overt: Overt, domain: str, timezone: str, pageviews: list[tuple[datetime, int]]
+) -> tuple[str, str]:
+    """A site in `timezone` with k=2 and pageviews (instant, visitor hash) stored directly
+    (the collector clamps client times to the last day; these tests need fixed instants)."""
+    site = await create_site(engine=overt.resources.engine, domain=domain, timezone=timezone)
+    _, key = await create_key(
+        engine=overt.resources.engine, site_id=site.id, scopes=[Scope.stats_read]
+    )
+    await store_definition(engine=overt.resources.engine, site_id=site.id, body=K2)
+    async with overt.resources.engine.begin() as conn:
+        await conn.execute(
+            insert(events),
+            [
+                {
+                    "event_id": uuid.uuid4(),
+                    "site_id": site.id,
+                    "occurred_at": at,
+                    "name": "pageview",
+                    "visitor_hash": visitor,
+                    "host": domain,
+                    "path": "/",
+                    "referrer": None,
+                }
+                for at, visitor in pageviews
+            ],
+        )
+    return site.id, key
 
 
 async def test_counts_visitors_and_pageviews(overt: Overt) -> None:
+    # Two visitors are under the default k of 5; the smallest k a site may choose is 2.
+    await store_definition(engine=overt.resources.engine, site_id=overt.site.id, body=K2)
     alice = {"user-agent": "Alice/1.0"}
     bob = {"user-agent": "Bob/1.0"}
     for path in ("/", "/pricing", "/docs"):
@@ -33,16 +67,11 @@ async def test_counts_visitors_and_pageviews(overt: Overt) -> None:
     body = response.json()
     assert body["results"] == [{"metrics": [2, 4], "dimensions": []}]  # 2 visitors, 4 pageviews
     assert body["meta"]["timezone"] == "UTC"
+    assert body["meta"]["definition_version"] == 1
     assert body["query"]["metrics"] == ["visitors", "pageviews"]
 
 
 async def test_date_range_is_inclusive_and_in_the_site_time_zone(overt: Overt) -> None:
-    tokyo = await create_site(
-        engine=overt.resources.engine, domain="tokyo.example", timezone="Asia/Tokyo"
-    )
-    _, key = await create_key(
-        engine=overt.resources.engine, site_id=tokyo.id, scopes=[Scope.stats_read]
-    )
     # 2026-03-01 00:30 in Tokyo is 2026-02-28 15:30 UTC; 23:30 Tokyo on 03-01 is 14:30 UTC.
     moments = [
         datetime(2026, 2, 28, 14, 59, tzinfo=UTC),  # 02-28 23:59 Tokyo: outside
@@ -50,26 +79,12 @@ async def test_date_range_is_inclusive_and_in_the_site_time_zone(overt: Overt) -
         datetime(2026, 3, 1, 14, 30, tzinfo=UTC),  # 03-01 23:30 Tokyo: inside
         datetime(2026, 3, 1, 15, 0, tzinfo=UTC),  # 03-02 00:00 Tokyo: outside
     ]
-    async with overt.resources.engine.begin() as conn:
-        await conn.execute(
-            insert(events),
-            [
-                {
-                    "event_id": uuid.uuid4(),
-                    "site_id": tokyo.id,
-                    "occurred_at": at,
-                    "name": "pageview",
-                    "visitor_hash": index,
-                    "host": "tokyo.example",
-                    "path": "/",
-                    "referrer": None,
-                }
-                for index, at in enumerate(moments)
-            ],
-        )
-    response = await overt.query(site_id=tokyo.id, key=key, date_range=("2026-03-01", "2026-03-01"))
+    tokyo_id, key = await site_with_pageviews(
+        overt, "tokyo.example", "Asia/Tokyo", [(at, index) for index, at in enumerate(moments)]
+    )
+    response = await overt.query(site_id=tokyo_id, key=key, date_range=("2026-03-01", "2026-03-01"))
     assert response.json()["results"][0]["metrics"] == [2, 2]
-    response = await overt.query(site_id=tokyo.id, key=key, date_range=("2026-02-28", "2026-03-02"))
+    response = await overt.query(site_id=tokyo_id, key=key, date_range=("2026-02-28", "2026-03-02"))
     assert response.json()["results"][0]["metrics"] == [4, 4]
 
 
@@ -140,3 +155,40 @@ async def test_stored_keys_are_hashed(overt: Overt) -> None:
     assert stored
     assert all(overt.key not in value for value in stored)
     assert all(len(value) == 64 for value in stored)
+
+
+async def test_time_buckets_are_local_across_daylight_saving(overt: Overt) -> None:
+    moments = [
+        datetime(2026, 3, 28, 23, 30, tzinfo=UTC),  # 03-29 00:30 CET (+1)
+        datetime(2026, 3, 29, 1, 30, tzinfo=UTC),  # 03-29 03:30 CEST (+2): clocks went forward
+        datetime(2026, 3, 31, 22, 30, tzinfo=UTC),  # 04-01 00:30 CEST: next month, same week
+    ]
+    berlin_id, key = await site_with_pageviews(
+        overt,
+        "berlin.example",
+        "Europe/Berlin",
+        [(at, 10 * index + visitor) for index, at in enumerate(moments) for visitor in range(2)],
+    )
+
+    async def buckets(unit: str) -> list[tuple[str, int]]:
+        response = await overt.client.post(
+            "/v1/query",
+            json={
+                "site_id": berlin_id,
+                "metrics": ["visitors"],
+                "dimensions": [f"time:{unit}"],
+                "date_range": ["2026-03-29", "2026-04-01"],
+            },
+            headers={"authorization": f"Bearer {key}"},
+        )
+        assert response.status_code == 200, response.text
+        return [(row["dimensions"][0], row["metrics"][0]) for row in response.json()["results"]]
+
+    assert await buckets("hour") == [
+        ("2026-03-29T00:00", 2),
+        ("2026-03-29T03:00", 2),
+        ("2026-04-01T00:00", 2),
+    ]
+    assert await buckets("day") == [("2026-03-29", 4), ("2026-04-01", 2)]
+    assert await buckets("week") == [("2026-03-23", 4), ("2026-03-30", 2)]
+    assert await buckets("month") == [("2026-03", 4), ("2026-04", 2)]

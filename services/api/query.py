@@ -1,0 +1,603 @@
+"""The query engine behind POST /v1/query and the reports: metrics x dimensions x filters.
+
+Raw path, one SQL statement in four steps:
+
+1. `per_session`: the site's events in the date range (joined to their sessions when a
+   session fact is needed), filtered by the tree, grouped by (dimensions, session, visitor):
+   what each session did inside each row.
+2. `sized`: each group's distinct visitors; a group under k becomes "(other)" (k-anonymity),
+   so the (other) row is aggregated from its sessions again: distinct counts of the folded
+   set are recomputed, never summed.
+3. `ranked` (only for percentiles): rank of each session's value inside its row.
+4. the rows: counts, sums, nearest-rank percentiles.
+
+Dimension values are text, a missing one reads "(none)"; filters test that same text.
+Engagement is decided from the session facts under the definition version in use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Select,
+    and_,
+    case,
+    exists,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+)
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql.elements import Label
+
+from services.api.definitions import (
+    Definition,
+    UnknownDefinitionVersion,
+    current_definition,
+    definition_at,
+    engaged_condition,
+)
+from services.api.exceptions import KAnonymityRefused, PatternRefused
+from services.api.schemas import (
+    MISSING,
+    OTHER,
+    AllOf,
+    AnyOf,
+    Condition,
+    FilterNode,
+    FilterOp,
+    Metric,
+    NoneOf,
+    QueryIn,
+    QueryMeta,
+    QueryOut,
+    QueryRow,
+)
+from services.api.service import day_bounds, site_timezone
+from shared.db import BUILTIN_EVENTS, events, page_hourly, sessions, site_hourly
+from shared.dialect import local_time_bucket
+
+SESSION_DIMENSIONS: dict[str, ColumnElement[Any]] = {
+    "entry_page": sessions.c.entry_path,
+    "exit_page": sessions.c.exit_path,
+    "source": sessions.c.source,
+    "medium": sessions.c.medium,
+    "utm_source": sessions.c.utm_source,
+    "utm_medium": sessions.c.utm_medium,
+    "utm_campaign": sessions.c.utm_campaign,
+    "referrer": sessions.c.referrer,
+}
+EVENT_DIMENSIONS: dict[str, ColumnElement[Any]] = {
+    "page": events.c.path,
+    "utm_term": events.c.utm_term,
+    "utm_content": events.c.utm_content,
+    "device": events.c.device,
+    "browser": events.c.browser,
+    "os": events.c.os,
+    "country": events.c.country,
+}
+SESSION_METRICS = {Metric.engaged_sessions, Metric.engagement_rate, Metric.returning_visitors}
+PERCENTILES = {
+    Metric.engaged_time_p50: ("engaged_ms", 50),
+    Metric.engaged_time_p90: ("engaged_ms", 90),
+    Metric.scroll_depth_p50: ("scroll", 50),
+}
+is_goal = events.c.name.not_in(sorted(BUILTIN_EVENTS))
+# A goal is a custom event's name; built-in events (pageview, engagement...) have none.
+EVENT_DIMENSIONS["goal"] = case((is_goal, events.c.name))
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    rows: list[tuple[list[str], list[int | float | None]]]
+    folded_groups: int
+    suppressed: bool
+    total_rows: int
+
+
+def dimension_expression(dimension: str, *, dialect_name: str, timezone: str) -> ColumnElement[str]:
+    """The text value of a dimension for one event row ("(none)" when missing)."""
+    if dimension.startswith("time:"):
+        unit = dimension.split(":", 1)[1]
+        return local_time_bucket(dialect_name, events.c.occurred_at, unit, timezone)
+    if dimension.startswith("prop:"):
+        value: ColumnElement[Any] = events.c.props[dimension.split(":", 1)[1]].as_string()
+    else:
+        value = {**SESSION_DIMENSIONS, **EVENT_DIMENSIONS}[dimension]
+    return func.coalesce(value, literal(MISSING))
+
+
+def needs_session(dimensions: Sequence[str], filters: FilterNode | None) -> bool:
+    names = set(dimensions) | (set(filter_dimensions(filters)) if filters else set())
+    return bool(names & SESSION_DIMENSIONS.keys())
+
+
+def filter_dimensions(node: FilterNode) -> list[str]:
+    if isinstance(node, Condition):
+        return [node.dimension]
+    children = node.and_ if isinstance(node, AllOf) else node.or_ if isinstance(node, AnyOf) else []
+    if isinstance(node, NoneOf):
+        children = [node.not_]
+    return [name for child in children for name in filter_dimensions(child)]
+
+
+def filter_condition(node: FilterNode, *, dialect_name: str, timezone: str) -> ColumnElement[bool]:
+    """SQL for a filter tree over event rows."""
+    if isinstance(node, AllOf):
+        return and_(
+            *(filter_condition(c, dialect_name=dialect_name, timezone=timezone) for c in node.and_)
+        )
+    if isinstance(node, AnyOf):
+        return or_(
+            *(filter_condition(c, dialect_name=dialect_name, timezone=timezone) for c in node.or_)
+        )
+    if isinstance(node, NoneOf):
+        return not_(filter_condition(node.not_, dialect_name=dialect_name, timezone=timezone))
+    value = dimension_expression(node.dimension, dialect_name=dialect_name, timezone=timezone)
+    if node.op is FilterOp.is_:
+        return value.in_(node.values)
+    if node.op is FilterOp.is_not:
+        return value.not_in(node.values)
+    if node.op is FilterOp.contains:
+        lowered = func.lower(value)
+        return or_(*(lowered.contains(v.lower(), autoescape=True) for v in node.values))
+    return or_(*(value.regexp_match(pattern) for pattern in node.values))
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Which events a query reads: site, time, filters, joined to sessions when needed."""
+
+    site_id: str
+    timezone: str
+    dialect_name: str
+    query: QueryIn
+    join_sessions: bool
+
+    def source(self) -> FromClause:
+        if self.join_sessions:
+            return events.outerjoin(sessions, sessions.c.session_id == events.c.session_id)
+        return events
+
+    def conditions(self, *, with_filters: bool = True) -> list[ColumnElement[bool]]:
+        start, end = day_bounds(*self.query.date_range, self.timezone)
+        where: list[ColumnElement[bool]] = [
+            events.c.site_id == self.site_id,
+            events.c.occurred_at >= start,
+            events.c.occurred_at < end,
+        ]
+        if with_filters and self.query.filters is not None:
+            where.append(
+                filter_condition(
+                    self.query.filters, dialect_name=self.dialect_name, timezone=self.timezone
+                )
+            )
+        return where
+
+
+def make_scope(*, query: QueryIn, timezone: str, dialect_name: str) -> Scope:
+    join = needs_session(query.dimensions, query.filters) or bool(
+        SESSION_METRICS & set(query.metrics)
+    )
+    return Scope(query.site_id, timezone, dialect_name, query, join)
+
+
+async def check_k_anonymity(*, engine: AsyncEngine, scope: Scope, k: int) -> None:
+    """Refuse filters that match, or leave out, the events of fewer than k visitors.
+
+    The second test stops differencing: (everyone) minus (everything but X's events) is X,
+    so a filter that leaves out a small group is as revealing as one that selects it.
+    """
+    if scope.query.filters is None:
+        return
+    matched = filter_condition(
+        scope.query.filters, dialect_name=scope.dialect_name, timezone=scope.timezone
+    )
+    statement = select(
+        func.count(case((matched, events.c.visitor_hash)).distinct()),
+        func.count(case((not_(matched), events.c.visitor_hash)).distinct()),
+    ).select_from(scope.source())
+    statement = statement.where(*scope.conditions(with_filters=False))
+    async with engine.connect() as conn:
+        try:
+            selected, left_out = (await conn.execute(statement)).one()
+        except DBAPIError as exc:
+            raise PatternRefused() from exc
+    if 0 < int(selected) < k:
+        raise KAnonymityRefused(k, "the filters select fewer than k visitors")
+    if 0 < int(left_out) < k:
+        raise KAnonymityRefused(
+            k,
+            "the filters leave out the events of fewer than k visitors "
+            "(comparing with the unfiltered answer would reveal them)",
+        )
+
+
+def _per_session(scope: Scope, definition: Definition, metrics: set[Metric]) -> Select[Any]:
+    dims = [
+        dimension_expression(d, dialect_name=scope.dialect_name, timezone=scope.timezone).label(
+            f"d{i}"
+        )
+        for i, d in enumerate(scope.query.dimensions)
+    ]
+    columns: list[Label[Any]] = [
+        *dims,
+        events.c.session_id.label("session_id"),
+        events.c.visitor_hash.label("visitor_hash"),
+        func.sum(case((events.c.name == "pageview", 1), else_=0)).label("pageviews"),
+        func.coalesce(
+            func.sum(case((events.c.name == "engagement", events.c.engaged_ms), else_=0)), 0
+        ).label("engaged_ms"),
+        func.max(events.c.scroll_depth).label("scroll"),
+        func.sum(case((is_goal, 1), else_=0)).label("goal_events"),
+    ]
+    if scope.join_sessions:
+        engaged = engaged_condition(
+            definition,
+            engaged_ms=sessions.c.engaged_ms,
+            pageviews=sessions.c.pageviews,
+            goals=sessions.c.goals,
+        )
+        columns.append(func.max(case((engaged, 1), else_=0)).label("engaged"))
+    if Metric.returning_visitors in metrics:
+        earlier = sessions.alias("earlier")
+        returning = and_(
+            sessions.c.analytics_id.is_not(None),
+            exists().where(
+                earlier.c.site_id == sessions.c.site_id,
+                earlier.c.analytics_id == sessions.c.analytics_id,
+                earlier.c.started_at < sessions.c.started_at,
+            ),
+        )
+        columns.append(func.max(sessions.c.analytics_id).label("analytics_id"))
+        columns.append(func.max(case((returning, 1), else_=0)).label("is_returning"))
+    where = scope.conditions()
+    if "goal" in scope.query.dimensions:
+        where.append(is_goal)
+    return (
+        select(*columns)
+        .select_from(scope.source())
+        .where(*where)
+        .group_by(*dims, events.c.session_id, events.c.visitor_hash)
+    )
+
+
+def _metric_column(metric: Metric, rows: Any, goal_sessions_total: int | None) -> Any:
+    sessions_count = func.count(rows.c.session_id)
+    if metric is Metric.visitors:
+        return func.count(rows.c.visitor_hash.distinct())
+    if metric is Metric.sessions:
+        return sessions_count
+    if metric is Metric.pageviews:
+        return func.coalesce(func.sum(rows.c.pageviews), 0)
+    if metric is Metric.engaged_sessions:
+        return func.coalesce(func.sum(rows.c.engaged), 0)
+    if metric is Metric.engagement_rate:
+        return func.coalesce(func.sum(rows.c.engaged), 0) * 1.0 / func.nullif(sessions_count, 0)
+    if metric is Metric.engaged_time_total:
+        return func.coalesce(func.sum(rows.c.engaged_ms), 0)
+    if metric is Metric.conversions:
+        return func.count(case((rows.c.goal_events > 0, rows.c.session_id)))
+    if metric is Metric.conversion_rate:
+        converted = func.count(case((rows.c.goal_events > 0, rows.c.session_id)))
+        if goal_sessions_total is not None:
+            return converted * 1.0 / func.nullif(literal(goal_sessions_total), 0)
+        return converted * 1.0 / func.nullif(sessions_count, 0)
+    if metric is Metric.returning_visitors:
+        return func.count(case((rows.c.is_returning == 1, rows.c.analytics_id)).distinct())
+    value, percent = PERCENTILES[metric]
+    rank, size = rows.c[f"{value}_rank"], rows.c[f"{value}_n"]
+    return func.min(case((rank * 100 >= size * percent, rows.c[value])))
+
+
+def _ranked(sized: Any, dims: list[Any]) -> Select[Any]:
+    """Nearest-rank positions of each session's engaged time and scroll depth in its row."""
+    extra = []
+    for value in ("engaged_ms", "scroll"):
+        column = sized.c[value]
+        present = column.is_not(None)
+        extra.append(
+            func.row_number()
+            .over(partition_by=[*dims, present], order_by=column)
+            .label(f"{value}_position")
+        )
+        extra.append(
+            func.count(column).over(partition_by=dims).label(f"{value}_n"),
+        )
+    inner = select(sized, *extra).subquery("positions")
+    rank_columns = [
+        case((inner.c[f"{value}"].is_not(None), inner.c[f"{value}_position"])).label(
+            f"{value}_rank"
+        )
+        for value in ("engaged_ms", "scroll")
+    ]
+    return select(inner, *rank_columns)
+
+
+async def run_raw(*, engine: AsyncEngine, scope: Scope, definition: Definition) -> Answer:
+    """Group, fold under k, aggregate; rows sorted and paginated as the query asks."""
+    query = scope.query
+    metrics = set(query.metrics)
+    per_session = _per_session(scope, definition, metrics).subquery("per_session")
+    dim_names = [f"d{i}" for i in range(len(query.dimensions))]
+    k = definition.k
+    if dim_names:
+        # Distinct visitors per group without a self-join (PostgreSQL has no DISTINCT in
+        # window functions): the highest dense rank of visitor_hash inside the group.
+        groups = [per_session.c[n] for n in dim_names]
+        ranked_visitors = select(
+            per_session,
+            func.dense_rank()
+            .over(partition_by=groups, order_by=per_session.c.visitor_hash)
+            .label("visitor_rank"),
+        ).subquery("visitor_ranks")
+        small = (
+            func.max(ranked_visitors.c.visitor_rank).over(
+                partition_by=[ranked_visitors.c[n] for n in dim_names]
+            )
+            < k
+        )
+        folded = [
+            case((small, literal(OTHER)), else_=ranked_visitors.c[n]).label(n) for n in dim_names
+        ]
+        original = [ranked_visitors.c[n].label(f"original_{n}") for n in dim_names]
+        others = [
+            c for c in ranked_visitors.c if c.name not in dim_names and c.name != "visitor_rank"
+        ]
+        sized = select(
+            *folded, *original, *others, case((small, 1), else_=0).label("was_small")
+        ).subquery("sized")
+    else:
+        sized = select(per_session, literal(0).label("was_small")).subquery("sized")
+    rows: Any = sized
+    if metrics & PERCENTILES.keys():
+        rows = _ranked(sized, [sized.c[n] for n in dim_names]).subquery("ranked")
+    goal_total = None
+    if Metric.conversion_rate in metrics and "goal" in query.dimensions:
+        goal_total = await _sessions_in_scope(engine=engine, scope=scope)
+    group_key: Any = literal("")
+    for n in dim_names:
+        group_key = group_key + rows.c[f"original_{n}"] + "\x1f"
+    statement = select(
+        *(rows.c[n] for n in dim_names),
+        *(_metric_column(m, rows, goal_total).label(m.value) for m in query.metrics),
+        func.count(rows.c.visitor_hash.distinct()).label("row_visitors"),
+        func.max(rows.c.was_small).label("folded"),
+        func.count(group_key.distinct()).label("groups"),
+    ).group_by(*(rows.c[n] for n in dim_names))
+    async with engine.connect() as conn:
+        try:
+            result = (await conn.execute(statement)).all()
+        except DBAPIError as exc:
+            if query.filters is not None:
+                raise PatternRefused() from exc
+            raise
+    return shape_rows(
+        [
+            (
+                [str(row._mapping[n]) for n in dim_names],
+                [_number(m, row._mapping[m.value]) for m in query.metrics],
+                int(row.row_visitors),
+                bool(row.folded),
+            )
+            for row in result
+        ],
+        query=query,
+        k=k,
+        folded_groups=sum(int(row.groups) for row in result if row.folded) if dim_names else 0,
+    )
+
+
+async def _sessions_in_scope(*, engine: AsyncEngine, scope: Scope) -> int:
+    statement = (
+        select(func.count(events.c.session_id.distinct()))
+        .select_from(scope.source())
+        .where(*scope.conditions())
+    )
+    async with engine.connect() as conn:
+        return int((await conn.execute(statement)).scalar_one())
+
+
+def _number(metric: Metric, value: Any) -> int | float | None:
+    if value is None:
+        return None
+    if metric in (Metric.engagement_rate, Metric.conversion_rate):
+        return round(float(value), 4)
+    return int(value)
+
+
+def _sort_key(
+    field: str, dimensions: Sequence[str], metrics: Sequence[str]
+) -> Callable[[tuple[list[str], list[int | float | None]]], Any]:
+    if field in dimensions:
+        index = dimensions.index(field)
+        return lambda row: row[0][index]
+    index = metrics.index(field)
+    return lambda row: (row[1][index] is not None, row[1][index] or 0)
+
+
+def shape_rows(
+    rows: list[tuple[list[str], list[int | float | None], int, bool]],
+    *,
+    query: QueryIn,
+    k: int,
+    folded_groups: int,
+) -> Answer:
+    """Drop an (other) row that is itself under k, order, paginate."""
+    suppressed = False
+    kept: list[tuple[list[str], list[int | float | None]]] = []
+    for dimensions, values, visitors, folded in rows:
+        if folded and visitors < k:
+            suppressed = True
+            continue
+        kept.append((dimensions, values))
+    if not query.dimensions and rows and 0 < rows[0][2] < k:
+        raise KAnonymityRefused(k, "the date range has fewer than k visitors")
+    names = [m.value for m in query.metrics]
+    orders = list(query.order_by)
+    if not orders:
+        time_dims = [d for d in query.dimensions if d.startswith("time:")]
+        orders_spec = [(time_dims[0], "asc")] if time_dims else [(names[0], "desc")]
+    else:
+        orders_spec = [(o.field, o.direction) for o in orders]
+    # Stable sorts from the last key to the first; dimension text breaks remaining ties.
+    kept.sort(key=lambda row: row[0])
+    for field, direction in reversed(orders_spec):
+        kept.sort(key=_sort_key(field, query.dimensions, names), reverse=direction == "desc")
+    kept.sort(key=lambda row: OTHER in row[0])  # (other) last
+    page = kept[query.offset : query.offset + query.limit]
+    return Answer(
+        rows=page, folded_groups=folded_groups, suppressed=suppressed, total_rows=len(kept)
+    )
+
+
+# --- rollups ---------------------------------------------------------------------------------
+
+ROLLUP_METRICS = {
+    Metric.visitors: "visitors",
+    Metric.pageviews: "pageviews",
+    Metric.engaged_time_total: "engaged_ms",
+}
+ROLLUP_TIME = ("time:day", "time:week", "time:month")
+
+
+def whole_utc_days(first: date, last: date, timezone: str) -> bool:
+    """True when every local day of the range starts at a UTC midnight (zone at UTC+0)."""
+    zone = ZoneInfo(timezone)
+    day = first
+    while day <= last + timedelta(days=1):
+        offset = datetime.combine(day, time.min, zone).utcoffset()
+        if offset is None or offset.total_seconds() != 0:
+            return False
+        day += timedelta(days=1)
+    return True
+
+
+def rollup_eligible(query: QueryIn, timezone: str) -> bool:
+    """Whether the hourly rollups answer this query exactly.
+
+    Their visitor counters are first sightings per UTC day (a visitor hash lives one day),
+    so they add up over whole UTC days only: no filters, no hour buckets, a site whose
+    local days are UTC days, and only the additive metrics.
+    """
+    dims = query.dimensions
+    return (
+        query.filters is None
+        and set(query.metrics) <= ROLLUP_METRICS.keys()
+        and (dims in ([], ["page"]) or (len(dims) == 1 and dims[0] in ROLLUP_TIME))
+        and whole_utc_days(*query.date_range, timezone)
+    )
+
+
+async def run_rollup(
+    *, engine: AsyncEngine, query: QueryIn, timezone: str, definition: Definition
+) -> Answer:
+    """The same answer from page_hourly / site_hourly.
+
+    Folding: daily visitor counts add up (disjoint hashes), so an (other) row of time
+    buckets is a sum. Visitors of several pages do not add up (one visitor can see many),
+    so on this path folded pages are left out whole (`suppressed`), never shown as a sum.
+    """
+    table = page_hourly if query.dimensions == ["page"] else site_hourly
+    start, end = day_bounds(*query.date_range, timezone)
+    groups: list[ColumnElement[str]] = []
+    if query.dimensions == ["page"]:
+        groups = [page_hourly.c.path]
+    elif query.dimensions:
+        unit = query.dimensions[0].split(":", 1)[1]
+        groups = [local_time_bucket(engine.dialect.name, table.c.hour, unit, timezone)]
+    sums = {
+        name: func.coalesce(func.sum(table.c[name]), 0) for name in set(ROLLUP_METRICS.values())
+    }
+    statement = (
+        select(
+            *(g.label(f"d{i}") for i, g in enumerate(groups)),
+            *(v.label(n) for n, v in sums.items()),
+        )
+        .where(table.c.site_id == query.site_id, table.c.hour >= start, table.c.hour < end)
+        .group_by(*groups)
+    )
+    async with engine.connect() as conn:
+        result = (await conn.execute(statement)).mappings().all()
+    k = definition.k
+    rows: list[tuple[list[str], list[int | float | None], int, bool]] = []
+    other = dict.fromkeys(sums, 0)
+    folded_groups = 0
+    for row in result:
+        visitors = int(row["visitors"])
+        if groups and visitors < k:
+            folded_groups += 1
+            for name in other:
+                other[name] += int(row[name])
+            continue
+        values: list[int | float | None] = [int(row[ROLLUP_METRICS[m]]) for m in query.metrics]
+        rows.append(([str(row["d0"])] if groups else [], values, visitors, False))
+    if folded_groups:
+        # Pages: visitors=0 marks the (other) row for removal by shape_rows.
+        visitors = other["visitors"] if table is site_hourly else 0
+        values = [other[ROLLUP_METRICS[m]] for m in query.metrics]
+        rows.append(([OTHER], list(values), visitors, True))
+    return shape_rows(rows, query=query, k=k, folded_groups=folded_groups)
+
+
+async def resolve_definition(
+    *, engine: AsyncEngine, site_id: str, version: int | None
+) -> Definition:
+    """The version a query asked for, or the site's current one."""
+    if version is None:
+        return await current_definition(engine, site_id)
+    found = await definition_at(engine, site_id, version)
+    if found is None:
+        raise UnknownDefinitionVersion(version)
+    return found
+
+
+async def answer_query(*, engine: AsyncEngine, query: QueryIn) -> QueryOut:
+    """Run a query for its site: k-anonymity checks, then the rows with their meta."""
+    timezone = await site_timezone(engine=engine, site_id=query.site_id)
+    definition = await resolve_definition(
+        engine=engine, site_id=query.site_id, version=query.definition_version
+    )
+    scope = make_scope(query=query, timezone=timezone, dialect_name=engine.dialect.name)
+    rollup = rollup_eligible(query, timezone)
+    if rollup:
+        answer = await run_rollup(
+            engine=engine, query=query, timezone=timezone, definition=definition
+        )
+    else:
+        # The refusal check and the answer run side by side (two connections); the answer is
+        # dropped if the check refuses, so it never leaves this function.
+        checked, answered = await asyncio.gather(
+            check_k_anonymity(engine=engine, scope=scope, k=definition.k),
+            run_raw(engine=engine, scope=scope, definition=definition),
+            return_exceptions=True,
+        )
+        if isinstance(checked, BaseException):
+            raise checked
+        if isinstance(answered, BaseException):
+            raise answered
+        answer = answered
+    return QueryOut(
+        results=[QueryRow(dimensions=dims, metrics=values) for dims, values in answer.rows],
+        meta=QueryMeta(
+            timezone=timezone,
+            definition_version=definition.version,
+            k=definition.k,
+            folded_groups=answer.folded_groups,
+            suppressed=answer.suppressed,
+            total_rows=answer.total_rows,
+            source="rollup" if rollup else "raw",
+        ),
+        query=query,
+    )

@@ -1,0 +1,311 @@
+"""Reports on the query engine: after the click, funnels, retention cohorts.
+
+k-anonymity holds everywhere: a row, step or cohort cell counting fewer than k distinct
+visitors is folded or reported as null with `suppressed: true`, never as a number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import date, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import ColumnElement, Select, and_, func, literal, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.api.query import answer_query, resolve_definition
+from services.api.schemas import FilterNode, Metric, QueryIn, check_date_range
+from services.api.service import day_bounds, site_timezone
+from shared.db import events, sessions
+from shared.dialect import local_time_bucket
+
+DateRange = Annotated[
+    tuple[date, date], Field(description="First and last day, inclusive, in the site's time zone.")
+]
+
+
+class ReportIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    site_id: Annotated[str, Field(min_length=1, max_length=32)]
+    date_range: DateRange
+    definition_version: Annotated[int | None, Field(ge=0)] = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ReportIn:
+        check_date_range(*self.date_range)
+        return self
+
+
+# --- after the click -----------------------------------------------------------------------
+
+AFTER_THE_CLICK_METRICS = [
+    Metric.visitors,
+    Metric.sessions,
+    Metric.engagement_rate,
+    Metric.engaged_time_p50,
+    Metric.engaged_time_total,
+    Metric.conversions,
+    Metric.conversion_rate,
+    Metric.returning_visitors,
+]
+
+
+class AfterTheClickIn(ReportIn):
+    by: Literal["source", "medium", "utm_source", "utm_medium", "utm_campaign", "referrer"] = (
+        "source"
+    )
+    filters: FilterNode | None = None
+    limit: Annotated[int, Field(ge=1, le=1000)] = 100
+
+
+class AfterTheClickRow(BaseModel):
+    value: str = Field(description="the source / campaign; (other) for folded small groups")
+    visitors: int
+    sessions: int
+    engagement_rate: float | None
+    engaged_time_p50: int | None
+    engaged_time_total: int
+    conversions: int
+    conversion_rate: float | None
+    returning_visitors: int
+    outcomes: dict[str, float] | None = Field(
+        default=None, description="what followed later (reported outcomes), when known"
+    )
+
+
+class AfterTheClickOut(BaseModel):
+    by: str
+    rows: list[AfterTheClickRow]
+    definition_version: int
+    k: int
+
+
+# The extension point for reported outcomes (meetings, deals, revenue): the outcomes feature
+# registers a provider returning {group value: {outcome name: value}} for the same grouping
+# and range; the report attaches it to each row. None registered: `outcomes` stays null.
+OutcomeProvider = Callable[[AsyncEngine, str, str, tuple[date, date]], Awaitable[dict[str, Any]]]
+OUTCOME_PROVIDERS: list[OutcomeProvider] = []
+
+
+async def after_the_click(*, engine: AsyncEngine, report: AfterTheClickIn) -> AfterTheClickOut:
+    """Per source or campaign: what followed the click."""
+    answer = await answer_query(
+        engine=engine,
+        query=QueryIn(
+            site_id=report.site_id,
+            metrics=AFTER_THE_CLICK_METRICS,
+            date_range=report.date_range,
+            dimensions=[report.by],
+            filters=report.filters,
+            limit=report.limit,
+            definition_version=report.definition_version,
+        ),
+    )
+    outcomes: dict[str, dict[str, float]] = {}
+    for provider in OUTCOME_PROVIDERS:
+        for value, found in (
+            await provider(engine, report.site_id, report.by, report.date_range)
+        ).items():
+            outcomes.setdefault(value, {}).update(found)
+    rows = []
+    for row in answer.results:
+        values = dict(zip((m.value for m in AFTER_THE_CLICK_METRICS), row.metrics, strict=True))
+        rows.append(
+            AfterTheClickRow.model_validate(
+                {**values, "value": row.dimensions[0], "outcomes": outcomes.get(row.dimensions[0])}
+            )
+        )
+    return AfterTheClickOut(
+        by=report.by, rows=rows, definition_version=answer.meta.definition_version, k=answer.meta.k
+    )
+
+
+# --- funnels -------------------------------------------------------------------------------
+
+
+class FunnelStep(BaseModel):
+    """A pageview whose path matches `page` (a glob: * and ?), or the goal `goal`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    page: Annotated[str | None, Field(min_length=1, max_length=256, pattern=r"^/")] = None
+    goal: Annotated[str | None, Field(min_length=1, max_length=120)] = None
+
+    @model_validator(mode="after")
+    def _one(self) -> FunnelStep:
+        if (self.page is None) == (self.goal is None):
+            raise ValueError("a step is either a page or a goal")
+        return self
+
+    def label(self) -> str:
+        return f"page {self.page}" if self.page is not None else f"goal {self.goal}"
+
+
+class FunnelIn(ReportIn):
+    steps: Annotated[list[FunnelStep], Field(min_length=2, max_length=8)]
+
+
+class FunnelStepOut(BaseModel):
+    step: str
+    sessions: int | None
+    visitors: int | None
+    drop_off: int | None = Field(description="sessions lost since the previous step")
+    conversion_from_start: float | None
+    suppressed: bool
+
+
+class FunnelOut(BaseModel):
+    steps: list[FunnelStepOut]
+    k: int
+
+
+def glob_to_like(pattern: str) -> str:
+    """A path glob as a LIKE pattern with backslash escapes."""
+    escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped.replace("*", "%").replace("?", "_")
+
+
+def _step_matches(step: FunnelStep) -> ColumnElement[bool]:
+    if step.page is not None:
+        return and_(
+            events.c.name == "pageview", events.c.path.like(glob_to_like(step.page), escape="\\")
+        )
+    return events.c.name == step.goal
+
+
+async def funnel(*, engine: AsyncEngine, report: FunnelIn) -> FunnelOut:
+    """Sessions that did the steps in order (each at or after the previous one)."""
+    timezone = await site_timezone(engine=engine, site_id=report.site_id)
+    definition = await resolve_definition(
+        engine=engine, site_id=report.site_id, version=report.definition_version
+    )
+    start, end = day_bounds(*report.date_range, timezone)
+    in_scope = [
+        events.c.site_id == report.site_id,
+        events.c.occurred_at >= start,
+        events.c.occurred_at < end,
+        events.c.session_id.is_not(None),
+    ]
+    reached: Any = None
+    counts: list[tuple[int, int]] = []
+    async with engine.connect() as conn:
+        for index, step in enumerate(report.steps):
+            statement: Select[Any] = select(
+                events.c.session_id.label("session_id"),
+                func.min(events.c.visitor_hash).label("visitor_hash"),
+                func.min(events.c.occurred_at).label("reached_at"),
+            ).where(*in_scope, _step_matches(step))
+            if reached is not None:
+                statement = statement.join(
+                    reached,
+                    and_(
+                        reached.c.session_id == events.c.session_id,
+                        events.c.occurred_at >= reached.c.reached_at,
+                    ),
+                )
+            reached = statement.group_by(events.c.session_id).subquery(f"step{index}")
+            total = select(func.count(), func.count(reached.c.visitor_hash.distinct())).select_from(
+                reached
+            )
+            sessions_count, visitors = (await conn.execute(total)).one()
+            counts.append((int(sessions_count), int(visitors)))
+    k = definition.k
+    out: list[FunnelStepOut] = []
+    first_sessions = counts[0][0]
+    previous: int | None = None
+    for step, (sessions_count, visitors) in zip(report.steps, counts, strict=True):
+        hidden = 0 < visitors < k
+        out.append(
+            FunnelStepOut(
+                step=step.label(),
+                sessions=None if hidden else sessions_count,
+                visitors=None if hidden else visitors,
+                drop_off=None if hidden or previous is None else previous - sessions_count,
+                conversion_from_start=None
+                if hidden or not first_sessions
+                else round(sessions_count / first_sessions, 4),
+                suppressed=hidden,
+            )
+        )
+        previous = None if hidden else sessions_count
+    return FunnelOut(steps=out, k=k)
+
+
+# --- retention -----------------------------------------------------------------------------
+
+
+class RetentionIn(ReportIn):
+    pass
+
+
+class Cohort(BaseModel):
+    week: str = Field(description="Monday of the cohort's first week, in the site's time zone")
+    visitors: int = Field(description="tier-1 visitors first seen that week")
+    returned: list[int | None] = Field(
+        description="of those, how many had a session in week 0, 1, 2...; null under k"
+    )
+
+
+class RetentionOut(BaseModel):
+    cohorts: list[Cohort]
+    k: int
+    note: str = "tier 1 only: visitors with an analytics id (analytics consent)"
+
+
+async def retention(*, engine: AsyncEngine, report: RetentionIn) -> RetentionOut:
+    """Weekly cohorts of tier-1 visitors by the week they were first seen."""
+    timezone = await site_timezone(engine=engine, site_id=report.site_id)
+    definition = await resolve_definition(
+        engine=engine, site_id=report.site_id, version=report.definition_version
+    )
+    start, end = day_bounds(*report.date_range, timezone)
+    week = local_time_bucket(engine.dialect.name, sessions.c.started_at, "week", timezone)
+    tier_one = and_(sessions.c.site_id == report.site_id, sessions.c.analytics_id.is_not(None))
+    first_seen = (
+        select(sessions.c.analytics_id, func.min(week).label("cohort"))
+        .where(tier_one, sessions.c.started_at < end)
+        .group_by(sessions.c.analytics_id)
+        .subquery("first_seen")
+    )
+    active = (
+        select(sessions.c.analytics_id, week.label("week"))
+        .where(tier_one, sessions.c.started_at >= start, sessions.c.started_at < end)
+        .distinct()
+        .subquery("active")
+    )
+    statement = (
+        select(first_seen.c.cohort, active.c.week, func.count().label("visitors"))
+        .select_from(active.join(first_seen, first_seen.c.analytics_id == active.c.analytics_id))
+        .where(first_seen.c.cohort >= literal(_monday(report.date_range[0]).isoformat()))
+        .group_by(first_seen.c.cohort, active.c.week)
+    )
+    async with engine.connect() as conn:
+        cells = (await conn.execute(statement)).all()
+    grid: dict[str, dict[int, int]] = {}
+    for cohort, active_week, count in cells:
+        offset = (date.fromisoformat(active_week) - date.fromisoformat(cohort)).days // 7
+        grid.setdefault(cohort, {})[offset] = int(count)
+    k = definition.k
+    cohorts = []
+    for cohort in sorted(grid):
+        size = grid[cohort].get(0, 0)
+        if size < k:
+            continue  # a cohort under k is left out whole
+        last = max(grid[cohort])
+        cohorts.append(
+            Cohort(
+                week=cohort,
+                visitors=size,
+                returned=[
+                    None if 0 < (n := grid[cohort].get(offset, 0)) < k else n
+                    for offset in range(last + 1)
+                ],
+            )
+        )
+    return RetentionOut(cohorts=cohorts, k=k)
+
+
+def _monday(day: date) -> date:
+    return day - timedelta(days=day.weekday())

@@ -1,0 +1,229 @@
+"""Reports on both backends: after the click, funnels, retention; and key isolation for
+every query and report endpoint. Expected numbers are worked out by hand."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.api import reports
+from services.api.schemas import Scope
+from services.api.service import create_key, revoke_key
+from shared.db import sessions
+from shared.sites import create_site
+from tests.api.test_query_engine import agent, days, traffic
+from tests.collector.test_intake import assert_problem
+from tests.conftest import Overt
+
+pytestmark = pytest.mark.anyio
+
+
+async def post(overt: Overt, path: str, key: str | None = None, **body: Any) -> httpx.Response:
+    return await overt.client.post(
+        f"/v1/reports/{path}",
+        json={"site_id": overt.site.id, "date_range": days(), **body},
+        headers={"authorization": f"Bearer {key or overt.key}"},
+    )
+
+
+async def test_after_the_click_per_source(overt: Overt) -> None:
+    await traffic(overt)  # see tests/api/test_query_engine.py for what it sends
+    response = await post(overt, "after-the-click")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    fields = [
+        "value",
+        "visitors",
+        "sessions",
+        "engagement_rate",
+        "engaged_time_p50",
+        "engaged_time_total",
+        "conversions",
+        "conversion_rate",
+        "returning_visitors",
+        "outcomes",
+    ]
+    assert [[row[f] for f in fields] for row in body["rows"]] == [
+        # B: engaged 1..6 s (p50 = 3rd of 6), b0 engaged by its two pages.
+        ["Direct", 6, 6, round(1 / 6, 4), 3000, 21_000, 0, 0.0, 0, None],
+        # A: 12..17 s, all engaged, 5 of 6 reached Signup.
+        ["Google", 6, 6, 1.0, 14_000, 87_000, 5, round(5 / 6, 4), 0, None],
+        # Bing (3) + DuckDuckGo (2), each under k: one row of 5.
+        ["(other)", 5, 5, 0.0, 0, 0, 0, 0.0, 0, None],
+    ]
+    assert (body["by"], body["definition_version"], body["k"]) == ("source", 0, 5)
+
+
+@pytest.fixture
+def outcome_provider() -> Iterator[None]:
+    async def meetings(
+        engine: AsyncEngine, site_id: str, by: str, date_range: tuple[date, date]
+    ) -> dict[str, Any]:
+        return {"Google": {"meetings_booked": 2.0}} if by == "source" else {}
+
+    reports.OUTCOME_PROVIDERS.append(meetings)
+    yield
+    reports.OUTCOME_PROVIDERS.remove(meetings)
+
+
+@pytest.mark.usefixtures("outcome_provider")
+async def test_after_the_click_attaches_outcomes_from_a_provider(overt: Overt) -> None:
+    await traffic(overt)
+    body = (await post(overt, "after-the-click")).json()
+    assert {row["value"]: row["outcomes"] for row in body["rows"]} == {
+        "Direct": None,
+        "Google": {"meetings_booked": 2.0},
+        "(other)": None,
+    }
+
+
+async def funnel_traffic(overt: Overt) -> None:
+    """p0..p4: / then /pricing then Signup. q0, q1: /pricing then / (the other order)."""
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)
+
+    def at(path: str, minutes_ago: int, name: str = "pageview") -> dict[str, object]:
+        return overt.event(n=name, u=f"https://example.com{path}", t=now_ms - minutes_ago * 60_000)
+
+    for i in range(5):
+        batch = [at("/", 10), at("/pricing", 9), at("/pricing", 8, "Signup")]
+        assert (await overt.send(batch, **agent(f"p{i}"))).status_code == 202
+    for i in range(2):
+        batch = [at("/pricing", 10), at("/", 9)]
+        assert (await overt.send(batch, **agent(f"q{i}"))).status_code == 202
+    await overt.drained()
+
+
+async def test_funnel_counts_steps_in_order_and_hides_small_steps(overt: Overt) -> None:
+    await funnel_traffic(overt)
+    response = await post(
+        overt, "funnel", steps=[{"page": "/"}, {"page": "/pric*"}, {"goal": "Signup"}]
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["steps"] == [
+        {
+            "step": "page /",
+            "sessions": 7,
+            "visitors": 7,
+            "drop_off": None,
+            "conversion_from_start": 1.0,
+            "suppressed": False,
+        },
+        {  # q0 and q1 saw /pricing before /, so they drop out here
+            "step": "page /pric*",
+            "sessions": 5,
+            "visitors": 5,
+            "drop_off": 2,
+            "conversion_from_start": round(5 / 7, 4),
+            "suppressed": False,
+        },
+        {
+            "step": "goal Signup",
+            "sessions": 5,
+            "visitors": 5,
+            "drop_off": 0,
+            "conversion_from_start": round(5 / 7, 4),
+            "suppressed": False,
+        },
+    ]
+    reverse = (await post(overt, "funnel", steps=[{"page": "/pricing"}, {"page": "/"}])).json()
+    # Only q0 and q1 did /pricing then /: 2 visitors < k, so no number is given.
+    assert reverse["steps"][1] == {
+        "step": "page /",
+        "sessions": None,
+        "visitors": None,
+        "drop_off": None,
+        "conversion_from_start": None,
+        "suppressed": True,
+    }
+    assert reverse["steps"][0]["sessions"] == 7
+
+
+async def test_retention_weekly_cohorts_of_tier_one_visitors(overt: Overt) -> None:
+    """Sessions are stored directly: the collector only accepts times from the last day,
+    and cohorts need weeks. Cohort of 2026-03-02: 6 ids; 5 back the next week, 2 the one
+    after (under k: null). 3 ids new on 03-11 make a cohort under k: left out. One id first
+    seen in February belongs to an earlier cohort, outside the range."""
+    monday = datetime(2026, 3, 2, 12, tzinfo=UTC)
+
+    def session(analytics_id: str, day: int) -> dict[str, Any]:
+        at = monday + timedelta(days=day)
+        return {
+            "session_id": uuid.uuid4(),
+            "site_id": overt.site.id,
+            "visitor_hash": hash((analytics_id, day)) & 0x7FFFFFFF,
+            "started_at": at,
+            "last_seen_at": at,
+            "entry_path": "/",
+            "exit_path": "/",
+            "analytics_id": analytics_id,
+        }
+
+    rows = [session(f"w0-{i}", 1) for i in range(6)]
+    rows += [session(f"w0-{i}", 8) for i in range(5)]
+    rows += [session(f"w0-{i}", 15) for i in range(2)]
+    rows += [session(f"w1-{i}", 9) for i in range(3)]
+    rows += [session("early", -12), session("early", 2)]
+    rows += [{**session("none", 1), "analytics_id": None}]  # tier 0: never in a cohort
+    async with overt.resources.engine.begin() as conn:
+        await conn.execute(insert(sessions), rows)
+    response = await post(overt, "retention", date_range=["2026-03-02", "2026-03-22"])
+    assert response.status_code == 200, response.text
+    assert response.json()["cohorts"] == [
+        {"week": "2026-03-02", "visitors": 6, "returned": [6, 5, None]}
+    ]
+
+
+ENDPOINTS: list[tuple[str, dict[str, Any]]] = [
+    ("/v1/query", {"metrics": ["visitors"]}),
+    ("/v1/reports/after-the-click", {}),
+    ("/v1/reports/funnel", {"steps": [{"page": "/"}, {"goal": "Signup"}]}),
+    ("/v1/reports/retention", {}),
+]
+
+
+@pytest.mark.parametrize(("path", "extra"), ENDPOINTS)
+async def test_every_endpoint_refuses_other_sites_revoked_keys_and_missing_scopes(
+    overt: Overt, path: str, extra: dict[str, Any]
+) -> None:
+    await traffic(overt)
+    body = {"site_id": overt.site.id, "date_range": days(), **extra}
+
+    async def call(key: str | None) -> httpx.Response:
+        headers = {"authorization": f"Bearer {key}"} if key else {}
+        return await overt.client.post(path, json=body, headers=headers)
+
+    assert (await call(overt.key)).status_code == 200
+    engine = overt.resources.engine
+    other = await create_site(engine=engine, domain="other.example")
+    _, stranger = await create_key(engine=engine, site_id=other.id, scopes=[Scope.stats_read])
+    refused = assert_problem(await call(stranger), 403, "wrong-site")
+    assert "Google" not in str(refused)
+    _, no_scope = await create_key(
+        engine=engine, site_id=overt.site.id, scopes=[Scope.contacts_read]
+    )
+    assert_problem(await call(no_scope), 403, "missing-scope")
+    key, revoked = await create_key(engine=engine, site_id=overt.site.id, scopes=[Scope.stats_read])
+    assert await revoke_key(engine=engine, key_id=key.id)
+    assert_problem(await call(revoked), 401, "invalid-api-key")
+    assert_problem(await call(None), 401, "api-key-required")
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("funnel", {"steps": [{"page": "/"}]}),
+        ("funnel", {"steps": [{"page": "/", "goal": "x"}, {"goal": "y"}]}),
+        ("funnel", {"steps": [{"page": "pricing"}, {"goal": "y"}]}),
+        ("after-the-click", {"by": "country"}),
+        ("retention", {"date_range": ["2026-03-09", "2026-03-02"]}),
+    ],
+)
+async def test_malformed_reports_are_422(overt: Overt, path: str, body: dict[str, Any]) -> None:
+    assert assert_problem(await post(overt, path, **body), 422, "validation-error")["errors"]
