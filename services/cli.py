@@ -117,6 +117,10 @@ def serve(app: FastAPI, settings: Settings) -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with contextlib.suppress(KeyboardInterrupt):
         uvicorn.Server(config).run()
+    # Drained. A repeated Ctrl-C or SIGTERM while the interpreter exits would otherwise
+    # kill it with the signal (exit -2) and make a clean stop look like a crash.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 async def _site_add(
