@@ -130,8 +130,14 @@ def serve(app: FastAPI, settings: Settings) -> None:
     config = server_config(app, settings)
     # uvicorn re-raises the signal once it has shut down; after a clean drain that is success.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    with contextlib.suppress(KeyboardInterrupt):
-        uvicorn.Server(config).run()
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            uvicorn.Server(config).run()
+    finally:
+        # Drained. A repeated Ctrl-C or SIGTERM while the interpreter exits would otherwise
+        # kill it with the signal (exit -2 or -15) and make a clean stop look like a crash.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 async def _site_add(

@@ -17,8 +17,11 @@ import httpx
 import orjson
 from sqlalchemy import func, select
 
+from services.api.schemas import Scope
+from services.api.service import create_key
 from shared.db import create_engine, events
 from shared.settings import Settings
+from shared.sites import create_site
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0"
 HEADERS = {"content-type": "text/plain", "user-agent": BROWSER, "origin": "https://example.com"}
@@ -86,6 +89,17 @@ async def steady_load(
     async with httpx.AsyncClient(timeout=15) as client, asyncio.timeout(give_up_after):
         await asyncio.gather(*(sender(client) for _ in range(senders)))
     return report
+
+
+async def site_with_key(settings: Settings) -> tuple[str, str]:
+    """A registered site (example.com) and a stats:read API key for it."""
+    engine = create_engine(settings)
+    try:
+        site = await create_site(engine=engine, domain="example.com")
+        _, key = await create_key(engine=engine, site_id=site.id, scopes=[Scope.stats_read])
+    finally:
+        await engine.dispose()
+    return site.id, key
 
 
 async def stored_ids(settings: Settings) -> tuple[set[str], int]:

@@ -16,14 +16,10 @@ import orjson
 import pytest
 from redis.asyncio import Redis
 
-from services.api.schemas import Scope
-from services.api.service import create_key
-from shared.db import create_engine
 from shared.queue import RedisStreamQueue
 from shared.settings import Settings
-from shared.sites import create_site
 from tests.conftest import free_port
-from tests.e2e.load import steady_load, stored_ids, wait_stored
+from tests.e2e.load import site_with_key, steady_load, stored_ids, wait_stored
 from tests.e2e.processes import start_all, start_service, stop_overt
 
 # Six Python processes start at once: on a busy 2-CPU machine that alone can take a minute.
@@ -48,10 +44,7 @@ async def test_two_collectors_two_workers_store_each_accepted_event_once(
     postgres_settings: Settings, tmp_path: Path
 ) -> None:
     settings = postgres_settings
-    engine = create_engine(settings)
-    site = await create_site(engine=engine, domain="example.com")
-    _, key = await create_key(engine=engine, site_id=site.id, scopes=[Scope.stats_read])
-    await engine.dispose()
+    site_id, key = await site_with_key(settings)
 
     names = ("collector-1", "collector-2", *WORKERS, "consent", "api")
     ports = {name: free_port() for name in names}
@@ -68,7 +61,7 @@ async def test_two_collectors_two_workers_store_each_accepted_event_once(
     processes = await start_all(starts)
     collectors = [f"http://127.0.0.1:{ports[name]}" for name in ("collector-1", "collector-2")]
     try:
-        report = await steady_load(collectors, site.id, batches=EVENTS // 10, size=10)
+        report = await steady_load(collectors, site_id, batches=EVENTS // 10, size=10)
         assert set(report.statuses) == {202}, report.statuses
         assert len(report.accepted) == EVENTS
 
@@ -88,7 +81,7 @@ async def test_two_collectors_two_workers_store_each_accepted_event_once(
             answer = await client.post(
                 f"http://127.0.0.1:{ports['api']}/v1/query",
                 json={
-                    "site_id": site.id,
+                    "site_id": site_id,
                     "metrics": ["pageviews"],
                     "date_range": [(today - timedelta(days=1)).isoformat(), today.isoformat()],
                 },
