@@ -141,7 +141,7 @@ async def copy_rate(name: str, rows: int) -> float:
     base, _, _ = PG_ADMIN.rpartition("/")
     conn = await asyncpg.connect(f"{base}/{name}")
     try:
-        await conn.execute("CREATE TEMP TABLE copy_floor (LIKE events)")
+        await conn.execute("CREATE TEMP TABLE copy_floor (LIKE events INCLUDING DEFAULTS)")
         now = datetime.now(UTC)
         records = [
             (uuid.uuid4(), "bench", now, "pageview", n % 5000, "example.com", f"/p{n % 50}")
