@@ -14,7 +14,7 @@ from services.api.definitions import (
     definition_at,
     store_definition,
 )
-from services.api.dependencies import DefinitionsWriteKey, StatsKey
+from services.api.dependencies import KEY_ERRORS, DefinitionsWriteKey, StatsKey
 from services.api.exceptions import OtherSite
 from services.api.people_router import router as people_router
 from services.api.query import answer_query
@@ -42,7 +42,7 @@ router = APIRouter(prefix="/v1", tags=["api"])
     summary="Aggregate metrics for one site and date range, by dimensions, filtered",
     description="Rows counting fewer than k distinct visitors fold into one (other) row; "
     "filters that select, or leave out, fewer than k visitors are refused (422 k-anonymity).",
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(*KEY_ERRORS, 404, 422),
 )
 async def query(body: QueryIn, key: StatsKey, resources: ResourcesDep) -> QueryOut:
     _own_site(body.site_id, key)
@@ -57,7 +57,7 @@ def _own_site(site_id: str, key: ApiKey) -> None:
 @router.get(
     "/sites/{site_id}/definitions",
     summary="The site's engagement definition (latest, or one version)",
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(*KEY_ERRORS, 404, 422),
 )
 async def get_definition(
     site_id: str,
@@ -79,7 +79,7 @@ async def get_definition(
 @router.put(
     "/sites/{site_id}/definitions",
     summary="Store a new version of the site's engagement definition",
-    responses=problem_responses(401, 403, 409, 422),
+    responses=problem_responses(*KEY_ERRORS, 409, 422),
 )
 async def put_definition(
     site_id: str, body: DefinitionIn, key: DefinitionsWriteKey, resources: ResourcesDep
@@ -91,7 +91,7 @@ async def put_definition(
 @router.post(
     "/reports/after-the-click",
     summary="Per source or campaign: sessions, engagement, goals, returns, outcomes",
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(*KEY_ERRORS, 404, 422),
 )
 async def after_the_click_report(
     body: AfterTheClickIn, key: StatsKey, resources: ResourcesDep
@@ -103,7 +103,7 @@ async def after_the_click_report(
 @router.post(
     "/reports/funnel",
     summary="Ordered steps (pages or goals) within a session: counts and drop-off per step",
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(*KEY_ERRORS, 404, 422),
 )
 async def funnel_report(body: FunnelIn, key: StatsKey, resources: ResourcesDep) -> FunnelOut:
     _own_site(body.site_id, key)
@@ -113,7 +113,7 @@ async def funnel_report(body: FunnelIn, key: StatsKey, resources: ResourcesDep) 
 @router.post(
     "/reports/retention",
     summary="Weekly cohorts of tier-1 visitors and how many came back each week",
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(*KEY_ERRORS, 404, 422),
 )
 async def retention_report(
     body: RetentionIn, key: StatsKey, resources: ResourcesDep

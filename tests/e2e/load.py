@@ -25,6 +25,7 @@ from shared.sites import create_site
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0"
 HEADERS = {"content-type": "text/plain", "user-agent": BROWSER, "origin": "https://example.com"}
+VISITORS = 8
 
 
 @dataclass
@@ -65,14 +66,17 @@ async def steady_load(
     todo = iter(range(batches))
 
     async def sender(client: httpx.AsyncClient) -> None:
-        for _ in todo:
+        for number in todo:
             if until is not None and until.is_set():
                 return
             ids, body = batch(site_id, size)
+            # Several visitors (a visitor is a hash of IP and User-Agent), so aggregates
+            # are not refused as identifying one visitor (k-anonymity, default k = 5).
+            headers = HEADERS | {"user-agent": f"{BROWSER} Safari/537.{number % VISITORS}"}
             while True:
                 url = collectors[next(turn) % len(collectors)]
                 try:
-                    response = await client.post(f"{url}/e", content=body, headers=HEADERS)
+                    response = await client.post(f"{url}/e", content=body, headers=headers)
                 except httpx.TransportError:
                     report.cut += 1
                     await asyncio.sleep(0.05)
