@@ -132,8 +132,6 @@ class BatchResult:
 
     events: list[QueuedEvent]
     sessions: list[Session]
-    new_sessions: list[Session]
-    newly_engaged: list[Session]
     page_hourly: list[dict[str, Any]]
     site_hourly: list[dict[str, Any]]
 
@@ -162,7 +160,6 @@ def sessionise(
     latest: dict[tuple[str, int], Session] = {}
     by_id: dict[uuid.UUID, Session] = {}
     was_engaged: dict[uuid.UUID, bool] = {}
-    created: list[Session] = []
     pageview_owner: dict[uuid.UUID, Session] = {}
 
     def remember(session: Session) -> Session:
@@ -212,7 +209,6 @@ def sessionise(
                 )
             )
             was_engaged[session.session_id] = False
-            created.append(session)
             latest[(row.site_id, row.visitor_hash)] = session
             page_deltas[(row.site_id, hour, row.path)][2] += 1
             site_deltas[(row.site_id, hour)][2] += 1
@@ -250,20 +246,16 @@ def sessionise(
         if row.analytics_id and not session.context.get("analytics_id"):
             session.context["analytics_id"] = row.analytics_id
 
-    newly_engaged: list[Session] = []
     changed = [session for session in by_id.values() if session.touched]
     for session in changed:
         session.is_engaged = _engaged(session, settings.get(session.site_id, DEFAULT_SITE_SETTINGS))
         if session.is_engaged and not was_engaged[session.session_id]:
-            newly_engaged.append(session)
             started = session.started_ms
             site_deltas[(session.site_id, started - started % HOUR_MS)][3] += 1
 
     return BatchResult(
         events=rows,
         sessions=changed,
-        new_sessions=created,
-        newly_engaged=newly_engaged,
         page_hourly=[
             {
                 "site_id": site,

@@ -159,8 +159,6 @@ async def prepare_batch(
     """Decode, drop what is stored (or being stored), sessionise, and build every row."""
     decoded = queued_events(deliveries)
     rows = [row for row in decoded if row.event_id not in carry.event_ids]
-    if not rows:
-        return PreparedBatch(deliveries, [], [], [], [], Carry(), len(decoded))
     async with engine.connect() as conn:
         existing = await existing_keys(conn, event_ids.c.event_id, [row.event_id for row in rows])
         new = [row for row in rows if row.event_id not in existing] if existing else rows
