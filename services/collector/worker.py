@@ -384,7 +384,9 @@ async def run_ingest(resources: Resources, stop: asyncio.Event) -> None:
             try:
                 prepared = await prepare_batch(engine=engine, deliveries=batch, carry=carry)
             except Exception as exc:
-                log.warning("batch preparation failed: %s", type(exc).__name__)
+                # Reading what a batch needs is part of writing it: same message as before the
+                # overlap, which operators (and the fault tests) watch for.
+                log.warning("batch write failed (%s) while preparing it", type(exc).__name__)
                 if not await settle():
                     carry = Carry()
                     await asyncio.sleep(RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)])
