@@ -167,9 +167,11 @@ from shared.settings import Settings
 from shared.runtime import open_resources
 from shared.sites import create_site
 from services.collector.worker import run_ingest
+from shared.runtime import tune_gc
 
 async def main():
     settings = Settings()
+    tune_gc()  # as `overt serve worker` does
     async with open_resources(settings) as resources:
         domain = f"{{uuid.uuid4().hex[:8]}}.example"
         site = await create_site(engine=resources.engine, domain=domain)

@@ -38,7 +38,7 @@ from shared.errors import ProblemError
 from shared.logging import configure_logging
 from shared.migrate import upgrade_head
 from shared.partitions import RetentionReport, maintain, run_maintenance
-from shared.runtime import Resources
+from shared.runtime import Resources, tune_gc
 from shared.server import bounded_http_protocol
 from shared.settings import Settings, SettingsError, load_settings
 from shared.sites import SiteError, SiteSettings, create_site, get_site
@@ -128,6 +128,7 @@ def server_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
 def serve(app: FastAPI, settings: Settings) -> None:
     """Run until SIGINT or SIGTERM; both stop intake, drain, and exit 0."""
     config = server_config(app, settings)
+    tune_gc()
     # uvicorn re-raises the signal once it has shut down; after a clean drain that is success.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -16,6 +17,23 @@ from shared.consent_tokens import RevocationNotifier, open_revocations
 from shared.db import create_engine
 from shared.queue import EventQueue, InProcessQueue, RedisStreamQueue
 from shared.settings import Settings
+
+# Generation-0 collections every million (net) allocations instead of CPython's 700. The
+# ingest worker keeps two batches (about 200k tuples, dicts and ids) alive while it builds
+# and writes them, so the default scans each of them several times before it dies: a
+# third of the worker's CPU in the drain benchmark (18 us/event against 12 with the GC
+# off). A collection scans the objects born since the last one, so the threshold must
+# outlast a batch's life for its objects to die unscanned; 200k still cost 1.5 us/event.
+GC_THRESHOLD = (1_000_000, 20, 100)
+
+
+def tune_gc() -> None:
+    """Once a server has imported and built everything: freeze what exists (modules, the
+    app, SQLAlchemy's metadata: long-lived, never garbage) out of the collector's scans,
+    and collect less often. Garbage in cycles is still collected, only in larger steps."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLD)
 
 
 @dataclass(frozen=True, slots=True)
