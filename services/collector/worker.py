@@ -144,6 +144,7 @@ class PreparedBatch:
     site_rows: list[dict[str, Any]]
     carry: Carry
     received: int = 0  # distinct events in the deliveries, new or already stored
+    verified: bool = False  # events already stored were dropped (see prepare_batch)
     # First sighting (epoch ms) per (day, site, visitor) and (day, site, path, visitor).
     visitors: dict[tuple[Any, ...], int] = field(default_factory=dict)
     pages: dict[tuple[Any, ...], int] = field(default_factory=dict)
@@ -154,16 +155,26 @@ class ConcurrentWrite(Exception):
 
 
 async def prepare_batch(
-    *, engine: AsyncEngine, deliveries: Sequence[Delivery], carry: Carry
+    *, engine: AsyncEngine, deliveries: Sequence[Delivery], carry: Carry, verify: bool = False
 ) -> PreparedBatch:
-    """Decode, drop what is stored (or being stored), sessionise, and build every row."""
+    """Decode, drop what is being stored, sessionise, and build every row.
+
+    Events already stored are dropped here only with `verify`. Without it the batch is
+    assumed new, which it is unless it was delivered before (a crash, a client resend):
+    then claiming its ids fails, nothing is written (ConcurrentWrite), and the batch is
+    prepared again with `verify`. That saves looking up every id of every batch.
+    """
     decoded = queued_events(deliveries)
     rows = [row for row in decoded if row.event_id not in carry.event_ids]
     async with engine.connect() as conn:
-        existing = await existing_keys(conn, event_ids.c.event_id, [row.event_id for row in rows])
-        new = [row for row in rows if row.event_id not in existing] if existing else rows
+        new = rows
+        if verify:
+            existing = await existing_keys(
+                conn, event_ids.c.event_id, [row.event_id for row in rows]
+            )
+            new = [row for row in rows if row.event_id not in existing]
         if not new:
-            return PreparedBatch(deliveries, [], [], [], [], Carry(), len(decoded))
+            return PreparedBatch(deliveries, [], [], [], [], Carry(), len(decoded), verify)
         earliest = min(row.moment for row in new) - SESSION_GAP
         in_batch = {row.event_id for row in new}
         referred = {
@@ -213,6 +224,7 @@ async def prepare_batch(
             event_ids=in_batch,
         ),
         received=len(decoded),
+        verified=verify,
         visitors=visitors,
         pages=pages,
     )
@@ -237,9 +249,9 @@ async def _count_new_visitors(conn: AsyncConnection, batch: PreparedBatch) -> No
 async def write_prepared(*, engine: AsyncEngine, batch: PreparedBatch) -> int:
     """Store a prepared batch in one transaction; returns how many events were new.
 
-    If another writer stored some of its events since it was prepared, its sessions and
-    rollups would count them twice: the transaction is rolled back (ConcurrentWrite) and
-    the batch is prepared again.
+    If some of its events are stored already (another writer, or a redelivery the batch
+    was not verified against), its sessions and rollups would count them twice: the
+    transaction is rolled back (ConcurrentWrite) and the batch is prepared again.
     """
     if not batch.records:
         return 0
@@ -292,10 +304,13 @@ async def commit_batch(*, engine: AsyncEngine, queue: EventQueue, batch: Prepare
 async def write_events(*, engine: AsyncEngine, deliveries: Sequence[Delivery]) -> int:
     """Store deliveries on their own (no batch in flight); returns how many events were new.
 
-    Prepared again when another writer stored some of them in between (bounded).
+    Prepared again, verified against what is stored, when some of them were stored already
+    or another writer stored some in between (bounded).
     """
-    for _ in range(len(RETRY_DELAYS)):
-        prepared = await prepare_batch(engine=engine, deliveries=deliveries, carry=Carry())
+    for attempt in range(len(RETRY_DELAYS)):
+        prepared = await prepare_batch(
+            engine=engine, deliveries=deliveries, carry=Carry(), verify=attempt > 0
+        )
         try:
             return await write_prepared(engine=engine, batch=prepared)
         except ConcurrentWrite:
@@ -324,13 +339,14 @@ async def run_ingest(resources: Resources, stop: asyncio.Event) -> None:
     entries = resources.settings.ingest_batch_entries
     in_process = not isinstance(queue, RedisStreamQueue)
     failures = 0
+    verify = False  # prepare the next batch against what is stored (after a failed write)
     batch: list[Delivery] = []
     carry = Carry()
     writing: tuple[asyncio.Task[int], PreparedBatch] | None = None
 
     async def settle() -> bool:
         """Wait for the batch in flight; on failure put it back in front. True if it failed."""
-        nonlocal writing, batch, carry, failures
+        nonlocal writing, batch, carry, failures, verify
         if writing is None:
             return False
         task, prepared = writing
@@ -340,6 +356,10 @@ async def run_ingest(resources: Resources, stop: asyncio.Event) -> None:
         except Exception as exc:
             batch = [*prepared.deliveries, *batch]
             carry = Carry()
+            verify = True
+            if isinstance(exc, ConcurrentWrite) and not prepared.verified:
+                log.warning("batch held events stored before; preparing it again")
+                return True
             delay = RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)]
             log.warning(
                 "batch write failed (%s); retrying in %.1fs",
@@ -382,7 +402,9 @@ async def run_ingest(resources: Resources, stop: asyncio.Event) -> None:
                     await settle()
                     continue
             try:
-                prepared = await prepare_batch(engine=engine, deliveries=batch, carry=carry)
+                prepared = await prepare_batch(
+                    engine=engine, deliveries=batch, carry=carry, verify=verify
+                )
             except Exception as exc:
                 # Reading what a batch needs is part of writing it: same message as before the
                 # overlap, which operators (and the fault tests) watch for.
@@ -392,6 +414,7 @@ async def run_ingest(resources: Resources, stop: asyncio.Event) -> None:
                     await asyncio.sleep(RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)])
                     failures += 1
                 continue
+            verify = False
             if await settle():
                 continue  # the batch in flight failed: what was prepared assumed it had not
             writing = (
