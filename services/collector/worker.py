@@ -358,7 +358,7 @@ async def run_ingest(resources: Resources, stop: asyncio.Event) -> None:
             carry = Carry()
             verify = True
             if isinstance(exc, ConcurrentWrite) and not prepared.verified:
-                log.warning("batch held events stored before; preparing it again")
+                log.debug("batch held events stored before; preparing it again")
                 return True
             delay = RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)]
             log.warning(

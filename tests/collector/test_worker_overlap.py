@@ -122,3 +122,40 @@ async def test_batch_stored_by_another_writer_meanwhile_is_not_counted_twice(
     assert stored == 4
     assert session_count == 1
     assert [(h["pageviews"], h["sessions"]) for h in hourly] == [(4, 1)]
+
+
+async def test_redelivered_events_in_a_mixed_batch_are_stored_once_without_a_warning(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Batches are not looked up before their ids are claimed: a batch holding events stored
+    before (a crash, a client resend) fails its claim and is prepared again against what is
+    stored. The new events are stored, the old ones not again, and the rollups count each
+    event once. That is not a failure, so it is logged at debug only."""
+    async with open_resources(settings) as res:
+        site = await create_site(engine=res.engine, domain="example.com")
+        first = [pageview(site, START + n * 60_000, f"/a{n}") for n in range(3)]
+        later = [pageview(site, START + (3 + n) * 60_000, f"/b{n}") for n in range(2)]
+        await ingest_batch(
+            engine=res.engine, queue=res.queue, batch=[Delivery("1", orjson.dumps(first))]
+        )
+        stop = asyncio.Event()
+        caplog.set_level("DEBUG", logger="overt.worker")
+        worker = asyncio.create_task(run_ingest(res, stop))
+        # The resend of the first two events arrives in one entry with two new ones.
+        await res.queue.publish(orjson.dumps(first[:2] + later))
+        if not isinstance(res.queue, InProcessQueue):
+            await wait_drained(res.queue)
+        stop.set()
+        await worker
+
+        async with res.engine.connect() as conn:
+            paths = (await conn.execute(select(events.c.path))).scalars().all()
+            session_rows = (await conn.execute(select(sessions))).mappings().all()
+            hourly = (await conn.execute(select(site_hourly))).mappings().all()
+    assert sorted(paths) == ["/a0", "/a1", "/a2", "/b0", "/b1"]
+    assert [(s["pageviews"], s["events"], s["exit_path"]) for s in session_rows] == [(5, 5, "/b1")]
+    assert [(h["pageviews"], h["events"], h["sessions"]) for h in hourly] == [(5, 5, 1)]
+    logged = [(r.levelname, r.getMessage()) for r in caplog.records if r.levelname != "DEBUG"]
+    assert logged == []
+    retried = "batch held events stored before; preparing it again"
+    assert retried in [r.getMessage() for r in caplog.records]
