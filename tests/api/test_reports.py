@@ -18,7 +18,7 @@ from services.api.schemas import Scope
 from services.api.service import create_key, revoke_key
 from shared.db import sessions
 from shared.sites import create_site
-from tests.api.test_query_engine import agent, days, traffic
+from tests.api.test_query_engine import BING, GOOGLE, agent, days, traffic
 from tests.collector.test_intake import assert_problem
 from tests.conftest import Overt
 
@@ -145,6 +145,87 @@ async def test_funnel_counts_steps_in_order_and_hides_small_steps(overt: Overt) 
     assert reverse["steps"][0]["sessions"] == 7
 
 
+async def sourced_funnel_traffic(overt: Overt) -> None:
+    """g0..g5 from Google and n0..n5 direct: / then /pricing; g0..g4 and n0, n1 then Signup.
+    b0..b2 from Bing: / only."""
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)
+
+    def at(path: str, minutes_ago: int, **extra: object) -> dict[str, object]:
+        return overt.event(u=f"https://example.com{path}", t=now_ms - minutes_ago * 60_000, **extra)
+
+    def journey(referrer: str | None, signup: bool) -> list[dict[str, object]]:
+        batch = [at("/", 10, r=referrer), at("/pricing", 9)]
+        return batch + ([at("/pricing", 8, n="Signup")] if signup else [])
+
+    for i in range(6):
+        assert (await overt.send(journey(GOOGLE, i < 5), **agent(f"g{i}"))).status_code == 202
+        assert (await overt.send(journey(None, i < 2), **agent(f"n{i}"))).status_code == 202
+    for i in range(3):
+        assert (await overt.send([at("/", 10, r=BING)], **agent(f"b{i}"))).status_code == 202
+    await overt.drained()
+
+
+FUNNEL_STEPS = [{"page": "/"}, {"page": "/pric*"}, {"goal": "Signup"}]
+GOOGLE_ONLY = {"dimension": "source", "op": "is", "values": ["Google"]}
+
+
+def step_counts(body: dict[str, Any]) -> list[tuple[Any, ...]]:
+    return [
+        (s["sessions"], s["visitors"], s["drop_off"], s["conversion_from_start"], s["suppressed"])
+        for s in body["steps"]
+    ]
+
+
+async def test_funnel_takes_the_query_filter_tree(overt: Overt) -> None:
+    await sourced_funnel_traffic(overt)
+    everyone = await post(overt, "funnel", steps=FUNNEL_STEPS)
+    assert everyone.status_code == 200, everyone.text
+    # 15 sessions start; the 3 from Bing stop at /; 5 + 2 sign up.
+    assert step_counts(everyone.json()) == [
+        (15, 15, None, 1.0, False),
+        (12, 12, 3, 0.8, False),
+        (7, 7, 5, round(7 / 15, 4), False),
+    ]
+    google = await post(overt, "funnel", steps=FUNNEL_STEPS, filters=GOOGLE_ONLY)
+    assert google.status_code == 200, google.text
+    assert step_counts(google.json()) == [
+        (6, 6, None, 1.0, False),
+        (6, 6, 0, 1.0, False),
+        (5, 5, 1, round(5 / 6, 4), False),
+    ]
+    # Everyone but Google: 6 direct + 3 Bing start, 6 reach /pricing, only n0 and n1 (2 < k)
+    # sign up, so that step has no number.
+    others = await post(overt, "funnel", steps=FUNNEL_STEPS, filters={"not": GOOGLE_ONLY})
+    assert others.status_code == 200, others.text
+    assert step_counts(others.json()) == [
+        (9, 9, None, 1.0, False),
+        (6, 6, 3, round(6 / 9, 4), False),
+        (None, None, None, None, True),
+    ]
+    # Filters test each step's events, as in /v1/query: a filter on the page of the first
+    # step leaves the later steps nothing to count.
+    home = {"dimension": "page", "op": "is", "values": ["/"]}
+    only_home = (await post(overt, "funnel", steps=FUNNEL_STEPS, filters=home)).json()
+    assert [s["sessions"] for s in only_home["steps"]] == [15, 0, 0]
+
+
+async def test_funnel_filters_isolating_fewer_than_k_are_refused(overt: Overt) -> None:
+    """Bing's 3 visitors: a funnel of them alone, or of everyone but them (the difference
+    with the unfiltered funnel), would show what they did."""
+    await sourced_funnel_traffic(overt)
+    bing = {"dimension": "source", "op": "is", "values": ["Bing"]}
+    selected = await post(overt, "funnel", steps=FUNNEL_STEPS, filters=bing)
+    assert "select fewer than k" in str(assert_problem(selected, 422, "k-anonymity")["detail"])
+    assert '"steps"' not in selected.text
+    for complement in (
+        {"not": bing},
+        {"dimension": "source", "op": "is_not", "values": ["Bing"]},
+        {"dimension": "source", "op": "is", "values": ["Google", "Direct"]},
+    ):
+        refused = await post(overt, "funnel", steps=FUNNEL_STEPS, filters=complement)
+        assert "leave out" in str(assert_problem(refused, 422, "k-anonymity")["detail"])
+
+
 async def test_retention_weekly_cohorts_of_tier_one_visitors(overt: Overt) -> None:
     """Sessions are stored directly: the collector only accepts times from the last day,
     and cohorts need weeks. Cohort of 2026-03-02: 6 ids; 5 back the next week, 2 the one
@@ -184,6 +265,10 @@ ENDPOINTS: list[tuple[str, dict[str, Any]]] = [
     ("/v1/query", {"metrics": ["visitors"]}),
     ("/v1/reports/after-the-click", {}),
     ("/v1/reports/funnel", {"steps": [{"page": "/"}, {"goal": "Signup"}]}),
+    (
+        "/v1/reports/funnel",
+        {"steps": [{"page": "/pricing"}, {"goal": "Signup"}], "filters": GOOGLE_ONLY},
+    ),
     ("/v1/reports/retention", {}),
 ]
 
@@ -215,6 +300,16 @@ async def test_every_endpoint_refuses_other_sites_revoked_keys_and_missing_scope
     assert_problem(await call(None), 401, "api-key-required")
 
 
+def nested(depth: int) -> dict[str, Any]:
+    node: dict[str, Any] = {"dimension": "page", "op": "is", "values": ["/"]}
+    for _ in range(depth - 1):
+        node = {"not": node}
+    return node
+
+
+DEEP_FILTER = nested(8)  # deeper than the 6 levels a query may nest
+
+
 @pytest.mark.parametrize(
     ("path", "body"),
     [
@@ -223,6 +318,13 @@ async def test_every_endpoint_refuses_other_sites_revoked_keys_and_missing_scope
         ("funnel", {"steps": [{"page": "pricing"}, {"goal": "y"}]}),
         ("after-the-click", {"by": "country"}),
         ("retention", {"date_range": ["2026-03-09", "2026-03-02"]}),
+        ("funnel", {"steps": FUNNEL_STEPS, "date_range": ["2026-03-09", "2026-03-02"]}),
+        ("funnel", {"steps": FUNNEL_STEPS, "date_range": ["2010-01-01", "2026-03-02"]}),
+        ("funnel", {"steps": FUNNEL_STEPS, "filters": {"dimension": "time:day", "op": "is"}}),
+        ("funnel", {"steps": FUNNEL_STEPS, "filters": {"and": []}}),
+        ("funnel", {"steps": FUNNEL_STEPS, "filters": DEEP_FILTER}),
+        ("after-the-click", {"filters": DEEP_FILTER}),
+        ("after-the-click", {"filters": {"dimension": "page", "op": "matches", "values": ["("]}}),
     ],
 )
 async def test_malformed_reports_are_422(overt: Overt, path: str, body: dict[str, Any]) -> None:
