@@ -4,6 +4,10 @@ An outcome is about one subject with active identification consent, or about a c
 The report asks: of the consented subjects showing an intent signal (or in a score band),
 how often did a good outcome follow, against the base rate of all consented subjects?
 Groups of fewer than k subjects are not reported.
+
+The report reads one date range (local days of the site's time zone): subjects are scored
+on their linked events in it, outcomes count when they occurred in it, and the population
+is the consented subjects with an event or an outcome in it.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from services.api.people_schemas import (
     OutcomeReport,
     OutcomeReportIn,
 )
+from services.api.service import day_bounds, site_timezone
 from shared.consent_state import identified_subjects
 from shared.dialect import insert_if_absent
 from shared.errors import ProblemError
@@ -159,8 +164,11 @@ def lift_row(group: str, subjects: int, good: int, base_rate: float | None, k: i
     )
 
 
-async def campaign_outcomes(*, engine: AsyncEngine, site_id: str) -> list[CampaignOutcomes]:
-    """Outcomes reported for campaigns (not for subjects): counts per kind, revenue per currency."""
+async def campaign_outcomes(
+    *, engine: AsyncEngine, site_id: str, between: tuple[datetime, datetime]
+) -> list[CampaignOutcomes]:
+    """Outcomes reported for campaigns (not for subjects) that occurred in [start, end):
+    counts per kind, revenue per currency."""
     async with engine.connect() as conn:
         rows = (
             await conn.execute(
@@ -170,7 +178,12 @@ async def campaign_outcomes(*, engine: AsyncEngine, site_id: str) -> list[Campai
                     outcomes.c.kind,
                     outcomes.c.amount_micros,
                     outcomes.c.currency,
-                ).where(outcomes.c.site_id == site_id, outcomes.c.subject_id.is_(None))
+                ).where(
+                    outcomes.c.site_id == site_id,
+                    outcomes.c.subject_id.is_(None),
+                    outcomes.c.occurred_at >= between[0],
+                    outcomes.c.occurred_at < between[1],
+                )
             )
         ).all()
     counts: dict[tuple[str | None, str | None], dict[str, int]] = defaultdict(
@@ -200,20 +213,34 @@ async def campaign_outcomes(*, engine: AsyncEngine, site_id: str) -> list[Campai
 
 async def outcome_report(*, engine: AsyncEngine, query: OutcomeReportIn) -> OutcomeReport:
     """Lift of good outcomes per intent signal and per score band among consented subjects."""
-    definition, scored, _ = await score_subjects(engine=engine, site_id=query.site_id)
+    timezone = await site_timezone(engine=engine, site_id=query.site_id)
+    between = day_bounds(*query.date_range, timezone)
+    definition, scored, linked = await score_subjects(
+        engine=engine, site_id=query.site_id, between=between
+    )
     k = max(definition.k, query.k or definition.k)
     async with engine.connect() as conn:
-        rows = await conn.execute(
-            select(outcomes.c.subject_id, outcomes.c.kind).where(
-                outcomes.c.site_id == query.site_id, outcomes.c.subject_id.is_not(None)
+        rows = (
+            await conn.execute(
+                select(outcomes.c.subject_id, outcomes.c.kind).where(
+                    outcomes.c.site_id == query.site_id,
+                    outcomes.c.subject_id.is_not(None),
+                    outcomes.c.occurred_at >= between[0],
+                    outcomes.c.occurred_at < between[1],
+                )
             )
-        )
+        ).all()
+        with_outcomes = {row.subject_id for row in rows}
         good_subjects = {row.subject_id for row in rows if OutcomeKind(row.kind) in GOOD_OUTCOMES}
         # Consent is checked again: a subject withdrawn since scoring is not counted.
         still = await identified_subjects(
             conn=conn, site_id=query.site_id, subject_ids=[s.subject_id for s in scored]
         )
-    population = [s for s in scored if s.subject_id in still]
+    population = [
+        s
+        for s in scored
+        if s.subject_id in still and (linked[s.subject_id] or s.subject_id in with_outcomes)
+    ]
     total = len(population)
     good_total = sum(1 for s in population if s.subject_id in good_subjects)
     base_rate = good_total / total if total >= k and total else None
@@ -235,6 +262,8 @@ async def outcome_report(*, engine: AsyncEngine, query: OutcomeReportIn) -> Outc
     below_k = total < k
     return OutcomeReport(
         site_id=query.site_id,
+        date_range=query.date_range,
+        timezone=timezone,
         k=k,
         definition_version=definition.version,
         subjects=None if below_k else total,
@@ -244,5 +273,5 @@ async def outcome_report(*, engine: AsyncEngine, query: OutcomeReportIn) -> Outc
             lift_row(name, n, good, base_rate, k) for name, (n, good) in sorted(by_signal.items())
         ],
         score_bands=[lift_row(name, n, good, base_rate, k) for name, (n, good) in by_band.items()],
-        campaigns=await campaign_outcomes(engine=engine, site_id=query.site_id),
+        campaigns=await campaign_outcomes(engine=engine, site_id=query.site_id, between=between),
     )
