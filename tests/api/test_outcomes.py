@@ -209,7 +209,7 @@ async def test_outcome_report_reads_its_date_range_in_the_site_time_zone(people:
         await visit(people, subject, "/")
     tokyo_day = "2026-03-01T15:30:00Z"
     utc_day = "2026-03-01T14:30:00Z"
-    posted: list[dict[str, object]] = [
+    posted: list[dict[str, str]] = [
         *(
             {"kind": kind, "subject_id": s.subject_id, "occurred_at": tokyo_day}
             for s, kind in zip(casual, ["deal_won"] * 3 + ["deal_lost"] * 2, strict=True)
