@@ -195,14 +195,30 @@ class OutcomeReport(BaseModel):
 
 class WebhookEvent(StrEnum):
     intent_threshold_crossed = "contact.intent_threshold_crossed"
+    contact_withdrawn = "contact.withdrawn"
     contact_deleted = "contact.deleted"
+
+
+# Notices a subscription gets about every subject it ever received, whatever it subscribed to
+# and even after it was deleted: the end of that subject's consent, and its erasure.
+CONSENT_NOTICES = frozenset({WebhookEvent.contact_withdrawn, WebhookEvent.contact_deleted})
 
 
 class WebhookIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: AnyHttpUrl
-    events: Annotated[list[WebhookEvent], Field(min_length=1, max_length=10)]
+    events: Annotated[
+        list[WebhookEvent],
+        Field(
+            min_length=1,
+            max_length=10,
+            description="what to send. contact.withdrawn (the subject's identification "
+            "consent ended: data {subject_id, reason: withdrawn | expired | gpc_opt_out | "
+            "refused}) and contact.deleted (erased) reach every subscription that ever got the "
+            "subject, whether listed here or not, and nothing else about it is sent after them",
+        ),
+    ]
 
 
 class WebhookOut(BaseModel):
