@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -209,6 +209,40 @@ async def campaign_outcomes(
         )
         for source, campaign in sorted(counts, key=lambda pair: (pair[0] or "", pair[1] or ""))
     ]
+
+
+async def outcomes_by_campaign(
+    engine: AsyncEngine, site_id: str, by: str, date_range: tuple[date, date]
+) -> dict[str, dict[str, float]]:
+    """For the after-the-click report grouped by utm_campaign or utm_source: the campaign
+    outcomes (not subjects') that occurred in the range, per group value: a count per kind and
+    "revenue:CUR" sums. Any other grouping has no campaign to match: empty."""
+    if by not in ("utm_campaign", "utm_source"):
+        return {}
+    timezone = await site_timezone(engine=engine, site_id=site_id)
+    start, end = day_bounds(*date_range, timezone)
+    column = outcomes.c[by]
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(
+                column.label("value"),
+                outcomes.c.kind,
+                outcomes.c.amount_micros,
+                outcomes.c.currency,
+            ).where(
+                outcomes.c.site_id == site_id,
+                outcomes.c.subject_id.is_(None),
+                column.is_not(None),
+                outcomes.c.occurred_at >= start,
+                outcomes.c.occurred_at < end,
+            )
+        )
+        found: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        for row in rows:
+            found[row.value][row.kind] += 1
+            if row.amount_micros is not None:
+                found[row.value][f"revenue:{row.currency}"] += row.amount_micros / 1_000_000
+    return {value: dict(sorted(kinds.items())) for value, kinds in found.items()}
 
 
 async def outcome_report(*, engine: AsyncEngine, query: OutcomeReportIn) -> OutcomeReport:

@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.api.exceptions import PatternRefused
+from services.api.outcomes import outcomes_by_campaign
 from services.api.query import answer_query, check_k_anonymity, make_scope, resolve_definition
 from services.api.schemas import FilterNode, Metric, QueryIn, check_date_range, check_filters
 from services.api.service import day_bounds, site_timezone
@@ -88,7 +89,10 @@ class AfterTheClickRow(BaseModel):
     conversion_rate: float | None
     returning_visitors: int
     outcomes: dict[str, float] | None = Field(
-        default=None, description="what followed later (reported outcomes), when known"
+        default=None,
+        description="what followed later, when known: by utm_campaign or utm_source, the "
+        "outcomes the site reported for that campaign in the range (a count per kind, "
+        "'revenue:CUR' sums); null for (other)",
     )
 
 
@@ -99,11 +103,12 @@ class AfterTheClickOut(BaseModel):
     k: int
 
 
-# The extension point for reported outcomes (meetings, deals, revenue): the outcomes feature
-# registers a provider returning {group value: {outcome name: value}} for the same grouping
-# and range; the report attaches it to each row. None registered: `outcomes` stays null.
+# Reported outcomes (meetings, deals, revenue) attached to the rows: each provider returns
+# {group value: {outcome name: value}} for the same grouping and range. Built in: outcomes the
+# site reported for a campaign, when the report is by utm_campaign or utm_source. A row
+# without any keeps `outcomes` null; a folded (other) row never gets any.
 OutcomeProvider = Callable[[AsyncEngine, str, str, tuple[date, date]], Awaitable[dict[str, Any]]]
-OUTCOME_PROVIDERS: list[OutcomeProvider] = []
+OUTCOME_PROVIDERS: list[OutcomeProvider] = [outcomes_by_campaign]
 
 
 async def after_the_click(*, engine: AsyncEngine, report: AfterTheClickIn) -> AfterTheClickOut:

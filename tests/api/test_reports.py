@@ -18,6 +18,7 @@ from services.api.schemas import Scope
 from services.api.service import create_key, revoke_key
 from shared.db import sessions
 from shared.sites import create_site
+from tests.api.people import full_key
 from tests.api.test_query_engine import BING, GOOGLE, agent, days, traffic
 from tests.collector.test_intake import assert_problem
 from tests.conftest import Overt
@@ -82,6 +83,54 @@ async def test_after_the_click_attaches_outcomes_from_a_provider(overt: Overt) -
         "Google": {"meetings_booked": 2.0},
         "(other)": None,
     }
+
+
+async def test_after_the_click_by_campaign_carries_the_campaigns_reported_outcomes(
+    overt: Overt,
+) -> None:
+    """s0..s5 land from the newsletter campaign spring, t0..t4 from autumn, u0 and u1 from
+    tiny (2 < k: folded, and the (other) row of 2 is left out). The site reports for spring
+    a deal won for 100 EUR, revenue of 50.50 EUR and a deal won without amount; for tiny a
+    deal won; for autumn a meeting booked three days ago, outside the range. By campaign,
+    spring carries its three, autumn none, tiny's appear nowhere; by utm_source, news (all
+    13 visitors) carries the four in range; by source no campaign matches."""
+    for prefix, campaign, count in (("s", "spring", 6), ("t", "autumn", 5), ("u", "tiny", 2)):
+        landing = f"https://example.com/?utm_source=news&utm_campaign={campaign}"
+        for i in range(count):
+            sent = await overt.send(overt.event(u=landing), **agent(f"{prefix}{i}"))
+            assert sent.status_code == 202, sent.text
+    await overt.drained()
+    key = await full_key(overt)
+    three_days_ago = (datetime.now(UTC) - timedelta(days=3)).isoformat()
+    news = {"utm_source": "news"}
+    reported: list[dict[str, Any]] = [
+        {**news, "utm_campaign": "spring", "kind": "deal_won", "amount": "100", "currency": "EUR"},
+        {**news, "utm_campaign": "spring", "kind": "revenue", "amount": "50.50", "currency": "EUR"},
+        {**news, "utm_campaign": "spring", "kind": "deal_won"},
+        {**news, "utm_campaign": "tiny", "kind": "deal_won"},
+        {**news, "utm_campaign": "autumn", "kind": "meeting_booked", "occurred_at": three_days_ago},
+    ]
+    for index, outcome in enumerate(reported):
+        response = await overt.client.post(
+            f"/v1/sites/{overt.site.id}/outcomes",
+            json={"id": f"o{index}", **outcome},
+            headers={"authorization": f"Bearer {key}"},
+        )
+        assert response.status_code == 201, response.text
+
+    async def outcomes_by(by: str) -> dict[str, Any]:
+        response = await post(overt, "after-the-click", by=by)
+        assert response.status_code == 200, response.text
+        return {row["value"]: (row["visitors"], row["outcomes"]) for row in response.json()["rows"]}
+
+    assert await outcomes_by("utm_campaign") == {
+        "spring": (6, {"deal_won": 2.0, "revenue": 1.0, "revenue:EUR": 150.5}),
+        "autumn": (5, None),
+    }
+    assert await outcomes_by("utm_source") == {
+        "news": (13, {"deal_won": 3.0, "revenue": 1.0, "revenue:EUR": 150.5}),
+    }
+    assert await outcomes_by("source") == {"news": (13, None)}
 
 
 async def funnel_traffic(overt: Overt) -> None:
