@@ -14,9 +14,10 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.api import reports
+from services.api.definitions import DefinitionIn, store_definition
 from services.api.schemas import Scope
 from services.api.service import create_key, revoke_key
-from shared.db import sessions
+from shared.db import events, sessions
 from shared.sites import create_site
 from tests.api.people import full_key
 from tests.api.test_query_engine import BING, GOOGLE, agent, days, traffic
@@ -273,6 +274,53 @@ async def test_funnel_filters_isolating_fewer_than_k_are_refused(overt: Overt) -
     ):
         refused = await post(overt, "funnel", steps=FUNNEL_STEPS, filters=complement)
         assert "leave out" in str(assert_problem(refused, 422, "k-anonymity")["detail"])
+
+
+async def test_funnel_date_range_is_in_the_site_time_zone(overt: Overt) -> None:
+    """A Tokyo site with k = 2; events stored directly (the collector only takes times from
+    the last day). Tokyo is UTC+9: s1 (/ at 03-01 00:30 local, then /pricing) and s3 (23:30
+    local, then /pricing) are on 03-01; s2 (02-28 23:50 local) and s4 (03-02 00:10 local, no
+    /pricing) are not. Read in UTC, 03-01 would hold s3 and s4 instead: 2 then 1."""
+    engine = overt.resources.engine
+    tokyo = await create_site(engine=engine, domain="tokyo.example", timezone="Asia/Tokyo")
+    _, key = await create_key(engine=engine, site_id=tokyo.id, scopes=[Scope.stats_read])
+    await store_definition(engine=engine, site_id=tokyo.id, body=DefinitionIn(k=2))
+
+    def pageviews(visitor: int, first: datetime, paths: list[str]) -> list[dict[str, Any]]:
+        session = uuid.uuid4()
+        return [
+            {
+                "event_id": uuid.uuid4(),
+                "site_id": tokyo.id,
+                "occurred_at": first + timedelta(minutes=5 * index),
+                "name": "pageview",
+                "visitor_hash": visitor,
+                "host": "tokyo.example",
+                "path": path,
+                "session_id": session,
+            }
+            for index, path in enumerate(paths)
+        ]
+
+    rows = [
+        *pageviews(1, datetime(2026, 2, 28, 15, 30, tzinfo=UTC), ["/", "/pricing"]),
+        *pageviews(2, datetime(2026, 2, 28, 14, 50, tzinfo=UTC), ["/", "/pricing"]),
+        *pageviews(3, datetime(2026, 3, 1, 14, 30, tzinfo=UTC), ["/", "/pricing"]),
+        *pageviews(4, datetime(2026, 3, 1, 15, 10, tzinfo=UTC), ["/"]),
+    ]
+    async with engine.begin() as conn:
+        await conn.execute(insert(events), rows)
+    response = await overt.client.post(
+        "/v1/reports/funnel",
+        json={
+            "site_id": tokyo.id,
+            "date_range": ["2026-03-01", "2026-03-01"],
+            "steps": [{"page": "/"}, {"page": "/pricing"}],
+        },
+        headers={"authorization": f"Bearer {key}"},
+    )
+    assert response.status_code == 200, response.text
+    assert [(s["sessions"], s["visitors"]) for s in response.json()["steps"]] == [(2, 2), (2, 2)]
 
 
 async def test_retention_weekly_cohorts_of_tier_one_visitors(overt: Overt) -> None:
