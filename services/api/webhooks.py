@@ -406,10 +406,15 @@ async def cancel_pending(
     conn: AsyncConnection, *, site_id: str, subject_id: str, now: datetime, why: str
 ) -> int:
     """Cancel the subject's pending deliveries (consent notices excepted), each with a line in
-    the delivery log; returns how many."""
+    the delivery log; returns how many. A delivery a sender holds a lease on is cancelled
+    too, and that sender logs its own attempt (its finish leaves the status cancelled)."""
     rows = (
         await conn.execute(
-            select(webhook_deliveries.c.id, webhook_deliveries.c.attempts).where(
+            select(
+                webhook_deliveries.c.id,
+                webhook_deliveries.c.attempts,
+                webhook_deliveries.c.lease_until,
+            ).where(
                 webhook_deliveries.c.site_id == site_id,
                 webhook_deliveries.c.subject_id == subject_id,
                 webhook_deliveries.c.status == PENDING,
@@ -421,8 +426,10 @@ async def cancel_pending(
         await conn.execute(
             update(webhook_deliveries)
             .where(webhook_deliveries.c.id == row.id)
-            .values(status=CANCELLED, finished_at=now, lease_until=None)
+            .values(status=CANCELLED, finished_at=now)
         )
+        if row.lease_until is not None and row.lease_until > now:
+            continue
         await conn.execute(
             insert(webhook_attempts).values(
                 delivery_id=row.id,

@@ -18,10 +18,12 @@ from services.api.webhooks import (
     lease_due,
     pinned,
     run_webhooks,
+    scan_consent_ends,
     scan_intent,
     verify,
     webhook_pass,
 )
+from services.api.webhooks import _send_one as send_one
 from services.consent.service import expire_consents
 from shared.runtime import open_resources
 from tests.api.people import (
@@ -244,6 +246,36 @@ async def test_withdrawal_notifies_every_recipient_once_and_nothing_follows(
         await webhook_pass(people.resources, client)
         assert [orjson.loads(r.body)["type"] for r in main.requests[2:]] == ["contact.deleted"]
         assert quiet.requests == []
+
+
+async def test_a_delivery_in_flight_when_consent_ends_is_not_revived(people: Overt) -> None:
+    """A sender has leased Alice's crossing when her withdrawal is scanned: the delivery is
+    cancelled at once. The sender goes on (she has consented again in between, so its own
+    check lets the request out) and gets a 500: its attempt is logged, but the delivery stays
+    cancelled and no retry follows."""
+    site = await consent_site(people)
+    await pricing_definition(people)
+    key = await full_key(people)
+    alice = await consented_subject(people, site, "Alice")
+    async with receiver() as target, http_client(people.resources.settings) as client:
+        target.statuses = [500]
+        hook = await subscribe(people, key, target)
+        await visit(people, alice, "/pricing", "/pricing")
+        engine = people.resources.engine
+        assert await scan_intent(engine=engine, site_id=site.id, now=datetime.now(UTC)) == 1
+        [leased] = await lease_due(engine, datetime.now(UTC))
+        await withdraw(people, site, alice)
+        await scan_consent_ends(engine=engine, site_id=site.id, now=datetime.now(UTC))
+        [cancelled] = await deliveries(people, key, hook["id"])
+        assert (cancelled["status"], cancelled["log"]) == ("cancelled", [])
+        await decide_again(people, site, alice, grant=True)
+        await send_one(people.resources, client, leased)
+        assert len(target.requests) == 1
+        later = datetime.now(UTC) + timedelta(minutes=5)
+        assert await deliver_due(people.resources, client, now=later) == 0
+        [after] = await deliveries(people, key, hook["id"])
+        assert after["status"] == "cancelled"
+        assert [(a["attempt"], a["status_code"]) for a in after["log"]] == [(1, 500)]
 
 
 async def test_expiry_notifies_a_recipient_that_has_since_unsubscribed(people: Overt) -> None:
