@@ -2,7 +2,9 @@
 
 The consent service owns the ledger; other services may read it (never write). This is the
 one read-only query they share, so a withdrawal, expiry or erasure takes effect for them at
-the very next call: there is no cache in between.
+the very next call: there is no cache in between. The ledger's sequence numbers also let a
+reader follow what ended since it last looked (`identification_ends_between`), durably: the
+ledger is the consent service's record of every change, published revocations are not kept.
 
 A subject's identification consent is active when its latest ledger row about
 `identification` (or about every purpose, "*") is `given`, has not expired, and was given
@@ -13,6 +15,7 @@ asks again, as the consent service's own state does).
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import BigInteger, Column, DateTime, Integer, String, and_, func, or_, select
@@ -95,18 +98,54 @@ async def ledger_head(*, conn: AsyncConnection, site_id: str) -> int:
     return int(head.scalar() or 0)
 
 
-async def erasures_between(
+@dataclass(frozen=True, slots=True)
+class IdentificationEnded:
+    """A ledger row that ended a subject's identification consent, or erased the subject."""
+
+    seq: int
+    subject_id: str
+    event: str  # "erased", or what ended the consent: withdrawn, expired, gpc_opt_out...
+
+    @property
+    def erased(self) -> bool:
+        return self.event == ERASED
+
+
+async def identification_ends_between(
     *, conn: AsyncConnection, site_id: str, after_seq: int, through_seq: int
-) -> list[str]:
-    """Subjects of the site erased in ledger rows (after_seq, through_seq], oldest first."""
+) -> list[IdentificationEnded]:
+    """Ledger rows (after_seq, through_seq] of the site, oldest first, that erased a subject or
+    ended its identification consent: a row about `identification` (or "*") that is not
+    `given`, whose subject's previous such row was `given`. A refusal repeated by a subject
+    who had already withdrawn ends nothing and is not listed."""
+    purposes = [IDENTIFICATION, ALL_PURPOSES]
+    previous = ledger.alias("previous")
+    previous_event = (
+        select(previous.c.event)
+        .where(
+            previous.c.site_id == ledger.c.site_id,
+            previous.c.subject_id == ledger.c.subject_id,
+            previous.c.purpose.in_(purposes),
+            previous.c.seq < ledger.c.seq,
+        )
+        .order_by(previous.c.seq.desc())
+        .limit(1)
+        .correlate(ledger)
+        .scalar_subquery()
+    )
     rows = await conn.execute(
-        select(ledger.c.subject_id)
+        select(ledger.c.seq, ledger.c.subject_id, ledger.c.event, previous_event.label("before"))
         .where(
             ledger.c.site_id == site_id,
             ledger.c.seq > after_seq,
             ledger.c.seq <= through_seq,
-            ledger.c.event == ERASED,
+            ledger.c.purpose.in_(purposes),
+            ledger.c.event != GIVEN,
         )
         .order_by(ledger.c.seq)
     )
-    return [str(subject_id) for subject_id in rows.scalars()]
+    return [
+        IdentificationEnded(int(row.seq), str(row.subject_id), str(row.event))
+        for row in rows
+        if row.event == ERASED or row.before == GIVEN
+    ]

@@ -12,6 +12,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -119,32 +120,43 @@ def summarise(
 
 
 async def _linked_events(
-    conn: AsyncConnection, site_id: str, subject_ids: Collection[str]
+    conn: AsyncConnection,
+    site_id: str,
+    subject_ids: Collection[str],
+    between: tuple[datetime, datetime] | None = None,
 ) -> dict[str, list[Any]]:
     by_subject: dict[str, list[Any]] = {subject: [] for subject in subject_ids}
     if not subject_ids:
         return by_subject
-    rows = await conn.execute(
-        select(*EVENT_COLUMNS)
-        .where(events.c.site_id == site_id, events.c.subject_id.in_(list(subject_ids)))
-        .order_by(events.c.occurred_at, events.c.event_id)
+    statement = select(*EVENT_COLUMNS).where(
+        events.c.site_id == site_id, events.c.subject_id.in_(list(subject_ids))
     )
+    if between is not None:
+        statement = statement.where(
+            events.c.occurred_at >= between[0], events.c.occurred_at < between[1]
+        )
+    rows = await conn.execute(statement.order_by(events.c.occurred_at, events.c.event_id))
     for row in rows:
         by_subject[row.subject_id].append(row)
     return by_subject
 
 
 async def score_subjects(
-    *, engine: AsyncEngine, site_id: str, subject_ids: Collection[str] | None = None
+    *,
+    engine: AsyncEngine,
+    site_id: str,
+    subject_ids: Collection[str] | None = None,
+    between: tuple[datetime, datetime] | None = None,
 ) -> tuple[Definition, list[Scored], dict[str, list[Any]]]:
-    """Score the site's identifiable subjects (all, or those of `subject_ids` still consented).
+    """Score the site's identifiable subjects (all, or those of `subject_ids` still consented),
+    on all their linked events or on those in [start, end) of `between`.
 
     Returns the definition used, the scored subjects (by subject id) and their linked events.
     """
     definition = await current_definition(engine, site_id)
     async with engine.connect() as conn:
         consented = await identified_subjects(conn=conn, site_id=site_id, subject_ids=subject_ids)
-        linked = await _linked_events(conn, site_id, sorted(consented))
+        linked = await _linked_events(conn, site_id, sorted(consented), between)
     scored = []
     for subject_id in sorted(consented):
         rows = linked[subject_id]

@@ -4,13 +4,17 @@ An outcome is about one subject with active identification consent, or about a c
 The report asks: of the consented subjects showing an intent signal (or in a score band),
 how often did a good outcome follow, against the base rate of all consented subjects?
 Groups of fewer than k subjects are not reported.
+
+The report reads one date range (local days of the site's time zone): subjects are scored
+on their linked events in it, outcomes count when they occurred in it, and the population
+is the consented subjects with an event or an outcome in it.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -30,6 +34,7 @@ from services.api.people_schemas import (
     OutcomeReport,
     OutcomeReportIn,
 )
+from services.api.service import day_bounds, site_timezone
 from shared.consent_state import identified_subjects
 from shared.dialect import insert_if_absent
 from shared.errors import ProblemError
@@ -159,8 +164,11 @@ def lift_row(group: str, subjects: int, good: int, base_rate: float | None, k: i
     )
 
 
-async def campaign_outcomes(*, engine: AsyncEngine, site_id: str) -> list[CampaignOutcomes]:
-    """Outcomes reported for campaigns (not for subjects): counts per kind, revenue per currency."""
+async def campaign_outcomes(
+    *, engine: AsyncEngine, site_id: str, between: tuple[datetime, datetime]
+) -> list[CampaignOutcomes]:
+    """Outcomes reported for campaigns (not for subjects) that occurred in [start, end):
+    counts per kind, revenue per currency."""
     async with engine.connect() as conn:
         rows = (
             await conn.execute(
@@ -170,7 +178,12 @@ async def campaign_outcomes(*, engine: AsyncEngine, site_id: str) -> list[Campai
                     outcomes.c.kind,
                     outcomes.c.amount_micros,
                     outcomes.c.currency,
-                ).where(outcomes.c.site_id == site_id, outcomes.c.subject_id.is_(None))
+                ).where(
+                    outcomes.c.site_id == site_id,
+                    outcomes.c.subject_id.is_(None),
+                    outcomes.c.occurred_at >= between[0],
+                    outcomes.c.occurred_at < between[1],
+                )
             )
         ).all()
     counts: dict[tuple[str | None, str | None], dict[str, int]] = defaultdict(
@@ -198,22 +211,70 @@ async def campaign_outcomes(*, engine: AsyncEngine, site_id: str) -> list[Campai
     ]
 
 
-async def outcome_report(*, engine: AsyncEngine, query: OutcomeReportIn) -> OutcomeReport:
-    """Lift of good outcomes per intent signal and per score band among consented subjects."""
-    definition, scored, _ = await score_subjects(engine=engine, site_id=query.site_id)
-    k = max(definition.k, query.k or definition.k)
+async def outcomes_by_campaign(
+    engine: AsyncEngine, site_id: str, by: str, date_range: tuple[date, date]
+) -> dict[str, dict[str, float]]:
+    """For the after-the-click report grouped by utm_campaign or utm_source: the campaign
+    outcomes (not subjects') that occurred in the range, per group value: a count per kind and
+    "revenue:CUR" sums. Any other grouping has no campaign to match: empty."""
+    if by not in ("utm_campaign", "utm_source"):
+        return {}
+    timezone = await site_timezone(engine=engine, site_id=site_id)
+    start, end = day_bounds(*date_range, timezone)
+    column = outcomes.c[by]
     async with engine.connect() as conn:
         rows = await conn.execute(
-            select(outcomes.c.subject_id, outcomes.c.kind).where(
-                outcomes.c.site_id == query.site_id, outcomes.c.subject_id.is_not(None)
+            select(
+                column.label("value"),
+                outcomes.c.kind,
+                outcomes.c.amount_micros,
+                outcomes.c.currency,
+            ).where(
+                outcomes.c.site_id == site_id,
+                outcomes.c.subject_id.is_(None),
+                column.is_not(None),
+                outcomes.c.occurred_at >= start,
+                outcomes.c.occurred_at < end,
             )
         )
+        found: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        for row in rows:
+            found[row.value][row.kind] += 1
+            if row.amount_micros is not None:
+                found[row.value][f"revenue:{row.currency}"] += row.amount_micros / 1_000_000
+    return {value: dict(sorted(kinds.items())) for value, kinds in found.items()}
+
+
+async def outcome_report(*, engine: AsyncEngine, query: OutcomeReportIn) -> OutcomeReport:
+    """Lift of good outcomes per intent signal and per score band among consented subjects."""
+    timezone = await site_timezone(engine=engine, site_id=query.site_id)
+    between = day_bounds(*query.date_range, timezone)
+    definition, scored, linked = await score_subjects(
+        engine=engine, site_id=query.site_id, between=between
+    )
+    k = max(definition.k, query.k or definition.k)
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(outcomes.c.subject_id, outcomes.c.kind).where(
+                    outcomes.c.site_id == query.site_id,
+                    outcomes.c.subject_id.is_not(None),
+                    outcomes.c.occurred_at >= between[0],
+                    outcomes.c.occurred_at < between[1],
+                )
+            )
+        ).all()
+        with_outcomes = {row.subject_id for row in rows}
         good_subjects = {row.subject_id for row in rows if OutcomeKind(row.kind) in GOOD_OUTCOMES}
         # Consent is checked again: a subject withdrawn since scoring is not counted.
         still = await identified_subjects(
             conn=conn, site_id=query.site_id, subject_ids=[s.subject_id for s in scored]
         )
-    population = [s for s in scored if s.subject_id in still]
+    population = [
+        s
+        for s in scored
+        if s.subject_id in still and (linked[s.subject_id] or s.subject_id in with_outcomes)
+    ]
     total = len(population)
     good_total = sum(1 for s in population if s.subject_id in good_subjects)
     base_rate = good_total / total if total >= k and total else None
@@ -235,6 +296,8 @@ async def outcome_report(*, engine: AsyncEngine, query: OutcomeReportIn) -> Outc
     below_k = total < k
     return OutcomeReport(
         site_id=query.site_id,
+        date_range=query.date_range,
+        timezone=timezone,
         k=k,
         definition_version=definition.version,
         subjects=None if below_k else total,
@@ -244,5 +307,5 @@ async def outcome_report(*, engine: AsyncEngine, query: OutcomeReportIn) -> Outc
             lift_row(name, n, good, base_rate, k) for name, (n, good) in sorted(by_signal.items())
         ],
         score_bands=[lift_row(name, n, good, base_rate, k) for name, (n, good) in by_band.items()],
-        campaigns=await campaign_outcomes(engine=engine, site_id=query.site_id),
+        campaigns=await campaign_outcomes(engine=engine, site_id=query.site_id, between=between),
     )

@@ -104,6 +104,10 @@ async def outcomes(
     "/reports/outcomes",
     tags=["outcomes"],
     summary="How often good outcomes followed each intent signal and score band (lift)",
+    description="Over a date range in the site's time zone: subjects are scored on their "
+    "events in it, outcomes count when they occurred in it, and only consented subjects with "
+    "an event or an outcome in it are counted. Groups of fewer than k subjects are reported "
+    "as null (`suppressed`). A reversed range or one longer than ten years is a 422.",
     responses=problem_responses(*KEY_ERRORS, 422),
 )
 async def outcomes_report(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from services.api.schemas import check_date_range
 
 ClientId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")]
 SubjectId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_\-]+$")]
@@ -138,11 +140,24 @@ class OutcomeReportIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     site_id: Annotated[str, Field(min_length=1, max_length=32)]
+    date_range: Annotated[
+        tuple[date, date],
+        Field(
+            description="First and last day, inclusive, in the site's time zone (at most ten "
+            "years). Subjects are scored on their events in the range; outcomes count when "
+            "they occurred in it; a subject is in the report when it has either in the range."
+        ),
+    ]
     k: Annotated[int, Field(ge=2, le=1000)] | None = Field(
         default=None,
         description="groups with fewer subjects are not reported; at least the site's k "
         "(default 5), a caller may only raise it",
     )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> OutcomeReportIn:
+        check_date_range(*self.date_range)
+        return self
 
 
 class LiftRow(BaseModel):
@@ -163,6 +178,8 @@ class CampaignOutcomes(BaseModel):
 
 class OutcomeReport(BaseModel):
     site_id: str
+    date_range: tuple[date, date]
+    timezone: str = Field(description="the site's time zone, in which the date range is read")
     k: int
     definition_version: int
     subjects: int | None = Field(description="consented subjects considered; null below k")
@@ -178,14 +195,30 @@ class OutcomeReport(BaseModel):
 
 class WebhookEvent(StrEnum):
     intent_threshold_crossed = "contact.intent_threshold_crossed"
+    contact_withdrawn = "contact.withdrawn"
     contact_deleted = "contact.deleted"
+
+
+# Notices a subscription gets about every subject it ever received, whatever it subscribed to
+# and even after it was deleted: the end of that subject's consent, and its erasure.
+CONSENT_NOTICES = frozenset({WebhookEvent.contact_withdrawn, WebhookEvent.contact_deleted})
 
 
 class WebhookIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: AnyHttpUrl
-    events: Annotated[list[WebhookEvent], Field(min_length=1, max_length=10)]
+    events: Annotated[
+        list[WebhookEvent],
+        Field(
+            min_length=1,
+            max_length=10,
+            description="what to send. contact.withdrawn (the subject's identification "
+            "consent ended: data {subject_id, reason: withdrawn | expired | gpc_opt_out | "
+            "refused}) and contact.deleted (erased) reach every subscription that ever got the "
+            "subject, whether listed here or not, and nothing else about it is sent after them",
+        ),
+    ]
 
 
 class WebhookOut(BaseModel):

@@ -1,7 +1,9 @@
 """Reports on the query engine: after the click, funnels, retention cohorts.
 
 k-anonymity holds everywhere: a row, step or cohort cell counting fewer than k distinct
-visitors is folded or reported as null with `suppressed: true`, never as a number.
+visitors is folded or reported as null with `suppressed: true`, never as a number. Reports
+that take filters take the filter tree of POST /v1/query under the same refusals: filters
+that select, or leave out, the events of fewer than k visitors are a 422 (k-anonymity).
 """
 
 from __future__ import annotations
@@ -12,10 +14,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import ColumnElement, Select, and_, func, literal, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.api.query import answer_query, resolve_definition
-from services.api.schemas import FilterNode, Metric, QueryIn, check_date_range
+from services.api.exceptions import PatternRefused
+from services.api.outcomes import outcomes_by_campaign
+from services.api.query import answer_query, check_k_anonymity, make_scope, resolve_definition
+from services.api.schemas import FilterNode, Metric, QueryIn, check_date_range, check_filters
 from services.api.service import day_bounds, site_timezone
 from shared.db import events, sessions
 from shared.dialect import local_time_bucket
@@ -38,6 +43,20 @@ class ReportIn(BaseModel):
         return self
 
 
+class FilteredReportIn(ReportIn):
+    filters: FilterNode | None = Field(
+        default=None,
+        description="The filter tree of POST /v1/query, tested on each event the report reads. "
+        "Filters that select, or leave out, the events of fewer than k visitors are refused "
+        "(422 k-anonymity).",
+    )
+
+    @model_validator(mode="after")
+    def _filter_shape(self) -> FilteredReportIn:
+        check_filters(self.filters)
+        return self
+
+
 # --- after the click -----------------------------------------------------------------------
 
 AFTER_THE_CLICK_METRICS = [
@@ -52,11 +71,10 @@ AFTER_THE_CLICK_METRICS = [
 ]
 
 
-class AfterTheClickIn(ReportIn):
+class AfterTheClickIn(FilteredReportIn):
     by: Literal["source", "medium", "utm_source", "utm_medium", "utm_campaign", "referrer"] = (
         "source"
     )
-    filters: FilterNode | None = None
     limit: Annotated[int, Field(ge=1, le=1000)] = 100
 
 
@@ -71,7 +89,10 @@ class AfterTheClickRow(BaseModel):
     conversion_rate: float | None
     returning_visitors: int
     outcomes: dict[str, float] | None = Field(
-        default=None, description="what followed later (reported outcomes), when known"
+        default=None,
+        description="what followed later, when known: by utm_campaign or utm_source, the "
+        "outcomes the site reported for that campaign in the range (a count per kind, "
+        "'revenue:CUR' sums); null for (other)",
     )
 
 
@@ -82,11 +103,12 @@ class AfterTheClickOut(BaseModel):
     k: int
 
 
-# The extension point for reported outcomes (meetings, deals, revenue): the outcomes feature
-# registers a provider returning {group value: {outcome name: value}} for the same grouping
-# and range; the report attaches it to each row. None registered: `outcomes` stays null.
+# Reported outcomes (meetings, deals, revenue) attached to the rows: each provider returns
+# {group value: {outcome name: value}} for the same grouping and range. Built in: outcomes the
+# site reported for a campaign, when the report is by utm_campaign or utm_source. A row
+# without any keeps `outcomes` null; a folded (other) row never gets any.
 OutcomeProvider = Callable[[AsyncEngine, str, str, tuple[date, date]], Awaitable[dict[str, Any]]]
-OUTCOME_PROVIDERS: list[OutcomeProvider] = []
+OUTCOME_PROVIDERS: list[OutcomeProvider] = [outcomes_by_campaign]
 
 
 async def after_the_click(*, engine: AsyncEngine, report: AfterTheClickIn) -> AfterTheClickOut:
@@ -143,7 +165,7 @@ class FunnelStep(BaseModel):
         return f"page {self.page}" if self.page is not None else f"goal {self.goal}"
 
 
-class FunnelIn(ReportIn):
+class FunnelIn(FilteredReportIn):
     steps: Annotated[list[FunnelStep], Field(min_length=2, max_length=8)]
 
 
@@ -176,27 +198,41 @@ def _step_matches(step: FunnelStep) -> ColumnElement[bool]:
 
 
 async def funnel(*, engine: AsyncEngine, report: FunnelIn) -> FunnelOut:
-    """Sessions that did the steps in order (each at or after the previous one)."""
+    """Sessions that did the steps in order (each at or after the previous one).
+
+    With filters, a step counts only events that pass them (as POST /v1/query filters
+    events), after the same k-anonymity refusals as a query.
+    """
     timezone = await site_timezone(engine=engine, site_id=report.site_id)
     definition = await resolve_definition(
         engine=engine, site_id=report.site_id, version=report.definition_version
     )
-    start, end = day_bounds(*report.date_range, timezone)
-    in_scope = [
-        events.c.site_id == report.site_id,
-        events.c.occurred_at >= start,
-        events.c.occurred_at < end,
-        events.c.session_id.is_not(None),
-    ]
+    scope = make_scope(
+        query=QueryIn(
+            site_id=report.site_id,
+            metrics=[Metric.visitors],
+            date_range=report.date_range,
+            filters=report.filters,
+        ),
+        timezone=timezone,
+        dialect_name=engine.dialect.name,
+    )
+    # Refused before any step is counted: a refused funnel computes nothing.
+    await check_k_anonymity(engine=engine, scope=scope, k=definition.k)
+    in_scope = [*scope.conditions(), events.c.session_id.is_not(None)]
     reached: Any = None
     counts: list[tuple[int, int]] = []
     async with engine.connect() as conn:
         for index, step in enumerate(report.steps):
-            statement: Select[Any] = select(
-                events.c.session_id.label("session_id"),
-                func.min(events.c.visitor_hash).label("visitor_hash"),
-                func.min(events.c.occurred_at).label("reached_at"),
-            ).where(*in_scope, _step_matches(step))
+            statement: Select[Any] = (
+                select(
+                    events.c.session_id.label("session_id"),
+                    func.min(events.c.visitor_hash).label("visitor_hash"),
+                    func.min(events.c.occurred_at).label("reached_at"),
+                )
+                .select_from(scope.source())
+                .where(*in_scope, _step_matches(step))
+            )
             if reached is not None:
                 statement = statement.join(
                     reached,
@@ -209,7 +245,12 @@ async def funnel(*, engine: AsyncEngine, report: FunnelIn) -> FunnelOut:
             total = select(func.count(), func.count(reached.c.visitor_hash.distinct())).select_from(
                 reached
             )
-            sessions_count, visitors = (await conn.execute(total)).one()
+            try:
+                sessions_count, visitors = (await conn.execute(total)).one()
+            except DBAPIError as exc:
+                if report.filters is not None:
+                    raise PatternRefused() from exc
+                raise
             counts.append((int(sessions_count), int(visitors)))
     k = definition.k
     out: list[FunnelStepOut] = []

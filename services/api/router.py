@@ -91,6 +91,9 @@ async def put_definition(
 @router.post(
     "/reports/after-the-click",
     summary="Per source or campaign: sessions, engagement, goals, returns, outcomes",
+    description="Rows counting fewer than k distinct visitors fold into one (other) row; "
+    "optional filters are the filter tree of POST /v1/query, and filters that select, or "
+    "leave out, fewer than k visitors are refused (422 k-anonymity).",
     responses=problem_responses(*KEY_ERRORS, 404, 422),
 )
 async def after_the_click_report(
@@ -103,6 +106,10 @@ async def after_the_click_report(
 @router.post(
     "/reports/funnel",
     summary="Ordered steps (pages or goals) within a session: counts and drop-off per step",
+    description="Steps counting fewer than k distinct visitors are reported as null "
+    "(`suppressed`). Optional filters are the filter tree of POST /v1/query, tested on each "
+    "step's events; filters that select, or leave out, fewer than k visitors are refused "
+    "(422 k-anonymity).",
     responses=problem_responses(*KEY_ERRORS, 404, 422),
 )
 async def funnel_report(body: FunnelIn, key: StatsKey, resources: ResourcesDep) -> FunnelOut:

@@ -147,6 +147,17 @@ def filter_shape(node: FilterNode, depth: int = 1) -> tuple[int, int]:
     return max(d for d, _ in shapes), sum(n for _, n in shapes)
 
 
+def check_filters(filters: FilterNode | None) -> None:
+    """A filter tree is at most MAX_FILTER_DEPTH deep with at most MAX_CONDITIONS tests."""
+    if filters is None:
+        return
+    depth, conditions = filter_shape(filters)
+    if depth > MAX_FILTER_DEPTH:
+        raise ValueError(f"filters: nested at most {MAX_FILTER_DEPTH} deep")
+    if conditions > MAX_CONDITIONS:
+        raise ValueError(f"filters: at most {MAX_CONDITIONS} conditions")
+
+
 def check_date_range(first: date, last: date) -> None:
     """A date range is ordered and at most ten years long."""
     if last < first:
@@ -197,12 +208,7 @@ class QueryIn(BaseModel):
                 raise ValueError(
                     f"order_by: {order.field!r} is not a metric or dimension asked for"
                 )
-        if self.filters is not None:
-            depth, conditions = filter_shape(self.filters)
-            if depth > MAX_FILTER_DEPTH:
-                raise ValueError(f"filters: nested at most {MAX_FILTER_DEPTH} deep")
-            if conditions > MAX_CONDITIONS:
-                raise ValueError(f"filters: at most {MAX_CONDITIONS} conditions")
+        check_filters(self.filters)
         return self
 
 

@@ -16,9 +16,13 @@ POSTs them with httpx and records every attempt. A failure is retried after
 retry_base * 2^(attempt - 1) until `webhook_max_attempts`. Restarts lose nothing: the
 outbox is in the database and an expired lease makes a row due again.
 
-Erasure: every subscription that was ever sent something about a subject gets a
-`contact.deleted` notice when the consent ledger records the subject's erasure, even if
-the subscription has since been deleted.
+Consent notices: every subscription that was ever sent something about a subject (even one
+deleted since) gets `contact.withdrawn` when the consent ledger records the end of that
+subject's identification consent (withdrawn, expired, GPC opt-out), and `contact.deleted`
+when it records the subject's erasure. The ledger is read from a durable per-site cursor, so
+a notice is queued once, after a restart too. Queueing a notice cancels the subject's other
+pending deliveries in the same transaction: nothing else about the subject goes out after it
+(a subject who consents again is notified afresh, by new events only).
 """
 
 from __future__ import annotations
@@ -53,13 +57,14 @@ from services.api.models import (
     webhook_subscriptions,
 )
 from services.api.people_schemas import (
+    CONSENT_NOTICES,
     AttemptOut,
     DeliveryOut,
     WebhookEvent,
     WebhookIn,
     WebhookOut,
 )
-from shared.consent_state import erasures_between, identified_subjects, ledger_head
+from shared.consent_state import identification_ends_between, identified_subjects, ledger_head
 from shared.dialect import insert_if_absent, upsert
 from shared.errors import ProblemError
 from shared.runtime import Resources
@@ -68,6 +73,8 @@ from shared.settings import Settings
 log = logging.getLogger("overt.webhooks")
 
 PENDING, DELIVERED, FAILED, CANCELLED = "pending", "delivered", "failed", "cancelled"
+NOTICE_TYPES = sorted(event.value for event in CONSENT_NOTICES)
+CONSENT_ENDED = "not sent: identification consent is no longer active"
 LEASE = timedelta(seconds=60)
 BATCH = 50
 SIGNATURE_VERSION = "v1"
@@ -213,7 +220,7 @@ async def list_subscriptions(*, engine: AsyncEngine, site_id: str) -> list[Webho
 
 
 async def delete_subscription(*, engine: AsyncEngine, site_id: str, webhook_id: str) -> None:
-    """Stop sending to the endpoint; its pending events are cancelled (erasure notices excepted,
+    """Stop sending to the endpoint; its pending events are cancelled (consent notices excepted,
     which still go to every recipient that got the subject)."""
     now = datetime.now(UTC)
     async with engine.begin() as conn:
@@ -233,7 +240,7 @@ async def delete_subscription(*, engine: AsyncEngine, site_id: str, webhook_id: 
             .where(
                 webhook_deliveries.c.subscription_id == webhook_id,
                 webhook_deliveries.c.status == PENDING,
-                webhook_deliveries.c.event_type != WebhookEvent.contact_deleted.value,
+                webhook_deliveries.c.event_type.not_in(NOTICE_TYPES),
             )
             .values(status=CANCELLED, finished_at=now)
         )
@@ -395,9 +402,50 @@ async def scan_intent(*, engine: AsyncEngine, site_id: str, now: datetime) -> in
     return crossed
 
 
-async def scan_erasures(*, engine: AsyncEngine, site_id: str, now: datetime) -> int:
-    """Queue `contact.deleted` to every subscription that got an erased subject (even deleted
-    ones); returns how many notices were queued. Reads the ledger from a durable cursor."""
+async def cancel_pending(
+    conn: AsyncConnection, *, site_id: str, subject_id: str, now: datetime, why: str
+) -> int:
+    """Cancel the subject's pending deliveries (consent notices excepted), each with a line in
+    the delivery log; returns how many. A delivery a sender holds a lease on is cancelled
+    too, and that sender logs its own attempt (its finish leaves the status cancelled)."""
+    rows = (
+        await conn.execute(
+            select(
+                webhook_deliveries.c.id,
+                webhook_deliveries.c.attempts,
+                webhook_deliveries.c.lease_until,
+            ).where(
+                webhook_deliveries.c.site_id == site_id,
+                webhook_deliveries.c.subject_id == subject_id,
+                webhook_deliveries.c.status == PENDING,
+                webhook_deliveries.c.event_type.not_in(NOTICE_TYPES),
+            )
+        )
+    ).all()
+    for row in rows:
+        await conn.execute(
+            update(webhook_deliveries)
+            .where(webhook_deliveries.c.id == row.id)
+            .values(status=CANCELLED, finished_at=now)
+        )
+        if row.lease_until is not None and row.lease_until > now:
+            continue
+        await conn.execute(
+            insert(webhook_attempts).values(
+                delivery_id=row.id,
+                attempt=row.attempts + 1,
+                attempted_at=now,
+                status_code=None,
+                error=why,
+            )
+        )
+    return len(rows)
+
+
+async def scan_consent_ends(*, engine: AsyncEngine, site_id: str, now: datetime) -> int:
+    """Queue consent notices (see the module docstring) for the ledger rows since the site's
+    cursor, to every subscription that got the subject (even deleted ones), cancelling the
+    subject's other pending deliveries; returns how many notices were queued."""
     queued = 0
     async with engine.begin() as conn:
         cursor = (
@@ -409,9 +457,17 @@ async def scan_erasures(*, engine: AsyncEngine, site_id: str, now: datetime) -> 
         head = await ledger_head(conn=conn, site_id=site_id)
         if head <= after:
             return 0
-        for subject_id in await erasures_between(
+        for ended in await identification_ends_between(
             conn=conn, site_id=site_id, after_seq=after, through_seq=head
         ):
+            subject_id = ended.subject_id
+            await cancel_pending(
+                conn,
+                site_id=site_id,
+                subject_id=subject_id,
+                now=now,
+                why="not sent: the subject was erased" if ended.erased else CONSENT_ENDED,
+            )
             recipients = (
                 await conn.execute(
                     select(webhook_subscriptions)
@@ -425,6 +481,17 @@ async def scan_erasures(*, engine: AsyncEngine, site_id: str, now: datetime) -> 
                     )
                 )
             ).all()
+            if not ended.erased:
+                # The recipients stay recorded: a later erasure notifies them again.
+                queued += await enqueue(
+                    conn=conn,
+                    subscriptions=recipients,
+                    event_type=WebhookEvent.contact_withdrawn,
+                    subject_id=subject_id,
+                    data={"subject_id": subject_id, "reason": ended.event},
+                    now=now,
+                )
+                continue
             queued += await enqueue(
                 conn=conn,
                 subscriptions=recipients,
@@ -530,8 +597,11 @@ async def _finish(
         delay = settings.webhook_retry_base_s * 2 ** (attempt - 1)
         values.update(next_attempt_at=now + timedelta(seconds=delay))
     async with engine.begin() as conn:
+        # A delivery cancelled while it was in flight (its subject's consent ended) stays so.
         await conn.execute(
-            update(webhook_deliveries).where(webhook_deliveries.c.id == row.id).values(**values)
+            update(webhook_deliveries)
+            .where(webhook_deliveries.c.id == row.id, webhook_deliveries.c.status == PENDING)
+            .values(**values)
         )
         await conn.execute(
             insert(webhook_attempts).values(
@@ -548,7 +618,7 @@ async def _send_one(resources: Resources, client: httpx.AsyncClient, row: Any) -
     settings = resources.settings
     engine = resources.engine
     now = datetime.now(UTC)
-    if row.subject_id is not None and row.event_type != WebhookEvent.contact_deleted.value:
+    if row.subject_id is not None and row.event_type not in NOTICE_TYPES:
         async with engine.begin() as conn:
             consented = await identified_subjects(
                 conn=conn, site_id=row.site_id, subject_ids=[row.subject_id], now=now
@@ -572,7 +642,7 @@ async def _send_one(resources: Resources, client: httpx.AsyncClient, row: Any) -
                 now=now,
                 settings=settings,
                 status_code=None,
-                error="not sent: identification consent is no longer active",
+                error=CONSENT_ENDED,
                 cancelled=True,
             )
             return
@@ -620,15 +690,15 @@ async def deliver_due(
 async def webhook_pass(
     resources: Resources, client: httpx.AsyncClient, *, intent: bool = True
 ) -> None:
-    """One round: queue new events (erasures; intent crossings unless `intent` is False),
-    then send what is due."""
+    """One round: queue new events (consent notices; intent crossings unless `intent` is
+    False), then send what is due."""
     now = datetime.now(UTC)
     async with resources.engine.connect() as conn:
         site_ids = (
             (await conn.execute(select(webhook_subscriptions.c.site_id).distinct())).scalars().all()
         )
     for site_id in site_ids:
-        await scan_erasures(engine=resources.engine, site_id=site_id, now=now)
+        await scan_consent_ends(engine=resources.engine, site_id=site_id, now=now)
         if intent:
             await scan_intent(engine=resources.engine, site_id=site_id, now=now)
     await deliver_due(resources, client)

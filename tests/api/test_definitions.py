@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from sqlalchemy import text
 
@@ -130,6 +131,39 @@ async def test_isolation_scope_site_and_revocation(overt: Overt) -> None:
         await overt.client.put(url, json={}, headers=auth(writer)), 401, "invalid-api-key"
     )
     assert (await current_definition(overt.resources.engine, overt.site.id)).k == 9
+
+
+# (method, the scope it needs, JSON body) for /v1/sites/{site}/definitions
+ENDPOINTS = [("GET", Scope.stats_read, None), ("PUT", Scope.definitions_write, {"k": 7})]
+
+
+@pytest.mark.parametrize(("method", "scope", "body"), ENDPOINTS, ids=["GET", "PUT"])
+async def test_each_method_refuses_other_site_revoked_and_unscoped_keys(
+    overt: Overt, method: str, scope: Scope, body: dict[str, int] | None
+) -> None:
+    url = f"/v1/sites/{overt.site.id}/definitions"
+    engine = overt.resources.engine
+
+    async def call(secret: str | None) -> httpx.Response:
+        headers = auth(secret) if secret else {}
+        return await overt.client.request(method, url, json=body, headers=headers)
+
+    other = await create_site(engine=engine, domain="other.example")
+    _, stranger = await create_key(engine=engine, site_id=other.id, scopes=list(Scope))
+    refused = assert_problem(await call(stranger), 403, "wrong-site")
+    assert '"k"' not in str(refused)
+    _, unscoped = await create_key(
+        engine=engine, site_id=overt.site.id, scopes=[s for s in Scope if s != scope]
+    )
+    assert_problem(await call(unscoped), 403, "missing-scope")
+    key, secret = await create_key(engine=engine, site_id=overt.site.id, scopes=[scope])
+    assert (await call(secret)).status_code == 200
+    assert await revoke_key(engine=engine, key_id=key.id)
+    assert_problem(await call(secret), 401, "invalid-api-key")
+    assert_problem(await call(None), 401, "api-key-required")
+    # Only the allowed PUT changed anything: version 1 with k = 7, or still version 0.
+    current = await current_definition(engine, overt.site.id)
+    assert (current.version, current.k) == ((1, 7) if method == "PUT" else (0, 5))
 
 
 @pytest.mark.parametrize(

@@ -3,8 +3,14 @@ consent, and the lift report checked against numbers computed by hand."""
 
 from __future__ import annotations
 
-import pytest
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
+import pytest
+from sqlalchemy import update
+
+from shared.db import sites
 from tests.api.people import (
     auth,
     consent_site,
@@ -14,6 +20,7 @@ from tests.api.people import (
     visit,
     withdraw,
 )
+from tests.api.test_query_engine import days
 from tests.collector.test_intake import assert_problem
 from tests.conftest import Overt
 
@@ -114,7 +121,7 @@ async def test_lift_per_signal_and_score_band_matches_hand_computation(people: O
     async def report(**extra: object) -> dict[str, object]:
         response = await people.client.post(
             "/v1/reports/outcomes",
-            json={"site_id": site.id, **extra},
+            json={"site_id": site.id, "date_range": days(), **extra},
             headers=auth(key),
         )
         assert response.status_code == 200, response.text
@@ -155,7 +162,7 @@ async def test_lift_per_signal_and_score_band_matches_hand_computation(people: O
     # Bands are the definition's, not the caller's: no two partitions to difference.
     chosen = await people.client.post(
         "/v1/reports/outcomes",
-        json={"site_id": site.id, "band_edges": [11, 12]},
+        json={"site_id": site.id, "date_range": days(), "band_edges": [11, 12]},
         headers=auth(key),
     )
     assert_problem(chosen, 422, "validation-error")
@@ -175,3 +182,119 @@ async def test_lift_per_signal_and_score_band_matches_hand_computation(people: O
     assert (after["subjects"], after["good_outcomes"]) == (9, 4)
     after_signals = {row["group"]: row for row in after["signals"]}  # type: ignore[attr-defined]
     assert after_signals["pricing_twice"]["subjects"] is None  # 4 < k = 5: suppressed
+
+
+async def test_outcome_report_reads_its_date_range_in_the_site_time_zone(people: Overt) -> None:
+    """A Tokyo site. 2026-03-01 15:30 UTC is 03-02 00:30 in Tokyo; 14:30 UTC is 03-01 23:30.
+    Then (Tokyo 03-02): casual0..4 got outcomes, 0..2 good (deal won), 3..4 deal lost, and the
+    campaign spring won a deal. Then (Tokyo 03-01): keen0 booked a meeting, campaign winter
+    won a deal. Today: keen0..3 booked meetings, keen4 lost the deal, casual0 won one; the
+    keen five viewed /pricing twice today, the casual five / once.
+
+    03-02 alone: only the casual five are in it (an outcome, no event), all scored 0: 3 of 5,
+    base 0.6, one band [0, 5) at 0.6 (lift 1). Read in UTC, that day would be empty.
+    03-01 alone: keen0 only, under k. Yesterday and today: the ten, 5 good (base 0.5).
+    03-01 to today: the ten, 7 good (keen0..3, casual0..2): base 0.7; [0, 5) 3/5 = 0.6, lift
+    0.6 / 0.7 = 0.857143; pricing_twice 4/5 = 0.8, lift 0.8 / 0.7 = 1.142857."""
+    site = await consent_site(people)
+    async with people.resources.engine.begin() as conn:
+        await conn.execute(update(sites).where(sites.c.id == site.id).values(timezone="Asia/Tokyo"))
+    await pricing_definition(people, cap=20)
+    key = await full_key(people)
+    keen = [await consented_subject(people, site, f"Keen{i}") for i in range(5)]
+    casual = [await consented_subject(people, site, f"Casual{i}") for i in range(5)]
+    for subject in keen:
+        await visit(people, subject, "/pricing", "/pricing")
+    for subject in casual:
+        await visit(people, subject, "/")
+    tokyo_day = "2026-03-01T15:30:00Z"
+    utc_day = "2026-03-01T14:30:00Z"
+    posted: list[dict[str, str]] = [
+        *(
+            {"kind": kind, "subject_id": s.subject_id, "occurred_at": tokyo_day}
+            for s, kind in zip(casual, ["deal_won"] * 3 + ["deal_lost"] * 2, strict=True)
+        ),
+        {"kind": "deal_won", "utm_campaign": "spring", "occurred_at": tokyo_day},
+        {"kind": "meeting_booked", "subject_id": keen[0].subject_id, "occurred_at": utc_day},
+        {"kind": "deal_won", "utm_campaign": "winter", "occurred_at": utc_day},
+        *(
+            {"kind": kind, "subject_id": s.subject_id}
+            for s, kind in zip(keen, ["meeting_booked"] * 4 + ["deal_lost"], strict=True)
+        ),
+        {"kind": "deal_won", "subject_id": casual[0].subject_id},
+    ]
+    for index, body in enumerate(posted):
+        response = await people.client.post(
+            f"/v1/sites/{site.id}/outcomes", json={"id": f"o{index}", **body}, headers=auth(key)
+        )
+        assert response.status_code == 201, response.text
+
+    async def report(first: str, last: str) -> dict[str, Any]:
+        response = await people.client.post(
+            "/v1/reports/outcomes",
+            json={"site_id": site.id, "date_range": [first, last]},
+            headers=auth(key),
+        )
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    def campaigns(body: dict[str, Any]) -> list[str]:
+        return [c["utm_campaign"] for c in body["campaigns"]]
+
+    march_2 = await report("2026-03-02", "2026-03-02")
+    assert (march_2["timezone"], march_2["date_range"]) == ("Asia/Tokyo", ["2026-03-02"] * 2)
+    assert (march_2["subjects"], march_2["good_outcomes"], march_2["base_rate"]) == (5, 3, 0.6)
+    assert march_2["signals"] == []
+    assert march_2["score_bands"][0] == {
+        "group": "[0, 5)",
+        "subjects": 5,
+        "good_outcomes": 3,
+        "rate": 0.6,
+        "lift": 1.0,
+        "suppressed": False,
+    }
+    assert campaigns(march_2) == ["spring"]
+
+    march_1 = await report("2026-03-01", "2026-03-01")
+    assert (march_1["subjects"], march_1["good_outcomes"], march_1["base_rate"]) == (
+        None,
+        None,
+        None,
+    )
+    assert campaigns(march_1) == ["winter"]
+
+    today = datetime.now(ZoneInfo("Asia/Tokyo")).date()
+    recent = await report((today - timedelta(days=1)).isoformat(), today.isoformat())
+    assert (recent["subjects"], recent["good_outcomes"], recent["base_rate"]) == (10, 5, 0.5)
+    assert campaigns(recent) == []
+
+    everything = await report("2026-03-01", today.isoformat())
+    assert (everything["subjects"], everything["good_outcomes"]) == (10, 7)
+    assert everything["base_rate"] == 0.7
+    bands = {row["group"]: row for row in everything["score_bands"]}
+    assert (bands["[0, 5)"]["rate"], bands["[0, 5)"]["lift"]) == (0.6, 0.857143)
+    signals = {row["group"]: row for row in everything["signals"]}
+    assert (signals["pricing_twice"]["rate"], signals["pricing_twice"]["lift"]) == (0.8, 1.142857)
+    assert campaigns(everything) == ["spring", "winter"]
+
+
+@pytest.mark.parametrize(
+    "date_range",
+    [
+        None,  # required
+        ["2026-03-09", "2026-03-02"],  # reversed
+        ["2016-01-01", "2026-03-02"],  # longer than ten years
+        ["2026-03-02"],
+        ["2026-02-30", "2026-03-02"],
+    ],
+)
+async def test_outcome_report_refuses_a_bad_date_range(
+    people: Overt, date_range: list[str] | None
+) -> None:
+    key = await full_key(people)
+    body: dict[str, object] = {"site_id": people.site.id}
+    if date_range is not None:
+        body["date_range"] = date_range
+    response = await people.client.post("/v1/reports/outcomes", json=body, headers=auth(key))
+    errors = assert_problem(response, 422, "validation-error")["errors"]
+    assert "date_range" in str(errors)

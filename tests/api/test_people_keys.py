@@ -30,7 +30,12 @@ ENDPOINTS = [
     ("GET", "/v1/sites/{site}/contacts", Scope.contacts_read, None),
     ("GET", "/v1/sites/{site}/contacts/{subject}", Scope.contacts_read, None),
     ("POST", "/v1/sites/{site}/outcomes", Scope.outcomes_write, OUTCOME),
-    ("POST", "/v1/reports/outcomes", Scope.stats_read, {"site_id": "{site}"}),
+    (
+        "POST",
+        "/v1/reports/outcomes",
+        Scope.stats_read,
+        {"site_id": "{site}", "date_range": ["2026-03-01", "2026-03-31"]},
+    ),
     ("POST", "/v1/sites/{site}/webhooks", Scope.webhooks_manage, WEBHOOK),
     ("GET", "/v1/sites/{site}/webhooks", Scope.webhooks_manage, None),
     ("DELETE", "/v1/sites/{site}/webhooks/{hook}", Scope.webhooks_manage, None),

@@ -18,13 +18,17 @@ from services.api.webhooks import (
     lease_due,
     pinned,
     run_webhooks,
+    scan_consent_ends,
     scan_intent,
     verify,
     webhook_pass,
 )
+from services.api.webhooks import _send_one as send_one
+from services.consent.service import expire_consents
 from shared.runtime import open_resources
 from tests.api.people import (
     Receiver,
+    Subject,
     auth,
     consent_site,
     consented_subject,
@@ -37,6 +41,7 @@ from tests.api.people import (
 )
 from tests.collector.test_intake import assert_problem
 from tests.conftest import Overt
+from tests.consent.test_api import decide
 
 pytestmark = pytest.mark.anyio
 
@@ -162,10 +167,143 @@ async def test_nothing_is_sent_after_withdrawal(people: Overt) -> None:
         later = datetime.now(UTC) + timedelta(seconds=1)  # the retry is due by then
         assert await deliver_due(people.resources, client, now=later) == 1
         await webhook_pass(people.resources, client)
-        assert len(target.requests) == 1  # the retry was not sent
-        log = await deliveries(people, key, hook["id"])
-        assert log[0]["status"] == "cancelled"
-        assert "consent" in str(log[0]["log"][-1]["error"])
+        # The retry was not sent; the only request since is the withdrawal notice.
+        assert [orjson.loads(r.body)["type"] for r in target.requests[1:]] == ["contact.withdrawn"]
+        log = {d["event_type"]: d for d in await deliveries(people, key, hook["id"])}
+        crossing = log["contact.intent_threshold_crossed"]
+        assert crossing["status"] == "cancelled"
+        assert "consent" in str(crossing["log"][-1]["error"])
+        assert log["contact.withdrawn"]["status"] == "delivered"
+
+
+async def decide_again(people: Overt, site: Any, subject: Subject, *, grant: bool) -> None:
+    response = await decide(people, site, subject.credential, identification=grant)
+    assert response.status_code == 200, response.text
+
+
+async def test_withdrawal_notifies_every_recipient_once_and_nothing_follows(
+    people: Overt,
+) -> None:
+    """Alice's crossing reached `main` (its first attempt failed, so a retry is pending);
+    `quiet` never got her, Bob was never sent anywhere. Her withdrawal: one signed
+    contact.withdrawn to main only (main did not list that event: it goes anyway), the
+    pending retry is cancelled for good (consenting again does not revive it), a repeated
+    refusal is no second notice, and a later erasure still reaches main."""
+    site = await consent_site(people)
+    await pricing_definition(people)
+    key = await full_key(people)
+    alice = await consented_subject(people, site, "Alice")
+    bob = await consented_subject(people, site, "Bob")
+    async with (
+        receiver() as main,
+        receiver() as quiet,
+        http_client(people.resources.settings) as client,
+    ):
+        main.statuses = [500]
+        hook = await subscribe(people, key, main)
+        made = await people.client.post(
+            f"/v1/sites/{site.id}/webhooks",
+            json={"url": quiet.url, "events": ["contact.deleted", "contact.withdrawn"]},
+            headers=auth(key),
+        )
+        assert made.status_code == 201, made.text
+        await visit(people, alice, "/pricing", "/pricing")
+        await visit(people, bob, "/")
+        await webhook_pass(people.resources, client)
+        assert len(main.requests) == 1  # the crossing, answered 500
+
+        await withdraw(people, site, alice)
+        await withdraw(people, site, bob)
+        await webhook_pass(people.resources, client)
+        assert len(main.requests) == 2
+        sent = main.requests[1]
+        assert verify(
+            hook["secret"],
+            sent.headers["overt-webhook-timestamp"],
+            sent.body,
+            sent.headers["overt-webhook-signature"],
+        )
+        notice = orjson.loads(sent.body)
+        assert notice["type"] == "contact.withdrawn"
+        assert notice["id"] == sent.headers["overt-webhook-id"]
+        assert notice["data"] == {"subject_id": alice.subject_id, "reason": "withdrawn"}
+        assert quiet.requests == []  # it never got Alice, and Bob went nowhere
+
+        await decide_again(people, site, alice, grant=False)  # a refusal: nothing new ended
+        await decide_again(people, site, alice, grant=True)  # consents again
+        later = datetime.now(UTC) + timedelta(minutes=5)  # any retry would be due
+        assert await deliver_due(people.resources, client, now=later) == 0
+        await webhook_pass(people.resources, client)
+        assert len(main.requests) == 2
+        log = {d["event_type"]: d for d in await deliveries(people, key, hook["id"])}
+        assert set(log) == {"contact.intent_threshold_crossed", "contact.withdrawn"}
+        assert log["contact.withdrawn"]["status"] == "delivered"
+        crossing = log["contact.intent_threshold_crossed"]
+        assert (crossing["status"], crossing["attempts"]) == ("cancelled", 1)
+        assert "consent" in str(crossing["log"][-1]["error"])
+
+        await erase(people, site, alice)
+        await webhook_pass(people.resources, client)
+        assert [orjson.loads(r.body)["type"] for r in main.requests[2:]] == ["contact.deleted"]
+        assert quiet.requests == []
+
+
+async def test_a_delivery_in_flight_when_consent_ends_is_not_revived(people: Overt) -> None:
+    """A sender has leased Alice's crossing when her withdrawal is scanned: the delivery is
+    cancelled at once. The sender goes on (she has consented again in between, so its own
+    check lets the request out) and gets a 500: its attempt is logged, but the delivery stays
+    cancelled and no retry follows."""
+    site = await consent_site(people)
+    await pricing_definition(people)
+    key = await full_key(people)
+    alice = await consented_subject(people, site, "Alice")
+    async with receiver() as target, http_client(people.resources.settings) as client:
+        target.statuses = [500]
+        hook = await subscribe(people, key, target)
+        await visit(people, alice, "/pricing", "/pricing")
+        engine = people.resources.engine
+        assert await scan_intent(engine=engine, site_id=site.id, now=datetime.now(UTC)) == 1
+        [leased] = await lease_due(engine, datetime.now(UTC))
+        await withdraw(people, site, alice)
+        await scan_consent_ends(engine=engine, site_id=site.id, now=datetime.now(UTC))
+        [cancelled] = await deliveries(people, key, hook["id"])
+        assert (cancelled["status"], cancelled["log"]) == ("cancelled", [])
+        await decide_again(people, site, alice, grant=True)
+        await send_one(people.resources, client, leased)
+        assert len(target.requests) == 1
+        later = datetime.now(UTC) + timedelta(minutes=5)
+        assert await deliver_due(people.resources, client, now=later) == 0
+        [after] = await deliveries(people, key, hook["id"])
+        assert after["status"] == "cancelled"
+        assert [(a["attempt"], a["status_code"]) for a in after["log"]] == [(1, 500)]
+
+
+async def test_expiry_notifies_a_recipient_that_has_since_unsubscribed(people: Overt) -> None:
+    site = await consent_site(people)
+    await pricing_definition(people)
+    key = await full_key(people)
+    alice = await consented_subject(people, site, "Alice")
+    async with receiver() as target, http_client(people.resources.settings) as client:
+        hook = await subscribe(people, key, target)
+        await visit(people, alice, "/pricing", "/pricing")
+        await webhook_pass(people.resources, client)
+        assert len(target.requests) == 1
+        removed = await people.client.delete(
+            f"/v1/sites/{site.id}/webhooks/{hook['id']}", headers=auth(key)
+        )
+        assert removed.status_code == 204
+        # A year and a day later the consent has lapsed; the expiry job records it.
+        lapsed = datetime.now(UTC) + timedelta(days=366)
+        assert await expire_consents(resources=people.resources, site_id=site.id, now=lapsed) == 1
+        await webhook_pass(people.resources, client)
+        assert len(target.requests) == 2
+        notice = orjson.loads(target.requests[1].body)
+        assert (notice["type"], notice["data"]) == (
+            "contact.withdrawn",
+            {"subject_id": alice.subject_id, "reason": "expired"},
+        )
+        await webhook_pass(people.resources, client)
+        assert len(target.requests) == 2  # once
 
 
 async def test_background_sender_delivers_and_delete_stops_it(people: Overt) -> None:
@@ -274,25 +412,6 @@ async def test_outbox_survives_a_restart_and_an_abandoned_lease(people: Overt) -
 async def _hook_id(people: Overt, key: str) -> str:
     listed = await people.client.get(f"/v1/sites/{people.site.id}/webhooks", headers=auth(key))
     return str(listed.json()["webhooks"][0]["id"])
-
-
-async def test_openapi_documents_every_refusal_of_the_people_endpoints(overt: Overt) -> None:
-    spec = (await overt.client.get("/openapi.json")).json()
-    people_paths = [
-        ("/v1/sites/{site_id}/contacts", "get"),
-        ("/v1/sites/{site_id}/contacts/{subject_id}", "get"),
-        ("/v1/sites/{site_id}/outcomes", "post"),
-        ("/v1/reports/outcomes", "post"),
-        ("/v1/sites/{site_id}/webhooks", "post"),
-        ("/v1/sites/{site_id}/webhooks", "get"),
-        ("/v1/sites/{site_id}/webhooks/{webhook_id}", "delete"),
-        ("/v1/sites/{site_id}/webhooks/{webhook_id}/deliveries", "get"),
-    ]
-    for path, method in people_paths:
-        responses = spec["paths"][path][method]["responses"]
-        assert {"401", "403", "422", "429"} <= set(responses), (path, method)
-        assert "application/problem+json" in responses["429"]["content"]
-    assert "409" in spec["paths"]["/v1/sites/{site_id}/outcomes"]["post"]["responses"]
 
 
 def test_requests_are_pinned_to_the_vetted_address() -> None:

@@ -1,0 +1,72 @@
+"""The REST API's OpenAPI: every /v1 operation documents its refusals as problem+json, and
+every one is in an isolation table (another site's key, a revoked key, a key lacking the
+scope, no key), so an endpoint added without its isolation test fails here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.api import test_definitions, test_people_keys, test_reports
+from tests.conftest import Overt
+
+pytestmark = pytest.mark.anyio
+
+# Refusals beyond the ones every operation has, by the cause that raises them.
+SPECIFIC = {
+    ("POST", "/v1/query"): {"404"},  # unknown definition version
+    ("POST", "/v1/reports/after-the-click"): {"404"},
+    ("POST", "/v1/reports/funnel"): {"404"},
+    ("POST", "/v1/reports/retention"): {"404"},
+    ("GET", "/v1/sites/{site_id}/definitions"): {"404"},
+    ("PUT", "/v1/sites/{site_id}/definitions"): {"409"},
+    ("GET", "/v1/sites/{site_id}/contacts/{subject_id}"): {"404"},  # no such consented contact
+    ("POST", "/v1/sites/{site_id}/outcomes"): {"409"},  # no consent, id reused
+    ("DELETE", "/v1/sites/{site_id}/webhooks/{webhook_id}"): {"404"},
+    ("GET", "/v1/sites/{site_id}/webhooks/{webhook_id}/deliveries"): {"404"},
+}
+
+
+def operations(spec: dict[str, Any]) -> set[tuple[str, str]]:
+    return {
+        (method.upper(), path)
+        for path, methods in spec["paths"].items()
+        if path.startswith("/v1/")
+        for method in methods
+    }
+
+
+async def test_every_v1_operation_documents_its_refusals(overt: Overt) -> None:
+    spec = (await overt.client.get("/openapi.json")).json()
+    found = operations(spec)
+    assert len(found) == 14  # query, 2 definitions, 3 reports, 2 contacts, 2 outcomes, 4 webhooks
+    for method, path in found:
+        operation = spec["paths"][path][method.lower()]
+        responses = operation["responses"]
+        expected = {"401", "403", "422", "429"} | SPECIFIC.get((method, path), set())
+        if "requestBody" in operation:
+            expected.add("400")  # a body that does not parse
+        assert expected <= set(responses), (method, path, sorted(responses))
+        for status, response in responses.items():
+            if status.startswith(("4", "5")):
+                assert list(response["content"]) == ["application/problem+json"], (method, path)
+    for path in ("/v1/query", "/v1/reports/funnel"):
+        assert "k-anonymity" in spec["paths"][path]["post"]["description"]
+
+
+async def test_every_v1_operation_has_an_isolation_test(overt: Overt) -> None:
+    spec = (await overt.client.get("/openapi.json")).json()
+    names = {"{site}": "{site_id}", "{subject}": "{subject_id}", "{hook}": "{webhook_id}"}
+
+    def spelled(path: str) -> str:
+        for short, long in names.items():
+            path = path.replace(short, long)
+        return path
+
+    covered = {("POST", path) for path, _ in test_reports.ENDPOINTS}
+    covered |= {(method, spelled(path)) for method, path, _, _ in test_people_keys.ENDPOINTS}
+    covered |= {
+        (method, "/v1/sites/{site_id}/definitions") for method, _, _ in test_definitions.ENDPOINTS
+    }
+    assert operations(spec) == covered
