@@ -261,7 +261,7 @@ def document_problems(app: FastAPI) -> None:
     FastAPI documents its request-validation 422 as application/json with its own schema,
     and a `problem_responses` model under application/json too; Overt answers
     problem+json. And any operation with a body can answer 400 (a body that does not
-    parse), which no route lists by itself.
+    parse) and 413 (too large), and any operation 500, which no route lists by itself.
     """
     build = app.openapi
 
@@ -281,11 +281,28 @@ def document_problems(app: FastAPI) -> None:
                     content = response.get("content", {})
                     if status == "422" or PROBLEM_CONTENT_TYPE in content:
                         response["content"] = {PROBLEM_CONTENT_TYPE: {"schema": problem}}
-                if "requestBody" in operation and "400" not in responses:
-                    responses["400"] = {
-                        "description": "bad request",
+                if "requestBody" in operation:
+                    # A body that does not parse, or one over the size limit (shared.body).
+                    for status, description in (
+                        ("400", "bad request"),
+                        ("413", "payload too large"),
+                    ):
+                        responses.setdefault(
+                            status,
+                            {
+                                "description": description,
+                                "content": {PROBLEM_CONTENT_TYPE: {"schema": problem}},
+                            },
+                        )
+                # Any operation can fail unexpectedly; the answer is a problem with the
+                # request id and no detail (the trace goes to the log).
+                responses.setdefault(
+                    "500",
+                    {
+                        "description": "internal error",
                         "content": {PROBLEM_CONTENT_TYPE: {"schema": problem}},
-                    }
+                    },
+                )
         app.openapi_schema = schema
         return schema
 
