@@ -113,15 +113,22 @@ class Answer:
     total_rows: int
 
 
-def dimension_expression(dimension: str, *, dialect_name: str, timezone: str) -> ColumnElement[str]:
-    """The text value of a dimension for one event row ("(none)" when missing)."""
+def dimension_value(dimension: str, *, dialect_name: str, timezone: str) -> ColumnElement[Any]:
+    """The stored value of a dimension for one event row (NULL when missing)."""
     if dimension.startswith("time:"):
         unit = dimension.split(":", 1)[1]
         return local_time_bucket(dialect_name, events.c.occurred_at, unit, timezone)
     if dimension.startswith("prop:"):
-        value: ColumnElement[Any] = events.c.props[dimension.split(":", 1)[1]].as_string()
-    else:
-        value = {**SESSION_DIMENSIONS, **EVENT_DIMENSIONS}[dimension]
+        prop: ColumnElement[Any] = events.c.props[dimension.split(":", 1)[1]].as_string()
+        return prop
+    return {**SESSION_DIMENSIONS, **EVENT_DIMENSIONS}[dimension]
+
+
+def dimension_expression(dimension: str, *, dialect_name: str, timezone: str) -> ColumnElement[str]:
+    """The text value of a dimension for one event row ("(none)" when missing)."""
+    value = dimension_value(dimension, dialect_name=dialect_name, timezone=timezone)
+    if dimension.startswith("time:"):
+        return value  # never missing
     return func.coalesce(value, literal(MISSING))
 
 
@@ -151,11 +158,18 @@ def filter_condition(node: FilterNode, *, dialect_name: str, timezone: str) -> C
         )
     if isinstance(node, NoneOf):
         return not_(filter_condition(node.not_, dialect_name=dialect_name, timezone=timezone))
+    if node.op in (FilterOp.is_, FilterOp.is_not):
+        # The test on the "(none)"-filled text, spelled on the stored value so that the
+        # planner estimates it from the column's statistics. Never NULL, so NOT(...) stays the
+        # exact complement (the k-anonymity check relies on it).
+        stored = dimension_value(node.dimension, dialect_name=dialect_name, timezone=timezone)
+        present = stored.is_not(None)
+        if node.op is FilterOp.is_:
+            listed = and_(present, stored.in_(node.values))
+            return or_(listed, stored.is_(None)) if MISSING in node.values else listed
+        unlisted = stored.not_in(node.values)
+        return and_(present, unlisted) if MISSING in node.values else or_(~present, unlisted)
     value = dimension_expression(node.dimension, dialect_name=dialect_name, timezone=timezone)
-    if node.op is FilterOp.is_:
-        return value.in_(node.values)
-    if node.op is FilterOp.is_not:
-        return value.not_in(node.values)
     if node.op is FilterOp.contains:
         lowered = func.lower(value)
         return or_(*(lowered.contains(v.lower(), autoescape=True) for v in node.values))

@@ -147,3 +147,24 @@ async def test_the_k_check_sample_never_changes_the_verdict(
             await ask(overt, metrics=["visitors"], filters=filters), 422, "k-anonymity"
         )
         assert "fewer than k visitors" in str(problem["detail"])
+
+
+async def test_a_missing_value_is_none_in_every_spelling_of_a_filter(overt: Overt) -> None:
+    """d0 and d1 have no campaign: "(none)" for is / is_not, and a not(...) is the exact
+    complement (SQL's NULL must not drop them from either side)."""
+    await traffic(overt)
+    spring = {"dimension": "utm_campaign", "op": "is", "values": ["spring"]}
+    expected = [
+        ({"dimension": "utm_campaign", "op": "is", "values": ["(none)"]}, 2),
+        ({"dimension": "utm_campaign", "op": "is_not", "values": ["spring"]}, 2),
+        ({"not": spring}, 2),
+        ({"dimension": "utm_campaign", "op": "is_not", "values": ["(none)"]}, 2),
+        ({"not": {"dimension": "utm_campaign", "op": "is_not", "values": ["(none)"]}}, 2),
+        ({"dimension": "utm_campaign", "op": "is", "values": ["spring", "(none)"]}, 4),
+        ({"dimension": "utm_campaign", "op": "is_not", "values": ["spring", "(none)"]}, 0),
+        ({"dimension": "utm_source", "op": "is_not", "values": ["anything"]}, 4),
+    ]
+    for filters, visitors in expected:
+        assert await rows(overt, metrics=["visitors"], filters=filters) == [[[], [visitors]]], (
+            filters
+        )
