@@ -81,6 +81,14 @@ EVENT_COLUMNS = [
     "os",
     "device",
     "country",
+    # the session's, copied onto each event by the worker (sessions.carry_session)
+    "session_entry_path",
+    "session_referrer",
+    "session_source",
+    "session_medium",
+    "session_utm_source",
+    "session_utm_medium",
+    "session_utm_campaign",
 ]
 SESSION_COLUMNS = [
     "session_id",
@@ -152,6 +160,7 @@ def generate(site_id: str, total: int, end: date, seed: int, load: Load) -> Iter
             country = rng.choice(COUNTRIES)
             first = at = day + timedelta(seconds=start)
             pages = rng.choices(PAGES, weights, k=rng.randint(1, 3))
+            carried = (pages[0], referrer, source, medium, None, None, None)
             engaged_total = scroll_max = 0
             seen_pages: set[str] = set()
             load.site(hour_of(first))[2] += 1
@@ -180,6 +189,7 @@ def generate(site_id: str, total: int, end: date, seed: int, load: Load) -> Iter
                         os_name,
                         device,
                         country,
+                        *carried,
                     )
                 )
                 load.site(hour_of(at))[0] += 1
@@ -210,6 +220,7 @@ def generate(site_id: str, total: int, end: date, seed: int, load: Load) -> Iter
                         os_name,
                         device,
                         country,
+                        *carried,
                     )
                 )
                 load.site(hour_of(at))[1] += 1
@@ -241,6 +252,7 @@ def generate(site_id: str, total: int, end: date, seed: int, load: Load) -> Iter
                         os_name,
                         device,
                         country,
+                        *carried,
                     )
                 )
                 load.site(hour_of(at))[1] += 1

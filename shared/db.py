@@ -111,6 +111,16 @@ events = Table(
     # Tier 2 only: set by the collector for a valid, unrevoked identification token;
     # cleared by erasure. Never set without that consent (promise 2).
     Column("subject_id", String(32), nullable=True),
+    # The session's attribution and entry page, copied by the ingest worker onto each event of
+    # the session (fixed when it opens), so filters and dimensions on them need no join to
+    # `sessions` (migration 0301). NULL when the event has no session.
+    Column("session_entry_path", String(2048), nullable=True),
+    Column("session_referrer", String(2048), nullable=True),
+    Column("session_source", String(120), nullable=True),
+    Column("session_medium", String(40), nullable=True),
+    Column("session_utm_source", String(256), nullable=True),
+    Column("session_utm_medium", String(256), nullable=True),
+    Column("session_utm_campaign", String(256), nullable=True),
     # Postgres replaces this btree with BRIN (occurred_at); see migration 0102.
     Index("ix_events_site_id_occurred_at", "site_id", "occurred_at"),
     Index(

@@ -2,9 +2,12 @@
 
 Raw path, one SQL statement in four steps:
 
-1. `per_session`: the site's events in the date range (joined to their sessions when a
-   session fact is needed), filtered by the tree, grouped by (dimensions, session, visitor):
-   what each session did inside each row.
+1. `per_session`: the site's events in the date range, filtered by the tree, grouped by
+   (dimensions, session, visitor): what each session did inside each row. A session's
+   attribution and entry page are read from the event row (the ingest worker copies them
+   there); only the exit page, which changes as a session goes on, joins events to
+   sessions. Session facts for engagement (and returning visitors) are joined after the
+   grouping, once per group and session instead of once per event.
 2. `sized`: each group's distinct visitors; a group under k becomes "(other)" (k-anonymity),
    so the (other) row is aggregated from its sessions again: distinct counts of the folded
    set are recomputed, never summed.
@@ -36,6 +39,7 @@ from sqlalchemy import (
     not_,
     or_,
     select,
+    union_all,
 )
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -68,17 +72,20 @@ from services.api.service import day_bounds, site_timezone
 from shared.db import BUILTIN_EVENTS, events, page_hourly, sessions, site_hourly
 from shared.dialect import local_time_bucket
 
+# Session dimensions that change after the session opens: read through a join per event.
 SESSION_DIMENSIONS: dict[str, ColumnElement[Any]] = {
-    "entry_page": sessions.c.entry_path,
     "exit_page": sessions.c.exit_path,
-    "source": sessions.c.source,
-    "medium": sessions.c.medium,
-    "utm_source": sessions.c.utm_source,
-    "utm_medium": sessions.c.utm_medium,
-    "utm_campaign": sessions.c.utm_campaign,
-    "referrer": sessions.c.referrer,
 }
 EVENT_DIMENSIONS: dict[str, ColumnElement[Any]] = {
+    # The session's, fixed when it opens and copied onto each of its events by ingest.
+    "entry_page": events.c.session_entry_path,
+    "source": events.c.session_source,
+    "medium": events.c.session_medium,
+    "utm_source": events.c.session_utm_source,
+    "utm_medium": events.c.session_utm_medium,
+    "utm_campaign": events.c.session_utm_campaign,
+    "referrer": events.c.session_referrer,
+    # The event's own.
     "page": events.c.path,
     "utm_term": events.c.utm_term,
     "utm_content": events.c.utm_content,
@@ -106,15 +113,22 @@ class Answer:
     total_rows: int
 
 
-def dimension_expression(dimension: str, *, dialect_name: str, timezone: str) -> ColumnElement[str]:
-    """The text value of a dimension for one event row ("(none)" when missing)."""
+def dimension_value(dimension: str, *, dialect_name: str, timezone: str) -> ColumnElement[Any]:
+    """The stored value of a dimension for one event row (NULL when missing)."""
     if dimension.startswith("time:"):
         unit = dimension.split(":", 1)[1]
         return local_time_bucket(dialect_name, events.c.occurred_at, unit, timezone)
     if dimension.startswith("prop:"):
-        value: ColumnElement[Any] = events.c.props[dimension.split(":", 1)[1]].as_string()
-    else:
-        value = {**SESSION_DIMENSIONS, **EVENT_DIMENSIONS}[dimension]
+        prop: ColumnElement[Any] = events.c.props[dimension.split(":", 1)[1]].as_string()
+        return prop
+    return {**SESSION_DIMENSIONS, **EVENT_DIMENSIONS}[dimension]
+
+
+def dimension_expression(dimension: str, *, dialect_name: str, timezone: str) -> ColumnElement[str]:
+    """The text value of a dimension for one event row ("(none)" when missing)."""
+    value = dimension_value(dimension, dialect_name=dialect_name, timezone=timezone)
+    if dimension.startswith("time:"):
+        return value  # never missing
     return func.coalesce(value, literal(MISSING))
 
 
@@ -144,11 +158,18 @@ def filter_condition(node: FilterNode, *, dialect_name: str, timezone: str) -> C
         )
     if isinstance(node, NoneOf):
         return not_(filter_condition(node.not_, dialect_name=dialect_name, timezone=timezone))
+    if node.op in (FilterOp.is_, FilterOp.is_not):
+        # The test on the "(none)"-filled text, spelled on the stored value so that the
+        # planner estimates it from the column's statistics. Never NULL, so NOT(...) stays the
+        # exact complement (the k-anonymity check relies on it).
+        stored = dimension_value(node.dimension, dialect_name=dialect_name, timezone=timezone)
+        present = stored.is_not(None)
+        if node.op is FilterOp.is_:
+            listed = and_(present, stored.in_(node.values))
+            return or_(listed, stored.is_(None)) if MISSING in node.values else listed
+        unlisted = stored.not_in(node.values)
+        return and_(present, unlisted) if MISSING in node.values else or_(~present, unlisted)
     value = dimension_expression(node.dimension, dialect_name=dialect_name, timezone=timezone)
-    if node.op is FilterOp.is_:
-        return value.in_(node.values)
-    if node.op is FilterOp.is_not:
-        return value.not_in(node.values)
     if node.op is FilterOp.contains:
         lowered = func.lower(value)
         return or_(*(lowered.contains(v.lower(), autoescape=True) for v in node.values))
@@ -157,7 +178,8 @@ def filter_condition(node: FilterNode, *, dialect_name: str, timezone: str) -> C
 
 @dataclass(frozen=True, slots=True)
 class Scope:
-    """Which events a query reads: site, time, filters, joined to sessions when needed."""
+    """Which events a query reads: site, time, filters, joined to sessions when a dimension
+    or filter reads the exit page."""
 
     site_id: str
     timezone: str
@@ -187,10 +209,13 @@ class Scope:
 
 
 def make_scope(*, query: QueryIn, timezone: str, dialect_name: str) -> Scope:
-    join = needs_session(query.dimensions, query.filters) or bool(
-        SESSION_METRICS & set(query.metrics)
-    )
+    join = needs_session(query.dimensions, query.filters)
     return Scope(query.site_id, timezone, dialect_name, query, join)
+
+
+def k_check_sample(k: int) -> int:
+    """Events per side that `check_k_anonymity` reads before it counts a side whole."""
+    return 1_000 + 20 * k
 
 
 async def check_k_anonymity(*, engine: AsyncEngine, scope: Scope, k: int) -> None:
@@ -198,22 +223,50 @@ async def check_k_anonymity(*, engine: AsyncEngine, scope: Scope, k: int) -> Non
 
     The second test stops differencing: (everyone) minus (everything but X's events) is X,
     so a filter that leaves out a small group is as revealing as one that selects it.
+
+    Only "some, but fewer than k" matters, so each side (matched, left out) first counts the
+    distinct visitors among at most `k_check_sample(k)` of its events, a scan that stops
+    early: k or more there settles it, and a side with fewer events than the sample was
+    counted whole. Only a full sample with fewer than k visitors (a few visitors with many
+    events) is counted again over all its events. The verdict is the exact count's.
     """
     if scope.query.filters is None:
         return
     matched = filter_condition(
         scope.query.filters, dialect_name=scope.dialect_name, timezone=scope.timezone
     )
+    sides = (matched, not_(matched))
+    base = scope.conditions(with_filters=False)
+    sample = k_check_sample(k)
+    parts = []
+    for side, condition in enumerate(sides):
+        limited = (
+            select(events.c.visitor_hash)
+            .select_from(scope.source())
+            .where(*base, condition)
+            .limit(sample)
+            .subquery(f"side_{side}")
+        )
+        parts.append(select(literal(side).label("side"), limited.c.visitor_hash))
+    both = union_all(*parts).subquery("sides")
     statement = select(
-        func.count(case((matched, events.c.visitor_hash)).distinct()),
-        func.count(case((not_(matched), events.c.visitor_hash)).distinct()),
-    ).select_from(scope.source())
-    statement = statement.where(*scope.conditions(with_filters=False))
+        both.c.side, func.count(both.c.visitor_hash.distinct()), func.count()
+    ).group_by(both.c.side)
+    visitors = [0, 0]
     async with engine.connect() as conn:
         try:
-            selected, left_out = (await conn.execute(statement)).one()
+            for side, distinct, rows in (await conn.execute(statement)).all():
+                visitors[int(side)] = int(distinct)
+                if int(distinct) < k and int(rows) >= sample:
+                    exact = (
+                        select(func.count(events.c.visitor_hash.distinct()))
+                        .select_from(scope.source())
+                        .where(*base, sides[int(side)])
+                    )
+                    visitors[int(side)] = int((await conn.execute(exact)).scalar_one())
         except DBAPIError as exc:
             raise PatternRefused() from exc
+    selected, left_out = visitors
     if 0 < int(selected) < k:
         raise KAnonymityRefused(k, "the filters select fewer than k visitors")
     if 0 < int(left_out) < k:
@@ -242,34 +295,41 @@ def _per_session(scope: Scope, definition: Definition, metrics: set[Metric]) -> 
         func.max(events.c.scroll_depth).label("scroll"),
         func.sum(case((is_goal, 1), else_=0)).label("goal_events"),
     ]
-    if scope.join_sessions:
-        engaged = engaged_condition(
-            definition,
-            engaged_ms=sessions.c.engaged_ms,
-            pageviews=sessions.c.pageviews,
-            goals=sessions.c.goals,
-        )
-        columns.append(func.max(case((engaged, 1), else_=0)).label("engaged"))
-    if Metric.returning_visitors in metrics:
-        earlier = sessions.alias("earlier")
-        returning = and_(
-            sessions.c.analytics_id.is_not(None),
-            exists().where(
-                earlier.c.site_id == sessions.c.site_id,
-                earlier.c.analytics_id == sessions.c.analytics_id,
-                earlier.c.started_at < sessions.c.started_at,
-            ),
-        )
-        columns.append(func.max(sessions.c.analytics_id).label("analytics_id"))
-        columns.append(func.max(case((returning, 1), else_=0)).label("is_returning"))
     where = scope.conditions()
     if "goal" in scope.query.dimensions:
         where.append(is_goal)
-    return (
+    grouped = (
         select(*columns)
         .select_from(scope.source())
         .where(*where)
         .group_by(*dims, events.c.session_id, events.c.visitor_hash)
+    )
+    if not metrics & SESSION_METRICS:
+        return grouped
+    # Session facts, joined once per (row, session) after the grouping, not once per event.
+    inner = grouped.subquery("grouped")
+    facts = sessions.alias("facts")
+    engaged = engaged_condition(
+        definition,
+        engaged_ms=facts.c.engaged_ms,
+        pageviews=facts.c.pageviews,
+        goals=facts.c.goals,
+    )
+    extra: list[Label[Any]] = [case((engaged, 1), else_=0).label("engaged")]
+    if Metric.returning_visitors in metrics:
+        earlier = sessions.alias("earlier")
+        returning = and_(
+            facts.c.analytics_id.is_not(None),
+            exists().where(
+                earlier.c.site_id == facts.c.site_id,
+                earlier.c.analytics_id == facts.c.analytics_id,
+                earlier.c.started_at < facts.c.started_at,
+            ),
+        )
+        extra.append(facts.c.analytics_id.label("analytics_id"))
+        extra.append(case((returning, 1), else_=0).label("is_returning"))
+    return select(inner, *extra).select_from(
+        inner.outerjoin(facts, facts.c.session_id == inner.c.session_id)
     )
 
 

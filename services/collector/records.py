@@ -22,7 +22,8 @@ import orjson
 
 
 class QueuedEvent(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
-    """One accepted, enriched event. Fields up to `session_id` are the `events` row, in order."""
+    """One accepted, enriched event. Fields up to `session_utm_campaign` are the `events`
+    row, in order."""
 
     event_id: uuid.UUID = msgspec.field(name="id")
     site_id: str = msgspec.field(name="site")
@@ -52,6 +53,14 @@ class QueuedEvent(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     gpc: bool = False
     subject_id: str | None = msgspec.field(default=None, name="subject")
     session_id: uuid.UUID | None = None  # set by sessionisation
+    # The session's entry page and attribution, also set by sessionisation (never on the queue).
+    session_entry_path: str | None = None
+    session_referrer: str | None = None
+    session_source: str | None = None
+    session_medium: str | None = None
+    session_utm_source: str | None = None
+    session_utm_medium: str | None = None
+    session_utm_campaign: str | None = None
     # Not columns:
     at: int
 
@@ -62,7 +71,7 @@ class QueuedEvent(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
 
 
 EVENT_COLUMNS: tuple[str, ...] = QueuedEvent.__struct_fields__[
-    : QueuedEvent.__struct_fields__.index("session_id") + 1
+    : QueuedEvent.__struct_fields__.index("session_utm_campaign") + 1
 ]
 _COLUMN_COUNT = len(EVENT_COLUMNS)
 _encoder = msgspec.json.Encoder(uuid_format="hex")

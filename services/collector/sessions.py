@@ -144,6 +144,19 @@ def _engaged(session: Session, settings: SiteSettings) -> bool:
     )
 
 
+def carry_session(row: QueuedEvent, session: Session) -> None:
+    """Copy the session's entry page and attribution onto its event (columns the query
+    engine filters on without joining `sessions`). Both are fixed when the session opens."""
+    attribution = session.attribution
+    row.session_entry_path = session.entry_path
+    row.session_referrer = attribution.get("referrer")
+    row.session_source = attribution.get("source")
+    row.session_medium = attribution.get("medium")
+    row.session_utm_source = attribution.get("utm_source")
+    row.session_utm_medium = attribution.get("utm_medium")
+    row.session_utm_campaign = attribution.get("utm_campaign")
+
+
 def sessionise(
     rows: list[QueuedEvent],
     *,
@@ -228,6 +241,7 @@ def sessionise(
         if session is None:
             continue
         row.session_id = session.session_id
+        carry_session(row, session)
         session.touched = True
         session.events += 1
         if at > session.last_ms:
