@@ -75,13 +75,38 @@ def configure_logging(*, fmt: str = "json", level: str = "INFO") -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+def new_request_id(scope: Scope) -> str:
+    """The request's id: a sane incoming X-Request-ID, else a new one."""
+    for key, value in scope["headers"]:
+        if key == b"x-request-id":
+            incoming: str = value.decode("latin-1")
+            if incoming and len(incoming) <= 64 and incoming.replace("-", "").isalnum():
+                return incoming
+            break
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):x}"
+
+
+def log_refusal(method: str, where: str, status: int, began: float) -> None:
+    """The access line of an answer >= 400 (successes are counted in metrics, not logged).
+    `where` is a route template or a fixed path, never what the client sent."""
+    if access_log.isEnabledFor(logging.INFO):
+        access_log.info(
+            "%s %s %d",
+            method,
+            where,
+            status,
+            extra={"duration_ms": round((time.perf_counter() - began) * 1000, 2)},
+        )
+
+
 class RequestIdMiddleware:
     """Give each request an id (or keep a sane incoming one), echo it, log method/path/status.
 
     Pure ASGI rather than BaseHTTPMiddleware: it sits on the event-intake hot path.
     The access line holds no IP, User-Agent, query string, body or raw path. Routed requests (and
-    unmatched 404s) are timed into the route-latency histogram under their route template;
-    what a front layer answers (/e) has its own counters and costs no histogram here.
+    unmatched 404s) are timed into the route-latency histogram under their route template.
+    Front layers (/e) run outside this middleware and do the same for their own answers
+    with `new_request_id` and `log_refusal`; they have their own counters.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -91,16 +116,7 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = None
-        for key, value in scope["headers"]:
-            if key == b"x-request-id":
-                incoming = value.decode("latin-1")
-                break
-        request_id = (
-            incoming
-            if incoming and len(incoming) <= 64 and incoming.replace("-", "").isalnum()
-            else f"{_ID_PREFIX}{next(_ID_COUNTER):x}"
-        )
+        request_id = new_request_id(scope)
         token = request_id_var.set(request_id)
         began = time.perf_counter()
         status = 500
@@ -133,18 +149,9 @@ class RequestIdMiddleware:
             route = scope.get("route")
             if route is not None or status == 404:
                 observe_request(route, scope["method"], status, time.perf_counter() - began)
-            if access_log.isEnabledFor(logging.INFO) and status >= 400:
+            if status >= 400:
                 # The route template, not the path: a client can put anything in a path
-                # (an e-mail address as a site id). Unrouted 404s name no path at all;
-                # what else has no route was answered by a front layer at a fixed path.
-                where = getattr(route, "path", None) or (
-                    UNMATCHED_ROUTE if status == 404 else scope["path"]
-                )
-                access_log.info(
-                    "%s %s %d",
-                    scope["method"],
-                    where,
-                    status,
-                    extra={"duration_ms": round((time.perf_counter() - began) * 1000, 2)},
-                )
+                # (an e-mail address as a site id). Unrouted 404s name no path at all.
+                where = getattr(route, "path", None) or UNMATCHED_ROUTE
+                log_refusal(scope["method"], where, status, began)
             request_id_var.reset(token)

@@ -8,6 +8,7 @@ the same core (`Intake.take`) when the front layer is not installed.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,7 +20,13 @@ from services.collector.dependencies import get_intake, intake_for
 from services.collector.exceptions import BodyTooLarge
 from services.collector.schemas import body_schema
 from services.collector.service import Intake, RequestContext
-from shared.errors import ProblemError, problem_error_response, problem_responses
+from shared.errors import (
+    ProblemError,
+    problem_error_response,
+    problem_responses,
+    unexpected_error_response,
+)
+from shared.logging import log_refusal, new_request_id, request_id_var
 from shared.metrics import INTAKE_REJECTED
 from shared.settings import Settings
 
@@ -111,9 +118,9 @@ def count_rejection(problem: ProblemError) -> None:
 class EventIntakeMiddleware:
     """Answers POST and OPTIONS /e directly; everything else goes to the app.
 
-    A front layer (see shared.app.asgi_app): it runs before the framework, inside the
-    request-id middleware, so its answers carry X-Request-ID and an unexpected exception
-    still becomes a logged, id-tagged problem 500.
+    A front layer (see shared.app.asgi_app): it runs before the framework and before the
+    request-id middleware, so it gives its answers their X-Request-ID itself, logs its
+    refusals, and turns an unexpected exception into a logged, id-tagged problem 500.
     """
 
     def __init__(self, app: ASGIApp, owner: Any) -> None:
@@ -132,22 +139,38 @@ class EventIntakeMiddleware:
         ):
             await self.app(scope, receive, send)
             return
+        request_id = new_request_id(scope)
+        tag = (b"x-request-id", request_id.encode())
         if scope["method"] == "OPTIONS":
-            await _respond(send, 204, PREFLIGHT_HEADERS)
+            await _respond(send, 204, [*PREFLIGHT_HEADERS, tag])
             return
+        began = time.perf_counter()
+        try:
+            await self._take(scope, receive)
+        except ProblemError as problem:
+            request_id_var.set(request_id)  # this task's context: log lines carry the id
+            count_rejection(problem)
+            answer = problem_error_response(
+                problem, instance="/e", headers={**CORS, "X-Request-ID": request_id}
+            )
+        except Exception as exc:
+            request_id_var.set(request_id)
+            answer = unexpected_error_response("POST", "/e", exc)
+            answer.headers["X-Request-ID"] = request_id
+        else:
+            await _respond(send, 202, [*ACCEPTED_HEADERS, tag])
+            return
+        await answer(scope, receive, send)
+        log_refusal("POST", "/e", answer.status_code, began)
+
+    async def _take(self, scope: Scope, receive: Receive) -> None:
         app = self.owner
         settings: Settings = app.state.resources.settings
         headers = dict(scope["headers"])
-        try:
-            body = await read_limited_body(headers, receive, settings.max_body_bytes)
-            client = scope.get("client")
-            context = request_context(headers, client[0] if client else "", settings)
-            await intake_for(app).take(body, context)
-        except ProblemError as problem:
-            count_rejection(problem)
-            await problem_error_response(problem, instance="/e", headers=CORS)(scope, receive, send)
-            return
-        await _respond(send, 202, ACCEPTED_HEADERS)
+        body = await read_limited_body(headers, receive, settings.max_body_bytes)
+        client = scope.get("client")
+        context = request_context(headers, client[0] if client else "", settings)
+        await intake_for(app).take(body, context)
 
 
 async def read_limited_body(headers: dict[bytes, bytes], receive: Receive, limit: int) -> bytes:
@@ -181,6 +204,6 @@ PREFLIGHT_HEADERS = _raw_headers(PREFLIGHT)
 
 
 async def _respond(send: Send, status: int, headers: list[tuple[bytes, bytes]]) -> None:
-    """An empty response; the request-id middleware around this one adds X-Request-ID."""
-    await send({"type": "http.response.start", "status": status, "headers": list(headers)})
+    """An empty response with these headers (a list of the caller's own: it may be changed)."""
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": b""})

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from services.collector.service import Intake
 from shared.db import events, page_hourly, sessions, site_hourly
 from shared.settings import Settings
 from shared.sites import SiteSettings, create_site
@@ -135,6 +136,39 @@ async def test_preflight_and_cors(overt: Overt) -> None:
     assert response.headers["access-control-allow-origin"] == "*"
     assert "content-type" in response.headers["access-control-allow-headers"]
     assert response.headers["x-request-id"]
+
+
+async def test_intake_answers_carry_request_ids_and_refusals_are_logged(
+    overt: Overt, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/e is answered in front of the request-id middleware, so it tags its own answers:
+    a new id on each 202, a sane incoming id echoed, the id on refusals, whose access line
+    names /e and the status (never the body), and an unexpected error as a bare 500."""
+    first, second = await overt.send(overt.event()), await overt.send(overt.event())
+    assert first.status_code == second.status_code == 202
+    assert first.headers["x-request-id"] != second.headers["x-request-id"]
+    echoed = await overt.send(overt.event(), **{"x-request-id": "edge-42"})
+    assert echoed.headers["x-request-id"] == "edge-42"
+
+    caplog.set_level("INFO", logger="overt.access")
+    refused = await overt.send(overt.event(s="no-such-site"), **{"x-request-id": "edge-43"})
+    assert refused.status_code == 422  # an unknown site
+    assert refused.headers["x-request-id"] == "edge-43"
+    assert refused.headers["access-control-allow-origin"] == "*"
+    lines = [r.getMessage() for r in caplog.records if r.name == "overt.access"]
+    assert lines == ["POST /e 422"]
+
+    async def explode(*_: object) -> int:
+        raise RuntimeError("detail: password=hunter2")
+
+    monkeypatch.setattr(Intake, "take", explode)
+    with caplog.at_level("ERROR"):
+        broken = await overt.send(overt.event(), **{"x-request-id": "edge-44"})
+    body = assert_problem(broken, 500, "internal")
+    assert body["instance"] == "/e"
+    assert broken.headers["x-request-id"] == "edge-44"
+    assert "hunter2" not in broken.text
+    assert any("unhandled error on POST /e" in r.getMessage() for r in caplog.records)
 
 
 async def test_sessions_engagement_and_rollups(overt: Overt) -> None:
