@@ -126,6 +126,7 @@ class EventIntakeMiddleware:
     def __init__(self, app: ASGIApp, owner: Any) -> None:
         self.app = app
         self.owner = owner  # the FastAPI app whose state holds the resources
+        self._ready: tuple[Intake, Settings] | None = None  # read from its state once
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -164,13 +165,14 @@ class EventIntakeMiddleware:
         log_refusal("POST", "/e", answer.status_code, began)
 
     async def _take(self, scope: Scope, receive: Receive) -> None:
-        app = self.owner
-        settings: Settings = app.state.resources.settings
+        if self._ready is None:
+            self._ready = intake_for(self.owner), self.owner.state.resources.settings
+        intake, settings = self._ready
         headers = dict(scope["headers"])
         body = await read_limited_body(headers, receive, settings.max_body_bytes)
         client = scope.get("client")
         context = request_context(headers, client[0] if client else "", settings)
-        await intake_for(app).take(body, context)
+        await intake.take(body, context)
 
 
 async def read_limited_body(headers: dict[bytes, bytes], receive: Receive, limit: int) -> bytes:

@@ -53,6 +53,13 @@ class SiteCache:
     engine: AsyncEngine
     entries: dict[str, tuple[float, Site | None]] = field(default_factory=dict)
 
+    def fresh(self, site_id: str) -> Site | None:
+        """The cached site if it is fresh (no coroutine call on the hot path)."""
+        hit = self.entries.get(site_id)
+        if hit is not None and time.monotonic() - hit[0] < SITE_CACHE_SECONDS:
+            return hit[1]
+        return None
+
     async def get(self, site_id: str) -> Site | None:
         now = time.monotonic()
         hit = self.entries.get(site_id)
@@ -196,7 +203,8 @@ class Intake:
             if not site.owns_host(page.host):
                 raise WrongOrigin(site.domain)
             if site.id not in hashes:
-                salt = await self.salt.current(now)
+                # Today's salt without a coroutine call, the day's first request aside.
+                salt = self.salt.salt if now < self.salt.until else await self.salt.current(now)
                 hashes[site.id] = visitor_hash(
                     salt=salt, site_id=site.id, ip=context.ip, user_agent=context.user_agent
                 )
@@ -204,9 +212,12 @@ class Intake:
         if device.is_bot:
             EVENTS_DROPPED_BOTS.inc(len(records))
             return 0
-        if not (context.gpc_header or any(event.gpc for event in batch)):
+        tokens = sum(1 for event in batch if event.consent_token)
+        if not tokens:
+            pass
+        elif not (context.gpc_header or any(event.gpc for event in batch)):
             await self._link_subjects(batch, records)
-        elif tokens := sum(1 for event in batch if event.consent_token):
+        else:
             CONSENT_CHECKS.labels("gpc").inc(tokens)  # GPC opts out of identification
         now_monotonic = time.monotonic()
         for site in checked.values():
@@ -249,7 +260,9 @@ class Intake:
                 record.subject_id = claims.subject_id
 
     async def _site(self, site_id: str, origin_host: str | bool | None) -> Site:
-        site = await self.sites.get(site_id)
+        site = self.sites.fresh(site_id)
+        if site is None:
+            site = await self.sites.get(site_id)
         if site is None:
             raise UnknownSite()
         # No Origin header (server-side senders) is allowed; a foreign or opaque one is not.
