@@ -45,6 +45,9 @@ def from_epoch_ms(ms: int) -> datetime:
     return EPOCH + ms * MILLISECOND
 
 
+_NO_ATTRIBUTES: dict[str, Any] = dict.fromkeys((*ATTRIBUTION, *CONTEXT))
+
+
 @dataclass(slots=True)
 class Session:
     """A session being built; times are epoch milliseconds (cheap to compare per event)."""
@@ -81,8 +84,10 @@ class Session:
             "is_engaged": self.is_engaged,
             "entry_path": self.entry_path,
             "exit_path": self.exit_path,
-            **{name: self.attribution.get(name) for name in ATTRIBUTION},
-            **{name: self.context.get(name) for name in CONTEXT},
+            # Dict merges in C: one session row per event in a busy batch, so this counts.
+            **_NO_ATTRIBUTES,
+            **self.attribution,
+            **self.context,
         }
 
     def copy(self) -> Session:
@@ -171,23 +176,26 @@ def sessionise(
     """
     rows.sort(key=attrgetter("at"))
     latest: dict[tuple[str, int], Session] = {}
-    by_id: dict[uuid.UUID, Session] = {}
-    was_engaged: dict[uuid.UUID, bool] = {}
-    pageview_owner: dict[uuid.UUID, Session] = {}
+    # Keyed by the ids' integers: UUID.__hash__ is Python code, and these dicts see every
+    # event several times (8 hashes an event, a third of this function's time).
+    by_id: dict[int, Session] = {}
+    was_engaged: dict[int, bool] = {}
+    pageview_owner: dict[int, Session] = {}
 
     def remember(session: Session) -> Session:
-        if session.session_id not in by_id:
-            by_id[session.session_id] = session
-            was_engaged.setdefault(session.session_id, session.is_engaged)
-        return by_id[session.session_id]
+        key = session.session_id.int
+        known = by_id.get(key)
+        if known is None:
+            by_id[key] = known = session
+            was_engaged.setdefault(key, session.is_engaged)
+        return known
 
-    for stored in open_sessions.values():
-        remember(stored.copy())
     for key, stored in open_sessions.items():
-        latest[key] = by_id[stored.session_id]
+        latest[key] = remember(stored.copy())
     for pageview_id, session_id in pageview_sessions.items():
-        if session_id in by_id:
-            pageview_owner[pageview_id] = by_id[session_id]
+        owner = by_id.get(session_id.int)
+        if owner is not None:
+            pageview_owner[pageview_id.int] = owner
 
     # Rollup deltas keyed by the hour's epoch milliseconds; datetimes only in the output.
     page_deltas: dict[tuple[str, int, str], list[int]] = defaultdict(lambda: [0, 0, 0])
@@ -199,7 +207,7 @@ def sessionise(
         name = row.name
         session: Session | None = None
         if name == "engagement" and row.pageview_id is not None:
-            session = pageview_owner.get(row.pageview_id)
+            session = pageview_owner.get(row.pageview_id.int)
         if session is None:
             current = latest.get((row.site_id, row.visitor_hash))
             if (
@@ -221,7 +229,7 @@ def sessionise(
                     context={name_: getattr(row, name_) for name_ in CONTEXT},
                 )
             )
-            was_engaged[session.session_id] = False
+            was_engaged[session.session_id.int] = False
             latest[(row.site_id, row.visitor_hash)] = session
             page_deltas[(row.site_id, hour, row.path)][2] += 1
             site_deltas[(row.site_id, hour)][2] += 1
@@ -251,7 +259,7 @@ def sessionise(
         if name == "pageview":
             session.pageviews += 1
             session.exit_path = row.path
-            pageview_owner[row.event_id] = session
+            pageview_owner[row.event_id.int] = session
         elif name == "engagement":
             session.engaged_ms += row.engaged_ms or 0
             session.max_scroll_depth = max(session.max_scroll_depth, row.scroll_depth or 0)
@@ -263,7 +271,7 @@ def sessionise(
     changed = [session for session in by_id.values() if session.touched]
     for session in changed:
         session.is_engaged = _engaged(session, settings.get(session.site_id, DEFAULT_SITE_SETTINGS))
-        if session.is_engaged and not was_engaged[session.session_id]:
+        if session.is_engaged and not was_engaged[session.session_id.int]:
             started = session.started_ms
             site_deltas[(session.site_id, started - started % HOUR_MS)][3] += 1
 
