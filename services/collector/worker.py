@@ -68,10 +68,10 @@ def queued_events(deliveries: Sequence[Delivery]) -> list[QueuedEvent]:
 
     Duplicates inside one batch are dropped here; across batches the event_ids register does.
     """
-    unique: dict[uuid.UUID, QueuedEvent] = {}
+    unique: dict[int, QueuedEvent] = {}  # by the id's integer: UUID.__hash__ is Python code
     for delivery in deliveries:
         for event in decode_entry(delivery.payload):
-            unique.setdefault(event.event_id, event)
+            unique.setdefault(event.event_id.int, event)
     return list(unique.values())
 
 
@@ -130,7 +130,7 @@ class Carry:
 
     sessions: dict[tuple[str, int], Session] = field(default_factory=dict)
     pageviews: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
-    event_ids: set[uuid.UUID] = field(default_factory=set)
+    event_ids: set[int] = field(default_factory=set)  # UUID.int
 
 
 @dataclass(slots=True)
@@ -165,7 +165,8 @@ async def prepare_batch(
     prepared again with `verify`. That saves looking up every id of every batch.
     """
     decoded = queued_events(deliveries)
-    rows = [row for row in decoded if row.event_id not in carry.event_ids]
+    carried_ids = carry.event_ids
+    rows = [row for row in decoded if row.event_id.int not in carried_ids]
     async with engine.connect() as conn:
         new = rows
         if verify:
@@ -176,15 +177,16 @@ async def prepare_batch(
         if not new:
             return PreparedBatch(deliveries, [], [], [], [], Carry(), len(decoded), verify)
         earliest = min(row.moment for row in new) - SESSION_GAP
-        in_batch = {row.event_id for row in new}
+        in_batch = {row.event_id.int for row in new}
+        # Stored pageviews the batch's engagement events refer to (those of the batch in
+        # flight come from the carry).
         referred = {
             row.pageview_id
             for row in new
-            if row.name == "engagement"
-            and row.pageview_id
-            and row.pageview_id not in in_batch
-            and row.pageview_id not in carry.pageviews
+            if row.name == "engagement" and row.pageview_id and row.pageview_id.int not in in_batch
         }
+        carried_pageviews = {pv: carry.pageviews[pv] for pv in referred if pv in carry.pageviews}
+        referred -= carried_pageviews.keys()
         keys = visitor_keys(new)
         open_sessions = await _open_sessions(conn, keys, earliest)
         pageview_sessions = await _pageview_sessions(conn, sorted(referred))
@@ -195,7 +197,7 @@ async def prepare_batch(
         stored = open_sessions.get(key)
         if carried.last_ms >= since and (stored is None or carried.last_ms >= stored.last_ms):
             open_sessions[key] = carried
-    pageview_sessions.update(carry.pageviews)
+    pageview_sessions.update(carried_pageviews)
     result = sessionise(
         new,
         open_sessions=open_sessions,
