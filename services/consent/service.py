@@ -651,12 +651,33 @@ async def site_assertion_secret(*, engine: AsyncEngine, secret: bytes, site_id: 
 EXPIRY_INTERVAL_S = 3600.0
 
 
+async def expire_all(*, resources: Resources, now: datetime | None = None) -> int:
+    """One expiry pass over every site; returns how many consents expired.
+
+    A site that never set up consent (no keys) has nothing to expire and is skipped. A
+    site whose pass fails is logged and retried at the next pass; the others still run.
+    (The pass used to stop at the first site without keys, so no site after it in id
+    order ever had its consents expired.)
+    """
+    expired = 0
+    for site_id in await ledger_sites(engine=resources.engine):
+        try:
+            expired += await expire_consents(resources=resources, site_id=site_id, now=now)
+        except SiteNotFound:
+            continue
+        except Exception:
+            log.exception(
+                "consent expiry failed for a site; retrying at the next interval",
+                extra={"site_id": site_id},
+            )
+    return expired
+
+
 async def run_expiry(resources: Resources, stop: asyncio.Event) -> None:
     """Background task: record `expired` rows for lapsed consents, hourly, until `stop`."""
     while not stop.is_set():
         try:
-            for site_id in await ledger_sites(engine=resources.engine):
-                await expire_consents(resources=resources, site_id=site_id)
+            await expire_all(resources=resources)
         except Exception:
             log.exception("consent expiry pass failed; retrying at the next interval")
         with contextlib.suppress(TimeoutError):

@@ -18,6 +18,7 @@ from services.consent.service import (
     consent_state,
     create_subject,
     ensure_site,
+    expire_all,
     expire_consents,
     get_notice,
     publish_notice,
@@ -352,3 +353,32 @@ async def test_deleted_site_keys_do_not_hide_a_chain(overt: Overt, site: Site) -
     problems = [p for report in reports for p in report.problems]
     assert problems
     assert f"site {site.id} checkpoint at row 1: bad signature" in problems
+
+
+async def test_expiry_pass_reaches_every_site_past_one_without_consent(
+    overt: Overt, site: Site
+) -> None:
+    """Sites that never set up consent have no keys; the hourly pass skips them, and
+    still expires the consents of the sites after them in id order."""
+    engine = overt.resources.engine
+    subject = await create_subject(engine=engine, site_id=site.id)
+    await decide(overt, site, subject.subject_id, analytics=True)
+    keyless = None
+    for n in range(64):  # a site whose id sorts first (ids are random)
+        candidate = await create_site(engine=engine, domain=f"keyless{n}.example")
+        if candidate.id < site.id:
+            keyless = candidate
+            break
+    assert keyless is not None
+
+    later = datetime.now(UTC) + timedelta(days=400)
+    assert await expire_all(resources=overt.resources, now=later) == 1
+    states = {
+        s.purpose.purpose: s
+        for s in await consent_state(
+            engine=engine, site_id=site.id, subject_id=subject.subject_id, now=later
+        )
+    }
+    assert states["analytics"].status == LedgerEvent.expired
+    assert not states["analytics"].granted
+    assert await expire_all(resources=overt.resources, now=later) == 0  # once only
