@@ -164,28 +164,34 @@ def lift_row(group: str, subjects: int, good: int, base_rate: float | None, k: i
     )
 
 
+async def _campaign_rows(
+    *, engine: AsyncEngine, site_id: str, between: tuple[datetime, datetime]
+) -> list[Any]:
+    """Outcomes reported for campaigns (not for subjects) that occurred in [start, end)."""
+    async with engine.connect() as conn:
+        result = await conn.execute(
+            select(
+                outcomes.c.utm_source,
+                outcomes.c.utm_campaign,
+                outcomes.c.kind,
+                outcomes.c.amount_micros,
+                outcomes.c.currency,
+            ).where(
+                outcomes.c.site_id == site_id,
+                outcomes.c.subject_id.is_(None),
+                outcomes.c.occurred_at >= between[0],
+                outcomes.c.occurred_at < between[1],
+            )
+        )
+        return list(result.all())
+
+
 async def campaign_outcomes(
     *, engine: AsyncEngine, site_id: str, between: tuple[datetime, datetime]
 ) -> list[CampaignOutcomes]:
     """Outcomes reported for campaigns (not for subjects) that occurred in [start, end):
     counts per kind, revenue per currency."""
-    async with engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                select(
-                    outcomes.c.utm_source,
-                    outcomes.c.utm_campaign,
-                    outcomes.c.kind,
-                    outcomes.c.amount_micros,
-                    outcomes.c.currency,
-                ).where(
-                    outcomes.c.site_id == site_id,
-                    outcomes.c.subject_id.is_(None),
-                    outcomes.c.occurred_at >= between[0],
-                    outcomes.c.occurred_at < between[1],
-                )
-            )
-        ).all()
+    rows = await _campaign_rows(engine=engine, site_id=site_id, between=between)
     counts: dict[tuple[str | None, str | None], dict[str, int]] = defaultdict(
         lambda: defaultdict(int)
     )
@@ -220,28 +226,17 @@ async def outcomes_by_campaign(
     if by not in ("utm_campaign", "utm_source"):
         return {}
     timezone = await site_timezone(engine=engine, site_id=site_id)
-    start, end = day_bounds(*date_range, timezone)
-    column = outcomes.c[by]
-    async with engine.connect() as conn:
-        rows = await conn.execute(
-            select(
-                column.label("value"),
-                outcomes.c.kind,
-                outcomes.c.amount_micros,
-                outcomes.c.currency,
-            ).where(
-                outcomes.c.site_id == site_id,
-                outcomes.c.subject_id.is_(None),
-                column.is_not(None),
-                outcomes.c.occurred_at >= start,
-                outcomes.c.occurred_at < end,
-            )
-        )
-        found: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-        for row in rows:
-            found[row.value][row.kind] += 1
-            if row.amount_micros is not None:
-                found[row.value][f"revenue:{row.currency}"] += row.amount_micros / 1_000_000
+    rows = await _campaign_rows(
+        engine=engine, site_id=site_id, between=day_bounds(*date_range, timezone)
+    )
+    found: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for row in rows:
+        value = getattr(row, by)
+        if value is None:
+            continue
+        found[value][row.kind] += 1
+        if row.amount_micros is not None:
+            found[value][f"revenue:{row.currency}"] += row.amount_micros / 1_000_000
     return {value: dict(sorted(kinds.items())) for value, kinds in found.items()}
 
 
