@@ -25,6 +25,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 CLAIM_COLUMNS = ("event_id", "occurred_at", "session_id")
@@ -52,31 +53,24 @@ async def bulk_insert(
     await _sqlite_insert(conn, table, columns, records)
 
 
+@lru_cache(maxsize=64)
 def _sqlite_statement(
-    conn: AsyncConnection, table: Table, columns: Sequence[str], verb: str
+    dialect: Dialect, table: Table, columns: tuple[str, ...], verb: str
 ) -> tuple[str, list[Any]]:
     """INSERT text with positional parameters, and each column's bind processor (None where
     a value goes in as it is). The processors are SQLAlchemy's own for this dialect, so the
     stored form (UUID hex, datetime text) is the one its reads expect. JSON columns take
     their JSON text as is."""
-    key = (id(conn.dialect), table.name, tuple(columns), verb)
-    cached = _SQLITE_STATEMENTS.get(key)
-    if cached is None:
-        quote = conn.dialect.identifier_preparer.quote
-        names = ", ".join(quote(name) for name in columns)
-        marks = ", ".join("?" for _ in columns)
-        processors = [
-            None
-            if isinstance(table.c[name].type, JSON)
-            else table.c[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
-            for name in columns
-        ]
-        sql = f"{verb} INTO {quote(table.name)} ({names}) VALUES ({marks})"
-        cached = _SQLITE_STATEMENTS[key] = (sql, processors)
-    return cached
-
-
-_SQLITE_STATEMENTS: dict[tuple[Any, ...], tuple[str, list[Any]]] = {}
+    quote = dialect.identifier_preparer.quote
+    names = ", ".join(quote(name) for name in columns)
+    marks = ", ".join("?" for _ in columns)
+    processors = [
+        None
+        if isinstance(table.c[name].type, JSON)
+        else table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        for name in columns
+    ]
+    return f"{verb} INTO {quote(table.name)} ({names}) VALUES ({marks})", processors
 
 
 async def _sqlite_insert(
@@ -89,7 +83,7 @@ async def _sqlite_insert(
 ) -> None:
     """executemany straight to the driver: SQLAlchemy's per-row parameter handling cost
     46 us an event (the drain's largest cost on SQLite); this is a tuple per row."""
-    sql, processors = _sqlite_statement(conn, table, columns, verb)
+    sql, processors = _sqlite_statement(conn.dialect, table, tuple(columns), verb)
     converting = [(index, p) for index, p in enumerate(processors) if p is not None]
     rows = []
     for record in records:
