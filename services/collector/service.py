@@ -212,13 +212,11 @@ class Intake:
         if device.is_bot:
             EVENTS_DROPPED_BOTS.inc(len(records))
             return 0
-        tokens = sum(1 for event in batch if event.consent_token)
-        if not tokens:
-            pass
-        elif not (context.gpc_header or any(event.gpc for event in batch)):
-            await self._link_subjects(batch, records)
-        else:
-            CONSENT_CHECKS.labels("gpc").inc(tokens)  # GPC opts out of identification
+        if tokens := sum(1 for event in batch if event.consent_token):
+            if not (context.gpc_header or any(event.gpc for event in batch)):
+                await self._link_subjects(batch, records)
+            else:
+                CONSENT_CHECKS.labels("gpc").inc(tokens)  # GPC opts out of identification
         now_monotonic = time.monotonic()
         for site in checked.values():
             cost = (
