@@ -177,9 +177,8 @@ sessions = Table(
     Column("device", String(16), nullable=True),
     Column("country", String(2), nullable=True),
     Column("analytics_id", String(32), nullable=True),
-    Index(
-        "ix_sessions_site_id_visitor_hash_last_seen_at", "site_id", "visitor_hash", "last_seen_at"
-    ),
+    # Not on last_seen_at, which every update moves: updates stay in place (migration 0302).
+    Index("ix_sessions_site_id_visitor_hash", "site_id", "visitor_hash"),
     Index("ix_sessions_site_id_started_at", "site_id", "started_at"),
     Index("ix_sessions_site_id_analytics_id_started_at", "site_id", "analytics_id", "started_at"),
 )

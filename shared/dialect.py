@@ -6,6 +6,7 @@ inserts via COPY, insert-if-absent) lives here with both branches side by side.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -45,8 +46,7 @@ async def bulk_insert(
     """
     if not records:
         return
-    driver = (await conn.get_raw_connection()).driver_connection
-    assert driver is not None
+    driver = await _driver(conn)
     if is_postgres(conn):
         await driver.copy_records_to_table(table.name, records=records, columns=list(columns))
         return
@@ -112,27 +112,35 @@ async def upsert(
     add: Sequence[str] = (),
     replace: Sequence[str] = (),
 ) -> None:
-    """Insert rows; on a key conflict add the `add` columns and overwrite the `replace` ones.
+    """Insert rows (all with the same keys, in the same order); on a key conflict add the
+    `add` columns and overwrite the `replace` ones.
 
     Both dialects speak INSERT ... ON CONFLICT (keys) DO UPDATE. PostgreSQL gets every row in
-    one statement as one array per column (INSERT ... SELECT FROM unnest(...)): asyncpg
-    encodes arrays in C, where a multi-row VALUES list costs SQLAlchemy ~10 µs per row to
-    compile and bind. SQLite: the same statement through SQLAlchemy, executemany.
+    one statement: a few rows as one array per column (INSERT ... SELECT FROM unnest(...)),
+    where a multi-row VALUES list costs SQLAlchemy ~10 µs per row to compile and bind; many
+    rows through a staging table (see _stage). SQLite: the statement through SQLAlchemy,
+    executemany.
     """
     if not rows:
         return
     if is_postgres(conn):
-        columns = list(rows[0].keys())
-        driver = (await conn.get_raw_connection()).driver_connection
-        assert driver is not None
+        columns = tuple(rows[0].keys())
+        driver = await _driver(conn)
+        shape = (table, columns, tuple(keys), tuple(add), tuple(replace))
+        if len(rows) >= STAGE_ROWS:
+            staged = await _stage(driver, table, columns, [tuple(row.values()) for row in rows])
+            await driver.execute(_upsert_sql(*shape, staged))
+            return
         arrays = [[row[name] for row in rows] for name in columns]
-        sql = _unnest_upsert_sql(table, tuple(columns), tuple(keys), tuple(add), tuple(replace))
-        await driver.execute(sql, *arrays)
+        await driver.execute(_upsert_sql(*shape), *arrays)
         return
     statement = sqlite.insert(table)
     excluded = statement.excluded
     updates: dict[str, Any] = {name: table.c[name] + excluded[name] for name in add}
     updates.update({name: excluded[name] for name in replace})
+    if not updates:
+        await conn.execute(statement.on_conflict_do_nothing(index_elements=list(keys)), list(rows))
+        return
     await conn.execute(
         statement.on_conflict_do_update(index_elements=list(keys), set_=updates), list(rows)
     )
@@ -140,27 +148,76 @@ async def upsert(
 
 _PG = postgresql.dialect()  # type: ignore[no-untyped-call]
 
+# From this many rows on, PostgreSQL bulk statements read their rows from a staging table
+# filled by COPY instead of from one array per column: asyncpg checks every array element
+# against collections.abc (isinstance in Python, ~0.3 µs an element, 26 for a session row),
+# where COPY encodes each tuple in C. Below it, the array form saves two round trips.
+STAGE_ROWS = 64
+
+
+async def _driver(conn: AsyncConnection) -> Any:
+    """The driver's own connection (asyncpg, aiosqlite), in the caller's transaction.
+
+    SQLAlchemy's asyncpg adapter opens the database transaction with its first statement;
+    statements sent straight to asyncpg before that would each commit on their own (and a
+    staging table would be emptied between its COPY and its INSERT)."""
+    driver = (await conn.get_raw_connection()).driver_connection
+    assert driver is not None
+    if is_postgres(conn) and conn.in_transaction() and not driver.is_in_transaction():
+        await conn.exec_driver_sql("SELECT 1")
+    return driver
+
 
 @lru_cache(maxsize=64)
-def _unnest_upsert_sql(
+def _stage_sql(table: Table, columns: tuple[str, ...]) -> tuple[str, str, str]:
+    """The staging table for these columns of `table`: its name, its DDL, and the row source
+    that empties it."""
+    names = ", ".join(f'"{name}"' for name in columns)
+    stage = f"overt_stage_{table.name}_{zlib.crc32(names.encode()):08x}"
+    ddl = (
+        f'CREATE TEMP TABLE IF NOT EXISTS "{stage}" ON COMMIT DELETE ROWS '
+        f'AS SELECT {names} FROM "{table.name}" WITH NO DATA'
+    )
+    return stage, ddl, f'(DELETE FROM "{stage}" RETURNING {names})'
+
+
+async def _stage(
+    driver: Any, table: Table, columns: tuple[str, ...], records: Sequence[Sequence[Any]]
+) -> str:
+    """COPY rows into this connection's staging table for `columns` of `table` (a temporary
+    table, created once per connection, emptied at every commit); returns the row source
+    that takes them out again, so a second use in one transaction starts empty."""
+    stage, ddl, source = _stage_sql(table, columns)
+    await driver.execute(ddl)
+    await driver.copy_records_to_table(stage, records=records, columns=list(columns))
+    return source
+
+
+@lru_cache(maxsize=64)
+def _upsert_sql(
     table: Table,
     columns: tuple[str, ...],
     keys: tuple[str, ...],
     add: tuple[str, ...],
     replace: tuple[str, ...],
+    staged: str | None = None,
 ) -> str:
-    arrays = ", ".join(
-        f"${i}::{table.c[name].type.compile(dialect=_PG)}[]" for i, name in enumerate(columns, 1)
-    )
+    """INSERT ... ON CONFLICT from one array parameter per column, or from a staging table's
+    row source."""
     names = ", ".join(f'"{name}"' for name in columns)
+    if staged is None:
+        arrays = ", ".join(
+            f"${i}::{table.c[name].type.compile(dialect=_PG)}[]"
+            for i, name in enumerate(columns, 1)
+        )
+        head = f'INSERT INTO "{table.name}" ({names}) SELECT * FROM unnest({arrays})'
+    else:
+        head = f'WITH staged AS {staged} INSERT INTO "{table.name}" ({names}) SELECT * FROM staged'
     sets = [f'"{n}" = "{table.name}"."{n}" + EXCLUDED."{n}"' for n in add]
     sets += [f'"{n}" = EXCLUDED."{n}"' for n in replace]
     action = f"DO UPDATE SET {', '.join(sets)}" if sets else "DO NOTHING"
     conflict = ", ".join(f'"{name}"' for name in keys)
-    return (
-        f'INSERT INTO "{table.name}" ({names}) SELECT * FROM unnest({arrays}) '
-        f"ON CONFLICT ({conflict}) {action}"
-    )
+    return f"{head} ON CONFLICT ({conflict}) {action}"
 
 
 def in_clauses(
@@ -179,6 +236,49 @@ def in_clauses(
     return [column.in_(values[start : start + 2000]) for start in range(0, len(values), 2000)]
 
 
+async def select_matching(
+    conn: AsyncConnection,
+    table: Table,
+    *,
+    equal: Mapping[str, Any],
+    any_of: tuple[str, Sequence[Any]],
+    at_least: Mapping[str, Any],
+) -> list[Mapping[str, Any]]:
+    """Whole rows of `table` whose `equal` columns equal their values, whose `any_of` column
+    holds one of its values, and whose `at_least` columns are at or above theirs.
+
+    PostgreSQL: one statement straight on the driver, rows decoded in C (asyncpg records);
+    through SQLAlchemy's result processing, a session row cost the ingest worker ~10 µs,
+    and it reads one per visitor of every batch. SQLite: SQLAlchemy, IN lists in chunks.
+    """
+    column, values = any_of
+    if not values:
+        return []
+    if is_postgres(conn):
+        sql = _select_matching_sql(table, tuple(equal), column, tuple(at_least))
+        driver = await _driver(conn)
+        return list(await driver.fetch(sql, *equal.values(), list(values), *at_least.values()))
+    conditions = [table.c[name] == value for name, value in equal.items()]
+    conditions += [table.c[name] >= value for name, value in at_least.items()]
+    found: list[Any] = []
+    for clause in in_clauses(conn, table.c[column], values):
+        result = await conn.execute(select(table).where(*conditions, clause))
+        found.extend(result.mappings().all())
+    return found
+
+
+@lru_cache(maxsize=16)
+def _select_matching_sql(
+    table: Table, equal: tuple[str, ...], column: str, at_least: tuple[str, ...]
+) -> str:
+    names = ", ".join(f'"{c.name}"' for c in table.columns)
+    conditions = [f'"{name}" = ${i}' for i, name in enumerate(equal, 1)]
+    array = table.c[column].type.compile(dialect=_PG)
+    conditions.append(f'"{column}" = ANY(${len(conditions) + 1}::{array}[])')
+    conditions += [f'"{name}" >= ${i}' for i, name in enumerate(at_least, len(conditions) + 1)]
+    return f'SELECT {names} FROM "{table.name}" WHERE {" AND ".join(conditions)}'
+
+
 async def claim_event_ids(
     conn: AsyncConnection, register: Table, claims: Sequence[tuple[Any, Any, Any]]
 ) -> int:
@@ -195,8 +295,7 @@ async def claim_event_ids(
     """
     if not claims:
         return 0
-    driver = (await conn.get_raw_connection()).driver_connection
-    assert driver is not None
+    driver = await _driver(conn)
     if is_postgres(conn):
         try:
             async with conn.begin_nested():
@@ -335,12 +434,16 @@ async def insert_new_returning(
         return []
     columns = [column.name for column in table.primary_key.columns]
     if is_postgres(conn):
-        driver = (await conn.get_raw_connection()).driver_connection
-        assert driver is not None
-        arrays = [list(values) for values in zip(*keys, strict=True)]
-        sql = _unnest_upsert_sql(table, tuple(columns), tuple(columns), (), ())
-        names = ", ".join(f'"{name}"' for name in columns)
-        return [tuple(row) for row in await driver.fetch(f"{sql} RETURNING {names}", *arrays)]
+        driver = await _driver(conn)
+        names = tuple(columns)
+        returning = " RETURNING " + ", ".join(f'"{name}"' for name in names)
+        if len(keys) >= STAGE_ROWS:
+            staged = await _stage(driver, table, names, keys)
+            rows = await driver.fetch(_upsert_sql(table, names, names, (), (), staged) + returning)
+        else:
+            arrays = [list(values) for values in zip(*keys, strict=True)]
+            rows = await driver.fetch(_upsert_sql(table, names, names, (), ()) + returning, *arrays)
+        return [tuple(row) for row in rows]
     statement = sqlite.insert(table).on_conflict_do_nothing()
     rows = [dict(zip(columns, key, strict=True)) for key in keys]
     result = await conn.execute(statement.returning(*table.primary_key.columns), rows)

@@ -47,6 +47,7 @@ from shared.dialect import (
     existing_keys,
     in_clauses,
     insert_new_returning,
+    select_matching,
     upsert,
 )
 from shared.metrics import INGEST_BATCH_EVENTS, INGEST_EVENTS, INGEST_WRITE_SECONDS
@@ -84,17 +85,18 @@ async def _open_sessions(
         by_site[site_id].append(visitor)
     latest: dict[tuple[str, int], Session] = {}
     for site_id, visitors in by_site.items():
-        for clause in in_clauses(conn, sessions.c.visitor_hash, visitors):
-            result = await conn.execute(
-                select(sessions).where(
-                    sessions.c.site_id == site_id, clause, sessions.c.last_seen_at >= since
-                )
-            )
-            for row in result.mappings():
-                session = Session.from_row(dict(row))
-                key = (site_id, session.visitor_hash)
-                if key not in latest or session.last_ms > latest[key].last_ms:
-                    latest[key] = session
+        rows = await select_matching(
+            conn,
+            sessions,
+            equal={"site_id": site_id},
+            any_of=("visitor_hash", visitors),
+            at_least={"last_seen_at": since},
+        )
+        for row in rows:
+            session = Session.from_row(row)
+            key = (site_id, session.visitor_hash)
+            if key not in latest or session.last_ms > latest[key].last_ms:
+                latest[key] = session
     return latest
 
 

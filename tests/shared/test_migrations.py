@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 from alembic import command
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from shared.db import create_engine, metadata
 from shared.migrate import alembic_config, upgrade_head
@@ -38,3 +38,25 @@ async def test_downgrade_to_base_and_back(sqlite_settings: Settings) -> None:
     assert await table_names(sqlite_settings) == {"alembic_version"}
     await asyncio.to_thread(upgrade_head, sqlite_settings)
     assert "events" in await table_names(sqlite_settings)
+
+
+async def test_session_rows_can_be_updated_in_place(settings: Settings) -> None:
+    """The worker rewrites a session's row for each batch of its events, moving last_seen_at:
+    no index may hold that column (PostgreSQL could not update the row in place, a HOT
+    update), and on PostgreSQL every page keeps room for the new version (migration 0302)."""
+    engine = create_engine(settings)
+    try:
+        async with engine.connect() as conn:
+            indexes = await conn.run_sync(lambda c: inspect(c).get_indexes("sessions"))
+            options = None
+            if conn.dialect.name == "postgresql":
+                options = await conn.scalar(
+                    text("SELECT reloptions FROM pg_class WHERE relname = 'sessions'")
+                )
+    finally:
+        await engine.dispose()
+    columns = [index["column_names"] for index in indexes]
+    assert ["site_id", "visitor_hash"] in columns
+    assert not [names for names in columns if "last_seen_at" in names]
+    if settings.database_url.startswith("postgresql"):
+        assert options == ["fillfactor=80"]

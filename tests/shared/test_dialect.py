@@ -1,0 +1,148 @@
+"""The bulk statements behind the ingest worker, on both dialects and on both of
+PostgreSQL's paths (arrays for a few rows, a COPY-filled staging table for many)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from shared import dialect
+from shared.db import page_hourly, sessions, visitor_days
+from shared.dialect import insert_new_returning, select_matching, upsert
+from shared.runtime import Resources
+from shared.sites import create_site
+
+pytestmark = pytest.mark.anyio
+
+HOUR = datetime(2026, 11, 24, 9, tzinfo=UTC)
+ADD = ("pageviews", "engaged_ms", "entries", "visitors")
+# Both sides of the PostgreSQL threshold (SQLite has one path; it runs both sizes too).
+SIZES = (dialect.STAGE_ROWS - 1, dialect.STAGE_ROWS * 3)
+
+
+def hourly(site_id: str, paths: int, pageviews: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "site_id": site_id,
+            "hour": HOUR,
+            "path": f"/p{n}",
+            "pageviews": pageviews,
+            "engaged_ms": 10 * n,
+            "entries": 1,
+            "visitors": 0,
+        }
+        for n in range(paths)
+    ]
+
+
+async def add_hourly(
+    conn: AsyncConnection,
+    rows: list[dict[str, Any]],
+    add: tuple[str, ...] = ADD,
+    replace: tuple[str, ...] = (),
+) -> None:
+    await upsert(
+        conn, page_hourly, rows, keys=["site_id", "hour", "path"], add=add, replace=replace
+    )
+
+
+async def page_counts(resources: Resources, site_id: str) -> dict[str, tuple[int, int, int]]:
+    async with resources.engine.connect() as conn:
+        result = await conn.execute(page_hourly.select().where(page_hourly.c.site_id == site_id))
+        return {row.path: (row.pageviews, row.engaged_ms, row.entries) for row in result}
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_upsert_adds_on_conflict_once_per_call_even_twice_in_one_transaction(
+    resources: Resources, size: int
+) -> None:
+    site = await create_site(engine=resources.engine, domain="example.com")
+    async with resources.engine.begin() as conn:
+        await add_hourly(conn, hourly(site.id, size, 2))
+        # Same transaction, same staging table: the first call's rows must not come again.
+        await add_hourly(conn, hourly(site.id, size, 3))
+    async with resources.engine.begin() as conn:
+        await add_hourly(conn, hourly(site.id, size + 1, 5))
+
+    counts = await page_counts(resources, site.id)
+    assert len(counts) == size + 1
+    assert counts["/p1"] == (10, 30, 3)
+    assert counts[f"/p{size - 1}"] == (10, 30 * (size - 1), 3)
+    assert counts[f"/p{size}"] == (5, 10 * size, 1)  # new in the last call only
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_upsert_replaces_the_named_columns(resources: Resources, size: int) -> None:
+    site = await create_site(engine=resources.engine, domain="example.com")
+    async with resources.engine.begin() as conn:
+        await add_hourly(conn, hourly(site.id, size, 2))
+    async with resources.engine.begin() as conn:
+        await add_hourly(
+            conn,
+            hourly(site.id, size, 7),
+            add=("entries",),
+            replace=("pageviews", "engaged_ms", "visitors"),
+        )
+    counts = await page_counts(resources, site.id)
+    assert set(counts.values()) == {(7, 10 * n, 2) for n in range(size)}
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_insert_new_returning_returns_only_the_keys_that_were_absent(
+    resources: Resources, size: int
+) -> None:
+    day = date(2026, 11, 24)
+    first = [(day, "s1", n) for n in range(size)]
+    second = [(day, "s1", n) for n in range(size // 2, size + size // 2)]
+    async with resources.engine.begin() as conn:
+        assert sorted(await insert_new_returning(conn, visitor_days, first)) == first
+        new = await insert_new_returning(conn, visitor_days, second)
+    assert sorted(new) == [key for key in second if key not in first]
+    async with resources.engine.begin() as conn:
+        assert await insert_new_returning(conn, visitor_days, second) == []
+
+
+async def test_select_matching_reads_whole_rows_by_equal_any_and_at_least(
+    resources: Resources,
+) -> None:
+    site = await create_site(engine=resources.engine, domain="example.com")
+    other = await create_site(engine=resources.engine, domain="example.org")
+
+    def session(n: int, site_id: str, last_seen: datetime) -> dict[str, Any]:
+        return {
+            "session_id": uuid.UUID(int=n),
+            "site_id": site_id,
+            "visitor_hash": n % 100,
+            "started_at": last_seen - timedelta(minutes=5),
+            "last_seen_at": last_seen,
+            "entry_path": "/",
+            "exit_path": f"/exit{n}",
+        }
+
+    rows = [session(n, site.id, HOUR + timedelta(minutes=n % 3)) for n in range(200)]
+    rows += [session(1000 + n, other.id, HOUR + timedelta(minutes=2)) for n in range(5)]
+    async with resources.engine.begin() as conn:
+        await upsert(conn, sessions, rows, keys=["session_id"])
+
+    async with resources.engine.connect() as conn:
+        found = await select_matching(
+            conn,
+            sessions,
+            equal={"site_id": site.id},
+            any_of=("visitor_hash", [1, 2, 4, 5, 99]),
+            at_least={"last_seen_at": HOUR + timedelta(minutes=1)},
+        )
+        nothing = await select_matching(
+            conn, sessions, equal={"site_id": site.id}, any_of=("visitor_hash", []), at_least={}
+        )
+    expected = {n for n in range(200) if n % 100 in (1, 2, 4, 5, 99) and n % 3 >= 1}
+    assert {row["session_id"].int for row in found} == expected
+    sample = next(row for row in found if row["session_id"].int == 1)
+    assert sample["exit_path"] == "/exit1"
+    assert sample["last_seen_at"] == HOUR + timedelta(minutes=1)
+    assert sample["pageviews"] == 0  # whole rows, server defaults included
+    assert nothing == []
