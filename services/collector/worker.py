@@ -234,23 +234,58 @@ async def prepare_batch(
     )
 
 
-async def _count_new_visitors(conn: AsyncConnection, batch: PreparedBatch) -> None:
+class StoredKeys:
+    """visitor_days / page_visitor_days keys this worker has committed.
+
+    A stored key stays counted (the per-day sets are only trimmed of days the rollups have
+    already counted), so a later batch need not send it again: at scale most of a batch's
+    visitors were seen earlier that day, and sending them cost a COPY row and a conflicting
+    insert each. Only committed keys are remembered, so another worker's writes can make a
+    key look new (then the database answers), never the other way round. Bounded: forgotten
+    all at once when full, which only costs sending them again.
+    """
+
+    def __init__(self, limit: int = 300_000) -> None:
+        self.limit = limit
+        self.keys: set[tuple[Any, ...]] = set()
+
+    def unknown(self, first_seen: dict[tuple[Any, ...], int]) -> dict[tuple[Any, ...], int]:
+        keys = self.keys
+        return {key: at for key, at in first_seen.items() if key not in keys}
+
+    def remember(self, *committed: dict[tuple[Any, ...], int]) -> None:
+        size = sum(map(len, committed))
+        if len(self.keys) + size > self.limit:
+            self.keys.clear()
+        for keys in committed:
+            self.keys.update(keys)
+
+
+async def _count_new_visitors(
+    conn: AsyncConnection,
+    batch: PreparedBatch,
+    visitors: dict[tuple[Any, ...], int],
+    pages: dict[tuple[Any, ...], int],
+) -> None:
     """Add the batch's visitors new to their day (and page) to its rollup rows; forget the
-    per-day sets older than the day before the batch's earliest event."""
-    new_visitors = set(await insert_new_returning(conn, visitor_days, list(batch.visitors)))
-    new_pages = set(await insert_new_returning(conn, page_visitor_days, list(batch.pages)))
+    per-day sets older than the day before the batch's earliest event. `visitors`, `pages`:
+    the batch's first sightings that may be new (see StoredKeys)."""
+    new_visitors = set(await insert_new_returning(conn, visitor_days, list(visitors)))
+    new_pages = set(await insert_new_returning(conn, page_visitor_days, list(pages)))
     add_visitor_counts(
         batch.site_rows,
         batch.page_rows,
-        {key: at for key, at in batch.visitors.items() if key in new_visitors},
-        {key: at for key, at in batch.pages.items() if key in new_pages},
+        {key: at for key, at in visitors.items() if key in new_visitors},
+        {key: at for key, at in pages.items() if key in new_pages},
     )
     oldest = min(key[0] for key in batch.visitors) - timedelta(days=1)
     for table in (visitor_days, page_visitor_days):
         await conn.execute(delete(table).where(table.c.day < oldest))
 
 
-async def write_prepared(*, engine: AsyncEngine, batch: PreparedBatch) -> int:
+async def write_prepared(
+    *, engine: AsyncEngine, batch: PreparedBatch, stored: StoredKeys | None = None
+) -> int:
     """Store a prepared batch in one transaction; returns how many events were new.
 
     If some of its events are stored already (another writer, or a redelivery the batch
@@ -259,12 +294,14 @@ async def write_prepared(*, engine: AsyncEngine, batch: PreparedBatch) -> int:
     """
     if not batch.records:
         return 0
+    stored = stored or StoredKeys()
+    visitors, pages = stored.unknown(batch.visitors), stored.unknown(batch.pages)
     async with engine.begin() as conn:
         claims = [(r[ID], r[OCCURRED_AT], r[SESSION_ID]) for r in batch.records]
         if await claim_event_ids(conn, event_ids, claims) != len(claims):
             raise ConcurrentWrite()
         await bulk_insert(conn, events, EVENT_COLUMNS, batch.records)
-        await _count_new_visitors(conn, batch)
+        await _count_new_visitors(conn, batch, visitors, pages)
         await upsert(
             conn, sessions, batch.session_rows, keys=["session_id"], replace=SESSION_COLUMNS
         )
@@ -290,13 +327,16 @@ async def write_prepared(*, engine: AsyncEngine, batch: PreparedBatch) -> int:
                 "visitors",
             ],
         )
+    stored.remember(visitors, pages)
     return len(batch.records)
 
 
-async def commit_batch(*, engine: AsyncEngine, queue: EventQueue, batch: PreparedBatch) -> int:
+async def commit_batch(
+    *, engine: AsyncEngine, queue: EventQueue, batch: PreparedBatch, stored: StoredKeys
+) -> int:
     """Write a prepared batch, then acknowledge it. Raises if the write fails (nothing acked)."""
     started = time.perf_counter()
-    inserted = await write_prepared(engine=engine, batch=batch)
+    inserted = await write_prepared(engine=engine, batch=batch, stored=stored)
     INGEST_WRITE_SECONDS.observe(time.perf_counter() - started)
     INGEST_BATCH_EVENTS.observe(batch.received)
     INGEST_EVENTS.labels("stored").inc(inserted)
@@ -346,6 +386,7 @@ async def run_ingest(resources: Resources, stop: asyncio.Event) -> None:
     verify = False  # prepare the next batch against what is stored (after a failed write)
     batch: list[Delivery] = []
     carry = Carry()
+    stored = StoredKeys()
     writing: tuple[asyncio.Task[int], PreparedBatch] | None = None
 
     async def settle() -> bool:
@@ -422,7 +463,9 @@ async def run_ingest(resources: Resources, stop: asyncio.Event) -> None:
             if await settle():
                 continue  # the batch in flight failed: what was prepared assumed it had not
             writing = (
-                asyncio.create_task(commit_batch(engine=engine, queue=queue, batch=prepared)),
+                asyncio.create_task(
+                    commit_batch(engine=engine, queue=queue, batch=prepared, stored=stored)
+                ),
                 prepared,
             )
             carry = prepared.carry

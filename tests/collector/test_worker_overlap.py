@@ -12,17 +12,18 @@ from datetime import UTC, datetime
 
 import orjson
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from services.collector.worker import (
     Carry,
     ConcurrentWrite,
+    StoredKeys,
     ingest_batch,
     prepare_batch,
     run_ingest,
     write_prepared,
 )
-from shared.db import events, sessions, site_hourly
+from shared.db import events, page_hourly, page_visitor_days, sessions, site_hourly, visitor_days
 from shared.queue import Delivery, InProcessQueue
 from shared.runtime import Resources, open_resources
 from shared.settings import Settings
@@ -159,3 +160,44 @@ async def test_redelivered_events_in_a_mixed_batch_are_stored_once_without_a_war
     assert logged == []
     retried = "batch held events stored before; preparing it again"
     assert retried in [r.getMessage() for r in caplog.records]
+
+
+async def test_visitor_keys_are_remembered_only_once_committed(resources: Resources) -> None:
+    """The worker skips sending visitor-day keys it has committed (StoredKeys). A failed
+    write remembers nothing, so its retry still counts the visitor; once committed, a key is
+    not sent again: shown by removing the stored key by hand, after which a worker that
+    remembers it still does not count the visitor twice."""
+    site = await create_site(engine=resources.engine, domain="example.com")
+    stored = StoredKeys()
+    first = [pageview(site, START, "/")]
+    deliveries = [Delivery("1", orjson.dumps(first))]
+    prepared = await prepare_batch(engine=resources.engine, deliveries=deliveries, carry=Carry())
+    await ingest_batch(engine=resources.engine, queue=resources.queue, batch=deliveries)
+    with pytest.raises(ConcurrentWrite):
+        await write_prepared(engine=resources.engine, batch=prepared, stored=stored)
+    assert not stored.keys
+
+    later = [pageview(site, START + 60_000, "/"), pageview(site, START + 120_000, "/next")]
+    batch = await prepare_batch(
+        engine=resources.engine,
+        deliveries=[Delivery("2", orjson.dumps(later[:1]))],
+        carry=Carry(),
+    )
+    assert await write_prepared(engine=resources.engine, batch=batch, stored=stored) == 1
+    assert stored.keys == batch.visitors.keys() | batch.pages.keys()
+
+    async with resources.engine.begin() as conn:
+        await conn.execute(delete(visitor_days))
+        await conn.execute(delete(page_visitor_days))
+    batch = await prepare_batch(
+        engine=resources.engine,
+        deliveries=[Delivery("3", orjson.dumps(later[1:]))],
+        carry=Carry(),
+    )
+    assert await write_prepared(engine=resources.engine, batch=batch, stored=stored) == 1
+
+    async with resources.engine.connect() as conn:
+        hourly = (await conn.execute(select(site_hourly))).mappings().all()
+        pages = dict((await conn.execute(select(page_hourly.c.path, page_hourly.c.visitors))).all())
+    assert [(h["pageviews"], h["visitors"]) for h in hourly] == [(3, 1)]
+    assert pages == {"/": 1, "/next": 1}  # /next is new to the visitor: sent and counted
