@@ -10,6 +10,8 @@ reasons are problem slugs, never paths with ids, IPs, User-Agents or tokens.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import (
@@ -20,22 +22,45 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily
 
 from shared.queue import EventQueue
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
-EVENTS_ACCEPTED = Counter(
+
+class HotCounter:
+    """A counter without labels for the /e hot path: `inc` is a plain integer add (~30 ns)
+    where prometheus_client's Counter.inc takes a lock through two calls (~1.2 µs, 3% of a
+    /e request's CPU). Read at scrape time; exposed exactly like a Counter. Incremented
+    only on the event loop's thread, so it needs no lock."""
+
+    def __init__(self, name: str, documentation: str, registry: CollectorRegistry) -> None:
+        self.name, self.documentation = name, documentation
+        self.value = 0
+        self.created = time.time()
+        registry.register(self)
+
+    def inc(self, amount: int = 1) -> None:
+        self.value += amount
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        yield CounterMetricFamily(
+            self.name, self.documentation, value=self.value, created=self.created
+        )
+
+
+EVENTS_ACCEPTED = HotCounter(
     "overt_events_accepted",
     "Events the collector queued durably (answered 202).",
     registry=REGISTRY,
 )
-EVENTS_GPC = Counter(
+EVENTS_GPC = HotCounter(
     "overt_events_gpc",
     "Accepted events carrying Global Privacy Control (Sec-GPC header or the snippet's flag).",
     registry=REGISTRY,
 )
-EVENTS_DROPPED_BOTS = Counter(
+EVENTS_DROPPED_BOTS = HotCounter(
     "overt_events_bot",
     "Events from bots and crawlers: answered like the others, never queued.",
     registry=REGISTRY,
