@@ -4,6 +4,7 @@ webhook receiver (a real HTTP server on 127.0.0.1), and an app with webhook sett
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -59,9 +60,13 @@ async def consented_subject(overt: Overt, site: Site, name: str) -> Subject:
 
 
 async def visit(overt: Overt, subject: Subject, *paths: str) -> None:
-    """Pageviews through the real collector, linked to the subject by its consent token."""
-    for path in paths:
-        event = overt.event(u=f"https://example.com{path}", k=subject.token)
+    """Pageviews through the real collector, linked to the subject by its consent token.
+
+    Each a millisecond after the one before (client time): sent back to back, two could
+    otherwise share a server millisecond, and the timeline's order would be the ids'."""
+    start = int(time.time() * 1000) - len(paths)
+    for offset, path in enumerate(paths):
+        event = overt.event(u=f"https://example.com{path}", k=subject.token, t=start + offset)
         response = await overt.send(event, **{"user-agent": subject.agent})
         assert response.status_code == 202, response.text
     await overt.drained()
