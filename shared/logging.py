@@ -75,14 +75,12 @@ def configure_logging(*, fmt: str = "json", level: str = "INFO") -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def new_request_id(scope: Scope) -> str:
-    """The request's id: a sane incoming X-Request-ID, else a new one."""
-    for key, value in scope["headers"]:
-        if key == b"x-request-id":
-            incoming: str = value.decode("latin-1")
-            if incoming and len(incoming) <= 64 and incoming.replace("-", "").isalnum():
-                return incoming
-            break
+def new_request_id(header: bytes | None) -> str:
+    """The request's id: a sane incoming X-Request-ID (its raw header value), else a new one."""
+    if header:
+        incoming = header.decode("latin-1")
+        if len(incoming) <= 64 and incoming.replace("-", "").isalnum():
+            return incoming
     return f"{_ID_PREFIX}{next(_ID_COUNTER):x}"
 
 
@@ -116,7 +114,9 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = new_request_id(scope)
+        request_id = new_request_id(
+            next((value for key, value in scope["headers"] if key == b"x-request-id"), None)
+        )
         token = request_id_var.set(request_id)
         began = time.perf_counter()
         status = 500

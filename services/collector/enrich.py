@@ -38,8 +38,10 @@ class PageUrl:
     utm: dict[str, str]  # shared by cache hits: read, never modified
 
 
-@lru_cache(maxsize=8192)  # a site's traffic repeats its pages; parsing is per-event work
-def parse_page_url(url: str, *, hash_routing: bool) -> PageUrl | None:
+# A site's traffic repeats its pages; parsing is per-event work. Positional arguments only:
+# lru_cache builds a slower key for keyword ones.
+@lru_cache(maxsize=8192)
+def parse_page_url(url: str, hash_routing: bool) -> PageUrl | None:
     """Host, path and UTM fields of a page URL; None when it is not http(s)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:

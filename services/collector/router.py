@@ -9,6 +9,7 @@ the same core (`Intake.take`) when the front layer is not installed.
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -55,6 +56,12 @@ async def snippet() -> Response:
     )
 
 
+@lru_cache(maxsize=64)
+def _media_type(raw: bytes) -> str:
+    """'text/plain; charset=UTF-8' -> 'text/plain' (clients send a handful of forms)."""
+    return raw.decode("latin-1").split(";", 1)[0].strip().lower()
+
+
 def request_context(headers: dict[bytes, bytes], client: str, settings: Settings) -> RequestContext:
     """The request facts intake uses; the IP comes from a trusted proxy header if configured."""
     ip = client
@@ -68,11 +75,7 @@ def request_context(headers: dict[bytes, bytes], client: str, settings: Settings
         country = raw.upper() if len(raw) == 2 and raw.isalpha() else None
     origin = headers.get(b"origin")
     return RequestContext(
-        content_type=headers.get(b"content-type", b"")
-        .decode("latin-1")
-        .split(";", 1)[0]
-        .strip()
-        .lower(),
+        content_type=_media_type(headers.get(b"content-type", b"")),
         origin=origin.decode("latin-1") if origin is not None else None,
         ip=ip,
         user_agent=headers.get(b"user-agent", b"").decode("latin-1"),
@@ -140,14 +143,21 @@ class EventIntakeMiddleware:
         ):
             await self.app(scope, receive, send)
             return
-        request_id = new_request_id(scope)
+        headers = dict(scope["headers"])
+        request_id = new_request_id(headers.get(b"x-request-id"))
         tag = (b"x-request-id", request_id.encode())
         if scope["method"] == "OPTIONS":
             await _respond(send, 204, [*PREFLIGHT_HEADERS, tag])
             return
         began = time.perf_counter()
         try:
-            await self._take(scope, receive)
+            # Inline, not a method: a coroutine call per request is worth avoiding here.
+            if self._ready is None:
+                self._ready = intake_for(self.owner), self.owner.state.resources.settings
+            intake, settings = self._ready
+            body = await read_limited_body(headers, receive, settings.max_body_bytes)
+            client = scope.get("client")
+            await intake.take(body, request_context(headers, client[0] if client else "", settings))
         except ProblemError as problem:
             request_id_var.set(request_id)  # this task's context: log lines carry the id
             count_rejection(problem)
@@ -159,20 +169,13 @@ class EventIntakeMiddleware:
             answer = unexpected_error_response("POST", "/e", exc)
             answer.headers["X-Request-ID"] = request_id
         else:
-            await _respond(send, 202, [*ACCEPTED_HEADERS, tag])
+            await send(
+                {"type": "http.response.start", "status": 202, "headers": [*ACCEPTED_HEADERS, tag]}
+            )
+            await send(EMPTY_BODY)
             return
         await answer(scope, receive, send)
         log_refusal("POST", "/e", answer.status_code, began)
-
-    async def _take(self, scope: Scope, receive: Receive) -> None:
-        if self._ready is None:
-            self._ready = intake_for(self.owner), self.owner.state.resources.settings
-        intake, settings = self._ready
-        headers = dict(scope["headers"])
-        body = await read_limited_body(headers, receive, settings.max_body_bytes)
-        client = scope.get("client")
-        context = request_context(headers, client[0] if client else "", settings)
-        await intake.take(body, context)
 
 
 async def read_limited_body(headers: dict[bytes, bytes], receive: Receive, limit: int) -> bytes:
@@ -205,7 +208,10 @@ ACCEPTED_HEADERS = _raw_headers(CORS)
 PREFLIGHT_HEADERS = _raw_headers(PREFLIGHT)
 
 
+EMPTY_BODY = {"type": "http.response.body", "body": b""}  # read, never changed, by servers
+
+
 async def _respond(send: Send, status: int, headers: list[tuple[bytes, bytes]]) -> None:
     """An empty response with these headers (a list of the caller's own: it may be changed)."""
     await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": b""})
+    await send(EMPTY_BODY)

@@ -200,9 +200,11 @@ class Intake:
         hashes: dict[str, int] = {}
         checked: dict[str, Site] = {}
         for index, event in enumerate(batch):
-            site = checked.get(event.site_id) or await self._site(event.site_id, origin_host)
+            site = checked.get(event.site_id) or self._fresh_site(event.site_id, origin_host)
+            if site is None:
+                site = await self._site(event.site_id, origin_host)
             checked[site.id] = site
-            page = parse_page_url(event.url, hash_routing=bool(event.hash_routing))
+            page = parse_page_url(event.url, bool(event.hash_routing))
             if page is None:
                 raise InvalidEvent("`u` must be an http(s) URL", index=index)
             if not site.owns_host(page.host):
@@ -262,18 +264,26 @@ class Intake:
             if claims is not None:
                 record.subject_id = claims.subject_id
 
-    async def _site(self, site_id: str, origin_host: str | bool | None) -> Site:
+    def _fresh_site(self, site_id: str, origin_host: str | bool | None) -> Site | None:
+        """The cached site, checked against the Origin; None when not cached (no coroutine
+        call for the common case)."""
         site = self.sites.fresh(site_id)
-        if site is None:
-            site = await self.sites.get(site_id)
+        return None if site is None else _allowed(site, origin_host)
+
+    async def _site(self, site_id: str, origin_host: str | bool | None) -> Site:
+        site = await self.sites.get(site_id)
         if site is None:
             raise UnknownSite()
-        # No Origin header (server-side senders) is allowed; a foreign or opaque one is not.
-        if origin_host is not None and not (
-            isinstance(origin_host, str) and site.owns_host(origin_host)
-        ):
-            raise WrongOrigin(site.domain)
-        return site
+        return _allowed(site, origin_host)
+
+
+def _allowed(site: Site, origin_host: str | bool | None) -> Site:
+    # No Origin header (server-side senders) is allowed; a foreign or opaque one is not.
+    if origin_host is not None and not (
+        isinstance(origin_host, str) and site.owns_host(origin_host)
+    ):
+        raise WrongOrigin(site.domain)
+    return site
 
 
 @lru_cache(maxsize=4096)
