@@ -131,8 +131,20 @@ class Carry:
     """
 
     sessions: dict[tuple[str, int], Session] = field(default_factory=dict)
-    pageviews: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
+    events: list[QueuedEvent] = field(default_factory=list)  # with their session ids
     event_ids: set[int] = field(default_factory=set)  # UUID.int
+    _pageviews: dict[int, uuid.UUID] | None = None
+
+    def pageview_session(self, pageview_id: uuid.UUID) -> uuid.UUID | None:
+        """The session of one of these events' pageviews. The index is built on first use:
+        only a next batch with engagement on these pageviews needs it."""
+        if self._pageviews is None:
+            self._pageviews = {
+                row.event_id.int: row.session_id
+                for row in self.events
+                if row.name == "pageview" and row.session_id is not None
+            }
+        return self._pageviews.get(pageview_id.int)
 
 
 @dataclass(slots=True)
@@ -187,7 +199,9 @@ async def prepare_batch(
             for row in new
             if row.name == "engagement" and row.pageview_id and row.pageview_id.int not in in_batch
         }
-        carried_pageviews = {pv: carry.pageviews[pv] for pv in referred if pv in carry.pageviews}
+        carried_pageviews = {
+            pv: owner for pv in referred if (owner := carry.pageview_session(pv)) is not None
+        }
         referred -= carried_pageviews.keys()
         keys = visitor_keys(new)
         open_sessions = await _open_sessions(conn, keys, earliest)
@@ -220,11 +234,7 @@ async def prepare_batch(
         site_rows=result.site_hourly,
         carry=Carry(
             sessions=latest,
-            pageviews={
-                row.event_id: row.session_id
-                for row in result.events
-                if row.name == "pageview" and row.session_id is not None
-            },
+            events=result.events,
             event_ids=in_batch,
         ),
         received=len(decoded),
