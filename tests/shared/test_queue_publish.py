@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import orjson
 import pytest
@@ -17,14 +18,24 @@ from shared.settings import Settings
 pytestmark = pytest.mark.anyio
 
 
+@dataclass
+class Publishing:
+    queue: RedisStreamQueue  # on a client whose connections carry `name` (to find, to kill)
+    admin: Redis
+    name: str
+    stream: str
+
+
 @pytest.fixture
-async def named(postgres_settings: Settings) -> AsyncIterator[tuple[Redis, Redis, str]]:
-    """A client whose connections carry a unique name (to find and kill them), and an admin."""
+async def publishing(postgres_settings: Settings) -> AsyncIterator[Publishing]:
     assert postgres_settings.redis_url
     name = f"overt-test-{uuid.uuid4().hex[:8]}"
     client = Redis.from_url(postgres_settings.redis_url, client_name=name)
     admin = Redis.from_url(postgres_settings.redis_url)
-    yield client, admin, name
+    prefix = postgres_settings.redis_prefix
+    queue = RedisStreamQueue(client, prefix=prefix, consumer="c")
+    yield Publishing(queue, admin, name, f"{prefix}:events")
+    await queue.close()
     await client.aclose()
     await admin.aclose()
 
@@ -39,35 +50,29 @@ async def stored(admin: Redis, stream: str) -> list[str]:
 
 
 async def test_concurrent_publishes_share_entries_and_each_returns_once_stored(
-    named: tuple[Redis, Redis, str], postgres_settings: Settings
+    publishing: Publishing,
 ) -> None:
-    client, admin, _ = named
-    queue = RedisStreamQueue(client, prefix=postgres_settings.redis_prefix, consumer="c")
-    stream = f"{postgres_settings.redis_prefix}:events"
+    queue, admin, stream = publishing.queue, publishing.admin, publishing.stream
     await asyncio.gather(*(queue.publish(events(f"e{n}", f"f{n}")) for n in range(50)))
     assert 1 <= await admin.xlen(stream) < 50  # merged into fewer entries
     assert sorted(await stored(admin, stream)) == sorted(
         name for n in range(50) for name in (f"e{n}", f"f{n}")
     )
-    await queue.close()
 
 
 async def test_a_killed_publisher_connection_is_replaced_without_losing_a_publish(
-    named: tuple[Redis, Redis, str], postgres_settings: Settings
+    publishing: Publishing,
 ) -> None:
-    client, admin, name = named
-    queue = RedisStreamQueue(client, prefix=postgres_settings.redis_prefix, consumer="c")
-    stream = f"{postgres_settings.redis_prefix}:events"
+    queue, admin, stream = publishing.queue, publishing.admin, publishing.stream
     await queue.publish(events("before"))
     clients = await admin.client_list()
-    killed = [entry["id"] for entry in clients if entry["name"] == name]
+    killed = [entry["id"] for entry in clients if entry["name"] == publishing.name]
     assert killed  # the flusher keeps its connection between flushes
     for client_id in killed:
         await admin.client_kill_filter(_id=client_id)
 
     await queue.publish(events("after"))  # the dead connection fails; a new one is used
     assert await stored(admin, stream) == ["before", "after"]
-    await queue.close()
 
 
 async def test_unreachable_redis_refuses_the_publish_with_queue_unavailable() -> None:
@@ -80,12 +85,11 @@ async def test_unreachable_redis_refuses_the_publish_with_queue_unavailable() ->
 
 
 async def test_an_unexpected_flush_failure_reaches_every_waiting_publisher(
-    named: tuple[Redis, Redis, str], postgres_settings: Settings, monkeypatch: pytest.MonkeyPatch
+    publishing: Publishing, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A flusher that died of anything but a Redis error once left its publishers (and so
     their requests) waiting forever; they get the error instead."""
-    client, _, _ = named
-    queue = RedisStreamQueue(client, prefix=postgres_settings.redis_prefix, consumer="c")
+    queue = publishing.queue
 
     async def broken(*_: object) -> list[object]:
         raise RuntimeError("not a Redis error")
@@ -96,4 +100,3 @@ async def test_an_unexpected_flush_failure_reaches_every_waiting_publisher(
             *(queue.publish(events(f"e{n}")) for n in range(3)), return_exceptions=True
         )
     assert [type(result) for result in results] == [RuntimeError] * 3
-    await queue.close()
