@@ -10,6 +10,7 @@ import zlib
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -112,8 +113,8 @@ async def upsert(
     add: Sequence[str] = (),
     replace: Sequence[str] = (),
 ) -> None:
-    """Insert rows (all with the same keys, in the same order); on a key conflict add the
-    `add` columns and overwrite the `replace` ones.
+    """Insert rows (all with the same keys); on a key conflict add the `add` columns and
+    overwrite the `replace` ones.
 
     Both dialects speak INSERT ... ON CONFLICT (keys) DO UPDATE. PostgreSQL gets every row in
     one statement: a few rows as one array per column (INSERT ... SELECT FROM unnest(...)),
@@ -128,7 +129,9 @@ async def upsert(
         driver = await _driver(conn)
         shape = (table, columns, tuple(keys), tuple(add), tuple(replace))
         if len(rows) >= STAGE_ROWS:
-            staged = await _stage(driver, table, columns, [tuple(row.values()) for row in rows])
+            pick = itemgetter(*columns)  # in `columns` order; a tuple from two columns on
+            records = [pick(row) if len(columns) > 1 else (pick(row),) for row in rows]
+            staged = await _stage(driver, table, columns, records)
             await driver.execute(_upsert_sql(*shape, staged))
             return
         arrays = [[row[name] for row in rows] for name in columns]
@@ -147,6 +150,7 @@ async def upsert(
 
 
 _PG = postgresql.dialect()  # type: ignore[no-untyped-call]
+
 
 # From this many rows on, PostgreSQL bulk statements read their rows from a staging table
 # filled by COPY instead of from one array per column: asyncpg checks every array element
