@@ -122,11 +122,11 @@ def visitor_hash(*, salt: bytes, site_id: str, ip: str, user_agent: str) -> int:
     return int.from_bytes(hasher.digest(), "big", signed=True)
 
 
-@lru_cache(maxsize=2)
+@lru_cache(maxsize=1)
 def _keyed(salt: bytes) -> Any:
     """BLAKE2b keyed with the salt, copied per request: keying it anew (a compression of the
-    key block) made up a third of the hash's cost. Only today's salt (and yesterday's, for
-    a moment at midnight) is held: a rotated salt leaves this cache with the next one."""
+    key block) made up a third of the hash's cost. One entry: the first hash with a new salt
+    evicts the old one, which is destroyed at rotation and must not live on in here."""
     return hashlib.blake2b(key=salt, digest_size=8)
 
 

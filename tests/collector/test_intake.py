@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -216,3 +217,17 @@ async def test_the_framework_route_serves_the_same_core_without_the_front_layer(
     assert accepted.status_code == 202
     assert accepted.headers["access-control-allow-origin"] == "*"
     assert len(await stored(overt)) == 1
+
+
+def test_a_rotated_salt_is_not_kept_by_the_hash_cache() -> None:
+    """The keyed hasher is cached per salt; after a rotation only the new salt's remains."""
+    from services.collector import service
+
+    old, new = b"o" * 32, b"n" * 32
+    first = service.visitor_hash(salt=old, site_id="s", ip="192.0.2.1", user_agent="UA")
+    second = service.visitor_hash(salt=new, site_id="s", ip="192.0.2.1", user_agent="UA")
+    assert first != second
+    assert service._keyed.cache_info().currsize == 1
+    assert service._keyed(new) is service._keyed(new)  # cached
+    expected = hashlib.blake2b(b"s\x00192.0.2.1\x00UA", key=new, digest_size=8).digest()
+    assert second == int.from_bytes(expected, "big", signed=True)
