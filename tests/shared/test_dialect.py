@@ -66,9 +66,10 @@ async def test_upsert_adds_on_conflict_once_per_call_even_twice_in_one_transacti
         # Same transaction, same staging table: the first call's rows must not come again.
         await add_hourly(conn, hourly(site.id, size, 3))
     async with resources.engine.begin() as conn:
-        # Keys in another order than the table's columns: each row is read by name.
+        # Every other row with its keys in another order: each row is read by name.
+        mixed = hourly(site.id, size + 1, 5)
         await add_hourly(
-            conn, [dict(reversed(row.items())) for row in hourly(site.id, size + 1, 5)]
+            conn, [dict(reversed(r.items())) if n % 2 else r for n, r in enumerate(mixed)]
         )
 
     counts = await page_counts(resources, site.id)
