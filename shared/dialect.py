@@ -119,23 +119,17 @@ async def upsert(
     Both dialects speak INSERT ... ON CONFLICT (keys) DO UPDATE. PostgreSQL gets every row in
     one statement: a few rows as one array per column (INSERT ... SELECT FROM unnest(...)),
     where a multi-row VALUES list costs SQLAlchemy ~10 µs per row to compile and bind; many
-    rows through a staging table (see _stage). SQLite: the statement through SQLAlchemy,
-    executemany.
+    rows through a staging table (see _insert_on_conflict). SQLite: the statement through
+    SQLAlchemy, executemany.
     """
     if not rows:
         return
     if is_postgres(conn):
         columns = tuple(rows[0].keys())
-        driver = await _driver(conn)
+        pick = itemgetter(*columns)  # in `columns` order; a tuple from two columns on
+        records = [pick(row) if len(columns) > 1 else (pick(row),) for row in rows]
         shape = (table, columns, tuple(keys), tuple(add), tuple(replace))
-        if len(rows) >= STAGE_ROWS:
-            pick = itemgetter(*columns)  # in `columns` order; a tuple from two columns on
-            records = [pick(row) if len(columns) > 1 else (pick(row),) for row in rows]
-            staged = await _stage(driver, table, columns, records)
-            await driver.execute(_upsert_sql(*shape, staged))
-            return
-        arrays = [[row[name] for row in rows] for name in columns]
-        await driver.execute(_upsert_sql(*shape), *arrays)
+        await _insert_on_conflict(await _driver(conn), shape, records)
         return
     statement = sqlite.insert(table)
     excluded = statement.excluded
@@ -197,6 +191,28 @@ async def _stage(
     return source
 
 
+UpsertShape = tuple[Table, tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+
+
+async def _insert_on_conflict(
+    driver: Any,
+    shape: UpsertShape,
+    records: Sequence[Sequence[Any]],
+    *,
+    returning: bool = False,
+) -> list[Any]:
+    """PostgreSQL: INSERT `records` (tuples in the shape's column order) ... ON CONFLICT, as
+    one statement: from a staging table from STAGE_ROWS rows on, else one array parameter
+    per column. `shape`: table, columns, conflict keys, columns to add, columns to replace.
+    With `returning`, the rows inserted (their columns)."""
+    table, columns = shape[0], shape[1]
+    if len(records) >= STAGE_ROWS:
+        staged = await _stage(driver, table, columns, records)
+        return list(await driver.fetch(_upsert_sql(*shape, staged, returning)))
+    arrays = [list(values) for values in zip(*records, strict=True)]
+    return list(await driver.fetch(_upsert_sql(*shape, None, returning), *arrays))
+
+
 @lru_cache(maxsize=64)
 def _upsert_sql(
     table: Table,
@@ -205,9 +221,10 @@ def _upsert_sql(
     add: tuple[str, ...],
     replace: tuple[str, ...],
     staged: str | None = None,
+    returning: bool = False,
 ) -> str:
     """INSERT ... ON CONFLICT from one array parameter per column, or from a staging table's
-    row source."""
+    row source; with `returning`, RETURNING the columns."""
     names = ", ".join(f'"{name}"' for name in columns)
     if staged is None:
         arrays = ", ".join(
@@ -221,7 +238,8 @@ def _upsert_sql(
     sets += [f'"{n}" = EXCLUDED."{n}"' for n in replace]
     action = f"DO UPDATE SET {', '.join(sets)}" if sets else "DO NOTHING"
     conflict = ", ".join(f'"{name}"' for name in keys)
-    return f"{head} ON CONFLICT ({conflict}) {action}"
+    tail = f" RETURNING {names}" if returning else ""
+    return f"{head} ON CONFLICT ({conflict}) {action}{tail}"
 
 
 def in_clauses(
@@ -430,23 +448,17 @@ async def insert_new_returning(
 ) -> list[tuple[Any, ...]]:
     """Insert primary keys (tuples in the key's column order) that are absent; return the new.
 
-    Postgres: one INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING RETURNING, an
-    array per column. SQLite: INSERT ... ON CONFLICT DO NOTHING RETURNING (>= 3.35), sent by
+    Postgres: one INSERT ... ON CONFLICT DO NOTHING RETURNING (see _insert_on_conflict).
+    SQLite: INSERT ... ON CONFLICT DO NOTHING RETURNING (>= 3.35), sent by
     SQLAlchemy as multi-row VALUES batches.
     """
     if not keys:
         return []
     columns = [column.name for column in table.primary_key.columns]
     if is_postgres(conn):
-        driver = await _driver(conn)
         names = tuple(columns)
-        returning = " RETURNING " + ", ".join(f'"{name}"' for name in names)
-        if len(keys) >= STAGE_ROWS:
-            staged = await _stage(driver, table, names, keys)
-            rows = await driver.fetch(_upsert_sql(table, names, names, (), (), staged) + returning)
-        else:
-            arrays = [list(values) for values in zip(*keys, strict=True)]
-            rows = await driver.fetch(_upsert_sql(table, names, names, (), ()) + returning, *arrays)
+        shape = (table, names, names, (), ())
+        rows = await _insert_on_conflict(await _driver(conn), shape, keys, returning=True)
         return [tuple(row) for row in rows]
     statement = sqlite.insert(table).on_conflict_do_nothing()
     rows = [dict(zip(columns, key, strict=True)) for key in keys]
