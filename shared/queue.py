@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ from typing import Any, Protocol
 from redis.asyncio import Connection, Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 log = logging.getLogger("overt.queue")
 
@@ -177,6 +179,7 @@ class RedisStreamQueue:
         self._outbox: list[tuple[bytes, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
         self._publisher: Connection | None = None  # the flusher's own connection
+        self._loop: asyncio.AbstractEventLoop | None = None  # the one this queue publishes in
 
     async def _ensure_group(self) -> None:
         if self._group_ready:
@@ -192,7 +195,12 @@ class RedisStreamQueue:
     async def publish(self, payload: bytes) -> None:
         if self._length >= self._max_entries:
             await self._recheck_length()
-        future = asyncio.get_running_loop().create_future()
+        loop = self._loop
+        if loop is None:
+            # Asked once: on CPython 3.11 every get_running_loop() makes a getpid() system
+            # call. A queue serves one loop anyway (its publisher connection belongs to it).
+            loop = self._loop = asyncio.get_running_loop()
+        future = loop.create_future()
         self._outbox.append((payload, future))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
@@ -219,11 +227,21 @@ class RedisStreamQueue:
                     for start in range(0, len(taken), self.MAX_PAYLOADS_PER_ENTRY)
                 )
             ]
-            commands.append(("XLEN", self._stream))
+            # The length for backpressure: counted up from the last XLEN, which is asked again
+            # at most every LENGTH_RECHECK_SECONDS (a reply less to read on most flushes). The
+            # count only overestimates (the worker deletes what it acknowledges), so a full
+            # stream is never missed; a stale "full" is rechecked before refusing.
+            now = time.monotonic()
+            recheck = now - self._length_checked >= self.LENGTH_RECHECK_SECONDS
+            if recheck:
+                commands.append(("XLEN", self._stream))
             try:
                 replies = await self._publish_commands(commands)
-                self._length = int(replies[-1])
-                self._length_checked = time.monotonic()
+                if recheck:
+                    self._length = int(replies[-1])
+                    self._length_checked = now
+                else:
+                    self._length += len(commands)
                 error: Exception | None = None
             except RedisError as exc:
                 error = QueueUnavailable(f"redis: {type(exc).__name__}")
@@ -239,24 +257,30 @@ class RedisStreamQueue:
 
     async def _publish_commands(self, commands: list[tuple[str | bytes, ...]]) -> list[Any]:
         """Send commands in one write and read their replies, on a connection the flusher
-        keeps (one flusher runs at a time). redis-py's pipeline object cost ~45 µs more CPU
-        per flush (a connection checkout and release, a command stack, its bookkeeping).
-        A connection that fails is dropped. One kept from an earlier flush may have died
-        meanwhile (Redis restarted, an idle timeout): then the commands go once more on a new
-        one (a repeated XADD stores nothing twice: the worker deduplicates by event id)."""
+        keeps (one flusher runs at a time), under one timeout for the lot (the socket
+        timeout's length). redis-py's pipeline object cost ~45 µs more CPU per flush (a
+        connection checkout and release, a command stack, its bookkeeping), and a timeout
+        per reply more again. A connection that fails is dropped. One kept from an earlier
+        flush may have died meanwhile (Redis restarted, an idle timeout): then the commands
+        go once more on a new one (a repeated XADD stores nothing twice: the worker
+        deduplicates by event id)."""
         while True:
             kept = self._publisher
             conn = kept or await self._redis.connection_pool.get_connection()  # type: ignore[no-untyped-call]
             self._publisher = conn
             try:
-                await conn.send_packed_command(conn.pack_commands(commands))
-                return [await conn.read_response() for _ in commands]
+                async with asyncio.timeout(conn.socket_timeout):
+                    await conn.send_packed_command(conn.pack_commands(commands))
+                    # math.inf: no timeout of its own per reply, the one above holds.
+                    return [await conn.read_response(timeout=math.inf) for _ in commands]
             except BaseException as exc:
                 self._publisher = None
                 await conn.disconnect()
                 await self._redis.connection_pool.release(conn)
                 if kept is not None and isinstance(exc, RedisConnectionError):
                     continue
+                if isinstance(exc, TimeoutError):
+                    raise RedisTimeoutError("Timeout publishing to Redis") from None
                 raise
 
     async def consume(self, *, count: int, block_ms: int) -> list[Delivery]:

@@ -100,3 +100,48 @@ async def test_an_unexpected_flush_failure_reaches_every_waiting_publisher(
             *(queue.publish(events(f"e{n}")) for n in range(3)), return_exceptions=True
         )
     assert [type(result) for result in results] == [RuntimeError] * 3
+
+
+async def test_the_length_counts_up_between_xlens_and_is_asked_again_before_refusing(
+    publishing: Publishing, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Backpressure without an XLEN per flush: each entry added counts, so a full stream is
+    refused at once; a worker that emptied it meanwhile is seen at the next XLEN."""
+    queue, admin, stream = publishing.queue, publishing.admin, publishing.stream
+    monkeypatch.setattr(queue, "_max_entries", 2)
+    monkeypatch.setattr(queue, "LENGTH_RECHECK_SECONDS", 0.2)
+    await queue.publish(events("a"))  # the first flush asks XLEN
+    await queue.publish(events("b"))  # this one counts
+    with pytest.raises(QueueUnavailable, match="full"):
+        await queue.publish(events("refused"))
+    assert await stored(admin, stream) == ["a", "b"]
+
+    await admin.xtrim(stream, maxlen=0)  # a worker took both
+    await asyncio.sleep(0.25)
+    await queue.publish(events("c"))
+    assert await stored(admin, stream) == ["c"]
+
+
+async def test_a_redis_that_does_not_answer_in_time_refuses_with_queue_unavailable(
+    postgres_settings: Settings,
+) -> None:
+    """One timeout covers a flush's write and replies (the client's socket timeout)."""
+    assert postgres_settings.redis_url
+    slow = Redis.from_url(postgres_settings.redis_url, socket_timeout=0.2)
+    admin = Redis.from_url(postgres_settings.redis_url)
+    queue = RedisStreamQueue(slow, prefix=f"overt-test-{uuid.uuid4().hex[:8]}", consumer="c")
+    try:
+        await queue.publish(events("first"))  # connected; XADD and XLEN answered
+        await admin.client_pause(1000, all=False)  # writes only; ends by itself
+        try:
+            async with asyncio.timeout(5):
+                with pytest.raises(QueueUnavailable, match="TimeoutError"):
+                    await queue.publish(events("late"))
+        finally:
+            await admin.client_unpause()
+        await queue.publish(events("after"))  # on a new connection
+    finally:
+        await admin.delete(f"{queue._stream}")
+        await queue.close()
+        await slow.aclose()
+        await admin.aclose()
