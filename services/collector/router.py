@@ -9,7 +9,6 @@ the same core (`Intake.take`) when the front layer is not installed.
 from __future__ import annotations
 
 import time
-from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,7 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from services.collector.dependencies import get_intake, intake_for
 from services.collector.exceptions import BodyTooLarge
 from services.collector.schemas import body_schema
-from services.collector.service import Intake, RequestContext
+from services.collector.service import ClientFacts, Intake, client_facts
 from shared.errors import (
     ProblemError,
     problem_error_response,
@@ -56,32 +55,24 @@ async def snippet() -> Response:
     )
 
 
-@lru_cache(maxsize=64)
-def _media_type(raw: bytes) -> str:
-    """'text/plain; charset=UTF-8' -> 'text/plain' (clients send a handful of forms)."""
-    return raw.decode("latin-1").split(";", 1)[0].strip().lower()
-
-
-def request_context(headers: dict[bytes, bytes], client: str, settings: Settings) -> RequestContext:
-    """The request facts intake uses; the IP comes from a trusted proxy header if configured."""
+def request_facts(
+    headers: dict[bytes, bytes], client: str, settings: Settings
+) -> tuple[ClientFacts, str]:
+    """What intake reads from the request besides the body: the header-derived facts and
+    the IP (from a trusted proxy header if configured)."""
     ip = client
     if settings.client_ip_header:
         forwarded = headers.get(settings.client_ip_header.lower().encode())
         if forwarded:
             ip = forwarded.decode("latin-1").split(",", 1)[0].strip()
-    country = None
-    if settings.country_header:
-        raw = headers.get(settings.country_header.lower().encode(), b"").decode("latin-1")
-        country = raw.upper() if len(raw) == 2 and raw.isalpha() else None
-    origin = headers.get(b"origin")
-    return RequestContext(
-        content_type=_media_type(headers.get(b"content-type", b"")),
-        origin=origin.decode("latin-1") if origin is not None else None,
-        ip=ip,
-        user_agent=headers.get(b"user-agent", b"").decode("latin-1"),
-        gpc_header=headers.get(b"sec-gpc", b"").strip() == b"1",
-        country=country,
+    facts = client_facts(
+        headers.get(b"content-type", b""),
+        headers.get(b"origin"),
+        headers.get(b"user-agent", b""),
+        headers.get(b"sec-gpc"),
+        headers.get(settings.country_header.lower().encode()) if settings.country_header else None,
     )
+    return facts, ip
 
 
 @router.post(
@@ -106,7 +97,7 @@ async def take_events(request: Request, intake: Annotated[Intake, Depends(get_in
     try:
         body = await read_limited_body(headers, request.receive, settings.max_body_bytes)
         client = request.scope.get("client")
-        await intake.take(body, request_context(headers, client[0] if client else "", settings))
+        await intake.take(body, *request_facts(headers, client[0] if client else "", settings))
     except ProblemError as problem:
         count_rejection(problem)
         raise
@@ -144,8 +135,7 @@ class EventIntakeMiddleware:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
-        request_id = new_request_id(headers.get(b"x-request-id"))
-        tag = (b"x-request-id", request_id.encode())
+        tag = (b"x-request-id", new_request_id(headers.get(b"x-request-id")))
         if scope["method"] == "OPTIONS":
             await _respond(send, 204, [*PREFLIGHT_HEADERS, tag])
             return
@@ -157,14 +147,16 @@ class EventIntakeMiddleware:
             intake, settings = self._ready
             body = await read_limited_body(headers, receive, settings.max_body_bytes)
             client = scope.get("client")
-            await intake.take(body, request_context(headers, client[0] if client else "", settings))
+            await intake.take(body, *request_facts(headers, client[0] if client else "", settings))
         except ProblemError as problem:
+            request_id = tag[1].decode()
             request_id_var.set(request_id)  # this task's context: log lines carry the id
             count_rejection(problem)
             answer = problem_error_response(
                 problem, instance="/e", headers={**CORS, "X-Request-ID": request_id}
             )
         except Exception as exc:
+            request_id = tag[1].decode()
             request_id_var.set(request_id)
             answer = unexpected_error_response("POST", "/e", exc)
             answer.headers["X-Request-ID"] = request_id

@@ -2,10 +2,16 @@
 
 msgspec rather than pydantic on this path: /e is the hot path, and msgspec decodes and
 validates straight from bytes several times faster, which the intake throughput goal needs.
+
+The two regex patterns (site id, analytics id) are in the schema but checked by intake
+(`check_patterns`), not by the decoder: msgspec's pattern check cost ~0.7 µs a field, as
+much as decoding the rest of an event, where a compiled regex takes ~0.2 µs. Intake checks
+a site id only when it is not a cached site's (a cached one matched when it was created).
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Annotated
 
@@ -14,8 +20,17 @@ import msgspec
 MAX_BATCH = 50
 MAX_PROPS = 30
 
-SiteId = Annotated[str, msgspec.Meta(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
-Hex32 = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-fA-F]{32}$")]
+SITE_ID_PATTERN = r"^[A-Za-z0-9_-]+$"
+HEX32_PATTERN = r"^[0-9a-fA-F]{32}$"
+SITE_ID = re.compile(SITE_ID_PATTERN)
+HEX32 = re.compile(HEX32_PATTERN)
+
+SiteId = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=32, extra_json_schema={"pattern": SITE_ID_PATTERN})
+]
+Hex32 = Annotated[
+    str, msgspec.Meta(min_length=32, max_length=32, extra_json_schema={"pattern": HEX32_PATTERN})
+]
 PropKey = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 PropValue = Annotated[str, msgspec.Meta(max_length=256)] | float | bool
 
@@ -57,6 +72,11 @@ class EventIn(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 Body = EventIn | Annotated[list[EventIn], msgspec.Meta(min_length=1, max_length=MAX_BATCH)]
 
 decoder = msgspec.json.Decoder(Body)
+
+
+def pattern_error(pattern: str, where: str) -> str:
+    """A failed pattern in msgspec's words, so InvalidEvent reads it like the decoder's."""
+    return f"Expected `str` matching regex {pattern!r} - at `{where}`"
 
 
 def body_schema() -> dict[str, object]:

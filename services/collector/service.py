@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import logging
 import secrets
+import struct
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -19,7 +20,12 @@ import orjson
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.collector.enrich import classify_referrer, classify_user_agent, parse_page_url
+from services.collector.enrich import (
+    Device,
+    classify_referrer,
+    classify_user_agent,
+    parse_page_url,
+)
 from services.collector.exceptions import (
     BadJson,
     InvalidEvent,
@@ -30,7 +36,15 @@ from services.collector.exceptions import (
     WrongOrigin,
 )
 from services.collector.records import QueuedEvent, encode_entry
-from services.collector.schemas import EventIn, decoder
+from services.collector.schemas import (
+    HEX32,
+    HEX32_PATTERN,
+    SITE_ID,
+    SITE_ID_PATTERN,
+    EventIn,
+    decoder,
+    pattern_error,
+)
 from shared.consent_tokens import RevocationNotifier, check_linkable
 from shared.db import visitor_salts
 from shared.dialect import insert_if_absent
@@ -117,9 +131,23 @@ async def rotate_salt(*, engine: AsyncEngine, today: date) -> bytes:
 
 def visitor_hash(*, salt: bytes, site_id: str, ip: str, user_agent: str) -> int:
     """H(daily salt, site, IP, User-Agent) as a signed 64-bit integer; IP and UA are not kept."""
+    return _visitor_hash(salt, f"{site_id}\x00{ip}", _hash_tail(user_agent))
+
+
+def _hash_tail(user_agent: str) -> bytes:
+    return f"\x00{user_agent}".encode()
+
+
+_INT64 = struct.Struct(">q").unpack  # 8 digest bytes -> a signed 64-bit integer
+
+
+def _visitor_hash(salt: bytes, head: str, tail: bytes) -> int:
+    """visitor_hash's BLAKE2b of f"{site}\\0{ip}" then `tail` (the request's, derived once
+    per distinct User-Agent: see ClientFacts)."""
     hasher = _keyed(salt).copy()
-    hasher.update(f"{site_id}\x00{ip}\x00{user_agent}".encode())
-    return int.from_bytes(hasher.digest(), "big", signed=True)
+    hasher.update(head.encode())
+    hasher.update(tail)
+    return int(_INT64(hasher.digest())[0])
 
 
 @lru_cache(maxsize=1)
@@ -134,29 +162,60 @@ def _keyed(salt: bytes) -> Any:
 class RateLimiter:
     """Token bucket per site in this process (burst: two seconds' worth)."""
 
-    buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # site id -> [tokens, last refill]: changed in place, no tuple per request
+    buckets: dict[str, list[float]] = field(default_factory=dict)
 
     def allow(self, site: Site, cost: int, now: float) -> bool:
-        rate = float(site.settings.events_per_second)
-        tokens, last = self.buckets.get(site.id, (2 * rate, now))
-        tokens = min(2 * rate, tokens + (now - last) * rate)
+        rate = site.settings.events_per_second
+        bucket = self.buckets.get(site.id)
+        if bucket is None:
+            bucket = self.buckets[site.id] = [2.0 * rate, now]
+        tokens = bucket[0] + (now - bucket[1]) * rate
+        if tokens > 2.0 * rate:
+            tokens = 2.0 * rate
+        bucket[1] = now
         if tokens < cost:
-            self.buckets[site.id] = (tokens, now)
+            bucket[0] = tokens
             return False
-        self.buckets[site.id] = (tokens - cost, now)
+        bucket[0] = tokens - cost
         return True
 
 
-@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs ~1 µs per field
-class RequestContext:
-    """What /e reads from the request besides the body. Used, never stored."""
+@dataclass(frozen=True, slots=True)
+class ClientFacts:
+    """What /e derives from a request's headers, the IP aside. Used, never stored.
 
-    content_type: str
-    origin: str | None
-    ip: str
-    user_agent: str
-    gpc_header: bool
+    A site's traffic repeats a small set of header values (browsers, origins), so these are
+    derived once per distinct set (`client_facts`) and shared by its requests."""
+
+    content_type: str  # the media type alone, lowercased
+    origin_host: str | bool | None  # see _origin_host
+    device: Device
+    hash_tail: bytes  # the visitor hash's input after the IP: NUL and the User-Agent
+    gpc_header: bool  # Sec-GPC: 1
     country: str | None
+
+
+@lru_cache(maxsize=2048)
+def client_facts(
+    content_type: bytes,
+    origin: bytes | None,
+    user_agent: bytes,
+    sec_gpc: bytes | None,
+    country: bytes | None,
+) -> ClientFacts:
+    """ClientFacts from raw header values (None: absent). Positional arguments only:
+    lru_cache builds a slower key for keyword ones."""
+    ua = user_agent.decode("latin-1")
+    code = country.decode("latin-1") if country else ""
+    return ClientFacts(
+        content_type=content_type.decode("latin-1").split(";", 1)[0].strip().lower(),
+        origin_host=_origin_host(origin.decode("latin-1") if origin is not None else None),
+        device=classify_user_agent(ua),
+        hash_tail=_hash_tail(ua),
+        gpc_header=sec_gpc is not None and sec_gpc.strip() == b"1",
+        country=code.upper() if len(code) == 2 and code.isalpha() else None,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,13 +236,13 @@ class Intake:
     tokens: TokenCheck | None = None
     limiter: RateLimiter = field(default_factory=RateLimiter)
 
-    async def take(self, body: bytes, context: RequestContext) -> int:
+    async def take(self, body: bytes, facts: ClientFacts, ip: str) -> int:
         """Validate, enrich and durably queue a body of events; returns how many were queued.
 
         All or nothing: any invalid event refuses the whole body with a problem. Events from
         bots and crawlers are answered like the others but not queued.
         """
-        if context.content_type not in ACCEPTED_TYPES:
+        if facts.content_type not in ACCEPTED_TYPES:
             raise UnsupportedMediaType()
         try:
             decoded = decoder.decode(body)
@@ -192,17 +251,21 @@ class Intake:
         except (msgspec.DecodeError, UnicodeDecodeError):  # bad UTF-8 inside a string: the latter
             raise BadJson() from None
         batch = decoded if isinstance(decoded, list) else [decoded]
-        device = classify_user_agent(context.user_agent)
         now = time.time()
         now_ms = int(now * 1000)
-        origin_host = _origin_host(context.origin)
+        origin_host = facts.origin_host
         records: list[QueuedEvent] = []
+        tokens = gpc_events = 0  # counted here: a pass less over the batch
         hashes: dict[str, int] = {}
         checked: dict[str, Site] = {}
         for index, event in enumerate(batch):
             site = checked.get(event.site_id) or self._fresh_site(event.site_id, origin_host)
             if site is None:
+                if not SITE_ID.fullmatch(event.site_id):
+                    raise InvalidEvent(pattern_error(SITE_ID_PATTERN, _at(decoded, index, "s")))
                 site = await self._site(event.site_id, origin_host)
+            if event.analytics_id is not None and not HEX32.fullmatch(event.analytics_id):
+                raise InvalidEvent(pattern_error(HEX32_PATTERN, _at(decoded, index, "a")))
             checked[site.id] = site
             page = parse_page_url(event.url, bool(event.hash_routing))
             if page is None:
@@ -212,15 +275,17 @@ class Intake:
             if site.id not in hashes:
                 # Today's salt without a coroutine call, the day's first request aside.
                 salt = self.salt.salt if now < self.salt.until else await self.salt.current(now)
-                hashes[site.id] = visitor_hash(
-                    salt=salt, site_id=site.id, ip=context.ip, user_agent=context.user_agent
-                )
-            records.append(_record(event, site, page, hashes[site.id], device, context, now_ms))
-        if device.is_bot:
+                hashes[site.id] = _visitor_hash(salt, f"{site.id}\x00{ip}", facts.hash_tail)
+            records.append(_record(event, site, page, hashes[site.id], facts, now_ms))
+            if event.consent_token:
+                tokens += 1
+            if event.gpc:
+                gpc_events += 1
+        if facts.device.is_bot:
             EVENTS_DROPPED_BOTS.inc(len(records))
             return 0
-        if tokens := sum(map(bool, [event.consent_token for event in batch])):
-            if not (context.gpc_header or any(event.gpc for event in batch)):
+        if tokens:
+            if not (facts.gpc_header or gpc_events):
                 await self._link_subjects(batch, records)
             else:
                 CONSENT_CHECKS.labels("gpc").inc(tokens)  # GPC opts out of identification
@@ -238,7 +303,7 @@ class Intake:
         except QueueUnavailable:
             raise QueueBusy() from None
         EVENTS_ACCEPTED.inc(len(records))
-        gpc = len(records) if context.gpc_header else sum([record.gpc for record in records])
+        gpc = len(records) if facts.gpc_header else gpc_events
         if gpc:
             EVENTS_GPC.inc(gpc)
         return len(records)
@@ -277,6 +342,11 @@ class Intake:
         return _allowed(site, origin_host)
 
 
+def _at(decoded: object, index: int, key: str) -> str:
+    """Where a field is in the body, as msgspec says it: $.s for one event, $[2].s in a batch."""
+    return f"$[{index}].{key}" if isinstance(decoded, list) else f"$.{key}"
+
+
 def _allowed(site: Site, origin_host: str | bool | None) -> Site:
     # No Origin header (server-side senders) is allowed; a foreign or opaque one is not.
     if origin_host is not None and not (
@@ -299,8 +369,7 @@ def _record(
     site: Site,
     page: Any,
     visitor: int,
-    device: Any,
-    context: RequestContext,
+    facts: ClientFacts,
     now_ms: int,
 ) -> QueuedEvent:
     at = now_ms
@@ -314,11 +383,11 @@ def _record(
         visitor_hash=visitor,
         host=page.host,
         path=page.path,
-        browser=device.browser,
-        os=device.os,
-        device=device.device,
-        country=context.country,
-        gpc=context.gpc_header or bool(event.gpc),
+        browser=facts.device.browser,
+        os=facts.device.os,
+        device=facts.device.device,
+        country=facts.country,
+        gpc=facts.gpc_header or bool(event.gpc),
         props=orjson.dumps(event.props).decode() if event.props else None,
         analytics_id=event.analytics_id.lower() if event.analytics_id else None,
     )

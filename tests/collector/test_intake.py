@@ -133,6 +133,29 @@ async def test_unknown_site_is_422(overt: Overt) -> None:
 
 
 @pytest.mark.parametrize(
+    ("body", "loc", "pattern"),
+    [
+        ({"s": "no such site"}, "$.s", "^[A-Za-z0-9_-]+$"),
+        ({"s": "site\n"}, "$.s", "^[A-Za-z0-9_-]+$"),
+        ([{}, {"s": "x/../y"}], "$[1].s", "^[A-Za-z0-9_-]+$"),
+        ({"a": "z" * 32}, "$.a", "^[0-9a-fA-F]{32}$"),
+        ([{}, {}, {"a": "0" * 31 + "g"}], "$[2].a", "^[0-9a-fA-F]{32}$"),
+    ],
+)
+async def test_site_and_analytics_ids_must_match_their_patterns(
+    overt: Overt, body: dict[str, str] | list[dict[str, str]], loc: str, pattern: str
+) -> None:
+    """Checked by intake, not the decoder (see schemas.py), and answered as the decoder's
+    other refusals are."""
+    sent = [overt.event(**e) for e in body] if isinstance(body, list) else overt.event(**body)
+    problem = assert_problem(await overt.send(sent), 422, "invalid-event")
+    assert problem["errors"] == [
+        {"loc": loc, "msg": f"Expected `str` matching regex '{pattern}'", "type": "value_error"}
+    ]
+    assert await stored(overt) == []
+
+
+@pytest.mark.parametrize(
     ("origin", "url"),
     [
         ("https://evil.test", "https://example.com/"),
