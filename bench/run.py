@@ -216,7 +216,9 @@ async def main():
         await asyncio.gather(*pending)
         print("RATE", {events} / elapsed)
 
-asyncio.run(main())
+# On uvloop, as `overt serve worker` runs (uvicorn picks it when installed).
+import uvloop
+uvloop.run(main())
 """
     overt("migrate", env=env)
     done = subprocess.run(
