@@ -53,7 +53,8 @@ class QueuedEvent(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     gpc: bool = False
     subject_id: str | None = msgspec.field(default=None, name="subject")
     session_id: uuid.UUID | None = None  # set by sessionisation
-    # The session's entry page and attribution, also set by sessionisation (never on the queue).
+    # The session's entry page and attribution: columns of the `events` row, which
+    # sessionisation fills from the session (copy_record); never set here nor on the queue.
     session_entry_path: str | None = None
     session_referrer: str | None = None
     session_source: str | None = None
@@ -92,6 +93,13 @@ def decode_entry(payload: bytes) -> list[QueuedEvent]:
     return events
 
 
-def copy_record(event: QueuedEvent) -> tuple[Any, ...]:
-    """The `events` row of an event, in EVENT_COLUMNS order."""
-    return msgspec.structs.astuple(event)[:_COLUMN_COUNT]
+_OWN_COLUMNS = EVENT_COLUMNS.index("session_id")  # the event's own; its session's follow
+NO_SESSION: tuple[None, ...] = (None,) * (_COLUMN_COUNT - _OWN_COLUMNS)
+
+
+def copy_record(
+    event: QueuedEvent, session_columns: tuple[Any, ...] = NO_SESSION
+) -> tuple[Any, ...]:
+    """The `events` row of an event, in EVENT_COLUMNS order: its own columns, then its
+    session's (`session_id` and the session columns; see Session.event_columns)."""
+    return msgspec.structs.astuple(event)[:_OWN_COLUMNS] + session_columns

@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from operator import attrgetter
 from typing import Any
 
-from services.collector.records import QueuedEvent
+from services.collector.records import NO_SESSION, QueuedEvent, copy_record
 from shared.db import BUILTIN_EVENTS
 from shared.sites import DEFAULT_SITE_SETTINGS, SiteSettings
 
@@ -68,6 +68,25 @@ class Session:
     attribution: dict[str, Any] = field(default_factory=dict)
     context: dict[str, Any] = field(default_factory=dict)
     touched: bool = False
+    _event_columns: tuple[Any, ...] | None = None
+
+    def event_columns(self) -> tuple[Any, ...]:
+        """What each of its events carries in `events`, after its own columns: the session
+        id, entry page and attribution (columns the query engine filters on without joining
+        `sessions`). Fixed when the session opens, so made once per session."""
+        if self._event_columns is None:
+            attribution = self.attribution
+            self._event_columns = (
+                self.session_id,
+                self.entry_path,
+                attribution.get("referrer"),
+                attribution.get("source"),
+                attribution.get("medium"),
+                attribution.get("utm_source"),
+                attribution.get("utm_medium"),
+                attribution.get("utm_campaign"),
+            )
+        return self._event_columns
 
     def row(self) -> dict[str, Any]:
         return {
@@ -133,9 +152,11 @@ class Session:
 
 @dataclass(slots=True)
 class BatchResult:
-    """What one batch changes: events with their session ids, sessions, rollup deltas."""
+    """What one batch changes: events with their session ids, their `events` rows (in the
+    same order), sessions, rollup deltas."""
 
     events: list[QueuedEvent]
+    records: list[tuple[Any, ...]]
     sessions: list[Session]
     page_hourly: list[dict[str, Any]]
     site_hourly: list[dict[str, Any]]
@@ -147,19 +168,6 @@ def _engaged(session: Session, settings: SiteSettings) -> bool:
         or session.pageviews >= settings.engaged_min_pageviews
         or session.goals > 0
     )
-
-
-def carry_session(row: QueuedEvent, session: Session) -> None:
-    """Copy the session's entry page and attribution onto its event (columns the query
-    engine filters on without joining `sessions`). Both are fixed when the session opens."""
-    attribution = session.attribution
-    row.session_entry_path = session.entry_path
-    row.session_referrer = attribution.get("referrer")
-    row.session_source = attribution.get("source")
-    row.session_medium = attribution.get("medium")
-    row.session_utm_source = attribution.get("utm_source")
-    row.session_utm_medium = attribution.get("utm_medium")
-    row.session_utm_campaign = attribution.get("utm_campaign")
 
 
 def sessionise(
@@ -197,6 +205,7 @@ def sessionise(
         if owner is not None:
             pageview_owner[pageview_id.int] = owner
 
+    records: list[tuple[Any, ...]] = []  # the `events` rows, in the order of `rows`
     # Rollup deltas keyed by the hour's epoch milliseconds; datetimes only in the output.
     page_deltas: dict[tuple[str, int, str], list[int]] = defaultdict(lambda: [0, 0, 0])
     site_deltas: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0])
@@ -247,9 +256,10 @@ def sessionise(
             site_delta[4] += engaged
 
         if session is None:
+            records.append(copy_record(row, NO_SESSION))
             continue
         row.session_id = session.session_id
-        carry_session(row, session)
+        records.append(copy_record(row, session.event_columns()))
         session.touched = True
         session.events += 1
         if at > session.last_ms:
@@ -277,6 +287,7 @@ def sessionise(
 
     return BatchResult(
         events=rows,
+        records=records,
         sessions=changed,
         page_hourly=[
             {

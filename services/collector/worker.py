@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.collector.records import EVENT_COLUMNS, QueuedEvent, copy_record, decode_entry
+from services.collector.records import EVENT_COLUMNS, QueuedEvent, decode_entry
 from services.collector.sessions import (
     SESSION_GAP,
     Session,
@@ -231,7 +231,7 @@ async def prepare_batch(
         key = (session.site_id, session.visitor_hash)
         if key not in latest or session.last_ms > latest[key].last_ms:
             latest[key] = session
-    records = [copy_record(row) for row in result.events]
+    records = result.records
     return PreparedBatch(
         deliveries=deliveries,
         records=records,
