@@ -356,9 +356,9 @@ def _allowed(site: Site, origin_host: str | bool | None) -> Site:
     return site
 
 
-@lru_cache(maxsize=4096)
 def _origin_host(origin: str | None) -> str | bool | None:
-    """The Origin header's host; None when absent; False when opaque ("null") or unparsable."""
+    """The Origin header's host; None when absent; False when opaque ("null") or unparsable.
+    Called only through client_facts, whose cache holds the result per header set."""
     if origin is None:
         return None
     return urlsplit(origin).hostname or False if origin != "null" else False
