@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from shared.dialect import register_sqlite_functions
+from shared.dialect import register_postgres_codecs, register_sqlite_functions
 from shared.settings import Settings, sqlite_path
 
 
@@ -261,9 +261,15 @@ def create_engine(settings: Settings) -> AsyncEngine:
             register_sqlite_functions(dbapi_connection)
 
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         settings.database_url, pool_size=10, max_overflow=10, pool_pre_ping=True
     )
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _postgres_codecs(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.run_async(register_postgres_codecs)
+
+    return engine
 
 
 def new_event_id() -> uuid.UUID:

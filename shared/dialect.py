@@ -19,6 +19,7 @@ from sqlalchemy import (
     JSON,
     Column,
     ColumnElement,
+    DateTime,
     Table,
     any_,
     bindparam,
@@ -31,6 +32,59 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 CLAIM_COLUMNS = ("event_id", "occurred_at", "session_id")
+
+# Moments in rows bound for bulk_insert and claim_event_ids: a `Stamp`, asyncpg's tuple form
+# of timestamptz (microseconds since 2000-01-01 UTC), which the codec below passes to the
+# wire as it is. asyncpg's own encoder takes a datetime through four Python-level datetime
+# operations, ~1 us a value here: 0.25 s of COPY per 200k values against 0.05 s for stamps,
+# and a drained event carries two (its row and its id's claim). SQLite turns stamps back into
+# datetimes (_sqlite_statement).
+Stamp = tuple[int]
+PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+PG_EPOCH_MS = 946_684_800_000
+MICROSECOND = timedelta(microseconds=1)
+_INFINITY, _NEGATIVE_INFINITY = 2**63 - 1, -(2**63)
+
+
+def stamp(epoch_ms: int) -> Stamp:
+    """Epoch milliseconds as a Stamp."""
+    return ((epoch_ms - PG_EPOCH_MS) * 1000,)
+
+
+def stamp_moment(value: Stamp) -> datetime:
+    return PG_EPOCH + value[0] * MICROSECOND
+
+
+def _encode_timestamptz(value: Any) -> Stamp:
+    if value.__class__ is tuple:
+        return value
+    if not isinstance(value, datetime):  # a date: its midnight, as asyncpg reads one
+        value = datetime(value.year, value.month, value.day)
+    if value.tzinfo is None:  # local time, as asyncpg reads a naive datetime
+        value = value.astimezone(UTC)
+    return ((value - PG_EPOCH) // MICROSECOND,)
+
+
+def _decode_timestamptz(value: Stamp) -> datetime:
+    microseconds = value[0]
+    if microseconds == _INFINITY:  # as asyncpg's own decoder answers infinities
+        return datetime.max.replace(tzinfo=UTC)
+    if microseconds == _NEGATIVE_INFINITY:
+        return datetime.min.replace(tzinfo=UTC)
+    return PG_EPOCH + microseconds * MICROSECOND
+
+
+async def register_postgres_codecs(driver: asyncpg.Connection) -> None:
+    """timestamptz in asyncpg's tuple format, on every connection: Stamps go to the wire as
+    they are, datetimes as before (through Python, at about the speed of asyncpg's own
+    encoder), and reads give the same aware UTC datetimes."""
+    await driver.set_type_codec(
+        "timestamptz",
+        schema="pg_catalog",
+        encoder=_encode_timestamptz,
+        decoder=_decode_timestamptz,
+        format="tuple",
+    )
 
 
 def is_postgres(conn: AsyncConnection) -> bool:
@@ -65,13 +119,25 @@ def _sqlite_statement(
     quote = dialect.identifier_preparer.quote
     names = ", ".join(quote(name) for name in columns)
     marks = ", ".join("?" for _ in columns)
-    processors = [
-        None
-        if isinstance(table.c[name].type, JSON)
-        else table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-        for name in columns
-    ]
+    processors = []
+    for name in columns:
+        kind = table.c[name].type
+        process = (
+            None if isinstance(kind, JSON) else kind.dialect_impl(dialect).bind_processor(dialect)
+        )
+        if isinstance(getattr(kind, "impl", kind), DateTime) and process is not None:
+            process = _from_stamp(process)
+        processors.append(process)
     return f"{verb} INTO {quote(table.name)} ({names}) VALUES ({marks})", processors
+
+
+def _from_stamp(process: Any) -> Any:
+    """A datetime column's bind processor that also takes Stamps."""
+
+    def bind(value: Any) -> Any:
+        return process(stamp_moment(value) if value.__class__ is tuple else value)
+
+    return bind
 
 
 async def _sqlite_insert(

@@ -28,6 +28,7 @@ from services.collector.sessions import (
     add_visitor_counts,
     epoch_ms,
     first_sightings,
+    from_epoch_ms,
     sessionise,
     visitor_keys,
 )
@@ -195,7 +196,7 @@ async def prepare_batch(
             new = [row for row in rows if row.event_id not in existing]
         if not new:
             return PreparedBatch(deliveries, [], [], [], [], [], Carry(), len(decoded), verify)
-        earliest = min(row.moment for row in new) - SESSION_GAP
+        earliest = from_epoch_ms(min(row.at for row in new)) - SESSION_GAP
         in_batch = {row.event_id.int for row in new}
         # Stored pageviews the batch's engagement events refer to (those of the batch in
         # flight come from the carry).

@@ -8,10 +8,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared import dialect
-from shared.db import page_hourly, sessions, visitor_days
+from shared.db import event_ids, page_hourly, sessions, visitor_days
 from shared.dialect import insert_new_returning, select_matching, upsert
 from shared.runtime import Resources
 from shared.sites import create_site
@@ -22,6 +23,7 @@ HOUR = datetime(2026, 11, 24, 9, tzinfo=UTC)
 ADD = ("pageviews", "engaged_ms", "entries", "visitors")
 # Both sides of the PostgreSQL threshold (SQLite has one path; it runs both sizes too).
 SIZES = (dialect.STAGE_ROWS - 1, dialect.STAGE_ROWS * 3)
+MILLI = timedelta(milliseconds=1)
 
 
 def hourly(site_id: str, paths: int, pageviews: int) -> list[dict[str, Any]]:
@@ -150,3 +152,34 @@ async def test_select_matching_reads_whole_rows_by_equal_any_and_at_least(
     assert sample["last_seen_at"] == HOUR + timedelta(minutes=1)
     assert sample["pageviews"] == 0  # whole rows, server defaults included
     assert nothing == []
+
+
+async def test_stamps_and_datetimes_store_the_same_moment(resources: Resources) -> None:
+    """The worker's rows carry Stamps (asyncpg's tuple form of timestamptz); everything else
+    binds datetimes. Both must store, and read back, the same aware UTC moment."""
+    moment = datetime(2026, 11, 24, 9, 30, 15, 123000, tzinfo=UTC)
+    ms = (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+    assert dialect.stamp_moment(dialect.stamp(ms)) == moment
+    by_stamp, by_datetime = uuid.uuid4(), uuid.uuid4()
+    async with resources.engine.begin() as conn:
+        claimed = await dialect.claim_event_ids(
+            conn, event_ids, [(by_stamp, dialect.stamp(ms), None)]
+        )
+        await conn.execute(
+            event_ids.insert().values(event_id=by_datetime, occurred_at=moment, session_id=None)
+        )
+    assert claimed == 1
+    async with resources.engine.connect() as conn:
+        result = await conn.execute(select(event_ids.c.event_id, event_ids.c.occurred_at))
+        stored = {row.event_id: row.occurred_at for row in result}
+        later = (
+            await conn.execute(
+                select(event_ids.c.event_id).where(
+                    event_ids.c.event_id.in_([by_stamp, by_datetime]),
+                    event_ids.c.occurred_at > moment - MILLI,
+                )
+            )
+        ).scalars()
+    assert stored[by_stamp] == stored[by_datetime] == moment
+    assert stored[by_stamp].tzinfo is not None
+    assert set(later) == {by_stamp, by_datetime}
