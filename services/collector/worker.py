@@ -70,10 +70,10 @@ def queued_events(deliveries: Sequence[Delivery]) -> list[QueuedEvent]:
 
     Duplicates inside one batch are dropped here; across batches the event_ids register does.
     """
-    unique: dict[int, QueuedEvent] = {}  # by the id's integer: UUID.__hash__ is Python code
+    unique: dict[uuid.UUID, QueuedEvent] = {}
     for delivery in deliveries:
         for event in decode_entry(delivery.payload):
-            unique.setdefault(event.event_id.int, event)
+            unique.setdefault(event.event_id, event)
     return list(unique.values())
 
 
@@ -133,19 +133,19 @@ class Carry:
 
     sessions: dict[tuple[str, int], Session] = field(default_factory=dict)
     events: list[QueuedEvent] = field(default_factory=list)  # with their session ids
-    event_ids: set[int] = field(default_factory=set)  # UUID.int
-    _pageviews: dict[int, uuid.UUID] | None = None
+    event_ids: set[uuid.UUID] = field(default_factory=set)
+    _pageviews: dict[uuid.UUID, uuid.UUID] | None = None
 
     def pageview_session(self, pageview_id: uuid.UUID) -> uuid.UUID | None:
         """The session of one of these events' pageviews. The index is built on first use:
         only a next batch with engagement on these pageviews needs it."""
         if self._pageviews is None:
             self._pageviews = {
-                row.event_id.int: row.session_id
+                row.event_id: row.session_id
                 for row in self.events
                 if row.name == "pageview" and row.session_id is not None
             }
-        return self._pageviews.get(pageview_id.int)
+        return self._pageviews.get(pageview_id)
 
 
 @dataclass(slots=True)
@@ -186,7 +186,7 @@ async def prepare_batch(
     """
     decoded = queued_events(deliveries)
     carried_ids = carry.event_ids
-    rows = [row for row in decoded if row.event_id.int not in carried_ids]
+    rows = [row for row in decoded if row.event_id not in carried_ids] if carried_ids else decoded
     async with engine.connect() as conn:
         new = rows
         if verify:
@@ -197,13 +197,13 @@ async def prepare_batch(
         if not new:
             return PreparedBatch(deliveries, [], [], [], [], [], Carry(), len(decoded), verify)
         earliest = from_epoch_ms(min(row.at for row in new)) - SESSION_GAP
-        in_batch = {row.event_id.int for row in new}
+        in_batch = {row.event_id for row in new}
         # Stored pageviews the batch's engagement events refer to (those of the batch in
         # flight come from the carry).
         referred = {
             row.pageview_id
             for row in new
-            if row.name == "engagement" and row.pageview_id and row.pageview_id.int not in in_batch
+            if row.name == "engagement" and row.pageview_id and row.pageview_id not in in_batch
         }
         carried_pageviews = {
             pv: owner for pv in referred if (owner := carry.pageview_session(pv)) is not None
