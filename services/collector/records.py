@@ -112,8 +112,8 @@ def decode_entry(payload: bytes) -> list[DecodedEvent]:
     return events
 
 
-OWN_COLUMNS = EVENT_COLUMNS.index("session_id")  # the event's own; its session's follow
-NO_SESSION: tuple[None, ...] = (None,) * (_COLUMN_COUNT - OWN_COLUMNS)
+_OWN_COLUMNS = EVENT_COLUMNS.index("session_id")  # the event's own; its session's follow
+NO_SESSION: tuple[None, ...] = (None,) * (_COLUMN_COUNT - _OWN_COLUMNS)
 
 
 def copy_record(
@@ -121,4 +121,4 @@ def copy_record(
 ) -> tuple[Any, ...]:
     """The `events` row of an event, in EVENT_COLUMNS order: its own columns, then its
     session's (`session_id` and the session columns; see Session.event_columns)."""
-    return msgspec.structs.astuple(event)[:OWN_COLUMNS] + session_columns
+    return msgspec.structs.astuple(event)[:_OWN_COLUMNS] + session_columns

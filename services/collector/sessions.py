@@ -21,9 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from operator import attrgetter
 from typing import Any
 
-import msgspec
-
-from services.collector.records import NO_SESSION, OWN_COLUMNS, Id, QueuedEvent
+from services.collector.records import NO_SESSION, Id, QueuedEvent, copy_record
 from shared.db import BUILTIN_EVENTS
 from shared.sites import DEFAULT_SITE_SETTINGS, SiteSettings
 
@@ -212,9 +210,8 @@ def sessionise(
     page_deltas: dict[tuple[str, int, str], list[int]] = defaultdict(lambda: [0, 0, 0])
     site_deltas: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0])
 
-    # The loop below runs per event (200k in a large batch): locals, and the row's hour
-    # bucket looked up only when the hour or the site changes (events come in time order).
-    astuple, own = msgspec.structs.astuple, OWN_COLUMNS
+    # The loop below runs per event (200k in a large batch): the row's hour counters are
+    # looked up only when the hour or the site changes (events come in time order).
     delta_site, delta_hour, site_delta = "", -1, [0] * 6
     for row in rows:
         at = row.at
@@ -267,10 +264,10 @@ def sessionise(
             site_delta[4] += engaged
 
         if session is None:
-            records.append(astuple(row)[:own] + NO_SESSION)  # copy_record, inlined
+            records.append(copy_record(row, NO_SESSION))
             continue
         row.session_id = session.session_id
-        records.append(astuple(row)[:own] + (session._event_columns or session.event_columns()))
+        records.append(copy_record(row, session.event_columns()))
         session.touched = True
         session.events += 1
         if at > session.last_ms:
