@@ -41,7 +41,7 @@ CLAIM_COLUMNS = ("event_id", "occurred_at", "session_id")
 # datetimes (_sqlite_statement).
 Stamp = tuple[int]
 PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-PG_EPOCH_MS = 946_684_800_000
+PG_EPOCH_MS = (PG_EPOCH - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
 MICROSECOND = timedelta(microseconds=1)
 _INFINITY, _NEGATIVE_INFINITY = 2**63 - 1, -(2**63)
 

@@ -81,7 +81,7 @@ EVENT_COLUMNS: tuple[str, ...] = QueuedEvent.__struct_fields__[
 _COLUMN_COUNT = len(EVENT_COLUMNS)
 
 
-class DecodedEvent(QueuedEvent, kw_only=True, omit_defaults=True, gc=False):
+class DecodedEvent(QueuedEvent, kw_only=True):
     """A QueuedEvent as the worker decodes it: its ids are asyncpg's UUID (`Id`)."""
 
     event_id: Id = msgspec.field(name="id")
