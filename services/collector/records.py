@@ -61,9 +61,9 @@ class QueuedEvent(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     scroll_depth: int | None = msgspec.field(default=None, name="scroll")
     gpc: bool = False
     subject_id: str | None = msgspec.field(default=None, name="subject")
-    session_id: uuid.UUID | None = None  # set by sessionisation
-    # The session's entry page and attribution: columns of the `events` row, which
+    # The session's id, entry page and attribution: columns of the `events` row, which
     # sessionisation fills from the session (copy_record); never set here nor on the queue.
+    session_id: uuid.UUID | None = None
     session_entry_path: str | None = None
     session_referrer: str | None = None
     session_source: str | None = None

@@ -17,7 +17,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 from typing import Any
 
@@ -34,6 +34,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MILLISECOND = timedelta(milliseconds=1)
 GAP_MS = SESSION_GAP // MILLISECOND
 HOUR_MS = 3_600_000
+DAY_MS = 86_400_000
 
 
 def epoch_ms(moment: datetime) -> int:
@@ -152,14 +153,19 @@ class Session:
 
 @dataclass(slots=True)
 class BatchResult:
-    """What one batch changes: events with their session ids, their `events` rows (in the
-    same order), sessions, rollup deltas."""
+    """What one batch changes: its `events` rows (in time order), sessions, rollup deltas,
+    first sightings and the session of every pageview it holds."""
 
-    events: list[QueuedEvent]
     records: list[tuple[Any, ...]]
     sessions: list[Session]
     page_hourly: list[dict[str, Any]]
     site_hourly: list[dict[str, Any]]
+    # Each (UTC day, site, visitor) and (UTC day, site, path, visitor) of the batch, with
+    # the earliest moment (epoch ms) it occurs; keys in the order of the visitor_days /
+    # page_visitor_days primary keys.
+    visitors: dict[tuple[Any, ...], int]
+    pages: dict[tuple[Any, ...], int]
+    pageviews: dict[uuid.UUID, Session]
 
 
 def _engaged(session: Session, settings: SiteSettings) -> bool:
@@ -210,19 +216,34 @@ def sessionise(
     page_deltas: dict[tuple[str, int, str], list[int]] = defaultdict(lambda: [0, 0, 0])
     site_deltas: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0])
 
-    # The loop below runs per event (200k in a large batch): the row's hour counters are
-    # looked up only when the hour or the site changes (events come in time order).
+    # First sightings per UTC day: (site, visitor) and (site, path, visitor) -> epoch ms.
+    # In time order, the first one seen is the earliest.
+    day_visitors: dict[int, dict[tuple[str, int], int]] = defaultdict(dict)
+    day_pages: dict[int, dict[tuple[str, str, int], int]] = defaultdict(dict)
+
+    # The loop below runs per event (200k in a large batch): the row's hour counters and
+    # day sets are looked up only when the hour or the site changes (events come in time
+    # order), and no pass over the events is made twice.
     delta_site, delta_hour, site_delta = "", -1, [0] * 6
+    seen_visitors: dict[tuple[str, int], int] = {}
+    seen_pages: dict[tuple[str, str, int], int] = {}
     for row in rows:
         at = row.at
         hour = at - at % HOUR_MS
         name = row.name
         site = row.site_id
         path = row.path
+        visitor = row.visitor_hash
         if hour != delta_hour or site != delta_site:
             delta_site, delta_hour = site, hour
             site_delta = site_deltas[(site, hour)]
-        key = (site, row.visitor_hash)
+            seen_visitors, seen_pages = day_visitors[hour // DAY_MS], day_pages[hour // DAY_MS]
+        key = (site, visitor)
+        if key not in seen_visitors:
+            seen_visitors[key] = at
+        page = (site, path, visitor)
+        if page not in seen_pages:
+            seen_pages[page] = at
         session: Session | None = None
         if name == "engagement" and row.pageview_id is not None:
             session = pageview_owner.get(row.pageview_id)
@@ -238,7 +259,7 @@ def sessionise(
                 Session(
                     session_id=Id(uuid.uuid4().bytes),
                     site_id=site,
-                    visitor_hash=row.visitor_hash,
+                    visitor_hash=visitor,
                     started_ms=at,
                     last_ms=at,
                     entry_path=path,
@@ -266,8 +287,8 @@ def sessionise(
         if session is None:
             records.append(copy_record(row, NO_SESSION))
             continue
-        row.session_id = session.session_id
-        records.append(copy_record(row, session.event_columns()))
+        columns = session._event_columns  # made once per session, by event_columns()
+        records.append(copy_record(row, columns or session.event_columns()))
         session.touched = True
         session.events += 1
         if at > session.last_ms:
@@ -293,8 +314,8 @@ def sessionise(
             started = session.started_ms
             site_deltas[(session.site_id, started - started % HOUR_MS)][3] += 1
 
+    days = {index: from_epoch_ms(index * DAY_MS).date() for index in day_visitors}
     return BatchResult(
-        events=rows,
         records=records,
         sessions=changed,
         page_hourly=[
@@ -321,38 +342,22 @@ def sessionise(
             }
             for (site, hour), d in site_deltas.items()
         ],
+        visitors={
+            (days[index], site, visitor): at
+            for index, seen in day_visitors.items()
+            for (site, visitor), at in seen.items()
+        },
+        pages={
+            (days[index], site, path, visitor): at
+            for index, seen in day_pages.items()
+            for (site, path, visitor), at in seen.items()
+        },
+        pageviews=pageview_owner,
     )
 
 
 def visitor_keys(rows: Iterable[QueuedEvent]) -> set[tuple[str, int]]:
     return {(row.site_id, row.visitor_hash) for row in rows}
-
-
-DAY_MS = 86_400_000
-
-
-def first_sightings(
-    rows: Iterable[QueuedEvent],
-) -> tuple[dict[tuple[Any, ...], int], dict[tuple[Any, ...], int]]:
-    """Each (UTC day, site, visitor) and (UTC day, site, path, visitor) of a batch, with the
-    earliest moment (epoch ms) it occurs; keys in the order of the visitor_days /
-    page_visitor_days primary keys."""
-    visitors: dict[tuple[Any, ...], int] = {}
-    pages: dict[tuple[Any, ...], int] = {}
-    days: dict[int, date] = {}
-    for row in rows:
-        at = row.at
-        index = at // DAY_MS
-        day = days.get(index)
-        if day is None:
-            day = days[index] = from_epoch_ms(index * DAY_MS).date()
-        visitor = (day, row.site_id, row.visitor_hash)
-        if at < visitors.get(visitor, at + 1):
-            visitors[visitor] = at
-        page = (day, row.site_id, row.path, row.visitor_hash)
-        if at < pages.get(page, at + 1):
-            pages[page] = at
-    return visitors, pages
 
 
 def add_visitor_counts(

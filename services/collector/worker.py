@@ -13,7 +13,7 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,7 +27,6 @@ from services.collector.sessions import (
     Session,
     add_visitor_counts,
     epoch_ms,
-    first_sightings,
     from_epoch_ms,
     sessionise,
     visitor_keys,
@@ -65,16 +64,15 @@ ID, OCCURRED_AT, SESSION_ID = (
 )
 
 
-def queued_events(deliveries: Sequence[Delivery]) -> list[QueuedEvent]:
-    """Decode queue entries (each a JSON array of records) into events to store.
+def queued_events(deliveries: Sequence[Delivery]) -> dict[uuid.UUID, QueuedEvent]:
+    """Decode queue entries (each a JSON array of records) into events to store, by id.
 
-    Duplicates inside one batch are dropped here; across batches the event_ids register does.
+    Duplicates inside one batch are dropped here (copies of one id are one event, resent;
+    the last is kept); across batches the event_ids register drops them.
     """
-    unique: dict[uuid.UUID, QueuedEvent] = {}
-    for delivery in deliveries:
-        for event in decode_entry(delivery.payload):
-            unique.setdefault(event.event_id, event)
-    return list(unique.values())
+    return {
+        event.event_id: event for delivery in deliveries for event in decode_entry(delivery.payload)
+    }
 
 
 async def _open_sessions(
@@ -132,20 +130,13 @@ class Carry:
     """
 
     sessions: dict[tuple[str, int], Session] = field(default_factory=dict)
-    events: list[QueuedEvent] = field(default_factory=list)  # with their session ids
-    event_ids: set[uuid.UUID] = field(default_factory=set)
-    _pageviews: dict[uuid.UUID, uuid.UUID] | None = None
+    pageviews: Mapping[uuid.UUID, Session] = field(default_factory=dict)
+    event_ids: Collection[uuid.UUID] = frozenset()
 
     def pageview_session(self, pageview_id: uuid.UUID) -> uuid.UUID | None:
-        """The session of one of these events' pageviews. The index is built on first use:
-        only a next batch with engagement on these pageviews needs it."""
-        if self._pageviews is None:
-            self._pageviews = {
-                row.event_id: row.session_id
-                for row in self.events
-                if row.name == "pageview" and row.session_id is not None
-            }
-        return self._pageviews.get(pageview_id)
+        """The session of one of these events' pageviews."""
+        owner = self.pageviews.get(pageview_id)
+        return None if owner is None else owner.session_id
 
 
 @dataclass(slots=True)
@@ -184,20 +175,20 @@ async def prepare_batch(
     then claiming its ids fails, nothing is written (ConcurrentWrite), and the batch is
     prepared again with `verify`. That saves looking up every id of every batch.
     """
-    decoded = queued_events(deliveries)
-    carried_ids = carry.event_ids
-    rows = [row for row in decoded if row.event_id not in carried_ids] if carried_ids else decoded
+    unique = queued_events(deliveries)
+    received = len(unique)
+    if carry.event_ids:
+        for event_id in unique.keys() & carry.event_ids:
+            del unique[event_id]
     async with engine.connect() as conn:
-        new = rows
         if verify:
-            existing = await existing_keys(
-                conn, event_ids.c.event_id, [row.event_id for row in rows]
-            )
-            new = [row for row in rows if row.event_id not in existing]
-        if not new:
-            return PreparedBatch(deliveries, [], [], [], [], [], Carry(), len(decoded), verify)
+            for event_id in await existing_keys(conn, event_ids.c.event_id, list(unique)):
+                del unique[event_id]
+        if not unique:
+            return PreparedBatch(deliveries, [], [], [], [], [], Carry(), received, verify)
+        new = list(unique.values())
+        in_batch = unique.keys()
         earliest = from_epoch_ms(min(row.at for row in new)) - SESSION_GAP
-        in_batch = {row.event_id for row in new}
         # Stored pageviews the batch's engagement events refer to (those of the batch in
         # flight come from the carry).
         referred = {
@@ -226,7 +217,6 @@ async def prepare_batch(
         pageview_sessions=pageview_sessions,
         settings=settings,
     )
-    visitors, pages = first_sightings(result.events)
     latest: dict[tuple[str, int], Session] = {}
     for session in result.sessions:
         key = (session.site_id, session.visitor_hash)
@@ -240,15 +230,11 @@ async def prepare_batch(
         session_rows=[session.row() for session in result.sessions],
         page_rows=result.page_hourly,
         site_rows=result.site_hourly,
-        carry=Carry(
-            sessions=latest,
-            events=result.events,
-            event_ids=in_batch,
-        ),
-        received=len(decoded),
+        carry=Carry(sessions=latest, pageviews=result.pageviews, event_ids=in_batch),
+        received=received,
         verified=verify,
-        visitors=visitors,
-        pages=pages,
+        visitors=result.visitors,
+        pages=result.pages,
     )
 
 
