@@ -21,6 +21,7 @@ from sqlalchemy import (
     ColumnElement,
     DateTime,
     Table,
+    Uuid,
     any_,
     bindparam,
     func,
@@ -127,6 +128,8 @@ def _sqlite_statement(
         )
         if isinstance(getattr(kind, "impl", kind), DateTime) and process is not None:
             process = _from_stamp(process)
+        if isinstance(kind, Uuid) and process is not None:
+            process = _from_hex(process)
         processors.append(process)
     return f"{verb} INTO {quote(table.name)} ({names}) VALUES ({marks})", processors
 
@@ -136,6 +139,16 @@ def _from_stamp(process: Any) -> Any:
 
     def bind(value: Any) -> Any:
         return process(stamp_moment(value) if value.__class__ is tuple else value)
+
+    return bind
+
+
+def _from_hex(process: Any) -> Any:
+    """A uuid column's bind processor that also takes an id's 32 lowercase hex digits (the
+    ingest worker's event ids), which are the stored form already."""
+
+    def bind(value: Any) -> Any:
+        return value if value.__class__ is str else process(value)
 
     return bind
 

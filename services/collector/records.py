@@ -14,7 +14,7 @@ public wire, see WIRE.md) but may outlive a process in Redis, so only add option
 from __future__ import annotations
 
 import uuid
-from typing import Any, TypeAlias
+from typing import Annotated, Any, TypeAlias
 
 import msgspec
 import orjson
@@ -22,19 +22,27 @@ from asyncpg.pgproto import pgproto
 
 from shared.dialect import PG_EPOCH_MS, Stamp
 
-# The worker's ids (events', pageviews', sessions'): asyncpg's UUID, a uuid.UUID subclass
-# written in C. COPY writes its 16 bytes as they are, where a uuid.UUID goes through its
-# Python `bytes` property (0.45 against 0.12 us a value here; a drained event carries four
-# ids), and it keeps its hash, so the worker's sets and dicts of ids key on the ids
-# themselves. Equal to, and hashed like, a uuid.UUID of the same value.
+# The worker's session ids: asyncpg's UUID, a uuid.UUID subclass written in C. COPY
+# writes its 16 bytes as they are, where a uuid.UUID goes through its Python `bytes`
+# property (0.45 against 0.12 us a value here), and it keeps its hash, so the worker's
+# dicts of sessions key on the ids themselves. Equal to, and hashed like, a uuid.UUID of
+# the same value.
 Id: TypeAlias = pgproto.UUID
+
+# An event's (or pageview's) id as the worker holds it: the 32 lowercase hex digits the
+# collector wrote (uuid_format="hex" below, from a uuid.UUID it validated), kept as text.
+# Text needs no object made per id and hashes and sorts in C (in id order: hex digits
+# sort as the bytes do); COPY parses it into a uuid (asyncpg, in C), and on SQLite it is
+# the stored form. Hex = uuid.UUID(hex=...).hex; a stored id read back is turned to it.
+HexId: TypeAlias = Annotated[str, msgspec.Meta(min_length=32, max_length=32)]
 
 
 class QueuedEvent(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     """One accepted, enriched event. Fields up to `session_utm_campaign` are the `events`
     row, in order."""
 
-    event_id: uuid.UUID = msgspec.field(name="id")
+    # The collector's: a uuid.UUID; decoded by the worker: hex text (DecodedEvent).
+    event_id: uuid.UUID | str = msgspec.field(name="id")
     site_id: str = msgspec.field(name="site")
     occurred_at: Stamp | None = None  # from `at`, set by decode_entry
     name: str
@@ -57,7 +65,7 @@ class QueuedEvent(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     # JSON text, so COPY takes it as is; records written before this format carried an object.
     props: str | dict[str, Any] | None = None
     analytics_id: str | None = None
-    pageview_id: uuid.UUID | None = msgspec.field(default=None, name="pageview")
+    pageview_id: uuid.UUID | str | None = msgspec.field(default=None, name="pageview")
     scroll_depth: int | None = msgspec.field(default=None, name="scroll")
     gpc: bool = False
     subject_id: str | None = msgspec.field(default=None, name="subject")
@@ -82,20 +90,14 @@ _COLUMN_COUNT = len(EVENT_COLUMNS)
 
 
 class DecodedEvent(QueuedEvent, kw_only=True):
-    """A QueuedEvent as the worker decodes it: its ids are asyncpg's UUID (`Id`)."""
+    """A QueuedEvent as the worker decodes it: its ids are hex text (`HexId`)."""
 
-    event_id: Id = msgspec.field(name="id")
-    pageview_id: Id | None = msgspec.field(default=None, name="pageview")
-
-
-def _decode_id(kind: type, value: Any) -> Any:
-    if kind is Id:
-        return Id(value)  # a ValueError here is msgspec's ValidationError
-    raise NotImplementedError(kind)
+    event_id: HexId = msgspec.field(name="id")
+    pageview_id: HexId | None = msgspec.field(default=None, name="pageview")
 
 
 _encoder = msgspec.json.Encoder(uuid_format="hex")
-_entry = msgspec.json.Decoder(list[DecodedEvent], dec_hook=_decode_id)
+_entry = msgspec.json.Decoder(list[DecodedEvent])
 
 
 def encode_entry(records: list[QueuedEvent]) -> bytes:

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 from typing import Any
 
-from services.collector.records import NO_SESSION, Id, QueuedEvent, copy_record
+from services.collector.records import NO_SESSION, DecodedEvent, Id, QueuedEvent, copy_record
 from shared.db import BUILTIN_EVENTS
 from shared.sites import DEFAULT_SITE_SETTINGS, SiteSettings
 
@@ -165,7 +165,7 @@ class BatchResult:
     # page_visitor_days primary keys.
     visitors: dict[tuple[Any, ...], int]
     pages: dict[tuple[Any, ...], int]
-    pageviews: dict[uuid.UUID, Session]
+    pageviews: dict[str, Session]  # by the pageviews' hex ids
 
 
 def _engaged(session: Session, settings: SiteSettings) -> bool:
@@ -177,24 +177,26 @@ def _engaged(session: Session, settings: SiteSettings) -> bool:
 
 
 def sessionise(
-    rows: list[QueuedEvent],
+    rows: list[DecodedEvent],
     *,
     open_sessions: Mapping[tuple[str, int], Session],
-    pageview_sessions: Mapping[uuid.UUID, uuid.UUID],
+    pageview_sessions: Mapping[str, uuid.UUID],
     settings: Mapping[str, SiteSettings],
 ) -> BatchResult:
     """Assign every new event to a session and compute the batch's rollup deltas.
 
     `open_sessions`: the latest stored session per (site, visitor) that may still continue.
-    `pageview_sessions`: session ids of stored pageviews that engagement events refer to.
+    `pageview_sessions`: session ids of stored pageviews that engagement events refer to,
+    by the pageviews' hex ids (records.HexId).
     """
     rows.sort(key=attrgetter("at"))
     latest: dict[tuple[str, int], Session] = {}
-    # Keyed by the ids themselves: the worker's are asyncpg's UUIDs (records.Id), which keep
-    # their hash; uuid.UUID's __hash__ is Python code, run on every lookup.
+    # Keyed by the ids themselves: sessions' are asyncpg's UUIDs (records.Id), which keep
+    # their hash (uuid.UUID's __hash__ is Python code, run on every lookup); events' are
+    # hex text.
     by_id: dict[uuid.UUID, Session] = {}
     was_engaged: dict[uuid.UUID, bool] = {}
-    pageview_owner: dict[uuid.UUID, Session] = {}
+    pageview_owner: dict[str, Session] = {}
 
     def remember(session: Session) -> Session:
         key = session.session_id

@@ -16,12 +16,13 @@ from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.collector.records import EVENT_COLUMNS, QueuedEvent, decode_entry
+from services.collector.records import EVENT_COLUMNS, DecodedEvent, decode_entry
 from services.collector.sessions import (
     SESSION_GAP,
     Session,
@@ -64,8 +65,8 @@ ID, OCCURRED_AT, SESSION_ID = (
 )
 
 
-def queued_events(deliveries: Sequence[Delivery]) -> dict[uuid.UUID, QueuedEvent]:
-    """Decode queue entries (each a JSON array of records) into events to store, by id.
+def queued_events(deliveries: Sequence[Delivery]) -> dict[str, DecodedEvent]:
+    """Decode queue entries (each a JSON array of records) into events to store, by hex id.
 
     Duplicates inside one batch are dropped here (copies of one id are one event, resent;
     the last is kept); across batches the event_ids register drops them.
@@ -100,16 +101,18 @@ async def _open_sessions(
 
 
 async def _pageview_sessions(
-    conn: AsyncConnection, pageview_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, uuid.UUID]:
-    owners: dict[uuid.UUID, uuid.UUID] = {}
-    for clause in in_clauses(conn, event_ids.c.event_id, pageview_ids):
+    conn: AsyncConnection, pageview_ids: Sequence[str]
+) -> dict[str, uuid.UUID]:
+    """The sessions of stored pageviews, by their hex ids."""
+    owners: dict[str, uuid.UUID] = {}
+    ids = [uuid.UUID(hex=pageview) for pageview in pageview_ids]
+    for clause in in_clauses(conn, event_ids.c.event_id, ids):
         result = await conn.execute(
             select(event_ids.c.event_id, event_ids.c.session_id).where(
                 clause, event_ids.c.session_id.is_not(None)
             )
         )
-        owners.update({row.event_id: row.session_id for row in result})
+        owners.update({row.event_id.hex: row.session_id for row in result})
     return owners
 
 
@@ -130,10 +133,10 @@ class Carry:
     """
 
     sessions: dict[tuple[str, int], Session] = field(default_factory=dict)
-    pageviews: Mapping[uuid.UUID, Session] = field(default_factory=dict)
-    event_ids: Collection[uuid.UUID] = frozenset()
+    pageviews: Mapping[str, Session] = field(default_factory=dict)  # by hex id
+    event_ids: Collection[str] = frozenset()  # hex ids
 
-    def pageview_session(self, pageview_id: uuid.UUID) -> uuid.UUID | None:
+    def pageview_session(self, pageview_id: str) -> uuid.UUID | None:
         """The session of one of these events' pageviews."""
         owner = self.pageviews.get(pageview_id)
         return None if owner is None else owner.session_id
@@ -182,8 +185,9 @@ async def prepare_batch(
             del unique[event_id]
     async with engine.connect() as conn:
         if verify:
-            for event_id in await existing_keys(conn, event_ids.c.event_id, list(unique)):
-                del unique[event_id]
+            ids = [uuid.UUID(hex=event_id) for event_id in unique]
+            for stored in await existing_keys(conn, event_ids.c.event_id, ids):
+                del unique[stored.hex]
         if not unique:
             return PreparedBatch(deliveries, [], [], [], [], [], Carry(), received, verify)
         new = list(unique.values())
@@ -226,7 +230,7 @@ async def prepare_batch(
     return PreparedBatch(
         deliveries=deliveries,
         records=records,
-        claims=sorted([(r[ID], r[OCCURRED_AT], r[SESSION_ID]) for r in records], key=_claim_order),
+        claims=sorted(map(itemgetter(ID, OCCURRED_AT, SESSION_ID), records), key=itemgetter(0)),
         session_rows=[session.row() for session in result.sessions],
         page_rows=result.page_hourly,
         site_rows=result.site_hourly,
@@ -236,10 +240,6 @@ async def prepare_batch(
         visitors=result.visitors,
         pages=result.pages,
     )
-
-
-def _claim_order(claim: tuple[Any, Any, Any]) -> int:
-    return int(claim[0].int)
 
 
 class StoredKeys:
