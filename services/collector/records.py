@@ -2,7 +2,7 @@
 
 One definition for both sides. The collector builds `QueuedEvent`s after enrichment and
 encodes a request's events as one JSON array; the worker decodes whole entries straight
-into these structs (msgspec, in C: ids become UUIDs, nothing passes through a dict) and
+into these structs (msgspec, in C: ids stay hex text, nothing passes through a dict) and
 hands `copy_record` tuples to COPY. Attribute names are `events` column names; the JSON
 keys are the short names of the record format below, which is internal (never on the
 public wire, see WIRE.md) but may outlive a process in Redis, so only add optional keys.

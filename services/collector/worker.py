@@ -207,7 +207,7 @@ async def prepare_batch(
         keys = visitor_keys(new)
         open_sessions = await _open_sessions(conn, keys, earliest)
         pageview_sessions = await _pageview_sessions(conn, sorted(referred))
-        settings = await _site_settings(conn, {row.site_id for row in new})
+        settings = await _site_settings(conn, {site for site, _ in keys})
     since = epoch_ms(earliest)
     for key in keys & carry.sessions.keys():
         carried = carry.sessions[key]
