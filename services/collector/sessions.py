@@ -241,11 +241,11 @@ def sessionise(
             site_delta = site_deltas[(site, hour)]
             seen_visitors, seen_pages = day_visitors[hour // DAY_MS], day_pages[hour // DAY_MS]
         key = (site, visitor)
-        if key not in seen_visitors:
-            seen_visitors[key] = at
         page = (site, path, visitor)
-        if page not in seen_pages:
+        if page not in seen_pages:  # else its visitor has been seen that day too
             seen_pages[page] = at
+            if key not in seen_visitors:
+                seen_visitors[key] = at
         session: Session | None = None
         if name == "engagement" and row.pageview_id is not None:
             session = pageview_owner.get(row.pageview_id)
