@@ -33,7 +33,7 @@ Id: TypeAlias = pgproto.UUID
 # collector wrote (uuid_format="hex" below, from a uuid.UUID it validated), kept as text.
 # Text needs no object made per id and hashes and sorts in C (in id order: hex digits
 # sort as the bytes do); COPY parses it into a uuid (asyncpg, in C), and on SQLite it is
-# the stored form. Hex = uuid.UUID(hex=...).hex; a stored id read back is turned to it.
+# the stored form. Ids read back from the database are uuid.UUIDs: their `.hex` is this.
 HexId: TypeAlias = Annotated[str, msgspec.Meta(min_length=32, max_length=32)]
 
 
