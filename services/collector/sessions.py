@@ -289,8 +289,7 @@ def sessionise(
         if session is None:
             records.append(copy_record(row, NO_SESSION))
             continue
-        columns = session._event_columns  # made once per session, by event_columns()
-        records.append(copy_record(row, columns or session.event_columns()))
+        records.append(copy_record(row, session.event_columns()))
         session.touched = True
         session.events += 1
         if at > session.last_ms:
