@@ -18,7 +18,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from operator import attrgetter
 from typing import Any
 
 from services.collector.records import NO_SESSION, DecodedEvent, Id, QueuedEvent, copy_record
@@ -153,10 +152,9 @@ class Session:
 
 @dataclass(slots=True)
 class BatchResult:
-    """What one batch changes: its `events` rows (in time order), sessions, rollup deltas,
-    first sightings and the session of every pageview it holds."""
+    """What one batch changes besides its `events` rows: its sessions, rollup deltas, first
+    sightings and the session of every pageview it holds."""
 
-    records: list[tuple[Any, ...]]
     sessions: list[Session]
     page_hourly: list[dict[str, Any]]
     site_hourly: list[dict[str, Any]]
@@ -176,185 +174,198 @@ def _engaged(session: Session, settings: SiteSettings) -> bool:
     )
 
 
-def sessionise(
-    rows: list[DecodedEvent],
-    *,
-    open_sessions: Mapping[tuple[str, int], Session],
-    pageview_sessions: Mapping[str, uuid.UUID],
-    settings: Mapping[str, SiteSettings],
-) -> BatchResult:
-    """Assign every new event to a session and compute the batch's rollup deltas.
+class Sessioniser:
+    """Assigns a batch's new events to sessions and computes its rollup deltas, fed in
+    slices so that the `events` rows of one slice can be written while the next is made.
 
     `open_sessions`: the latest stored session per (site, visitor) that may still continue.
     `pageview_sessions`: session ids of stored pageviews that engagement events refer to,
-    by the pageviews' hex ids (records.HexId).
+    by the pageviews' hex ids (records.HexId). Events must come in time order, across
+    slices too (sort the batch by `at` first); `add` answers each slice's rows, `result`
+    the rest once every slice is in.
     """
-    rows.sort(key=attrgetter("at"))
-    latest: dict[tuple[str, int], Session] = {}
-    # Keyed by the ids themselves: sessions' are asyncpg's UUIDs (records.Id), which keep
-    # their hash (uuid.UUID's __hash__ is Python code, run on every lookup); events' are
-    # hex text.
-    by_id: dict[uuid.UUID, Session] = {}
-    was_engaged: dict[uuid.UUID, bool] = {}
-    pageview_owner: dict[str, Session] = {}
 
-    def remember(session: Session) -> Session:
+    def __init__(
+        self,
+        *,
+        open_sessions: Mapping[tuple[str, int], Session],
+        pageview_sessions: Mapping[str, uuid.UUID],
+        settings: Mapping[str, SiteSettings],
+    ) -> None:
+        self.settings = settings
+        self.latest: dict[tuple[str, int], Session] = {}
+        # Keyed by the ids themselves: sessions' are asyncpg's UUIDs (records.Id), which
+        # keep their hash (uuid.UUID's __hash__ is Python code, run on every lookup);
+        # events' are hex text.
+        self.by_id: dict[uuid.UUID, Session] = {}
+        self.was_engaged: dict[uuid.UUID, bool] = {}
+        self.pageview_owner: dict[str, Session] = {}
+        for key, stored in open_sessions.items():
+            self.latest[key] = self._remember(stored.copy())
+        for pageview_id, session_id in pageview_sessions.items():
+            owner = self.by_id.get(session_id)
+            if owner is not None:
+                self.pageview_owner[pageview_id] = owner
+        # Rollup deltas keyed by the hour's epoch milliseconds; datetimes only in the output.
+        self.page_deltas: dict[tuple[str, int, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+        self.site_deltas: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0])
+        # First sightings per UTC day: (site, visitor) and (site, path, visitor) -> epoch
+        # ms. In time order, the first one seen is the earliest.
+        self.day_visitors: dict[int, dict[tuple[str, int], int]] = defaultdict(dict)
+        self.day_pages: dict[int, dict[tuple[str, str, int], int]] = defaultdict(dict)
+
+    def _remember(self, session: Session) -> Session:
         key = session.session_id
-        known = by_id.get(key)
+        known = self.by_id.get(key)
         if known is None:
-            by_id[key] = known = session
-            was_engaged.setdefault(key, session.is_engaged)
+            self.by_id[key] = known = session
+            self.was_engaged.setdefault(key, session.is_engaged)
         return known
 
-    for key, stored in open_sessions.items():
-        latest[key] = remember(stored.copy())
-    for pageview_id, session_id in pageview_sessions.items():
-        owner = by_id.get(session_id)
-        if owner is not None:
-            pageview_owner[pageview_id] = owner
-
-    records: list[tuple[Any, ...]] = []  # the `events` rows, in the order of `rows`
-    # Rollup deltas keyed by the hour's epoch milliseconds; datetimes only in the output.
-    page_deltas: dict[tuple[str, int, str], list[int]] = defaultdict(lambda: [0, 0, 0])
-    site_deltas: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0])
-
-    # First sightings per UTC day: (site, visitor) and (site, path, visitor) -> epoch ms.
-    # In time order, the first one seen is the earliest.
-    day_visitors: dict[int, dict[tuple[str, int], int]] = defaultdict(dict)
-    day_pages: dict[int, dict[tuple[str, str, int], int]] = defaultdict(dict)
-
-    # The loop below runs per event (200k in a large batch): the row's hour counters and
-    # day sets are looked up only when the hour or the site changes (events come in time
-    # order), and no pass over the events is made twice.
-    delta_site, delta_hour, site_delta = "", -1, [0] * 6
-    seen_visitors: dict[tuple[str, int], int] = {}
-    seen_pages: dict[tuple[str, str, int], int] = {}
-    for row in rows:
-        at = row.at
-        hour = at - at % HOUR_MS
-        name = row.name
-        site = row.site_id
-        path = row.path
-        visitor = row.visitor_hash
-        if hour != delta_hour or site != delta_site:
-            delta_site, delta_hour = site, hour
-            site_delta = site_deltas[(site, hour)]
-            seen_visitors, seen_pages = day_visitors[hour // DAY_MS], day_pages[hour // DAY_MS]
-        key = (site, visitor)
-        page = (site, path, visitor)
-        if page not in seen_pages:  # else its visitor has been seen that day too
-            seen_pages[page] = at
-            if key not in seen_visitors:
-                seen_visitors[key] = at
-        session: Session | None = None
-        if name == "engagement" and row.pageview_id is not None:
-            session = pageview_owner.get(row.pageview_id)
-        if session is None:
-            current = latest.get(key)
-            if (
-                current is not None
-                and current.started_ms - GAP_MS <= at <= current.last_ms + GAP_MS
-            ):
-                session = current
-        if session is None and name != "engagement":
-            session = remember(
-                Session(
-                    session_id=Id(uuid.uuid4().bytes),
-                    site_id=site,
-                    visitor_hash=visitor,
-                    started_ms=at,
-                    last_ms=at,
-                    entry_path=path,
-                    exit_path=path,
-                    attribution={name_: getattr(row, name_) for name_ in ATTRIBUTION},
-                    context={name_: getattr(row, name_) for name_ in CONTEXT},
+    def add(self, rows: Iterable[DecodedEvent]) -> list[tuple[Any, ...]]:
+        """The `events` rows of the next events in time order, in their order."""
+        latest, pageview_owner = self.latest, self.pageview_owner
+        page_deltas, site_deltas = self.page_deltas, self.site_deltas
+        day_visitors, day_pages = self.day_visitors, self.day_pages
+        records: list[tuple[Any, ...]] = []
+        # The loop below runs per event (200k in a large batch): the row's hour counters
+        # and day sets are looked up only when the hour or the site changes (events come
+        # in time order), and no pass over the events is made twice.
+        delta_site, delta_hour, site_delta = "", -1, [0] * 6
+        seen_visitors: dict[tuple[str, int], int] = {}
+        seen_pages: dict[tuple[str, str, int], int] = {}
+        for row in rows:
+            at = row.at
+            hour = at - at % HOUR_MS
+            name = row.name
+            site = row.site_id
+            path = row.path
+            visitor = row.visitor_hash
+            if hour != delta_hour or site != delta_site:
+                delta_site, delta_hour = site, hour
+                site_delta = site_deltas[(site, hour)]
+                day = hour // DAY_MS
+                seen_visitors, seen_pages = day_visitors[day], day_pages[day]
+            key = (site, visitor)
+            page = (site, path, visitor)
+            if page not in seen_pages:  # else its visitor has been seen that day too
+                seen_pages[page] = at
+                if key not in seen_visitors:
+                    seen_visitors[key] = at
+            session: Session | None = None
+            if name == "engagement" and row.pageview_id is not None:
+                session = pageview_owner.get(row.pageview_id)
+            if session is None:
+                current = latest.get(key)
+                if (
+                    current is not None
+                    and current.started_ms - GAP_MS <= at <= current.last_ms + GAP_MS
+                ):
+                    session = current
+            if session is None and name != "engagement":
+                session = self._remember(
+                    Session(
+                        session_id=Id(uuid.uuid4().bytes),
+                        site_id=site,
+                        visitor_hash=visitor,
+                        started_ms=at,
+                        last_ms=at,
+                        entry_path=path,
+                        exit_path=path,
+                        attribution={name_: getattr(row, name_) for name_ in ATTRIBUTION},
+                        context={name_: getattr(row, name_) for name_ in CONTEXT},
+                    )
                 )
+                self.was_engaged[session.session_id] = False
+                latest[key] = session
+                page_deltas[(site, hour, path)][2] += 1
+                site_delta[2] += 1
+
+            site_delta[1] += 1
+            if row.gpc:
+                site_delta[5] += 1
+            if name == "pageview":
+                page_deltas[(site, hour, path)][0] += 1
+                site_delta[0] += 1
+            elif name == "engagement":
+                engaged = row.engaged_ms or 0
+                page_deltas[(site, hour, path)][1] += engaged
+                site_delta[4] += engaged
+
+            if session is None:
+                records.append(copy_record(row, NO_SESSION))
+                continue
+            records.append(copy_record(row, session.event_columns()))
+            session.touched = True
+            session.events += 1
+            if at > session.last_ms:
+                session.last_ms = at
+            if at < session.started_ms:
+                session.started_ms = at
+            if name == "pageview":
+                session.pageviews += 1
+                session.exit_path = path
+                pageview_owner[row.event_id] = session
+            elif name == "engagement":
+                session.engaged_ms += row.engaged_ms or 0
+                session.max_scroll_depth = max(session.max_scroll_depth, row.scroll_depth or 0)
+            elif name not in BUILTIN_EVENTS:
+                session.goals += 1
+            if row.analytics_id and not session.context.get("analytics_id"):
+                session.context["analytics_id"] = row.analytics_id
+        return records
+
+    def result(self) -> BatchResult:
+        """Sessions changed, rollup deltas and first sightings of every event added."""
+        site_deltas, settings = self.site_deltas, self.settings
+        changed = [session for session in self.by_id.values() if session.touched]
+        for session in changed:
+            session.is_engaged = _engaged(
+                session, settings.get(session.site_id, DEFAULT_SITE_SETTINGS)
             )
-            was_engaged[session.session_id] = False
-            latest[key] = session
-            page_deltas[(site, hour, path)][2] += 1
-            site_delta[2] += 1
+            if session.is_engaged and not self.was_engaged[session.session_id]:
+                started = session.started_ms
+                site_deltas[(session.site_id, started - started % HOUR_MS)][3] += 1
 
-        site_delta[1] += 1
-        if row.gpc:
-            site_delta[5] += 1
-        if name == "pageview":
-            page_deltas[(site, hour, path)][0] += 1
-            site_delta[0] += 1
-        elif name == "engagement":
-            engaged = row.engaged_ms or 0
-            page_deltas[(site, hour, path)][1] += engaged
-            site_delta[4] += engaged
-
-        if session is None:
-            records.append(copy_record(row, NO_SESSION))
-            continue
-        records.append(copy_record(row, session.event_columns()))
-        session.touched = True
-        session.events += 1
-        if at > session.last_ms:
-            session.last_ms = at
-        if at < session.started_ms:
-            session.started_ms = at
-        if name == "pageview":
-            session.pageviews += 1
-            session.exit_path = path
-            pageview_owner[row.event_id] = session
-        elif name == "engagement":
-            session.engaged_ms += row.engaged_ms or 0
-            session.max_scroll_depth = max(session.max_scroll_depth, row.scroll_depth or 0)
-        elif name not in BUILTIN_EVENTS:
-            session.goals += 1
-        if row.analytics_id and not session.context.get("analytics_id"):
-            session.context["analytics_id"] = row.analytics_id
-
-    changed = [session for session in by_id.values() if session.touched]
-    for session in changed:
-        session.is_engaged = _engaged(session, settings.get(session.site_id, DEFAULT_SITE_SETTINGS))
-        if session.is_engaged and not was_engaged[session.session_id]:
-            started = session.started_ms
-            site_deltas[(session.site_id, started - started % HOUR_MS)][3] += 1
-
-    days = {index: from_epoch_ms(index * DAY_MS).date() for index in day_visitors}
-    return BatchResult(
-        records=records,
-        sessions=changed,
-        page_hourly=[
-            {
-                "site_id": site,
-                "hour": from_epoch_ms(hour),
-                "path": path,
-                "pageviews": pv,
-                "engaged_ms": ms,
-                "entries": entries,
-            }
-            for (site, hour, path), (pv, ms, entries) in page_deltas.items()
-        ],
-        site_hourly=[
-            {
-                "site_id": site,
-                "hour": from_epoch_ms(hour),
-                "pageviews": d[0],
-                "events": d[1],
-                "sessions": d[2],
-                "engaged_sessions": d[3],
-                "engaged_ms": d[4],
-                "gpc_events": d[5],
-            }
-            for (site, hour), d in site_deltas.items()
-        ],
-        visitors={
-            (days[index], site, visitor): at
-            for index, seen in day_visitors.items()
-            for (site, visitor), at in seen.items()
-        },
-        pages={
-            (days[index], site, path, visitor): at
-            for index, seen in day_pages.items()
-            for (site, path, visitor), at in seen.items()
-        },
-        pageviews=pageview_owner,
-    )
+        days = {index: from_epoch_ms(index * DAY_MS).date() for index in self.day_visitors}
+        return BatchResult(
+            sessions=changed,
+            page_hourly=[
+                {
+                    "site_id": site,
+                    "hour": from_epoch_ms(hour),
+                    "path": path,
+                    "pageviews": pv,
+                    "engaged_ms": ms,
+                    "entries": entries,
+                }
+                for (site, hour, path), (pv, ms, entries) in self.page_deltas.items()
+            ],
+            site_hourly=[
+                {
+                    "site_id": site,
+                    "hour": from_epoch_ms(hour),
+                    "pageviews": d[0],
+                    "events": d[1],
+                    "sessions": d[2],
+                    "engaged_sessions": d[3],
+                    "engaged_ms": d[4],
+                    "gpc_events": d[5],
+                }
+                for (site, hour), d in site_deltas.items()
+            ],
+            visitors={
+                (days[index], site, visitor): at
+                for index, seen in self.day_visitors.items()
+                for (site, visitor), at in seen.items()
+            },
+            pages={
+                (days[index], site, path, visitor): at
+                for index, seen in self.day_pages.items()
+                for (site, path, visitor), at in seen.items()
+            },
+            pageviews=self.pageview_owner,
+        )
 
 
 def visitor_keys(rows: Iterable[QueuedEvent]) -> set[tuple[str, int]]:

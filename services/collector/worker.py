@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -26,10 +26,10 @@ from services.collector.records import EVENT_COLUMNS, DecodedEvent, decode_entry
 from services.collector.sessions import (
     SESSION_GAP,
     Session,
+    Sessioniser,
     add_visitor_counts,
     epoch_ms,
     from_epoch_ms,
-    sessionise,
     visitor_keys,
 )
 from shared.db import (
@@ -43,12 +43,14 @@ from shared.db import (
     visitor_days,
 )
 from shared.dialect import (
-    bulk_insert,
+    CLAIM_COLUMNS,
     claim_event_ids,
     existing_keys,
     in_clauses,
     insert_new_returning,
+    is_duplicate_key,
     select_matching,
+    streaming_insert,
     upsert,
 )
 from shared.metrics import INGEST_BATCH_EVENTS, INGEST_EVENTS, INGEST_WRITE_SECONDS
@@ -60,9 +62,11 @@ log = logging.getLogger("overt.worker")
 
 RETRY_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
 SESSION_COLUMNS = [c.name for c in sessions.columns if c.name != "session_id"]
-ID, OCCURRED_AT, SESSION_ID = (
-    EVENT_COLUMNS.index(name) for name in ("event_id", "occurred_at", "session_id")
-)
+# An `events` row's (event_id, occurred_at, session_id): its claim in the event_ids register.
+CLAIM = itemgetter(*(EVENT_COLUMNS.index(name) for name in CLAIM_COLUMNS))
+# Events sessionised (and their rows made) per slice of a batch, while the slice before is
+# stored: about 10 ms of this process's work.
+STAGE_SLICE = 4_000
 
 
 def queued_events(deliveries: Sequence[Delivery]) -> dict[str, DecodedEvent]:
@@ -144,24 +148,17 @@ class Carry:
 
 @dataclass(slots=True)
 class PreparedBatch:
-    """A batch ready to write: rows built, nothing left to compute."""
+    """A batch ready to sessionise and write: its new events in time order, and what
+    sessionising them needs from the database and the carry."""
 
     deliveries: Sequence[Delivery]
-    records: list[tuple[Any, ...]]
-    # (event_id, occurred_at, session_id) for the event_ids register, in id order: a btree
-    # takes sorted keys with far fewer page visits. Claiming 200k ids took 0.58-0.71 s
-    # sorted against 0.84-0.94 s in arrival order into a table of 1M, 0.35-0.49 s against
-    # 0.49-0.69 s into an empty one; sorting them costs this process ~0.11 s.
-    claims: list[tuple[Any, Any, Any]]
-    session_rows: list[dict[str, Any]]
-    page_rows: list[dict[str, Any]]
-    site_rows: list[dict[str, Any]]
-    carry: Carry
+    rows: list[DecodedEvent]
+    open_sessions: dict[tuple[str, int], Session] = field(default_factory=dict)
+    pageview_sessions: dict[str, uuid.UUID] = field(default_factory=dict)  # by hex id
+    settings: dict[str, SiteSettings] = field(default_factory=dict)
+    event_ids: Collection[str] = frozenset()  # the rows' hex ids
     received: int = 0  # distinct events in the deliveries, new or already stored
     verified: bool = False  # events already stored were dropped (see prepare_batch)
-    # First sighting (epoch ms) per (day, site, visitor) and (day, site, path, visitor).
-    visitors: dict[tuple[Any, ...], int] = field(default_factory=dict)
-    pages: dict[tuple[Any, ...], int] = field(default_factory=dict)
 
 
 class ConcurrentWrite(Exception):
@@ -171,7 +168,7 @@ class ConcurrentWrite(Exception):
 async def prepare_batch(
     *, engine: AsyncEngine, deliveries: Sequence[Delivery], carry: Carry, verify: bool = False
 ) -> PreparedBatch:
-    """Decode, drop what is being stored, sessionise, and build every row.
+    """Decode, drop what is being stored, and read what sessionising the rest needs.
 
     Events already stored are dropped here only with `verify`. Without it the batch is
     assumed new, which it is unless it was delivered before (a crash, a client resend):
@@ -189,7 +186,7 @@ async def prepare_batch(
             for stored in await existing_keys(conn, event_ids.c.event_id, ids):
                 del unique[stored.hex]
         if not unique:
-            return PreparedBatch(deliveries, [], [], [], [], [], Carry(), received, verify)
+            return PreparedBatch(deliveries, [], received=received, verified=verify)
         new = list(unique.values())
         in_batch = unique.keys()
         earliest = from_epoch_ms(min(row.at for row in new)) - SESSION_GAP
@@ -215,30 +212,98 @@ async def prepare_batch(
         if carried.last_ms >= since and (stored is None or carried.last_ms >= stored.last_ms):
             open_sessions[key] = carried
     pageview_sessions.update(carried_pageviews)
-    result = sessionise(
-        new,
+    new.sort(key=attrgetter("at"))
+    return PreparedBatch(
+        deliveries=deliveries,
+        rows=new,
         open_sessions=open_sessions,
         pageview_sessions=pageview_sessions,
         settings=settings,
+        event_ids=in_batch,
+        received=received,
+        verified=verify,
     )
+
+
+@dataclass(slots=True)
+class StagedBatch:
+    """A batch sessionised, its `events` rows sent in a transaction still open (`conn`):
+    what is left to write, and what it carries over to the next batch."""
+
+    deliveries: Sequence[Delivery]
+    conn: AsyncConnection | None  # None: nothing to write (every event was stored)
+    # (event_id, occurred_at, session_id) for the event_ids register, in id order: a btree
+    # takes sorted keys with far fewer page visits. Claiming 200k ids took 0.58-0.71 s
+    # sorted against 0.84-0.94 s in arrival order into a table of 1M, 0.35-0.49 s against
+    # 0.49-0.69 s into an empty one; sorting them costs this process ~0.11 s.
+    claims: list[tuple[Any, Any, Any]]
+    session_rows: list[dict[str, Any]]
+    page_rows: list[dict[str, Any]]
+    site_rows: list[dict[str, Any]]
+    carry: Carry
+    received: int = 0
+    verified: bool = False
+    # First sighting (epoch ms) per (day, site, visitor) and (day, site, path, visitor).
+    visitors: dict[tuple[Any, ...], int] = field(default_factory=dict)
+    pages: dict[tuple[Any, ...], int] = field(default_factory=dict)
+    started: float = field(default_factory=time.perf_counter)
+
+
+async def stage_batch(*, engine: AsyncEngine, batch: PreparedBatch) -> StagedBatch:
+    """Open the batch's transaction and sessionise its events a slice at a time, each
+    slice's `events` rows sent while the next slice is made (see streaming_insert). The
+    transaction stays open for finish_batch; it is rolled back here if anything fails."""
+    if not batch.rows:
+        return StagedBatch(
+            batch.deliveries, None, [], [], [], [], Carry(), batch.received, batch.verified
+        )
+    started = time.perf_counter()
+    sessioniser = Sessioniser(
+        open_sessions=batch.open_sessions,
+        pageview_sessions=batch.pageview_sessions,
+        settings=batch.settings,
+    )
+    rows = batch.rows
+    claims: list[tuple[Any, Any, Any]] = []
+    conn = await engine.connect()
+    try:
+        await conn.begin()
+        async with streaming_insert(conn, events, EVENT_COLUMNS) as send:
+            for start in range(0, len(rows), STAGE_SLICE):
+                records = sessioniser.add(rows[start : start + STAGE_SLICE])
+                claims.extend(map(CLAIM, records))
+                await send(records)
+    except BaseException as exc:
+        await conn.close()  # rolls the transaction back
+        if is_duplicate_key(exc):
+            # An event stored already. On SQLite `events` has event_id as its primary key,
+            # so the insert finds it; on Postgres the claims do, in finish_batch.
+            raise ConcurrentWrite() from exc
+        raise
+    result = sessioniser.result()
+    claims.sort(key=itemgetter(0))
     latest: dict[tuple[str, int], Session] = {}
     for session in result.sessions:
         key = (session.site_id, session.visitor_hash)
         if key not in latest or session.last_ms > latest[key].last_ms:
             latest[key] = session
-    records = result.records
-    return PreparedBatch(
-        deliveries=deliveries,
-        records=records,
-        claims=sorted(map(itemgetter(ID, OCCURRED_AT, SESSION_ID), records), key=itemgetter(0)),
+    return StagedBatch(
+        deliveries=batch.deliveries,
+        conn=conn,
+        claims=claims,
         session_rows=[session.row() for session in result.sessions],
         page_rows=result.page_hourly,
         site_rows=result.site_hourly,
-        carry=Carry(sessions=latest, pageviews=result.pageviews, event_ids=in_batch),
-        received=received,
-        verified=verify,
+        carry=Carry(
+            sessions=latest,
+            pageviews=result.pageviews,
+            event_ids=batch.event_ids,
+        ),
+        received=batch.received,
+        verified=batch.verified,
         visitors=result.visitors,
         pages=result.pages,
+        started=started,
     )
 
 
@@ -271,7 +336,7 @@ class StoredKeys:
 
 async def _count_new_visitors(
     conn: AsyncConnection,
-    batch: PreparedBatch,
+    batch: StagedBatch,
     visitors: dict[tuple[Any, ...], int],
     pages: dict[tuple[Any, ...], int],
 ) -> None:
@@ -291,23 +356,22 @@ async def _count_new_visitors(
         await conn.execute(delete(table).where(table.c.day < oldest))
 
 
-async def write_prepared(
-    *, engine: AsyncEngine, batch: PreparedBatch, stored: StoredKeys | None = None
-) -> int:
-    """Store a prepared batch in one transaction; returns how many events were new.
+async def finish_batch(*, batch: StagedBatch, stored: StoredKeys | None = None) -> int:
+    """Claim a staged batch's ids, add its sessions and rollups, and commit; returns how
+    many events were new.
 
     If some of its events are stored already (another writer, or a redelivery the batch
     was not verified against), its sessions and rollups would count them twice: the
     transaction is rolled back (ConcurrentWrite) and the batch is prepared again.
     """
-    if not batch.records:
+    conn = batch.conn
+    if conn is None:
         return 0
     stored = stored or StoredKeys()
     visitors, pages = stored.unknown(batch.visitors), stored.unknown(batch.pages)
-    async with engine.begin() as conn:
+    try:
         if await claim_event_ids(conn, event_ids, batch.claims) != len(batch.claims):
             raise ConcurrentWrite()
-        await bulk_insert(conn, events, EVENT_COLUMNS, batch.records)
         await _count_new_visitors(conn, batch, visitors, pages)
         await upsert(
             conn, sessions, batch.session_rows, keys=["session_id"], replace=SESSION_COLUMNS
@@ -334,17 +398,25 @@ async def write_prepared(
                 "visitors",
             ],
         )
+        await conn.commit()
+    finally:
+        await conn.close()  # rolls back what was not committed
     stored.remember(visitors, pages)
-    return len(batch.records)
+    return len(batch.claims)
 
 
-async def commit_batch(
-    *, engine: AsyncEngine, queue: EventQueue, batch: PreparedBatch, stored: StoredKeys
+async def write_prepared(
+    *, engine: AsyncEngine, batch: PreparedBatch, stored: StoredKeys | None = None
 ) -> int:
-    """Write a prepared batch, then acknowledge it. Raises if the write fails (nothing acked)."""
-    started = time.perf_counter()
-    inserted = await write_prepared(engine=engine, batch=batch, stored=stored)
-    INGEST_WRITE_SECONDS.observe(time.perf_counter() - started)
+    """Store a prepared batch in one transaction; returns how many events were new."""
+    staged = await stage_batch(engine=engine, batch=batch)
+    return await finish_batch(batch=staged, stored=stored)
+
+
+async def commit_batch(*, queue: EventQueue, batch: StagedBatch, stored: StoredKeys) -> int:
+    """Finish a staged batch, then acknowledge it. Raises if the write fails (nothing acked)."""
+    inserted = await finish_batch(batch=batch, stored=stored)
+    INGEST_WRITE_SECONDS.observe(time.perf_counter() - batch.started)
     INGEST_BATCH_EVENTS.observe(batch.received)
     INGEST_EVENTS.labels("stored").inc(inserted)
     INGEST_EVENTS.labels("duplicate").inc(batch.received - inserted)
@@ -379,12 +451,14 @@ async def ingest_batch(*, engine: AsyncEngine, queue: EventQueue, batch: Sequenc
 async def run_ingest(resources: Resources, stop: asyncio.Event) -> None:
     """Consume until `stop` is set, then drain what is already queued and return.
 
-    Two batches overlap: while one is written (the database's work), the next is read,
-    decoded and sessionised (this process's work), with the first one's effects carried
-    over (see Carry). A failed write is retried with backoff and never acknowledged, so
-    nothing accepted is lost: the failed batch and the one prepared behind it are merged
-    and prepared again from what the database holds. With Redis, a crash leaves both
-    pending for this consumer name to re-read.
+    Work overlaps twice. Within a batch, its events are sessionised a slice at a time while
+    the slice before is stored (stage_batch). Across batches, while one is finished (its
+    ids claimed, its sessions and rollups written: the database's work), the next is read,
+    decoded and its open sessions looked up, with the first one's effects carried over
+    (see Carry). A failed write is retried with backoff and never acknowledged, so nothing
+    accepted is lost: the failed batch and the one prepared behind it are merged and
+    prepared again from what the database holds. With Redis, a crash leaves both pending
+    for this consumer name to re-read.
     """
     engine, queue = resources.engine, resources.queue
     entries = resources.settings.ingest_batch_entries
@@ -394,37 +468,41 @@ async def run_ingest(resources: Resources, stop: asyncio.Event) -> None:
     batch: list[Delivery] = []
     carry = Carry()
     stored = StoredKeys()
-    writing: tuple[asyncio.Task[int], PreparedBatch] | None = None
+    writing: tuple[asyncio.Task[int], StagedBatch] | None = None
+
+    async def failed(exc: Exception, written: StagedBatch | PreparedBatch) -> None:
+        """A write failed: put its deliveries back in front, to be prepared again against
+        what the database holds, and back off (unless it met events stored before)."""
+        nonlocal batch, carry, failures, verify
+        batch = [*written.deliveries, *batch]
+        carry = Carry()
+        verify = True
+        if isinstance(exc, ConcurrentWrite) and not written.verified:
+            log.debug("batch held events stored before; preparing it again")
+            return
+        delay = RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)]
+        log.warning(
+            "batch write failed (%s); retrying in %.1fs",
+            type(exc).__name__,
+            delay,
+            exc_info=log.isEnabledFor(logging.DEBUG),
+        )
+        failures += 1
+        await asyncio.sleep(delay)
 
     async def settle() -> bool:
         """Wait for the batch in flight; on failure put it back in front. True if it failed."""
-        nonlocal writing, batch, carry, failures, verify
+        nonlocal writing, failures
         if writing is None:
             return False
-        task, prepared = writing
+        task, staged = writing
         writing = None
         try:
             inserted = await task
         except Exception as exc:
-            batch = [*prepared.deliveries, *batch]
-            carry = Carry()
-            verify = True
-            if isinstance(exc, ConcurrentWrite) and not prepared.verified:
-                log.debug("batch held events stored before; preparing it again")
-                return True
-            delay = RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)]
-            log.warning(
-                "batch write failed (%s); retrying in %.1fs",
-                type(exc).__name__,
-                delay,
-                exc_info=log.isEnabledFor(logging.DEBUG),
-            )
-            failures += 1
-            await asyncio.sleep(delay)
+            await failed(exc, staged)
             return True
-        log.debug(
-            "batch written", extra={"entries": len(prepared.deliveries), "inserted": inserted}
-        )
+        log.debug("batch written", extra={"entries": len(staged.deliveries), "inserted": inserted})
         failures = 0
         return False
 
@@ -469,14 +547,17 @@ async def run_ingest(resources: Resources, stop: asyncio.Event) -> None:
             verify = False
             if await settle():
                 continue  # the batch in flight failed: what was prepared assumed it had not
-            writing = (
-                asyncio.create_task(
-                    commit_batch(engine=engine, queue=queue, batch=prepared, stored=stored)
-                ),
-                prepared,
-            )
-            carry = prepared.carry
             batch = []
+            try:
+                staged = await stage_batch(engine=engine, batch=prepared)
+            except Exception as exc:
+                await failed(exc, prepared)
+                continue
+            writing = (
+                asyncio.create_task(commit_batch(queue=queue, batch=staged, stored=stored)),
+                staged,
+            )
+            carry = staged.carry
     finally:
         if writing is not None:
             await asyncio.gather(writing[0], return_exceptions=True)

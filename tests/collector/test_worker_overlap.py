@@ -14,6 +14,7 @@ import orjson
 import pytest
 from sqlalchemy import delete, func, select
 
+from services.collector import worker
 from services.collector.worker import (
     Carry,
     ConcurrentWrite,
@@ -102,6 +103,47 @@ async def test_one_visitor_over_many_small_batches_is_one_session(settings: Sett
     assert [h["engaged_sessions"] for h in hourly] == [1]
 
 
+async def test_a_batch_sessionised_in_slices_is_counted_as_in_one(
+    resources: Resources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch is sessionised a slice at a time while the slice before is stored: a
+    session, an engagement's pageview and the rollups carry across its slices."""
+    monkeypatch.setattr(worker, "STAGE_SLICE", 3)
+    site = await create_site(engine=resources.engine, domain="example.com")
+    pages = [pageview(site, START + minute * 60_000, f"/p{minute % 2}") for minute in range(5)]
+    later = pageview(site, START + 3 * 3600_000, "/p0")  # after the gap: a second session
+    sent = [*pages, engagement(pages[0], 30), engagement(pages[4], 5), later]
+    # Out of time order across entries: the batch is put in order before slicing.
+    deliveries = [Delivery("1", orjson.dumps(sent[5:])), Delivery("2", orjson.dumps(sent[:5]))]
+    await ingest_batch(engine=resources.engine, queue=resources.queue, batch=deliveries)
+
+    async with resources.engine.connect() as conn:
+        rows = (await conn.execute(select(sessions).order_by(sessions.c.started_at))).all()
+        linked = dict((await conn.execute(select(events.c.event_id, events.c.session_id))).all())
+        hourly = (await conn.execute(select(site_hourly).order_by(site_hourly.c.hour))).all()
+        paths = (
+            await conn.execute(
+                select(
+                    page_hourly.c.path, page_hourly.c.pageviews, page_hourly.c.visitors
+                ).order_by(page_hourly.c.hour, page_hourly.c.path)
+            )
+        ).all()
+    assert [(s.pageviews, s.events, s.engaged_ms, s.exit_path) for s in rows] == [
+        (5, 7, 35_000, "/p0"),
+        (1, 1, 0, "/p0"),
+    ]
+    first, second = rows[0].session_id, rows[1].session_id
+    assert {linked[uuid.UUID(str(event["id"]))] for event in sent[:7]} == {first}
+    assert linked[uuid.UUID(str(later["id"]))] == second
+    assert [
+        (h.pageviews, h.events, h.sessions, h.engaged_sessions, h.visitors) for h in hourly
+    ] == [
+        (5, 7, 1, 1, 1),
+        (1, 1, 1, 0, 0),
+    ]
+    assert [tuple(row) for row in paths] == [("/p0", 3, 1), ("/p1", 2, 1), ("/p0", 1, 0)]
+
+
 async def test_batch_stored_by_another_writer_meanwhile_is_not_counted_twice(
     resources: Resources,
 ) -> None:
@@ -184,7 +226,8 @@ async def test_visitor_keys_are_remembered_only_once_committed(resources: Resour
         carry=Carry(),
     )
     assert await write_prepared(engine=resources.engine, batch=batch, stored=stored) == 1
-    assert stored.keys == batch.visitors.keys() | batch.pages.keys()
+    day = datetime.fromtimestamp(START / 1000, UTC).date()
+    assert stored.keys == {(day, site.id, 7), (day, site.id, "/", 7)}
 
     async with resources.engine.begin() as conn:
         await conn.execute(delete(visitor_days))

@@ -183,3 +183,59 @@ async def test_stamps_and_datetimes_store_the_same_moment(resources: Resources) 
     assert stored[by_stamp] == stored[by_datetime] == moment
     assert stored[by_stamp].tzinfo is not None
     assert set(later) == {by_stamp, by_datetime}
+
+
+CLAIMS = ("event_id", "occurred_at", "session_id")
+
+
+def claims(count: int) -> list[tuple[Any, Any, Any]]:
+    start = (HOUR - datetime(1970, 1, 1, tzinfo=UTC)) // MILLI
+    return [(uuid.uuid4().hex, dialect.stamp(start + n), None) for n in range(count)]
+
+
+async def stream(resources: Resources, *slices: list[Any], fail: bool = False) -> None:
+    """Hand `slices` to streaming_insert into event_ids, in one transaction; with `fail`,
+    raise in its block after the last one."""
+    async with (
+        resources.engine.begin() as conn,
+        dialect.streaming_insert(conn, event_ids, CLAIMS) as send,
+    ):
+        for rows in slices:
+            await send(rows)
+        if fail:
+            raise RuntimeError("making the next slice failed")
+
+
+async def stored_ids(resources: Resources) -> set[str]:
+    async with resources.engine.connect() as conn:
+        return {row.hex for row in (await conn.execute(select(event_ids.c.event_id))).scalars()}
+
+
+async def test_streaming_insert_stores_every_slice_handed_over(resources: Resources) -> None:
+    slices = [claims(1500), [], claims(1), claims(2500)]
+    await stream(resources, *slices)
+    assert await stored_ids(resources) == {row[0] for rows in slices for row in rows}
+
+
+async def test_streaming_insert_stores_nothing_when_its_block_fails(
+    resources: Resources,
+) -> None:
+    with pytest.raises(RuntimeError, match="making the next slice failed"):
+        await stream(resources, claims(3000), fail=True)
+    assert await stored_ids(resources) == set()
+    # The connection went back to the pool usable: the next insert works.
+    later = claims(10)
+    await stream(resources, later)
+    assert await stored_ids(resources) == {row[0] for row in later}
+
+
+async def test_streaming_insert_raises_a_duplicate_key_its_rows_break(
+    resources: Resources,
+) -> None:
+    first = claims(5)
+    await stream(resources, first)
+    again = [*claims(2000), first[2], *claims(2000)]
+    with pytest.raises(Exception) as raised:  # asyncpg's error, or SQLAlchemy's
+        await stream(resources, again[:1000], again[1000:])
+    assert dialect.is_duplicate_key(raised.value)
+    assert await stored_ids(resources) == {row[0] for row in first}
