@@ -133,8 +133,9 @@ events = Table(
 )
 
 # The register of stored event ids: the one unique index over event_id alone, which a
-# partitioned `events` cannot have. The worker claims ids here before writing events, so a
-# replay is stored once even when it carries another occurred_at (another partition).
+# partitioned `events` cannot have. The worker claims ids here in the transaction that
+# writes their events (which a taken id rolls back), so a replay is stored once even when it
+# carries another occurred_at (another partition).
 # It also maps a pageview to its session, for engagement events arriving in later batches,
 # so nothing needs to find an event by id in `events` (which has no index on it on Postgres).
 event_ids = Table(
