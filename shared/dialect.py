@@ -105,10 +105,10 @@ async def streaming_insert(
     """Insert rows handed over slice by slice (tuples in `columns` order, JSON columns as
     JSON text), while the caller makes the next slice. For rows whose uniqueness the caller
     settles before it commits (see claim_event_ids); a unique key of `table` the rows break
-    raises (is_duplicate_key). Yields `add(rows)`; every row is sent when the block ends,
+    raises (is_duplicate_key). Yields `send(rows)`; every row is sent when the block ends,
     or none of them if it raises (the caller's transaction is then rolled back).
 
-    PostgreSQL: one binary COPY, in a task that reads the slices as they come. `add` hands
+    PostgreSQL: one binary COPY, in a task that reads the slices as they come. `send` hands
     a slice over and lets the task send it, so Postgres stores one slice while this process
     makes the next, where a COPY of the whole batch would start only once all of it is made
     (200k events: 0.4 s of Postgres time, overlapped). SQLite: executemany at the end.
@@ -462,8 +462,8 @@ async def claim_event_ids(
 
 def is_duplicate_key(exc: BaseException) -> bool:
     """Whether `exc` is a unique or primary key violation, on either database."""
-    orig = getattr(exc, "orig", None) or exc
-    if isinstance(orig, asyncpg.UniqueViolationError):
+    orig = getattr(exc, "orig", None) or exc  # the driver's error, inside SQLAlchemy's
+    if getattr(orig, "sqlstate", None) == asyncpg.UniqueViolationError.sqlstate:
         return True
     return getattr(orig, "sqlite_errorname", "") in {
         "SQLITE_CONSTRAINT_PRIMARYKEY",

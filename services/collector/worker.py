@@ -131,9 +131,10 @@ async def _site_settings(conn: AsyncConnection, site_ids: set[str]) -> dict[str,
 class Carry:
     """What the batch being written changes, for preparing the next batch meanwhile.
 
-    While batch N is written, batch N+1 is decoded and sessionised; the database does not
-    show N's sessions, pageviews and ids yet, so they come from here. Only N's effects are
-    carried: when N+2 is prepared, N is committed and visible.
+    While batch N is finished (finish_batch), batch N+1 is decoded and its open sessions
+    read; the database does not show N's sessions, pageviews and ids yet, so they come from
+    here. N+1 is sessionised only once N has committed (if N fails, N+1 is prepared again
+    with it). Only N's effects are carried: when N+2 is prepared, N is committed and visible.
     """
 
     sessions: dict[tuple[str, int], Session] = field(default_factory=dict)
