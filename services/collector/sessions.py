@@ -1,4 +1,4 @@
-"""Sessionisation and rollups: pure functions over one batch of new events.
+"""Sessionisation and rollups over one batch of new events, in memory (no database).
 
 A session is the events of one visitor hash on one site with no gap over 30 minutes.
 `engagement` events belong to the session of their pageview and never open one.
