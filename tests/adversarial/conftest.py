@@ -23,7 +23,7 @@ from shared.db import create_engine
 from shared.logging import configure_logging
 from shared.settings import Settings
 from shared.sites import create_site
-from tests.conftest import BACKENDS, free_port, make_settings
+from tests.helpers.backends import BACKENDS, free_port, make_settings
 
 BODY_SECONDS = 1.0
 

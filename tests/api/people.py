@@ -15,8 +15,8 @@ from services.api.schemas import Scope
 from services.api.service import create_key
 from services.consent.service import ensure_site
 from shared.sites import Site
-from tests.conftest import Overt
 from tests.consent.test_api import decide
+from tests.helpers.overt import Overt
 
 ALL_SCOPES = list(Scope)
 

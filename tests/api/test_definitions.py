@@ -26,7 +26,7 @@ from services.api.schemas import Scope
 from services.api.service import create_key, revoke_key
 from shared.sites import SiteSettings, create_site
 from tests.collector.test_intake import assert_problem
-from tests.conftest import Overt
+from tests.helpers.overt import Overt
 
 pytestmark = pytest.mark.anyio
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.api import test_definitions, test_people_keys, test_reports
-from tests.conftest import Overt
+from tests.helpers.overt import Overt
 
 pytestmark = pytest.mark.anyio
 

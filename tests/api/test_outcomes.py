@@ -22,7 +22,7 @@ from tests.api.people import (
 )
 from tests.api.test_query_engine import days
 from tests.collector.test_intake import assert_problem
-from tests.conftest import Overt
+from tests.helpers.overt import Overt
 
 pytestmark = pytest.mark.anyio
 

@@ -18,7 +18,7 @@ from shared.settings import Settings
 from shared.sites import create_site
 from tests.api.people import auth, consent_site, consented_subject, full_key
 from tests.collector.test_intake import assert_problem
-from tests.conftest import Overt
+from tests.helpers.overt import Overt
 
 pytestmark = pytest.mark.anyio
 
@@ -111,7 +111,7 @@ async def test_rate_limit_per_key_answers_429_with_retry_after(people: Overt) ->
 
 async def test_rate_limit_setting_applies_to_keys_without_their_own(settings: Settings) -> None:
     from shared.runtime import open_resources
-    from tests.conftest import make_app, running
+    from tests.helpers.overt import make_app, running
 
     # An hour-long window: the three calls cannot straddle a window boundary in practice.
     tuned = settings.model_copy(update={"api_rate_limit": 2, "api_rate_window_s": 3600})

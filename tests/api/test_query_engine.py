@@ -23,7 +23,7 @@ import pytest
 
 from services.api.definitions import DefinitionIn, store_definition
 from tests.collector.test_intake import assert_problem
-from tests.conftest import Overt
+from tests.helpers.overt import Overt
 
 pytestmark = pytest.mark.anyio
 

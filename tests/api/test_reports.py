@@ -22,7 +22,7 @@ from shared.sites import create_site
 from tests.api.people import full_key
 from tests.api.test_query_engine import BING, GOOGLE, agent, days, traffic
 from tests.collector.test_intake import assert_problem
-from tests.conftest import Overt
+from tests.helpers.overt import Overt
 
 pytestmark = pytest.mark.anyio
 

@@ -26,7 +26,7 @@ from shared.db import events
 from shared.migrate import alembic_config, upgrade_head
 from tests.api.test_query_engine import agent, ask, rows
 from tests.collector.test_intake import assert_problem
-from tests.conftest import Overt
+from tests.helpers.overt import Overt
 
 pytestmark = pytest.mark.anyio
 

@@ -40,8 +40,8 @@ from tests.api.people import (
     withdraw,
 )
 from tests.collector.test_intake import assert_problem
-from tests.conftest import Overt
 from tests.consent.test_api import decide
+from tests.helpers.overt import Overt
 
 pytestmark = pytest.mark.anyio
 

@@ -15,7 +15,7 @@ from shared.db import events, page_hourly, sessions, site_hourly
 from shared.settings import Settings
 from shared.sites import SiteSettings, create_site
 from tests.collector.test_intake import assert_problem, stored
-from tests.conftest import Overt, make_app, running
+from tests.helpers.overt import Overt, make_app, running
 
 pytestmark = pytest.mark.anyio
 
@@ -270,7 +270,7 @@ async def test_per_site_engagement_thresholds(resources: Any) -> None:
             headers={"content-type": "text/plain", "user-agent": CHROME},
         )
         assert response.status_code == 202
-        from tests.conftest import wait_drained
+        from tests.helpers.overt import wait_drained
 
         await wait_drained(resources.queue)
     async with resources.engine.connect() as conn:
@@ -360,7 +360,7 @@ async def test_trusted_proxy_headers(resources: Any) -> None:
                 },
             )
             assert response.status_code == 202
-        from tests.conftest import wait_drained
+        from tests.helpers.overt import wait_drained
 
         await wait_drained(resources.queue)
     async with resources.engine.connect() as conn:

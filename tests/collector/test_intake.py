@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from shared.db import events, site_hourly
 from shared.logging import configure_logging
-from tests.conftest import Overt
+from tests.helpers.overt import Overt
 
 pytestmark = pytest.mark.anyio
 
@@ -218,7 +218,7 @@ async def test_the_framework_route_serves_the_same_core_without_the_front_layer(
 ) -> None:
     from services.collector.router import router
     from shared.app import build_app
-    from tests.conftest import running
+    from tests.helpers.overt import running
 
     plain = build_app(
         title="t", settings=overt.resources.settings, routers=[router], resources=overt.resources

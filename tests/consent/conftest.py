@@ -13,7 +13,7 @@ from services.consent.models import APPEND_ONLY
 from services.consent.service import ensure_site
 from shared.dialect import append_only_ddl, drop_append_only_ddl
 from shared.sites import Site
-from tests.conftest import Overt
+from tests.helpers.overt import Overt
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from shared.errors import ProblemError
 from shared.runtime import open_resources
 from shared.settings import Settings
 from shared.sites import Site, create_site
-from tests.conftest import Overt
+from tests.helpers.overt import Overt
 
 pytestmark = pytest.mark.anyio
 

@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from shared.db import events
 from shared.sites import Site
-from tests.conftest import Overt
 from tests.consent.test_api import decide
 from tests.consent.test_preferences import open_page, post
+from tests.helpers.overt import Overt
 
 pytestmark = pytest.mark.anyio
 

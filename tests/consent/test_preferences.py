@@ -12,7 +12,7 @@ import pytest
 from shared.consent_tokens import is_linkable
 from shared.runtime import open_resources
 from shared.sites import Site
-from tests.conftest import Overt
+from tests.helpers.overt import Overt
 
 pytestmark = pytest.mark.anyio
 

@@ -26,10 +26,10 @@ from shared.migrate import upgrade_head
 from shared.queue import RedisStreamQueue
 from shared.settings import Settings
 from shared.sites import create_site
-from tests.conftest import free_port, unavailable
 from tests.e2e.load import LoadReport, steady_load, stored_ids, wait_stored
 from tests.e2e.processes import start_all, start_service, stop_overt
 from tests.e2e.servers import PrivatePostgres, PrivateRedis, available
+from tests.helpers.backends import free_port, unavailable
 
 # Bounded: each test runs a few seconds of load; the margin is for process start-up on a
 # busy machine.

@@ -27,8 +27,8 @@ from sqlalchemy import func, inspect, select, text
 
 from shared.db import create_engine, site_hourly
 from shared.settings import Settings, sqlite_path
-from tests.conftest import free_port, unavailable
 from tests.e2e.processes import overt_env, start_overt, stop_overt
+from tests.helpers.backends import free_port, unavailable
 
 pytestmark = [pytest.mark.anyio, pytest.mark.browser]
 

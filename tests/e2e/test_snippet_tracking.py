@@ -24,7 +24,7 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from services.collector.schemas import decoder as collector_decoder
-from tests.conftest import free_port, unavailable
+from tests.helpers.backends import free_port, unavailable
 
 pytestmark = [pytest.mark.anyio, pytest.mark.browser]
 
