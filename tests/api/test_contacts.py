@@ -15,9 +15,9 @@ from tests.api.people import (
     visit,
     withdraw,
 )
-from tests.collector.test_intake import assert_problem
 from tests.consent.test_api import decide
 from tests.helpers.overt import Overt
+from tests.helpers.problems import assert_problem
 
 pytestmark = pytest.mark.anyio
 

@@ -25,8 +25,8 @@ from services.api.definitions import (
 from services.api.schemas import Scope
 from services.api.service import create_key, revoke_key
 from shared.sites import SiteSettings, create_site
-from tests.collector.test_intake import assert_problem
 from tests.helpers.overt import Overt
+from tests.helpers.problems import assert_problem
 
 pytestmark = pytest.mark.anyio
 

@@ -21,8 +21,8 @@ from tests.api.people import (
     withdraw,
 )
 from tests.api.test_query_engine import days
-from tests.collector.test_intake import assert_problem
 from tests.helpers.overt import Overt
+from tests.helpers.problems import assert_problem
 
 pytestmark = pytest.mark.anyio
 

@@ -17,8 +17,8 @@ from services.cli import main
 from shared.settings import Settings
 from shared.sites import create_site
 from tests.api.people import auth, consent_site, consented_subject, full_key
-from tests.collector.test_intake import assert_problem
 from tests.helpers.overt import Overt
+from tests.helpers.problems import assert_problem
 
 pytestmark = pytest.mark.anyio
 

@@ -22,8 +22,8 @@ import httpx
 import pytest
 
 from services.api.definitions import DefinitionIn, store_definition
-from tests.collector.test_intake import assert_problem
 from tests.helpers.overt import Overt
+from tests.helpers.problems import assert_problem
 
 pytestmark = pytest.mark.anyio
 

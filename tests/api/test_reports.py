@@ -21,8 +21,8 @@ from shared.db import events, sessions
 from shared.sites import create_site
 from tests.api.people import full_key
 from tests.api.test_query_engine import BING, GOOGLE, agent, days, traffic
-from tests.collector.test_intake import assert_problem
 from tests.helpers.overt import Overt
+from tests.helpers.problems import assert_problem
 
 pytestmark = pytest.mark.anyio
 

@@ -14,8 +14,9 @@ from services.collector.service import Intake
 from shared.db import events, page_hourly, sessions, site_hourly
 from shared.settings import Settings
 from shared.sites import SiteSettings, create_site
-from tests.collector.test_intake import assert_problem, stored
+from tests.helpers.capture import stored
 from tests.helpers.overt import Overt, make_app, running
+from tests.helpers.problems import assert_problem
 
 pytestmark = pytest.mark.anyio
 
