@@ -15,7 +15,7 @@ from tests.api.people import (
     visit,
     withdraw,
 )
-from tests.consent.test_api import decide
+from tests.helpers.consent import post_decisions
 from tests.helpers.overt import Overt
 from tests.helpers.problems import assert_problem
 
@@ -31,7 +31,7 @@ async def test_contacts_are_consented_subjects_with_explained_scores(people: Ove
     await visit(people, bob, "/")
     # An anonymous visitor and one who refused identification never appear.
     await people.send(people.event(u="https://example.com/pricing"), **{"user-agent": "Anon/1"})
-    refused = await decide(people, site, identification=False)
+    refused = await post_decisions(people, site, identification=False)
     assert refused.status_code == 201
     await people.drained()
 

@@ -39,7 +39,7 @@ from tests.api.people import (
     visit,
     withdraw,
 )
-from tests.consent.test_api import decide
+from tests.helpers.consent import post_decisions
 from tests.helpers.overt import Overt
 from tests.helpers.problems import assert_problem
 
@@ -177,7 +177,7 @@ async def test_nothing_is_sent_after_withdrawal(people: Overt) -> None:
 
 
 async def decide_again(people: Overt, site: Any, subject: Subject, *, grant: bool) -> None:
-    response = await decide(people, site, subject.credential, identification=grant)
+    response = await post_decisions(people, site, subject.credential, identification=grant)
     assert response.status_code == 200, response.text
 
 
