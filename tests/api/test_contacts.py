@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.people import (
+from tests.helpers.consent import post_decisions
+from tests.helpers.overt import Overt
+from tests.helpers.people import (
     auth,
     consent_site,
     consented_subject,
@@ -15,8 +17,6 @@ from tests.api.people import (
     visit,
     withdraw,
 )
-from tests.helpers.consent import post_decisions
-from tests.helpers.overt import Overt
 from tests.helpers.problems import assert_problem
 
 pytestmark = pytest.mark.anyio

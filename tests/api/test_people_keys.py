@@ -16,8 +16,8 @@ from services.api.service import create_key, revoke_key
 from services.cli import main
 from shared.settings import Settings
 from shared.sites import create_site
-from tests.api.people import auth, consent_site, consented_subject, full_key
 from tests.helpers.overt import Overt
+from tests.helpers.people import auth, consent_site, consented_subject, full_key
 from tests.helpers.problems import assert_problem
 
 pytestmark = pytest.mark.anyio

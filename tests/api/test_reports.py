@@ -19,10 +19,10 @@ from services.api.schemas import Scope
 from services.api.service import create_key, revoke_key
 from shared.db import events, sessions
 from shared.sites import create_site
-from tests.api.people import full_key
-from tests.api.test_query_engine import BING, GOOGLE, agent, days, traffic
 from tests.helpers.overt import Overt
+from tests.helpers.people import full_key
 from tests.helpers.problems import assert_problem
+from tests.helpers.traffic import BING, GOOGLE, agent, days, traffic
 
 pytestmark = pytest.mark.anyio
 

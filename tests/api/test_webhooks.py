@@ -26,7 +26,9 @@ from services.api.webhooks import (
 from services.api.webhooks import _send_one as send_one
 from services.consent.service import expire_consents
 from shared.runtime import open_resources
-from tests.api.people import (
+from tests.helpers.consent import post_decisions
+from tests.helpers.overt import Overt
+from tests.helpers.people import (
     Receiver,
     Subject,
     auth,
@@ -39,8 +41,6 @@ from tests.api.people import (
     visit,
     withdraw,
 )
-from tests.helpers.consent import post_decisions
-from tests.helpers.overt import Overt
 from tests.helpers.problems import assert_problem
 
 pytestmark = pytest.mark.anyio
