@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -23,17 +22,8 @@ from shared.db import create_engine
 from shared.logging import configure_logging
 from shared.settings import Settings
 from shared.sites import create_site
-from tests.conftest import BACKENDS, free_port, make_settings
-
-BODY_SECONDS = 1.0
-
-
-@dataclass(frozen=True)
-class Live:
-    url: str
-    site_id: str
-    key: str
-    settings: Settings
+from tests.helpers.backends import BACKENDS, free_port, make_settings
+from tests.helpers.live import BODY_SECONDS, Live
 
 
 async def _site_and_key(settings: Settings) -> tuple[str, str]:

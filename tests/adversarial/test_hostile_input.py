@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 from services.cli import MAX_HEAD_BYTES
 from shared.db import create_engine, events
 from shared.logging import JsonFormatter
-from tests.adversarial.conftest import BODY_SECONDS, Live
+from tests.helpers.live import BODY_SECONDS, Live
 
 PROBLEM = "application/problem+json"
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0"

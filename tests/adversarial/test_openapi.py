@@ -18,7 +18,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from services.cli import service_app
 from shared.settings import Settings
-from tests.adversarial.conftest import Live
+from tests.helpers.live import Live
 
 EXAMPLES = int(os.environ.get("OVERT_FUZZ_EXAMPLES", "25"))
 # The snippet sends JSON as text/plain (a CORS-simple request): serialise it as JSON.

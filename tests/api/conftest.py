@@ -11,7 +11,7 @@ from services.api.service import create_key
 from shared.runtime import open_resources
 from shared.settings import Settings
 from shared.sites import create_site
-from tests.conftest import Overt, make_app, running
+from tests.helpers.overt import Overt, make_app, running
 
 
 @pytest.fixture

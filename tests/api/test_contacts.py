@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.people import (
+from tests.helpers.consent import post_decisions
+from tests.helpers.overt import Overt
+from tests.helpers.people import (
     auth,
     consent_site,
     consented_subject,
@@ -15,9 +17,7 @@ from tests.api.people import (
     visit,
     withdraw,
 )
-from tests.collector.test_intake import assert_problem
-from tests.conftest import Overt
-from tests.consent.test_api import decide
+from tests.helpers.problems import assert_problem
 
 pytestmark = pytest.mark.anyio
 
@@ -31,7 +31,7 @@ async def test_contacts_are_consented_subjects_with_explained_scores(people: Ove
     await visit(people, bob, "/")
     # An anonymous visitor and one who refused identification never appear.
     await people.send(people.event(u="https://example.com/pricing"), **{"user-agent": "Anon/1"})
-    refused = await decide(people, site, identification=False)
+    refused = await post_decisions(people, site, identification=False)
     assert refused.status_code == 201
     await people.drained()
 

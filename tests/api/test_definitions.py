@@ -25,8 +25,9 @@ from services.api.definitions import (
 from services.api.schemas import Scope
 from services.api.service import create_key, revoke_key
 from shared.sites import SiteSettings, create_site
-from tests.collector.test_intake import assert_problem
-from tests.conftest import Overt
+from tests.helpers.isolation import DEFINITION_ENDPOINTS
+from tests.helpers.overt import Overt
+from tests.helpers.problems import assert_problem
 
 pytestmark = pytest.mark.anyio
 
@@ -133,11 +134,7 @@ async def test_isolation_scope_site_and_revocation(overt: Overt) -> None:
     assert (await current_definition(overt.resources.engine, overt.site.id)).k == 9
 
 
-# (method, the scope it needs, JSON body) for /v1/sites/{site}/definitions
-ENDPOINTS = [("GET", Scope.stats_read, None), ("PUT", Scope.definitions_write, {"k": 7})]
-
-
-@pytest.mark.parametrize(("method", "scope", "body"), ENDPOINTS, ids=["GET", "PUT"])
+@pytest.mark.parametrize(("method", "scope", "body"), DEFINITION_ENDPOINTS, ids=["GET", "PUT"])
 async def test_each_method_refuses_other_site_revoked_and_unscoped_keys(
     overt: Overt, method: str, scope: Scope, body: dict[str, int] | None
 ) -> None:

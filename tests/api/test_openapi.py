@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.api import test_definitions, test_people_keys, test_reports
-from tests.conftest import Overt
+from tests.helpers.isolation import DEFINITION_ENDPOINTS, PEOPLE_ENDPOINTS, REPORT_ENDPOINTS
+from tests.helpers.overt import Overt
 
 pytestmark = pytest.mark.anyio
 
@@ -64,9 +64,9 @@ async def test_every_v1_operation_has_an_isolation_test(overt: Overt) -> None:
             path = path.replace(short, long)
         return path
 
-    covered = {("POST", path) for path, _ in test_reports.ENDPOINTS}
-    covered |= {(method, spelled(path)) for method, path, _, _ in test_people_keys.ENDPOINTS}
+    covered = {("POST", path) for path, _ in REPORT_ENDPOINTS}
+    covered |= {(method, spelled(path)) for method, path, _, _ in PEOPLE_ENDPOINTS}
     covered |= {
-        (method, "/v1/sites/{site_id}/definitions") for method, _, _ in test_definitions.ENDPOINTS
+        (method, "/v1/sites/{site_id}/definitions") for method, _, _ in DEFINITION_ENDPOINTS
     }
     assert operations(spec) == covered

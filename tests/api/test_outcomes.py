@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import update
 
 from shared.db import sites
-from tests.api.people import (
+from tests.helpers.overt import Overt
+from tests.helpers.people import (
     auth,
     consent_site,
     consented_subject,
@@ -20,9 +21,8 @@ from tests.api.people import (
     visit,
     withdraw,
 )
-from tests.api.test_query_engine import days
-from tests.collector.test_intake import assert_problem
-from tests.conftest import Overt
+from tests.helpers.problems import assert_problem
+from tests.helpers.traffic import days
 
 pytestmark = pytest.mark.anyio
 

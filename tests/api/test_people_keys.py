@@ -16,32 +16,14 @@ from services.api.service import create_key, revoke_key
 from services.cli import main
 from shared.settings import Settings
 from shared.sites import create_site
-from tests.api.people import auth, consent_site, consented_subject, full_key
-from tests.collector.test_intake import assert_problem
-from tests.conftest import Overt
+from tests.helpers.isolation import PEOPLE_ENDPOINTS, WEBHOOK
+from tests.helpers.overt import Overt
+from tests.helpers.people import auth, consent_site, consented_subject, full_key
+from tests.helpers.problems import assert_problem
 
 pytestmark = pytest.mark.anyio
 
-WEBHOOK = {"url": "http://127.0.0.1:9/hook", "events": ["contact.deleted"]}
-OUTCOME = {"id": "o-1", "kind": "meeting_booked", "utm_campaign": "spring"}
-
-# (method, path with {site} and {subject}/{hook}, the scope it needs, JSON body)
-ENDPOINTS = [
-    ("GET", "/v1/sites/{site}/contacts", Scope.contacts_read, None),
-    ("GET", "/v1/sites/{site}/contacts/{subject}", Scope.contacts_read, None),
-    ("POST", "/v1/sites/{site}/outcomes", Scope.outcomes_write, OUTCOME),
-    (
-        "POST",
-        "/v1/reports/outcomes",
-        Scope.stats_read,
-        {"site_id": "{site}", "date_range": ["2026-03-01", "2026-03-31"]},
-    ),
-    ("POST", "/v1/sites/{site}/webhooks", Scope.webhooks_manage, WEBHOOK),
-    ("GET", "/v1/sites/{site}/webhooks", Scope.webhooks_manage, None),
-    ("DELETE", "/v1/sites/{site}/webhooks/{hook}", Scope.webhooks_manage, None),
-    ("GET", "/v1/sites/{site}/webhooks/{hook}/deliveries", Scope.webhooks_manage, None),
-]
-IDS = [f"{method} {path}" for method, path, _, _ in ENDPOINTS]
+IDS = [f"{method} {path}" for method, path, _, _ in PEOPLE_ENDPOINTS]
 
 
 def fill(value: object, **names: str) -> object:
@@ -51,7 +33,7 @@ def fill(value: object, **names: str) -> object:
     return json.loads(text)
 
 
-@pytest.mark.parametrize(("method", "path", "scope", "body"), ENDPOINTS, ids=IDS)
+@pytest.mark.parametrize(("method", "path", "scope", "body"), PEOPLE_ENDPOINTS, ids=IDS)
 async def test_endpoint_refuses_other_site_revoked_and_unscoped_keys(
     people: Overt, method: str, path: str, scope: Scope, body: object
 ) -> None:
@@ -111,7 +93,7 @@ async def test_rate_limit_per_key_answers_429_with_retry_after(people: Overt) ->
 
 async def test_rate_limit_setting_applies_to_keys_without_their_own(settings: Settings) -> None:
     from shared.runtime import open_resources
-    from tests.conftest import make_app, running
+    from tests.helpers.overt import make_app, running
 
     # An hour-long window: the three calls cannot straddle a window boundary in practice.
     tuned = settings.model_copy(update={"api_rate_limit": 2, "api_rate_window_s": 3600})

@@ -13,8 +13,8 @@ from services.api.schemas import Scope
 from services.api.service import create_key, day_bounds, revoke_key
 from shared.db import events
 from shared.sites import create_site
-from tests.collector.test_intake import assert_problem
-from tests.conftest import Overt
+from tests.helpers.overt import Overt
+from tests.helpers.problems import assert_problem
 
 pytestmark = pytest.mark.anyio
 K2 = DefinitionIn(k=2)

@@ -19,10 +19,11 @@ from services.api.schemas import Scope
 from services.api.service import create_key, revoke_key
 from shared.db import events, sessions
 from shared.sites import create_site
-from tests.api.people import full_key
-from tests.api.test_query_engine import BING, GOOGLE, agent, days, traffic
-from tests.collector.test_intake import assert_problem
-from tests.conftest import Overt
+from tests.helpers.isolation import GOOGLE_ONLY, REPORT_ENDPOINTS
+from tests.helpers.overt import Overt
+from tests.helpers.people import full_key
+from tests.helpers.problems import assert_problem
+from tests.helpers.traffic import BING, GOOGLE, agent, days, traffic
 
 pytestmark = pytest.mark.anyio
 
@@ -216,7 +217,6 @@ async def sourced_funnel_traffic(overt: Overt) -> None:
 
 
 FUNNEL_STEPS = [{"page": "/"}, {"page": "/pric*"}, {"goal": "Signup"}]
-GOOGLE_ONLY = {"dimension": "source", "op": "is", "values": ["Google"]}
 
 
 def step_counts(body: dict[str, Any]) -> list[tuple[Any, ...]]:
@@ -358,19 +358,7 @@ async def test_retention_weekly_cohorts_of_tier_one_visitors(overt: Overt) -> No
     ]
 
 
-ENDPOINTS: list[tuple[str, dict[str, Any]]] = [
-    ("/v1/query", {"metrics": ["visitors"]}),
-    ("/v1/reports/after-the-click", {}),
-    ("/v1/reports/funnel", {"steps": [{"page": "/"}, {"goal": "Signup"}]}),
-    (
-        "/v1/reports/funnel",
-        {"steps": [{"page": "/pricing"}, {"goal": "Signup"}], "filters": GOOGLE_ONLY},
-    ),
-    ("/v1/reports/retention", {}),
-]
-
-
-@pytest.mark.parametrize(("path", "extra"), ENDPOINTS)
+@pytest.mark.parametrize(("path", "extra"), REPORT_ENDPOINTS)
 async def test_every_endpoint_refuses_other_sites_revoked_keys_and_missing_scopes(
     overt: Overt, path: str, extra: dict[str, Any]
 ) -> None:

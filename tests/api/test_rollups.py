@@ -19,8 +19,8 @@ from services.collector.worker import write_events
 from shared.db import page_hourly, page_visitor_days, site_hourly, visitor_days
 from shared.migrate import alembic_config, upgrade_head
 from shared.queue import Delivery
-from tests.api.test_query_engine import ask, traffic
-from tests.conftest import Overt
+from tests.helpers.overt import Overt
+from tests.helpers.traffic import ask, traffic
 
 pytestmark = pytest.mark.anyio
 

@@ -24,9 +24,9 @@ from services.api import query as query_engine
 from services.api.definitions import DefinitionIn, store_definition
 from shared.db import events
 from shared.migrate import alembic_config, upgrade_head
-from tests.api.test_query_engine import agent, ask, rows
-from tests.collector.test_intake import assert_problem
-from tests.conftest import Overt
+from tests.helpers.overt import Overt
+from tests.helpers.problems import assert_problem
+from tests.helpers.traffic import agent, ask, rows
 
 pytestmark = pytest.mark.anyio
 

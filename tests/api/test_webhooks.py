@@ -26,7 +26,9 @@ from services.api.webhooks import (
 from services.api.webhooks import _send_one as send_one
 from services.consent.service import expire_consents
 from shared.runtime import open_resources
-from tests.api.people import (
+from tests.helpers.consent import post_decisions
+from tests.helpers.overt import Overt
+from tests.helpers.people import (
     Receiver,
     Subject,
     auth,
@@ -39,9 +41,7 @@ from tests.api.people import (
     visit,
     withdraw,
 )
-from tests.collector.test_intake import assert_problem
-from tests.conftest import Overt
-from tests.consent.test_api import decide
+from tests.helpers.problems import assert_problem
 
 pytestmark = pytest.mark.anyio
 
@@ -177,7 +177,7 @@ async def test_nothing_is_sent_after_withdrawal(people: Overt) -> None:
 
 
 async def decide_again(people: Overt, site: Any, subject: Subject, *, grant: bool) -> None:
-    response = await decide(people, site, subject.credential, identification=grant)
+    response = await post_decisions(people, site, subject.credential, identification=grant)
     assert response.status_code == 200, response.text
 
 

@@ -14,8 +14,9 @@ from services.collector.service import Intake
 from shared.db import events, page_hourly, sessions, site_hourly
 from shared.settings import Settings
 from shared.sites import SiteSettings, create_site
-from tests.collector.test_intake import assert_problem, stored
-from tests.conftest import Overt, make_app, running
+from tests.helpers.capture import stored
+from tests.helpers.overt import Overt, make_app, running
+from tests.helpers.problems import assert_problem
 
 pytestmark = pytest.mark.anyio
 
@@ -270,7 +271,7 @@ async def test_per_site_engagement_thresholds(resources: Any) -> None:
             headers={"content-type": "text/plain", "user-agent": CHROME},
         )
         assert response.status_code == 202
-        from tests.conftest import wait_drained
+        from tests.helpers.overt import wait_drained
 
         await wait_drained(resources.queue)
     async with resources.engine.connect() as conn:
@@ -360,7 +361,7 @@ async def test_trusted_proxy_headers(resources: Any) -> None:
                 },
             )
             assert response.status_code == 202
-        from tests.conftest import wait_drained
+        from tests.helpers.overt import wait_drained
 
         await wait_drained(resources.queue)
     async with resources.engine.connect() as conn:

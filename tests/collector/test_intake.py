@@ -6,7 +6,6 @@ import hashlib
 import logging
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
 import orjson
 import pytest
@@ -14,29 +13,11 @@ from sqlalchemy import func, select
 
 from shared.db import events, site_hourly
 from shared.logging import configure_logging
-from tests.conftest import Overt
+from tests.helpers.capture import stored
+from tests.helpers.overt import Overt
+from tests.helpers.problems import assert_problem
 
 pytestmark = pytest.mark.anyio
-
-
-async def stored(overt: Overt) -> list[dict[str, Any]]:
-    await overt.drained()
-    async with overt.resources.engine.connect() as conn:
-        rows = (await conn.execute(select(events))).mappings().all()
-    return [dict(row) for row in rows]
-
-
-def assert_problem(response: object, status: int, type_suffix: str) -> dict[str, object]:
-    import httpx
-
-    assert isinstance(response, httpx.Response)
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    body = response.json()
-    assert body["status"] == status
-    assert body["type"].endswith("/" + type_suffix)
-    assert body["title"]
-    return dict(body)
 
 
 async def test_accepted_event_is_stored_without_query_or_personal_data(overt: Overt) -> None:
@@ -218,7 +199,7 @@ async def test_the_framework_route_serves_the_same_core_without_the_front_layer(
 ) -> None:
     from services.collector.router import router
     from shared.app import build_app
-    from tests.conftest import running
+    from tests.helpers.overt import running
 
     plain = build_app(
         title="t", settings=overt.resources.settings, routers=[router], resources=overt.resources

@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.conftest import unavailable
+from tests.helpers.backends import unavailable
 
 COLLECTOR = Path(__file__).resolve().parents[2] / "services" / "collector"
 SERVED = COLLECTOR / "static" / "overt.js"

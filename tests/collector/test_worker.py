@@ -17,7 +17,7 @@ from shared.queue import InProcessQueue, RedisStreamQueue
 from shared.runtime import Resources, open_resources
 from shared.settings import Settings
 from shared.sites import Site, create_site
-from tests.conftest import make_app, running, wait_drained
+from tests.helpers.overt import make_app, running, wait_drained
 
 pytestmark = pytest.mark.anyio
 

@@ -29,7 +29,7 @@ from shared.queue import Delivery, InProcessQueue
 from shared.runtime import Resources, open_resources
 from shared.settings import Settings
 from shared.sites import Site, create_site
-from tests.conftest import wait_drained
+from tests.helpers.overt import wait_drained
 
 pytestmark = pytest.mark.anyio
 

@@ -7,7 +7,6 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 
 from services.consent.crypto import unb64url
@@ -25,22 +24,12 @@ from shared.errors import ProblemError
 from shared.runtime import open_resources
 from shared.settings import Settings
 from shared.sites import Site, create_site
-from tests.conftest import Overt
+from tests.helpers.consent import post_decisions
+from tests.helpers.overt import Overt
 
 pytestmark = pytest.mark.anyio
 
 PROBLEM = "application/problem+json"
-
-
-async def decide(
-    overt: Overt, site: Site, credential: str | None = None, **choices: bool
-) -> httpx.Response:
-    headers = {"authorization": f"Bearer {credential}"} if credential else {}
-    return await overt.client.post(
-        f"/consent/sites/{site.id}/decisions",
-        json={"choices": choices, "method": "api", "jurisdiction": "EU"},
-        headers=headers,
-    )
 
 
 def states(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -68,7 +57,7 @@ async def test_purposes_are_public_and_unknown_site_is_404(overt: Overt, site: S
 async def test_first_decision_creates_a_subject_and_a_receipt_verifiable_offline(
     overt: Overt, site: Site
 ) -> None:
-    response = await decide(overt, site, analytics=True, marketing_contact=False)
+    response = await post_decisions(overt, site, analytics=True, marketing_contact=False)
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["credential"].startswith("ocs1.")
@@ -93,10 +82,10 @@ async def test_first_decision_creates_a_subject_and_a_receipt_verifiable_offline
 
 
 async def test_state_history_and_withdrawal(overt: Overt, site: Site) -> None:
-    first = (await decide(overt, site, analytics=True)).json()
+    first = (await post_decisions(overt, site, analytics=True)).json()
     credential = first["credential"]
     auth = {"authorization": f"Bearer {credential}"}
-    again = await decide(overt, site, credential, analytics=False)
+    again = await post_decisions(overt, site, credential, analytics=False)
     assert again.status_code == 200
     assert again.json()["credential"] is None
     state = await overt.client.get(f"/consent/sites/{site.id}/state", headers=auth)
@@ -109,7 +98,7 @@ async def test_state_history_and_withdrawal(overt: Overt, site: Site) -> None:
 
 
 async def test_missing_wrong_and_cross_site_credentials_are_401(overt: Overt, site: Site) -> None:
-    credential = (await decide(overt, site, analytics=True)).json()["credential"]
+    credential = (await post_decisions(overt, site, analytics=True)).json()["credential"]
     other = await create_site(engine=overt.resources.engine, domain="other.example")
     url = f"/consent/sites/{site.id}/state"
     missing = await overt.client.get(url)
@@ -123,7 +112,7 @@ async def test_missing_wrong_and_cross_site_credentials_are_401(overt: Overt, si
     )
     assert cross.status_code == 401
     assert cross.headers["content-type"] == PROBLEM
-    forged = await decide(overt, site, "ocs1.0000.nope", analytics=True)
+    forged = await post_decisions(overt, site, "ocs1.0000.nope", analytics=True)
     assert forged.status_code == 401
 
 
@@ -146,7 +135,7 @@ async def test_bad_bodies_are_clear_4xx(overt: Overt, site: Site) -> None:
 async def test_widget_posts_text_plain_with_the_credential_in_the_body(
     overt: Overt, site: Site
 ) -> None:
-    first = (await decide(overt, site, analytics=True)).json()
+    first = (await post_decisions(overt, site, analytics=True)).json()
     response = await overt.client.post(
         f"/consent/sites/{site.id}/decisions",
         content=(
@@ -162,14 +151,14 @@ async def test_widget_posts_text_plain_with_the_credential_in_the_body(
 
 
 async def test_identification_token_is_linkable_until_withdrawn(overt: Overt, site: Site) -> None:
-    body = (await decide(overt, site, identification=True)).json()
+    body = (await post_decisions(overt, site, identification=True)).json()
     token = body["token"]
     assert token.startswith("oct1.")
     check = f"/consent/sites/{site.id}/tokens/check"
     ok = await overt.client.post(check, json={"token": token})
     assert ok.status_code == 200
     assert ok.json()["subject_id"] == body["subject_id"]
-    await decide(overt, site, body["credential"], identification=False)
+    await post_decisions(overt, site, body["credential"], identification=False)
     revoked = await overt.client.post(check, json={"token": token})
     assert revoked.status_code == 401
     assert revoked.json()["type"].endswith("/consent-token-revoked")
@@ -180,13 +169,13 @@ async def test_identification_token_is_linkable_until_withdrawn(overt: Overt, si
     assert refused.status_code == 403
     assert refused.json()["type"].endswith("/consent-required")
     # Granting again issues a new token that works; the old one stays dead.
-    renewed = (await decide(overt, site, body["credential"], identification=True)).json()
+    renewed = (await post_decisions(overt, site, body["credential"], identification=True)).json()
     assert (await overt.client.post(check, json={"token": renewed["token"]})).status_code == 200
     assert (await overt.client.post(check, json={"token": token})).status_code == 401
 
 
 async def test_forged_expired_and_cross_site_tokens_are_refused(overt: Overt, site: Site) -> None:
-    body = (await decide(overt, site, identification=True)).json()
+    body = (await post_decisions(overt, site, identification=True)).json()
     token = body["token"]
     other = await create_site(engine=overt.resources.engine, domain="other.example")
     await ensure_site(
@@ -315,7 +304,7 @@ async def test_logs_hold_no_credential_token_identity_or_ip(
 ) -> None:
     email = "grace.hopper@example.org"
     with caplog.at_level(logging.DEBUG, logger="overt"):
-        body = (await decide(overt, site, identification=True, analytics=True)).json()
+        body = (await post_decisions(overt, site, identification=True, analytics=True)).json()
         auth = {"authorization": f"Bearer {body['credential']}"}
         await overt.client.post(
             f"/consent/sites/{site.id}/identity/email", json={"email": email}, headers=auth
@@ -351,7 +340,7 @@ async def test_preflight_only_where_needed(overt: Overt, site: Site) -> None:
 
 
 async def test_errors_are_readable_by_the_widget_cross_origin(overt: Overt, site: Site) -> None:
-    response = await decide(overt, site, "ocs1.unknown.subject", analytics=True)
+    response = await post_decisions(overt, site, "ocs1.unknown.subject", analytics=True)
     assert response.status_code == 401
     assert response.headers["access-control-allow-origin"] == "*"
     invalid = await overt.client.post(

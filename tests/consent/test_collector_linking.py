@@ -10,9 +10,8 @@ from sqlalchemy import select
 
 from shared.db import events
 from shared.sites import Site
-from tests.conftest import Overt
-from tests.consent.test_api import decide
-from tests.consent.test_preferences import open_page, post
+from tests.helpers.consent import open_page, post, post_decisions
+from tests.helpers.overt import Overt
 
 pytestmark = pytest.mark.anyio
 
@@ -35,7 +34,7 @@ async def send(overt: Overt, path: str, token: str | None, **headers: str) -> No
 
 
 async def test_link_only_with_consent_until_withdrawn_and_erased(overt: Overt, site: Site) -> None:
-    granted = (await decide(overt, site, identification=True)).json()
+    granted = (await post_decisions(overt, site, identification=True)).json()
     subject, token = granted["subject_id"], granted["token"]
     assert token
 

@@ -11,7 +11,7 @@ import pytest
 from services.cli import main
 from services.consent.identities import sign_assertion
 from shared.sites import Site
-from tests.conftest import Overt
+from tests.helpers.overt import Overt
 
 pytestmark = pytest.mark.anyio
 

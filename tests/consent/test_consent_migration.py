@@ -13,7 +13,7 @@ from alembic import command
 
 from shared.migrate import alembic_config, upgrade_head
 from shared.settings import Settings
-from tests.conftest import PG_ADMIN_URL, unavailable
+from tests.helpers.backends import PG_ADMIN_URL, unavailable
 
 
 async def _admin(sql: str) -> None:

@@ -24,7 +24,7 @@ from services.consent.rights import Regime, due_at
 from shared.consent_tokens import is_linkable
 from shared.db import metadata
 from shared.sites import Site, create_site
-from tests.conftest import Overt
+from tests.helpers.overt import Overt
 
 pytestmark = pytest.mark.anyio
 

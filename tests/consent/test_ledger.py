@@ -27,8 +27,9 @@ from services.consent.service import (
 from shared.runtime import open_resources
 from shared.settings import Settings
 from shared.sites import Site, create_site
-from tests.conftest import Overt, _truncate_postgres
-from tests.consent.conftest import as_attacker
+from tests.helpers.backends import _truncate_postgres
+from tests.helpers.consent import as_attacker
+from tests.helpers.overt import Overt
 
 pytestmark = pytest.mark.anyio
 

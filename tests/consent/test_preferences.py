@@ -12,29 +12,10 @@ import pytest
 from shared.consent_tokens import is_linkable
 from shared.runtime import open_resources
 from shared.sites import Site
-from tests.conftest import Overt
+from tests.helpers.consent import FORM, open_page, page_url, post
+from tests.helpers.overt import Overt
 
 pytestmark = pytest.mark.anyio
-
-FORM = {"content-type": "application/x-www-form-urlencoded"}
-
-
-def page_url(site: Site) -> str:
-    return f"/consent/sites/{site.id}/preferences"
-
-
-async def open_page(overt: Overt, site: Site) -> tuple[httpx.Response, str]:
-    response = await overt.client.get(page_url(site))
-    assert response.status_code == 200
-    match = re.search(r'name="csrf" value="([0-9a-f]+)"', response.text)
-    assert match is not None
-    return response, match.group(1)
-
-
-async def post(overt: Overt, site: Site, action: str, **fields: str) -> httpx.Response:
-    return await overt.client.post(
-        f"{page_url(site)}/{action}", data=fields, headers={**FORM, "origin": "http://overt.test"}
-    )
 
 
 async def test_page_renders_without_a_subject(overt: Overt, site: Site) -> None:

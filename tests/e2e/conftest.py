@@ -1,6 +1,6 @@
-"""The browser-test fixtures of the snippet test, shared with the consent browser tests."""
+"""The browser-test fixtures (tests/helpers/browser.py), for every e2e test module."""
 
-from tests.e2e.test_snippet_browser import (  # noqa: F401  (re-exported fixtures)
+from tests.helpers.browser import (  # noqa: F401  (re-exported fixtures)
     browser,
     chromium,
     page_origin,

@@ -21,7 +21,7 @@ from playwright.async_api import Browser, Page
 from services.consent.router import WIDGET_CSS, WIDGET_JS
 from shared.consent_tokens import issue_token
 from shared.settings import Settings
-from tests.e2e.test_snippet_browser import Server
+from tests.helpers.browser import Server
 
 pytestmark = [pytest.mark.anyio, pytest.mark.browser]
 

@@ -15,8 +15,7 @@ from playwright.async_api import Browser
 from sqlalchemy import select
 
 from shared.db import create_engine, events, sessions
-from tests.e2e.test_snippet_browser import DESKTOP_CHROME, Server
-from tests.e2e.test_snippet_tracking import stay_active
+from tests.helpers.browser import DESKTOP_CHROME, Server, stay_active
 
 pytestmark = [pytest.mark.anyio, pytest.mark.browser]
 

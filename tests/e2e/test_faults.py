@@ -1,6 +1,6 @@
 """Promise 6 under faults: kill -9 a worker, restart Redis, restart PostgreSQL, under load.
 
-Private servers (tests/e2e/servers.py) on other ports, owned by these tests: the shared
+Private servers (tests/helpers/servers.py) on other ports, owned by these tests: the shared
 ones are never touched. One PostgreSQL cluster for the module, a database and a Redis per
 test. Afterwards every accepted event is stored, none twice, and the collector answered
 503 (never 500) while a dependency was down; the load client resends what got a 503.
@@ -26,10 +26,10 @@ from shared.migrate import upgrade_head
 from shared.queue import RedisStreamQueue
 from shared.settings import Settings
 from shared.sites import create_site
-from tests.conftest import free_port, unavailable
-from tests.e2e.load import LoadReport, steady_load, stored_ids, wait_stored
-from tests.e2e.processes import start_all, start_service, stop_overt
-from tests.e2e.servers import PrivatePostgres, PrivateRedis, available
+from tests.helpers.backends import free_port, unavailable
+from tests.helpers.load import LoadReport, steady_load, stored_ids, wait_stored
+from tests.helpers.processes import start_all, start_service, stop_overt
+from tests.helpers.servers import PrivatePostgres, PrivateRedis, available
 
 # Bounded: each test runs a few seconds of load; the margin is for process start-up on a
 # busy machine.

@@ -18,9 +18,9 @@ import pytest
 from services.consent.service import ensure_site
 from shared.db import create_engine
 from shared.settings import Settings
-from tests.conftest import free_port
-from tests.e2e.load import site_with_key
-from tests.e2e.processes import start_all, start_service
+from tests.helpers.backends import free_port
+from tests.helpers.load import site_with_key
+from tests.helpers.processes import start_all, start_service
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(240)]
 

@@ -18,9 +18,9 @@ from redis.asyncio import Redis
 
 from shared.queue import RedisStreamQueue
 from shared.settings import Settings
-from tests.conftest import free_port
-from tests.e2e.load import site_with_key, steady_load, stored_ids, wait_stored
-from tests.e2e.processes import start_all, start_service, stop_overt
+from tests.helpers.backends import free_port
+from tests.helpers.load import site_with_key, steady_load, stored_ids, wait_stored
+from tests.helpers.processes import start_all, start_service, stop_overt
 
 # Six Python processes start at once: on a busy 2-CPU machine that alone can take a minute.
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(300)]

@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from shared.db import create_engine, events
 from shared.settings import Settings
 from shared.sites import create_site
-from tests.conftest import free_port
-from tests.e2e.processes import start_overt, stop_overt
+from tests.helpers.backends import free_port
+from tests.helpers.processes import start_overt, stop_overt
 
 pytestmark = pytest.mark.anyio
 

@@ -7,123 +7,21 @@ Real processes on loopback: `overt up` (SQLite + in-process queue, or Postgres +
 from __future__ import annotations
 
 import asyncio
-import http.server
-import json
-import shutil
-import signal
-import subprocess
-import sys
-import threading
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser
 from sqlalchemy import func, inspect, select, text
 
 from shared.db import create_engine, site_hourly
 from shared.settings import Settings, sqlite_path
-from tests.conftest import free_port, unavailable
-from tests.e2e.processes import overt_env, start_overt, stop_overt
+from tests.helpers.browser import DESKTOP_CHROME, Server
 
 pytestmark = [pytest.mark.anyio, pytest.mark.browser]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-    "--disable-quic",
-]
-
-
 VISITOR_IP = "127.0.0.1"
-DESKTOP_CHROME = (
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/156.0.0.0 Safari/537.36"
-)
-
-
-@dataclass
-class Server:
-    base_url: str
-    env: dict[str, str]
-    log_path: Path
-    settings: Settings
-
-    def cli(self, *args: str) -> dict[str, str]:
-        done = subprocess.run(
-            [sys.executable, "-m", "services.cli", *args, "--json"],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        )
-        result: dict[str, str] = json.loads(done.stdout)
-        return result
-
-
-@pytest.fixture
-async def server(settings: Settings, tmp_path: Path) -> AsyncIterator[Server]:
-    port = free_port()
-    log_path = tmp_path / "overt.log"
-    process = await start_overt(settings, port, log_path)
-    try:
-        yield Server(
-            base_url=f"http://127.0.0.1:{port}",
-            env=overt_env(settings, port),
-            log_path=log_path,
-            settings=settings,
-        )
-    finally:
-        # SIGTERM: uvicorn stops intake, the lifespan drains the worker, exit code 0.
-        assert await stop_overt(process, signal.SIGTERM) == 0, log_path.read_text()
-
-
-@pytest.fixture
-def chromium() -> None:
-    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
-        unavailable("Chromium at /usr/bin/chromium", "not installed (apt-get install chromium)")
-
-
-@pytest.fixture
-def page_origin(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """A static web server for the test site, on its own origin."""
-    root = tmp_path / "site"
-    root.mkdir()
-    handler = partial(_QuietHandler, directory=str(root))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", root
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        return None
-
-
-@pytest.fixture
-async def browser(chromium: None) -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            await launched.close()
 
 
 async def metrics(server: Server, site_id: str) -> list[int]:

@@ -24,22 +24,12 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from services.collector.schemas import decoder as collector_decoder
-from tests.conftest import free_port, unavailable
+from tests.helpers.backends import free_port, unavailable
+from tests.helpers.browser import CHROMIUM, CHROMIUM_ARGS, stay_active
 
 pytestmark = [pytest.mark.anyio, pytest.mark.browser]
 
 SNIPPET = Path(__file__).resolve().parents[2] / "services" / "collector" / "static" / "overt.js"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [  # the project's flags (tests/e2e/test_snippet_browser.py)
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-    "--disable-quic",
-]
 SITE = "site0000test"
 HEX32 = re.compile(r"[0-9a-f]{32}")
 WIRE_KEYS = set("sinurtvedpaghk")
@@ -290,16 +280,6 @@ async def set_hidden(page: Page, hidden: bool) -> None:
         }""",
         hidden,
     )
-
-
-async def stay_active(page: Page, seconds: float) -> None:
-    """Real pointer input every 250 ms for `seconds`."""
-    deadline = time.monotonic() + seconds
-    step = 0
-    while time.monotonic() < deadline:
-        step += 1
-        await page.mouse.move(100 + 10 * (step % 2), 100 + step % 7)
-        await asyncio.sleep(0.25)
 
 
 async def storage_used(page: Page) -> int:

@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from shared.app import build_app
 from shared.runtime import Resources
-from tests.collector.test_intake import assert_problem
-from tests.conftest import Overt, free_port, running
+from tests.helpers.backends import free_port
+from tests.helpers.overt import Overt, running
+from tests.helpers.problems import assert_problem
 
 pytestmark = pytest.mark.anyio
 

@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from services.collector.schemas import MAX_BATCH
 from shared.runtime import Resources
-from tests.conftest import Overt, make_app, running
+from tests.helpers.overt import Overt, make_app, running
 
 pytestmark = pytest.mark.anyio
 

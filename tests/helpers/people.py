@@ -15,8 +15,8 @@ from services.api.schemas import Scope
 from services.api.service import create_key
 from services.consent.service import ensure_site
 from shared.sites import Site
-from tests.conftest import Overt
-from tests.consent.test_api import decide
+from tests.helpers.consent import post_decisions
+from tests.helpers.overt import Overt
 
 ALL_SCOPES = list(Scope)
 
@@ -53,7 +53,7 @@ class Subject:
 
 async def consented_subject(overt: Overt, site: Site, name: str) -> Subject:
     """A visitor who gave identification consent through the consent API."""
-    granted = await decide(overt, site, identification=True)
+    granted = await post_decisions(overt, site, identification=True)
     assert granted.status_code == 201, granted.text
     body = granted.json()
     return Subject(body["subject_id"], body["credential"], body["token"], f"{name}/1.0")
@@ -73,7 +73,7 @@ async def visit(overt: Overt, subject: Subject, *paths: str) -> None:
 
 
 async def withdraw(overt: Overt, site: Site, subject: Subject) -> None:
-    response = await decide(overt, site, subject.credential, identification=False)
+    response = await post_decisions(overt, site, subject.credential, identification=False)
     assert response.status_code == 200, response.text
 
 

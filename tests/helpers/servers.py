@@ -20,7 +20,7 @@ from pathlib import Path
 import asyncpg
 import redis.asyncio
 
-from tests.conftest import free_port
+from tests.helpers.backends import free_port
 
 
 def _pg_bin(name: str) -> str:

@@ -1,0 +1,56 @@
+"""The isolation tables: every /v1 operation, with what its isolation test sends.
+
+Each table is run by its test module (another site's key, a revoked key, a key lacking the
+scope, no key: each refused, nothing leaked); tests/api/test_openapi.py checks that every
+operation in the OpenAPI is in one of them, so an endpoint added without its isolation test
+fails there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.api.schemas import Scope
+
+# A filter to the visitors from Google (the funnel report tests use it as well).
+GOOGLE_ONLY = {"dimension": "source", "op": "is", "values": ["Google"]}
+
+# Every query and report endpoint, run by tests/api/test_reports.py:
+# (path, JSON body beyond the site and the date range)
+REPORT_ENDPOINTS: list[tuple[str, dict[str, Any]]] = [
+    ("/v1/query", {"metrics": ["visitors"]}),
+    ("/v1/reports/after-the-click", {}),
+    ("/v1/reports/funnel", {"steps": [{"page": "/"}, {"goal": "Signup"}]}),
+    (
+        "/v1/reports/funnel",
+        {"steps": [{"page": "/pricing"}, {"goal": "Signup"}], "filters": GOOGLE_ONLY},
+    ),
+    ("/v1/reports/retention", {}),
+]
+
+
+# The people-and-outcomes endpoints, run by tests/api/test_people_keys.py.
+WEBHOOK = {"url": "http://127.0.0.1:9/hook", "events": ["contact.deleted"]}
+OUTCOME = {"id": "o-1", "kind": "meeting_booked", "utm_campaign": "spring"}
+
+# (method, path with {site} and {subject}/{hook}, the scope it needs, JSON body)
+PEOPLE_ENDPOINTS = [
+    ("GET", "/v1/sites/{site}/contacts", Scope.contacts_read, None),
+    ("GET", "/v1/sites/{site}/contacts/{subject}", Scope.contacts_read, None),
+    ("POST", "/v1/sites/{site}/outcomes", Scope.outcomes_write, OUTCOME),
+    (
+        "POST",
+        "/v1/reports/outcomes",
+        Scope.stats_read,
+        {"site_id": "{site}", "date_range": ["2026-03-01", "2026-03-31"]},
+    ),
+    ("POST", "/v1/sites/{site}/webhooks", Scope.webhooks_manage, WEBHOOK),
+    ("GET", "/v1/sites/{site}/webhooks", Scope.webhooks_manage, None),
+    ("DELETE", "/v1/sites/{site}/webhooks/{hook}", Scope.webhooks_manage, None),
+    ("GET", "/v1/sites/{site}/webhooks/{hook}/deliveries", Scope.webhooks_manage, None),
+]
+
+
+# /v1/sites/{site}/definitions, run by tests/api/test_definitions.py:
+# (method, the scope it needs, JSON body)
+DEFINITION_ENDPOINTS = [("GET", Scope.stats_read, None), ("PUT", Scope.definitions_write, {"k": 7})]

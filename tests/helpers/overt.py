@@ -1,0 +1,108 @@
+"""The all-in-one app under test (all three services, optionally the ingest worker) and the
+`Overt` harness the `overt` fixture hands to a test."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+import orjson
+from fastapi import FastAPI
+
+from services.api.router import router as api_router
+from services.collector.router import EventIntakeMiddleware
+from services.collector.router import router as collector_router
+from services.collector.worker import run_ingest
+from services.consent.router import router as consent_router
+from shared.app import asgi_app, build_app
+from shared.queue import EventQueue
+from shared.runtime import Resources
+from shared.sites import Site
+
+
+def make_app(resources: Resources, *, worker: bool = True) -> FastAPI:
+    """All three services in one app, like `overt up`, optionally with the ingest worker."""
+    return build_app(
+        title="Overt (test)",
+        settings=resources.settings,
+        routers=[collector_router, consent_router, api_router],
+        resources=resources,
+        background=[run_ingest] if worker else [],
+        front=[EventIntakeMiddleware],
+    )
+
+
+async def wait_drained(queue: EventQueue, timeout: float = 15.0) -> None:
+    """Wait until an ingest worker has committed everything queued (bounded)."""
+    async with asyncio.timeout(timeout):
+        while await queue.depth():
+            await asyncio.sleep(0.01)
+
+
+@dataclass
+class Overt:
+    """A running all-in-one app under test, with one registered site and a stats key."""
+
+    resources: Resources
+    app: FastAPI
+    client: httpx.AsyncClient
+    site: Site
+    key: str
+
+    def event(self, **overrides: object) -> dict[str, object]:
+        body: dict[str, object] = {
+            "s": self.site.id,
+            "n": "pageview",
+            "u": "https://example.com/pricing",
+            "r": None,
+            "i": uuid.uuid4().hex,
+        }
+        body.update(overrides)
+        return body
+
+    async def send(self, body: object, **headers: str) -> httpx.Response:
+        content = body if isinstance(body, bytes) else orjson.dumps(body)
+        return await self.client.post(
+            "/e",
+            content=content,
+            headers={
+                "content-type": "text/plain",
+                "origin": "https://example.com",
+                "user-agent": "Mozilla/5.0 (X11; Linux x86_64) TestBrowser/1.0",
+                **headers,
+            },
+        )
+
+    async def drained(self) -> None:
+        await wait_drained(self.resources.queue)
+
+    async def query(
+        self,
+        site_id: str | None = None,
+        key: str | None = None,
+        date_range: tuple[str, str] | None = None,
+    ) -> httpx.Response:
+        await self.drained()
+        today = datetime.now(UTC).date().isoformat()
+        return await self.client.post(
+            "/v1/query",
+            json={
+                "site_id": site_id or self.site.id,
+                "metrics": ["visitors", "pageviews"],
+                "date_range": list(date_range or (today, today)),
+            },
+            headers={"authorization": f"Bearer {key or self.key}"},
+        )
+
+
+@asynccontextmanager
+async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=asgi_app(app), client=("203.0.113.7", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://overt.test") as client:
+            yield client
