@@ -33,9 +33,9 @@ from typing import Any
 import asyncpg
 import httpx
 
+from services.api.keys.service import create_key
 from services.api.router import router as api_router
-from services.api.schemas import Scope
-from services.api.service import create_key
+from services.api.stats.schemas import Scope
 from shared.app import build_app
 from shared.migrate import upgrade_head
 from shared.runtime import open_resources

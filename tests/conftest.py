@@ -15,8 +15,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from services.api.schemas import Scope
-from services.api.service import create_key
+from services.api.keys.service import create_key
+from services.api.stats.schemas import Scope
 from shared.migrate import upgrade_head
 from shared.runtime import Resources, open_resources
 from shared.settings import Settings

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.api.people.webhooks import run_webhooks
 from services.api.router import router
-from services.api.webhooks import run_webhooks
 from shared.app import build_app
 from shared.runtime import Resources
 from shared.settings import Settings, load_settings

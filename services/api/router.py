@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from services.api.definitions import (
+from services.api.engagement.service import (
     Definition,
     DefinitionIn,
     UnknownDefinitionVersion,
@@ -14,11 +14,12 @@ from services.api.definitions import (
     definition_at,
     store_definition,
 )
-from services.api.dependencies import KEY_ERRORS, DefinitionsWriteKey, StatsKey
-from services.api.exceptions import OtherSite
-from services.api.people_router import router as people_router
-from services.api.query import answer_query
-from services.api.reports import (
+from services.api.keys.dependencies import KEY_ERRORS, DefinitionsWriteKey, StatsKey
+from services.api.keys.exceptions import OtherSite
+from services.api.keys.service import ApiKey
+from services.api.people.router import router as people_router
+from services.api.stats.query import answer_query
+from services.api.stats.reports import (
     AfterTheClickIn,
     AfterTheClickOut,
     FunnelIn,
@@ -29,8 +30,7 @@ from services.api.reports import (
     funnel,
     retention,
 )
-from services.api.schemas import QueryIn, QueryOut
-from services.api.service import ApiKey
+from services.api.stats.schemas import QueryIn, QueryOut
 from shared.errors import problem_responses
 from shared.runtime import ResourcesDep
 

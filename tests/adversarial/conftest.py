@@ -15,8 +15,8 @@ import httpx
 import pytest
 import uvicorn
 
-from services.api.schemas import Scope
-from services.api.service import create_key
+from services.api.keys.service import create_key
+from services.api.stats.schemas import Scope
 from services.cli import all_in_one_app, server_config
 from shared.db import create_engine
 from shared.logging import configure_logging

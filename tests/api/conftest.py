@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from services.api.schemas import Scope
-from services.api.service import create_key
+from services.api.keys.service import create_key
+from services.api.stats.schemas import Scope
 from shared.runtime import open_resources
 from shared.settings import Settings
 from shared.sites import create_site

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from services.api.definitions import (
+from services.api.engagement.service import (
     Definition,
     EngagedOnPageRule,
     GoalRule,
@@ -22,8 +22,8 @@ from services.api.definitions import (
     definition_at,
     score,
 )
-from services.api.schemas import Scope
-from services.api.service import create_key, revoke_key
+from services.api.keys.service import create_key, revoke_key
+from services.api.stats.schemas import Scope
 from shared.sites import SiteSettings, create_site
 from tests.helpers.isolation import DEFINITION_ENDPOINTS
 from tests.helpers.overt import Overt

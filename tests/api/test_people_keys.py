@@ -10,9 +10,9 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from services.api.ratelimit import RedisRateLimiter
-from services.api.schemas import Scope
-from services.api.service import create_key, revoke_key
+from services.api.keys.ratelimit import RedisRateLimiter
+from services.api.keys.service import create_key, revoke_key
+from services.api.stats.schemas import Scope
 from services.cli import main
 from shared.settings import Settings
 from shared.sites import create_site

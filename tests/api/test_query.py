@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import insert
 
-from services.api.definitions import DefinitionIn, store_definition
-from services.api.schemas import Scope
-from services.api.service import create_key, day_bounds, revoke_key
+from services.api.engagement.service import DefinitionIn, store_definition
+from services.api.keys.service import create_key, day_bounds, revoke_key
+from services.api.stats.schemas import Scope
 from shared.db import events
 from shared.sites import create_site
 from tests.helpers.overt import Overt
@@ -148,7 +148,7 @@ async def test_malformed_query_is_422(overt: Overt, body: dict[str, object]) -> 
 async def test_stored_keys_are_hashed(overt: Overt) -> None:
     from sqlalchemy import select
 
-    from services.api.models import api_keys
+    from services.api.people.models import api_keys
 
     async with overt.resources.engine.connect() as conn:
         stored = (await conn.execute(select(api_keys.c.key_hash))).scalars().all()

@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.api import reports
-from services.api.definitions import DefinitionIn, store_definition
-from services.api.schemas import Scope
-from services.api.service import create_key, revoke_key
+from services.api.engagement.service import DefinitionIn, store_definition
+from services.api.keys.service import create_key, revoke_key
+from services.api.stats import reports
+from services.api.stats.schemas import Scope
 from shared.db import events, sessions
 from shared.sites import create_site
 from tests.helpers.isolation import GOOGLE_ONLY, REPORT_ENDPOINTS

@@ -13,8 +13,8 @@ import pytest
 from alembic import command
 from sqlalchemy import select
 
-from services.api.query import rollup_eligible
-from services.api.schemas import QueryIn
+from services.api.stats.query import rollup_eligible
+from services.api.stats.schemas import QueryIn
 from services.collector.worker import write_events
 from shared.db import page_hourly, page_visitor_days, site_hourly, visitor_days
 from shared.migrate import alembic_config, upgrade_head

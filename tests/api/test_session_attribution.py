@@ -20,8 +20,8 @@ import pytest
 from alembic import command
 from sqlalchemy import select
 
-from services.api import query as query_engine
-from services.api.definitions import DefinitionIn, store_definition
+from services.api.engagement.service import DefinitionIn, store_definition
+from services.api.stats import query as query_engine
 from shared.db import events
 from shared.migrate import alembic_config, upgrade_head
 from tests.helpers.overt import Overt

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from services.api.webhooks import (
+from services.api.people.webhooks import (
     LEASE,
     deliver_due,
     http_client,
@@ -23,7 +23,7 @@ from services.api.webhooks import (
     verify,
     webhook_pass,
 )
-from services.api.webhooks import _send_one as send_one
+from services.api.people.webhooks import _send_one as send_one
 from services.consent.service import expire_consents
 from shared.runtime import open_resources
 from tests.helpers.consent import post_decisions

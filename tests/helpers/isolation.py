@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.api.schemas import Scope
+from services.api.stats.schemas import Scope
 
 # A filter to the visitors from Google (the funnel report tests use it as well).
 GOOGLE_ONLY = {"dimension": "source", "op": "is", "values": ["Google"]}

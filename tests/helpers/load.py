@@ -17,8 +17,8 @@ import httpx
 import orjson
 from sqlalchemy import func, select
 
-from services.api.schemas import Scope
-from services.api.service import create_key
+from services.api.keys.service import create_key
+from services.api.stats.schemas import Scope
 from shared.db import create_engine, events
 from shared.settings import Settings
 from shared.sites import create_site

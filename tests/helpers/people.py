@@ -10,9 +10,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.api.definitions import DefinitionIn, PageRepeatRule, ScoreWeights, store_definition
-from services.api.schemas import Scope
-from services.api.service import create_key
+from services.api.engagement.service import (
+    DefinitionIn,
+    PageRepeatRule,
+    ScoreWeights,
+    store_definition,
+)
+from services.api.keys.service import create_key
+from services.api.stats.schemas import Scope
 from services.consent.service import ensure_site
 from shared.sites import Site
 from tests.helpers.consent import post_decisions

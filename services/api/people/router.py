@@ -6,11 +6,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from services.api.contacts import get_contact, list_contacts
-from services.api.dependencies import KEY_ERRORS, ContactsKey, OutcomesKey, StatsKey, WebhooksKey
-from services.api.exceptions import OtherSite
-from services.api.outcomes import outcome_report, record_outcome
-from services.api.people_schemas import (
+from services.api.keys.dependencies import (
+    KEY_ERRORS,
+    ContactsKey,
+    OutcomesKey,
+    StatsKey,
+    WebhooksKey,
+)
+from services.api.keys.exceptions import OtherSite
+from services.api.people.contacts import get_contact, list_contacts
+from services.api.people.outcomes import outcome_report, record_outcome
+from services.api.people.schemas import (
     ContactDetail,
     ContactList,
     DeliveryList,
@@ -22,7 +28,7 @@ from services.api.people_schemas import (
     WebhookIn,
     WebhookList,
 )
-from services.api.webhooks import (
+from services.api.people.webhooks import (
     create_subscription,
     delete_subscription,
     delivery_log,

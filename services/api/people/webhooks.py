@@ -47,8 +47,8 @@ import orjson
 from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.api.contacts import contact_out, score_subjects
-from services.api.models import (
+from services.api.people.contacts import contact_out, score_subjects
+from services.api.people.models import (
     intent_crossings,
     ledger_cursors,
     webhook_attempts,
@@ -56,7 +56,7 @@ from services.api.models import (
     webhook_recipients,
     webhook_subscriptions,
 )
-from services.api.people_schemas import (
+from services.api.people.schemas import (
     CONSENT_NOTICES,
     AttemptOut,
     DeliveryOut,

@@ -17,11 +17,11 @@ from sqlalchemy import ColumnElement, Select, and_, func, literal, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.api.exceptions import PatternRefused
-from services.api.outcomes import outcomes_by_campaign
-from services.api.query import answer_query, check_k_anonymity, make_scope, resolve_definition
-from services.api.schemas import FilterNode, Metric, QueryIn, check_date_range, check_filters
-from services.api.service import day_bounds, site_timezone
+from services.api.keys.exceptions import PatternRefused
+from services.api.keys.service import day_bounds, site_timezone
+from services.api.people.outcomes import outcomes_by_campaign
+from services.api.stats.query import answer_query, check_k_anonymity, make_scope, resolve_definition
+from services.api.stats.schemas import FilterNode, Metric, QueryIn, check_date_range, check_filters
 from shared.db import events, sessions
 from shared.dialect import local_time_bucket
 

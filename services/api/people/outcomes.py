@@ -22,9 +22,10 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.api.contacts import score_subjects
-from services.api.models import outcomes
-from services.api.people_schemas import (
+from services.api.keys.service import day_bounds, site_timezone
+from services.api.people.contacts import score_subjects
+from services.api.people.models import outcomes
+from services.api.people.schemas import (
     GOOD_OUTCOMES,
     CampaignOutcomes,
     LiftRow,
@@ -34,7 +35,6 @@ from services.api.people_schemas import (
     OutcomeReport,
     OutcomeReportIn,
 )
-from services.api.service import day_bounds, site_timezone
 from shared.consent_state import identified_subjects
 from shared.dialect import insert_if_absent
 from shared.errors import ProblemError

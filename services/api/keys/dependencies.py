@@ -8,10 +8,16 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from services.api.exceptions import InvalidKey, MissingKey, MissingScope, OtherSite, TooManyRequests
-from services.api.ratelimit import RateLimiter, open_rate_limiter
-from services.api.schemas import Scope
-from services.api.service import ApiKey, authenticate_key
+from services.api.keys.exceptions import (
+    InvalidKey,
+    MissingKey,
+    MissingScope,
+    OtherSite,
+    TooManyRequests,
+)
+from services.api.keys.ratelimit import RateLimiter, open_rate_limiter
+from services.api.keys.service import ApiKey, authenticate_key
+from services.api.stats.schemas import Scope
 from shared.runtime import Resources, ResourcesDep
 
 bearer = HTTPBearer(auto_error=False, description="An API key made by `overt key create`.")

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.api.definitions import (
+from services.api.engagement.service import (
     Definition,
     PageVisit,
     Score,
@@ -27,7 +27,7 @@ from services.api.definitions import (
     matches_any,
     score,
 )
-from services.api.people_schemas import (
+from services.api.people.schemas import (
     Contact,
     ContactDetail,
     ContactSummary,

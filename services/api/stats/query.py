@@ -45,15 +45,16 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.elements import Label
 
-from services.api.definitions import (
+from services.api.engagement.service import (
     Definition,
     UnknownDefinitionVersion,
     current_definition,
     definition_at,
     engaged_condition,
 )
-from services.api.exceptions import KAnonymityRefused, PatternRefused
-from services.api.schemas import (
+from services.api.keys.exceptions import KAnonymityRefused, PatternRefused
+from services.api.keys.service import day_bounds, site_timezone
+from services.api.stats.schemas import (
     MISSING,
     OTHER,
     AllOf,
@@ -68,7 +69,6 @@ from services.api.schemas import (
     QueryOut,
     QueryRow,
 )
-from services.api.service import day_bounds, site_timezone
 from shared.db import BUILTIN_EVENTS, events, page_hourly, sessions, site_hourly
 from shared.dialect import local_time_bucket
 

@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.api.models import api_keys
-from services.api.schemas import Scope
+from services.api.people.models import api_keys
+from services.api.stats.schemas import Scope
 from shared.db import sites
 
 KEY_PREFIX = "ovt_"

@@ -1,0 +1,1 @@
+"""People: consented contacts, the outcomes a site reports, and signed webhooks."""

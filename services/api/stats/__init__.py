@@ -1,0 +1,1 @@
+"""Stats: the query engine behind POST /v1/query and the reports built on it."""
