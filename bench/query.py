@@ -33,9 +33,9 @@ from typing import Any
 import asyncpg
 import httpx
 
+from services.api.keys.schemas import KeyScope
 from services.api.keys.service import create_key
 from services.api.router import router as api_router
-from services.api.stats.schemas import Scope
 from shared.app import build_app
 from shared.migrate import upgrade_head
 from shared.runtime import open_resources
@@ -353,7 +353,7 @@ async def run_size(size: int, repeat: int, keep: bool) -> None:
         async with open_resources(settings) as resources:
             engine = resources.engine
             site = await create_site(engine=engine, domain="bench.example")
-            _, key = await create_key(engine=engine, site_id=site.id, scopes=[Scope.stats_read])
+            _, key = await create_key(engine=engine, site_id=site.id, scopes=[KeyScope.stats_read])
             end = datetime.now(UTC).date()
             started = time.perf_counter()
             plain = await asyncpg.connect(url.replace("+asyncpg", ""))

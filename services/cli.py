@@ -14,10 +14,10 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from services.api.keys.schemas import KeyScope as Scope
 from services.api.keys.service import create_key, revoke_key
-from services.api.people.webhooks import run_webhooks
+from services.api.people.tasks import run_webhooks
 from services.api.router import router as api_router
-from services.api.stats.schemas import Scope
 from services.collector.router import EventIntakeMiddleware
 from services.collector.router import router as collector_router
 from services.collector.worker import run_ingest

@@ -15,8 +15,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from services.api.keys.schemas import KeyScope
 from services.api.keys.service import create_key
-from services.api.stats.schemas import Scope
 from shared.migrate import upgrade_head
 from shared.runtime import Resources, open_resources
 from shared.settings import Settings
@@ -78,7 +78,9 @@ async def resources(settings: Settings) -> AsyncIterator[Resources]:
 @pytest.fixture
 async def overt(resources: Resources) -> AsyncIterator[Overt]:
     site = await create_site(engine=resources.engine, domain="example.com")
-    _, key = await create_key(engine=resources.engine, site_id=site.id, scopes=[Scope.stats_read])
+    _, key = await create_key(
+        engine=resources.engine, site_id=site.id, scopes=[KeyScope.stats_read]
+    )
     app = make_app(resources)
     async with running(app) as client:
         yield Overt(resources=resources, app=app, client=client, site=site, key=key)

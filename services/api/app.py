@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.api.people.webhooks import run_webhooks
+from services.api.people.tasks import run_webhooks
 from services.api.router import router
 from shared.app import build_app
 from shared.runtime import Resources

@@ -15,8 +15,8 @@ import httpx
 import pytest
 import uvicorn
 
+from services.api.keys.schemas import KeyScope
 from services.api.keys.service import create_key
-from services.api.stats.schemas import Scope
 from services.cli import all_in_one_app, server_config
 from shared.db import create_engine
 from shared.logging import configure_logging
@@ -32,7 +32,7 @@ async def _site_and_key(settings: Settings) -> tuple[str, str]:
         site = await create_site(engine=engine, domain="example.com")
         # A budget above what the fuzzer sends: 429 is documented, but answers behind it matter.
         _, key = await create_key(
-            engine=engine, site_id=site.id, scopes=[Scope.stats_read], rate_limit=1_000_000
+            engine=engine, site_id=site.id, scopes=[KeyScope.stats_read], rate_limit=1_000_000
         )
     finally:
         await engine.dispose()

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from services.api.keys.schemas import KeyScope
 from services.api.keys.service import create_key
-from services.api.stats.schemas import Scope
 from shared.runtime import open_resources
 from shared.settings import Settings
 from shared.sites import create_site
@@ -30,7 +30,7 @@ async def people(settings: Settings) -> AsyncIterator[Overt]:
     async with open_resources(tuned) as resources:
         site = await create_site(engine=resources.engine, domain="example.com")
         _, key = await create_key(
-            engine=resources.engine, site_id=site.id, scopes=[Scope.stats_read]
+            engine=resources.engine, site_id=site.id, scopes=[KeyScope.stats_read]
         )
         app = make_app(resources)
         async with running(app) as client:

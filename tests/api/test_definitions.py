@@ -9,21 +9,18 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from services.api.engagement.service import (
+from services.api.engagement.rules import PageVisit, SessionFacts, score
+from services.api.engagement.schemas import (
     Definition,
     EngagedOnPageRule,
     GoalRule,
     PageRepeatRule,
-    PageVisit,
     RepeatSessionsRule,
     ScoreWeights,
-    SessionFacts,
-    current_definition,
-    definition_at,
-    score,
 )
+from services.api.engagement.service import current_definition, definition_at
+from services.api.keys.schemas import KeyScope
 from services.api.keys.service import create_key, revoke_key
-from services.api.stats.schemas import Scope
 from shared.sites import SiteSettings, create_site
 from tests.helpers.isolation import DEFINITION_ENDPOINTS
 from tests.helpers.overt import Overt
@@ -36,7 +33,7 @@ async def writer_key(overt: Overt, site_id: str | None = None) -> str:
     _, secret = await create_key(
         engine=overt.resources.engine,
         site_id=site_id or overt.site.id,
-        scopes=[Scope.stats_read, Scope.definitions_write],
+        scopes=[KeyScope.stats_read, KeyScope.definitions_write],
     )
     return secret
 
@@ -136,7 +133,7 @@ async def test_isolation_scope_site_and_revocation(overt: Overt) -> None:
 
 @pytest.mark.parametrize(("method", "scope", "body"), DEFINITION_ENDPOINTS, ids=["GET", "PUT"])
 async def test_each_method_refuses_other_site_revoked_and_unscoped_keys(
-    overt: Overt, method: str, scope: Scope, body: dict[str, int] | None
+    overt: Overt, method: str, scope: KeyScope, body: dict[str, int] | None
 ) -> None:
     url = f"/v1/sites/{overt.site.id}/definitions"
     engine = overt.resources.engine
@@ -146,11 +143,11 @@ async def test_each_method_refuses_other_site_revoked_and_unscoped_keys(
         return await overt.client.request(method, url, json=body, headers=headers)
 
     other = await create_site(engine=engine, domain="other.example")
-    _, stranger = await create_key(engine=engine, site_id=other.id, scopes=list(Scope))
+    _, stranger = await create_key(engine=engine, site_id=other.id, scopes=list(KeyScope))
     refused = assert_problem(await call(stranger), 403, "wrong-site")
     assert '"k"' not in str(refused)
     _, unscoped = await create_key(
-        engine=engine, site_id=overt.site.id, scopes=[s for s in Scope if s != scope]
+        engine=engine, site_id=overt.site.id, scopes=[s for s in KeyScope if s != scope]
     )
     assert_problem(await call(unscoped), 403, "missing-scope")
     key, secret = await create_key(engine=engine, site_id=overt.site.id, scopes=[scope])

@@ -11,8 +11,8 @@ import pytest
 from redis.asyncio import Redis
 
 from services.api.keys.ratelimit import RedisRateLimiter
+from services.api.keys.schemas import KeyScope
 from services.api.keys.service import create_key, revoke_key
-from services.api.stats.schemas import Scope
 from services.cli import main
 from shared.settings import Settings
 from shared.sites import create_site
@@ -35,7 +35,7 @@ def fill(value: object, **names: str) -> object:
 
 @pytest.mark.parametrize(("method", "path", "scope", "body"), PEOPLE_ENDPOINTS, ids=IDS)
 async def test_endpoint_refuses_other_site_revoked_and_unscoped_keys(
-    people: Overt, method: str, path: str, scope: Scope, body: object
+    people: Overt, method: str, path: str, scope: KeyScope, body: object
 ) -> None:
     site = await consent_site(people)
     subject = await consented_subject(people, site, "Alice")
@@ -60,7 +60,7 @@ async def test_endpoint_refuses_other_site_revoked_and_unscoped_keys(
     assert names["hook"] not in json.dumps(problem)
 
     # A key of this site without the scope.
-    others = [s for s in Scope if s != scope]
+    others = [s for s in KeyScope if s != scope]
     _, unscoped = await create_key(engine=people.resources.engine, site_id=site.id, scopes=others)
     assert_problem(await call(unscoped), 403, "missing-scope")
 
@@ -100,7 +100,7 @@ async def test_rate_limit_setting_applies_to_keys_without_their_own(settings: Se
     async with open_resources(tuned) as resources:
         site = await create_site(engine=resources.engine, domain="example.com")
         _, key = await create_key(
-            engine=resources.engine, site_id=site.id, scopes=[Scope.webhooks_manage]
+            engine=resources.engine, site_id=site.id, scopes=[KeyScope.webhooks_manage]
         )
         async with running(make_app(resources, worker=False)) as client:
             url = f"/v1/sites/{site.id}/webhooks"

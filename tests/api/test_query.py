@@ -8,9 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import insert
 
-from services.api.engagement.service import DefinitionIn, store_definition
-from services.api.keys.service import create_key, day_bounds, revoke_key
-from services.api.stats.schemas import Scope
+from services.api.days import day_bounds
+from services.api.engagement.schemas import DefinitionIn
+from services.api.engagement.service import store_definition
+from services.api.keys.schemas import KeyScope
+from services.api.keys.service import create_key, revoke_key
 from shared.db import events
 from shared.sites import create_site
 from tests.helpers.overt import Overt
@@ -27,7 +29,7 @@ async def site_with_pageviews(
     (the collector clamps client times to the last day; these tests need fixed instants)."""
     site = await create_site(engine=overt.resources.engine, domain=domain, timezone=timezone)
     _, key = await create_key(
-        engine=overt.resources.engine, site_id=site.id, scopes=[Scope.stats_read]
+        engine=overt.resources.engine, site_id=site.id, scopes=[KeyScope.stats_read]
     )
     await store_definition(engine=overt.resources.engine, site_id=site.id, body=K2)
     async with overt.resources.engine.begin() as conn:
@@ -113,7 +115,7 @@ async def test_missing_invalid_and_revoked_keys_are_401(overt: Overt) -> None:
     assert response.headers["www-authenticate"].startswith("Bearer")
     assert_problem(await overt.query(key="ovt_nope_nope"), 401, "invalid-api-key")
     key, secret = await create_key(
-        engine=overt.resources.engine, site_id=overt.site.id, scopes=[Scope.stats_read]
+        engine=overt.resources.engine, site_id=overt.site.id, scopes=[KeyScope.stats_read]
     )
     assert (await overt.query(key=secret)).status_code == 200
     assert await revoke_key(engine=overt.resources.engine, key_id=key.id)
@@ -122,7 +124,7 @@ async def test_missing_invalid_and_revoked_keys_are_401(overt: Overt) -> None:
 
 async def test_key_without_stats_scope_is_403(overt: Overt) -> None:
     _, secret = await create_key(
-        engine=overt.resources.engine, site_id=overt.site.id, scopes=[Scope.outcomes_write]
+        engine=overt.resources.engine, site_id=overt.site.id, scopes=[KeyScope.outcomes_write]
     )
     assert_problem(await overt.query(key=secret), 403, "missing-scope")
 
@@ -148,7 +150,7 @@ async def test_malformed_query_is_422(overt: Overt, body: dict[str, object]) -> 
 async def test_stored_keys_are_hashed(overt: Overt) -> None:
     from sqlalchemy import select
 
-    from services.api.people.models import api_keys
+    from services.api.keys.models import api_keys
 
     async with overt.resources.engine.connect() as conn:
         stored = (await conn.execute(select(api_keys.c.key_hash))).scalars().all()

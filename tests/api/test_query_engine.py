@@ -20,7 +20,8 @@ from typing import Any
 
 import pytest
 
-from services.api.engagement.service import DefinitionIn, store_definition
+from services.api.engagement.schemas import DefinitionIn
+from services.api.engagement.service import store_definition
 from tests.helpers.overt import Overt
 from tests.helpers.problems import assert_problem
 from tests.helpers.traffic import agent, ask, rows, traffic

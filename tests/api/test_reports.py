@@ -13,10 +13,11 @@ import pytest
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.api.engagement.service import DefinitionIn, store_definition
+from services.api.engagement.schemas import DefinitionIn
+from services.api.engagement.service import store_definition
+from services.api.keys.schemas import KeyScope
 from services.api.keys.service import create_key, revoke_key
 from services.api.stats import reports
-from services.api.stats.schemas import Scope
 from shared.db import events, sessions
 from shared.sites import create_site
 from tests.helpers.isolation import GOOGLE_ONLY, REPORT_ENDPOINTS
@@ -283,7 +284,7 @@ async def test_funnel_date_range_is_in_the_site_time_zone(overt: Overt) -> None:
     /pricing) are not. Read in UTC, 03-01 would hold s3 and s4 instead: 2 then 1."""
     engine = overt.resources.engine
     tokyo = await create_site(engine=engine, domain="tokyo.example", timezone="Asia/Tokyo")
-    _, key = await create_key(engine=engine, site_id=tokyo.id, scopes=[Scope.stats_read])
+    _, key = await create_key(engine=engine, site_id=tokyo.id, scopes=[KeyScope.stats_read])
     await store_definition(engine=engine, site_id=tokyo.id, body=DefinitionIn(k=2))
 
     def pageviews(visitor: int, first: datetime, paths: list[str]) -> list[dict[str, Any]]:
@@ -372,14 +373,16 @@ async def test_every_endpoint_refuses_other_sites_revoked_keys_and_missing_scope
     assert (await call(overt.key)).status_code == 200
     engine = overt.resources.engine
     other = await create_site(engine=engine, domain="other.example")
-    _, stranger = await create_key(engine=engine, site_id=other.id, scopes=[Scope.stats_read])
+    _, stranger = await create_key(engine=engine, site_id=other.id, scopes=[KeyScope.stats_read])
     refused = assert_problem(await call(stranger), 403, "wrong-site")
     assert "Google" not in str(refused)
     _, no_scope = await create_key(
-        engine=engine, site_id=overt.site.id, scopes=[Scope.contacts_read]
+        engine=engine, site_id=overt.site.id, scopes=[KeyScope.contacts_read]
     )
     assert_problem(await call(no_scope), 403, "missing-scope")
-    key, revoked = await create_key(engine=engine, site_id=overt.site.id, scopes=[Scope.stats_read])
+    key, revoked = await create_key(
+        engine=engine, site_id=overt.site.id, scopes=[KeyScope.stats_read]
+    )
     assert await revoke_key(engine=engine, key_id=key.id)
     assert_problem(await call(revoked), 401, "invalid-api-key")
     assert_problem(await call(None), 401, "api-key-required")

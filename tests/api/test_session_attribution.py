@@ -20,7 +20,8 @@ import pytest
 from alembic import command
 from sqlalchemy import select
 
-from services.api.engagement.service import DefinitionIn, store_definition
+from services.api.engagement.schemas import DefinitionIn
+from services.api.engagement.service import store_definition
 from services.api.stats import query as query_engine
 from shared.db import events
 from shared.migrate import alembic_config, upgrade_head

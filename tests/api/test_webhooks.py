@@ -11,16 +11,16 @@ from typing import Any
 import orjson
 import pytest
 
+from services.api.people.signing import verify
+from services.api.people.targets import pinned
+from services.api.people.tasks import run_webhooks
 from services.api.people.webhooks import (
     LEASE,
     deliver_due,
     http_client,
     lease_due,
-    pinned,
-    run_webhooks,
     scan_consent_ends,
     scan_intent,
-    verify,
     webhook_pass,
 )
 from services.api.people.webhooks import _send_one as send_one

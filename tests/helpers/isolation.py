@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.api.stats.schemas import Scope
+from services.api.keys.schemas import KeyScope
 
 # A filter to the visitors from Google (the funnel report tests use it as well).
 GOOGLE_ONLY = {"dimension": "source", "op": "is", "values": ["Google"]}
@@ -35,22 +35,25 @@ OUTCOME = {"id": "o-1", "kind": "meeting_booked", "utm_campaign": "spring"}
 
 # (method, path with {site} and {subject}/{hook}, the scope it needs, JSON body)
 PEOPLE_ENDPOINTS = [
-    ("GET", "/v1/sites/{site}/contacts", Scope.contacts_read, None),
-    ("GET", "/v1/sites/{site}/contacts/{subject}", Scope.contacts_read, None),
-    ("POST", "/v1/sites/{site}/outcomes", Scope.outcomes_write, OUTCOME),
+    ("GET", "/v1/sites/{site}/contacts", KeyScope.contacts_read, None),
+    ("GET", "/v1/sites/{site}/contacts/{subject}", KeyScope.contacts_read, None),
+    ("POST", "/v1/sites/{site}/outcomes", KeyScope.outcomes_write, OUTCOME),
     (
         "POST",
         "/v1/reports/outcomes",
-        Scope.stats_read,
+        KeyScope.stats_read,
         {"site_id": "{site}", "date_range": ["2026-03-01", "2026-03-31"]},
     ),
-    ("POST", "/v1/sites/{site}/webhooks", Scope.webhooks_manage, WEBHOOK),
-    ("GET", "/v1/sites/{site}/webhooks", Scope.webhooks_manage, None),
-    ("DELETE", "/v1/sites/{site}/webhooks/{hook}", Scope.webhooks_manage, None),
-    ("GET", "/v1/sites/{site}/webhooks/{hook}/deliveries", Scope.webhooks_manage, None),
+    ("POST", "/v1/sites/{site}/webhooks", KeyScope.webhooks_manage, WEBHOOK),
+    ("GET", "/v1/sites/{site}/webhooks", KeyScope.webhooks_manage, None),
+    ("DELETE", "/v1/sites/{site}/webhooks/{hook}", KeyScope.webhooks_manage, None),
+    ("GET", "/v1/sites/{site}/webhooks/{hook}/deliveries", KeyScope.webhooks_manage, None),
 ]
 
 
 # /v1/sites/{site}/definitions, run by tests/api/test_definitions.py:
 # (method, the scope it needs, JSON body)
-DEFINITION_ENDPOINTS = [("GET", Scope.stats_read, None), ("PUT", Scope.definitions_write, {"k": 7})]
+DEFINITION_ENDPOINTS = [
+    ("GET", KeyScope.stats_read, None),
+    ("PUT", KeyScope.definitions_write, {"k": 7}),
+]

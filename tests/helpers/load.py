@@ -17,8 +17,8 @@ import httpx
 import orjson
 from sqlalchemy import func, select
 
+from services.api.keys.schemas import KeyScope
 from services.api.keys.service import create_key
-from services.api.stats.schemas import Scope
 from shared.db import create_engine, events
 from shared.settings import Settings
 from shared.sites import create_site
@@ -100,7 +100,7 @@ async def site_with_key(settings: Settings) -> tuple[str, str]:
     engine = create_engine(settings)
     try:
         site = await create_site(engine=engine, domain="example.com")
-        _, key = await create_key(engine=engine, site_id=site.id, scopes=[Scope.stats_read])
+        _, key = await create_key(engine=engine, site_id=site.id, scopes=[KeyScope.stats_read])
     finally:
         await engine.dispose()
     return site.id, key

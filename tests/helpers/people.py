@@ -10,20 +10,16 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.api.engagement.service import (
-    DefinitionIn,
-    PageRepeatRule,
-    ScoreWeights,
-    store_definition,
-)
+from services.api.engagement.schemas import DefinitionIn, PageRepeatRule, ScoreWeights
+from services.api.engagement.service import store_definition
+from services.api.keys.schemas import KeyScope
 from services.api.keys.service import create_key
-from services.api.stats.schemas import Scope
 from services.consent.service import ensure_site
 from shared.sites import Site
 from tests.helpers.consent import post_decisions
 from tests.helpers.overt import Overt
 
-ALL_SCOPES = list(Scope)
+ALL_SCOPES = list(KeyScope)
 
 
 def auth(key: str) -> dict[str, str]:

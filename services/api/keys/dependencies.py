@@ -15,9 +15,9 @@ from services.api.keys.exceptions import (
     OtherSite,
     TooManyRequests,
 )
-from services.api.keys.ratelimit import RateLimiter, open_rate_limiter
-from services.api.keys.service import ApiKey, authenticate_key
-from services.api.stats.schemas import Scope
+from services.api.keys.ratelimit import KeyRateLimiter, open_rate_limiter
+from services.api.keys.schemas import KeyScope
+from services.api.keys.service import LiveKey, authenticate_key
 from shared.runtime import Resources, ResourcesDep
 
 bearer = HTTPBearer(auto_error=False, description="An API key made by `overt key create`.")
@@ -26,24 +26,30 @@ bearer = HTTPBearer(auto_error=False, description="An API key made by `overt key
 KEY_ERRORS = (401, 403, 429)
 
 
-def rate_limiter(request: Request, resources: Resources) -> RateLimiter:
+def rate_limiter(request: Request, resources: Resources) -> KeyRateLimiter:
     """The app's limiter, made on first use (Redis-backed when the process has Redis)."""
     state = request.app.state
-    limiter: RateLimiter | None = getattr(state, "api_rate_limiter", None)
+    limiter: KeyRateLimiter | None = getattr(state, "api_rate_limiter", None)
     if limiter is None:
         limiter = open_rate_limiter(resources.redis, prefix=resources.settings.redis_prefix)
         state.api_rate_limiter = limiter
     return limiter
 
 
-def require_scope(scope: Scope) -> Callable[..., Awaitable[ApiKey]]:
+def check_own_site(key: LiveKey, site_id: str) -> None:
+    """A key reads and writes only the site it was made for (from the path or the body)."""
+    if site_id != key.site_id:
+        raise OtherSite()
+
+
+def require_scope(scope: KeyScope) -> Callable[..., Awaitable[LiveKey]]:
     """A dependency yielding the caller's key, refusing it without `scope` or over its limit."""
 
     async def dependency(
         request: Request,
         resources: ResourcesDep,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    ) -> ApiKey:
+    ) -> LiveKey:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise MissingKey()
         key = await authenticate_key(engine=resources.engine, secret=credentials.credentials)
@@ -64,24 +70,23 @@ def require_scope(scope: Scope) -> Callable[..., Awaitable[ApiKey]]:
     return dependency
 
 
-def require_site_scope(scope: Scope) -> Callable[..., Awaitable[ApiKey]]:
+def require_site_scope(scope: KeyScope) -> Callable[..., Awaitable[LiveKey]]:
     """As `require_scope`, for paths under /v1/sites/{site_id}: the key must be that site's."""
     key_dependency = require_scope(scope)
 
     # A default, not Annotated: the annotation string could not see this closure's variable.
     async def dependency(
         site_id: Annotated[str, Path(min_length=1, max_length=32)],
-        key: ApiKey = Depends(key_dependency),  # noqa: B008
-    ) -> ApiKey:
-        if site_id != key.site_id:
-            raise OtherSite()
+        key: LiveKey = Depends(key_dependency),  # noqa: B008
+    ) -> LiveKey:
+        check_own_site(key, site_id)
         return key
 
     return dependency
 
 
-StatsKey = Annotated[ApiKey, Depends(require_scope(Scope.stats_read))]
-DefinitionsWriteKey = Annotated[ApiKey, Depends(require_scope(Scope.definitions_write))]
-ContactsKey = Annotated[ApiKey, Depends(require_site_scope(Scope.contacts_read))]
-OutcomesKey = Annotated[ApiKey, Depends(require_site_scope(Scope.outcomes_write))]
-WebhooksKey = Annotated[ApiKey, Depends(require_site_scope(Scope.webhooks_manage))]
+StatsKey = Annotated[LiveKey, Depends(require_scope(KeyScope.stats_read))]
+DefinitionsWriteKey = Annotated[LiveKey, Depends(require_scope(KeyScope.definitions_write))]
+ContactsKey = Annotated[LiveKey, Depends(require_site_scope(KeyScope.contacts_read))]
+OutcomesKey = Annotated[LiveKey, Depends(require_site_scope(KeyScope.outcomes_write))]
+WebhooksKey = Annotated[LiveKey, Depends(require_site_scope(KeyScope.webhooks_manage))]

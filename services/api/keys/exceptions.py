@@ -1,4 +1,4 @@
-"""API errors, each a problem+json with its own type."""
+"""Refusals of a request's key, each a problem+json with its own type."""
 
 from __future__ import annotations
 
@@ -52,24 +52,4 @@ class TooManyRequests(ProblemError):
             slug="rate-limited",
             detail=f"This key may make {limit} requests per window; retry after {retry_after_s} s.",
             headers={"Retry-After": str(retry_after_s)},
-        )
-
-
-class KAnonymityRefused(ProblemError):
-    def __init__(self, k: int, why: str) -> None:
-        super().__init__(
-            422,
-            "Refused: the answer could identify a visitor",
-            slug="k-anonymity",
-            detail=f"k-anonymity (k={k}): {why}. Widen the filters or the date range.",
-        )
-
-
-class PatternRefused(ProblemError):
-    def __init__(self) -> None:
-        super().__init__(
-            422,
-            "Filter not accepted by the database",
-            slug="bad-filter",
-            detail="A 'matches' pattern is not a regular expression the database accepts.",
         )

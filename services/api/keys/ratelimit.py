@@ -22,7 +22,7 @@ class Verdict:
     retry_after_s: int  # seconds until the window ends
 
 
-class RateLimiter(Protocol):
+class KeyRateLimiter(Protocol):
     async def hit(
         self, key_id: str, *, limit: int, window_s: int, now: float | None = None
     ) -> Verdict: ...
@@ -75,7 +75,7 @@ class RedisRateLimiter:
         return _verdict(int(count), limit, window_s, now)
 
 
-def open_rate_limiter(redis: Redis | None, *, prefix: str) -> RateLimiter:
+def open_rate_limiter(redis: Redis | None, *, prefix: str) -> KeyRateLimiter:
     if redis is None:
         return InProcessRateLimiter()
     return RedisRateLimiter(redis, prefix=prefix)

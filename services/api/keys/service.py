@@ -1,4 +1,4 @@
-"""API keys, the site time zone and day bounds (the query engine is in query.py)."""
+"""API keys: made for one site, revoked at once, and a secret authenticated to its live key."""
 
 from __future__ import annotations
 
@@ -7,21 +7,22 @@ import hmac
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.api.people.models import api_keys
-from services.api.stats.schemas import Scope
+from services.api.keys.models import api_keys
+from services.api.keys.schemas import KeyScope
 from shared.db import sites
 
 KEY_PREFIX = "ovt_"
 
 
 @dataclass(frozen=True, slots=True)
-class ApiKey:
+class LiveKey:
+    """A live (unrevoked) key as a request sees it."""
+
     id: str
     site_id: str
     scopes: frozenset[str]
@@ -33,10 +34,10 @@ def hash_key(key: str) -> str:
 
 
 async def create_key(
-    *, engine: AsyncEngine, site_id: str, scopes: Iterable[Scope], rate_limit: int | None = None
-) -> tuple[ApiKey, str]:
+    *, engine: AsyncEngine, site_id: str, scopes: Iterable[KeyScope], rate_limit: int | None = None
+) -> tuple[LiveKey, str]:
     """Make a key for one site; returns it with the secret, which is never stored or shown again."""
-    scope_set = frozenset(Scope(scope).value for scope in scopes)
+    scope_set = frozenset(KeyScope(scope).value for scope in scopes)
     if not scope_set:
         raise ValueError("at least one scope is needed")
     if rate_limit is not None and rate_limit < 1:
@@ -57,7 +58,7 @@ async def create_key(
                 rate_limit=rate_limit,
             )
         )
-    return ApiKey(id=key_id, site_id=site_id, scopes=scope_set, rate_limit=rate_limit), secret
+    return LiveKey(id=key_id, site_id=site_id, scopes=scope_set, rate_limit=rate_limit), secret
 
 
 async def revoke_key(*, engine: AsyncEngine, key_id: str) -> bool:
@@ -71,7 +72,7 @@ async def revoke_key(*, engine: AsyncEngine, key_id: str) -> bool:
     return bool(result.rowcount)
 
 
-async def authenticate_key(*, engine: AsyncEngine, secret: str) -> ApiKey | None:
+async def authenticate_key(*, engine: AsyncEngine, secret: str) -> LiveKey | None:
     """The live key behind a secret, or None (the stored hash is compared in constant time)."""
     digest = hash_key(secret)
     async with engine.connect() as conn:
@@ -88,25 +89,9 @@ async def authenticate_key(*, engine: AsyncEngine, secret: str) -> ApiKey | None
         ).first()
     if row is None or not hmac.compare_digest(row.key_hash, digest):
         return None
-    return ApiKey(
+    return LiveKey(
         id=row.id,
         site_id=row.site_id,
         scopes=frozenset(row.scopes.split()),
         rate_limit=row.rate_limit,
     )
-
-
-def day_bounds(first: date, last: date, timezone: str) -> tuple[datetime, datetime]:
-    """[start of `first`, start of the day after `last`) in the site's zone, as UTC instants."""
-    zone = ZoneInfo(timezone)
-    start = datetime.combine(first, time.min, zone).astimezone(UTC)
-    end = datetime.combine(last + timedelta(days=1), time.min, zone).astimezone(UTC)
-    return start, end
-
-
-async def site_timezone(*, engine: AsyncEngine, site_id: str) -> str:
-    async with engine.connect() as conn:
-        zone = (
-            await conn.execute(select(sites.c.timezone).where(sites.c.id == site_id))
-        ).scalar_one()
-    return str(zone)

@@ -18,15 +18,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.api.engagement.service import (
-    Definition,
-    PageVisit,
-    Score,
-    SessionFacts,
-    current_definition,
-    matches_any,
-    score,
-)
+from services.api.engagement.rules import PageVisit, Score, SessionFacts, matches_any, score
+from services.api.engagement.schemas import Definition
+from services.api.engagement.service import current_definition
 from services.api.people.schemas import (
     Contact,
     ContactDetail,

@@ -1,130 +1,191 @@
-"""Tables the API owns."""
+"""The tables of people: outcomes, webhook subscriptions and their outbox, intent crossings."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import cast
+
 from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String, Table, Text
+from sqlmodel import Field, SQLModel
 
-from shared.db import UtcDateTime, metadata
+from shared.db import UtcDateTime
 
-# A key is shown once; only its SHA-256 is kept (256-bit random keys need no slow hash).
-api_keys = Table(
-    "api_keys",
-    metadata,
-    Column("id", String(32), primary_key=True),
-    Column("site_id", String(32), ForeignKey("sites.id", ondelete="CASCADE"), nullable=False),
-    Column("key_hash", String(64), nullable=False, unique=True),
-    Column("scopes", String(512), nullable=False),
-    Column("created_at", UtcDateTime(), nullable=False),
-    Column("revoked_at", UtcDateTime(), nullable=True),
-    Column("rate_limit", Integer, nullable=True),  # requests per window; None: the setting
-)
 
-# What happened after the click, reported by the site: about a consented subject or a campaign.
-# `outcome_id` is the client's own id; posting it again is a no-op (idempotency).
-outcomes = Table(
-    "outcomes",
-    metadata,
-    Column("site_id", String(32), ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True),
-    Column("outcome_id", String(64), primary_key=True),
-    Column("kind", String(32), nullable=False),
-    Column("subject_id", String(32), nullable=True),
-    Column("utm_campaign", String(256), nullable=True),
-    Column("utm_source", String(256), nullable=True),
-    Column("amount_micros", BigInteger, nullable=True),  # revenue x 10^6, exact
-    Column("currency", String(3), nullable=True),
-    Column("occurred_at", UtcDateTime(), nullable=False),
-    Column("recorded_at", UtcDateTime(), nullable=False),
-    Column("fingerprint", String(64), nullable=False),  # SHA-256 of the posted body
-    Index("ix_outcomes_site_id_subject_id", "site_id", "subject_id"),
-)
+def _site_key() -> Column[str]:
+    """A site_id that is part of the primary key and goes with its site."""
+    return Column(
+        "site_id", String(32), ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True
+    )
 
-# A site's webhook endpoint. Its signing secret is never stored: it is derived from the
-# server secret and `secret_nonce` (a stolen database does not reveal it).
-webhook_subscriptions = Table(
-    "webhook_subscriptions",
-    metadata,
-    Column("id", String(32), primary_key=True),
-    Column("site_id", String(32), ForeignKey("sites.id", ondelete="CASCADE"), nullable=False),
-    Column("url", String(2048), nullable=False),
-    Column("event_types", String(512), nullable=False),  # space-separated
-    Column("secret_nonce", String(64), nullable=False),
-    Column("created_at", UtcDateTime(), nullable=False),
-    Column("deleted_at", UtcDateTime(), nullable=True),
-    Index("ix_webhook_subscriptions_site_id", "site_id"),
-)
 
-# The outbox: one row per (subscription, event), written in the transaction that decides to
-# send it, delivered by a background task (leased, so replicas never send one twice at once).
-webhook_deliveries = Table(
-    "webhook_deliveries",
-    metadata,
-    Column("id", String(32), primary_key=True),
-    Column(
-        "subscription_id",
-        String(32),
-        ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
-    Column("site_id", String(32), nullable=False),
-    Column("event_type", String(64), nullable=False),
-    Column("subject_id", String(32), nullable=True),
-    Column("payload", Text, nullable=False),
-    Column("status", String(16), nullable=False),  # pending | delivered | failed | cancelled
-    Column("attempts", Integer, nullable=False, server_default="0"),
-    Column("next_attempt_at", UtcDateTime(), nullable=False),
-    Column("lease_until", UtcDateTime(), nullable=True),
-    Column("created_at", UtcDateTime(), nullable=False),
-    Column("finished_at", UtcDateTime(), nullable=True),
-    Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
-    Index("ix_webhook_deliveries_subscription_id", "subscription_id"),
-)
+class Outcome(SQLModel, table=True):
+    """What happened after the click, reported by the site: about a consented subject or a
+    campaign. `outcome_id` is the client's own id; posting it again is a no-op (idempotency)."""
 
-# Every attempt of a delivery: the delivery log.
-webhook_attempts = Table(
-    "webhook_attempts",
-    metadata,
-    Column(
-        "delivery_id",
-        String(32),
-        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
-    Column("attempt", Integer, primary_key=True),
-    Column("attempted_at", UtcDateTime(), nullable=False),
-    Column("status_code", Integer, nullable=True),
-    Column("error", String(200), nullable=True),
-)
+    __tablename__ = "outcomes"
+    __table_args__ = (Index("ix_outcomes_site_id_subject_id", "site_id", "subject_id"),)
 
-# Which subscription has received data about which subject (erasure notifies each of them).
-webhook_recipients = Table(
-    "webhook_recipients",
-    metadata,
-    Column(
-        "subscription_id",
-        String(32),
-        ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
-    Column("subject_id", String(32), primary_key=True),
-    Column("site_id", String(32), nullable=False),
-    Column("first_sent_at", UtcDateTime(), nullable=False),
-    Index("ix_webhook_recipients_site_id_subject_id", "site_id", "subject_id"),
-)
+    site_id: str = Field(sa_column=_site_key())
+    outcome_id: str = Field(sa_column=Column("outcome_id", String(64), primary_key=True))
+    kind: str = Field(sa_column=Column("kind", String(32), nullable=False))
+    subject_id: str | None = Field(
+        default=None, sa_column=Column("subject_id", String(32), nullable=True)
+    )
+    utm_campaign: str | None = Field(
+        default=None, sa_column=Column("utm_campaign", String(256), nullable=True)
+    )
+    utm_source: str | None = Field(
+        default=None, sa_column=Column("utm_source", String(256), nullable=True)
+    )
+    # revenue x 10^6, exact
+    amount_micros: int | None = Field(
+        default=None, sa_column=Column("amount_micros", BigInteger, nullable=True)
+    )
+    currency: str | None = Field(
+        default=None, sa_column=Column("currency", String(3), nullable=True)
+    )
+    occurred_at: datetime = Field(sa_column=Column("occurred_at", UtcDateTime(), nullable=False))
+    recorded_at: datetime = Field(sa_column=Column("recorded_at", UtcDateTime(), nullable=False))
+    # SHA-256 of the posted body
+    fingerprint: str = Field(sa_column=Column("fingerprint", String(64), nullable=False))
 
-# A subject crossed the intent threshold of one definition version (notified once).
-intent_crossings = Table(
-    "intent_crossings",
-    metadata,
-    Column("site_id", String(32), ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True),
-    Column("subject_id", String(32), primary_key=True),
-    Column("definition_version", Integer, primary_key=True),
-    Column("crossed_at", UtcDateTime(), nullable=False),
-)
 
-# How far the webhook sender has read each site's consent ledger (for erasure notices).
-ledger_cursors = Table(
-    "webhook_ledger_cursors",
-    metadata,
-    Column("site_id", String(32), ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True),
-    Column("seq", BigInteger, nullable=False),
-)
+class WebhookSubscription(SQLModel, table=True):
+    """A site's webhook endpoint. Its signing secret is never stored: it is derived from the
+    server secret and `secret_nonce` (a stolen database does not reveal it)."""
+
+    __tablename__ = "webhook_subscriptions"
+    __table_args__ = (Index("ix_webhook_subscriptions_site_id", "site_id"),)
+
+    id: str = Field(sa_column=Column("id", String(32), primary_key=True))
+    site_id: str = Field(
+        sa_column=Column(
+            "site_id", String(32), ForeignKey("sites.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    url: str = Field(sa_column=Column("url", String(2048), nullable=False))
+    # space-separated
+    event_types: str = Field(sa_column=Column("event_types", String(512), nullable=False))
+    secret_nonce: str = Field(sa_column=Column("secret_nonce", String(64), nullable=False))
+    created_at: datetime = Field(sa_column=Column("created_at", UtcDateTime(), nullable=False))
+    deleted_at: datetime | None = Field(
+        default=None, sa_column=Column("deleted_at", UtcDateTime(), nullable=True)
+    )
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """The outbox: one row per (subscription, event), written in the transaction that decides
+    to send it, delivered by a background task (leased, so replicas never send one twice at
+    once)."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_subscription_id", "subscription_id"),
+    )
+
+    id: str = Field(sa_column=Column("id", String(32), primary_key=True))
+    subscription_id: str = Field(
+        sa_column=Column(
+            "subscription_id",
+            String(32),
+            ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"),
+            nullable=False,
+        )
+    )
+    site_id: str = Field(sa_column=Column("site_id", String(32), nullable=False))
+    event_type: str = Field(sa_column=Column("event_type", String(64), nullable=False))
+    subject_id: str | None = Field(
+        default=None, sa_column=Column("subject_id", String(32), nullable=True)
+    )
+    payload: str = Field(sa_column=Column("payload", Text, nullable=False))
+    # pending | delivered | failed | cancelled
+    status: str = Field(sa_column=Column("status", String(16), nullable=False))
+    attempts: int = Field(
+        default=0, sa_column=Column("attempts", Integer, nullable=False, server_default="0")
+    )
+    next_attempt_at: datetime = Field(
+        sa_column=Column("next_attempt_at", UtcDateTime(), nullable=False)
+    )
+    lease_until: datetime | None = Field(
+        default=None, sa_column=Column("lease_until", UtcDateTime(), nullable=True)
+    )
+    created_at: datetime = Field(sa_column=Column("created_at", UtcDateTime(), nullable=False))
+    finished_at: datetime | None = Field(
+        default=None, sa_column=Column("finished_at", UtcDateTime(), nullable=True)
+    )
+
+
+class WebhookAttempt(SQLModel, table=True):
+    """Every attempt of a delivery: the delivery log."""
+
+    __tablename__ = "webhook_attempts"
+
+    delivery_id: str = Field(
+        sa_column=Column(
+            "delivery_id",
+            String(32),
+            ForeignKey("webhook_deliveries.id", ondelete="CASCADE"),
+            primary_key=True,
+        )
+    )
+    attempt: int = Field(sa_column=Column("attempt", Integer, primary_key=True))
+    attempted_at: datetime = Field(sa_column=Column("attempted_at", UtcDateTime(), nullable=False))
+    status_code: int | None = Field(
+        default=None, sa_column=Column("status_code", Integer, nullable=True)
+    )
+    error: str | None = Field(default=None, sa_column=Column("error", String(200), nullable=True))
+
+
+class WebhookRecipient(SQLModel, table=True):
+    """Which subscription has received data about which subject (erasure notifies each of
+    them)."""
+
+    __tablename__ = "webhook_recipients"
+    __table_args__ = (Index("ix_webhook_recipients_site_id_subject_id", "site_id", "subject_id"),)
+
+    subscription_id: str = Field(
+        sa_column=Column(
+            "subscription_id",
+            String(32),
+            ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"),
+            primary_key=True,
+        )
+    )
+    subject_id: str = Field(sa_column=Column("subject_id", String(32), primary_key=True))
+    site_id: str = Field(sa_column=Column("site_id", String(32), nullable=False))
+    first_sent_at: datetime = Field(
+        sa_column=Column("first_sent_at", UtcDateTime(), nullable=False)
+    )
+
+
+class IntentCrossing(SQLModel, table=True):
+    """A subject crossed the intent threshold of one definition version (notified once)."""
+
+    __tablename__ = "intent_crossings"
+
+    site_id: str = Field(sa_column=_site_key())
+    subject_id: str = Field(sa_column=Column("subject_id", String(32), primary_key=True))
+    definition_version: int = Field(
+        sa_column=Column("definition_version", Integer, primary_key=True)
+    )
+    crossed_at: datetime = Field(sa_column=Column("crossed_at", UtcDateTime(), nullable=False))
+
+
+class LedgerCursor(SQLModel, table=True):
+    """How far the webhook sender has read each site's consent ledger (for erasure notices)."""
+
+    __tablename__ = "webhook_ledger_cursors"
+
+    site_id: str = Field(sa_column=_site_key())
+    seq: int = Field(sa_column=Column("seq", BigInteger, nullable=False))
+
+
+# Core statements (the outbox, upserts, reports) keep using the tables.
+outcomes = cast(Table, Outcome.__table__)  # type: ignore[attr-defined]
+webhook_subscriptions = cast(Table, WebhookSubscription.__table__)  # type: ignore[attr-defined]
+webhook_deliveries = cast(Table, WebhookDelivery.__table__)  # type: ignore[attr-defined]
+webhook_attempts = cast(Table, WebhookAttempt.__table__)  # type: ignore[attr-defined]
+webhook_recipients = cast(Table, WebhookRecipient.__table__)  # type: ignore[attr-defined]
+intent_crossings = cast(Table, IntentCrossing.__table__)  # type: ignore[attr-defined]
+ledger_cursors = cast(Table, LedgerCursor.__table__)  # type: ignore[attr-defined]

@@ -22,8 +22,9 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.api.keys.service import day_bounds, site_timezone
+from services.api.days import day_bounds, site_timezone
 from services.api.people.contacts import score_subjects
+from services.api.people.exceptions import NoIdentificationConsent, OutcomeIdReused
 from services.api.people.models import outcomes
 from services.api.people.schemas import (
     GOOD_OUTCOMES,
@@ -37,31 +38,9 @@ from services.api.people.schemas import (
 )
 from shared.consent_state import identified_subjects
 from shared.dialect import insert_if_absent
-from shared.errors import ProblemError
 
 MICROS = Decimal(1_000_000)
 INTENT = "intent"  # the pseudo-signal "an intent rule matched and the threshold was reached"
-
-
-class NoIdentificationConsent(ProblemError):
-    def __init__(self) -> None:
-        super().__init__(
-            409,
-            "No identification consent",
-            slug="no-identification-consent",
-            detail="Outcomes are recorded only for subjects whose identification consent is "
-            "active; record it for the campaign instead.",
-        )
-
-
-class OutcomeIdReused(ProblemError):
-    def __init__(self) -> None:
-        super().__init__(
-            409,
-            "Outcome id already used",
-            slug="outcome-id-reused",
-            detail="An outcome with this id was recorded with a different body.",
-        )
 
 
 def fingerprint(body: OutcomeIn) -> str:

@@ -1,4 +1,4 @@
-"""HTTP surface for people and outcomes: contacts, outcomes and their report, webhooks."""
+"""HTTP surface of people: contacts, outcomes and their report, webhooks."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from services.api.keys.dependencies import (
     OutcomesKey,
     StatsKey,
     WebhooksKey,
+    check_own_site,
 )
-from services.api.keys.exceptions import OtherSite
 from services.api.people.contacts import get_contact, list_contacts
+from services.api.people.exceptions import ContactNotFound
 from services.api.people.outcomes import outcome_report, record_outcome
 from services.api.people.schemas import (
     ContactDetail,
@@ -34,7 +35,7 @@ from services.api.people.webhooks import (
     delivery_log,
     list_subscriptions,
 )
-from shared.errors import ProblemError, problem_responses
+from shared.errors import problem_responses
 from shared.runtime import ResourcesDep
 
 router = APIRouter()  # included under /v1 by services.api.router
@@ -42,16 +43,6 @@ router = APIRouter()  # included under /v1 by services.api.router
 SITE = "/sites/{site_id}"
 WebhookId = Annotated[str, Path(min_length=1, max_length=32)]
 SubjectPath = Annotated[str, Path(min_length=1, max_length=32)]
-
-
-class ContactNotFound(ProblemError):
-    def __init__(self) -> None:
-        super().__init__(
-            404,
-            "No such contact",
-            slug="contact-not-found",
-            detail="No subject of this site has active identification consent under this id.",
-        )
 
 
 @router.get(
@@ -119,8 +110,7 @@ async def outcomes(
 async def outcomes_report(
     body: OutcomeReportIn, key: StatsKey, resources: ResourcesDep
 ) -> OutcomeReport:
-    if body.site_id != key.site_id:
-        raise OtherSite()
+    check_own_site(key, body.site_id)
     return await outcome_report(engine=resources.engine, query=body)
 
 

@@ -1,4 +1,4 @@
-"""Wire models for contacts, outcomes and webhooks."""
+"""Wire models of people: contacts, outcomes and their report, webhooks."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from services.api.stats.schemas import check_date_range
+from services.api.days import check_date_range
 
 ClientId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")]
 SubjectId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_\-]+$")]

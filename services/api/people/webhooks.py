@@ -1,16 +1,9 @@
 """Signed webhooks with a durable outbox, retries with backoff, and consent checked at send.
 
-Verification, for a receiver: every request carries
-
-    Overt-Webhook-Id:         the delivery id (the same on every retry: deduplicate on it)
-    Overt-Webhook-Timestamp:  Unix seconds when this attempt was signed
-    Overt-Webhook-Signature:  v1=<hex HMAC-SHA256(secret, timestamp + "." + raw body)>
-
-Recompute the HMAC over the raw body with the secret shown when the subscription was made,
-compare in constant time, and refuse timestamps more than five minutes old (replays).
+How a receiver verifies a request is in signing.py; where a request may go, in targets.py.
 
 Events are written to `webhook_deliveries` (the outbox) in the transaction that decides to
-send them; `run_webhooks`, a background task of the API, leases due rows, re-checks
+send them; `run_webhooks` (tasks.py), a background task of the API, leases due rows, re-checks
 identification consent (a withdrawn subject's pending events are cancelled, never sent),
 POSTs them with httpx and records every attempt. A failure is retried after
 retry_base * 2^(attempt - 1) until `webhook_max_attempts`. Restarts lose nothing: the
@@ -27,20 +20,11 @@ pending deliveries in the same transaction: nothing else about the subject goes 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import hashlib
-import hmac
-import ipaddress
-import logging
-import math
 import secrets
-import socket
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -48,6 +32,7 @@ from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.api.people.contacts import contact_out, score_subjects
+from services.api.people.exceptions import UnsafeTarget, WebhookNotFound
 from services.api.people.models import (
     intent_crossings,
     ledger_cursors,
@@ -64,109 +49,18 @@ from services.api.people.schemas import (
     WebhookIn,
     WebhookOut,
 )
+from services.api.people.signing import sign, signing_secret
+from services.api.people.targets import check_target, pinned
 from shared.consent_state import identification_ends_between, identified_subjects, ledger_head
 from shared.dialect import insert_if_absent, upsert
-from shared.errors import ProblemError
 from shared.runtime import Resources
 from shared.settings import Settings
-
-log = logging.getLogger("overt.webhooks")
 
 PENDING, DELIVERED, FAILED, CANCELLED = "pending", "delivered", "failed", "cancelled"
 NOTICE_TYPES = sorted(event.value for event in CONSENT_NOTICES)
 CONSENT_ENDED = "not sent: identification consent is no longer active"
 LEASE = timedelta(seconds=60)
 BATCH = 50
-SIGNATURE_VERSION = "v1"
-
-
-class UnsafeTarget(ProblemError):
-    def __init__(self, why: str) -> None:
-        super().__init__(
-            422,
-            "Webhook target refused",
-            slug="webhook-target-refused",
-            detail=f"{why} Webhooks go to public addresses only.",
-        )
-
-
-class WebhookNotFound(ProblemError):
-    def __init__(self) -> None:
-        super().__init__(
-            404,
-            "No such webhook",
-            slug="webhook-not-found",
-            detail="This site has no such webhook.",
-        )
-
-
-# --- signing --------------------------------------------------------------------------------
-
-
-def signing_secret(server_secret: bytes, subscription_id: str, nonce: str) -> str:
-    """The subscription's secret: derived, never stored (the database holds only the nonce)."""
-    key = hmac.new(server_secret, b"overt webhook secrets v1", hashlib.sha256).digest()
-    derived = hmac.new(key, f"{subscription_id}:{nonce}".encode(), hashlib.sha256).hexdigest()
-    return f"whsec_{derived}"
-
-
-def sign(secret: str, timestamp: int, body: bytes) -> str:
-    """The signature header value for one attempt."""
-    mac = hmac.new(secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256)
-    return f"{SIGNATURE_VERSION}={mac.hexdigest()}"
-
-
-def verify(
-    secret: str, timestamp: str, body: bytes, signature: str, tolerance_s: int = 300
-) -> bool:
-    """What a receiver does (reference implementation, used by the tests)."""
-    if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > tolerance_s:
-        return False
-    return hmac.compare_digest(sign(secret, int(timestamp), body), signature)
-
-
-# --- SSRF -----------------------------------------------------------------------------------
-
-
-async def check_target(url: str, *, allow_private: bool) -> str | None:
-    """Refuse URLs whose host resolves to a private, loopback, link-local or reserved address.
-
-    Returns the vetted address to connect to (None when private targets are allowed), so the
-    request cannot be sent to another address resolved later (DNS rebinding).
-    """
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UnsafeTarget("Only http and https URLs with a host are accepted.")
-    if parts.username or parts.password:
-        raise UnsafeTarget("URLs with credentials are not accepted.")
-    if allow_private:
-        return None
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(
-            parts.hostname,
-            parts.port or (443 if parts.scheme == "https" else 80),
-            type=socket.SOCK_STREAM,
-        )
-    except OSError:
-        raise UnsafeTarget("The host name does not resolve.") from None
-    addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
-    if not addresses or not all(address.is_global for address in addresses):
-        raise UnsafeTarget("The host resolves to a non-public address.")
-    return str(addresses[0])
-
-
-def pinned(url: str, address: str | None) -> tuple[str, dict[str, str], dict[str, Any]]:
-    """The URL to request, with the Host header and TLS server name of the original, so the
-    connection goes to the vetted `address` (None: the URL as it is)."""
-    if address is None:
-        return url, {}, {}
-    parts = urlsplit(url)
-    assert parts.hostname is not None
-    literal = f"[{address}]" if ":" in address else address
-    netloc = literal + (f":{parts.port}" if parts.port else "")
-    host = parts.netloc.rsplit("@", 1)[-1]
-    extensions: dict[str, Any] = {"sni_hostname": parts.hostname} if parts.scheme == "https" else {}
-    return parts._replace(netloc=netloc).geturl(), {"host": host}, extensions
 
 
 # --- subscriptions --------------------------------------------------------------------------
@@ -706,21 +600,3 @@ async def webhook_pass(
 
 def http_client(settings: Settings) -> httpx.AsyncClient:
     return httpx.AsyncClient(timeout=settings.webhook_timeout_s, follow_redirects=False)
-
-
-async def run_webhooks(resources: Resources, stop: asyncio.Event) -> None:
-    """Background task of the API: a webhook pass every `webhook_poll_s` until `stop`."""
-    settings = resources.settings
-    last_intent_scan = -math.inf
-    async with http_client(settings) as client:
-        while not stop.is_set():
-            # Scoring every contact is the costly part: at most every webhook_intent_scan_s.
-            scan = time.monotonic() - last_intent_scan >= settings.webhook_intent_scan_s
-            try:
-                await webhook_pass(resources, client, intent=scan)
-                if scan:
-                    last_intent_scan = time.monotonic()
-            except Exception:
-                log.exception("webhook pass failed; retrying at the next interval")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), resources.settings.webhook_poll_s)

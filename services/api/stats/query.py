@@ -45,15 +45,11 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.elements import Label
 
-from services.api.engagement.service import (
-    Definition,
-    UnknownDefinitionVersion,
-    current_definition,
-    definition_at,
-    engaged_condition,
-)
-from services.api.keys.exceptions import KAnonymityRefused, PatternRefused
-from services.api.keys.service import day_bounds, site_timezone
+from services.api.days import day_bounds, site_timezone
+from services.api.engagement.rules import engaged_condition
+from services.api.engagement.schemas import Definition
+from services.api.engagement.service import resolve_definition
+from services.api.stats.exceptions import KAnonymityRefused, PatternRefused
 from services.api.stats.schemas import (
     MISSING,
     OTHER,
@@ -177,7 +173,7 @@ def filter_condition(node: FilterNode, *, dialect_name: str, timezone: str) -> C
 
 
 @dataclass(frozen=True, slots=True)
-class Scope:
+class QueryScope:
     """Which events a query reads: site, time, filters, joined to sessions when a dimension
     or filter reads the exit page."""
 
@@ -208,9 +204,9 @@ class Scope:
         return where
 
 
-def make_scope(*, query: QueryIn, timezone: str, dialect_name: str) -> Scope:
+def make_scope(*, query: QueryIn, timezone: str, dialect_name: str) -> QueryScope:
     join = needs_session(query.dimensions, query.filters)
-    return Scope(query.site_id, timezone, dialect_name, query, join)
+    return QueryScope(query.site_id, timezone, dialect_name, query, join)
 
 
 def k_check_sample(k: int) -> int:
@@ -218,7 +214,7 @@ def k_check_sample(k: int) -> int:
     return 1_000 + 20 * k
 
 
-async def check_k_anonymity(*, engine: AsyncEngine, scope: Scope, k: int) -> None:
+async def check_k_anonymity(*, engine: AsyncEngine, scope: QueryScope, k: int) -> None:
     """Refuse filters that match, or leave out, the events of fewer than k visitors.
 
     The second test stops differencing: (everyone) minus (everything but X's events) is X,
@@ -277,7 +273,7 @@ async def check_k_anonymity(*, engine: AsyncEngine, scope: Scope, k: int) -> Non
         )
 
 
-def _per_session(scope: Scope, definition: Definition, metrics: set[Metric]) -> Select[Any]:
+def _per_session(scope: QueryScope, definition: Definition, metrics: set[Metric]) -> Select[Any]:
     dims = [
         dimension_expression(d, dialect_name=scope.dialect_name, timezone=scope.timezone).label(
             f"d{i}"
@@ -385,7 +381,7 @@ def _ranked(sized: Any, dims: list[Any]) -> Select[Any]:
     return select(inner, *rank_columns)
 
 
-async def run_raw(*, engine: AsyncEngine, scope: Scope, definition: Definition) -> Answer:
+async def run_raw(*, engine: AsyncEngine, scope: QueryScope, definition: Definition) -> Answer:
     """Group, fold under k, aggregate; rows sorted and paginated as the query asks."""
     query = scope.query
     metrics = set(query.metrics)
@@ -459,7 +455,7 @@ async def run_raw(*, engine: AsyncEngine, scope: Scope, definition: Definition) 
     )
 
 
-async def _sessions_in_scope(*, engine: AsyncEngine, scope: Scope) -> int:
+async def _sessions_in_scope(*, engine: AsyncEngine, scope: QueryScope) -> int:
     statement = (
         select(func.count(events.c.session_id.distinct()))
         .select_from(scope.source())
@@ -609,18 +605,6 @@ async def run_rollup(
         values = [other[ROLLUP_METRICS[m]] for m in query.metrics]
         rows.append(([OTHER], list(values), visitors, True))
     return shape_rows(rows, query=query, k=k, folded_groups=folded_groups)
-
-
-async def resolve_definition(
-    *, engine: AsyncEngine, site_id: str, version: int | None
-) -> Definition:
-    """The version a query asked for, or the site's current one."""
-    if version is None:
-        return await current_definition(engine, site_id)
-    found = await definition_at(engine, site_id, version)
-    if found is None:
-        raise UnknownDefinitionVersion(version)
-    return found
 
 
 async def answer_query(*, engine: AsyncEngine, query: QueryIn) -> QueryOut:

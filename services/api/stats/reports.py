@@ -10,52 +10,32 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import ColumnElement, Select, and_, func, literal, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.api.keys.exceptions import PatternRefused
-from services.api.keys.service import day_bounds, site_timezone
-from services.api.people.outcomes import outcomes_by_campaign
-from services.api.stats.query import answer_query, check_k_anonymity, make_scope, resolve_definition
-from services.api.stats.schemas import FilterNode, Metric, QueryIn, check_date_range, check_filters
+from services.api.days import day_bounds, site_timezone
+from services.api.engagement.service import resolve_definition
+from services.api.stats.exceptions import PatternRefused
+from services.api.stats.query import answer_query, check_k_anonymity, make_scope
+from services.api.stats.schemas import (
+    AfterTheClickIn,
+    AfterTheClickOut,
+    AfterTheClickRow,
+    Cohort,
+    FunnelIn,
+    FunnelOut,
+    FunnelStep,
+    FunnelStepOut,
+    Metric,
+    QueryIn,
+    RetentionIn,
+    RetentionOut,
+)
 from shared.db import events, sessions
 from shared.dialect import local_time_bucket
-
-DateRange = Annotated[
-    tuple[date, date], Field(description="First and last day, inclusive, in the site's time zone.")
-]
-
-
-class ReportIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    site_id: Annotated[str, Field(min_length=1, max_length=32)]
-    date_range: DateRange
-    definition_version: Annotated[int | None, Field(ge=0)] = None
-
-    @model_validator(mode="after")
-    def _ordered(self) -> ReportIn:
-        check_date_range(*self.date_range)
-        return self
-
-
-class FilteredReportIn(ReportIn):
-    filters: FilterNode | None = Field(
-        default=None,
-        description="The filter tree of POST /v1/query, tested on each event the report reads. "
-        "Filters that select, or leave out, the events of fewer than k visitors are refused "
-        "(422 k-anonymity).",
-    )
-
-    @model_validator(mode="after")
-    def _filter_shape(self) -> FilteredReportIn:
-        check_filters(self.filters)
-        return self
-
 
 # --- after the click -----------------------------------------------------------------------
 
@@ -71,44 +51,19 @@ AFTER_THE_CLICK_METRICS = [
 ]
 
 
-class AfterTheClickIn(FilteredReportIn):
-    by: Literal["source", "medium", "utm_source", "utm_medium", "utm_campaign", "referrer"] = (
-        "source"
-    )
-    limit: Annotated[int, Field(ge=1, le=1000)] = 100
-
-
-class AfterTheClickRow(BaseModel):
-    value: str = Field(description="the source / campaign; (other) for folded small groups")
-    visitors: int
-    sessions: int
-    engagement_rate: float | None
-    engaged_time_p50: int | None
-    engaged_time_total: int
-    conversions: int
-    conversion_rate: float | None
-    returning_visitors: int
-    outcomes: dict[str, float] | None = Field(
-        default=None,
-        description="what followed later, when known: by utm_campaign or utm_source, the "
-        "outcomes the site reported for that campaign in the range (a count per kind, "
-        "'revenue:CUR' sums); null for (other)",
-    )
-
-
-class AfterTheClickOut(BaseModel):
-    by: str
-    rows: list[AfterTheClickRow]
-    definition_version: int
-    k: int
-
-
 # Reported outcomes (meetings, deals, revenue) attached to the rows: each provider returns
-# {group value: {outcome name: value}} for the same grouping and range. Built in: outcomes the
-# site reported for a campaign, when the report is by utm_campaign or utm_source. A row
-# without any keeps `outcomes` null; a folded (other) row never gets any.
+# {group value: {outcome name: value}} for the same grouping and range. The API's router
+# registers the people domain's (outcomes the site reported for a campaign, when the report
+# is by utm_campaign or utm_source): stats never imports people. A row without any keeps
+# `outcomes` null; a folded (other) row never gets any.
 OutcomeProvider = Callable[[AsyncEngine, str, str, tuple[date, date]], Awaitable[dict[str, Any]]]
-OUTCOME_PROVIDERS: list[OutcomeProvider] = [outcomes_by_campaign]
+OUTCOME_PROVIDERS: list[OutcomeProvider] = []
+
+
+def register_outcome_provider(provider: OutcomeProvider) -> None:
+    """Attach a provider's outcomes to the after-the-click rows (once, however often called)."""
+    if provider not in OUTCOME_PROVIDERS:
+        OUTCOME_PROVIDERS.append(provider)
 
 
 async def after_the_click(*, engine: AsyncEngine, report: AfterTheClickIn) -> AfterTheClickOut:
@@ -145,42 +100,6 @@ async def after_the_click(*, engine: AsyncEngine, report: AfterTheClickIn) -> Af
 
 
 # --- funnels -------------------------------------------------------------------------------
-
-
-class FunnelStep(BaseModel):
-    """A pageview whose path matches `page` (a glob: * and ?), or the goal `goal`."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    page: Annotated[str | None, Field(min_length=1, max_length=256, pattern=r"^/")] = None
-    goal: Annotated[str | None, Field(min_length=1, max_length=120)] = None
-
-    @model_validator(mode="after")
-    def _one(self) -> FunnelStep:
-        if (self.page is None) == (self.goal is None):
-            raise ValueError("a step is either a page or a goal")
-        return self
-
-    def label(self) -> str:
-        return f"page {self.page}" if self.page is not None else f"goal {self.goal}"
-
-
-class FunnelIn(FilteredReportIn):
-    steps: Annotated[list[FunnelStep], Field(min_length=2, max_length=8)]
-
-
-class FunnelStepOut(BaseModel):
-    step: str
-    sessions: int | None
-    visitors: int | None
-    drop_off: int | None = Field(description="sessions lost since the previous step")
-    conversion_from_start: float | None
-    suppressed: bool
-
-
-class FunnelOut(BaseModel):
-    steps: list[FunnelStepOut]
-    k: int
 
 
 def glob_to_like(pattern: str) -> str:
@@ -275,24 +194,6 @@ async def funnel(*, engine: AsyncEngine, report: FunnelIn) -> FunnelOut:
 
 
 # --- retention -----------------------------------------------------------------------------
-
-
-class RetentionIn(ReportIn):
-    pass
-
-
-class Cohort(BaseModel):
-    week: str = Field(description="Monday of the cohort's first week, in the site's time zone")
-    visitors: int = Field(description="tier-1 visitors first seen that week")
-    returned: list[int | None] = Field(
-        description="of those, how many had a session in week 0, 1, 2...; null under k"
-    )
-
-
-class RetentionOut(BaseModel):
-    cohorts: list[Cohort]
-    k: int
-    note: str = "tier 1 only: visitors with an analytics id (analytics consent)"
 
 
 async def retention(*, engine: AsyncEngine, report: RetentionIn) -> RetentionOut:

@@ -1,4 +1,4 @@
-"""Wire models of the REST API."""
+"""Wire models of stats: the query (metrics, dimensions, filters), its answer, and the reports."""
 
 from __future__ import annotations
 
@@ -9,15 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-
-class Scope(StrEnum):
-    stats_read = "stats:read"
-    contacts_read = "contacts:read"
-    outcomes_write = "outcomes:write"
-    webhooks_manage = "webhooks:manage"
-    # Changing a definition changes every answer (and contact scores) from then on: a key that
-    # only reads stats must not be able to redefine "engaged", so writing needs its own scope.
-    definitions_write = "definitions:write"
+from services.api.days import check_date_range
 
 
 class Metric(StrEnum):
@@ -158,14 +150,6 @@ def check_filters(filters: FilterNode | None) -> None:
         raise ValueError(f"filters: at most {MAX_CONDITIONS} conditions")
 
 
-def check_date_range(first: date, last: date) -> None:
-    """A date range is ordered and at most ten years long."""
-    if last < first:
-        raise ValueError("date_range: the last day is before the first")
-    if (last - first).days > 3660:
-        raise ValueError("date_range: at most ten years")
-
-
 class Order(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -236,3 +220,123 @@ class QueryOut(BaseModel):
     results: list[QueryRow]
     meta: QueryMeta
     query: QueryIn
+
+
+# --- reports ---------------------------------------------------------------------------------
+
+DateRange = Annotated[
+    tuple[date, date], Field(description="First and last day, inclusive, in the site's time zone.")
+]
+
+
+class ReportIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    site_id: Annotated[str, Field(min_length=1, max_length=32)]
+    date_range: DateRange
+    definition_version: Annotated[int | None, Field(ge=0)] = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ReportIn:
+        check_date_range(*self.date_range)
+        return self
+
+
+class FilteredReportIn(ReportIn):
+    filters: FilterNode | None = Field(
+        default=None,
+        description="The filter tree of POST /v1/query, tested on each event the report reads. "
+        "Filters that select, or leave out, the events of fewer than k visitors are refused "
+        "(422 k-anonymity).",
+    )
+
+    @model_validator(mode="after")
+    def _filter_shape(self) -> FilteredReportIn:
+        check_filters(self.filters)
+        return self
+
+
+class AfterTheClickIn(FilteredReportIn):
+    by: Literal["source", "medium", "utm_source", "utm_medium", "utm_campaign", "referrer"] = (
+        "source"
+    )
+    limit: Annotated[int, Field(ge=1, le=1000)] = 100
+
+
+class AfterTheClickRow(BaseModel):
+    value: str = Field(description="the source / campaign; (other) for folded small groups")
+    visitors: int
+    sessions: int
+    engagement_rate: float | None
+    engaged_time_p50: int | None
+    engaged_time_total: int
+    conversions: int
+    conversion_rate: float | None
+    returning_visitors: int
+    outcomes: dict[str, float] | None = Field(
+        default=None,
+        description="what followed later, when known: by utm_campaign or utm_source, the "
+        "outcomes the site reported for that campaign in the range (a count per kind, "
+        "'revenue:CUR' sums); null for (other)",
+    )
+
+
+class AfterTheClickOut(BaseModel):
+    by: str
+    rows: list[AfterTheClickRow]
+    definition_version: int
+    k: int
+
+
+class FunnelStep(BaseModel):
+    """A pageview whose path matches `page` (a glob: * and ?), or the goal `goal`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    page: Annotated[str | None, Field(min_length=1, max_length=256, pattern=r"^/")] = None
+    goal: Annotated[str | None, Field(min_length=1, max_length=120)] = None
+
+    @model_validator(mode="after")
+    def _one(self) -> FunnelStep:
+        if (self.page is None) == (self.goal is None):
+            raise ValueError("a step is either a page or a goal")
+        return self
+
+    def label(self) -> str:
+        return f"page {self.page}" if self.page is not None else f"goal {self.goal}"
+
+
+class FunnelIn(FilteredReportIn):
+    steps: Annotated[list[FunnelStep], Field(min_length=2, max_length=8)]
+
+
+class FunnelStepOut(BaseModel):
+    step: str
+    sessions: int | None
+    visitors: int | None
+    drop_off: int | None = Field(description="sessions lost since the previous step")
+    conversion_from_start: float | None
+    suppressed: bool
+
+
+class FunnelOut(BaseModel):
+    steps: list[FunnelStepOut]
+    k: int
+
+
+class RetentionIn(ReportIn):
+    pass
+
+
+class Cohort(BaseModel):
+    week: str = Field(description="Monday of the cohort's first week, in the site's time zone")
+    visitors: int = Field(description="tier-1 visitors first seen that week")
+    returned: list[int | None] = Field(
+        description="of those, how many had a session in week 0, 1, 2...; null under k"
+    )
+
+
+class RetentionOut(BaseModel):
+    cohorts: list[Cohort]
+    k: int
+    note: str = "tier 1 only: visitors with an analytics id (analytics consent)"

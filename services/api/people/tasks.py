@@ -1,0 +1,29 @@
+"""The API's background loop: a webhook pass (queue new notices, send what is due) every poll."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+
+from services.api.people.webhooks import http_client, webhook_pass
+from shared.runtime import Resources
+from shared.tasks import periodic
+
+
+async def run_webhooks(resources: Resources, stop: asyncio.Event) -> None:
+    """Background task of the API: a webhook pass every `webhook_poll_s` until `stop`."""
+    settings = resources.settings
+    last_intent_scan = -math.inf
+
+    async with http_client(settings) as client:
+
+        async def one_pass() -> None:
+            nonlocal last_intent_scan
+            # Scoring every contact is the costly part: at most every webhook_intent_scan_s.
+            scan = time.monotonic() - last_intent_scan >= settings.webhook_intent_scan_s
+            await webhook_pass(resources, client, intent=scan)
+            if scan:
+                last_intent_scan = time.monotonic()
+
+        await periodic(stop, interval=settings.webhook_poll_s, one_pass=one_pass, name="webhook")

@@ -1,0 +1,76 @@
+"""HTTP surface of stats: POST /v1/query and the reports."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from services.api.keys.dependencies import KEY_ERRORS, StatsKey, check_own_site
+from services.api.stats.query import answer_query
+from services.api.stats.reports import after_the_click, funnel, retention
+from services.api.stats.schemas import (
+    AfterTheClickIn,
+    AfterTheClickOut,
+    FunnelIn,
+    FunnelOut,
+    QueryIn,
+    QueryOut,
+    RetentionIn,
+    RetentionOut,
+)
+from shared.errors import problem_responses
+from shared.runtime import ResourcesDep
+
+router = APIRouter()  # included under /v1 by services.api.router
+
+
+@router.post(
+    "/query",
+    summary="Aggregate metrics for one site and date range, by dimensions, filtered",
+    description="Rows counting fewer than k distinct visitors fold into one (other) row; "
+    "filters that select, or leave out, fewer than k visitors are refused (422 k-anonymity).",
+    responses=problem_responses(*KEY_ERRORS, 404, 422),
+)
+async def query(body: QueryIn, key: StatsKey, resources: ResourcesDep) -> QueryOut:
+    check_own_site(key, body.site_id)
+    return await answer_query(engine=resources.engine, query=body)
+
+
+@router.post(
+    "/reports/after-the-click",
+    summary="Per source or campaign: sessions, engagement, goals, returns, outcomes",
+    description="Rows counting fewer than k distinct visitors fold into one (other) row; "
+    "optional filters are the filter tree of POST /v1/query, and filters that select, or "
+    "leave out, fewer than k visitors are refused (422 k-anonymity).",
+    responses=problem_responses(*KEY_ERRORS, 404, 422),
+)
+async def after_the_click_report(
+    body: AfterTheClickIn, key: StatsKey, resources: ResourcesDep
+) -> AfterTheClickOut:
+    check_own_site(key, body.site_id)
+    return await after_the_click(engine=resources.engine, report=body)
+
+
+@router.post(
+    "/reports/funnel",
+    summary="Ordered steps (pages or goals) within a session: counts and drop-off per step",
+    description="Steps counting fewer than k distinct visitors are reported as null "
+    "(`suppressed`). Optional filters are the filter tree of POST /v1/query, tested on each "
+    "step's events; filters that select, or leave out, fewer than k visitors are refused "
+    "(422 k-anonymity).",
+    responses=problem_responses(*KEY_ERRORS, 404, 422),
+)
+async def funnel_report(body: FunnelIn, key: StatsKey, resources: ResourcesDep) -> FunnelOut:
+    check_own_site(key, body.site_id)
+    return await funnel(engine=resources.engine, report=body)
+
+
+@router.post(
+    "/reports/retention",
+    summary="Weekly cohorts of tier-1 visitors and how many came back each week",
+    responses=problem_responses(*KEY_ERRORS, 404, 422),
+)
+async def retention_report(
+    body: RetentionIn, key: StatsKey, resources: ResourcesDep
+) -> RetentionOut:
+    check_own_site(key, body.site_id)
+    return await retention(engine=resources.engine, report=body)
