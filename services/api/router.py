@@ -16,7 +16,9 @@ from services.api.stats.router import router as stats_router
 
 register_outcome_provider(outcomes_by_campaign)
 
-router = APIRouter(prefix="/v1", tags=["api"])
+# Each domain's router carries the /v1 prefix itself: a request's route template (the
+# metrics label) is the path its own router declared, so a prefix added here would be lost.
+router = APIRouter(tags=["api"])
 router.include_router(stats_router)
 router.include_router(engagement_router)
 router.include_router(people_router)

@@ -17,7 +17,7 @@ from services.api.keys.dependencies import (
 from shared.errors import problem_responses
 from shared.runtime import ResourcesDep
 
-router = APIRouter()  # included under /v1 by services.api.router
+router = APIRouter(prefix="/v1")  # composed with the other domains by services.api.router
 
 
 @router.get(

@@ -38,6 +38,9 @@ def engaged_condition(
     return or_(*parts) if len(parts) > 1 else and_(*parts)
 
 
+# --- scoring -------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True, slots=True)
 class PageVisit:
     path: str

@@ -38,7 +38,7 @@ from services.api.people.webhooks import (
 from shared.errors import problem_responses
 from shared.runtime import ResourcesDep
 
-router = APIRouter()  # included under /v1 by services.api.router
+router = APIRouter(prefix="/v1")  # composed with the other domains by services.api.router
 
 SITE = "/sites/{site_id}"
 WebhookId = Annotated[str, Path(min_length=1, max_length=32)]
