@@ -13,7 +13,7 @@ from typing import Any
 from services.api.definitions import DefinitionIn, PageRepeatRule, ScoreWeights, store_definition
 from services.api.schemas import Scope
 from services.api.service import create_key
-from services.consent.service import ensure_site
+from services.consent.sites.service import ensure_site
 from shared.sites import Site
 from tests.helpers.consent import post_decisions
 from tests.helpers.overt import Overt
