@@ -21,17 +21,13 @@ from services.api.router import router as api_router
 from services.collector.router import EventIntakeMiddleware
 from services.collector.router import router as collector_router
 from services.collector.worker import run_ingest
-from services.consent.ledger import VerifyReport, ledger_sites, verify_site
-from services.consent.rights import list_requests
+from services.consent.expiry.tasks import run_expiry
+from services.consent.ledger.service import VerifyReport, ledger_sites, verify_site
+from services.consent.notices.service import NoticeChange, publish_notice
+from services.consent.rights.service import list_requests
 from services.consent.router import router as consent_router
-from services.consent.service import (
-    NoticeChange,
-    ensure_site,
-    publish_notice,
-    restore_revocations,
-    run_expiry,
-    site_assertion_secret,
-)
+from services.consent.sites.service import ensure_site, site_assertion_secret
+from services.consent.tokens.service import restore_revocations
 from shared.app import asgi_app, build_app
 from shared.db import create_engine, sites
 from shared.errors import ProblemError

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from sqlalchemy import BigInteger, Column, DateTime, Integer, String, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -24,9 +25,22 @@ from sqlalchemy.sql import table
 
 from shared.consent_tokens import IDENTIFICATION
 
-ALL_PURPOSES = "*"
-GIVEN = "given"
-ERASED = "erased"
+ALL_PURPOSES = "*"  # the purpose of a ledger row about every purpose (an erasure)
+
+
+class LedgerEvent(StrEnum):
+    """What a ledger row records about a purpose."""
+
+    given = "given"
+    refused = "refused"
+    withdrawn = "withdrawn"
+    expired = "expired"
+    gpc_opt_out = "gpc_opt_out"
+    erased = "erased"
+
+
+GIVEN = LedgerEvent.given.value
+ERASED = LedgerEvent.erased.value
 
 # Read-only views of the consent service's tables (the columns this module reads).
 ledger = table(

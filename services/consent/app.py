@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.consent.expiry.tasks import run_expiry
 from services.consent.router import router
-from services.consent.service import restore_revocations, run_expiry
+from services.consent.tokens.service import restore_revocations
 from shared.app import build_app
 from shared.runtime import Resources
 from shared.settings import Settings, load_settings

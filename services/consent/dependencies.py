@@ -1,16 +1,18 @@
-"""The site a request is about, and the subject behind a credential."""
+"""The site a request is about, the subject behind a credential, the mail settings, and
+whether the browser asks for Global Privacy Control."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Path
+from fastapi import Depends, Header, Path
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from services.consent.exceptions import InvalidSubject, SubjectRequired
-from services.consent.identities import MailSettings
-from services.consent.service import authenticate_subject, ensure_site
+from services.consent.sites.service import ensure_site
+from services.consent.subjects.exceptions import InvalidSubject, SubjectRequired
+from services.consent.subjects.service import authenticate_subject
+from services.consent.verification.service import MailSettings
 from shared.runtime import ResourcesDep
 from shared.sites import Site
 
@@ -62,3 +64,11 @@ def mail_settings() -> MailSettings:
 
 
 MailDep = Annotated[MailSettings, Depends(mail_settings)]
+
+
+def gpc_requested(sec_gpc: Annotated[str | None, Header()] = None) -> bool:
+    """Whether the browser sent Global Privacy Control (`Sec-GPC: 1`)."""
+    return (sec_gpc or "").strip() == "1"
+
+
+GpcDep = Annotated[bool, Depends(gpc_requested)]

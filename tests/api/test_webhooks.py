@@ -24,7 +24,7 @@ from services.api.people.webhooks import (
     webhook_pass,
 )
 from services.api.people.webhooks import _send_one as send_one
-from services.consent.service import expire_consents
+from services.consent.expiry.service import expire_consents
 from shared.runtime import open_resources
 from tests.helpers.consent import post_decisions
 from tests.helpers.overt import Overt

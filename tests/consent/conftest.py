@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.consent.service import ensure_site
+from services.consent.sites.service import ensure_site
 from shared.sites import Site
 from tests.helpers.overt import Overt
 

@@ -10,15 +10,13 @@ from typing import Any
 import pytest
 
 from services.consent.crypto import unb64url
-from services.consent.ledger import Method
-from services.consent.receipts import verify_receipt
-from services.consent.service import (
-    consent_state,
-    create_subject,
-    ensure_site,
-    record_decisions,
-    restore_revocations,
-)
+from services.consent.decisions.service import record_decisions
+from services.consent.ledger.service import Method
+from services.consent.receipts.service import verify_receipt
+from services.consent.sites.service import ensure_site
+from services.consent.state.service import consent_state
+from services.consent.subjects.service import create_subject
+from services.consent.tokens.service import restore_revocations
 from shared.consent_tokens import is_linkable, issue_token
 from shared.errors import ProblemError
 from shared.runtime import open_resources

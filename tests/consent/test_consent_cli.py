@@ -9,7 +9,7 @@ import time
 import pytest
 
 from services.cli import main
-from services.consent.identities import sign_assertion
+from services.consent.verification.service import sign_assertion
 from shared.sites import Site
 from tests.helpers.overt import Overt
 

@@ -10,17 +10,15 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from services.consent.identities import get_identity, sign_assertion
-from services.consent.keys import load_site_keys
-from services.consent.ledger import verify_site
-from services.consent.models import (
-    consent_email_verifications,
-    consent_identities,
-    consent_ledger,
-    consent_receipts,
-    consent_subjects,
-)
-from services.consent.rights import Regime, due_at
+from services.consent.identities.models import consent_email_verifications, consent_identities
+from services.consent.identities.service import get_identity
+from services.consent.keys.service import load_site_keys
+from services.consent.ledger.models import consent_ledger
+from services.consent.ledger.service import verify_site
+from services.consent.receipts.models import consent_receipts
+from services.consent.rights.service import Regime, due_at
+from services.consent.subjects.models import consent_subjects
+from services.consent.verification.service import sign_assertion
 from shared.consent_tokens import is_linkable
 from shared.db import metadata
 from shared.sites import Site, create_site

@@ -11,19 +11,16 @@ from sqlalchemy.exc import DBAPIError
 
 from services.cli import main
 from services.consent.crypto import sha256_hex
-from services.consent.ledger import LedgerEvent, Method, ledger_sites, row_hash, verify_site
-from services.consent.models import consent_checkpoints, consent_ledger, consent_site_keys
-from services.consent.service import (
-    DEFAULT_PURPOSES,
-    consent_state,
-    create_subject,
-    ensure_site,
-    expire_all,
-    expire_consents,
-    get_notice,
-    publish_notice,
-    record_decisions,
-)
+from services.consent.decisions.service import record_decisions
+from services.consent.expiry.service import expire_all, expire_consents
+from services.consent.keys.models import consent_site_keys
+from services.consent.ledger.models import consent_checkpoints, consent_ledger
+from services.consent.ledger.service import Method, ledger_sites, row_hash, verify_site
+from services.consent.notices.service import DEFAULT_PURPOSES, get_notice, publish_notice
+from services.consent.sites.service import ensure_site
+from services.consent.state.service import consent_state
+from services.consent.subjects.service import create_subject
+from shared.consent_state import LedgerEvent
 from shared.runtime import open_resources
 from shared.settings import Settings
 from shared.sites import Site, create_site

@@ -15,7 +15,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from services.consent.service import ensure_site
+from services.consent.sites.service import ensure_site
 from shared.db import create_engine
 from shared.settings import Settings
 from tests.helpers.backends import free_port

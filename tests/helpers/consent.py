@@ -11,7 +11,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.consent.models import APPEND_ONLY
+from services.consent.ledger.models import APPEND_ONLY
 from shared.dialect import append_only_ddl, drop_append_only_ddl
 from shared.sites import Site
 from tests.helpers.overt import Overt

@@ -14,7 +14,7 @@ from services.api.engagement.schemas import DefinitionIn, PageRepeatRule, ScoreW
 from services.api.engagement.service import store_definition
 from services.api.keys.schemas import KeyScope
 from services.api.keys.service import create_key
-from services.consent.service import ensure_site
+from services.consent.sites.service import ensure_site
 from shared.sites import Site
 from tests.helpers.consent import post_decisions
 from tests.helpers.overt import Overt

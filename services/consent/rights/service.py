@@ -12,26 +12,23 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.consent.crypto import as_utc, utc_text
-from services.consent.identities import get_identity
-from services.consent.ledger import (
-    ALL_PURPOSES,
-    LedgerEvent,
+from services.consent.identities.service import get_identity, unlink_identity
+from services.consent.keys.service import site_keys
+from services.consent.ledger.service import (
     Method,
     NewEntry,
     append_entries,
     lock_chain,
     subject_entries,
 )
-from services.consent.models import consent_receipts, consent_requests, consent_subjects
-from services.consent.receipts import subject_receipts
-from services.consent.service import (
-    consent_state,
-    notice_texts,
-    revoke_tokens,
-    site_keys,
-    unlink_identity,
-)
-from shared.consent_tokens import Revocation, now_ms
+from services.consent.notices.service import notice_texts
+from services.consent.receipts.models import consent_receipts
+from services.consent.receipts.service import subject_receipts
+from services.consent.rights.models import consent_requests
+from services.consent.state.service import consent_state
+from services.consent.subjects.models import consent_subjects
+from services.consent.tokens.service import revocation, revoke_tokens
+from shared.consent_state import ALL_PURPOSES, LedgerEvent
 from shared.db import events
 from shared.runtime import Resources
 from shared.sites import Site
@@ -249,7 +246,5 @@ async def erase_subject(
             now=now,
         )
         await _complete(conn=conn, request_id=request_id, now=now)
-        await revoke_tokens(
-            resources, Revocation(site.id, subject_id, now_ms(now), LedgerEvent.erased.value)
-        )
+        await revoke_tokens(resources, revocation(site.id, subject_id, now, LedgerEvent.erased))
     return request_id

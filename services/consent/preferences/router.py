@@ -7,47 +7,42 @@ and a cross-origin Origin header is refused, so another site cannot post for the
 
 from __future__ import annotations
 
-import html
 import secrets as secrets_module
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import parse_qs, urlsplit
 
-import orjson
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from services.consent.crypto import derive_key, hmac_hex, same, utc_text
-from services.consent.dependencies import MailDep, SiteDep
-from services.consent.exceptions import (
-    BadBody,
-    CsrfFailed,
-    InvalidSubject,
-    InvalidVerificationLink,
-    SubjectRequired,
+from services.consent.crypto import derive_key, hmac_hex, same
+from services.consent.decisions.service import record_decisions
+from services.consent.dependencies import GpcDep, MailDep, SiteDep
+from services.consent.exceptions import BadBody
+from services.consent.identities.service import get_identity
+from services.consent.ledger.service import LedgerEntry, Method, subject_entries
+from services.consent.notices.service import get_notice
+from services.consent.preferences.exceptions import CsrfFailed
+from services.consent.preferences.service import (
+    render_address_confirmed,
+    render_confirm_address,
+    render_page,
 )
-from services.consent.identities import (
-    Identity,
+from services.consent.receipts.service import subject_receipts
+from services.consent.rights.router import export_file
+from services.consent.rights.service import erase_subject, export_subject
+from services.consent.state.service import consent_state
+from services.consent.subjects.exceptions import InvalidSubject, SubjectRequired
+from services.consent.subjects.service import authenticate_subject, create_subject
+from services.consent.verification.exceptions import InvalidVerificationLink
+from services.consent.verification.service import (
     confirm_email,
-    get_identity,
     pending_email,
     request_email_verification,
 )
-from services.consent.ledger import LedgerEntry, Method, subject_entries
-from services.consent.receipts import subject_receipts
-from services.consent.rights import erase_subject, export_subject
-from services.consent.service import (
-    PurposeState,
-    authenticate_subject,
-    consent_state,
-    create_subject,
-    get_notice,
-    record_decisions,
-)
 from shared.errors import problem_responses
 from shared.runtime import Resources, ResourcesDep
-from shared.sites import Site
 
 router = APIRouter(tags=["preference page"])
 
@@ -55,7 +50,7 @@ PAGE = "/consent/sites/{site_id}/preferences"
 SUBJECT_COOKIE = "overt_subject"
 CSRF_COOKIE = "overt_csrf"
 MAX_FORM = 8 * 1024
-STYLESHEET = (Path(__file__).parent / "static" / "preferences.css").read_bytes()
+STYLESHEET = (Path(__file__).parent.parent / "static" / "preferences.css").read_bytes()
 PAGE_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'self'; form-action 'self'; "
@@ -133,160 +128,6 @@ async def cookie_subject(request: Request, resources: Resources, site_id: str) -
     )
 
 
-def esc(value: object) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
-
-
-def layout(title: str, body: str) -> str:
-    return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{esc(title)}</title>"
-        '<link rel="stylesheet" href="/consent/preferences.css"></head>'
-        f'<body><main id="main">{body}</main></body></html>'
-    )
-
-
-def _form(site_id: str, action: str, csrf: str, inner: str, label: str | None = None) -> str:
-    attrs = f' aria-label="{esc(label)}"' if label else ""
-    return (
-        f'<form method="post" action="/consent/sites/{esc(site_id)}/preferences/{action}"{attrs}>'
-        f'<input type="hidden" name="csrf" value="{esc(csrf)}">{inner}</form>'
-    )
-
-
-STATUS_WORDS = {
-    None: "Not decided",
-    "given": "Allowed",
-    "refused": "Not allowed",
-    "withdrawn": "Withdrawn",
-    "expired": "Expired, asked again",
-    "gpc_opt_out": "Refused by your browser's Global Privacy Control",
-    "erased": "Erased",
-}
-
-
-def render_page(
-    *,
-    site: Site,
-    csrf: str,
-    subject_id: str | None,
-    states: Sequence[PurposeState],
-    entries: Sequence[LedgerEntry],
-    receipts: Sequence[Mapping[str, object]],
-    identity: Identity | None,
-    notice_version: int,
-    message: str | None,
-) -> str:
-    parts = [f"<h1>Your privacy choices for {esc(site.domain)}</h1>"]
-    if message:
-        parts.append(f'<p class="notice" role="status">{esc(message)}</p>')
-    parts.append(
-        "<p>Nothing here is needed to use the site. You can change every choice at any time; "
-        "withdrawing is one click, like allowing.</p>"
-    )
-    parts.append(f"<h2>Choices (notice version {notice_version})</h2>")
-    for state in states:
-        purpose = state.purpose
-        status = STATUS_WORDS.get(state.status, state.status or "")
-        if state.status == "given" and not state.granted:
-            status = "Asked again: the text changed"
-        buttons = (
-            f'<button type="submit" name="grant" value="{esc(purpose.purpose)}">Allow</button> '
-            f'<button type="submit" name="withdraw" value="{esc(purpose.purpose)}">'
-            "Don't allow</button>"
-        )
-        parts.append(
-            f'<section class="purpose" id="purpose-{esc(purpose.purpose)}">'
-            f"<h3>{esc(purpose.title)}</h3><p>{esc(purpose.text)}</p>"
-            f'<p>Status: <strong class="status">{esc(status)}</strong>'
-            + (f" (until {esc(utc_text(state.expires_at))})" if state.granted else "")
-            + "</p>"
-            + _form(site.id, "choices", csrf, buttons, label=purpose.title)
-            + f'<p class="meta">{esc(purpose.dpv_term)} · text SHA-256 '
-            f"<code>{esc(purpose.text_hash[:16])}…</code></p></section>"
-        )
-    parts.append("<h2>What this site holds about you</h2>")
-    if subject_id is None:
-        parts.append("<p>Nothing: you have made no choice on this site from this browser.</p>")
-    else:
-        parts.append(
-            f"<p>A random identifier, <code>{esc(subject_id)}</code>, that is not derived from "
-            "your IP address or browser, and the record of your choices below.</p>"
-        )
-        if identity is not None:
-            parts.append(
-                f'<p>Linked identity ({esc(identity.kind)}): <strong class="identity">'
-                f"{esc(identity.value)}</strong>, {esc(identity.method.replace('_', ' '))}, "
-                f"for {esc(identity.purpose)} only.</p>"
-            )
-        else:
-            parts.append("<p>No name, e-mail address or other identity is linked to you.</p>")
-            identification = next(
-                (s for s in states if s.purpose.purpose == "identification"), None
-            )
-            if identification is not None and identification.granted:
-                parts.append(
-                    _form(
-                        site.id,
-                        "email",
-                        csrf,
-                        '<label for="email">Your e-mail address</label> '
-                        '<input id="email" name="email" type="email" required> '
-                        '<button type="submit">Send me a confirmation link</button>',
-                        label="Link your e-mail address",
-                    )
-                )
-        parts.append("<h2>History</h2>")
-        parts.append(
-            "<table><thead><tr><th>When (UTC)</th><th>Purpose</th><th>Event</th>"
-            "<th>How</th><th>Notice</th></tr></thead><tbody>"
-            + "".join(
-                f"<tr><td>{esc(utc_text(e.recorded_at))}</td><td>{esc(e.purpose)}</td>"
-                f"<td>{esc(e.event)}</td><td>{esc(e.method)}</td>"
-                f"<td>{esc(e.notice_version)}</td></tr>"
-                for e in entries
-            )
-            + "</tbody></table>"
-        )
-        parts.append(f"<h2>Receipts ({len(receipts)})</h2>")
-        parts.append(
-            "<p>Each receipt is signed with this site's key "
-            f'(<a href="/consent/sites/{esc(site.id)}/keys">public key</a>); '
-            "you can check it without us.</p>"
-        )
-        for receipt in receipts:
-            body = orjson.dumps(receipt, option=orjson.OPT_INDENT_2).decode()
-            inner = receipt.get("receipt")
-            receipt_id = inner.get("receipt_id") if isinstance(inner, dict) else ""
-            parts.append(
-                f"<details><summary>Receipt {esc(receipt_id)}</summary>"
-                f"<pre>{esc(body)}</pre></details>"
-            )
-        parts.append("<h2>Your data</h2>")
-        parts.append(
-            _form(
-                site.id,
-                "export",
-                csrf,
-                '<button type="submit">Download everything (JSON)</button>',
-                label="Export",
-            )
-        )
-        parts.append(
-            _form(
-                site.id,
-                "erase",
-                csrf,
-                '<label><input type="checkbox" name="confirm" value="yes" required> '
-                "Erase my identity and every link to me</label> "
-                '<button type="submit" class="danger">Erase</button>',
-                label="Erase",
-            )
-        )
-    return layout(f"Privacy choices, {site.domain}", "".join(parts))
-
-
 @router.get("/consent/preferences.css", include_in_schema=False)
 async def stylesheet() -> Response:
     return Response(
@@ -361,7 +202,7 @@ async def choose(
     request: Request,
     site: SiteDep,
     resources: ResourcesDep,
-    sec_gpc: Annotated[str | None, Header()] = None,
+    gpc: GpcDep,
 ) -> Response:
     form = await read_form(request)
     check_csrf(request, form, resources.settings.secret(), site.id)
@@ -382,7 +223,7 @@ async def choose(
         subject_id=subject_id,
         choices=choices,
         method=Method.preference_page,
-        gpc=(sec_gpc or "").strip() == "1",
+        gpc=gpc,
     )
     response = back(site.id, "saved")
     if credential:
@@ -408,19 +249,6 @@ async def export_download(request: Request, site: SiteDep, resources: ResourcesD
     subject_id = await _required_subject(request, resources, site.id)
     data = await export_subject(resources=resources, site=site, subject_id=subject_id)
     return export_file(data, site.id)
-
-
-def export_file(data: Mapping[str, object], site_id: str, **headers: str) -> Response:
-    """A subject export as a JSON download (the page's form and the API's GET both send it)."""
-    return Response(
-        orjson.dumps(data, option=orjson.OPT_INDENT_2),
-        media_type="application/json",
-        headers={
-            **headers,
-            "Content-Disposition": f'attachment; filename="overt-export-{site_id}.json"',
-            "Cache-Control": "no-store",
-        },
-    )
 
 
 @router.post(
@@ -456,12 +284,12 @@ async def email(
     site: SiteDep,
     resources: ResourcesDep,
     mail: MailDep,
-    sec_gpc: Annotated[str | None, Header()] = None,
+    gpc: GpcDep,
 ) -> Response:
     form = await read_form(request)
     check_csrf(request, form, resources.settings.secret(), site.id)
     subject_id = await _required_subject(request, resources, site.id)
-    if (sec_gpc or "").strip() == "1":
+    if gpc:
         await record_decisions(
             resources=resources,
             site=site,
@@ -519,15 +347,7 @@ async def verify_email_page(
 ) -> Response:
     # A GET changes nothing: mail scanners open links on their own.
     address = await pending_email(resources=resources, site=site, token=token)
-    page = layout(
-        "Confirm your address",
-        f"<h1>Confirm your address</h1><p>Link <strong>{esc(address)}</strong> to your visits "
-        f"on {esc(site.domain)}, for identification only?</p>"
-        f'<form method="post" action="/consent/sites/{esc(site.id)}/identity/verify">'
-        f'<input type="hidden" name="token" value="{esc(token)}">'
-        '<button type="submit">Confirm</button></form>'
-        "<p>If you did not ask for this, close this page: nothing is linked.</p>",
-    )
+    page = render_confirm_address(site=site, address=address, token=token)
     return HTMLResponse(page, headers=PAGE_HEADERS)
 
 
@@ -543,10 +363,5 @@ async def verify_email(request: Request, site: SiteDep, resources: ResourcesDep)
     if not 16 <= len(token) <= 128:
         raise InvalidVerificationLink()
     identity = await confirm_email(resources=resources, site=site, token=token)
-    page = layout(
-        "Address confirmed",
-        f"<h1>Address confirmed</h1><p>{esc(identity.value)} is now linked to your visits on "
-        f"{esc(site.domain)}, for identification only. You can withdraw or erase it on "
-        f'<a href="/consent/sites/{esc(site.id)}/preferences">your preference page</a>.</p>',
-    )
+    page = render_address_confirmed(site=site, address=identity.value)
     return HTMLResponse(page, headers=PAGE_HEADERS)

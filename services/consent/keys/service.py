@@ -18,7 +18,8 @@ from services.consent.crypto import (
     seal,
     unseal,
 )
-from services.consent.models import consent_site_keys
+from services.consent.exceptions import SiteNotFound
+from services.consent.keys.models import consent_site_keys
 from shared.dialect import insert_if_absent
 
 
@@ -96,3 +97,11 @@ async def load_site_keys(*, conn: AsyncConnection, secret: bytes, site_id: str) 
             secret, row.assertion_secret_sealed, context=_context(site_id, "assertion")
         ),
     )
+
+
+async def site_keys(*, conn: AsyncConnection, secret: bytes, site_id: str) -> SiteKeys:
+    """The site's unsealed keys; 404 when the site has none."""
+    keys = await load_site_keys(conn=conn, secret=secret, site_id=site_id)
+    if keys is None:
+        raise SiteNotFound()
+    return keys

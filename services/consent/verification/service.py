@@ -1,8 +1,7 @@
-"""Tier 2: linking a consenting subject to an identity, asserted by the site or verified by mail.
+"""Tier 2: proving an identity before it is linked, asserted by the site or verified by mail.
 
-Identities are sealed (AES-256-GCM, key derived from the server secret, the site and subject
-authenticated with it) and linked for one purpose, `identification`; withdrawing it or
-erasing the subject removes the link.
+A link needs `identification` consent for the current text; the link itself (sealed, for
+that one purpose) is stored and removed by `identities`.
 """
 
 from __future__ import annotations
@@ -13,22 +12,26 @@ import logging
 import re
 import secrets
 import smtplib
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from enum import StrEnum
 from typing import Any
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Row, delete, insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.consent.crypto import as_utc, hmac_hex, seal, sha256_hex, unseal, utc_text
-from services.consent.exceptions import ConsentRequired, InvalidAssertion, InvalidVerificationLink
-from services.consent.keys import load_site_keys
-from services.consent.models import consent_email_verifications, consent_identities
-from services.consent.service import consent_state
+from services.consent.crypto import as_utc, hmac_hex, seal, sha256_hex, unseal
+from services.consent.identities.models import consent_email_verifications
+from services.consent.identities.service import (
+    Identity,
+    IdentityKind,
+    identity_context,
+    link_identity,
+)
+from services.consent.keys.service import load_site_keys
+from services.consent.state.exceptions import ConsentRequired
+from services.consent.state.service import consent_state, state_of
+from services.consent.verification.exceptions import InvalidAssertion, InvalidVerificationLink
 from shared.consent_tokens import IDENTIFICATION
 from shared.runtime import Resources
 from shared.sites import Site
@@ -38,11 +41,6 @@ log = logging.getLogger("overt.consent.identities")
 ASSERTION_MAX_AGE = timedelta(minutes=5)
 VERIFICATION_LIFETIME = timedelta(hours=24)
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,253}\.[^@\s]{2,63}$")
-
-
-class IdentityKind(StrEnum):
-    email = "email"
-    external_id = "external_id"
 
 
 class MailSettings(BaseSettings):
@@ -56,28 +54,6 @@ class MailSettings(BaseSettings):
     username: str | None = None
     password: SecretStr | None = None
     starttls: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class Identity:
-    kind: str
-    value: str
-    method: str
-    purpose: str
-    verified_at: datetime
-
-    def public(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "value": self.value,
-            "method": self.method,
-            "purpose": self.purpose,
-            "verified_at": utc_text(self.verified_at),
-        }
-
-
-def _context(site_id: str, subject_id: str) -> str:
-    return f"identity:{site_id}:{subject_id}"
 
 
 def assertion_message(
@@ -113,38 +89,8 @@ def normalise_identity(kind: IdentityKind, value: str) -> str:
 async def _require_identification(resources: Resources, site_id: str, subject_id: str) -> None:
     """Refuse (403) unless the subject has identification consent for the current text."""
     states = await consent_state(engine=resources.engine, site_id=site_id, subject_id=subject_id)
-    if not next(s for s in states if s.purpose.purpose == IDENTIFICATION).granted:
+    if not state_of(states, IDENTIFICATION).granted:
         raise ConsentRequired(IDENTIFICATION)
-
-
-async def _link(
-    *,
-    conn: AsyncConnection,
-    secret: bytes,
-    site_id: str,
-    subject_id: str,
-    kind: str,
-    value: str,
-    method: str,
-    now: datetime,
-) -> None:
-    """Replace the subject's identity with a sealed new one."""
-    await conn.execute(
-        delete(consent_identities).where(
-            consent_identities.c.site_id == site_id, consent_identities.c.subject_id == subject_id
-        )
-    )
-    await conn.execute(
-        insert(consent_identities).values(
-            site_id=site_id,
-            subject_id=subject_id,
-            purpose=IDENTIFICATION,
-            kind=kind,
-            value_sealed=seal(secret, value.encode(), context=_context(site_id, subject_id)),
-            method=method,
-            verified_at=now,
-        )
-    )
 
 
 async def assert_identity(
@@ -179,7 +125,7 @@ async def assert_identity(
     normalised = normalise_identity(kind, value)
     await _require_identification(resources, site.id, subject_id)
     async with resources.engine.begin() as conn:
-        await _link(
+        await link_identity(
             conn=conn,
             secret=secret,
             site_id=site.id,
@@ -228,7 +174,9 @@ async def request_email_verification(
                 token_hash=sha256_hex(token),
                 site_id=site.id,
                 subject_id=subject_id,
-                value_sealed=seal(secret, address.encode(), context=_context(site.id, subject_id)),
+                value_sealed=seal(
+                    secret, address.encode(), context=identity_context(site.id, subject_id)
+                ),
                 created_at=now,
                 expires_at=now + VERIFICATION_LIFETIME,
             )
@@ -273,7 +221,7 @@ async def pending_email(
     """The address a live verification link would link (nothing is changed)."""
     now = now or datetime.now(UTC)
     row = await _live_verification(resources=resources, site=site, token=token, now=now)
-    context = _context(site.id, row.subject_id)
+    context = identity_context(site.id, row.subject_id)
     return unseal(resources.settings.secret(), row.value_sealed, context=context).decode()
 
 
@@ -285,7 +233,9 @@ async def confirm_email(
     secret = resources.settings.secret()
     row = await _live_verification(resources=resources, site=site, token=token, now=now)
     await _require_identification(resources, site.id, row.subject_id)
-    address = unseal(secret, row.value_sealed, context=_context(site.id, row.subject_id)).decode()
+    address = unseal(
+        secret, row.value_sealed, context=identity_context(site.id, row.subject_id)
+    ).decode()
     async with resources.engine.begin() as conn:
         used = await conn.execute(
             delete(consent_email_verifications).where(
@@ -294,7 +244,7 @@ async def confirm_email(
         )
         if not used.rowcount:
             raise InvalidVerificationLink()
-        await _link(
+        await link_identity(
             conn=conn,
             secret=secret,
             site_id=site.id,
@@ -305,22 +255,3 @@ async def confirm_email(
             now=now,
         )
     return Identity(IdentityKind.email.value, address, "email_link", IDENTIFICATION, now)
-
-
-async def get_identity(*, resources: Resources, site_id: str, subject_id: str) -> Identity | None:
-    """The subject's linked identity, unsealed, or None."""
-    async with resources.engine.connect() as conn:
-        row = (
-            await conn.execute(
-                select(consent_identities).where(
-                    consent_identities.c.site_id == site_id,
-                    consent_identities.c.subject_id == subject_id,
-                )
-            )
-        ).first()
-    if row is None:
-        return None
-    value = unseal(
-        resources.settings.secret(), row.value_sealed, context=_context(site_id, subject_id)
-    ).decode()
-    return Identity(row.kind, value, row.method, row.purpose, as_utc(row.verified_at))

@@ -26,25 +26,15 @@ from services.consent.crypto import (
     utc_text,
     verify_signature,
 )
-from services.consent.keys import SiteKeys, load_site_keys
-from services.consent.models import (
+from services.consent.keys.service import SiteKeys, load_site_keys
+from services.consent.ledger.models import (
     consent_chain_heads,
     consent_checkpoints,
     consent_ledger,
 )
+from shared.consent_state import LedgerEvent
 from shared.db import sites
 from shared.dialect import insert_if_absent
-
-ALL_PURPOSES = "*"
-
-
-class LedgerEvent(StrEnum):
-    given = "given"
-    refused = "refused"
-    withdrawn = "withdrawn"
-    expired = "expired"
-    gpc_opt_out = "gpc_opt_out"
-    erased = "erased"
 
 
 class Method(StrEnum):

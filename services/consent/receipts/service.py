@@ -12,9 +12,9 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.consent.crypto import b64url, canonical_json, unb64url, utc_text, verify_signature
-from services.consent.keys import SiteKeys
-from services.consent.ledger import LedgerEntry
-from services.consent.models import consent_receipts
+from services.consent.keys.service import SiteKeys
+from services.consent.ledger.service import LedgerEntry
+from services.consent.receipts.models import consent_receipts
 
 RECEIPT_SCHEMA = "https://overt.dev/schemas/consent-receipt/1"
 SIGNATURE_ALG = "EdDSA"

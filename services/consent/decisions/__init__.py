@@ -1,0 +1,1 @@
+"""Decisions: the consent decision rule (rule.py) and recording its outcome (service.py)."""

@@ -1,0 +1,1 @@
+"""Consent expiry: an expired row for each lapsed consent, by an hourly loop."""

@@ -1,0 +1,1 @@
+"""Per-site keys: the Ed25519 key that signs checkpoints and receipts, the assertion secret."""

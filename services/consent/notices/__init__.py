@@ -1,0 +1,1 @@
+"""Purposes and notices: what a site asks consent for, and every published text."""

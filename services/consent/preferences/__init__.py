@@ -1,0 +1,1 @@
+"""The hosted preference page: server-rendered forms, CSRF, Jinja2 templates."""

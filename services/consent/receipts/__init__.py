@@ -1,0 +1,1 @@
+"""Signed consent receipts: built, signed and kept for each decision, verifiable offline."""

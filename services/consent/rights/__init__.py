@@ -1,0 +1,1 @@
+"""Data-subject rights: history, export and erasure, with their legal deadlines."""

@@ -1,0 +1,1 @@
+"""A site's consent set-up (keys, chain, default notice) on first use, and its public key."""

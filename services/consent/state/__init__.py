@@ -1,0 +1,1 @@
+"""A subject's consent state per purpose, read from the ledger against the current notice."""

@@ -1,0 +1,1 @@
+"""Pseudonymous subjects: a random id and the credential the visitor holds."""

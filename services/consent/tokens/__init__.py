@@ -1,0 +1,1 @@
+"""Identification consent tokens: issued while granted, revoked when that consent ends."""

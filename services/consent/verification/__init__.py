@@ -1,0 +1,1 @@
+"""Identity verification: a site's signed assertion or a visitor's e-mailed link."""
