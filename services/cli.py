@@ -33,10 +33,11 @@ from services.consent.service import (
     site_assertion_secret,
 )
 from shared.app import asgi_app, build_app
-from shared.db import create_engine, sites
+from shared.db import create_engine
 from shared.errors import ProblemError
 from shared.logging import configure_logging
 from shared.migrate import upgrade_head
+from shared.models import sites
 from shared.partitions import RetentionReport, maintain, run_maintenance
 from shared.runtime import Resources, tune_gc
 from shared.server import bounded_http_protocol

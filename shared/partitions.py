@@ -32,7 +32,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from shared.db import event_ids, events, page_hourly, sessions, site_hourly, sites
+from shared.models import event_ids, events, page_hourly, sessions, site_hourly, sites
 from shared.runtime import Resources
 from shared.sites import SiteSettings
 

@@ -22,8 +22,8 @@ from services.api.outcomes import outcomes_by_campaign
 from services.api.query import answer_query, check_k_anonymity, make_scope, resolve_definition
 from services.api.schemas import FilterNode, Metric, QueryIn, check_date_range, check_filters
 from services.api.service import day_bounds, site_timezone
-from shared.db import events, sessions
 from shared.dialect import local_time_bucket
+from shared.models import events, sessions
 
 DateRange = Annotated[
     tuple[date, date], Field(description="First and last day, inclusive, in the site's time zone.")

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.api.models import api_keys
 from services.api.schemas import Scope
-from shared.db import sites
+from shared.models import sites
 
 KEY_PREFIX = "ovt_"
 

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.collector.records import NO_SESSION, DecodedEvent, Id, QueuedEvent, copy_record
-from shared.db import BUILTIN_EVENTS
+from shared.models import BUILTIN_EVENTS
 from shared.sites import DEFAULT_SITE_SETTINGS, SiteSettings
 
 SESSION_GAP = timedelta(minutes=30)

@@ -32,16 +32,6 @@ from services.collector.sessions import (
     from_epoch_ms,
     visitor_keys,
 )
-from shared.db import (
-    event_ids,
-    events,
-    page_hourly,
-    page_visitor_days,
-    sessions,
-    site_hourly,
-    sites,
-    visitor_days,
-)
 from shared.dialect import (
     CLAIM_COLUMNS,
     claim_event_ids,
@@ -54,6 +44,16 @@ from shared.dialect import (
     upsert,
 )
 from shared.metrics import INGEST_BATCH_EVENTS, INGEST_EVENTS, INGEST_WRITE_SECONDS
+from shared.models import (
+    event_ids,
+    events,
+    page_hourly,
+    page_visitor_days,
+    sessions,
+    site_hourly,
+    sites,
+    visitor_days,
+)
 from shared.queue import Delivery, EventQueue, RedisStreamQueue
 from shared.runtime import Resources
 from shared.sites import SiteSettings

@@ -32,8 +32,8 @@ from services.consent.models import (
     consent_checkpoints,
     consent_ledger,
 )
-from shared.db import sites
 from shared.dialect import insert_if_absent
+from shared.models import sites
 
 ALL_PURPOSES = "*"
 

@@ -32,7 +32,7 @@ from services.consent.service import (
     unlink_identity,
 )
 from shared.consent_tokens import Revocation, now_ms
-from shared.db import events
+from shared.models import events
 from shared.runtime import Resources
 from shared.sites import Site
 

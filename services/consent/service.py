@@ -49,8 +49,8 @@ from shared.consent_tokens import (
     issue_token,
     now_ms,
 )
-from shared.db import events
 from shared.dialect import insert_if_absent
+from shared.models import events
 from shared.runtime import Resources
 from shared.sites import Site, get_site
 

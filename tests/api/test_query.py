@@ -11,7 +11,7 @@ from sqlalchemy import insert
 from services.api.definitions import DefinitionIn, store_definition
 from services.api.schemas import Scope
 from services.api.service import create_key, day_bounds, revoke_key
-from shared.db import events
+from shared.models import events
 from shared.sites import create_site
 from tests.helpers.overt import Overt
 from tests.helpers.problems import assert_problem

@@ -17,7 +17,7 @@ from services.api import reports
 from services.api.definitions import DefinitionIn, store_definition
 from services.api.schemas import Scope
 from services.api.service import create_key, revoke_key
-from shared.db import events, sessions
+from shared.models import events, sessions
 from shared.sites import create_site
 from tests.helpers.isolation import GOOGLE_ONLY, REPORT_ENDPOINTS
 from tests.helpers.overt import Overt

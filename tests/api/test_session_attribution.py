@@ -22,8 +22,8 @@ from sqlalchemy import select
 
 from services.api import query as query_engine
 from services.api.definitions import DefinitionIn, store_definition
-from shared.db import events
 from shared.migrate import alembic_config, upgrade_head
+from shared.models import events
 from tests.helpers.overt import Overt
 from tests.helpers.problems import assert_problem
 from tests.helpers.traffic import agent, ask, rows
