@@ -46,6 +46,12 @@ LOCK_KEY = 0x4F565254_50415254
 _MONTHLY = re.compile(r"^events_p(\d{4})(\d{2})$")
 
 
+def is_partition(table_name: str) -> bool:
+    """Whether `table_name` is one of the partitions of `events` (the schema has no class for
+    them: they come and go with time, made by `ensure_partitions`)."""
+    return table_name == DEFAULT_PARTITION or _MONTHLY.match(table_name) is not None
+
+
 def month_of(moment: datetime | date) -> date:
     """The first day of the (UTC) month holding `moment`."""
     if isinstance(moment, datetime):

@@ -1,0 +1,24 @@
+"""Every table on the one metadata, for Alembic: the shared tables and each service's models.
+
+Outside the three services (which never import each other) and outside `shared` (which
+imports no service), so the migration environment and the schema test see the whole schema.
+"""
+
+from __future__ import annotations
+
+import services.api.definitions
+import services.api.models
+import services.consent.models
+import shared.models
+from shared.db import metadata
+
+# The modules imported above register their tables on `metadata`; naming them here keeps
+# the imports from looking unused.
+MODEL_MODULES = (
+    shared.models,
+    services.api.models,
+    services.api.definitions,
+    services.consent.models,
+)
+
+__all__ = ["MODEL_MODULES", "metadata"]
