@@ -1,8 +1,9 @@
 """The one way an Overt HTTP app is assembled: problem+json errors, request ids, health, lifespan.
 
-Services call `build_app` with their routers; the CLI calls it with several routers for the
-all-in-one process. It takes routers and background tasks as arguments, so `shared` never
-imports a service.
+Each service describes its share of a process as `AppParts` (routers, startup hooks,
+background tasks, front layers) in its `app.py`; `app_from_parts` builds one service's app
+from them, and the CLI adds several services' parts up for the all-in-one process. Parts
+are arguments, so `shared` never imports a service.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -37,6 +39,24 @@ log = logging.getLogger("overt.app")
 FrontLayer = Callable[[ASGIApp, FastAPI], ASGIApp]
 BackgroundTask = Callable[[Resources, asyncio.Event], Coroutine[Any, Any, None]]
 StartupHook = Callable[[Resources], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class AppParts:
+    """What one service adds to an Overt process; parts add up (`a + b`) in order."""
+
+    routers: tuple[APIRouter, ...] = ()
+    startup: tuple[StartupHook, ...] = ()
+    background: tuple[BackgroundTask, ...] = ()
+    front: tuple[FrontLayer, ...] = ()
+
+    def __add__(self, other: AppParts) -> AppParts:
+        return AppParts(
+            routers=self.routers + other.routers,
+            startup=self.startup + other.startup,
+            background=self.background + other.background,
+            front=self.front + other.front,
+        )
 
 
 def health_router() -> APIRouter:
@@ -123,6 +143,21 @@ def build_app(
     for router in routers:
         app.include_router(router)
     return app
+
+
+def app_from_parts(
+    title: str, settings: Settings, parts: AppParts, resources: Resources | None = None
+) -> FastAPI:
+    """`build_app` for a service's (or several services') parts."""
+    return build_app(
+        title=title,
+        settings=settings,
+        routers=parts.routers,
+        resources=resources,
+        startup=parts.startup,
+        background=parts.background,
+        front=parts.front,
+    )
 
 
 def asgi_app(app: FastAPI) -> ASGIApp:
