@@ -6,9 +6,12 @@ A session is engaged when it has enough engaged time, enough pageviews, or a goa
 (thresholds per site). Rollups are additive hourly counters; each event counts once
 because only events new to the database reach this code.
 
-Known limit: two workers handling the same visitor in the same instant may each open a
-session (the consumer group spreads entries round-robin); rare, and left for the scale-out
-work (partitioning entries by visitor would remove it).
+Known limit: two workers writing batches that hold the same visitor at the same time can
+split that visitor's session facts (two sessions for one visit, or one session's counts
+overwritten by the other's commit), since the consumer group spreads entries by arrival,
+not by visitor. Rare while workers keep up, common while several drain a backlog; events
+and the rollups' event counts stay exact. See deploy/SCALING.md ("Known limit");
+partitioning entries by visitor would remove it.
 """
 
 from __future__ import annotations
