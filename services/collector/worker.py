@@ -1,9 +1,18 @@
 """The ingest worker: queue -> database in batches, idempotent by event id, ack after commit.
 
-Per batch, in one transaction: drop events already stored (redeliveries), sessionise the
-new ones, insert them (COPY on Postgres), upsert their sessions and add to the hourly
-rollups. Acknowledged only after the commit, so a crash anywhere means a redelivery, and
-the redelivery changes nothing that was already committed.
+Per batch, in this order:
+1. prepare (prepare_batch, while the batch before is still being finished): decode, drop
+   copies within the batch and ids the batch in flight holds; read the open sessions, the
+   sessions of stored pageviews its engagement events refer to, and its sites' settings.
+   Ids already stored are not looked up, except when the batch is prepared again (below).
+2. stage (stage_batch), in a new transaction: sessionise the events in time order a slice
+   at a time, each slice's `events` rows sent (COPY on Postgres) while the next is made.
+3. finish (finish_batch), in the same transaction: claim the events' ids in `event_ids`;
+   if any is taken (a redelivery, another writer), roll everything back and prepare the
+   batch again, this time dropping ids already stored. Then count the visitors new to
+   their day, upsert the sessions, add to the hourly rollups, and commit.
+4. acknowledge (commit_batch), only after the commit, so a crash anywhere means a
+   redelivery, and the redelivery changes nothing that was already committed.
 """
 
 from __future__ import annotations
@@ -65,7 +74,8 @@ SESSION_COLUMNS = [c.name for c in sessions.columns if c.name != "session_id"]
 # An `events` row's (event_id, occurred_at, session_id): its claim in the event_ids register.
 CLAIM = itemgetter(*(EVENT_COLUMNS.index(name) for name in CLAIM_COLUMNS))
 # Events sessionised (and their rows made) per slice of a batch, while the slice before is
-# stored: about 10 ms of this process's work.
+# stored: small enough that storing starts early, large enough that handing a slice over
+# costs little.
 STAGE_SLICE = 4_000
 
 
@@ -234,9 +244,8 @@ class StagedBatch:
     deliveries: Sequence[Delivery]
     conn: AsyncConnection | None  # None: nothing to write (every event was stored)
     # (event_id, occurred_at, session_id) for the event_ids register, in id order: a btree
-    # takes sorted keys with far fewer page visits. Claiming 200k ids took 0.58-0.71 s
-    # sorted against 0.84-0.94 s in arrival order into a table of 1M, 0.35-0.49 s against
-    # 0.49-0.69 s into an empty one; sorting them costs this process ~0.11 s.
+    # takes sorted keys with far fewer page visits, which saves the database more time than
+    # sorting them costs this process.
     claims: list[tuple[Any, Any, Any]]
     session_rows: list[dict[str, Any]]
     page_rows: list[dict[str, Any]]
