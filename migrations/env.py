@@ -7,7 +7,9 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from services.schema import metadata
 from shared.db import create_engine
+from shared.migrate import include_object_for
 from shared.settings import Settings, load_settings
 
 config = context.config
@@ -21,7 +23,8 @@ def _settings() -> Settings:
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
-        target_metadata=None,
+        target_metadata=metadata,
+        include_object=include_object_for(connection.dialect.name),
         render_as_batch=connection.dialect.name == "sqlite",
         transaction_per_migration=True,
     )

@@ -8,38 +8,44 @@ import contextlib
 import json
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from services.api.keys.schemas import KeyScope as Scope
+from services.api.app import api_parts
+from services.api.app import create_app as create_api_app
+from services.api.keys.schemas import KeyScope
 from services.api.keys.service import create_key, revoke_key
-from services.api.people.tasks import run_webhooks
-from services.api.router import router as api_router
-from services.collector.router import EventIntakeMiddleware
-from services.collector.router import router as collector_router
-from services.collector.worker import run_ingest
-from services.consent.expiry.tasks import run_expiry
+from services.collector.app import collector_parts, create_worker_app, worker_parts
+from services.collector.app import create_app as create_collector_app
+from services.consent.app import consent_parts
+from services.consent.app import create_app as create_consent_app
 from services.consent.ledger.service import VerifyReport, ledger_sites, verify_site
 from services.consent.notices.service import NoticeChange, publish_notice
 from services.consent.rights.service import list_requests
-from services.consent.router import router as consent_router
 from services.consent.sites.service import ensure_site, site_assertion_secret
-from services.consent.tokens.service import restore_revocations
-from shared.app import asgi_app, build_app
-from shared.db import create_engine, sites
+from shared.app import AppParts, app_from_parts, asgi_app
+from shared.db import create_engine
 from shared.errors import ProblemError
 from shared.logging import configure_logging
 from shared.migrate import upgrade_head
-from shared.partitions import RetentionReport, maintain, run_maintenance
+from shared.models import sites
+from shared.partitions import RetentionReport, maintain
 from shared.runtime import Resources, tune_gc
 from shared.server import bounded_http_protocol
 from shared.settings import Settings, SettingsError, load_settings
 from shared.sites import SiteError, SiteSettings, create_site, get_site
 
-SERVICES = ("collector", "consent", "api", "worker")
+# `overt serve SERVICE`: each service's own app, as its app.py describes it.
+SERVICE_APPS: dict[str, Callable[[Settings], FastAPI]] = {
+    "collector": create_collector_app,
+    "consent": create_consent_app,
+    "api": create_api_app,
+    "worker": create_worker_app,
+}
+SERVICES = tuple(SERVICE_APPS)
 MAX_HEAD_BYTES = 32 * 1024
 
 
@@ -71,36 +77,13 @@ def all_in_one_app(settings: Settings) -> FastAPI:
             lines.append("No site yet: `overt site add example.com` prints its script tag.")
         print("\n".join(lines), flush=True)
 
-    return build_app(
-        title="Overt",
-        settings=settings,
-        routers=[collector_router, consent_router, api_router],
-        startup=[restore_revocations, announce],
-        background=[run_ingest, run_expiry, run_maintenance, run_webhooks],
-        front=[EventIntakeMiddleware],
-    )
+    everything = collector_parts() + worker_parts() + consent_parts() + api_parts()
+    return app_from_parts("Overt", settings, everything + AppParts(startup=(announce,)))
 
 
 def service_app(settings: Settings, service: str) -> FastAPI:
     """One service per process (production); the queue between them must be Redis."""
-    if service in ("collector", "worker") and not settings.redis_url:
-        raise SettingsError(
-            f"OVERT_REDIS_URL: required by `overt serve {service}` (the in-process queue "
-            "only links a collector and a worker inside one process; use `overt up` for that)"
-        )
-    routers = {"collector": [collector_router], "consent": [consent_router], "api": [api_router]}
-    return build_app(
-        title=f"Overt {service}",
-        settings=settings,
-        routers=routers.get(service, []),
-        startup=[restore_revocations] if service == "consent" else [],
-        background={
-            "worker": [run_ingest, run_maintenance],
-            "consent": [run_expiry],
-            "api": [run_webhooks],
-        }.get(service, []),
-        front=[EventIntakeMiddleware] if service == "collector" else [],
-    )
+    return SERVICE_APPS[service](settings)
 
 
 def server_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
@@ -156,7 +139,10 @@ async def _key_create(
     engine = create_engine(settings)
     try:
         key, secret = await create_key(
-            engine=engine, site_id=site_id, scopes=[Scope(s) for s in scopes], rate_limit=rate_limit
+            engine=engine,
+            site_id=site_id,
+            scopes=[KeyScope(s) for s in scopes],
+            rate_limit=rate_limit,
         )
     finally:
         await engine.dispose()
@@ -231,17 +217,23 @@ def parser() -> argparse.ArgumentParser:
     up = commands.add_parser("up", help="everything in one process (runs migrations first)")
     up.add_argument("--port", type=int, help="port to bind (default OVERT_PORT or 8000)")
     up.add_argument("--host", help="address to bind (default OVERT_HOST or 127.0.0.1)")
+    up.set_defaults(func=command_up)
 
     serve_cmd = commands.add_parser("serve", help="one service per process")
     serve_cmd.add_argument("service", choices=SERVICES)
     serve_cmd.add_argument("--port", type=int)
     serve_cmd.add_argument("--host")
+    serve_cmd.set_defaults(func=command_serve)
 
-    commands.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
-    commands.add_parser(
+    migrate = commands.add_parser(
+        "migrate", help="apply database migrations (alembic upgrade head)"
+    )
+    migrate.set_defaults(func=command_migrate)
+    partitions = commands.add_parser(
         "partitions",
         help="create event partitions ahead and apply retention now (workers also do it hourly)",
     )
+    partitions.set_defaults(func=command_partitions)
 
     site = commands.add_parser("site", help="manage sites").add_subparsers(
         dest="action", required=True
@@ -253,6 +245,7 @@ def parser() -> argparse.ArgumentParser:
         "--events-per-second", type=int, help="rate limit per collector process (default 20000)"
     )
     site_add.add_argument("--json", action="store_true", help="machine-readable output")
+    site_add.set_defaults(func=command_site_add)
 
     key = commands.add_parser("key", help="manage API keys").add_subparsers(
         dest="action", required=True
@@ -260,7 +253,7 @@ def parser() -> argparse.ArgumentParser:
     key_create = key.add_parser("create", help="create an API key (printed once)")
     key_create.add_argument("--site", required=True)
     key_create.add_argument(
-        "--scope", action="append", required=True, choices=[s.value for s in Scope]
+        "--scope", action="append", required=True, choices=[s.value for s in KeyScope]
     )
     key_create.add_argument(
         "--rate-limit",
@@ -268,8 +261,10 @@ def parser() -> argparse.ArgumentParser:
         help="requests per window for this key (default OVERT_API_RATE_LIMIT)",
     )
     key_create.add_argument("--json", action="store_true")
+    key_create.set_defaults(func=command_key_create)
     key_revoke = key.add_parser("revoke", help="revoke an API key; takes effect at once")
     key_revoke.add_argument("key_id", help="the id printed by `overt key create`")
+    key_revoke.set_defaults(func=command_key_revoke)
 
     ledger = commands.add_parser("ledger", help="the consent ledger").add_subparsers(
         dest="action", required=True
@@ -278,6 +273,7 @@ def parser() -> argparse.ArgumentParser:
         "verify", help="recompute the hash chain and checkpoints; exit 1 on tampering"
     )
     ledger_verify.add_argument("--site", help="one site (default: every site)")
+    ledger_verify.set_defaults(func=command_ledger_verify)
 
     consent = commands.add_parser("consent", help="consent service administration").add_subparsers(
         dest="action", required=True
@@ -286,11 +282,13 @@ def parser() -> argparse.ArgumentParser:
         "secret", help="print the site's identity-assertion secret (HMAC key for its backend)"
     )
     consent_secret.add_argument("--site", required=True)
+    consent_secret.set_defaults(func=command_consent_secret)
     consent_requests = consent.add_parser(
         "requests", help="list data-subject requests with their legal deadlines"
     )
     consent_requests.add_argument("--site", required=True)
     consent_requests.add_argument("--json", action="store_true")
+    consent_requests.set_defaults(func=command_consent_requests)
     consent_notice = consent.add_parser(
         "notice", help="publish a new notice version; purposes whose text changed are asked again"
     )
@@ -298,102 +296,132 @@ def parser() -> argparse.ArgumentParser:
     consent_notice.add_argument(
         "--text", action="append", required=True, metavar="PURPOSE=TEXT", help="repeatable"
     )
+    consent_notice.set_defaults(func=command_consent_notice)
     return root
+
+
+def command_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    upgrade_head(settings)
+    print("database is at the latest migration")
+    return 0
+
+
+def command_partitions(settings: Settings, args: argparse.Namespace) -> int:
+    created, removed = asyncio.run(_partitions(settings))
+    print(f"partitions created: {', '.join(created) or 'none (all present)'}")
+    print(
+        f"retention: dropped {', '.join(removed.dropped_partitions) or 'no partition'}; "
+        f"deleted {removed.deleted_events} events, {removed.deleted_sessions} sessions, "
+        f"{removed.deleted_rollup_rows} rollup rows"
+    )
+    return 0
+
+
+def command_up(settings: Settings, args: argparse.Namespace) -> int:
+    settings.secret()  # fails early, or creates the embedded secret once
+    upgrade_head(settings)
+    serve(all_in_one_app(settings), settings)
+    return 0
+
+
+def command_serve(settings: Settings, args: argparse.Namespace) -> int:
+    serve(service_app(settings, args.service), settings)
+    return 0
+
+
+def command_site_add(settings: Settings, args: argparse.Namespace) -> int:
+    knobs = {"events_per_second": args.events_per_second} if args.events_per_second else {}
+    site_settings = SiteSettings(**knobs)
+    site_id, domain = asyncio.run(_site_add(settings, args.domain, args.timezone, site_settings))
+    tag = script_tag(settings, site_id)
+    if args.json:
+        print(json.dumps({"id": site_id, "domain": domain, "script_tag": tag}))
+    else:
+        print(f"site {domain} registered with id {site_id}\n{tag}")
+    return 0
+
+
+def command_key_create(settings: Settings, args: argparse.Namespace) -> int:
+    key_id, secret = asyncio.run(_key_create(settings, args.site, args.scope, args.rate_limit))
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "id": key_id,
+                    "key": secret,
+                    "site_id": args.site,
+                    "scopes": sorted(set(args.scope)),
+                }
+            )
+        )
+    else:
+        print(f"key {key_id} for site {args.site} (shown once, store it now):\n{secret}")
+    return 0
+
+
+def command_key_revoke(settings: Settings, args: argparse.Namespace) -> int:
+    if not asyncio.run(_key_revoke(settings, args.key_id)):
+        raise LookupError(f"no live key with id {args.key_id!r}")
+    print(f"key {args.key_id} revoked")
+    return 0
+
+
+def command_ledger_verify(settings: Settings, args: argparse.Namespace) -> int:
+    reports = asyncio.run(_ledger_verify(settings, args.site))
+    for report in reports:
+        if report.ok:
+            print(
+                f"site {report.site_id}: {report.rows} rows, "
+                f"{report.checkpoints} signed checkpoints, chain intact"
+            )
+        for problem in report.problems:
+            print(f"TAMPERED: {problem}", file=sys.stderr)
+    return 0 if all(report.ok for report in reports) else 1
+
+
+def command_consent_secret(settings: Settings, args: argparse.Namespace) -> int:
+    print(asyncio.run(_consent_secret(settings, args.site)))
+    return 0
+
+
+def command_consent_notice(settings: Settings, args: argparse.Namespace) -> int:
+    texts = dict(pair.split("=", 1) for pair in args.text if "=" in pair)
+    if len(texts) != len(args.text):
+        raise ValueError("--text takes PURPOSE=TEXT")
+    change = asyncio.run(_consent_notice(settings, args.site, texts))
+    asked = ", ".join(change.changed) or "nothing (no text changed)"
+    print(f"notice version {change.version} published; asked again: {asked}")
+    return 0
+
+
+def command_consent_requests(settings: Settings, args: argparse.Namespace) -> int:
+    requests = asyncio.run(_consent_requests(settings, args.site))
+    if args.json:
+        print(json.dumps(requests))
+        return 0
+    for request in requests:
+        state = (
+            "done " + str(request["completed_at"])
+            if request["completed_at"]
+            else ("OVERDUE" if request["overdue"] else "open")
+        )
+        print(
+            f"{request['request_id']} {request['kind']:<8} {request['regime']} "
+            f"received {request['received_at']} due {request['due_at']} {state}"
+        )
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    command: Callable[[Settings, argparse.Namespace], int] = args.func
     try:
         overrides = {k: v for k in ("host", "port") if (v := getattr(args, k, None)) is not None}
         settings = load_settings(Settings)
         if overrides:
             settings = settings.model_copy(update=overrides)
         configure_logging(fmt=settings.log_format, level=settings.log_level)
-
-        if args.command == "migrate":
-            upgrade_head(settings)
-            print("database is at the latest migration")
-        elif args.command == "partitions":
-            created, removed = asyncio.run(_partitions(settings))
-            print(f"partitions created: {', '.join(created) or 'none (all present)'}")
-            print(
-                f"retention: dropped {', '.join(removed.dropped_partitions) or 'no partition'}; "
-                f"deleted {removed.deleted_events} events, {removed.deleted_sessions} sessions, "
-                f"{removed.deleted_rollup_rows} rollup rows"
-            )
-        elif args.command == "up":
-            settings.secret()  # fails early, or creates the embedded secret once
-            upgrade_head(settings)
-            serve(all_in_one_app(settings), settings)
-        elif args.command == "serve":
-            serve(service_app(settings, args.service), settings)
-        elif args.command == "site":
-            knobs = {"events_per_second": args.events_per_second} if args.events_per_second else {}
-            site_settings = SiteSettings(**knobs)
-            site_id, domain = asyncio.run(
-                _site_add(settings, args.domain, args.timezone, site_settings)
-            )
-            tag = script_tag(settings, site_id)
-            if args.json:
-                print(json.dumps({"id": site_id, "domain": domain, "script_tag": tag}))
-            else:
-                print(f"site {domain} registered with id {site_id}\n{tag}")
-        elif args.command == "key" and args.action == "revoke":
-            if not asyncio.run(_key_revoke(settings, args.key_id)):
-                raise LookupError(f"no live key with id {args.key_id!r}")
-            print(f"key {args.key_id} revoked")
-        elif args.command == "key":
-            key_id, secret = asyncio.run(
-                _key_create(settings, args.site, args.scope, args.rate_limit)
-            )
-            if args.json:
-                print(
-                    json.dumps(
-                        {
-                            "id": key_id,
-                            "key": secret,
-                            "site_id": args.site,
-                            "scopes": sorted(set(args.scope)),
-                        }
-                    )
-                )
-            else:
-                print(f"key {key_id} for site {args.site} (shown once, store it now):\n{secret}")
-        elif args.command == "ledger":
-            reports = asyncio.run(_ledger_verify(settings, args.site))
-            for report in reports:
-                if report.ok:
-                    print(
-                        f"site {report.site_id}: {report.rows} rows, "
-                        f"{report.checkpoints} signed checkpoints, chain intact"
-                    )
-                for problem in report.problems:
-                    print(f"TAMPERED: {problem}", file=sys.stderr)
-            if not all(report.ok for report in reports):
-                return 1
-        elif args.command == "consent" and args.action == "secret":
-            print(asyncio.run(_consent_secret(settings, args.site)))
-        elif args.command == "consent" and args.action == "notice":
-            texts = dict(pair.split("=", 1) for pair in args.text if "=" in pair)
-            if len(texts) != len(args.text):
-                raise ValueError("--text takes PURPOSE=TEXT")
-            change = asyncio.run(_consent_notice(settings, args.site, texts))
-            asked = ", ".join(change.changed) or "nothing (no text changed)"
-            print(f"notice version {change.version} published; asked again: {asked}")
-        elif args.command == "consent":
-            requests = asyncio.run(_consent_requests(settings, args.site))
-            if args.json:
-                print(json.dumps(requests))
-            for request in [] if args.json else requests:
-                state = (
-                    "done " + str(request["completed_at"])
-                    if request["completed_at"]
-                    else ("OVERDUE" if request["overdue"] else "open")
-                )
-                print(
-                    f"{request['request_id']} {request['kind']:<8} {request['regime']} "
-                    f"received {request['received_at']} due {request['due_at']} {state}"
-                )
+        return command(settings, args)
     except SettingsError as exc:
         print(f"overt: invalid setting: {exc}", file=sys.stderr)
         return 2
@@ -403,7 +431,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SiteError, LookupError, ValueError) as exc:
         print(f"overt: {exc}", file=sys.stderr)
         return 1
-    return 0
 
 
 if __name__ == "__main__":

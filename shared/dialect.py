@@ -1,7 +1,11 @@
-"""Every difference between SQLite and PostgreSQL, in one place.
+"""The differences between SQLite and PostgreSQL in what statements do, in one place.
 
 Queries elsewhere are written once with SQLAlchemy; whatever cannot be (bulk idempotent
-inserts via COPY, insert-if-absent) lives here with both branches side by side.
+inserts via COPY, insert-if-absent, upserts, time bucketing) lives here with both branches
+side by side. Two modules branch on the backend for what is not a statement: `shared.db`
+(connection setup: SQLite's pragmas, and the codecs and functions defined here) and
+`shared.partitions` (only PostgreSQL partitions `events`; retention drops whole partitions
+there and deletes rows on SQLite). The migrations branch too, for DDL.
 """
 
 from __future__ import annotations
@@ -39,9 +43,8 @@ CLAIM_COLUMNS = ("event_id", "occurred_at", "session_id")
 # Moments in rows bound for streaming_insert and claim_event_ids: a `Stamp`, asyncpg's tuple form
 # of timestamptz (microseconds since 2000-01-01 UTC), which the codec below passes to the
 # wire as it is. asyncpg's own encoder takes a datetime through four Python-level datetime
-# operations, ~1 us a value here: 0.25 s of COPY per 200k values against 0.05 s for stamps,
-# and a drained event carries two (its row and its id's claim). SQLite turns stamps back into
-# datetimes (_sqlite_statement).
+# operations, several times the cost of a stamp, and a drained event carries two (its row and
+# its id's claim). SQLite turns stamps back into datetimes (_sqlite_statement).
 Stamp = tuple[int]
 PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 PG_EPOCH_MS = (PG_EPOCH - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
@@ -111,7 +114,7 @@ async def streaming_insert(
     PostgreSQL: one binary COPY, in a task that reads the slices as they come. `send` hands
     a slice over and lets the task send it, so Postgres stores one slice while this process
     makes the next, where a COPY of the whole batch would start only once all of it is made
-    (200k events: 0.4 s of Postgres time, overlapped). SQLite: executemany at the end.
+    (Postgres's time for a large batch is then overlapped). SQLite: executemany at the end.
     """
     driver = await _driver(conn)
     if not is_postgres(conn):
@@ -209,8 +212,8 @@ async def _sqlite_insert(
     *,
     verb: str = "INSERT",
 ) -> None:
-    """executemany straight to the driver: SQLAlchemy's per-row parameter handling cost
-    46 us an event (the drain's largest cost on SQLite); this is a tuple per row."""
+    """executemany straight to the driver: SQLAlchemy's per-row parameter handling was the
+    drain's largest cost on SQLite; this is a tuple per row."""
     sql, processors = _sqlite_statement(conn.dialect, table, tuple(columns), verb)
     converting = [(index, p) for index, p in enumerate(processors) if p is not None]
     rows = []
@@ -245,7 +248,7 @@ async def upsert(
 
     Both dialects speak INSERT ... ON CONFLICT (keys) DO UPDATE. PostgreSQL gets every row in
     one statement: a few rows as one array per column (INSERT ... SELECT FROM unnest(...)),
-    where a multi-row VALUES list costs SQLAlchemy ~10 µs per row to compile and bind; many
+    where a multi-row VALUES list costs SQLAlchemy a compile and bind per row; many
     rows through a staging table (see _insert_on_conflict). SQLite: the statement through
     SQLAlchemy, executemany.
     """
@@ -275,7 +278,7 @@ _PG = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 # From this many rows on, PostgreSQL bulk statements read their rows from a staging table
 # filled by COPY instead of from one array per column: asyncpg checks every array element
-# against collections.abc (isinstance in Python, ~0.3 µs an element, 26 for a session row),
+# against collections.abc (isinstance in Python, for each of a session row's many columns),
 # where COPY encodes each tuple in C. Below it, the array form saves two round trips.
 STAGE_ROWS = 64
 
@@ -397,8 +400,8 @@ async def select_matching(
     holds one of its values, and whose `at_least` columns are at or above theirs.
 
     PostgreSQL: one statement straight on the driver, rows decoded in C (asyncpg records);
-    through SQLAlchemy's result processing, a session row cost the ingest worker ~10 µs,
-    and it reads one per visitor of every batch. SQLite: SQLAlchemy, IN lists in chunks.
+    SQLAlchemy's result processing costs Python work per column of a session row, and the
+    ingest worker reads one per visitor of every batch. SQLite: SQLAlchemy, IN lists in chunks.
     """
     column, values = any_of
     if not values:
@@ -438,10 +441,14 @@ async def claim_event_ids(
     cannot); claims in id order cost its btree far fewer page visits (callers sort them).
     In the caller's transaction: a concurrent writer of the same id waits for it, then
     finds the id taken; a rollback releases the ids again.
-    Postgres: COPY inside a savepoint (callers have already dropped the ids they saw
-    stored, so a duplicate means a concurrent writer: 0 is returned, nothing is kept, and
-    the caller prepares again). Claiming 200k ids took 0.6 s this way against 2.45 s with
-    INSERT ... SELECT FROM unnest ... ON CONFLICT here. SQLite: INSERT OR IGNORE.
+    The claim is how a batch learns that some of its events are stored already: the worker
+    prepares a batch without looking its ids up, so a taken id is usually an event stored
+    before (a redelivery after a crash, a client's resend), sometimes a concurrent writer's.
+    Either way fewer than all is the answer, and the caller rolls back and prepares the
+    batch again, verified against this register.
+    Postgres: COPY inside a savepoint; one taken id fails it, 0 is returned and nothing is
+    kept. Several times faster here than INSERT ... SELECT FROM unnest ... ON CONFLICT.
+    SQLite: INSERT OR IGNORE, counting the rows it added.
     """
     if not claims:
         return 0

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import calendar
-import contextlib
 import logging
 import re
 from dataclasses import dataclass, field
@@ -32,9 +31,10 @@ from datetime import UTC, date, datetime
 from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from shared.db import event_ids, events, page_hourly, sessions, site_hourly, sites
+from shared.models import event_ids, events, page_hourly, sessions, site_hourly, sites
 from shared.runtime import Resources
 from shared.sites import SiteSettings
+from shared.tasks import periodic
 
 log = logging.getLogger("overt.partitions")
 
@@ -44,6 +44,12 @@ MONTHS_AHEAD = 2
 # pg_advisory_xact_lock key shared by every process doing partition maintenance ("OVRTPART").
 LOCK_KEY = 0x4F565254_50415254
 _MONTHLY = re.compile(r"^events_p(\d{4})(\d{2})$")
+
+
+def is_partition(table_name: str) -> bool:
+    """Whether `table_name` is one of the partitions of `events` (the schema has no class for
+    them: they come and go with time, made by `ensure_partitions`)."""
+    return table_name == DEFAULT_PARTITION or _MONTHLY.match(table_name) is not None
 
 
 def month_of(moment: datetime | date) -> date:
@@ -261,13 +267,13 @@ async def run_maintenance(resources: Resources, stop: asyncio.Event) -> None:
     A failed pass (database down, a lock not granted in time) is logged and retried at the
     next interval; partitions are made months ahead, so a missed pass costs nothing.
     """
-    interval = resources.settings.maintenance_interval_seconds
-    while True:
-        try:
-            await maintain(resources.engine)
-        except Exception as exc:
-            log.warning("maintenance pass failed: %s", type(exc).__name__)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=interval)
-        if stop.is_set():
-            return
+
+    async def one_pass() -> None:
+        await maintain(resources.engine)
+
+    await periodic(
+        stop,
+        interval=resources.settings.maintenance_interval_seconds,
+        one_pass=one_pass,
+        name="partition maintenance",
+    )

@@ -258,7 +258,7 @@ class RedisStreamQueue:
     async def _publish_commands(self, commands: list[tuple[str | bytes, ...]]) -> list[Any]:
         """Send commands in one write and read their replies, on a connection the flusher
         keeps (one flusher runs at a time), under one timeout for the lot (the socket
-        timeout's length). redis-py's pipeline object cost ~45 µs more CPU per flush (a
+        timeout's length). redis-py's pipeline object costs more CPU per flush (a
         connection checkout and release, a command stack, its bookkeeping), and a timeout
         per reply more again. A connection that fails is dropped. One kept from an earlier
         flush may have died meanwhile (Redis restarted, an idle timeout): then the commands

@@ -20,10 +20,10 @@ from shared.settings import Settings
 
 # Generation-0 collections every million (net) allocations instead of CPython's 700. The
 # ingest worker keeps two batches (about 200k tuples, dicts and ids) alive while it builds
-# and writes them, so the default scans each of them several times before it dies: a
-# third of the worker's CPU in the drain benchmark (18 us/event against 12 with the GC
-# off). A collection scans the objects born since the last one, so the threshold must
-# outlast a batch's life for its objects to die unscanned; 200k still cost 1.5 us/event.
+# and writes them, so the default scans each of them several times before it dies, a large
+# share of the worker's CPU in the drain benchmark. A collection scans the objects born
+# since the last one, so the threshold must outlast a batch's life for its objects to die
+# unscanned (a threshold near a batch's size still cost a measurable share).
 GC_THRESHOLD = (1_000_000, 20, 100)
 
 

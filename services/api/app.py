@@ -1,4 +1,4 @@
-"""The API as its own process."""
+"""The API's parts, and the API as its own process."""
 
 from __future__ import annotations
 
@@ -6,17 +6,16 @@ from fastapi import FastAPI
 
 from services.api.people.tasks import run_webhooks
 from services.api.router import router
-from shared.app import build_app
+from shared.app import AppParts, app_from_parts
 from shared.runtime import Resources
 from shared.settings import Settings, load_settings
 
 
+def api_parts() -> AppParts:
+    """Its routes and the webhook sender."""
+    return AppParts(routers=(router,), background=(run_webhooks,))
+
+
 def create_app(settings: Settings | None = None, resources: Resources | None = None) -> FastAPI:
     settings = settings or load_settings(Settings)
-    return build_app(
-        title="Overt API",
-        settings=settings,
-        routers=[router],
-        resources=resources,
-        background=[run_webhooks],
-    )
+    return app_from_parts("Overt API", settings, api_parts(), resources)

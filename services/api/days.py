@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.db import sites
+from shared.models import sites
 
 
 def check_date_range(first: date, last: date) -> None:

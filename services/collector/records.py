@@ -24,7 +24,7 @@ from shared.dialect import PG_EPOCH_MS, Stamp
 
 # The worker's session ids: asyncpg's UUID, a uuid.UUID subclass written in C. COPY
 # writes its 16 bytes as they are, where a uuid.UUID goes through its Python `bytes`
-# property (0.45 against 0.12 us a value here), and it keeps its hash, so the worker's
+# property (several times slower), and it keeps its hash, so the worker's
 # dicts of sessions key on the ids themselves. Equal to, and hashed like, a uuid.UUID of
 # the same value.
 Id: TypeAlias = pgproto.UUID

@@ -46,9 +46,9 @@ from services.collector.schemas import (
     pattern_error,
 )
 from shared.consent_tokens import RevocationNotifier, check_linkable
-from shared.db import visitor_salts
 from shared.dialect import insert_if_absent
 from shared.metrics import CONSENT_CHECKS, EVENTS_ACCEPTED, EVENTS_DROPPED_BOTS, EVENTS_GPC
+from shared.models import visitor_salts
 from shared.queue import EventQueue, QueueUnavailable
 from shared.sites import Site, get_site
 

@@ -6,9 +6,12 @@ A session is engaged when it has enough engaged time, enough pageviews, or a goa
 (thresholds per site). Rollups are additive hourly counters; each event counts once
 because only events new to the database reach this code.
 
-Known limit: two workers handling the same visitor in the same instant may each open a
-session (the consumer group spreads entries round-robin); rare, and left for the scale-out
-work (partitioning entries by visitor would remove it).
+Known limit: two workers writing batches that hold the same visitor at the same time can
+split that visitor's session facts (two sessions for one visit, or one session's counts
+overwritten by the other's commit), since the consumer group spreads entries by arrival,
+not by visitor. Rare while workers keep up, common while several drain a backlog; events
+and the rollups' event counts stay exact. See deploy/SCALING.md ("Known limit");
+partitioning entries by visitor would remove it.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.collector.records import NO_SESSION, DecodedEvent, Id, QueuedEvent, copy_record
-from shared.db import BUILTIN_EVENTS
+from shared.models import BUILTIN_EVENTS
 from shared.sites import DEFAULT_SITE_SETTINGS, SiteSettings
 
 SESSION_GAP = timedelta(minutes=30)
@@ -166,6 +169,27 @@ class BatchResult:
     pageviews: dict[str, Session]  # by the pageviews' hex ids
 
 
+@dataclass(slots=True)
+class PageCounts:
+    """What a batch adds to one page_hourly row (site, hour, path)."""
+
+    pageviews: int = 0
+    engaged_ms: int = 0
+    entries: int = 0
+
+
+@dataclass(slots=True)
+class SiteCounts:
+    """What a batch adds to one site_hourly row (site, hour)."""
+
+    pageviews: int = 0
+    events: int = 0
+    sessions: int = 0
+    engaged_sessions: int = 0
+    engaged_ms: int = 0
+    gpc_events: int = 0
+
+
 def _engaged(session: Session, settings: SiteSettings) -> bool:
     return (
         session.engaged_ms >= settings.engaged_min_ms
@@ -207,8 +231,8 @@ class Sessioniser:
             if owner is not None:
                 self.pageview_owner[pageview_id] = owner
         # Rollup deltas keyed by the hour's epoch milliseconds; datetimes only in the output.
-        self.page_deltas: dict[tuple[str, int, str], list[int]] = defaultdict(lambda: [0, 0, 0])
-        self.site_deltas: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0])
+        self.page_deltas: dict[tuple[str, int, str], PageCounts] = defaultdict(PageCounts)
+        self.site_deltas: dict[tuple[str, int], SiteCounts] = defaultdict(SiteCounts)
         # First sightings per UTC day: (site, visitor) and (site, path, visitor) -> epoch
         # ms. In time order, the first one seen is the earliest.
         self.day_visitors: dict[int, dict[tuple[str, int], int]] = defaultdict(dict)
@@ -231,7 +255,7 @@ class Sessioniser:
         # The loop below runs per event (200k in a large batch): the row's hour counters
         # and day sets are looked up only when the hour or the site changes (events come
         # in time order), and no pass over the events is made twice.
-        delta_site, delta_hour, site_delta = "", -1, [0] * 6
+        delta_site, delta_hour, site_delta = "", -1, SiteCounts()
         seen_visitors: dict[tuple[str, int], int] = {}
         seen_pages: dict[tuple[str, str, int], int] = {}
         for row in rows:
@@ -278,19 +302,19 @@ class Sessioniser:
                 )
                 self.was_engaged[session.session_id] = False
                 latest[key] = session
-                page_deltas[(site, hour, path)][2] += 1
-                site_delta[2] += 1
+                page_deltas[(site, hour, path)].entries += 1
+                site_delta.sessions += 1
 
-            site_delta[1] += 1
+            site_delta.events += 1
             if row.gpc:
-                site_delta[5] += 1
+                site_delta.gpc_events += 1
             if name == "pageview":
-                page_deltas[(site, hour, path)][0] += 1
-                site_delta[0] += 1
+                page_deltas[(site, hour, path)].pageviews += 1
+                site_delta.pageviews += 1
             elif name == "engagement":
                 engaged = row.engaged_ms or 0
-                page_deltas[(site, hour, path)][1] += engaged
-                site_delta[4] += engaged
+                page_deltas[(site, hour, path)].engaged_ms += engaged
+                site_delta.engaged_ms += engaged
 
             if session is None:
                 records.append(copy_record(row, NO_SESSION))
@@ -325,7 +349,7 @@ class Sessioniser:
             )
             if session.is_engaged and not self.was_engaged[session.session_id]:
                 started = session.started_ms
-                site_deltas[(session.site_id, started - started % HOUR_MS)][3] += 1
+                site_deltas[(session.site_id, started - started % HOUR_MS)].engaged_sessions += 1
 
         days = {index: from_epoch_ms(index * DAY_MS).date() for index in self.day_visitors}
         return BatchResult(
@@ -335,24 +359,24 @@ class Sessioniser:
                     "site_id": site,
                     "hour": from_epoch_ms(hour),
                     "path": path,
-                    "pageviews": pv,
-                    "engaged_ms": ms,
-                    "entries": entries,
+                    "pageviews": counts.pageviews,
+                    "engaged_ms": counts.engaged_ms,
+                    "entries": counts.entries,
                 }
-                for (site, hour, path), (pv, ms, entries) in self.page_deltas.items()
+                for (site, hour, path), counts in self.page_deltas.items()
             ],
             site_hourly=[
                 {
                     "site_id": site,
                     "hour": from_epoch_ms(hour),
-                    "pageviews": d[0],
-                    "events": d[1],
-                    "sessions": d[2],
-                    "engaged_sessions": d[3],
-                    "engaged_ms": d[4],
-                    "gpc_events": d[5],
+                    "pageviews": counts.pageviews,
+                    "events": counts.events,
+                    "sessions": counts.sessions,
+                    "engaged_sessions": counts.engaged_sessions,
+                    "engaged_ms": counts.engaged_ms,
+                    "gpc_events": counts.gpc_events,
                 }
-                for (site, hour), d in site_deltas.items()
+                for (site, hour), counts in site_deltas.items()
             ],
             visitors={
                 (days[index], site, visitor): at

@@ -1,4 +1,4 @@
-"""The consent service as its own process."""
+"""The consent service's parts, and the consent service as its own process."""
 
 from __future__ import annotations
 
@@ -7,18 +7,16 @@ from fastapi import FastAPI
 from services.consent.expiry.tasks import run_expiry
 from services.consent.router import router
 from services.consent.tokens.service import restore_revocations
-from shared.app import build_app
+from shared.app import AppParts, app_from_parts
 from shared.runtime import Resources
 from shared.settings import Settings, load_settings
 
 
+def consent_parts() -> AppParts:
+    """Its routes, the revocation list restored at startup, and the expiry loop."""
+    return AppParts(routers=(router,), startup=(restore_revocations,), background=(run_expiry,))
+
+
 def create_app(settings: Settings | None = None, resources: Resources | None = None) -> FastAPI:
     settings = settings or load_settings(Settings)
-    return build_app(
-        title="Overt consent",
-        settings=settings,
-        routers=[router],
-        resources=resources,
-        startup=[restore_revocations],
-        background=[run_expiry],
-    )
+    return app_from_parts("Overt consent", settings, consent_parts(), resources)

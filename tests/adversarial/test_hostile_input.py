@@ -26,8 +26,9 @@ import pytest
 from sqlalchemy import func, select
 
 from services.cli import MAX_HEAD_BYTES
-from shared.db import create_engine, events
+from shared.db import create_engine
 from shared.logging import JsonFormatter
+from shared.models import events
 from tests.helpers.live import BODY_SECONDS, Live
 
 PROBLEM = "application/problem+json"

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import update
 
-from shared.db import sites
+from shared.models import sites
 from tests.helpers.overt import Overt
 from tests.helpers.people import (
     auth,

@@ -13,7 +13,7 @@ from services.api.engagement.schemas import DefinitionIn
 from services.api.engagement.service import store_definition
 from services.api.keys.schemas import KeyScope
 from services.api.keys.service import create_key, revoke_key
-from shared.db import events
+from shared.models import events
 from shared.sites import create_site
 from tests.helpers.overt import Overt
 from tests.helpers.problems import assert_problem

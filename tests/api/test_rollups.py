@@ -16,8 +16,8 @@ from sqlalchemy import select
 from services.api.stats.query import rollup_eligible
 from services.api.stats.schemas import QueryIn
 from services.collector.worker import write_events
-from shared.db import page_hourly, page_visitor_days, site_hourly, visitor_days
 from shared.migrate import alembic_config, upgrade_head
+from shared.models import page_hourly, page_visitor_days, site_hourly, visitor_days
 from shared.queue import Delivery
 from tests.helpers.overt import Overt
 from tests.helpers.traffic import ask, traffic

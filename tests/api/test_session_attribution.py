@@ -23,8 +23,8 @@ from sqlalchemy import select
 from services.api.engagement.schemas import DefinitionIn
 from services.api.engagement.service import store_definition
 from services.api.stats import query as query_engine
-from shared.db import events
 from shared.migrate import alembic_config, upgrade_head
+from shared.models import events
 from tests.helpers.overt import Overt
 from tests.helpers.problems import assert_problem
 from tests.helpers.traffic import agent, ask, rows

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from services.collector.service import Intake
-from shared.db import events, page_hourly, sessions, site_hourly
+from shared.models import events, page_hourly, sessions, site_hourly
 from shared.settings import Settings
 from shared.sites import SiteSettings, create_site
 from tests.helpers.capture import stored

@@ -11,8 +11,8 @@ import orjson
 import pytest
 from sqlalchemy import func, select
 
-from shared.db import events, site_hourly
 from shared.logging import configure_logging
+from shared.models import events, site_hourly
 from tests.helpers.capture import stored
 from tests.helpers.overt import Overt
 from tests.helpers.problems import assert_problem

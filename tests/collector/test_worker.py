@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import func, select
 
 from services.collector.worker import ingest_batch, queued_events, run_ingest
-from shared.db import create_engine, events
+from shared.db import create_engine
+from shared.models import events
 from shared.queue import InProcessQueue, RedisStreamQueue
 from shared.runtime import Resources, open_resources
 from shared.settings import Settings

@@ -24,7 +24,14 @@ from services.collector.worker import (
     run_ingest,
     write_prepared,
 )
-from shared.db import events, page_hourly, page_visitor_days, sessions, site_hourly, visitor_days
+from shared.models import (
+    events,
+    page_hourly,
+    page_visitor_days,
+    sessions,
+    site_hourly,
+    visitor_days,
+)
 from shared.queue import Delivery, InProcessQueue
 from shared.runtime import Resources, open_resources
 from shared.settings import Settings

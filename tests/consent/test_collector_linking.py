@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from shared.db import events
+from shared.models import events
 from shared.sites import Site
 from tests.helpers.consent import open_page, post, post_decisions
 from tests.helpers.overt import Overt

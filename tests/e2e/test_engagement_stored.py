@@ -14,7 +14,8 @@ import pytest
 from playwright.async_api import Browser
 from sqlalchemy import select
 
-from shared.db import create_engine, events, sessions
+from shared.db import create_engine
+from shared.models import events, sessions
 from tests.helpers.browser import DESKTOP_CHROME, Server, stay_active
 
 pytestmark = [pytest.mark.anyio, pytest.mark.browser]

@@ -12,7 +12,8 @@ import orjson
 import pytest
 from sqlalchemy import func, select
 
-from shared.db import create_engine, events
+from shared.db import create_engine
+from shared.models import events
 from shared.settings import Settings
 from shared.sites import create_site
 from tests.helpers.backends import free_port

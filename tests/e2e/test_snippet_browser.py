@@ -15,7 +15,8 @@ import pytest
 from playwright.async_api import Browser
 from sqlalchemy import func, inspect, select, text
 
-from shared.db import create_engine, site_hourly
+from shared.db import create_engine
+from shared.models import site_hourly
 from shared.settings import Settings, sqlite_path
 from tests.helpers.browser import DESKTOP_CHROME, Server
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from shared.db import events
+from shared.models import events
 from tests.helpers.overt import Overt
 
 

@@ -19,7 +19,8 @@ from sqlalchemy import func, select
 
 from services.api.keys.schemas import KeyScope
 from services.api.keys.service import create_key
-from shared.db import create_engine, events
+from shared.db import create_engine
+from shared.models import events
 from shared.settings import Settings
 from shared.sites import create_site
 

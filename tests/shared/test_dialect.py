@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared import dialect
-from shared.db import event_ids, page_hourly, sessions, visitor_days
 from shared.dialect import insert_new_returning, select_matching, upsert
+from shared.models import event_ids, page_hourly, sessions, visitor_days
 from shared.runtime import Resources
 from shared.sites import create_site
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.collector.worker import write_events
-from shared.db import event_ids, events, sessions, site_hourly
+from shared.models import event_ids, events, sessions, site_hourly
 from shared.partitions import (
     DEFAULT_PARTITION,
     add_months,

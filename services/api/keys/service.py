@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.api.keys.models import api_keys
 from services.api.keys.schemas import KeyScope
-from shared.db import sites
+from shared.models import sites
 
 KEY_PREFIX = "ovt_"
 

@@ -30,7 +30,7 @@ from services.api.people.schemas import (
     TimelineEvent,
 )
 from shared.consent_state import identified_subjects
-from shared.db import events
+from shared.models import events
 
 # Event names the snippet sends itself; any other name is a goal (as the collector counts).
 BUILTIN_EVENTS = frozenset({"pageview", "engagement", "outbound", "download", "404"})

@@ -65,8 +65,8 @@ from services.api.stats.schemas import (
     QueryOut,
     QueryRow,
 )
-from shared.db import BUILTIN_EVENTS, events, page_hourly, sessions, site_hourly
 from shared.dialect import local_time_bucket
+from shared.models import BUILTIN_EVENTS, events, page_hourly, sessions, site_hourly
 
 # Session dimensions that change after the session opens: read through a join per event.
 SESSION_DIMENSIONS: dict[str, ColumnElement[Any]] = {

@@ -34,8 +34,8 @@ from services.api.stats.schemas import (
     RetentionIn,
     RetentionOut,
 )
-from shared.db import events, sessions
 from shared.dialect import local_time_bucket
+from shared.models import events, sessions
 
 # --- after the click -----------------------------------------------------------------------
 

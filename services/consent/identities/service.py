@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.consent.crypto import as_utc, seal, unseal, utc_text
 from services.consent.identities.models import consent_email_verifications, consent_identities
 from shared.consent_tokens import IDENTIFICATION
-from shared.db import events
+from shared.models import events
 from shared.runtime import Resources
 
 

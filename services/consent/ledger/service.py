@@ -33,8 +33,8 @@ from services.consent.ledger.models import (
     consent_ledger,
 )
 from shared.consent_state import LedgerEvent
-from shared.db import sites
 from shared.dialect import insert_if_absent
+from shared.models import sites
 
 
 class Method(StrEnum):

@@ -29,7 +29,7 @@ from services.consent.state.service import consent_state
 from services.consent.subjects.models import consent_subjects
 from services.consent.tokens.service import revocation, revoke_tokens
 from shared.consent_state import ALL_PURPOSES, LedgerEvent
-from shared.db import events
+from shared.models import events
 from shared.runtime import Resources
 from shared.sites import Site
 

@@ -1,0 +1,26 @@
+"""Every table on the one metadata, for Alembic: the shared tables and each service's models.
+
+Outside the three services (which never import each other) and outside `shared` (which
+imports no service), so the migration environment and the schema test see the whole schema.
+"""
+
+from __future__ import annotations
+
+import services.api.engagement.models
+import services.api.keys.models
+import services.api.people.models
+import services.consent.models
+import shared.models
+from shared.db import metadata
+
+# The modules imported above register their tables on `metadata`; naming them here keeps
+# the imports from looking unused.
+MODEL_MODULES = (
+    shared.models,
+    services.api.keys.models,
+    services.api.engagement.models,
+    services.api.people.models,
+    services.consent.models,
+)
+
+__all__ = ["MODEL_MODULES", "metadata"]

@@ -1,0 +1,290 @@
+"""The tables several services read (the data contract between them), one SQLModel class each.
+
+Hot paths (the worker's COPY and staged upserts, the query engine) build Core statements over
+the `Table` aliases below (`events = Event.__table__`), so those statements stay unchanged.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Uuid,
+    false,
+    text,
+)
+from sqlmodel import Field, SQLModel
+
+from shared.db import UtcDateTime, table_of
+
+
+# A registered website. The collector reads it (origin check), the API scopes keys to it.
+class Site(SQLModel, table=True):
+    __tablename__ = "sites"
+
+    id: str = Field(sa_column=Column(String(32), primary_key=True))
+    domain: str = Field(sa_column=Column(String(253), nullable=False, unique=True))
+    timezone: str = Field(sa_column=Column(String(64), nullable=False, server_default="UTC"))
+    created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    # per-site knobs, see shared.sites.SiteSettings
+    settings: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+sites = table_of(Site)
+
+
+# One accepted event. Written only by the ingest worker, read by the API.
+# On PostgreSQL it is partitioned by month of occurred_at (see shared.partitions) and has
+# no primary key: `event_ids` keeps event_id unique, and a btree on random ids would be
+# paid by every insert for no reader (migrations 0102 and 0300).
+class Event(SQLModel, table=True):
+    __tablename__ = "events"
+    __table_args__ = (
+        # Postgres replaces this btree with BRIN (occurred_at); see migration 0102.
+        Index("ix_events_site_id_occurred_at", "site_id", "occurred_at"),
+        Index(
+            "ix_events_site_id_subject_id",
+            "site_id",
+            "subject_id",
+            postgresql_where=text("subject_id IS NOT NULL"),
+            sqlite_where=text("subject_id IS NOT NULL"),
+        ),
+    )
+
+    event_id: uuid.UUID = Field(sa_column=Column(Uuid, primary_key=True))
+    # No foreign key: the collector queues events only for sites it found, and a per-row
+    # RI check halves COPY's rate (migration 0102). Whoever deletes a site deletes its events.
+    site_id: str = Field(sa_column=Column(String(32), nullable=False))
+    occurred_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    name: str = Field(sa_column=Column(String(120), nullable=False))
+    visitor_hash: int = Field(sa_column=Column(BigInteger, nullable=False))
+    host: str = Field(sa_column=Column(String(253), nullable=False))
+    path: str = Field(sa_column=Column(String(2048), nullable=False))
+    referrer: str | None = Field(default=None, sa_column=Column(String(2048), nullable=True))
+    session_id: uuid.UUID | None = Field(default=None, sa_column=Column(Uuid, nullable=True))
+    pageview_id: uuid.UUID | None = Field(default=None, sa_column=Column(Uuid, nullable=True))
+    engaged_ms: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    scroll_depth: int | None = Field(default=None, sa_column=Column(SmallInteger, nullable=True))
+    source: str | None = Field(default=None, sa_column=Column(String(120), nullable=True))
+    medium: str | None = Field(default=None, sa_column=Column(String(40), nullable=True))
+    utm_source: str | None = Field(default=None, sa_column=Column(String(256), nullable=True))
+    utm_medium: str | None = Field(default=None, sa_column=Column(String(256), nullable=True))
+    utm_campaign: str | None = Field(default=None, sa_column=Column(String(256), nullable=True))
+    utm_term: str | None = Field(default=None, sa_column=Column(String(256), nullable=True))
+    utm_content: str | None = Field(default=None, sa_column=Column(String(256), nullable=True))
+    browser: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    os: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    device: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
+    country: str | None = Field(default=None, sa_column=Column(String(2), nullable=True))
+    gpc: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )
+    props: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    analytics_id: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
+    # Tier 2 only: set by the collector for a valid, unrevoked identification token;
+    # cleared by erasure. Never set without that consent (promise 2).
+    subject_id: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
+    # The session's attribution and entry page, copied by the ingest worker onto each event of
+    # the session (fixed when it opens), so filters and dimensions on them need no join to
+    # `sessions` (migration 0301). NULL when the event has no session.
+    session_entry_path: str | None = Field(
+        default=None, sa_column=Column(String(2048), nullable=True)
+    )
+    session_referrer: str | None = Field(
+        default=None, sa_column=Column(String(2048), nullable=True)
+    )
+    session_source: str | None = Field(default=None, sa_column=Column(String(120), nullable=True))
+    session_medium: str | None = Field(default=None, sa_column=Column(String(40), nullable=True))
+    session_utm_source: str | None = Field(
+        default=None, sa_column=Column(String(256), nullable=True)
+    )
+    session_utm_medium: str | None = Field(
+        default=None, sa_column=Column(String(256), nullable=True)
+    )
+    session_utm_campaign: str | None = Field(
+        default=None, sa_column=Column(String(256), nullable=True)
+    )
+
+
+events = table_of(Event)
+
+
+# The register of stored event ids: the one unique index over event_id alone, which a
+# partitioned `events` cannot have. The worker claims ids here in the transaction that
+# writes their events (which a taken id rolls back), so a replay is stored once even when it
+# carries another occurred_at (another partition).
+# It also maps a pageview to its session, for engagement events arriving in later batches,
+# so nothing needs to find an event by id in `events` (which has no index on it on Postgres).
+class StoredEventId(SQLModel, table=True):
+    __tablename__ = "event_ids"
+    __table_args__ = (Index("ix_event_ids_occurred_at", "occurred_at", postgresql_using="brin"),)
+
+    event_id: uuid.UUID = Field(sa_column=Column(Uuid, primary_key=True))
+    occurred_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    session_id: uuid.UUID | None = Field(default=None, sa_column=Column(Uuid, nullable=True))
+
+
+event_ids = table_of(StoredEventId)
+
+# Event names the snippet sends itself; every other name is a goal (a custom event).
+BUILTIN_EVENTS = frozenset({"pageview", "engagement", "outbound", "download", "404"})
+
+
+# A visit: events of one visitor hash with no gap over 30 minutes. Kept by the ingest worker.
+# (Named for the visit, not `Session`, which in this codebase means a database session.)
+class VisitSession(SQLModel, table=True):
+    __tablename__ = "sessions"
+    __table_args__ = (
+        # Not on last_seen_at, which every update moves: updates stay in place (migration 0302).
+        Index("ix_sessions_site_id_visitor_hash", "site_id", "visitor_hash"),
+        Index("ix_sessions_site_id_started_at", "site_id", "started_at"),
+        Index(
+            "ix_sessions_site_id_analytics_id_started_at", "site_id", "analytics_id", "started_at"
+        ),
+    )
+
+    session_id: uuid.UUID = Field(sa_column=Column(Uuid, primary_key=True))
+    site_id: str = Field(
+        sa_column=Column(String(32), ForeignKey("sites.id", ondelete="CASCADE"), nullable=False)
+    )
+    visitor_hash: int = Field(sa_column=Column(BigInteger, nullable=False))
+    started_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    last_seen_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    pageviews: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    events: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    goals: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    engaged_ms: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
+    max_scroll_depth: int = Field(
+        default=0, sa_column=Column(SmallInteger, nullable=False, server_default="0")
+    )
+    is_engaged: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )
+    entry_path: str = Field(sa_column=Column(String(2048), nullable=False))
+    exit_path: str = Field(sa_column=Column(String(2048), nullable=False))
+    referrer: str | None = Field(default=None, sa_column=Column(String(2048), nullable=True))
+    source: str | None = Field(default=None, sa_column=Column(String(120), nullable=True))
+    medium: str | None = Field(default=None, sa_column=Column(String(40), nullable=True))
+    utm_source: str | None = Field(default=None, sa_column=Column(String(256), nullable=True))
+    utm_medium: str | None = Field(default=None, sa_column=Column(String(256), nullable=True))
+    utm_campaign: str | None = Field(default=None, sa_column=Column(String(256), nullable=True))
+    browser: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    os: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    device: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
+    country: str | None = Field(default=None, sa_column=Column(String(2), nullable=True))
+    analytics_id: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
+
+
+sessions = table_of(VisitSession)
+
+
+# Additive hourly counters kept current by the ingest worker (fast day/hour/page queries).
+class PageHourly(SQLModel, table=True):
+    __tablename__ = "page_hourly"
+
+    site_id: str = Field(
+        sa_column=Column(String(32), ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True)
+    )
+    hour: datetime = Field(sa_column=Column(UtcDateTime(), primary_key=True))
+    path: str = Field(sa_column=Column(String(2048), primary_key=True))
+    pageviews: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
+    engaged_ms: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
+    entries: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
+    # Visitors first seen on this path that UTC day, in this hour (see visitor_days below).
+    visitors: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
+
+
+page_hourly = table_of(PageHourly)
+
+
+class SiteHourly(SQLModel, table=True):
+    __tablename__ = "site_hourly"
+
+    site_id: str = Field(
+        sa_column=Column(String(32), ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True)
+    )
+    hour: datetime = Field(sa_column=Column(UtcDateTime(), primary_key=True))
+    pageviews: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
+    events: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    sessions: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
+    engaged_sessions: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
+    engaged_ms: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
+    gpc_events: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
+    # Visitors first seen that UTC day, in this hour (see visitor_days below).
+    visitors: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
+
+
+site_hourly = table_of(SiteHourly)
+
+
+# Exact per-day visitor sets behind the `visitors` counters of the hourly rollups. A visitor
+# hash lives one day (the salt rotates daily), so distinct visitors over whole UTC days are
+# the sum of each day's first sightings: the counters are additive and exact. The worker
+# keeps only the last two days of these sets (all a late event can still touch).
+class VisitorDay(SQLModel, table=True):
+    __tablename__ = "visitor_days"
+
+    day: date = Field(sa_column=Column(Date, primary_key=True))
+    site_id: str = Field(sa_column=Column(String(32), primary_key=True))
+    visitor_hash: int = Field(sa_column=Column(BigInteger, primary_key=True))
+
+
+visitor_days = table_of(VisitorDay)
+
+
+class PageVisitorDay(SQLModel, table=True):
+    __tablename__ = "page_visitor_days"
+
+    day: date = Field(sa_column=Column(Date, primary_key=True))
+    site_id: str = Field(sa_column=Column(String(32), primary_key=True))
+    path: str = Field(sa_column=Column(String(2048), primary_key=True))
+    visitor_hash: int = Field(sa_column=Column(BigInteger, primary_key=True))
+
+
+page_visitor_days = table_of(PageVisitorDay)
+
+
+# Today's random salt for visitor hashes; older salts are deleted, so days cannot be linked.
+class VisitorSalt(SQLModel, table=True):
+    __tablename__ = "visitor_salts"
+
+    day: date = Field(sa_column=Column(Date, primary_key=True))
+    salt: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
+
+
+visitor_salts = table_of(VisitorSalt)
