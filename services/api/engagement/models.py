@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, Integer, String, Table
+from sqlalchemy import JSON, Column, ForeignKey, Integer, String
 from sqlmodel import Field, SQLModel
 
-from shared.db import UtcDateTime
+from shared.db import UtcDateTime, table_of
 
 
 class EngagementDefinition(SQLModel, table=True):
@@ -27,4 +27,4 @@ class EngagementDefinition(SQLModel, table=True):
     body: dict[str, Any] = Field(sa_column=Column("body", JSON, nullable=False))
 
 
-engagement_definitions = cast(Table, EngagementDefinition.__table__)  # type: ignore[attr-defined]
+engagement_definitions = table_of(EngagementDefinition)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import cast
 
-from sqlalchemy import Column, ForeignKey, Integer, String, Table
+from sqlalchemy import Column, ForeignKey, Integer, String
 from sqlmodel import Field, SQLModel
 
-from shared.db import UtcDateTime
+from shared.db import UtcDateTime, table_of
 
 
 class ApiKey(SQLModel, table=True):
@@ -34,4 +33,4 @@ class ApiKey(SQLModel, table=True):
     )
 
 
-api_keys = cast(Table, ApiKey.__table__)  # type: ignore[attr-defined]
+api_keys = table_of(ApiKey)

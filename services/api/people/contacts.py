@@ -30,10 +30,8 @@ from services.api.people.schemas import (
     TimelineEvent,
 )
 from shared.consent_state import identified_subjects
-from shared.models import events
+from shared.models import BUILTIN_EVENTS, events
 
-# Event names the snippet sends itself; any other name is a goal (as the collector counts).
-BUILTIN_EVENTS = frozenset({"pageview", "engagement", "outbound", "download", "404"})
 TIMELINE_LIMIT = 500
 
 EVENT_COLUMNS = (

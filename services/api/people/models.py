@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import cast
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String, Text
 from sqlmodel import Field, SQLModel
 
-from shared.db import UtcDateTime
+from shared.db import UtcDateTime, table_of
 
 
 def _site_key() -> Column[str]:
@@ -182,10 +181,10 @@ class LedgerCursor(SQLModel, table=True):
 
 
 # Core statements (the outbox, upserts, reports) keep using the tables.
-outcomes = cast(Table, Outcome.__table__)  # type: ignore[attr-defined]
-webhook_subscriptions = cast(Table, WebhookSubscription.__table__)  # type: ignore[attr-defined]
-webhook_deliveries = cast(Table, WebhookDelivery.__table__)  # type: ignore[attr-defined]
-webhook_attempts = cast(Table, WebhookAttempt.__table__)  # type: ignore[attr-defined]
-webhook_recipients = cast(Table, WebhookRecipient.__table__)  # type: ignore[attr-defined]
-intent_crossings = cast(Table, IntentCrossing.__table__)  # type: ignore[attr-defined]
-ledger_cursors = cast(Table, LedgerCursor.__table__)  # type: ignore[attr-defined]
+outcomes = table_of(Outcome)
+webhook_subscriptions = table_of(WebhookSubscription)
+webhook_deliveries = table_of(WebhookDelivery)
+webhook_attempts = table_of(WebhookAttempt)
+webhook_recipients = table_of(WebhookRecipient)
+intent_crossings = table_of(IntentCrossing)
+ledger_cursors = table_of(LedgerCursor)

@@ -5,8 +5,7 @@ from datetime import datetime
 from sqlalchemy import Column, DateTime, ForeignKey, LargeBinary, String
 from sqlmodel import Field, SQLModel
 
-import shared.db  # noqa: F401  (sets the naming convention on SQLModel's metadata first)
-from services.consent.tables import table_of
+from shared.db import table_of
 
 
 class ConsentSiteKey(SQLModel, table=True):

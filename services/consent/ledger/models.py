@@ -14,8 +14,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-import shared.db  # noqa: F401  (sets the naming convention on SQLModel's metadata first)
-from services.consent.tables import table_of
+from shared.db import table_of
 
 
 class ConsentChainHead(SQLModel, table=True):
