@@ -17,6 +17,8 @@ from typing import Annotated
 
 import msgspec
 
+from services.collector.storable import LIMIT
+
 MAX_BATCH = 50
 MAX_PROPS = 30
 
@@ -41,7 +43,10 @@ class EventIn(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     site_id: SiteId = msgspec.field(name="s")
     # Decoded to a UUID in C; the canonical hyphenated form is accepted too.
     event_id: uuid.UUID = msgspec.field(name="i")
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=120)] = msgspec.field(name="n")
+    # Its length is its column's (storable.py); its characters are checked by intake.
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=LIMIT["name"])] = msgspec.field(
+        name="n"
+    )
     url: Annotated[str, msgspec.Meta(min_length=8, max_length=2048)] = msgspec.field(name="u")
     referrer: Annotated[str, msgspec.Meta(max_length=2048)] | None = msgspec.field(
         default=None, name="r"
