@@ -14,6 +14,8 @@ from crawleruseragents import is_crawler
 from referer_parser import Referer
 from ua_parser import parse as parse_user_agent
 
+from services.collector.storable import LIMIT, UNSTORABLE_REASON, clamp, storable, too_long
+
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 # Hosts newer than referer-parser's data set (it stops in 2016), by medium.
 EXTRA_REFERRERS = {
@@ -32,6 +34,16 @@ MEDIUM_NAMES = {"search": "search", "social": "social", "email": "email", "paid"
 
 
 @dataclass(frozen=True, slots=True)
+class Refused:
+    """Why a value the client sent cannot be taken (intake answers 422 at its field)."""
+
+    reason: str
+
+
+NOT_A_URL = Refused("Expected an http(s) URL")
+
+
+@dataclass(frozen=True, slots=True)
 class PageUrl:
     host: str
     path: str
@@ -41,21 +53,37 @@ class PageUrl:
 # A site's traffic repeats its pages; parsing is per-event work. Positional arguments only:
 # lru_cache builds a slower key for keyword ones.
 @lru_cache(maxsize=8192)
-def parse_page_url(url: str, hash_routing: bool) -> PageUrl | None:
-    """Host, path and UTM fields of a page URL; None when it is not http(s)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return None
+def parse_page_url(url: str, hash_routing: bool) -> PageUrl | Refused:
+    """Host, path and UTM fields of a page URL, each storable as it is (see storable.py);
+    Refused when it is not an http(s) URL or one of them could not be stored.
+
+    UTM values longer than their column are cut, as they always were: they come from a
+    link someone else wrote, and refusing would lose the visitor's pageview. Everything is
+    checked here, under the cache, so a repeated URL costs intake no check at all."""
+    try:  # urllib raises ValueError for an unclosed "[" or a netloc NFKC would change
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return NOT_A_URL
+    if parts.scheme not in ("http", "https") or not host:
+        return NOT_A_URL
     path = parts.path or "/"
     if hash_routing and parts.fragment.startswith("/"):
         path = parts.fragment.split("?", 1)[0]
+    problem = too_long("host", host) or too_long("path", path)
+    if problem:
+        return Refused(f"{problem} in its host or path")
+    if not (storable(host) and storable(path)):
+        return Refused(UNSTORABLE_REASON)
     utm: dict[str, str] = {}
     if parts.query:
         for key, value in parse_qsl(parts.query, keep_blank_values=False):
             lowered = key.lower()
             if lowered in UTM_FIELDS and lowered not in utm:
-                utm[lowered] = value[:256]
-    return PageUrl(host=parts.hostname, path=path[:2048], utm=utm)
+                if not storable(value):
+                    return Refused(f"{UNSTORABLE_REASON} in {lowered}")
+                utm[lowered] = value[: LIMIT[lowered]]
+    return PageUrl(host=host, path=path, utm=utm)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,29 +97,41 @@ DIRECT = Referral(url=None, source="Direct", medium="direct")
 
 
 @lru_cache(maxsize=4096)
-def classify_referrer(referrer: str | None, page_host: str) -> Referral:
-    """Source and medium of a referrer: search, social, email, ai, referral, internal, direct."""
+def classify_referrer(referrer: str | None, page_host: str) -> Referral | Refused:
+    """Source and medium of a referrer: search, social, email, ai, referral, internal, direct.
+
+    What is not an http(s) URL counts as direct; Refused when the referrer holds characters
+    no database stores. The derived url and source are cut to their columns."""
     if not referrer:
         return DIRECT
-    parts = urlsplit(referrer)
-    host = (parts.hostname or "").removeprefix("www.")
+    if not storable(referrer):
+        return Refused(UNSTORABLE_REASON)
+    try:  # see parse_page_url
+        parts = urlsplit(referrer)
+        hostname = parts.hostname or ""
+    except ValueError:
+        return DIRECT
+    host = hostname.removeprefix("www.")
     if parts.scheme not in ("http", "https") or not host:
         return DIRECT
-    url = f"{parts.scheme}://{parts.hostname}{parts.path}"[:2048]
+    url = f"{parts.scheme}://{hostname}{parts.path}"[: LIMIT["referrer"]]
     if host == page_host.removeprefix("www."):
         return Referral(url=url, source="Internal", medium="internal")
     for candidate in (host, host.split(".", 1)[-1]):
         if candidate in EXTRA_REFERRERS:
             source, medium = EXTRA_REFERRERS[candidate]
             return Referral(url=url, source=source, medium=medium)
-    known = Referer(referrer)
-    if known.known and known.referer:
+    try:
+        known: Referer | None = Referer(referrer)
+    except ValueError:  # its own URL parsing, stricter in places than urlsplit's
+        known = None
+    if known is not None and known.known and known.referer:
         return Referral(
             url=url,
-            source=str(known.referer)[:120],
+            source=clamp("source", str(known.referer)),
             medium=MEDIUM_NAMES.get(str(known.medium), "referral"),
         )
-    return Referral(url=url, source=host[:120], medium="referral")
+    return Referral(url=url, source=clamp("source", host), medium="referral")
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +144,10 @@ class Device:
 
 @lru_cache(maxsize=8192)
 def classify_user_agent(user_agent: str) -> Device:
-    """Browser family, OS family and device class; bots and crawlers flagged. UA not kept."""
+    """Browser family, OS family and device class; bots and crawlers flagged. UA not kept.
+
+    The names are ua-parser's, often taken from the User-Agent itself (an app's name before
+    "CFNetwork", say), so they are clamped to their columns (see storable.py)."""
     if not user_agent or len(user_agent) > 1024 or is_crawler(user_agent):
         return Device(is_bot=True, browser=None, os=None, device=None)
     parsed = parse_user_agent(user_agent)
@@ -124,4 +167,9 @@ def classify_user_agent(user_agent: str) -> Device:
         device = "mobile"
     else:
         device = "desktop"
-    return Device(is_bot=False, browser=browser, os=os_family, device=device)
+    return Device(
+        is_bot=False,
+        browser=clamp("browser", browser),
+        os=clamp("os", os_family),
+        device=device,  # one of three names of ours
+    )

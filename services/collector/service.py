@@ -21,7 +21,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.collector.enrich import (
+    DIRECT,
     Device,
+    PageUrl,
+    Referral,
+    Refused,
     classify_referrer,
     classify_user_agent,
     parse_page_url,
@@ -45,6 +49,7 @@ from services.collector.schemas import (
     decoder,
     pattern_error,
 )
+from services.collector.storable import UNSTORABLE_REASON, clamp, storable
 from shared.consent_tokens import RevocationNotifier, check_linkable
 from shared.dialect import insert_if_absent
 from shared.metrics import CONSENT_CHECKS, EVENTS_ACCEPTED, EVENTS_DROPPED_BOTS, EVENTS_GPC
@@ -214,7 +219,7 @@ def client_facts(
         device=classify_user_agent(ua),
         hash_tail=_hash_tail(ua),
         gpc_header=sec_gpc is not None and sec_gpc.strip() == b"1",
-        country=code.upper() if len(code) == 2 and code.isalpha() else None,
+        country=code.upper() if len(code) == 2 and code.isascii() and code.isalpha() else None,
     )
 
 
@@ -267,16 +272,26 @@ class Intake:
             if event.analytics_id is not None and not HEX32.fullmatch(event.analytics_id):
                 raise InvalidEvent(pattern_error(HEX32_PATTERN, _at(decoded, index, "a")))
             checked[site.id] = site
+            if not storable(event.name):
+                raise InvalidEvent(_refusal(UNSTORABLE_REASON, decoded, index, "n"))
             page = parse_page_url(event.url, bool(event.hash_routing))
-            if page is None:
-                raise InvalidEvent("`u` must be an http(s) URL", index=index)
+            if isinstance(page, Refused):
+                raise InvalidEvent(_refusal(page.reason, decoded, index, "u"))
+            referral = DIRECT
+            if event.name == "pageview":
+                classified = classify_referrer(event.referrer, page.host)
+                if isinstance(classified, Refused):
+                    raise InvalidEvent(_refusal(classified.reason, decoded, index, "r"))
+                referral = classified
+            if event.props and not _storable_props(event.props):
+                raise InvalidEvent(_refusal(UNSTORABLE_REASON, decoded, index, "p"))
             if not site.owns_host(page.host):
                 raise WrongOrigin(site.domain)
             if site.id not in hashes:
                 # Today's salt without a coroutine call, the day's first request aside.
                 salt = self.salt.salt if now < self.salt.until else await self.salt.current(now)
                 hashes[site.id] = _visitor_hash(salt, f"{site.id}\x00{ip}", facts.hash_tail)
-            records.append(_record(event, site, page, hashes[site.id], facts, now_ms))
+            records.append(_record(event, site, page, referral, hashes[site.id], facts, now_ms))
             if event.consent_token:
                 tokens += 1
             if event.gpc:
@@ -347,6 +362,20 @@ def _at(decoded: object, index: int, key: str) -> str:
     return f"$[{index}].{key}" if isinstance(decoded, list) else f"$.{key}"
 
 
+def _refusal(reason: str, decoded: object, index: int, key: str) -> str:
+    """A refusal of intake's own in msgspec's words, so InvalidEvent points at the field."""
+    return f"{reason} - at `{_at(decoded, index, key)}`"
+
+
+def _storable_props(props: dict[str, str | float | bool]) -> bool:
+    """No key or string value holds what a database cannot store (see storable.py). The
+    schema bounds their number and lengths; the JSON column has no length of its own."""
+    return all(
+        storable(key) and (not isinstance(value, str) or storable(value))
+        for key, value in props.items()
+    )
+
+
 def _allowed(site: Site, origin_host: str | bool | None) -> Site:
     # No Origin header (server-side senders) is allowed; a foreign or opaque one is not.
     if origin_host is not None and not (
@@ -361,13 +390,19 @@ def _origin_host(origin: str | None) -> str | bool | None:
     Called only through client_facts, whose cache holds the result per header set."""
     if origin is None:
         return None
-    return urlsplit(origin).hostname or False if origin != "null" else False
+    if origin == "null":
+        return False
+    try:  # urllib raises ValueError for an unclosed "[" and the like: not an origin then
+        return urlsplit(origin).hostname or False
+    except ValueError:
+        return False
 
 
 def _record(
     event: EventIn,
     site: Site,
-    page: Any,
+    page: PageUrl,
+    referral: Referral,
     visitor: int,
     facts: ClientFacts,
     now_ms: int,
@@ -392,7 +427,6 @@ def _record(
         analytics_id=event.analytics_id.lower() if event.analytics_id else None,
     )
     if event.name == "pageview":
-        referral = classify_referrer(event.referrer, page.host)
         record.referrer, record.source, record.medium = (
             referral.url,
             referral.source,
@@ -402,7 +436,7 @@ def _record(
             for name, value in page.utm.items():
                 setattr(record, name, value)
             if "utm_source" in page.utm and referral.medium == "direct":
-                record.source, record.medium = page.utm["utm_source"][:120], "campaign"
+                record.source, record.medium = clamp("source", page.utm["utm_source"]), "campaign"
     elif event.name == "engagement":
         record.pageview_id = event.pageview_id
         record.engaged_ms = event.engaged_ms or 0
