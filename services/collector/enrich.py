@@ -14,7 +14,14 @@ from crawleruseragents import is_crawler
 from referer_parser import Referer
 from ua_parser import parse as parse_user_agent
 
-from services.collector.storable import LIMIT, UNSTORABLE_REASON, clamp, storable, too_long
+from services.collector.storable import (
+    LIMIT,
+    UNSTORABLE_REASON,
+    clamp,
+    storable,
+    strip_unstorable,
+    too_long,
+)
 
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 # Hosts newer than referer-parser's data set (it stops in 2016), by medium.
@@ -147,7 +154,10 @@ def classify_user_agent(user_agent: str) -> Device:
     """Browser family, OS family and device class; bots and crawlers flagged. UA not kept.
 
     The names are ua-parser's, often taken from the User-Agent itself (an app's name before
-    "CFNetwork", say), so they are clamped to their columns (see storable.py)."""
+    "CFNetwork", say), so they are clamped to their columns (see storable.py). NUL and lone
+    surrogates are dropped before parsing: the parser's regex engine cannot encode the
+    latter (a header decoded as Latin-1 holds none, but a caller might pass one)."""
+    user_agent = strip_unstorable(user_agent)
     if not user_agent or len(user_agent) > 1024 or is_crawler(user_agent):
         return Device(is_bot=True, browser=None, os=None, device=None)
     parsed = parse_user_agent(user_agent)

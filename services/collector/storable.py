@@ -46,6 +46,11 @@ def too_long(column: str, text: str) -> str | None:
     return f"Longer than {limit} characters" if len(text) > limit else None
 
 
+def strip_unstorable(text: str) -> str:
+    """`text` without the characters no database stores."""
+    return text if storable(text) else _UNSTORABLE.sub("", text)
+
+
 @overload
 def clamp(column: str, text: str) -> str: ...
 @overload
@@ -57,6 +62,4 @@ def clamp(column: str, text: str | None) -> str | None:
     to the column's length. For what enrichment derives, never for what the client sent."""
     if text is None:
         return None
-    if not storable(text):
-        text = _UNSTORABLE.sub("", text)
-    return text[: LIMIT[column]]
+    return strip_unstorable(text)[: LIMIT[column]]
