@@ -8,14 +8,12 @@ clamped (issue 17, finding 1a). Unparsable URLs and Origins are not a 500 (findi
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 import pytest
-from sqlalchemy import select
 
-from shared.db import events
-from tests.conftest import Overt
+from tests.helpers.capture import stored
+from tests.helpers.overt import Overt
+from tests.helpers.problems import assert_problem
 
 pytestmark = pytest.mark.anyio
 
@@ -23,20 +21,11 @@ LONG_SUBDOMAIN = ("a" * 63 + ".") * 5 + "example.com"  # 320 characters before t
 APP_USER_AGENT = "A" * 100 + "/1.0 CFNetwork/1209 Darwin/20.2.0"  # ua-parser: browser "AAA…"
 
 
-async def stored(overt: Overt) -> list[dict[str, Any]]:
-    await overt.drained()
-    async with overt.resources.engine.connect() as conn:
-        rows = (await conn.execute(select(events))).mappings().all()
-    return [dict(row) for row in rows]
-
-
 def invalid_at(response: httpx.Response, loc: str) -> None:
     """A 422 invalid-event problem whose one error points at `loc`."""
-    assert response.status_code == 422, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    problem = response.json()
-    assert problem["type"].endswith("/invalid-event")
-    assert [error["loc"] for error in problem["errors"]] == [loc]
+    errors = assert_problem(response, 422, "invalid-event")["errors"]
+    assert isinstance(errors, list)
+    assert [error["loc"] for error in errors] == [loc]
 
 
 @pytest.mark.parametrize(
@@ -76,9 +65,7 @@ async def test_a_long_browser_name_from_the_user_agent_is_clamped(overt: Overt) 
 async def test_a_lone_surrogate_never_reaches_intake(overt: Overt) -> None:
     """JSON can spell one (\\ud800) but UTF-8 cannot store it: the decoder refuses the body."""
     body = f'{{"s": "{overt.site.id}", "i": "{"0" * 32}", "n": "a\\ud800", "u": "https://example.com/"}}'
-    response = await overt.send(body.encode())
-    assert response.status_code == 400
-    assert response.json()["type"].endswith("/malformed-json")
+    assert_problem(await overt.send(body.encode()), 400, "malformed-json")
 
 
 async def test_an_unparsable_page_url_is_an_invalid_event(overt: Overt) -> None:
@@ -94,7 +81,5 @@ async def test_an_unparsable_referrer_counts_as_direct(overt: Overt) -> None:
 
 
 async def test_an_unparsable_origin_is_refused_like_an_opaque_one(overt: Overt) -> None:
-    response = await overt.send(overt.event(), origin="https://[x")
-    assert response.status_code == 403, response.text
-    assert response.json()["type"].endswith("/wrong-origin")
+    assert_problem(await overt.send(overt.event(), origin="https://[x"), 403, "wrong-origin")
     assert await stored(overt) == []
