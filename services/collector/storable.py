@@ -16,7 +16,7 @@ from typing import Final, overload
 
 from sqlalchemy import String
 
-from shared.db import events
+from shared.models import events
 
 # Column name -> the most characters it holds (VARCHAR(n) counts characters, as len() does).
 LIMIT: Final[dict[str, int]] = {

@@ -28,7 +28,7 @@ from services.collector.enrich import (
 )
 from services.collector.service import _origin_host, client_facts
 from services.collector.storable import LIMIT, storable
-from shared.db import events
+from shared.models import events
 from tests.helpers.overt import Overt, wait_drained
 
 PURE = settings(max_examples=300, deadline=None, derandomize=True, database=None)
