@@ -36,7 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 CLAIM_COLUMNS = ("event_id", "occurred_at", "session_id")
 
@@ -232,6 +232,30 @@ async def insert_if_absent(conn: AsyncConnection, table: Table, row: Mapping[str
     insert = postgresql.insert if is_postgres(conn) else sqlite.insert
     result = await conn.execute(insert(table).values(**row).on_conflict_do_nothing())
     return bool(result.rowcount)
+
+
+async def secure_delete(conn: AsyncConnection, *, on: bool) -> None:
+    """On SQLite, make this connection's deletes overwrite what they free with zeros (a
+    deleted row is otherwise readable in the file until its space is reused). PostgreSQL
+    has no such switch: see reclaim_deleted."""
+    if not is_postgres(conn):
+        await conn.exec_driver_sql(f"PRAGMA secure_delete = {'ON' if on else 'OFF'}")
+
+
+async def reclaim_deleted(engine: AsyncEngine, table: Table) -> None:
+    """Make rows deleted from `table` unreadable, not only invisible.
+
+    PostgreSQL keeps a deleted row as a dead tuple: VACUUM FULL writes the table anew and
+    unlinks the old file (meant for small tables; it locks the table while it runs).
+    SQLite's deletes were zeroed (secure_delete) in the WAL; a TRUNCATE checkpoint copies
+    the zeroed pages into the database file and empties the WAL.
+    """
+    async with engine.connect() as conn:
+        if is_postgres(conn):
+            autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await autocommit.exec_driver_sql(f'VACUUM FULL "{table.name}"')
+        else:
+            await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 async def upsert(

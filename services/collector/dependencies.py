@@ -6,7 +6,8 @@ from typing import Any
 
 from fastapi import Request
 
-from services.collector.service import DailySalt, Intake, SiteCache, TokenCheck
+from services.collector.salts import DailySalt, salt_store
+from services.collector.service import Intake, SiteCache, TokenCheck
 from shared.runtime import Resources
 
 
@@ -17,7 +18,9 @@ def intake_for(app: Any) -> Intake:
         resources: Resources = app.state.resources
         intake = Intake(
             sites=SiteCache(resources.engine),
-            salt=DailySalt(resources.engine),
+            salt=DailySalt(
+                salt_store(resources.engine, resources.redis, resources.settings.redis_prefix)
+            ),
             queue=resources.queue,
             tokens=TokenCheck(
                 secret=resources.settings.secret(), revocations=resources.revocations

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
-import secrets
 import struct
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from datetime import time as dt_time
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
 import orjson
-from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.collector.enrich import (
@@ -40,6 +35,7 @@ from services.collector.exceptions import (
     WrongOrigin,
 )
 from services.collector.records import QueuedEvent, encode_entry
+from services.collector.salts import DailySalt
 from services.collector.schemas import (
     HEX32,
     HEX32_PATTERN,
@@ -51,9 +47,7 @@ from services.collector.schemas import (
 )
 from services.collector.storable import UNSTORABLE_REASON, clamp, storable
 from shared.consent_tokens import RevocationNotifier, check_linkable
-from shared.dialect import insert_if_absent
 from shared.metrics import CONSENT_CHECKS, EVENTS_ACCEPTED, EVENTS_DROPPED_BOTS, EVENTS_GPC
-from shared.models import visitor_salts
 from shared.queue import EventQueue, QueueUnavailable
 from shared.sites import Site, get_site
 
@@ -89,49 +83,6 @@ class SiteCache:
             self.entries.clear()
         self.entries[site_id] = (now, site)
         return site
-
-
-@dataclass(slots=True)
-class DailySalt:
-    """Today's random salt, shared by all collectors through the database.
-
-    A new day gets a new random salt and every older one is deleted, so no one (not even
-    the operator) can link a visitor hash across days.
-    """
-
-    engine: AsyncEngine
-    day: date | None = None
-    salt: bytes = b""
-    until: float = 0.0  # the next UTC midnight, epoch seconds: one float compare per request
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-    async def current(self, now: float) -> bytes:
-        """The salt of the UTC day holding `now` (epoch seconds)."""
-        if now < self.until:
-            return self.salt
-        today = datetime.fromtimestamp(now, UTC).date()
-        async with self.lock:
-            if self.day != today:
-                self.salt = await rotate_salt(engine=self.engine, today=today)
-                self.day = today
-                self.until = datetime.combine(today, dt_time(), UTC).timestamp() + 86_400
-        return self.salt
-
-
-async def rotate_salt(*, engine: AsyncEngine, today: date) -> bytes:
-    """Create today's salt once (race-free across collectors), destroy older ones."""
-    async with engine.begin() as conn:
-        await insert_if_absent(conn, visitor_salts, {"day": today, "salt": secrets.token_bytes(32)})
-        salt = (
-            await conn.execute(select(visitor_salts.c.salt).where(visitor_salts.c.day == today))
-        ).scalar_one()
-        removed = await conn.execute(delete(visitor_salts).where(visitor_salts.c.day < today))
-    if removed.rowcount:
-        log.info(
-            "visitor salt rotated",
-            extra={"day": today.isoformat(), "destroyed": removed.rowcount},
-        )
-    return bytes(salt)
 
 
 def visitor_hash(*, salt: bytes, site_id: str, ip: str, user_agent: str) -> int:

@@ -1,0 +1,130 @@
+"""The daily salt of visitor hashes: random, one per UTC day, shared by every collector, and
+destroyed when its day ends, where destroying it is real.
+
+With Redis configured the salt lives there under a key that expires shortly after its day:
+Redis forgets it by itself, and no table or WAL ever held it. Without Redis (one process)
+it lives in `visitor_salts`, and a rotation deletes older days' rows so that they cannot be
+read back (shared.dialect.secure_delete and reclaim_deleted; on PostgreSQL the table is
+UNLOGGED, migration 0303).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Protocol
+
+from redis.asyncio import Redis
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.dialect import insert_if_absent, reclaim_deleted, secure_delete
+from shared.models import visitor_salts
+
+log = logging.getLogger("overt.collector")
+
+SALT_BYTES = 32
+# A day's Redis key outlives its day by this much: a collector whose clock is a little behind
+# still finds the salt the others used. Past it, a late asker gets a new random salt, which
+# links nothing.
+GRACE = timedelta(minutes=5)
+
+
+def day_end(day: date) -> datetime:
+    return datetime.combine(day + timedelta(days=1), time(), UTC)
+
+
+class SaltStore(Protocol):
+    async def salt_of(self, day: date) -> bytes:
+        """The salt of `day`, made by whichever collector asks first."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RedisSalts:
+    """Salts in Redis, each expiring `GRACE` after its day ends."""
+
+    redis: Redis
+    prefix: str
+    engine: AsyncEngine  # to empty the table of salts an earlier version kept there
+
+    async def salt_of(self, day: date) -> bytes:
+        key = f"{self.prefix}:visitor-salt:{day.isoformat()}"
+        fresh = secrets.token_bytes(SALT_BYTES)
+        expires = int((day_end(day) + GRACE).timestamp())
+        # SET NX GET: ours if the key was absent, else the value another collector set first.
+        earlier = await self.redis.set(key, fresh, nx=True, get=True, exat=expires)
+        if earlier is None:
+            await _destroy_rows(self.engine, keep=None)
+            return fresh
+        assert isinstance(earlier, bytes)  # a client without decode_responses
+        return earlier
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseSalts:
+    """Salts in `visitor_salts` (one process without Redis)."""
+
+    engine: AsyncEngine
+
+    async def salt_of(self, day: date) -> bytes:
+        async with self.engine.begin() as conn:
+            await insert_if_absent(
+                conn, visitor_salts, {"day": day, "salt": secrets.token_bytes(SALT_BYTES)}
+            )
+            salt = (
+                await conn.execute(select(visitor_salts.c.salt).where(visitor_salts.c.day == day))
+            ).scalar_one()
+        await _destroy_rows(self.engine, keep=day)
+        return bytes(salt)
+
+
+async def _destroy_rows(engine: AsyncEngine, *, keep: date | None) -> None:
+    """Delete every stored salt but `keep`'s, so that it cannot be read back."""
+    async with engine.begin() as conn:
+        await secure_delete(conn, on=True)
+        statement = delete(visitor_salts)
+        if keep is not None:
+            statement = statement.where(visitor_salts.c.day != keep)
+        removed = (await conn.execute(statement)).rowcount
+        await secure_delete(conn, on=False)
+    if removed:
+        await reclaim_deleted(engine, visitor_salts)
+        log.info("visitor salt destroyed", extra={"destroyed": removed})
+
+
+@dataclass(slots=True)
+class DailySalt:
+    """Today's salt, asked of the store once a day.
+
+    A new day gets a new random salt and every older one is destroyed, so no one (not even
+    the operator) can link a visitor hash across days.
+    """
+
+    store: SaltStore
+    day: date | None = None
+    salt: bytes = b""
+    until: float = 0.0  # the next UTC midnight, epoch seconds: one float compare per request
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def current(self, now: float) -> bytes:
+        """The salt of the UTC day holding `now` (epoch seconds)."""
+        if now < self.until:
+            return self.salt
+        today = datetime.fromtimestamp(now, UTC).date()
+        async with self.lock:
+            if self.day != today:
+                self.salt = await self.store.salt_of(today)
+                self.day = today
+                self.until = day_end(today).timestamp()
+        return self.salt
+
+
+def salt_store(engine: AsyncEngine, redis: Redis | None, prefix: str) -> SaltStore:
+    """Redis when configured (where expiry is deletion), else the database."""
+    if redis is not None:
+        return RedisSalts(redis=redis, prefix=prefix, engine=engine)
+    return DatabaseSalts(engine=engine)
