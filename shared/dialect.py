@@ -11,6 +11,8 @@ there and deletes rows on SQLite). The migrations branch too, for DDL.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
@@ -21,6 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
+import re2
 from sqlalchemy import (
     JSON,
     Column,
@@ -33,9 +36,11 @@ from sqlalchemy import (
     func,
     literal,
     select,
+    text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 CLAIM_COLUMNS = ("event_id", "occurred_at", "session_id")
@@ -599,12 +604,96 @@ def sqlite_local_bucket(stored: str | None, unit: str, timezone: str) -> str | N
     return moment.strftime("%Y-%m")
 
 
+# --- regular expressions from outside ---------------------------------------------------------
+# A caller's pattern runs in RE2, whose time is linear in the text: no pattern backtracks.
+# Python's `re` (which SQLAlchemy registers as SQLite's REGEXP) can take hours on a 40-
+# character path, holding the GIL, so one query stalled every request of the process.
+# PostgreSQL's `~` has its own engine: patterns are checked with RE2 where they come in, and
+# the statement timeout of `bounded_connection` bounds what PostgreSQL makes of them.
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # RE2 would print the refused pattern to stderr
+
+
+@lru_cache(maxsize=256)
+def compile_regex(pattern: str) -> Any:
+    """`pattern` compiled by RE2; ValueError when RE2 cannot run it (a backreference, a
+    lookaround, a repeat over 1000, or not a regular expression)."""
+    try:
+        return re2.compile(pattern, options=_RE2_OPTIONS)
+    except re2.error as exc:
+        reason = exc.args[0] if exc.args else "invalid"
+        if isinstance(reason, bytes):
+            reason = reason.decode("utf-8", "replace")
+        raise ValueError(f"not a regular expression RE2 runs ({reason})") from None
+
+
+def sqlite_regexp(pattern: str | None, value: str | None) -> bool | None:
+    """SQLite's `value REGEXP pattern`: an RE2 search (NULL in, NULL out)."""
+    if pattern is None or value is None:
+        return None
+    return compile_regex(pattern).search(value) is not None
+
+
 def register_sqlite_functions(dbapi_connection: Any) -> None:
-    """Functions SQLite lacks and queries use (REGEXP is registered by SQLAlchemy itself,
-    on the pysqlite/aiosqlite dialect, with Python's `re.search`)."""
+    """Functions SQLite lacks and queries use. REGEXP replaces the one SQLAlchemy registers
+    (Python's `re.search`) with RE2's (see compile_regex)."""
     dbapi_connection.create_function(
         "overt_local_bucket", 3, sqlite_local_bucket, deterministic=True
     )
+    dbapi_connection.create_function("regexp", 2, sqlite_regexp, deterministic=True)
+
+
+# --- deadlines -------------------------------------------------------------------------------
+
+
+class StatementTimeout(Exception):
+    """A statement ran past the deadline of its bounded_connection."""
+
+
+def is_statement_timeout(exc: BaseException) -> bool:
+    """Whether `exc` is a statement stopped by its deadline, on either database."""
+    orig = getattr(exc, "orig", None) or exc
+    if getattr(orig, "sqlstate", None) == asyncpg.QueryCanceledError.sqlstate:
+        return True
+    return getattr(orig, "sqlite_errorname", "") == "SQLITE_INTERRUPT"
+
+
+# SQLite calls the progress handler every this many virtual machine instructions.
+_PROGRESS_STEPS = 10_000
+
+
+@asynccontextmanager
+async def bounded_connection(engine: AsyncEngine, seconds: float) -> AsyncIterator[AsyncConnection]:
+    """A connection whose statements stop once `seconds` have passed (StatementTimeout), in a
+    transaction that is rolled back at the end (for reads).
+
+    PostgreSQL: `statement_timeout`, set for this transaction only (SET LOCAL), each statement
+    bounded by itself. SQLite: a progress handler that interrupts any statement once the
+    deadline, counted from here, has passed; removed before the connection goes back to the
+    pool.
+    """
+    async with engine.connect() as conn:
+        try:
+            if is_postgres(conn):
+                milliseconds = max(1, round(seconds * 1000))
+                await conn.execute(
+                    text("SELECT set_config('statement_timeout', :value, true)"),
+                    {"value": f"{milliseconds}ms"},
+                )
+                yield conn
+                return
+            driver = await _driver(conn)
+            deadline = time.monotonic() + seconds
+            await driver.set_progress_handler(lambda: time.monotonic() > deadline, _PROGRESS_STEPS)
+            try:
+                yield conn
+            finally:
+                with suppress(sqlite3.Error, ValueError):
+                    await driver.set_progress_handler(None, 0)
+        except DBAPIError as exc:
+            if is_statement_timeout(exc):
+                raise StatementTimeout() from exc
+            raise
 
 
 async def insert_new_returning(

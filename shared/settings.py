@@ -92,6 +92,13 @@ class Settings(BaseSettings):
     api_rate_window_s: int = Field(
         default=60, ge=1, le=3600, description="Length of the API rate-limit window, seconds."
     )
+    query_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="Longest a stats query or report may run (each statement, on PostgreSQL) "
+        "before it is stopped and answered 503 query-timeout.",
+    )
     webhook_allow_private: bool = Field(
         default=False,
         description="Allow webhook URLs on private or loopback addresses (local receivers only).",

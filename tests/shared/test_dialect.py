@@ -3,12 +3,13 @@ PostgreSQL's paths (arrays for a few rows, a COPY-filled staging table for many)
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared import dialect
@@ -239,3 +240,41 @@ async def test_streaming_insert_raises_a_duplicate_key_its_rows_break(
         await stream(resources, again[:1000], again[1000:])
     assert dialect.is_duplicate_key(raised.value)
     assert await stored_ids(resources) == {row[0] for row in first}
+
+
+def test_sqlite_regexp_is_linear_time_re2() -> None:
+    """Python's re takes minutes on this (nested quantifiers backtrack); RE2 does not."""
+    conn = sqlite3.connect(":memory:")
+    dialect.register_sqlite_functions(conn)
+    found = conn.execute(
+        "SELECT ? REGEXP ?, ? REGEXP ?, NULL REGEXP 'a'",
+        ("/" + "a" * 40, r"^/(a+)+$", "/" + "a" * 40 + "/x", r"^/(a+)+$"),
+    ).fetchone()
+    assert found == (1, 0, None)
+    with pytest.raises(sqlite3.OperationalError):  # not RE2 syntax: a refusal, never a hang
+        conn.execute("SELECT 'aa' REGEXP ?", (r"(a)\1",)).fetchone()
+
+
+@pytest.mark.parametrize("pattern", [r"(a)\1", r"(?=a)", "[", "a{2000}"])
+def test_compile_regex_refuses_what_re2_cannot_run(pattern: str) -> None:
+    with pytest.raises(ValueError, match="regular expression"):
+        dialect.compile_regex(pattern)
+
+
+async def test_a_bounded_connection_stops_a_statement_past_its_deadline(
+    resources: Resources,
+) -> None:
+    heavy = text(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50000000) "
+        "SELECT count(*) FROM n"
+    )
+    with pytest.raises(dialect.StatementTimeout):
+        async with dialect.bounded_connection(resources.engine, 0.05) as conn:
+            await conn.execute(heavy)
+    # The connection goes back to the pool unbounded: the next statement is not cut short.
+    async with resources.engine.connect() as conn:
+        light = text(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000) "
+            "SELECT count(*) FROM n"
+        )
+        assert (await conn.execute(light)).scalar_one() == 200000
