@@ -10,9 +10,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.models import sites
 
+# Days a range may name: from the Unix epoch to a year short of the calendar's end, so
+# every instant computed from them (a day's end in any zone, the Monday of its week, a
+# bucket) is a datetime both databases store.
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9998, 12, 31)
+
 
 def check_date_range(first: date, last: date) -> None:
-    """A date range is ordered and at most ten years long."""
+    """A date range is ordered, at most ten years long, within FIRST_DAY..LAST_DAY."""
+    if first < FIRST_DAY or last > LAST_DAY:
+        raise ValueError(f"date_range: days from {FIRST_DAY} to {LAST_DAY}")
     if last < first:
         raise ValueError("date_range: the last day is before the first")
     if (last - first).days > 3660:

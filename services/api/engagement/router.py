@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from services.api.engagement.schemas import Definition, DefinitionIn
+from services.api.engagement.schemas import MAX_VERSION, Definition, DefinitionIn
 from services.api.engagement.service import resolve_definition, store_definition
 from services.api.keys.dependencies import (
     KEY_ERRORS,
@@ -30,7 +30,7 @@ async def get_definition(
     key: StatsKey,
     resources: ResourcesDep,
     version: Annotated[
-        int | None, Query(ge=0, description="a stored version; latest if absent")
+        int | None, Query(ge=0, le=MAX_VERSION, description="a stored version; latest if absent")
     ] = None,
 ) -> Definition:
     check_own_site(key, site_id)

@@ -7,6 +7,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# Versions count up from 0 in an INTEGER column (int32 on PostgreSQL).
+MAX_VERSION = 2**31 - 1
+DefinitionVersion = Annotated[int, Field(ge=0, le=MAX_VERSION)]
 Pattern = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^/")]
 RuleName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_ .:-]+$")]
 
@@ -105,5 +108,5 @@ class DefinitionIn(BaseModel):
 class Definition(DefinitionIn):
     """A stored version (0: the defaults of a site that never stored one)."""
 
-    version: int = Field(ge=0)
+    version: DefinitionVersion
     created_at: datetime | None = None

@@ -110,3 +110,23 @@ async def resolve_definition(
     if found is None:
         raise UnknownDefinitionVersion(version)
     return found
+
+
+async def answering_definition(
+    *, engine: AsyncEngine, site_id: str, version: int | None
+) -> Definition:
+    """The version a query or report asked for (the current one if none), under the k in
+    force: the current version's, whatever version is asked for.
+
+    A version reproduces what counted as engagement; k is the site's privacy floor for what
+    it releases now. An old version's lower k would undo a raise (a site moved k from 5 to
+    20, a key asks for version 0), and its higher k protects nothing the current one does
+    not already allow, so the current k applies to every answer.
+    """
+    current = await current_definition(engine, site_id)
+    if version is None or version == current.version:
+        return current
+    found = await definition_at(engine, site_id, version)
+    if found is None:
+        raise UnknownDefinitionVersion(version)
+    return found.model_copy(update={"k": current.k})

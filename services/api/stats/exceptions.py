@@ -23,3 +23,14 @@ class PatternRefused(ProblemError):
             slug="bad-filter",
             detail="A 'matches' pattern is not a regular expression the database accepts.",
         )
+
+
+class QueryTimeout(ProblemError):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            503,
+            "Query took too long",
+            slug="query-timeout",
+            detail=f"The query was stopped after {seconds:g} s. Narrow the date range, the "
+            "filters or the dimensions, or use simpler patterns.",
+        )

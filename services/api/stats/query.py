@@ -15,13 +15,18 @@ Raw path, one SQL statement in four steps:
 4. the rows: counts, sums, nearest-rank percentiles.
 
 Dimension values are text, a missing one reads "(none)"; filters test that same text.
-Engagement is decided from the session facts under the definition version in use.
+Engagement is decided from the session facts under the definition version in use; k is the
+current version's whatever version is asked for (`answering_definition`).
+
+Every statement runs on a `bounded_connection`: past the query deadline
+(OVERT_QUERY_TIMEOUT_S) it is stopped and the answer is a 503 query-timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -42,14 +47,14 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import Label
 
 from services.api.days import day_bounds, site_timezone
 from services.api.engagement.rules import engaged_condition
 from services.api.engagement.schemas import Definition
-from services.api.engagement.service import resolve_definition
-from services.api.stats.exceptions import KAnonymityRefused, PatternRefused
+from services.api.engagement.service import answering_definition
+from services.api.stats.exceptions import KAnonymityRefused, PatternRefused, QueryTimeout
 from services.api.stats.schemas import (
     MISSING,
     OTHER,
@@ -65,7 +70,7 @@ from services.api.stats.schemas import (
     QueryOut,
     QueryRow,
 )
-from shared.dialect import local_time_bucket
+from shared.dialect import StatementTimeout, bounded_connection, local_time_bucket
 from shared.models import BUILTIN_EVENTS, events, page_hourly, sessions, site_hourly
 
 # Session dimensions that change after the session opens: read through a join per event.
@@ -99,6 +104,24 @@ PERCENTILES = {
 is_goal = events.c.name.not_in(sorted(BUILTIN_EVENTS))
 # A goal is a custom event's name; built-in events (pageview, engagement...) have none.
 EVENT_DIMENSIONS["goal"] = case((is_goal, events.c.name))
+
+
+@asynccontextmanager
+async def reading(
+    engine: AsyncEngine, timeout_s: float, *, filtered: bool
+) -> AsyncIterator[AsyncConnection]:
+    """A connection for a query's statements, bounded by the query deadline; what the
+    database refuses becomes a problem: a statement past the deadline a 503 query-timeout,
+    a pattern the database rejects (when there are filters) a 422 bad-filter."""
+    try:
+        async with bounded_connection(engine, timeout_s) as conn:
+            yield conn
+    except StatementTimeout:
+        raise QueryTimeout(timeout_s) from None
+    except DBAPIError as exc:
+        if filtered:
+            raise PatternRefused() from exc
+        raise
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +237,9 @@ def k_check_sample(k: int) -> int:
     return 1_000 + 20 * k
 
 
-async def check_k_anonymity(*, engine: AsyncEngine, scope: QueryScope, k: int) -> None:
+async def check_k_anonymity(
+    *, engine: AsyncEngine, scope: QueryScope, k: int, timeout_s: float
+) -> None:
     """Refuse filters that match, or leave out, the events of fewer than k visitors.
 
     The second test stops differencing: (everyone) minus (everything but X's events) is X,
@@ -249,19 +274,16 @@ async def check_k_anonymity(*, engine: AsyncEngine, scope: QueryScope, k: int) -
         both.c.side, func.count(both.c.visitor_hash.distinct()), func.count()
     ).group_by(both.c.side)
     visitors = [0, 0]
-    async with engine.connect() as conn:
-        try:
-            for side, distinct, rows in (await conn.execute(statement)).all():
-                visitors[int(side)] = int(distinct)
-                if int(distinct) < k and int(rows) >= sample:
-                    exact = (
-                        select(func.count(events.c.visitor_hash.distinct()))
-                        .select_from(scope.source())
-                        .where(*base, sides[int(side)])
-                    )
-                    visitors[int(side)] = int((await conn.execute(exact)).scalar_one())
-        except DBAPIError as exc:
-            raise PatternRefused() from exc
+    async with reading(engine, timeout_s, filtered=True) as conn:
+        for side, distinct, rows in (await conn.execute(statement)).all():
+            visitors[int(side)] = int(distinct)
+            if int(distinct) < k and int(rows) >= sample:
+                exact = (
+                    select(func.count(events.c.visitor_hash.distinct()))
+                    .select_from(scope.source())
+                    .where(*base, sides[int(side)])
+                )
+                visitors[int(side)] = int((await conn.execute(exact)).scalar_one())
     selected, left_out = visitors
     if 0 < int(selected) < k:
         raise KAnonymityRefused(k, "the filters select fewer than k visitors")
@@ -381,7 +403,9 @@ def _ranked(sized: Any, dims: list[Any]) -> Select[Any]:
     return select(inner, *rank_columns)
 
 
-async def run_raw(*, engine: AsyncEngine, scope: QueryScope, definition: Definition) -> Answer:
+async def run_raw(
+    *, engine: AsyncEngine, scope: QueryScope, definition: Definition, timeout_s: float
+) -> Answer:
     """Group, fold under k, aggregate; rows sorted and paginated as the query asks."""
     query = scope.query
     metrics = set(query.metrics)
@@ -421,7 +445,7 @@ async def run_raw(*, engine: AsyncEngine, scope: QueryScope, definition: Definit
         rows = _ranked(sized, [sized.c[n] for n in dim_names]).subquery("ranked")
     goal_total = None
     if Metric.conversion_rate in metrics and "goal" in query.dimensions:
-        goal_total = await _sessions_in_scope(engine=engine, scope=scope)
+        goal_total = await _sessions_in_scope(engine=engine, scope=scope, timeout_s=timeout_s)
     group_key: Any = literal("")
     for n in dim_names:
         group_key = group_key + rows.c[f"original_{n}"] + "\x1f"
@@ -432,13 +456,8 @@ async def run_raw(*, engine: AsyncEngine, scope: QueryScope, definition: Definit
         func.max(rows.c.was_small).label("folded"),
         func.count(group_key.distinct()).label("groups"),
     ).group_by(*(rows.c[n] for n in dim_names))
-    async with engine.connect() as conn:
-        try:
-            result = (await conn.execute(statement)).all()
-        except DBAPIError as exc:
-            if query.filters is not None:
-                raise PatternRefused() from exc
-            raise
+    async with reading(engine, timeout_s, filtered=query.filters is not None) as conn:
+        result = (await conn.execute(statement)).all()
     return shape_rows(
         [
             (
@@ -455,13 +474,13 @@ async def run_raw(*, engine: AsyncEngine, scope: QueryScope, definition: Definit
     )
 
 
-async def _sessions_in_scope(*, engine: AsyncEngine, scope: QueryScope) -> int:
+async def _sessions_in_scope(*, engine: AsyncEngine, scope: QueryScope, timeout_s: float) -> int:
     statement = (
         select(func.count(events.c.session_id.distinct()))
         .select_from(scope.source())
         .where(*scope.conditions())
     )
-    async with engine.connect() as conn:
+    async with reading(engine, timeout_s, filtered=scope.query.filters is not None) as conn:
         return int((await conn.execute(statement)).scalar_one())
 
 
@@ -557,7 +576,7 @@ def rollup_eligible(query: QueryIn, timezone: str) -> bool:
 
 
 async def run_rollup(
-    *, engine: AsyncEngine, query: QueryIn, timezone: str, definition: Definition
+    *, engine: AsyncEngine, query: QueryIn, timezone: str, definition: Definition, timeout_s: float
 ) -> Answer:
     """The same answer from page_hourly / site_hourly.
 
@@ -584,7 +603,7 @@ async def run_rollup(
         .where(table.c.site_id == query.site_id, table.c.hour >= start, table.c.hour < end)
         .group_by(*groups)
     )
-    async with engine.connect() as conn:
+    async with reading(engine, timeout_s, filtered=False) as conn:
         result = (await conn.execute(statement)).mappings().all()
     k = definition.k
     rows: list[tuple[list[str], list[int | float | None], int, bool]] = []
@@ -607,24 +626,28 @@ async def run_rollup(
     return shape_rows(rows, query=query, k=k, folded_groups=folded_groups)
 
 
-async def answer_query(*, engine: AsyncEngine, query: QueryIn) -> QueryOut:
+async def answer_query(*, engine: AsyncEngine, query: QueryIn, timeout_s: float) -> QueryOut:
     """Run a query for its site: k-anonymity checks, then the rows with their meta."""
     timezone = await site_timezone(engine=engine, site_id=query.site_id)
-    definition = await resolve_definition(
+    definition = await answering_definition(
         engine=engine, site_id=query.site_id, version=query.definition_version
     )
     scope = make_scope(query=query, timezone=timezone, dialect_name=engine.dialect.name)
     rollup = rollup_eligible(query, timezone)
     if rollup:
         answer = await run_rollup(
-            engine=engine, query=query, timezone=timezone, definition=definition
+            engine=engine,
+            query=query,
+            timezone=timezone,
+            definition=definition,
+            timeout_s=timeout_s,
         )
     else:
         # The refusal check and the answer run side by side (two connections); the answer is
         # dropped if the check refuses, so it never leaves this function.
         checked, answered = await asyncio.gather(
-            check_k_anonymity(engine=engine, scope=scope, k=definition.k),
-            run_raw(engine=engine, scope=scope, definition=definition),
+            check_k_anonymity(engine=engine, scope=scope, k=definition.k, timeout_s=timeout_s),
+            run_raw(engine=engine, scope=scope, definition=definition, timeout_s=timeout_s),
             return_exceptions=True,
         )
         if isinstance(checked, BaseException):

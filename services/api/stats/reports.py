@@ -13,13 +13,11 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, func, literal, select
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.api.days import day_bounds, site_timezone
-from services.api.engagement.service import resolve_definition
-from services.api.stats.exceptions import PatternRefused
-from services.api.stats.query import answer_query, check_k_anonymity, make_scope
+from services.api.engagement.service import answering_definition
+from services.api.stats.query import answer_query, check_k_anonymity, make_scope, reading
 from services.api.stats.schemas import (
     AfterTheClickIn,
     AfterTheClickOut,
@@ -66,10 +64,13 @@ def register_outcome_provider(provider: OutcomeProvider) -> None:
         OUTCOME_PROVIDERS.append(provider)
 
 
-async def after_the_click(*, engine: AsyncEngine, report: AfterTheClickIn) -> AfterTheClickOut:
+async def after_the_click(
+    *, engine: AsyncEngine, report: AfterTheClickIn, timeout_s: float
+) -> AfterTheClickOut:
     """Per source or campaign: what followed the click."""
     answer = await answer_query(
         engine=engine,
+        timeout_s=timeout_s,
         query=QueryIn(
             site_id=report.site_id,
             metrics=AFTER_THE_CLICK_METRICS,
@@ -116,14 +117,14 @@ def _step_matches(step: FunnelStep) -> ColumnElement[bool]:
     return events.c.name == step.goal
 
 
-async def funnel(*, engine: AsyncEngine, report: FunnelIn) -> FunnelOut:
+async def funnel(*, engine: AsyncEngine, report: FunnelIn, timeout_s: float) -> FunnelOut:
     """Sessions that did the steps in order (each at or after the previous one).
 
     With filters, a step counts only events that pass them (as POST /v1/query filters
     events), after the same k-anonymity refusals as a query.
     """
     timezone = await site_timezone(engine=engine, site_id=report.site_id)
-    definition = await resolve_definition(
+    definition = await answering_definition(
         engine=engine, site_id=report.site_id, version=report.definition_version
     )
     scope = make_scope(
@@ -137,11 +138,11 @@ async def funnel(*, engine: AsyncEngine, report: FunnelIn) -> FunnelOut:
         dialect_name=engine.dialect.name,
     )
     # Refused before any step is counted: a refused funnel computes nothing.
-    await check_k_anonymity(engine=engine, scope=scope, k=definition.k)
+    await check_k_anonymity(engine=engine, scope=scope, k=definition.k, timeout_s=timeout_s)
     in_scope = [*scope.conditions(), events.c.session_id.is_not(None)]
     reached: Any = None
     counts: list[tuple[int, int]] = []
-    async with engine.connect() as conn:
+    async with reading(engine, timeout_s, filtered=report.filters is not None) as conn:
         for index, step in enumerate(report.steps):
             statement: Select[Any] = (
                 select(
@@ -164,12 +165,7 @@ async def funnel(*, engine: AsyncEngine, report: FunnelIn) -> FunnelOut:
             total = select(func.count(), func.count(reached.c.visitor_hash.distinct())).select_from(
                 reached
             )
-            try:
-                sessions_count, visitors = (await conn.execute(total)).one()
-            except DBAPIError as exc:
-                if report.filters is not None:
-                    raise PatternRefused() from exc
-                raise
+            sessions_count, visitors = (await conn.execute(total)).one()
             counts.append((int(sessions_count), int(visitors)))
     k = definition.k
     out: list[FunnelStepOut] = []
@@ -196,10 +192,10 @@ async def funnel(*, engine: AsyncEngine, report: FunnelIn) -> FunnelOut:
 # --- retention -----------------------------------------------------------------------------
 
 
-async def retention(*, engine: AsyncEngine, report: RetentionIn) -> RetentionOut:
+async def retention(*, engine: AsyncEngine, report: RetentionIn, timeout_s: float) -> RetentionOut:
     """Weekly cohorts of tier-1 visitors by the week they were first seen."""
     timezone = await site_timezone(engine=engine, site_id=report.site_id)
-    definition = await resolve_definition(
+    definition = await answering_definition(
         engine=engine, site_id=report.site_id, version=report.definition_version
     )
     start, end = day_bounds(*report.date_range, timezone)
@@ -223,7 +219,7 @@ async def retention(*, engine: AsyncEngine, report: RetentionIn) -> RetentionOut
         .where(first_seen.c.cohort >= literal(_monday(report.date_range[0]).isoformat()))
         .group_by(first_seen.c.cohort, active.c.week)
     )
-    async with engine.connect() as conn:
+    async with reading(engine, timeout_s, filtered=False) as conn:
         cells = (await conn.execute(statement)).all()
     grid: dict[str, dict[int, int]] = {}
     for cohort, active_week, count in cells:

@@ -28,11 +28,13 @@ router = APIRouter(prefix="/v1")  # composed with the other domains by services.
     summary="Aggregate metrics for one site and date range, by dimensions, filtered",
     description="Rows counting fewer than k distinct visitors fold into one (other) row; "
     "filters that select, or leave out, fewer than k visitors are refused (422 k-anonymity).",
-    responses=problem_responses(*KEY_ERRORS, 404, 422),
+    responses=problem_responses(*KEY_ERRORS, 404, 422, 503),
 )
 async def query(body: QueryIn, key: StatsKey, resources: ResourcesDep) -> QueryOut:
     check_own_site(key, body.site_id)
-    return await answer_query(engine=resources.engine, query=body)
+    return await answer_query(
+        engine=resources.engine, query=body, timeout_s=resources.settings.query_timeout_s
+    )
 
 
 @router.post(
@@ -41,13 +43,15 @@ async def query(body: QueryIn, key: StatsKey, resources: ResourcesDep) -> QueryO
     description="Rows counting fewer than k distinct visitors fold into one (other) row; "
     "optional filters are the filter tree of POST /v1/query, and filters that select, or "
     "leave out, fewer than k visitors are refused (422 k-anonymity).",
-    responses=problem_responses(*KEY_ERRORS, 404, 422),
+    responses=problem_responses(*KEY_ERRORS, 404, 422, 503),
 )
 async def after_the_click_report(
     body: AfterTheClickIn, key: StatsKey, resources: ResourcesDep
 ) -> AfterTheClickOut:
     check_own_site(key, body.site_id)
-    return await after_the_click(engine=resources.engine, report=body)
+    return await after_the_click(
+        engine=resources.engine, report=body, timeout_s=resources.settings.query_timeout_s
+    )
 
 
 @router.post(
@@ -57,20 +61,24 @@ async def after_the_click_report(
     "(`suppressed`). Optional filters are the filter tree of POST /v1/query, tested on each "
     "step's events; filters that select, or leave out, fewer than k visitors are refused "
     "(422 k-anonymity).",
-    responses=problem_responses(*KEY_ERRORS, 404, 422),
+    responses=problem_responses(*KEY_ERRORS, 404, 422, 503),
 )
 async def funnel_report(body: FunnelIn, key: StatsKey, resources: ResourcesDep) -> FunnelOut:
     check_own_site(key, body.site_id)
-    return await funnel(engine=resources.engine, report=body)
+    return await funnel(
+        engine=resources.engine, report=body, timeout_s=resources.settings.query_timeout_s
+    )
 
 
 @router.post(
     "/reports/retention",
     summary="Weekly cohorts of tier-1 visitors and how many came back each week",
-    responses=problem_responses(*KEY_ERRORS, 404, 422),
+    responses=problem_responses(*KEY_ERRORS, 404, 422, 503),
 )
 async def retention_report(
     body: RetentionIn, key: StatsKey, resources: ResourcesDep
 ) -> RetentionOut:
     check_own_site(key, body.site_id)
-    return await retention(engine=resources.engine, report=body)
+    return await retention(
+        engine=resources.engine, report=body, timeout_s=resources.settings.query_timeout_s
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -10,6 +9,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.api.days import check_date_range
+from services.api.engagement.schemas import DefinitionVersion
+from shared.dialect import compile_regex
 
 
 class Metric(StrEnum):
@@ -78,7 +79,8 @@ class FilterOp(StrEnum):
 
 class Condition(BaseModel):
     """One test on a dimension; several values mean 'any of them' (for is_not: none of them).
-    A missing value reads as "(none)"; contains is case-insensitive; matches is a regex."""
+    A missing value reads as "(none)"; contains is case-insensitive; matches is a regular
+    expression in RE2 syntax (no backreferences or lookarounds), searched for in the value."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -95,9 +97,9 @@ class Condition(BaseModel):
                 if len(pattern) > MAX_REGEX:
                     raise ValueError(f"matches: a pattern is at most {MAX_REGEX} characters")
                 try:
-                    re.compile(pattern)
-                except re.error as exc:
-                    raise ValueError(f"matches: not a regular expression ({exc.msg})") from None
+                    compile_regex(pattern)
+                except ValueError as exc:
+                    raise ValueError(f"matches: {exc}") from None
         return self
 
 
@@ -174,7 +176,8 @@ class QueryIn(BaseModel):
     limit: Annotated[int, Field(ge=1, le=1000)] = 100
     offset: Annotated[int, Field(ge=0, le=100_000)] = 0
     definition_version: Annotated[
-        int | None, Field(ge=0, description="answer under this stored version; latest if absent")
+        DefinitionVersion | None,
+        Field(description="answer under this stored version; latest if absent"),
     ] = None
 
     @model_validator(mode="after")
@@ -234,7 +237,7 @@ class ReportIn(BaseModel):
 
     site_id: Annotated[str, Field(min_length=1, max_length=32)]
     date_range: DateRange
-    definition_version: Annotated[int | None, Field(ge=0)] = None
+    definition_version: DefinitionVersion | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> ReportIn:
