@@ -5,14 +5,16 @@ erasure sends a deletion notice, and private targets are refused unless allowed.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 import pytest
 
+from services.api.people.exceptions import UnsafeTarget
 from services.api.people.signing import verify
-from services.api.people.targets import pinned
+from services.api.people.targets import check_target, pinned
 from services.api.people.tasks import run_webhooks
 from services.api.people.webhooks import (
     LEASE,
@@ -351,6 +353,10 @@ async def test_background_sender_delivers_and_delete_stops_it(people: Overt) -> 
         "http://169.254.169.254/latest",
         "http://localhost/hook",
         "ftp://example.com/x",
+        "http://[64:ff9b::a00:1]/hook",  # NAT64 of 10.0.0.1
+        "http://[::ffff:127.0.0.1]/hook",  # IPv4-mapped loopback
+        "http://[2002:a9fe:a9fe::1]/hook",  # 6to4 of 169.254.169.254
+        "http://224.0.0.1/hook",  # multicast
     ],
 )
 async def test_private_targets_are_refused_by_default(overt: Overt, url: str) -> None:
@@ -424,3 +430,43 @@ def test_requests_are_pinned_to_the_vetted_address() -> None:
     assert url == "http://[2606:2800:220:1::1]/in"
     assert (headers, extensions) == ({"host": "hooks.example.com"}, {})
     assert pinned("http://127.0.0.1:9/x", None) == ("http://127.0.0.1:9/x", {}, {})
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "64:ff9b::a00:1",  # NAT64 (RFC 6052) of 10.0.0.1
+        "64:ff9b::7f00:1",  # NAT64 of 127.0.0.1
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254 (cloud metadata)
+        "64:ff9b:1::808:808",  # the local-use NAT64 prefix (RFC 8215): any embedding
+        "::10.0.0.1",  # IPv4-compatible (deprecated): never a real destination
+        "::8.8.8.8",
+        "::ffff:127.0.0.1",  # IPv4-mapped loopback
+        "::ffff:192.168.1.1",
+        "2002:a00:1::1",  # 6to4 of 10.0.0.1
+        "2002:7f00:1::1",  # 6to4 of 127.0.0.1
+        "ff02::1",  # multicast
+        "ff0e::1",  # global-scope multicast is still not one receiver
+        "224.0.0.1",
+        "239.255.255.250",
+    ],
+)
+async def test_addresses_that_reach_private_or_many_hosts_are_refused(address: str) -> None:
+    literal = f"[{address}]" if ":" in address else address
+    with pytest.raises(UnsafeTarget):
+        await check_target(f"http://{literal}/hook", allow_private=False)
+    # The operator's switch for local receivers still lets them through.
+    assert await check_target(f"http://{literal}/hook", allow_private=True) is None
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["8.8.8.8", "2606:4700:4700::1111", "64:ff9b::808:808", "2002:808:808::1", "::ffff:8.8.8.8"],
+)
+async def test_public_addresses_and_their_translations_are_accepted(address: str) -> None:
+    """NAT64 and 6to4 of a public IPv4 address reach that public host (an IPv6-only sender
+    behind DNS64 sees every IPv4-only receiver as 64:ff9b::a.b.c.d): allowed."""
+    literal = f"[{address}]" if ":" in address else address
+    vetted = await check_target(f"http://{literal}/hook", allow_private=False)
+    assert vetted is not None
+    assert ipaddress.ip_address(vetted) == ipaddress.ip_address(address)

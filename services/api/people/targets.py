@@ -12,7 +12,7 @@ from services.api.people.exceptions import UnsafeTarget
 
 
 async def check_target(url: str, *, allow_private: bool) -> str | None:
-    """Refuse URLs whose host resolves to a private, loopback, link-local or reserved address.
+    """Refuse URLs whose host resolves to anything but a public unicast host (see is_public).
 
     Returns the vetted address to connect to (None when private targets are allowed), so the
     request cannot be sent to another address resolved later (DNS rebinding).
@@ -33,9 +33,32 @@ async def check_target(url: str, *, allow_private: bool) -> str | None:
     except OSError:
         raise UnsafeTarget("The host name does not resolve.") from None
     addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
-    if not addresses or not all(address.is_global for address in addresses):
+    if not addresses or not all(is_public(address) for address in addresses):
         raise UnsafeTarget("The host resolves to a non-public address.")
     return str(addresses[0])
+
+
+# RFC 6052's well-known NAT64 prefix: the last 32 bits are the IPv4 host the gateway reaches.
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+# RFC 8215's local-use translation prefix: operator-defined embeddings, never a public host.
+NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
+# RFC 4291's deprecated IPv4-compatible addresses (::a.b.c.d), which some stacks still route.
+IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+
+
+def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """One unicast host on the public internet: global, not multicast, and (for the IPv6
+    forms that carry an IPv4 address: mapped, NAT64, 6to4) a public IPv4 host inside."""
+    if address.is_multicast or not address.is_global:
+        return False
+    if isinstance(address, ipaddress.IPv4Address):
+        return True
+    if address in NAT64_LOCAL or address in IPV4_COMPATIBLE:
+        return False
+    if address in NAT64:
+        return is_public(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    embedded = address.ipv4_mapped or address.sixtofour
+    return embedded is None or is_public(embedded)
 
 
 def pinned(url: str, address: str | None) -> tuple[str, dict[str, str], dict[str, Any]]:
