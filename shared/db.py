@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel import SQLModel
 
 from shared.dialect import register_postgres_codecs, register_sqlite_functions
+from shared.files import create_private
 from shared.settings import Settings, sqlite_path
 
 
@@ -53,7 +54,9 @@ def table_of(model: type[SQLModel]) -> Table:
 def create_engine(settings: Settings) -> AsyncEngine:
     """An async engine for the configured database, with SQLite tuned for safe group commits."""
     if settings.is_sqlite:
-        sqlite_path(settings.database_url).parent.mkdir(parents=True, exist_ok=True)
+        # Created 0600 before SQLite opens it; SQLite gives its -wal and -shm the database
+        # file's mode, so they are private too (no process-wide umask change needed).
+        create_private(sqlite_path(settings.database_url))
         engine = create_async_engine(settings.database_url, connect_args={"timeout": 30})
 
         @event.listens_for(engine.sync_engine, "connect")

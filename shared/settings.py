@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from pathlib import Path
 from typing import Annotated, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.files import read_or_publish
 
 SUPPORTED_DATABASE_SCHEMES = ("sqlite+aiosqlite", "postgresql+asyncpg")
 SUPPORTED_REDIS_SCHEMES = ("redis", "rediss", "unix")
@@ -163,11 +166,10 @@ class Settings(BaseSettings):
         if not self.is_sqlite:
             raise SettingsError("OVERT_SECRET_KEY: required when the database is not SQLite")
         path = sqlite_path(self.database_url).parent / "secret.key"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(48))
-            path.chmod(0o600)
-        return path.read_text().strip().encode()
+        with contextlib.suppress(FileNotFoundError):
+            return path.read_bytes().strip()
+        # A first start: publish a new key unless a racing start did first (then use its key).
+        return read_or_publish(path, secrets.token_urlsafe(48).encode()).strip()
 
 
 S = TypeVar("S", bound=Settings)
