@@ -119,7 +119,19 @@ class Settings(BaseSettings):
         default=8, ge=1, le=30, description="Webhook attempts before a delivery is given up."
     )
     webhook_timeout_s: float = Field(
-        default=10.0, gt=0, description="Timeout of one webhook request, seconds."
+        default=10.0,
+        gt=0,
+        description="Deadline of one webhook request, seconds: resolving, connecting, sending "
+        "and reading the answer, all together.",
+    )
+    webhook_concurrency: int = Field(
+        default=32, ge=1, le=1000, description="Most webhook requests in flight at once."
+    )
+    webhook_subscription_concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=100,
+        description="Most webhook requests in flight to one subscription at once.",
     )
     log_format: str = Field(default="json", pattern="^(json|text)$", description="json or text.")
     log_level: str = Field(default="INFO", description="stdlib logging level.")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,12 +28,13 @@ from services.api.people.webhooks import (
 )
 from services.api.people.webhooks import _send_one as send_one
 from services.consent.expiry.service import expire_consents
-from shared.runtime import open_resources
+from shared.runtime import Resources, open_resources
 from tests.helpers.consent import post_decisions
 from tests.helpers.overt import Overt
 from tests.helpers.people import (
     Receiver,
     Subject,
+    Trickler,
     auth,
     consent_site,
     consented_subject,
@@ -40,6 +42,7 @@ from tests.helpers.people import (
     full_key,
     pricing_definition,
     receiver,
+    trickler,
     visit,
     withdraw,
 )
@@ -50,7 +53,7 @@ pytestmark = pytest.mark.anyio
 EVENTS = ["contact.intent_threshold_crossed", "contact.deleted"]
 
 
-async def subscribe(people: Overt, key: str, target: Receiver) -> dict[str, str]:
+async def subscribe(people: Overt, key: str, target: Receiver | Trickler) -> dict[str, str]:
     response = await people.client.post(
         f"/v1/sites/{people.site.id}/webhooks",
         json={"url": target.url, "events": EVENTS},
@@ -470,3 +473,111 @@ async def test_public_addresses_and_their_translations_are_accepted(address: str
     vetted = await check_target(f"http://{literal}/hook", allow_private=False)
     assert vetted is not None
     assert ipaddress.ip_address(vetted) == ipaddress.ip_address(address)
+
+
+def tuned(people: Overt, **settings: object) -> Resources:
+    return replace(people.resources, settings=people.resources.settings.model_copy(update=settings))
+
+
+async def test_a_trickling_receiver_is_cut_off_at_the_deadline_and_retried(people: Overt) -> None:
+    """A receiver that answers a byte at a time never lets a single read time out; the
+    request's total deadline ends the attempt, which is logged as failed and retried later."""
+    site = await consent_site(people)
+    await pricing_definition(people)
+    key = await full_key(people)
+    alice = await consented_subject(people, site, "Alice")
+    sender = tuned(people, webhook_timeout_s=1.0)
+    async with trickler() as slow, http_client(sender.settings) as client:
+        hook = await subscribe(people, key, slow)
+        await visit(people, alice, "/pricing", "/pricing")
+        engine = people.resources.engine
+        assert await scan_intent(engine=engine, site_id=site.id, now=datetime.now(UTC)) == 1
+        assert await deliver_due(sender, client) == 1
+        [pending] = await deliveries(people, key, hook["id"])
+        assert (pending["status"], pending["attempts"]) == ("pending", 1)
+        [attempt] = pending["log"]
+        assert attempt["status_code"] is None
+        assert "deadline" in str(attempt["error"])
+        assert "completed" not in slow.outcomes  # the sender gave up; the body never ended
+
+        slow.release.set()  # the receiver recovers: the retry gets a whole answer
+        due = datetime.fromisoformat(pending["next_attempt_at"])
+        assert await deliver_due(sender, client, now=due) == 1
+        [done] = await deliveries(people, key, hook["id"])
+        assert done["status"] == "delivered"
+        assert [a["status_code"] for a in done["log"]] == [None, 200]
+        assert len(slow.requests) == 2
+
+
+async def test_a_slow_receiver_does_not_hold_up_other_subscriptions(people: Overt) -> None:
+    """Alice's crossing is queued for the slow receiver only, then Bob's for both, so the
+    oldest due delivery is the slow one's. The fast receiver's delivery is made and recorded
+    while the slow one is still trickling, and the slow subscription holds no more than its
+    limit of connections (one here) although two of its deliveries are due."""
+    site = await consent_site(people)
+    await pricing_definition(people)
+    key = await full_key(people)
+    alice = await consented_subject(people, site, "Alice")
+    bob = await consented_subject(people, site, "Bob")
+    sender = tuned(people, webhook_timeout_s=120.0, webhook_subscription_concurrency=1)
+    engine = people.resources.engine
+    async with trickler() as slow, receiver() as fast, http_client(sender.settings) as client:
+        slow_hook = await subscribe(people, key, slow)
+        await visit(people, alice, "/pricing", "/pricing")
+        assert await scan_intent(engine=engine, site_id=site.id, now=datetime.now(UTC)) == 1
+        fast_hook = await subscribe(people, key, fast)
+        await visit(people, bob, "/pricing", "/pricing")
+        assert await scan_intent(engine=engine, site_id=site.id, now=datetime.now(UTC)) == 1
+
+        sending = asyncio.create_task(deliver_due(sender, client))
+        try:
+            await fast.wait_for(1, timeout=20)
+            async with asyncio.timeout(20):
+                while (await deliveries(people, key, fast_hook["id"]))[0]["status"] == "pending":
+                    await asyncio.sleep(0.01)
+            [made] = await deliveries(people, key, fast_hook["id"])
+            assert made["status"] == "delivered"
+            # ... and the slow receiver is still being waited on, on one connection only.
+            await slow.wait_for(1)
+            assert (slow.held, slow.outcomes) == (1, [])
+            waiting = await deliveries(people, key, slow_hook["id"])
+            assert [(d["status"], d["attempts"]) for d in waiting] == [("pending", 0)] * 2
+            slow.release.set()
+            assert await sending == 2
+        finally:
+            sending.cancel()
+        assert (len(slow.requests), slow.outcomes) == (1, ["completed"])
+        assert await deliver_due(sender, client) == 1  # its second delivery, now its slot is free
+        delivered = await deliveries(people, key, slow_hook["id"])
+        assert [d["status"] for d in delivered] == ["delivered"] * 2
+
+
+async def test_the_background_sender_keeps_sending_while_a_receiver_is_slow(people: Overt) -> None:
+    """The API's sender loop does not wait for a slow request before its next poll: a
+    delivery queued while one receiver trickles reaches another receiver meanwhile."""
+    site = await consent_site(people)
+    await pricing_definition(people)
+    key = await full_key(people)
+    alice = await consented_subject(people, site, "Alice")
+    bob = await consented_subject(people, site, "Bob")
+    sender = tuned(people, webhook_timeout_s=120.0)
+    async with trickler() as slow, receiver() as fast:
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_webhooks(sender, stop))
+        try:
+            await subscribe(people, key, slow)
+            await visit(people, alice, "/pricing", "/pricing")
+            await slow.wait_for(1, timeout=20)
+            await subscribe(people, key, fast)
+            await visit(people, bob, "/pricing", "/pricing")
+            await fast.wait_for(1, timeout=20)
+            assert slow.held >= 1
+            assert slow.outcomes == []
+            payload = orjson.loads(fast.requests[0].body)
+            assert payload["data"]["contact"]["subject_id"] == bob.subject_id
+        finally:
+            slow.release.set()
+            stop.set()
+            async with asyncio.timeout(20):
+                await task
+        assert "completed" in slow.outcomes

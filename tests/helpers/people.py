@@ -4,6 +4,7 @@ webhook receiver (a real HTTP server on 127.0.0.1), and an app with webhook sett
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -155,5 +156,78 @@ async def receiver() -> AsyncIterator[Receiver]:
     try:
         yield made
     finally:
+        server.close()
+        await server.wait_closed()
+
+
+@dataclass
+class Trickler:
+    """A slow receiver: answers 200 with a body of `length` bytes sent one byte every `every`
+    seconds (so no single read ever waits long), until `release` is set, then the rest at
+    once. `held` counts the connections it is trickling to right now; `outcomes` says how
+    each ended: "completed" (the whole body went out) or "dropped" (the sender hung up)."""
+
+    port: int = 0
+    length: int = 600
+    every: float = 0.05
+    requests: list[Received] = field(default_factory=list)
+    held: int = 0
+    outcomes: list[str] = field(default_factory=list)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/slow"
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.held += 1
+        outcome = "dropped"
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.decode("latin-1").split("\r\n")[1:]:
+                name, _, value = line.partition(":")
+                if name.strip().lower() == "content-length":
+                    length = int(value)
+            self.requests.append(Received("/slow", {}, await reader.readexactly(length)))
+            self.arrived.set()
+            writer.write(f"HTTP/1.1 200 OK\r\ncontent-length: {self.length}\r\n\r\n".encode())
+            sent = 0
+            while sent < self.length and not reader.at_eof():
+                if self.release.is_set():
+                    writer.write(b"x" * (self.length - sent))
+                    sent = self.length
+                else:
+                    writer.write(b"x")
+                    sent += 1
+                await writer.drain()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.release.wait(), timeout=self.every)
+            if sent == self.length:
+                outcome = "completed"
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self.held -= 1
+            self.outcomes.append(outcome)
+            writer.close()
+
+    async def wait_for(self, count: int, timeout: float = 10.0) -> None:
+        async with asyncio.timeout(timeout):
+            while len(self.requests) < count:
+                self.arrived.clear()
+                await self.arrived.wait()
+
+
+@asynccontextmanager
+async def trickler() -> AsyncIterator[Trickler]:
+    made = Trickler()
+    server = await asyncio.start_server(made.handle, "127.0.0.1", 0)
+    made.port = server.sockets[0].getsockname()[1]
+    try:
+        yield made
+    finally:
+        made.release.set()
         server.close()
         await server.wait_closed()

@@ -1,4 +1,7 @@
-"""The API's background loop: a webhook pass (queue new notices, send what is due) every poll."""
+"""The API's background loop: every poll, queue new notices and start sending what is due.
+
+Sends run beside the loop (webhooks.Sender), so a slow receiver never delays the next poll;
+at stop, the requests in flight are finished (each within its deadline)."""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import asyncio
 import math
 import time
 
-from services.api.people.webhooks import http_client, webhook_pass
+from services.api.people.webhooks import Sender, http_client, queue_notices
 from shared.runtime import Resources
 from shared.tasks import periodic
 
@@ -17,13 +20,20 @@ async def run_webhooks(resources: Resources, stop: asyncio.Event) -> None:
     last_intent_scan = -math.inf
 
     async with http_client(settings) as client:
+        sender = Sender(resources, client)
 
         async def one_pass() -> None:
             nonlocal last_intent_scan
             # Scoring every contact is the costly part: at most every webhook_intent_scan_s.
             scan = time.monotonic() - last_intent_scan >= settings.webhook_intent_scan_s
-            await webhook_pass(resources, client, intent=scan)
+            await queue_notices(resources, intent=scan)
             if scan:
                 last_intent_scan = time.monotonic()
+            await sender.dispatch()
 
-        await periodic(stop, interval=settings.webhook_poll_s, one_pass=one_pass, name="webhook")
+        try:
+            await periodic(
+                stop, interval=settings.webhook_poll_s, one_pass=one_pass, name="webhook"
+            )
+        finally:
+            await sender.drain()

@@ -5,9 +5,12 @@ How a receiver verifies a request is in signing.py; where a request may go, in t
 Events are written to `webhook_deliveries` (the outbox) in the transaction that decides to
 send them; `run_webhooks` (tasks.py), a background task of the API, leases due rows, re-checks
 identification consent (a withdrawn subject's pending events are cancelled, never sent),
-POSTs them with httpx and records every attempt. A failure is retried after
-retry_base * 2^(attempt - 1) until `webhook_max_attempts`. Restarts lose nothing: the
-outbox is in the database and an expired lease makes a row due again.
+POSTs them with httpx and records every attempt. Requests run concurrently (a Sender: a
+global cap and a per-subscription cap), each within one total deadline and reading at most
+RESPONSE_CAP bytes of the answer, so a slow receiver delays nobody else's deliveries. A
+failure (a deadline missed included) is retried after retry_base * 2^(attempt - 1) until
+`webhook_max_attempts`. Restarts lose nothing: the outbox is in the database and an
+expired lease makes a row due again.
 
 Consent notices: every subscription that was ever sent something about a subject (even one
 deleted since) gets `contact.withdrawn` when the consent ledger records the end of that
@@ -20,15 +23,18 @@ pending deliveries in the same transaction: nothing else about the subject goes 
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import httpx
 import orjson
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.api.people.contacts import contact_out, score_subjects
@@ -61,6 +67,9 @@ NOTICE_TYPES = sorted(event.value for event in CONSENT_NOTICES)
 CONSENT_ENDED = "not sent: identification consent is no longer active"
 LEASE = timedelta(seconds=60)
 BATCH = 50
+RESPONSE_CAP = 64 * 1024  # bytes of a receiver's answer read at most
+
+log = logging.getLogger("overt.webhooks")
 
 
 # --- subscriptions --------------------------------------------------------------------------
@@ -410,28 +419,59 @@ async def scan_consent_ends(*, engine: AsyncEngine, site_id: str, now: datetime)
     return queued
 
 
-async def lease_due(engine: AsyncEngine, now: datetime) -> list[Any]:
-    """Lease up to BATCH due deliveries (a lease a crashed sender left expires by itself)."""
-    async with engine.connect() as conn:
-        due = (
-            (
-                await conn.execute(
-                    select(webhook_deliveries.c.id)
-                    .where(
-                        webhook_deliveries.c.status == PENDING,
-                        webhook_deliveries.c.next_attempt_at <= now,
-                        or_(
-                            webhook_deliveries.c.lease_until.is_(None),
-                            webhook_deliveries.c.lease_until < now,
-                        ),
-                    )
-                    .order_by(webhook_deliveries.c.next_attempt_at)
-                    .limit(BATCH)
-                )
+async def lease_due(
+    engine: AsyncEngine,
+    now: datetime,
+    *,
+    limit: int = BATCH,
+    per_subscription: int = BATCH,
+    in_flight: Mapping[str, int] | None = None,
+    lease: timedelta = LEASE,
+) -> list[Any]:
+    """Lease up to `limit` due deliveries, oldest first, at most `per_subscription` per
+    subscription counting the `in_flight` ones (a lease a crashed sender left expires by
+    itself). Only what can be sent at once is leased, so no lease ages in a queue."""
+    in_flight = in_flight or {}
+    full = [sid for sid, count in in_flight.items() if count >= per_subscription]
+    due_rows = [
+        webhook_deliveries.c.status == PENDING,
+        webhook_deliveries.c.next_attempt_at <= now,
+        or_(webhook_deliveries.c.lease_until.is_(None), webhook_deliveries.c.lease_until < now),
+    ]
+    if full:
+        due_rows.append(webhook_deliveries.c.subscription_id.not_in(full))
+    ranked = (
+        select(
+            webhook_deliveries.c.id,
+            webhook_deliveries.c.subscription_id,
+            webhook_deliveries.c.next_attempt_at,
+            func.row_number()
+            .over(
+                partition_by=webhook_deliveries.c.subscription_id,
+                order_by=(webhook_deliveries.c.next_attempt_at, webhook_deliveries.c.id),
             )
-            .scalars()
-            .all()
+            .label("rank"),
         )
+        .where(*due_rows)
+        .subquery()
+    )
+    async with engine.connect() as conn:
+        candidates = (
+            await conn.execute(
+                select(ranked.c.id, ranked.c.subscription_id)
+                .where(ranked.c.rank <= per_subscription)
+                .order_by(ranked.c.next_attempt_at, ranked.c.id)
+                .limit(limit + sum(in_flight.values()))
+            )
+        ).all()
+    due: list[str] = []
+    taken = dict(in_flight)
+    for candidate in candidates:
+        if len(due) >= limit:
+            break
+        if taken.get(candidate.subscription_id, 0) < per_subscription:
+            taken[candidate.subscription_id] = taken.get(candidate.subscription_id, 0) + 1
+            due.append(candidate.id)
     claimed = []
     for delivery_id in due:
         async with engine.begin() as conn:
@@ -445,7 +485,7 @@ async def lease_due(engine: AsyncEngine, now: datetime) -> list[Any]:
                         webhook_deliveries.c.lease_until < now,
                     ),
                 )
-                .values(lease_until=now + LEASE)
+                .values(lease_until=now + lease)
             )
             if not result.rowcount:
                 continue
@@ -508,6 +548,27 @@ async def _finish(
         )
 
 
+async def _post(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    body: bytes,
+    headers: dict[str, str],
+    extensions: dict[str, Any],
+) -> int:
+    """POST and return the status; at most RESPONSE_CAP bytes of the answer are read (only its
+    status matters; a short body read whole lets the connection be reused)."""
+    async with client.stream(
+        "POST", url, content=body, headers=headers, extensions=extensions
+    ) as response:
+        received = 0
+        async for chunk in response.aiter_raw():
+            received += len(chunk)
+            if received >= RESPONSE_CAP:
+                break
+        return response.status_code
+
+
 async def _send_one(resources: Resources, client: httpx.AsyncClient, row: Any) -> None:
     settings = resources.settings
     engine = resources.engine
@@ -545,47 +606,99 @@ async def _send_one(resources: Resources, client: httpx.AsyncClient, row: Any) -
     secret = signing_secret(settings.secret(), row.subscription_id, row.secret_nonce)
     status_code: int | None = None
     error: str | None = None
+    headers = {
+        "content-type": "application/json",
+        "user-agent": "Overt-Webhooks/1",
+        "overt-webhook-id": row.id,
+        "overt-webhook-timestamp": str(timestamp),
+        "overt-webhook-signature": sign(secret, timestamp, body),
+    }
     try:
-        address = await check_target(row.url, allow_private=settings.webhook_allow_private)
-        url, host, extensions = pinned(row.url, address)
-        response = await client.post(
-            url,
-            content=body,
-            headers={
-                **host,
-                "content-type": "application/json",
-                "user-agent": "Overt-Webhooks/1",
-                "overt-webhook-id": row.id,
-                "overt-webhook-timestamp": str(timestamp),
-                "overt-webhook-signature": sign(secret, timestamp, body),
-            },
-            extensions=extensions,
-        )
-        status_code = response.status_code
+        # One deadline for the whole request: httpx's timeouts are per read, and a receiver
+        # trickling a byte at a time would otherwise hold a sending slot for as long as it likes.
+        async with asyncio.timeout(settings.webhook_timeout_s):
+            address = await check_target(row.url, allow_private=settings.webhook_allow_private)
+            url, host, extensions = pinned(row.url, address)
+            status_code = await _post(
+                client, url, body=body, headers={**host, **headers}, extensions=extensions
+            )
         if not 200 <= status_code < 300:
             error = f"HTTP {status_code}"
     except UnsafeTarget as exc:
         error = exc.detail
+    except TimeoutError:
+        status_code = None
+        error = f"no complete answer within the {settings.webhook_timeout_s:g} s deadline"
     except httpx.HTTPError as exc:
         error = type(exc).__name__
     await _finish(engine, row, now=now, settings=settings, status_code=status_code, error=error)
 
 
+class Sender:
+    """The deliveries in flight, sent concurrently: at most `webhook_concurrency` in all and
+    `webhook_subscription_concurrency` to one subscription, each request within its
+    deadline. A slow receiver holds only its own subscription's slots, so every other
+    subscription's deliveries (consent notices included) go out meanwhile."""
+
+    def __init__(self, resources: Resources, client: httpx.AsyncClient) -> None:
+        self.resources = resources
+        self.client = client
+        self.in_flight: dict[str, set[asyncio.Task[None]]] = {}
+
+    def _counts(self) -> dict[str, int]:
+        return {sid: len(tasks) for sid, tasks in self.in_flight.items()}
+
+    async def dispatch(self, now: datetime | None = None) -> int:
+        """Lease what the free slots allow and start sending it; returns how many started."""
+        settings = self.resources.settings
+        room = settings.webhook_concurrency - sum(self._counts().values())
+        if room <= 0:
+            return 0
+        rows = await lease_due(
+            self.resources.engine,
+            now or datetime.now(UTC),
+            limit=min(room, BATCH),
+            per_subscription=settings.webhook_subscription_concurrency,
+            in_flight=self._counts(),
+            # Held past the request's deadline, so no other sender takes it up meanwhile.
+            lease=LEASE + timedelta(seconds=settings.webhook_timeout_s),
+        )
+        for row in rows:
+            task = asyncio.create_task(_send_one(self.resources, self.client, row))
+            self.in_flight.setdefault(row.subscription_id, set()).add(task)
+            task.add_done_callback(partial(self._done, row.subscription_id, row.id))
+        return len(rows)
+
+    def _done(self, subscription_id: str, delivery_id: str, task: asyncio.Task[None]) -> None:
+        tasks = self.in_flight.get(subscription_id, set())
+        tasks.discard(task)
+        if not tasks:
+            self.in_flight.pop(subscription_id, None)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            # The lease expires and the delivery is tried again; never log the payload.
+            log.error("webhook delivery %s failed: %s", delivery_id, type(exc).__name__)
+
+    async def drain(self) -> None:
+        """Wait for every request in flight (each ends by its deadline)."""
+        while self.in_flight:
+            tasks = [task for group in self.in_flight.values() for task in group]
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
 async def deliver_due(
     resources: Resources, client: httpx.AsyncClient, *, now: datetime | None = None
 ) -> int:
-    """Send every due delivery once; returns how many were attempted."""
-    rows = await lease_due(resources.engine, now or datetime.now(UTC))
-    for row in rows:
-        await _send_one(resources, client, row)
-    return len(rows)
+    """Send what is due, as far as the concurrency limits allow, and wait for the answers;
+    returns how many were attempted."""
+    sender = Sender(resources, client)
+    try:
+        return await sender.dispatch(now)
+    finally:
+        await sender.drain()
 
 
-async def webhook_pass(
-    resources: Resources, client: httpx.AsyncClient, *, intent: bool = True
-) -> None:
-    """One round: queue new events (consent notices; intent crossings unless `intent` is
-    False), then send what is due."""
+async def queue_notices(resources: Resources, *, intent: bool = True) -> None:
+    """Queue new events: consent notices, and intent crossings unless `intent` is False."""
     now = datetime.now(UTC)
     async with resources.engine.connect() as conn:
         site_ids = (
@@ -595,6 +708,13 @@ async def webhook_pass(
         await scan_consent_ends(engine=resources.engine, site_id=site_id, now=now)
         if intent:
             await scan_intent(engine=resources.engine, site_id=site_id, now=now)
+
+
+async def webhook_pass(
+    resources: Resources, client: httpx.AsyncClient, *, intent: bool = True
+) -> None:
+    """One round: queue new events (see queue_notices), then send what is due and wait."""
+    await queue_notices(resources, intent=intent)
     await deliver_due(resources, client)
 
 
