@@ -7,7 +7,7 @@ export UV_PYTHON_DOWNLOADS := never
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 VENV_STAMP := .venv/.synced-$(shell cat uv.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: help run test check lint format typecheck imports browser test-services snippet clean bench fuzz bench-query
+.PHONY: help run test check lint format typecheck imports browser test-services snippet swagger-ui clean bench fuzz bench-query
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -56,6 +56,26 @@ test-services: ## start the local PostgreSQL and Redis if they are installed but
 
 snippet: ## rebuild static/overt.js from services/collector/snippet (needs node and npm)
 	cd services/collector/snippet && npm ci --no-audit --no-fund && npm run build
+
+# Swagger UI for /docs, vendored (served by Overt, never from a CDN): only the files /docs
+# loads, plus the licences. Same version: the bytes must match SHA256SUMS; a new version
+# (edit SWAGGER_UI_VERSION) writes new sums.
+SWAGGER_UI_VERSION := 5.36.0
+SWAGGER_UI_DIR := shared/static/swagger-ui
+SWAGGER_UI_FILES := swagger-ui-bundle.js swagger-ui.css swagger-ui-bundle.js.LICENSE.txt LICENSE NOTICE
+
+swagger-ui: ## re-vendor Swagger UI (npm package swagger-ui-dist at SWAGGER_UI_VERSION) into shared/static
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  (cd "$$tmp" && npm pack --silent swagger-ui-dist@$(SWAGGER_UI_VERSION) >/dev/null) && \
+	  tar -xzf "$$tmp"/swagger-ui-dist-$(SWAGGER_UI_VERSION).tgz -C "$$tmp" && \
+	  mkdir -p $(SWAGGER_UI_DIR) && \
+	  for f in $(SWAGGER_UI_FILES); do cp "$$tmp/package/$$f" $(SWAGGER_UI_DIR)/; done && \
+	  if [ "$$(cat $(SWAGGER_UI_DIR)/VERSION 2>/dev/null)" = $(SWAGGER_UI_VERSION) ]; then \
+	    (cd $(SWAGGER_UI_DIR) && sha256sum --quiet -c SHA256SUMS); \
+	  else \
+	    echo $(SWAGGER_UI_VERSION) > $(SWAGGER_UI_DIR)/VERSION && \
+	    (cd $(SWAGGER_UI_DIR) && sha256sum $(SWAGGER_UI_FILES) > SHA256SUMS); \
+	  fi
 
 clean: ## remove the virtualenv, caches and the embedded database
 	rm -rf .venv .tools var .mypy_cache .ruff_cache .pytest_cache

@@ -20,6 +20,7 @@ from fastapi.responses import Response
 from starlette.types import ASGIApp
 
 from shared.body import BodyLimitMiddleware
+from shared.docs import docs_router
 from shared.errors import (
     ProblemError,
     document_problems,
@@ -132,7 +133,7 @@ def build_app(
         # FastAPI's native OpenTelemetry looks up the global providers on every request
         # (a large share of the CPU of /e in a profile); Overt exports its own metrics.
         telemetry={"tracing": False, "metrics": False, "logs": False},
-        docs_url="/docs",
+        docs_url=None,  # shared.docs serves /docs: vendored Swagger UI under a strict CSP
         redoc_url=None,
     )
     install_problem_handlers(app)
@@ -140,6 +141,7 @@ def build_app(
     app.state.front = tuple(front)
     app.state.max_body_bytes = settings.max_body_bytes
     app.include_router(health_router())
+    app.include_router(docs_router(title=title))
     for router in routers:
         app.include_router(router)
     return app

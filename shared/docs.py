@@ -1,0 +1,78 @@
+"""/docs on every process: Swagger UI from Overt itself (vendored at a pinned version in
+static/swagger-ui, see `make swagger-ui`), on a page with no inline script, under a strict
+Content-Security-Policy, that no other site may frame."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from shared.assets import Asset, asset_response
+from shared.errors import ProblemError
+
+STATIC = Path(__file__).parent / "static"
+ASSETS = {
+    "swagger-ui-bundle.js": Asset(
+        STATIC / "swagger-ui" / "swagger-ui-bundle.js", "text/javascript"
+    ),
+    "swagger-ui.css": Asset(STATIC / "swagger-ui" / "swagger-ui.css", "text/css"),
+    "docs.js": Asset(STATIC / "docs.js", "text/javascript"),
+}
+ASSET_HEADERS = {"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"}
+# Swagger UI sets element styles from script (React style props, not blocked by style-src)
+# and its stylesheet inlines icons as data: URIs; it fetches the OpenAPI document and, for
+# "try it out", this same origin only.
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-cache",
+}
+PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<link rel="stylesheet" href="/docs/assets/swagger-ui.css">
+</head>
+<body>
+<div id="swagger-ui" data-openapi-url="{openapi_url}"></div>
+<script src="/docs/assets/swagger-ui-bundle.js"></script>
+<script src="/docs/assets/docs.js"></script>
+</body>
+</html>
+"""
+
+
+class NoSuchAsset(ProblemError):
+    def __init__(self) -> None:
+        super().__init__(404, "Not Found", slug="not-found", detail="No such documentation asset.")
+
+
+def docs_router(*, title: str, openapi_url: str = "/openapi.json") -> APIRouter:
+    """GET /docs (the page) and GET /docs/assets/NAME (its scripts and stylesheet)."""
+    router = APIRouter(include_in_schema=False)
+    page = PAGE.format(
+        title=html.escape(f"{title}: API documentation"), openapi_url=html.escape(openapi_url)
+    )
+
+    @router.get("/docs", response_class=HTMLResponse)
+    async def docs() -> HTMLResponse:
+        return HTMLResponse(page, headers=PAGE_HEADERS)
+
+    @router.get("/docs/assets/{name}")
+    async def docs_asset(request: Request, name: str) -> Response:
+        asset = ASSETS.get(name)
+        if asset is None:
+            raise NoSuchAsset()
+        return asset_response(request, asset, headers=ASSET_HEADERS)
+
+    return router
