@@ -15,7 +15,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from starlette.types import ASGIApp
 
@@ -28,7 +28,7 @@ from shared.errors import (
     problem_responses,
 )
 from shared.logging import RequestIdMiddleware
-from shared.metrics import render_metrics
+from shared.metrics import check_metrics_access, render_metrics
 from shared.runtime import Resources, ResourcesDep, check_ready, open_resources
 from shared.settings import Settings
 
@@ -80,10 +80,20 @@ def health_router() -> APIRouter:
     @router.get(
         "/metrics",
         summary="This process's Prometheus metrics (scrape each process)",
+        description="With OVERT_METRICS_TOKEN set: `Authorization: Bearer TOKEN`. Without "
+        "it: loopback clients only, not through a proxy.",
         response_class=Response,
-        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+        responses={
+            200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+            **problem_responses(401, 403),
+        },
     )
-    async def metrics(resources: ResourcesDep) -> Response:
+    async def metrics(request: Request, resources: ResourcesDep) -> Response:
+        check_metrics_access(
+            settings=resources.settings,
+            peer=request.client.host if request.client else None,
+            headers=request.headers,
+        )
         body, content_type = await render_metrics(resources.queue)
         return Response(body, media_type=content_type)
 

@@ -6,12 +6,19 @@ is Prometheus's `sum by`). Counters start at zero with the process.
 
 No label carries anything personal: routes are templates (`/consent/sites/{site_id}/state`),
 reasons are problem slugs, never paths with ids, IPs, User-Agents or tokens.
+
+Who may read them (check_metrics_access): with OVERT_METRICS_TOKEN set, a scraper sending
+`Authorization: Bearer TOKEN` (Prometheus' `authorization: {credentials_file: ...}`), from
+anywhere; without it, only a client on this host's loopback, connected directly (a request
+carrying a proxy's forwarding header came from elsewhere).
 """
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from prometheus_client import (
@@ -24,9 +31,59 @@ from prometheus_client import (
 )
 from prometheus_client.core import CounterMetricFamily
 
+from shared.errors import ProblemError
 from shared.queue import EventQueue
+from shared.settings import Settings
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+# Headers a reverse proxy adds: a request with one was relayed, so its loopback peer says
+# nothing about where it came from.
+FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
+
+
+class MetricsTokenRequired(ProblemError):
+    def __init__(self) -> None:
+        super().__init__(
+            401,
+            "Metrics token required",
+            slug="metrics-token-required",
+            detail="Send Authorization: Bearer with the value of OVERT_METRICS_TOKEN.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+class MetricsNotLocal(ProblemError):
+    def __init__(self) -> None:
+        super().__init__(
+            403,
+            "Metrics are local only",
+            slug="metrics-not-local",
+            detail="Without OVERT_METRICS_TOKEN, /metrics answers only on this host's loopback "
+            "and not through a proxy; set the token to scrape from elsewhere.",
+        )
+
+
+def check_metrics_access(
+    *, settings: Settings, peer: str | None, headers: Mapping[str, str]
+) -> None:
+    """Raise unless this request may read /metrics (see the module docstring)."""
+    token = settings.metrics_token
+    if token is not None:
+        scheme, _, given = headers.get("authorization", "").partition(" ")
+        expected = token.get_secret_value().encode()
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
+            raise MetricsTokenRequired()
+        return
+    if any(name in headers for name in FORWARDING_HEADERS):
+        raise MetricsNotLocal()
+    if settings.client_ip_header and settings.client_ip_header.lower() in headers:
+        raise MetricsNotLocal()
+    try:
+        local = peer is not None and ipaddress.ip_address(peer).is_loopback
+    except ValueError:
+        local = False
+    if not local:
+        raise MetricsNotLocal()
 
 
 class HotCounter:

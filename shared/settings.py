@@ -133,6 +133,11 @@ class Settings(BaseSettings):
         le=100,
         description="Most webhook requests in flight to one subscription at once.",
     )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token a scraper sends for /metrics; unset: /metrics answers only "
+        "on loopback, not through a proxy.",
+    )
     log_format: str = Field(default="json", pattern="^(json|text)$", description="json or text.")
     log_level: str = Field(default="INFO", description="stdlib logging level.")
 
@@ -154,6 +159,18 @@ class Settings(BaseSettings):
         scheme = value.split("://", 1)[0]
         if scheme not in SUPPORTED_REDIS_SCHEMES:
             raise ValueError(f"unsupported scheme {scheme!r}; use redis:// or rediss://")
+        return value
+
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _empty_token_is_unset(cls, value: object) -> object:
+        return None if value in ("", None) else value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _long_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters")
         return value
 
     @field_validator("secret_key")

@@ -25,11 +25,14 @@ from shared.settings import Settings
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 CADDYFILE = ROOT / "deploy" / "Caddyfile"
+PROMETHEUS = ROOT / "deploy" / "prometheus.yml"
 K8S = ROOT / "deploy" / "k8s"
 K8S_VERSION = "1.30.0"
 HTTP_SERVICES = ("collector", "consent", "api")
 PER_PROCESS = {"/healthz", "/readyz", "/metrics"}
-API_DOCS = {"/docs", "/docs/oauth2-redirect", "/openapi.json"}
+# Served by every process outside the OpenAPI document (shared.docs); the proxy sends them to
+# the API.
+API_DOCS = {"/docs", "/docs/assets/swagger-ui-bundle.js", "/docs/assets/docs.js", "/openapi.json"}
 # DESIGN.md, "Public interface": the prefixes a load balancer routes, and who owns them.
 DESIGN_PREFIXES = {
     "/overt.js": "collector",
@@ -403,3 +406,50 @@ def test_entrypoint_names_each_worker_after_its_host(tmp_path: Path) -> None:
     explicit = {"HOSTNAME": "a1b2c3", "OVERT_WORKER_NAME": "ingest-7"}
     assert run_entrypoint(tmp_path, explicit) == "worker=ingest-7 args=serve worker"
     assert run_entrypoint(tmp_path, {}) == "worker=worker-1 args=serve worker"
+
+
+# --- deploy/prometheus.yml ------------------------------------------------------------------
+
+
+def test_prometheus_scrapes_every_annotated_pod_with_the_metrics_token(
+    manifests: list[dict[str, Any]],
+) -> None:
+    """The scrape job keeps the pods the manifests annotate, at the path and port they
+    name, and sends the bearer token that every Overt pod gets as OVERT_METRICS_TOKEN."""
+    (job,) = yaml.safe_load(PROMETHEUS.read_text())["scrape_configs"]
+    assert job["kubernetes_sd_configs"] == [{"role": "pod"}]
+    assert job["authorization"]["type"] == "Bearer"
+    assert job["authorization"]["credentials_file"].startswith("/")
+    keeps = {
+        rule["source_labels"][0]: rule["regex"]
+        for rule in job["relabel_configs"]
+        if rule.get("action") == "keep"
+    }
+    assert keeps == {
+        "__meta_kubernetes_pod_label_app_kubernetes_io_part_of": "overt",
+        "__meta_kubernetes_pod_annotation_prometheus_io_scrape": "true",
+    }
+    targets = {rule.get("target_label"): rule for rule in job["relabel_configs"]}
+    assert targets["__metrics_path__"]["source_labels"] == [
+        "__meta_kubernetes_pod_annotation_prometheus_io_path"
+    ]
+    address = targets["__address__"]
+    # Prometheus anchors its regexes and writes groups as $1.
+    joined = re.fullmatch(address["regex"], "10.1.2.3:9999;8000")
+    assert joined is not None
+    assert joined.expand(re.sub(r"\$(\d)", r"\\\1", address["replacement"])) == "10.1.2.3:8000"
+    (secret,) = of_kind(manifests, "Secret").values()
+    assert len(secret["stringData"]["OVERT_METRICS_TOKEN"]) >= 16  # a valid setting
+    for name, deployment in of_kind(manifests, "Deployment").items():
+        meta = deployment["spec"]["template"]["metadata"]
+        assert meta["labels"]["app.kubernetes.io/part-of"] == "overt", name
+        annotations = meta["annotations"]
+        assert annotations["prometheus.io/scrape"] == "true", name
+        assert annotations["prometheus.io/path"] == "/metrics", name
+        (container,) = pod_spec(deployment)["containers"]
+        ports = {str(port["containerPort"]) for port in container["ports"]}
+        assert annotations["prometheus.io/port"] in ports, name
+        sources = container["envFrom"]
+        assert secret["metadata"]["name"] in {
+            s["secretRef"]["name"] for s in sources if "secretRef" in s
+        }

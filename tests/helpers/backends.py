@@ -27,6 +27,7 @@ PG_ADMIN_URL = os.environ.get("OVERT_TEST_PG", "postgresql://postgres@127.0.0.1:
 REDIS_URL = os.environ.get("OVERT_TEST_REDIS", "redis://127.0.0.1:6379/0")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 BACKENDS = ("sqlite", "postgres")
+METRICS_TOKEN = "metrics-token-for-tests-" + "m" * 16
 
 
 def unavailable(what: str, why: str) -> None:
@@ -65,7 +66,11 @@ def make_settings(
     if backend == "sqlite":
         path = tmp_path / "overt.db"
         shutil.copy(sqlite_template, path)
-        yield Settings(database_url=f"sqlite+aiosqlite:///{path}", log_format="text")
+        yield Settings(
+            database_url=f"sqlite+aiosqlite:///{path}",
+            log_format="text",
+            metrics_token=METRICS_TOKEN,
+        )
         return
     if pg_database is None:
         unavailable("PostgreSQL at 127.0.0.1:5432", "connection failed")
@@ -82,6 +87,7 @@ def make_settings(
         redis_prefix=prefix,
         secret_key="s" * 40,
         log_format="text",
+        metrics_token=METRICS_TOKEN,
     )
     keys = list(client.scan_iter(f"{prefix}:*"))
     if keys:

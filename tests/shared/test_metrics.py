@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter as Tally
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import httpx
@@ -17,17 +18,21 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.collector.schemas import MAX_BATCH
+from shared.app import asgi_app
 from shared.runtime import Resources
+from tests.helpers.backends import METRICS_TOKEN
 from tests.helpers.overt import Overt, make_app, running
+from tests.helpers.problems import assert_problem
 
 pytestmark = pytest.mark.anyio
 
 Sample = tuple[str, tuple[tuple[str, str], ...]]
+SCRAPER = {"authorization": f"Bearer {METRICS_TOKEN}"}
 BOT_UA = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
 
 
 async def scrape(client: httpx.AsyncClient) -> dict[Sample, float]:
-    response = await client.get("/metrics")
+    response = await client.get("/metrics", headers=SCRAPER)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     return {
@@ -114,7 +119,7 @@ async def test_route_latency_is_labelled_by_template_and_nothing_personal(overt:
     state = await overt.client.get(f"/consent/sites/{overt.site.id}/state")
     assert state.status_code < 500
     assert (await overt.client.get(f"/no/such/{overt.site.id}")).status_code == 404
-    text = (await overt.client.get("/metrics")).text
+    text = (await overt.client.get("/metrics", headers=SCRAPER)).text
     changed = moved(before, await scrape(overt.client))
 
     count = "overt_http_request_seconds_count"
@@ -162,3 +167,43 @@ async def test_metric_labels_are_a_closed_set() -> None:
         for name in metric._labelnames
     )
     assert set(labelled) == {"reason", "result", "outcome", "route", "method", "status"}
+
+
+def client_from(app: object, address: str) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=asgi_app(app), client=(address, 50000))  # type: ignore[arg-type]
+    return httpx.AsyncClient(transport=transport, base_url="http://overt.test")
+
+
+async def test_metrics_need_the_bearer_token_when_one_is_set(overt: Overt) -> None:
+    """The test settings carry OVERT_METRICS_TOKEN: without it, or with another, 401 (from
+    loopback too); with it, the scrape."""
+    for address in ("203.0.113.7", "127.0.0.1"):
+        async with client_from(overt.app, address) as client:
+            for headers in ({}, {"authorization": "Bearer wrong"}, {"authorization": "Basic x"}):
+                refused = await client.get("/metrics", headers=headers)
+                assert_problem(refused, 401, "metrics-token-required")
+                assert refused.headers["www-authenticate"] == "Bearer"
+                assert "overt_" not in refused.text
+            allowed = await client.get("/metrics", headers=SCRAPER)
+            assert allowed.status_code == 200
+            assert "overt_queue_depth" in allowed.text
+
+
+async def test_without_a_token_metrics_answer_only_on_loopback(resources: Resources) -> None:
+    """No OVERT_METRICS_TOKEN: a local scraper (`make run`, a node's own agent) reads them;
+    anyone else, or a request a proxy relayed from elsewhere, is refused."""
+    open_settings = resources.settings.model_copy(update={"metrics_token": None})
+    app = make_app(replace(resources, settings=open_settings), worker=False)
+    async with running(app):
+        async with client_from(app, "203.0.113.7") as remote:
+            assert_problem(await remote.get("/metrics"), 403, "metrics-not-local")
+        async with client_from(app, "10.0.0.5") as neighbour:
+            assert_problem(await neighbour.get("/metrics"), 403, "metrics-not-local")
+        async with client_from(app, "127.0.0.1") as local:
+            assert (await local.get("/metrics")).status_code == 200
+            relayed = await local.get("/metrics", headers={"x-forwarded-for": "198.51.100.1"})
+            assert_problem(relayed, 403, "metrics-not-local")
+            forwarded = await local.get("/metrics", headers={"forwarded": "for=198.51.100.1"})
+            assert_problem(forwarded, 403, "metrics-not-local")
+        async with client_from(app, "::1") as local6:
+            assert (await local6.get("/metrics")).status_code == 200
