@@ -12,10 +12,12 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.api.people.exceptions import UnsafeTarget
 from services.api.people.signing import verify
-from services.api.people.targets import check_target, pinned
+from services.api.people.targets import check_target, is_public, pinned
 from services.api.people.tasks import run_webhooks
 from services.api.people.webhooks import (
     LEASE,
@@ -581,3 +583,20 @@ async def test_the_background_sender_keeps_sending_while_a_receiver_is_slow(peop
             async with asyncio.timeout(20):
                 await task
         assert "completed" in slow.outcomes
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(inner=st.ip_addresses(v=4))
+def test_an_ipv6_form_of_an_ipv4_address_is_judged_by_that_address(
+    inner: ipaddress.IPv4Address,
+) -> None:
+    """IPv4-mapped, NAT64 and 6to4 addresses reach the IPv4 host inside them: each is public
+    exactly when that host is; IPv4-compatible and local-use NAT64 never are."""
+    packed = int(inner)
+    mapped = ipaddress.IPv6Address((0xFFFF << 32) | packed)
+    nat64 = ipaddress.IPv6Address((0x64FF9B << 96) | packed)
+    sixtofour = ipaddress.IPv6Address((0x2002 << 112) | (packed << 80) | 1)
+    for wrapped in (mapped, nat64, sixtofour):
+        assert is_public(wrapped) == is_public(inner), wrapped
+    assert not is_public(ipaddress.IPv6Address(packed))  # ::a.b.c.d
+    assert not is_public(ipaddress.IPv6Address((0x64FF9B0001 << 80) | packed))

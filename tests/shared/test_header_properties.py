@@ -1,0 +1,106 @@
+"""Property tests for what /docs assets and /metrics read from request headers: any
+Accept-Encoding, If-None-Match or Authorization value gets an answer (never an exception),
+and only the exact token, or the exact ETag, changes it."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import SecretStr
+from starlette.requests import Request
+
+from shared.assets import Asset, asset_response
+from shared.metrics import MetricsNotLocal, MetricsTokenRequired, check_metrics_access
+from shared.settings import Settings
+
+BOUNDED = settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+TOKEN = "t" * 24
+# Header values as a client can send them (latin-1, no line breaks).
+header_text = st.text(
+    alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"),
+    max_size=80,
+)
+
+
+def request(headers: dict[str, str]) -> Request:
+    raw = [(name.encode(), value.encode("latin-1")) for name, value in headers.items()]
+    return Request({"type": "http", "method": "GET", "path": "/", "headers": raw})
+
+
+@pytest.fixture(scope="module")
+def asset(tmp_path_factory: pytest.TempPathFactory) -> Asset:
+    path = tmp_path_factory.mktemp("asset") / "a.js"
+    path.write_bytes(b"console.log('x');\n" * 200)
+    return Asset(path, "text/javascript")
+
+
+@BOUNDED
+@given(encoding=header_text, tag=header_text)
+def test_any_accept_encoding_and_if_none_match_get_an_answer(
+    asset: Asset, encoding: str, tag: str
+) -> None:
+    response = asset_response(
+        request({"accept-encoding": encoding, "if-none-match": tag}), asset, headers={}
+    )
+    if asset.etag in tag:
+        assert response.status_code in (200, 304)
+    else:
+        assert response.status_code == 200
+    if response.status_code == 200:
+        assert response.headers["etag"] == asset.etag
+        gzipped = response.headers.get("content-encoding") == "gzip"
+        assert response.body == (asset.gzipped if gzipped else asset.body)
+        if gzipped:  # only for a client that named gzip (or any coding)
+            assert "gzip" in encoding.lower() or "*" in encoding
+
+
+@BOUNDED
+@given(
+    before=st.sampled_from(["", "br, ", "identity;q=0.5, "]), after=st.sampled_from(["", ", br"])
+)
+def test_a_client_that_takes_gzip_gets_it(asset: Asset, before: str, after: str) -> None:
+    for coding in ("gzip", "GZip", "gzip;q=0.8", "*"):
+        header = before + coding + after
+        response = asset_response(request({"accept-encoding": header}), asset, headers={})
+        assert response.headers.get("content-encoding") == "gzip", header
+    refused = asset_response(request({"accept-encoding": "gzip;q=0"}), asset, headers={})
+    assert "content-encoding" not in refused.headers
+    tagged = asset_response(request({"if-none-match": f'W/{asset.etag}, "x"'}), asset, headers={})
+    assert tagged.status_code == 304
+
+
+@BOUNDED
+@given(value=header_text, peer=st.sampled_from(["127.0.0.1", "::1", "203.0.113.7", None, "x"]))
+def test_only_the_exact_bearer_token_opens_metrics(value: str, peer: str | None) -> None:
+    tokened = Settings(metrics_token=SecretStr(TOKEN))
+    exact = value.partition(" ")[0].lower() == "bearer" and value.partition(" ")[2].strip() == TOKEN
+    try:
+        check_metrics_access(settings=tokened, peer=peer, headers={"authorization": value})
+    except MetricsTokenRequired:
+        assert not exact
+    else:
+        assert exact
+
+
+@BOUNDED
+@given(peer=st.one_of(st.none(), header_text, st.ip_addresses().map(str)))
+def test_without_a_token_only_loopback_peers_read_metrics(peer: str | None) -> None:
+    try:
+        check_metrics_access(settings=Settings(), peer=peer, headers={})
+    except MetricsNotLocal:
+        allowed = False
+    else:
+        allowed = True
+    try:
+        loopback = peer is not None and ipaddress.ip_address(peer).is_loopback
+    except ValueError:
+        loopback = False
+    assert allowed == loopback
