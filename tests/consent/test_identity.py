@@ -173,7 +173,7 @@ async def test_email_link_goes_to_the_log_in_development_and_links_once(
     bad = await overt.client.post(
         f"/consent/sites/{site.id}/identity/email", json={"email": "nope"}, headers=auth
     )
-    assert bad.status_code == 403
+    assert bad.status_code == 422
 
 
 async def test_gpc_refuses_identification_and_records_an_opt_out(overt: Overt, site: Site) -> None:

@@ -20,6 +20,7 @@ from services.consent.crypto import derive_key, hmac_hex, same
 from services.consent.decisions.service import record_decisions
 from services.consent.dependencies import GpcDep, MailDep, SiteDep
 from services.consent.exceptions import BadBody
+from services.consent.http import origin_host
 from services.consent.identities.service import get_identity
 from services.consent.ledger.service import LedgerEntry, Method, subject_entries
 from services.consent.notices.service import get_notice
@@ -105,14 +106,20 @@ async def read_form(request: Request) -> dict[str, str]:
     return {key: values[0] for key, values in parsed.items()}
 
 
+def own_hosts(request: Request) -> tuple[str, str]:
+    """Overt's own `host[:port]`: as this request reached it, and as the public base URL says.
+
+    Compared as hosts, not origins: behind a TLS-terminating proxy the app sees http.
+    """
+    public = urlsplit(request.app.state.resources.settings.base_url).netloc.lower()
+    return request.headers.get("host", "").lower(), public
+
+
 def check_csrf(request: Request, form: Mapping[str, str], secret: bytes, site_id: str) -> None:
     """Refuse a post without the form token bound to this browser, or from another origin."""
     origin = request.headers.get("origin")
-    if origin and origin != "null":
-        # Compare hosts, not schemes: behind a TLS-terminating proxy the app sees http.
-        public = urlsplit(request.app.state.resources.settings.base_url).netloc
-        if urlsplit(origin).netloc not in (request.headers.get("host", ""), public):
-            raise CsrfFailed()
+    if origin and origin != "null" and origin_host(origin) not in own_hosts(request):
+        raise CsrfFailed()
     nonce = request.cookies.get(CSRF_COOKIE, "")
     sent = form.get("csrf", "")
     if not nonce or not sent or not same(sent, csrf_token(secret, site_id, nonce)):
@@ -277,7 +284,7 @@ async def erase(request: Request, site: SiteDep, resources: ResourcesDep) -> Res
     summary="Mail a confirmation link for an e-mail address (form post)",
     response_class=RedirectResponse,
     status_code=303,
-    responses=problem_responses(400, 401, 403, 404),
+    responses=problem_responses(400, 401, 403, 404, 422),
 )
 async def email(
     request: Request,

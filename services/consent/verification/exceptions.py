@@ -1,4 +1,4 @@
-"""Verification errors: a bad identity assertion, a bad e-mail link, a GPC refusal."""
+"""Verification errors: a bad identity assertion or address, a bad e-mail link, a GPC refusal."""
 
 from __future__ import annotations
 
@@ -27,4 +27,14 @@ class InvalidVerificationLink(ConsentProblem):
             "Invalid or expired link",
             slug="verification-link",
             detail="This verification link is unknown, already used or expired.",
+        )
+
+
+class InvalidEmail(ConsentProblem):
+    def __init__(self, why: str) -> None:
+        super().__init__(
+            422,
+            "Invalid e-mail address",
+            slug="invalid-email",
+            detail=f"This is not an e-mail address Overt can mail: {why}",
         )

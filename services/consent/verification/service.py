@@ -9,13 +9,13 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import re
 import secrets
 import smtplib
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
+from email_validator import EmailNotValidError, validate_email
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Row, delete, insert, select
@@ -31,7 +31,11 @@ from services.consent.identities.service import (
 from services.consent.keys.service import load_site_keys
 from services.consent.state.exceptions import ConsentRequired
 from services.consent.state.service import consent_state, state_of
-from services.consent.verification.exceptions import InvalidAssertion, InvalidVerificationLink
+from services.consent.verification.exceptions import (
+    InvalidAssertion,
+    InvalidEmail,
+    InvalidVerificationLink,
+)
 from shared.consent_tokens import IDENTIFICATION
 from shared.runtime import Resources
 from shared.sites import Site
@@ -40,7 +44,6 @@ log = logging.getLogger("overt.consent.identities")
 
 ASSERTION_MAX_AGE = timedelta(minutes=5)
 VERIFICATION_LIFETIME = timedelta(hours=24)
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,253}\.[^@\s]{2,63}$")
 
 
 class MailSettings(BaseSettings):
@@ -75,13 +78,32 @@ def sign_assertion(
     )
 
 
+def normalise_email(value: str) -> str:
+    """A deliverable-looking address in one canonical form, or InvalidEmail (422).
+
+    email-validator checks the syntax (RFC 5321/5322 and their internationalised forms):
+    no NUL or control characters, no display names (`<...>`), no lists (commas), no quoted
+    local parts, no IP literals. Deliverability (DNS) is not checked: the mailed link proves
+    the address. The whole address is lower-cased, so one mailbox is one identity.
+    """
+    try:
+        checked = validate_email(
+            value.strip(),
+            check_deliverability=False,
+            allow_quoted_local=False,
+            allow_domain_literal=False,
+            allow_display_name=False,
+        )
+    except EmailNotValidError as exc:
+        raise InvalidEmail(str(exc)) from None
+    return checked.normalized.lower()
+
+
 def normalise_identity(kind: IdentityKind, value: str) -> str:
     value = value.strip()
     if kind is IdentityKind.email:
-        value = value.lower()
-        if not _EMAIL.match(value):
-            raise InvalidAssertion("not an e-mail address")
-    elif not 1 <= len(value) <= 200:
+        return normalise_email(value)
+    if not 1 <= len(value) <= 200:
         raise InvalidAssertion("an external id has 1 to 200 characters")
     return value
 
