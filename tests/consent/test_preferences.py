@@ -109,12 +109,13 @@ async def test_widget_credential_opens_the_page(overt: Overt, site: Site) -> Non
         f"/consent/sites/{site.id}/decisions", json={"choices": {"marketing_contact": False}}
     )
     credential = decided.json()["credential"]
+    from_site = {**FORM, "origin": "https://www.example.com"}  # the widget on the site's page
     wrong = await overt.client.post(
-        f"{page_url(site)}/session", data={"credential": credential + "x"}, headers=FORM
+        f"{page_url(site)}/session", data={"credential": credential + "x"}, headers=from_site
     )
     assert wrong.status_code == 401
     opened = await overt.client.post(
-        f"{page_url(site)}/session", data={"credential": credential}, headers=FORM
+        f"{page_url(site)}/session", data={"credential": credential}, headers=from_site
     )
     assert opened.status_code == 303
     page = await overt.client.get(opened.headers["location"])
@@ -191,3 +192,34 @@ async def test_gpc_on_the_email_form_records_an_opt_out_and_sends_nothing(
         r'id="purpose-identification".*?class="status">Refused by your browser', page.text, re.S
     )
     assert 'name="email"' not in page.text
+
+
+async def test_another_site_cannot_plant_its_subject_in_the_browser(
+    overt: Overt, site: Site
+) -> None:
+    """Login CSRF: an attacker's page posts the attacker's own credential to /session."""
+    attacker = await overt.client.post(
+        f"/consent/sites/{site.id}/decisions", json={"choices": {"identification": True}}
+    )
+    credential = attacker.json()["credential"]
+    overt.client.cookies.clear()
+    url = f"{page_url(site)}/session"
+    for origin in ("https://evil.example", "https://example.com.evil.example", "null", None):
+        headers = {**FORM, **({"origin": origin} if origin else {})}
+        response = await overt.client.post(url, data={"credential": credential}, headers=headers)
+        assert response.status_code == 403, (origin, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["type"].endswith("/cross-site-session")
+        assert "overt_subject" not in response.headers.get("set-cookie", "")
+    page = await overt.client.get(page_url(site))
+    assert attacker.json()["subject_id"] not in page.text
+    assert "you have made no choice" in page.text
+    # The same post from the site's own pages, or from Overt's, opens the page.
+    for origin in ("https://example.com", "http://overt.test"):
+        overt.client.cookies.clear()
+        opened = await overt.client.post(
+            url, data={"credential": credential}, headers={**FORM, "origin": origin}
+        )
+        assert opened.status_code == 303, (origin, opened.text)
+        page = await overt.client.get(opened.headers["location"])
+        assert attacker.json()["subject_id"] in page.text

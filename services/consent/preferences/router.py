@@ -3,6 +3,8 @@
 The visitor's subject credential lives in an HttpOnly cookie scoped to the site's path on
 the Overt host. Every form carries a token bound (HMAC) to a random per-browser cookie,
 and a cross-origin Origin header is refused, so another site cannot post for the visitor.
+The one form without a token, the widget's "open my preferences" post, must come from the
+site's own pages: otherwise any page could log the visitor in as someone else (login CSRF).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from services.consent.http import origin_host
 from services.consent.identities.service import get_identity
 from services.consent.ledger.service import LedgerEntry, Method, subject_entries
 from services.consent.notices.service import get_notice
-from services.consent.preferences.exceptions import CsrfFailed
+from services.consent.preferences.exceptions import CrossSiteSession, CsrfFailed
 from services.consent.preferences.service import (
     render_address_confirmed,
     render_confirm_address,
@@ -44,6 +46,7 @@ from services.consent.verification.service import (
 )
 from shared.errors import problem_responses
 from shared.runtime import Resources, ResourcesDep
+from shared.sites import Site
 
 router = APIRouter(tags=["preference page"])
 
@@ -124,6 +127,24 @@ def check_csrf(request: Request, form: Mapping[str, str], secret: bytes, site_id
     sent = form.get("csrf", "")
     if not nonce or not sent or not same(sent, csrf_token(secret, site_id, nonce)):
         raise CsrfFailed()
+
+
+def check_session_origin(request: Request, site: Site) -> None:
+    """Refuse a credential post unless it comes from the site's own pages or from Overt's.
+
+    Without this, an attacker's page could post the attacker's credential: the victim's
+    browser would then hold the attacker's subject, and an address the victim links next
+    would be read by the attacker's export (login CSRF). Browsers send Origin on every
+    POST; a missing or opaque (`null`) one cannot be told apart from an attacker's.
+    """
+    host = origin_host(request.headers.get("origin", ""))
+    if host is None:
+        raise CrossSiteSession()
+    if host in own_hosts(request):
+        return
+    hostname = urlsplit(f"//{host}").hostname or ""
+    if not site.owns_host(hostname):
+        raise CrossSiteSession()
 
 
 async def cookie_subject(request: Request, resources: Resources, site_id: str) -> str | None:
@@ -318,14 +339,16 @@ async def email(
 
 @router.post(
     PAGE + "/session",
-    summary="Open the preference page with the credential the widget holds (form post)",
+    summary="Open the preference page with the credential the widget holds (form post from "
+    "the site's pages)",
     response_class=RedirectResponse,
     status_code=303,
-    responses=problem_responses(400, 401, 404),
+    responses=problem_responses(400, 401, 403, 404),
 )
 async def session(request: Request, site: SiteDep, resources: ResourcesDep) -> Response:
-    # No CSRF token here: the credential itself is the proof, and it only ever shows the
-    # holder their own choices.
+    # No form token here (the widget posts from the site's page, which cannot hold one): the
+    # credential proves the subject, and the Origin proves the post comes from the site.
+    check_session_origin(request, site)
     form = await read_form(request)
     credential = form.get("credential", "")
     subject_id = await authenticate_subject(
