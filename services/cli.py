@@ -9,6 +9,7 @@ import json
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
@@ -24,6 +25,7 @@ from services.consent.app import consent_parts
 from services.consent.app import create_app as create_consent_app
 from services.consent.ledger.service import VerifyReport, ledger_sites, verify_site
 from services.consent.notices.service import NoticeChange, publish_notice
+from services.consent.receipts.service import read_evidence
 from services.consent.rights.service import list_requests
 from services.consent.sites.service import ensure_site, site_assertion_secret
 from shared.app import AppParts, app_from_parts, asgi_app
@@ -157,16 +159,32 @@ async def _key_revoke(settings: Settings, key_id: str) -> bool:
         await engine.dispose()
 
 
-async def _ledger_verify(settings: Settings, site_id: str | None) -> list[VerifyReport]:
+async def _ledger_verify(
+    settings: Settings, site_id: str | None, kept: list[str] | None = None
+) -> tuple[list[VerifyReport], list[str]]:
+    """Every site's report, and the problems of the kept file (lines refused, unknown sites)."""
+    evidence, refused = read_evidence(kept or [])
     engine = create_engine(settings)
     try:
-        site_ids = [site_id] if site_id else await ledger_sites(engine=engine)
-        if site_id and site_id not in await ledger_sites(engine=engine):
+        known = await ledger_sites(engine=engine)
+        if site_id and site_id not in known:
             raise LookupError(f"no site with id {site_id!r}")
-        return [
-            await verify_site(engine=engine, secret=settings.secret(), site_id=one)
+        site_ids = [site_id] if site_id else known
+        if not site_id:
+            refused += sorted(
+                {
+                    f"{claim.source}: site {claim.site_id} is not registered here"
+                    for claim in evidence
+                    if claim.site_id not in known
+                }
+            )
+        reports = [
+            await verify_site(
+                engine=engine, secret=settings.secret(), site_id=one, evidence=evidence
+            )
             for one in site_ids
         ]
+        return reports, refused
     finally:
         await engine.dispose()
 
@@ -273,6 +291,18 @@ def parser() -> argparse.ArgumentParser:
         "verify", help="recompute the hash chain and checkpoints; exit 1 on tampering"
     )
     ledger_verify.add_argument("--site", help="one site (default: every site)")
+    ledger_verify.add_argument(
+        "--receipts",
+        type=Path,
+        metavar="FILE",
+        help="JSON lines of receipts and signed checkpoints kept outside the database: "
+        "each proves the ledger reached its row, so a cut-off tail is caught",
+    )
+    ledger_verify.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON line per site, with its newest signed checkpoint (keep it outside)",
+    )
     ledger_verify.set_defaults(func=command_ledger_verify)
 
     consent = commands.add_parser("consent", help="consent service administration").add_subparsers(
@@ -367,16 +397,38 @@ def command_key_revoke(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def command_ledger_verify(settings: Settings, args: argparse.Namespace) -> int:
-    reports = asyncio.run(_ledger_verify(settings, args.site))
+    try:
+        kept = args.receipts.read_text().splitlines() if args.receipts else None
+    except OSError as exc:
+        print(f"error: cannot read {args.receipts}: {exc.strerror}", file=sys.stderr)
+        return 1
+    reports, refused = asyncio.run(_ledger_verify(settings, args.site, kept))
     for report in reports:
-        if report.ok:
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "site_id": report.site_id,
+                        "ok": report.ok,
+                        "rows": report.rows,
+                        "checkpoints": report.checkpoints,
+                        "evidence": report.evidence,
+                        "problems": report.problems,
+                        "checkpoint": report.head,
+                    }
+                )
+            )
+        elif report.ok:
+            checked = f", {report.evidence} kept rows match" if args.receipts else ""
             print(
                 f"site {report.site_id}: {report.rows} rows, "
-                f"{report.checkpoints} signed checkpoints, chain intact"
+                f"{report.checkpoints} signed checkpoints{checked}, chain intact"
             )
         for problem in report.problems:
             print(f"TAMPERED: {problem}", file=sys.stderr)
-    return 0 if all(report.ok for report in reports) else 1
+    for problem in refused:
+        print(f"UNUSABLE: {problem}", file=sys.stderr)
+    return 0 if not refused and all(report.ok for report in reports) else 1
 
 
 def command_consent_secret(settings: Settings, args: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.consent.crypto import (
     GENESIS_HASH,
+    b64url,
     canonical_json,
     sha256_hex,
     utc_text,
@@ -111,10 +112,39 @@ def row_hash(*, site_id: str, seq: int, fields: dict[str, Any], prev_hash: str) 
     return sha256_hex(prev_hash.encode() + b"\n" + canonical_json(content))
 
 
-def checkpoint_message(*, site_id: str, seq: int, row_hash: str, signed_at: datetime) -> bytes:
+def checkpoint_message(
+    *, site_id: str, seq: int, row_hash: str, signed_at: datetime | str
+) -> bytes:
+    """What a checkpoint's signature covers (`signed_at` as a datetime or its UTC text)."""
+    signed = signed_at if isinstance(signed_at, str) else utc_text(signed_at)
     return canonical_json(
-        {"site_id": site_id, "seq": seq, "row_hash": row_hash, "signed_at": utc_text(signed_at)}
+        {"site_id": site_id, "seq": seq, "row_hash": row_hash, "signed_at": signed}
     )
+
+
+def checkpoint_public(row: Any) -> dict[str, Any]:
+    """A checkpoint as JSON, to be kept outside the database (`overt ledger verify --json`)."""
+    return {
+        "site_id": row.site_id,
+        "seq": int(row.seq),
+        "row_hash": row.row_hash,
+        "signed_at": utc_text(row.signed_at),
+        "key_id": row.key_id,
+        "signature": b64url(bytes(row.signature)),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """A signed claim kept outside the database: the site's chain had row `seq` with hash
+    `row_hash`. `message` is what `signature` (the site's Ed25519 key) covers."""
+
+    site_id: str
+    seq: int
+    row_hash: str
+    source: str  # where it came from, for the report: "line 3 (receipt 5f2c...)"
+    message: bytes
+    signature: bytes
 
 
 async def create_chain(*, conn: AsyncConnection, site_id: str) -> None:
@@ -241,7 +271,9 @@ class VerifyReport:
     site_id: str
     rows: int = 0
     checkpoints: int = 0
+    evidence: int = 0  # outside claims checked (receipt rows, kept checkpoints)
     problems: list[str] = field(default_factory=list)
+    head: dict[str, Any] | None = None  # the newest signed checkpoint, to keep outside
 
     @property
     def ok(self) -> bool:
@@ -253,8 +285,15 @@ def _describe(site_id: str, seq: int, entry_id: str | None = None) -> str:
     return f"site {site_id} {which}"
 
 
-async def verify_site(*, engine: AsyncEngine, secret: bytes, site_id: str) -> VerifyReport:
-    """Recompute the site's chain and check every signed checkpoint against it."""
+async def verify_site(
+    *,
+    engine: AsyncEngine,
+    secret: bytes,
+    site_id: str,
+    evidence: Sequence[Evidence] = (),
+) -> VerifyReport:
+    """Recompute the site's chain, check every signed checkpoint against it, and every claim
+    kept outside (receipts, checkpoints) that is signed by the site's key."""
     report = VerifyReport(site_id=site_id)
     async with engine.connect() as conn:
         try:
@@ -358,7 +397,54 @@ async def verify_site(*, engine: AsyncEngine, secret: bytes, site_id: str) -> Ve
         report.problems.append(
             f"site {site_id} row {last_seq + 1} missing: the chain should end at row {head}"
         )
+    if checkpoints:
+        report.head = checkpoint_public(checkpoints[-1])
+    _check_evidence(report, keys, [e for e in evidence if e.site_id == site_id], by_seq, last_seq)
     return report
+
+
+def _missing(site_id: str, first: int, last: int) -> str:
+    rows = f"row {first}" if first == last else f"rows {first}-{last}"
+    return f"site {site_id} {rows} missing"
+
+
+def _check_evidence(
+    report: VerifyReport,
+    keys: SiteKeys | None,
+    evidence: Sequence[Evidence],
+    by_seq: dict[int, str],
+    last_seq: int,
+) -> None:
+    """Compare signed claims kept outside the database with the chain it holds."""
+    site_id = report.site_id
+    beyond: list[Evidence] = []
+    for claim in evidence:
+        if keys is None or not verify_signature(keys.public_key, claim.signature, claim.message):
+            report.problems.append(
+                f"{claim.source}: not signed by site {site_id}'s key, so it proves nothing"
+            )
+            continue
+        report.evidence += 1
+        if claim.seq > last_seq:
+            beyond.append(claim)
+        elif claim.seq not in by_seq:
+            report.problems.append(
+                f"{_missing(site_id, claim.seq, claim.seq)}: {claim.source} shows it existed"
+            )
+        elif by_seq[claim.seq] != claim.row_hash:
+            report.problems.append(
+                f"{_describe(site_id, claim.seq)} does not match {claim.source}: "
+                "it or a row before it was rewritten"
+            )
+    if beyond:
+        top = max(beyond, key=lambda claim: claim.seq)
+        others = len({claim.source for claim in beyond} - {top.source})
+        also = f" (and {others} more kept outside)" if others else ""
+        report.problems.append(
+            f"{_missing(site_id, last_seq + 1, top.seq)}: {top.source}{also} shows "
+            f"the ledger reached row {top.seq}, the database ends at row {last_seq}: "
+            "its newest rows were cut off"
+        )
 
 
 async def ledger_sites(*, engine: AsyncEngine) -> list[str]:

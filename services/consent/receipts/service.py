@@ -1,9 +1,15 @@
-"""Signed consent receipts (fields after ISO/IEC TS 27560), verifiable offline."""
+"""Signed consent receipts (fields after ISO/IEC TS 27560), verifiable offline.
+
+Each consent in a receipt names the ledger row its decision wrote (`ledger`: seq, entry id,
+row hash), under the site's signature: a receipt kept outside proves the ledger reached at
+least that row, which is how `overt ledger verify --receipts FILE` catches a cut-off tail.
+"""
 
 from __future__ import annotations
 
+import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.consent.crypto import b64url, canonical_json, unb64url, utc_text, verify_signature
 from services.consent.keys.service import SiteKeys
-from services.consent.ledger.service import LedgerEntry
+from services.consent.ledger.service import Evidence, LedgerEntry, checkpoint_message
 from services.consent.receipts.models import consent_receipts
 
 RECEIPT_SCHEMA = "https://overt.dev/schemas/consent-receipt/1"
@@ -77,6 +83,99 @@ def verify_receipt(envelope: dict[str, Any], public_key: bytes) -> bool:
     except (KeyError, ValueError, TypeError):
         return False
     return verify_signature(public_key, signature, canonical_json(body))
+
+
+_HASH = re.compile(r"^[0-9a-f]{64}$")
+_SEQ_MAX = 2**63 - 1
+
+
+def _seq_and_hash(claim: object) -> tuple[int, str] | None:
+    """A (seq, row hash) pair as a receipt or checkpoint states it, or None."""
+    if not isinstance(claim, Mapping):
+        return None
+    seq, digest = claim.get("seq"), claim.get("hash", claim.get("row_hash"))
+    if type(seq) is not int or not 1 <= seq <= _SEQ_MAX:
+        return None
+    if not isinstance(digest, str) or not _HASH.match(digest):
+        return None
+    return seq, digest
+
+
+def _signature(value: object) -> bytes | None:
+    if not isinstance(value, str) or len(value) > 200:
+        return None
+    try:
+        return unb64url(value)
+    except ValueError:
+        return None
+
+
+def _receipt_evidence(envelope: Mapping[str, Any], where: str) -> list[Evidence] | str:
+    body, signature = envelope.get("receipt"), _signature(envelope.get("signature"))
+    if not isinstance(body, Mapping) or signature is None:
+        return f"{where}: not a receipt or checkpoint"
+    controller, consents = body.get("controller"), body.get("consents")
+    site_id = controller.get("site_id") if isinstance(controller, Mapping) else None
+    if not isinstance(site_id, str) or not isinstance(consents, list):
+        return f"{where}: not a receipt or checkpoint"
+    receipt_id = body.get("receipt_id")
+    source = f"{where} (receipt {receipt_id})" if isinstance(receipt_id, str) else where
+    message = canonical_json(body)
+    claims = []
+    for consent in consents:
+        pair = _seq_and_hash(consent.get("ledger") if isinstance(consent, Mapping) else None)
+        if pair is None:
+            return f"{where}: a consent in the receipt names no ledger row"
+        claims.append(Evidence(site_id, pair[0], pair[1], source, message, signature))
+    return claims
+
+
+def _checkpoint_evidence(checkpoint: Mapping[str, Any], where: str) -> list[Evidence] | str:
+    site_id, signed_at = checkpoint.get("site_id"), checkpoint.get("signed_at")
+    pair, signature = _seq_and_hash(checkpoint), _signature(checkpoint.get("signature"))
+    if not isinstance(site_id, str) or not isinstance(signed_at, str):
+        return f"{where}: not a receipt or checkpoint"
+    if pair is None or signature is None:
+        return f"{where}: not a receipt or checkpoint"
+    seq, row_hash = pair
+    message = checkpoint_message(site_id=site_id, seq=seq, row_hash=row_hash, signed_at=signed_at)
+    source = f"{where} (checkpoint signed {signed_at})"
+    return [Evidence(site_id, seq, row_hash, source, message, signature)]
+
+
+def parse_evidence_line(line: str, where: str = "line") -> list[Evidence] | str:
+    """One line of a file kept outside: a receipt envelope (alone, or inside the decision
+    response that carried it), a signed checkpoint (alone, or inside a line of
+    `overt ledger verify --json`). Returns its claims, or why the line is none of these.
+    Signatures are checked later, against the site's key."""
+    try:
+        data = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return f"{where}: not a receipt or checkpoint (not JSON)"
+    if not isinstance(data, dict):
+        return f"{where}: not a receipt or checkpoint"
+    if isinstance(data.get("receipt"), dict) and "receipt" in data["receipt"]:
+        data = data["receipt"]  # the whole decision response was kept
+    if "receipt" in data:
+        return _receipt_evidence(data, where)
+    if isinstance(data.get("checkpoint"), dict):
+        data = data["checkpoint"]  # a line of `overt ledger verify --json`
+    return _checkpoint_evidence(data, where)
+
+
+def read_evidence(lines: Iterable[str]) -> tuple[list[Evidence], list[str]]:
+    """Every claim in a JSON-lines file of receipts and checkpoints, and the lines refused."""
+    evidence: list[Evidence] = []
+    refused: list[str] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        parsed = parse_evidence_line(line, f"line {number}")
+        if isinstance(parsed, str):
+            refused.append(parsed)
+        else:
+            evidence.extend(parsed)
+    return evidence, refused
 
 
 async def store_receipt(
