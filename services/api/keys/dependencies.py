@@ -15,9 +15,9 @@ from services.api.keys.exceptions import (
     OtherSite,
     TooManyRequests,
 )
-from services.api.keys.ratelimit import KeyRateLimiter, open_rate_limiter
 from services.api.keys.schemas import KeyScope
 from services.api.keys.service import LiveKey, authenticate_key
+from shared.ratelimit import KeyRateLimiter, open_rate_limiter
 from shared.runtime import Resources, ResourcesDep
 
 bearer = HTTPBearer(auto_error=False, description="An API key made by `overt key create`.")
