@@ -102,6 +102,30 @@ class Settings(BaseSettings):
         description="Longest a stats query or report may run (each statement, on PostgreSQL) "
         "before it is stopped and answered 503 query-timeout.",
     )
+    consent_client_rate_limit: int = Field(
+        default=60,
+        ge=1,
+        description="Consent writes (POSTs) per client IP per consent window; raise it when "
+        "many visitors share one address (a carrier NAT).",
+    )
+    consent_site_rate_limit: int = Field(
+        default=30_000, ge=1, description="Consent writes per site per consent window."
+    )
+    consent_rate_window_s: int = Field(
+        default=60, ge=1, le=3600, description="Length of the consent write window, seconds."
+    )
+    consent_mails_per_address: int = Field(
+        default=3, ge=1, description="Verification mails to one address per mail window."
+    )
+    consent_mails_per_client: int = Field(
+        default=10, ge=1, description="Verification mails asked by one client IP per mail window."
+    )
+    consent_mails_per_site: int = Field(
+        default=1000, ge=1, description="Verification mails for one site per mail window."
+    )
+    consent_mail_window_s: int = Field(
+        default=3600, ge=60, le=86_400, description="Length of the mail window, seconds."
+    )
     webhook_allow_private: bool = Field(
         default=False,
         description="Allow webhook URLs on private or loopback addresses (local receivers only).",

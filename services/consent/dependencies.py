@@ -1,14 +1,15 @@
-"""The site a request is about, the subject behind a credential, the mail settings, and
-whether the browser asks for Global Privacy Control."""
+"""The site a request is about, the subject behind a credential, the mail settings, whether
+the browser asks for Global Privacy Control, and the client's rate-limit budgets."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Header, Path
+from fastapi import Depends, Header, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from services.consent.limits.service import Budget, request_budget
 from services.consent.sites.service import ensure_site
 from services.consent.subjects.exceptions import InvalidSubject, SubjectRequired
 from services.consent.subjects.service import authenticate_subject
@@ -72,3 +73,19 @@ def gpc_requested(sec_gpc: Annotated[str | None, Header()] = None) -> bool:
 
 
 GpcDep = Annotated[bool, Depends(gpc_requested)]
+
+
+def get_budget(request: Request, resources: ResourcesDep) -> Budget:
+    """The rate-limit budgets of the client behind the request."""
+    return request_budget(request, resources)
+
+
+BudgetDep = Annotated[Budget, Depends(get_budget)]
+
+
+async def limit_writes(request: Request, budget: BudgetDep) -> None:
+    """Every consent write (a POST about a site) spends one from the client's and the site's
+    budgets, before any work is done; 429 + Retry-After when either is spent."""
+    site_id = request.path_params.get("site_id")
+    if request.method == "POST" and isinstance(site_id, str):
+        await budget.spend_write(site_id)

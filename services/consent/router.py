@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
+from fastapi.routing import APIRoute
 
 from services.consent.decisions.router import router as decisions_router
+from services.consent.dependencies import limit_writes
 from services.consent.http import CORS, SITE
 from services.consent.notices.router import router as notices_router
 from services.consent.preferences.router import router as preferences_router
@@ -16,8 +18,10 @@ from services.consent.sites.router import router as sites_router
 from services.consent.state.router import router as state_router
 from services.consent.tokens.router import router as tokens_router
 from services.consent.verification.router import router as verification_router
+from shared.errors import problem_responses
 
-router = APIRouter(tags=["consent"])
+# Every write about a site is rate limited per client and per site (limits/service.py).
+router = APIRouter(tags=["consent"], dependencies=[Depends(limit_writes)])
 router.include_router(preferences_router)
 
 STATIC = Path(__file__).parent / "static"
@@ -74,3 +78,8 @@ for _domain_router in (
     rights_router,
 ):
     router.include_router(_domain_router)
+
+# limit_writes refuses any POST about a site with a 429: say so in every such operation.
+for _route in router.routes:
+    if isinstance(_route, APIRoute) and "POST" in (_route.methods or ()) and SITE in _route.path:
+        _route.responses = {**_route.responses, **problem_responses(429)}

@@ -12,9 +12,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.consent.ledger.models import APPEND_ONLY
+from shared.app import asgi_app
 from shared.dialect import append_only_ddl, drop_append_only_ddl
+from shared.runtime import open_resources
 from shared.sites import Site
-from tests.helpers.overt import Overt
+from tests.helpers.overt import Overt, make_app, running
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 
@@ -64,3 +66,21 @@ async def as_attacker(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
             for table in APPEND_ONLY:
                 for statement in append_only_ddl(dialect, table.name):
                     await conn.execute(text(statement))
+
+
+@asynccontextmanager
+async def overt_with(overt: Overt, **changes: object) -> AsyncIterator[Overt]:
+    """Another app on the same database and Redis, with some settings changed (limits)."""
+    settings = overt.resources.settings.model_copy(update=changes)
+    async with open_resources(settings) as resources:
+        app = make_app(resources, worker=False)
+        async with running(app) as client:
+            yield Overt(resources=resources, app=app, client=client, site=overt.site, key=overt.key)
+
+
+@asynccontextmanager
+async def client_from(overt: Overt, ip: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of `overt`'s app that connects from another IP address."""
+    transport = httpx.ASGITransport(app=asgi_app(overt.app), client=(ip, 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://overt.test") as client:
+        yield client

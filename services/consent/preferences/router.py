@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from services.consent.crypto import derive_key, hmac_hex, same
 from services.consent.decisions.service import record_decisions
-from services.consent.dependencies import GpcDep, MailDep, SiteDep
+from services.consent.dependencies import BudgetDep, GpcDep, MailDep, SiteDep
 from services.consent.exceptions import BadBody
 from services.consent.http import origin_host
 from services.consent.identities.service import get_identity
@@ -305,13 +305,14 @@ async def erase(request: Request, site: SiteDep, resources: ResourcesDep) -> Res
     summary="Mail a confirmation link for an e-mail address (form post)",
     response_class=RedirectResponse,
     status_code=303,
-    responses=problem_responses(400, 401, 403, 404, 422),
+    responses=problem_responses(400, 401, 403, 404, 422, 429),
 )
 async def email(
     request: Request,
     site: SiteDep,
     resources: ResourcesDep,
     mail: MailDep,
+    budget: BudgetDep,
     gpc: GpcDep,
 ) -> Response:
     form = await read_form(request)
@@ -333,6 +334,7 @@ async def email(
         subject_id=subject_id,
         email=form.get("email", ""),
         mail=mail,
+        budget=budget,
     )
     return back(site.id, "mail")
 

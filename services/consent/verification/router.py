@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from services.consent.decisions.service import record_decisions
-from services.consent.dependencies import GpcDep, MailDep, SiteDep, SubjectDep
+from services.consent.dependencies import BudgetDep, GpcDep, MailDep, SiteDep, SubjectDep
 from services.consent.http import CORS, SITE
 from services.consent.identities.service import IdentityKind
 from services.consent.ledger.service import Method
@@ -68,13 +68,14 @@ async def identity_assert(
     SITE + "/identity/email",
     summary="Mail the visitor a link that links this address once opened",
     status_code=202,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(401, 403, 404, 422, 429),
 )
 async def identity_email(
     subject: SubjectDep,
     body: EmailIn,
     resources: ResourcesDep,
     mail: MailDep,
+    budget: BudgetDep,
     response: Response,
     gpc: GpcDep,
 ) -> dict[str, str]:
@@ -87,5 +88,6 @@ async def identity_email(
         subject_id=subject.subject_id,
         email=body.email,
         mail=mail,
+        budget=budget,
     )
     return {"status": "sent", "detail": "Open the link in the message to confirm."}

@@ -29,6 +29,7 @@ from services.consent.identities.service import (
     link_identity,
 )
 from services.consent.keys.service import load_site_keys
+from services.consent.limits.service import Budget
 from services.consent.state.exceptions import ConsentRequired
 from services.consent.state.service import consent_state, state_of
 from services.consent.verification.exceptions import (
@@ -182,12 +183,15 @@ async def request_email_verification(
     subject_id: str,
     email: str,
     mail: MailSettings,
+    budget: Budget,
     now: datetime | None = None,
 ) -> None:
-    """Mail a one-time link that links `email` to the subject once opened."""
+    """Mail a one-time link that links `email` to the subject once opened (rate limited per
+    address, per client and per site)."""
     now = now or datetime.now(UTC)
     address = normalise_identity(IdentityKind.email, email)
     await _require_identification(resources, site.id, subject_id)
+    await budget.spend_mail(site.id, address)
     secret = resources.settings.secret()
     token = secrets.token_urlsafe(32)
     async with resources.engine.begin() as conn:

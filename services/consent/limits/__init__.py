@@ -1,0 +1,1 @@
+"""Rate limits of the consent service: writes per client and per site, mails per address."""

@@ -1,0 +1,21 @@
+"""Who a request comes from: the client's IP, from the peer or from a trusted proxy's header.
+
+The IP is for in-memory use only (a hash input, a rate-limit key after keyed hashing): never
+stored, never logged.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from shared.settings import Settings
+
+
+def client_ip(request: Request, settings: Settings) -> str:
+    """The first address in the trusted proxy's header when configured, else the peer's."""
+    if settings.client_ip_header:
+        forwarded = request.headers.get(settings.client_ip_header, "")
+        first = forwarded.split(",", 1)[0].strip()
+        if first:
+            return first
+    return request.client.host if request.client else ""

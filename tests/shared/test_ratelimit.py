@@ -1,0 +1,34 @@
+"""The window limiter shared by the API (per key) and consent (per client, site, address)."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.ratelimit import InProcessRateLimiter
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_a_window_allows_its_limit_then_resets() -> None:
+    limiter = InProcessRateLimiter()
+    verdicts = [await limiter.hit("k", limit=2, window_s=60, now=130.0) for _ in range(3)]
+    assert [v.allowed for v in verdicts] == [True, True, False]
+    assert verdicts[-1].retry_after_s == 50  # the window [120, 180) ends at 180
+    assert (await limiter.hit("k", limit=2, window_s=60, now=180.0)).allowed
+
+
+async def test_many_distinct_keys_do_not_grow_memory_without_bound() -> None:
+    """Consent counts per client: a spray of addresses must not keep every ended window."""
+
+    class Small(InProcessRateLimiter):
+        PRUNE_ABOVE = 100
+
+    limiter = Small()
+    for n in range(100):
+        await limiter.hit(f"old-{n}", limit=5, window_s=60, now=10.0)
+    assert len(limiter) == 100
+    await limiter.hit("new", limit=5, window_s=60, now=70.0)  # the old windows have ended
+    assert len(limiter) == 1
+    for n in range(150):
+        await limiter.hit(f"live-{n}", limit=5, window_s=60, now=75.0)
+    assert len(limiter) == 151  # windows still running are kept: their counts matter
