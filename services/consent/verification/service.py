@@ -85,19 +85,23 @@ def normalise_email(value: str) -> str:
     email-validator checks the syntax (RFC 5321/5322 and their internationalised forms):
     no NUL or control characters, no display names (`<...>`), no lists (commas), no quoted
     local parts, no IP literals. Deliverability (DNS) is not checked: the mailed link proves
-    the address. The whole address is lower-cased, so one mailbox is one identity.
+    the address. The address is kept in its ASCII form (an internationalised domain as
+    punycode; a non-ASCII local part is refused, since it needs SMTPUTF8 from the mail
+    server, which a send would otherwise fail on), and lower-cased, so one mailbox is one
+    identity.
     """
     try:
         checked = validate_email(
             value.strip(),
             check_deliverability=False,
+            allow_smtputf8=False,
             allow_quoted_local=False,
             allow_domain_literal=False,
             allow_display_name=False,
         )
     except EmailNotValidError as exc:
         raise InvalidEmail(str(exc)) from None
-    return checked.normalized.lower()
+    return (checked.ascii_email or checked.normalized).lower()
 
 
 def normalise_identity(kind: IdentityKind, value: str) -> str:
