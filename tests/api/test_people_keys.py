@@ -11,9 +11,9 @@ import pytest
 from redis.asyncio import Redis
 
 from services.api.keys.ratelimit import RedisRateLimiter
-from services.api.keys.schemas import KeyScope
 from services.api.keys.service import create_key, revoke_key
 from services.cli import main
+from shared.keys import KeyScope
 from shared.settings import Settings
 from shared.sites import create_site
 from tests.helpers.isolation import PEOPLE_ENDPOINTS, WEBHOOK
