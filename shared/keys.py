@@ -76,14 +76,6 @@ async def authenticate_key(*, engine: AsyncEngine, secret: str) -> LiveKey | Non
     )
 
 
-def bearer_secret(authorization: str) -> str | None:
-    """The key in an `Authorization: Bearer <key>` header value; None for another scheme."""
-    scheme, _, secret = authorization.strip().partition(" ")
-    if scheme.lower() != "bearer" or not secret.strip():
-        return None
-    return secret.strip()
-
-
 class MissingKey(ProblemError):
     def __init__(self, detail: str = "Send 'Authorization: Bearer <key>'.") -> None:
         super().__init__(
