@@ -34,7 +34,7 @@ from services.collector.storable import LIMIT, UNSTORABLE_REASON, storable
 
 # Plausible's names for the events Overt's snippet names itself (its reports use these).
 BUILTIN_NAMES = {"Outbound Link: Click": "outbound", "File Download": "download"}
-MAX_DOMAINS = 10
+MAX_DOMAINS = 5
 PROP_KEY_LENGTH = 64
 PROP_VALUE_LENGTH = 256
 

@@ -60,6 +60,7 @@ SITE_CACHE_SECONDS = 30.0
 PAST_LIMIT_MS = 24 * 3600 * 1000  # buffered consent replays may be this old
 FUTURE_LIMIT_MS = 5 * 60 * 1000  # client clocks run fast
 ACCEPTED_TYPES = frozenset({"text/plain", "application/json", ""})
+MAX_DOMAIN_LOOKUPS = 10  # per /api/event body: each unknown domain costs a query
 
 
 @dataclass(slots=True)
@@ -275,8 +276,9 @@ class Intake:
         ]
         batch: list[EventIn] = []
         visitors: list[Visitor] | None = None if backend is None else []
+        found: dict[str, Site | None] = {}  # this request's lookups, bounded
         for item in translated:
-            site = await self._site_for_domains(item.domains)
+            site = await self._site_for_domains(item.domains, found)
             if backend is None:
                 if item.ip is not None or item.user_agent is not None:
                     raise MissingKey(BACKEND_FIELDS_NEED_A_KEY)
@@ -292,11 +294,20 @@ class Intake:
 
         return await self._take(batch, locate, facts, ip, visitors)
 
-    async def _site_for_domains(self, domains: tuple[str, ...]) -> Site:
+    async def _site_for_domains(
+        self, domains: tuple[str, ...], found: dict[str, Site | None]
+    ) -> Site:
         """The first of these domains that names a registered site (as Plausible's roll-up
-        lists several sites, and Overt stores an event once)."""
+        lists several sites, and Overt stores an event once). `found` holds the request's
+        lookups: a body may not make intake look up more than MAX_DOMAIN_LOOKUPS domains."""
         for domain in domains:
-            site = await self.sites.by_domain(domain)
+            if domain not in found:
+                if len(found) >= MAX_DOMAIN_LOOKUPS:
+                    raise InvalidEvent(
+                        f"Expected at most {MAX_DOMAIN_LOOKUPS} distinct domains in one body"
+                    )
+                found[domain] = await self.sites.by_domain(domain)
+            site = found[domain]
             if site is not None:
                 return site
         raise UnknownSite(

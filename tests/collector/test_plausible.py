@@ -339,3 +339,10 @@ async def test_the_openapi_lists_the_endpoint(overt: Overt) -> None:
     assert set(operation["requestBody"]["content"]) == {"text/plain", "application/json"}
     assert {"202", "401", "403", "422"} <= set(operation["responses"])
     assert "IngestKey" in document["components"]["securitySchemes"]
+
+
+async def test_a_body_cannot_make_intake_look_up_many_domains(overt: Overt) -> None:
+    batch = [tracker("pageview", d=f"a{n}.org,b{n}.org,example.com") for n in range(6)]
+    problem = assert_problem(await post(overt, batch, **BROWSER), 422, "invalid-event")
+    assert "distinct domains" in str(problem["detail"])
+    assert (await post(overt, batch[:4], **BROWSER)).status_code == 202
