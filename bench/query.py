@@ -33,10 +33,10 @@ from typing import Any
 import asyncpg
 import httpx
 
-from services.api.keys.schemas import KeyScope
 from services.api.keys.service import create_key
 from services.api.router import router as api_router
 from shared.app import build_app
+from shared.keys import KeyScope
 from shared.migrate import upgrade_head
 from shared.runtime import open_resources
 from shared.settings import Settings

@@ -17,7 +17,6 @@ from sqlalchemy import select
 
 from services.api.app import api_parts
 from services.api.app import create_app as create_api_app
-from services.api.keys.schemas import KeyScope
 from services.api.keys.service import create_key, revoke_key
 from services.collector.app import collector_parts, create_worker_app, worker_parts
 from services.collector.app import create_app as create_collector_app
@@ -31,6 +30,7 @@ from services.consent.sites.service import ensure_site, site_assertion_secret
 from shared.app import AppParts, app_from_parts, asgi_app
 from shared.db import create_engine
 from shared.errors import ProblemError
+from shared.keys import KeyScope
 from shared.logging import configure_logging
 from shared.migrate import upgrade_head
 from shared.models import sites

@@ -7,7 +7,6 @@ imports no service), so the migration environment and the schema test see the wh
 from __future__ import annotations
 
 import services.api.engagement.models
-import services.api.keys.models
 import services.api.people.models
 import services.consent.models
 import shared.models
@@ -17,7 +16,6 @@ from shared.db import metadata
 # the imports from looking unused.
 MODEL_MODULES = (
     shared.models,
-    services.api.keys.models,
     services.api.engagement.models,
     services.api.people.models,
     services.consent.models,

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import insert, select
+from sqlalchemy import ColumnElement, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -120,12 +120,19 @@ async def create_site(
 
 async def get_site(*, engine: AsyncEngine, site_id: str) -> Site | None:
     """The site with this id, or None."""
+    return await _one_site(engine, sites.c.id == site_id)
+
+
+async def get_site_by_domain(*, engine: AsyncEngine, domain: str) -> Site | None:
+    """The site registered for this domain (as `normalise_domain` spells it), or None."""
+    return await _one_site(engine, sites.c.domain == domain)
+
+
+async def _one_site(engine: AsyncEngine, where: ColumnElement[bool]) -> Site | None:
     async with engine.connect() as conn:
         row = (
             await conn.execute(
-                select(sites.c.id, sites.c.domain, sites.c.timezone, sites.c.settings).where(
-                    sites.c.id == site_id
-                )
+                select(sites.c.id, sites.c.domain, sites.c.timezone, sites.c.settings).where(where)
             )
         ).first()
     if row is None:

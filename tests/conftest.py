@@ -15,8 +15,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from services.api.keys.schemas import KeyScope
 from services.api.keys.service import create_key
+from shared.keys import KeyScope
 from shared.migrate import upgrade_head
 from shared.runtime import Resources, open_resources
 from shared.settings import Settings

@@ -6,13 +6,10 @@ from shared.errors import ProblemError
 
 
 class UnknownSite(ProblemError):
-    def __init__(self) -> None:
-        super().__init__(
-            422,
-            "Unknown site",
-            slug="unknown-site",
-            detail="No site is registered with this id; check data-site in the script tag.",
-        )
+    def __init__(
+        self, detail: str = "No site is registered with this id; check data-site in the script tag."
+    ) -> None:
+        super().__init__(422, "Unknown site", slug="unknown-site", detail=detail)
 
 
 class WrongOrigin(ProblemError):

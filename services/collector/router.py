@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
+from fastapi.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from services.collector.dependencies import get_intake, intake_for
+from services.collector import plausible
+from services.collector.dependencies import IngestKey, get_intake, intake_for
 from services.collector.exceptions import BodyTooLarge
 from services.collector.schemas import body_schema
-from services.collector.service import ClientFacts, Intake, client_facts
+from services.collector.service import Backend, ClientFacts, Intake, client_facts
 from shared.errors import (
     ProblemError,
     problem_error_response,
@@ -102,6 +103,66 @@ async def take_events(request: Request, intake: Annotated[Intake, Depends(get_in
         count_rejection(problem)
         raise
     return Response(status_code=202, headers=CORS)
+
+
+@router.post(
+    "/api/event",
+    summary="Take Plausible's events, and server-side events from backends with an ingest key",
+    description=(
+        "Plausible-compatible: what Plausible's tracker script and its npm package send "
+        "(short keys), and Plausible's Events API (long keys); the site is found by its "
+        "domain. Without a key, /e's rules apply (Origin checked, bots dropped, limits). "
+        "With an ingest key (`Authorization: Bearer`, scope events:write) a backend sends "
+        "one event or a batch of up to 50 for its site, with each visitor's IP and "
+        "User-Agent (headers X-Forwarded-For and User-Agent, or fields `ip` and "
+        "`user_agent`) or an `analytics_id`, and an optional `id` so a retry is stored "
+        "once. Answers 202 `ok`, as Plausible does. See services/collector/WIRE.md."
+    ),
+    status_code=202,
+    response_class=PlainTextResponse,
+    responses={
+        202: {"content": {"text/plain": {"example": "ok"}}},
+        **problem_responses(400, 401, 403, 413, 415, 422, 429, 503),
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "text/plain": {"schema": plausible.body_schema()},
+                "application/json": {"schema": plausible.body_schema()},
+            },
+        },
+    },
+)
+async def take_plausible_events(
+    request: Request, key: IngestKey, intake: Annotated[Intake, Depends(get_intake)]
+) -> PlainTextResponse:
+    settings: Settings = request.app.state.resources.settings
+    headers = dict(request.scope["headers"])
+    backend = None
+    if key is not None:
+        forwarded = headers.get(b"x-forwarded-for")
+        backend = Backend(
+            key=key,
+            forwarded_for=(
+                forwarded.decode("latin-1").split(",", 1)[0].strip() or None if forwarded else None
+            ),
+            user_agent=headers.get(b"user-agent", b"").decode("latin-1"),
+        )
+    try:
+        body = await read_limited_body(headers, request.receive, settings.max_body_bytes)
+        client = request.scope.get("client")
+        facts, ip = request_facts(headers, client[0] if client else "", settings)
+        await intake.take_plausible(body, facts, ip, backend)
+    except ProblemError as problem:
+        count_rejection(problem)
+        raise
+    return PlainTextResponse("ok", status_code=202, headers=CORS)
+
+
+@router.options("/api/event", include_in_schema=False)
+async def plausible_preflight() -> Response:
+    return Response(status_code=204, headers=PREFLIGHT)
 
 
 def count_rejection(problem: ProblemError) -> None:

@@ -6,8 +6,9 @@ import hashlib
 import logging
 import struct
 import time
-from dataclasses import dataclass, field
-from functools import lru_cache
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from functools import lru_cache, partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,6 +16,7 @@ import msgspec
 import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.collector import plausible
 from services.collector.enrich import (
     DIRECT,
     Device,
@@ -47,9 +49,10 @@ from services.collector.schemas import (
 )
 from services.collector.storable import UNSTORABLE_REASON, clamp, storable
 from shared.consent_tokens import RevocationNotifier, check_linkable
+from shared.keys import LiveKey, MissingKey, OtherSite
 from shared.metrics import CONSENT_CHECKS, EVENTS_ACCEPTED, EVENTS_DROPPED_BOTS, EVENTS_GPC
 from shared.queue import EventQueue, QueueUnavailable
-from shared.sites import Site, get_site
+from shared.sites import Site, get_site, get_site_by_domain
 
 log = logging.getLogger("overt.collector")
 
@@ -57,14 +60,16 @@ SITE_CACHE_SECONDS = 30.0
 PAST_LIMIT_MS = 24 * 3600 * 1000  # buffered consent replays may be this old
 FUTURE_LIMIT_MS = 5 * 60 * 1000  # client clocks run fast
 ACCEPTED_TYPES = frozenset({"text/plain", "application/json", ""})
+MAX_DOMAIN_LOOKUPS = 10  # per /api/event body: each unknown domain costs a query
 
 
 @dataclass(slots=True)
 class SiteCache:
-    """Sites by id, held briefly so intake does not query the database per event."""
+    """Sites by id (and by domain), held briefly so intake does not query the database per event."""
 
     engine: AsyncEngine
     entries: dict[str, tuple[float, Site | None]] = field(default_factory=dict)
+    domains: dict[str, tuple[float, Site | None]] = field(default_factory=dict)  # by domain
 
     def fresh(self, site_id: str) -> Site | None:
         """The cached site if it is fresh (no coroutine call on the hot path)."""
@@ -82,6 +87,22 @@ class SiteCache:
         if len(self.entries) > 10_000:
             self.entries.clear()
         self.entries[site_id] = (now, site)
+        return site
+
+    async def by_domain(self, domain: str) -> Site | None:
+        """The site registered for a domain (Plausible's senders name sites so)."""
+        now = time.monotonic()
+        hit = self.domains.get(domain)
+        if hit is not None and now - hit[0] < SITE_CACHE_SECONDS:
+            return hit[1]
+        site = await get_site_by_domain(engine=self.engine, domain=domain)
+        if len(self.domains) > 10_000:
+            self.domains.clear()
+        self.domains[domain] = (now, site)
+        if site is not None:
+            if len(self.entries) > 10_000:
+                self.entries.clear()
+            self.entries[site.id] = (now, site)
         return site
 
 
@@ -175,6 +196,25 @@ def client_facts(
 
 
 @dataclass(frozen=True, slots=True)
+class Visitor:
+    """Whom a backend's event is about, as the backend says. Used, never stored."""
+
+    facts: ClientFacts  # the request's, with the visitor's device and hash input, no country
+    identity: str  # the visitor's IP; its analytics id ("a:" + hex) when no IP was given
+    is_bot: bool  # the User-Agent the backend gave for its visitor is a crawler's
+
+
+@dataclass(frozen=True, slots=True)
+class Backend:
+    """A server-side sender, authenticated by its ingest key, and what its request says of
+    its visitors besides the body (Plausible's Events API: the headers below)."""
+
+    key: LiveKey
+    forwarded_for: str | None  # X-Forwarded-For's first address, as sent
+    user_agent: str  # the User-Agent header
+
+
+@dataclass(frozen=True, slots=True)
 class TokenCheck:
     """What verifying a consent token needs: the server secret and the revocation feed."""
 
@@ -207,6 +247,89 @@ class Intake:
         except (msgspec.DecodeError, UnicodeDecodeError):  # bad UTF-8 inside a string: the latter
             raise BadJson() from None
         batch = decoded if isinstance(decoded, list) else [decoded]
+        return await self._take(batch, partial(_at, decoded), facts, ip)
+
+    async def take_plausible(
+        self, body: bytes, facts: ClientFacts, ip: str, backend: Backend | None
+    ) -> int:
+        """POST /api/event: what Plausible's tracker and Events API send (plausible.py),
+        and backends' server-side events with an ingest key; returns how many were queued.
+
+        Steps: the media type; decoding; each event translated; its site, the first of its
+        domains registered (with a key, it must be the key's); its visitor; then `_take`'s.
+        Without a key these are /e's rules unchanged: the request's IP and User-Agent, the
+        Origin checked, bots dropped. With one, see `_visitor`.
+        """
+        if facts.content_type not in ACCEPTED_TYPES:
+            raise UnsupportedMediaType()
+        try:
+            decoded = plausible.decoder.decode(body)
+        except msgspec.ValidationError as exc:
+            raise InvalidEvent(str(exc)) from None
+        except (msgspec.DecodeError, UnicodeDecodeError):
+            raise BadJson() from None
+        sent = decoded if isinstance(decoded, list) else [decoded]
+        many = isinstance(decoded, list)
+        translated = [
+            plausible.translate(event, f"$[{index}]" if many else "$")
+            for index, event in enumerate(sent)
+        ]
+        batch: list[EventIn] = []
+        visitors: list[Visitor] | None = None if backend is None else []
+        found: dict[str, Site | None] = {}  # this request's lookups, bounded
+        for item in translated:
+            site = await self._site_for_domains(item.domains, found)
+            if backend is None:
+                if item.ip is not None or item.user_agent is not None:
+                    raise MissingKey(BACKEND_FIELDS_NEED_A_KEY)
+            else:
+                if site.id != backend.key.site_id:
+                    raise OtherSite()
+                assert visitors is not None
+                visitors.append(_visitor(item, backend, facts))
+            batch.append(msgspec.structs.replace(item.event, site_id=site.id))
+
+        def locate(index: int, key: str) -> str:
+            return translated[index].where[key]
+
+        return await self._take(batch, locate, facts, ip, visitors)
+
+    async def _site_for_domains(
+        self, domains: tuple[str, ...], found: dict[str, Site | None]
+    ) -> Site:
+        """The first of these domains that names a registered site (as Plausible's roll-up
+        lists several sites, and Overt stores an event once). `found` holds the request's
+        lookups: a body may not make intake look up more than MAX_DOMAIN_LOOKUPS domains."""
+        for domain in domains:
+            if domain not in found:
+                if len(found) >= MAX_DOMAIN_LOOKUPS:
+                    raise InvalidEvent(
+                        f"Expected at most {MAX_DOMAIN_LOOKUPS} distinct domains in one body"
+                    )
+                found[domain] = await self.sites.by_domain(domain)
+            site = found[domain]
+            if site is not None:
+                return site
+        raise UnknownSite(
+            "No site is registered for this domain; register it with `overt site add`."
+        )
+
+    async def _take(
+        self,
+        batch: list[EventIn],
+        locate: Callable[[int, str], str],
+        facts: ClientFacts,
+        ip: str,
+        visitors: Sequence[Visitor] | None = None,
+    ) -> int:
+        """Intake's steps after decoding, in this order: per event, the site (cached, else
+        looked up) and the Origin; the analytics id; name, URL, referrer and props storable;
+        the URL on the site's hosts; the visitor hash (one per site and request, or per event
+        from `visitors`: a backend's); the record. Then bots dropped (all of a browser's
+        request, or a backend's events whose visitor is one); consent tokens checked (unless
+        GPC); the rate limit; one queue entry. `locate(index, key)` says where a v1 key of
+        an event is in the body, for refusals.
+        """
         now = time.time()
         now_ms = int(now * 1000)
         origin_host = facts.origin_host
@@ -218,36 +341,53 @@ class Intake:
             site = checked.get(event.site_id) or self._fresh_site(event.site_id, origin_host)
             if site is None:
                 if not SITE_ID.fullmatch(event.site_id):
-                    raise InvalidEvent(pattern_error(SITE_ID_PATTERN, _at(decoded, index, "s")))
+                    raise InvalidEvent(pattern_error(SITE_ID_PATTERN, locate(index, "s")))
                 site = await self._site(event.site_id, origin_host)
             if event.analytics_id is not None and not HEX32.fullmatch(event.analytics_id):
-                raise InvalidEvent(pattern_error(HEX32_PATTERN, _at(decoded, index, "a")))
+                raise InvalidEvent(pattern_error(HEX32_PATTERN, locate(index, "a")))
             checked[site.id] = site
             if not storable(event.name):
-                raise InvalidEvent(_refusal(UNSTORABLE_REASON, decoded, index, "n"))
+                raise InvalidEvent(_refusal(UNSTORABLE_REASON, locate(index, "n")))
             page = parse_page_url(event.url, bool(event.hash_routing))
             if isinstance(page, Refused):
-                raise InvalidEvent(_refusal(page.reason, decoded, index, "u"))
+                raise InvalidEvent(_refusal(page.reason, locate(index, "u")))
             referral = DIRECT
             if event.name == "pageview":
                 classified = classify_referrer(event.referrer, page.host)
                 if isinstance(classified, Refused):
-                    raise InvalidEvent(_refusal(classified.reason, decoded, index, "r"))
+                    raise InvalidEvent(_refusal(classified.reason, locate(index, "r")))
                 referral = classified
             if event.props and not _storable_props(event.props):
-                raise InvalidEvent(_refusal(UNSTORABLE_REASON, decoded, index, "p"))
+                raise InvalidEvent(_refusal(UNSTORABLE_REASON, locate(index, "p")))
             if not site.owns_host(page.host):
                 raise WrongOrigin(site.domain)
-            if site.id not in hashes:
-                # Today's salt without a coroutine call, the day's first request aside.
+            if visitors is None:
+                if site.id not in hashes:
+                    # Today's salt without a coroutine call, the day's first request aside.
+                    salt = self.salt.salt if now < self.salt.until else await self.salt.current(now)
+                    hashes[site.id] = _visitor_hash(salt, f"{site.id}\x00{ip}", facts.hash_tail)
+                records.append(_record(event, site, page, referral, hashes[site.id], facts, now_ms))
+            else:
+                visitor = visitors[index]
                 salt = self.salt.salt if now < self.salt.until else await self.salt.current(now)
-                hashes[site.id] = _visitor_hash(salt, f"{site.id}\x00{ip}", facts.hash_tail)
-            records.append(_record(event, site, page, referral, hashes[site.id], facts, now_ms))
+                hashed = _visitor_hash(
+                    salt, f"{site.id}\x00{visitor.identity}", visitor.facts.hash_tail
+                )
+                records.append(_record(event, site, page, referral, hashed, visitor.facts, now_ms))
             if event.consent_token:
                 tokens += 1
             if event.gpc:
                 gpc_events += 1
-        if facts.device.is_bot:
+        if visitors is not None:
+            kept = [index for index, visitor in enumerate(visitors) if not visitor.is_bot]
+            if len(kept) < len(records):
+                EVENTS_DROPPED_BOTS.inc(len(records) - len(kept))
+                batch = [batch[index] for index in kept]
+                records = [records[index] for index in kept]
+                tokens = sum(1 for event in batch if event.consent_token)
+                if not records:
+                    return 0
+        elif facts.device.is_bot:
             EVENTS_DROPPED_BOTS.inc(len(records))
             return 0
         if tokens:
@@ -308,14 +448,46 @@ class Intake:
         return _allowed(site, origin_host)
 
 
+BACKEND_FIELDS_NEED_A_KEY = (
+    "`ip` and `user_agent` are taken only from a backend with an ingest key: "
+    "send 'Authorization: Bearer <key>' (a key with the events:write scope)."
+)
+
+
+def _visitor(item: plausible.Translated, backend: Backend, facts: ClientFacts) -> Visitor:
+    """Whom a backend's event is about: the IP from `ip`, else X-Forwarded-For (as Plausible's
+    Events API takes it), else the tier-1 analytics id; the User-Agent from `user_agent`, else
+    the header. Never dropped for the header, which may be the HTTP client's own (curl,
+    python-httpx): only a `user_agent` the backend gave as its visitor's is checked for
+    crawlers. The country header describes the backend's connection, not the visitor."""
+    identity = item.ip or backend.forwarded_for
+    if identity is not None:
+        if not plausible.is_ip(identity):
+            raise InvalidEvent("Expected an IPv4 or IPv6 address - at `X-Forwarded-For`")
+    elif item.event.analytics_id is not None:
+        identity = "a:" + item.event.analytics_id.lower()
+    else:
+        raise InvalidEvent(
+            "A server-side event needs its visitor's IP (`ip` or X-Forwarded-For) or an "
+            f"`analytics_id` - at `{item.where['s'].rsplit('.', 1)[0]}`"
+        )
+    user_agent = item.user_agent if item.user_agent is not None else backend.user_agent
+    device = classify_user_agent(user_agent)
+    return Visitor(
+        facts=replace(facts, device=device, hash_tail=_hash_tail(user_agent), country=None),
+        identity=identity,
+        is_bot=item.user_agent is not None and device.is_bot,
+    )
+
+
 def _at(decoded: object, index: int, key: str) -> str:
     """Where a field is in the body, as msgspec says it: $.s for one event, $[2].s in a batch."""
     return f"$[{index}].{key}" if isinstance(decoded, list) else f"$.{key}"
 
 
-def _refusal(reason: str, decoded: object, index: int, key: str) -> str:
+def _refusal(reason: str, where: str) -> str:
     """A refusal of intake's own in msgspec's words, so InvalidEvent points at the field."""
-    return f"{reason} - at `{_at(decoded, index, key)}`"
+    return f"{reason} - at `{where}`"
 
 
 def _storable_props(props: dict[str, str | float | bool]) -> bool:

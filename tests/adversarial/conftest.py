@@ -15,10 +15,10 @@ import httpx
 import pytest
 import uvicorn
 
-from services.api.keys.schemas import KeyScope
 from services.api.keys.service import create_key
 from services.cli import all_in_one_app, server_config
 from shared.db import create_engine
+from shared.keys import KeyScope
 from shared.logging import configure_logging
 from shared.settings import Settings
 from shared.sites import create_site

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from services.api.keys.schemas import KeyScope
 from services.api.keys.service import create_key
+from shared.keys import KeyScope
 from shared.runtime import open_resources
 from shared.settings import Settings
 from shared.sites import create_site

@@ -19,8 +19,8 @@ from services.api.engagement.schemas import (
     ScoreWeights,
 )
 from services.api.engagement.service import current_definition, definition_at
-from services.api.keys.schemas import KeyScope
 from services.api.keys.service import create_key, revoke_key
+from shared.keys import KeyScope
 from shared.sites import SiteSettings, create_site
 from tests.helpers.isolation import DEFINITION_ENDPOINTS
 from tests.helpers.overt import Overt

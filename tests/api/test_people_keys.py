@@ -10,9 +10,9 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from services.api.keys.schemas import KeyScope
 from services.api.keys.service import create_key, revoke_key
 from services.cli import main
+from shared.keys import KeyScope
 from shared.ratelimit import RedisRateLimiter
 from shared.settings import Settings
 from shared.sites import create_site

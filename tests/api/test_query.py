@@ -11,8 +11,8 @@ from sqlalchemy import insert
 from services.api.days import day_bounds
 from services.api.engagement.schemas import DefinitionIn
 from services.api.engagement.service import store_definition
-from services.api.keys.schemas import KeyScope
 from services.api.keys.service import create_key, revoke_key
+from shared.keys import KeyScope
 from shared.models import events
 from shared.sites import create_site
 from tests.helpers.overt import Overt
@@ -150,7 +150,7 @@ async def test_malformed_query_is_422(overt: Overt, body: dict[str, object]) -> 
 async def test_stored_keys_are_hashed(overt: Overt) -> None:
     from sqlalchemy import select
 
-    from services.api.keys.models import api_keys
+    from shared.models import api_keys
 
     async with overt.resources.engine.connect() as conn:
         stored = (await conn.execute(select(api_keys.c.key_hash))).scalars().all()

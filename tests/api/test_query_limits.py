@@ -18,8 +18,8 @@ from sqlalchemy import insert
 
 from services.api.engagement.schemas import DefinitionIn
 from services.api.engagement.service import store_definition
-from services.api.keys.schemas import KeyScope
 from services.api.keys.service import create_key
+from shared.keys import KeyScope
 from shared.models import events
 from shared.runtime import open_resources
 from shared.settings import Settings

@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.api.engagement.schemas import DefinitionIn
 from services.api.engagement.service import store_definition
-from services.api.keys.schemas import KeyScope
 from services.api.keys.service import create_key, revoke_key
 from services.api.stats import reports
+from shared.keys import KeyScope
 from shared.models import events, sessions
 from shared.sites import create_site
 from tests.helpers.isolation import GOOGLE_ONLY, REPORT_ENDPOINTS

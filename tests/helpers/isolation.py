@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.api.keys.schemas import KeyScope
+from shared.keys import KeyScope
 
 # A filter to the visitors from Google (the funnel report tests use it as well).
 GOOGLE_ONLY = {"dimension": "source", "op": "is", "values": ["Google"]}

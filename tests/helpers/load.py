@@ -17,9 +17,9 @@ import httpx
 import orjson
 from sqlalchemy import func, select
 
-from services.api.keys.schemas import KeyScope
 from services.api.keys.service import create_key
 from shared.db import create_engine
+from shared.keys import KeyScope
 from shared.models import events
 from shared.settings import Settings
 from shared.sites import create_site

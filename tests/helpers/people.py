@@ -13,9 +13,9 @@ from typing import Any
 
 from services.api.engagement.schemas import DefinitionIn, PageRepeatRule, ScoreWeights
 from services.api.engagement.service import store_definition
-from services.api.keys.schemas import KeyScope
 from services.api.keys.service import create_key
 from services.consent.sites.service import ensure_site
+from shared.keys import KeyScope
 from shared.sites import Site
 from tests.helpers.consent import post_decisions
 from tests.helpers.overt import Overt

@@ -1,1 +1,1 @@
-"""API keys: the table, making and revoking keys, Bearer authentication, scopes, rate limits."""
+"""API keys: making and revoking keys, Bearer authentication for the API, rate limits."""

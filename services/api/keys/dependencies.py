@@ -8,15 +8,16 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from services.api.keys.exceptions import (
+from services.api.keys.exceptions import TooManyRequests
+from shared.keys import (
     InvalidKey,
+    KeyScope,
+    LiveKey,
     MissingKey,
     MissingScope,
     OtherSite,
-    TooManyRequests,
+    authenticate_key,
 )
-from services.api.keys.schemas import KeyScope
-from services.api.keys.service import LiveKey, authenticate_key
 from shared.ratelimit import KeyRateLimiter, open_rate_limiter
 from shared.runtime import Resources, ResourcesDep
 

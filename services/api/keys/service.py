@@ -1,36 +1,16 @@
-"""API keys: made for one site, revoked at once, and a secret authenticated to its live key."""
+"""API keys: made for one site and revoked at once (how they are read: shared/keys.py)."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.api.keys.models import api_keys
-from services.api.keys.schemas import KeyScope
-from shared.models import sites
-
-KEY_PREFIX = "ovt_"
-
-
-@dataclass(frozen=True, slots=True)
-class LiveKey:
-    """A live (unrevoked) key as a request sees it."""
-
-    id: str
-    site_id: str
-    scopes: frozenset[str]
-    rate_limit: int | None = None  # requests per window; None: the deployment's setting
-
-
-def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
+from shared.keys import KEY_PREFIX, KeyScope, LiveKey, hash_key
+from shared.models import api_keys, sites
 
 
 async def create_key(
@@ -70,28 +50,3 @@ async def revoke_key(*, engine: AsyncEngine, key_id: str) -> bool:
             .values(revoked_at=datetime.now(UTC))
         )
     return bool(result.rowcount)
-
-
-async def authenticate_key(*, engine: AsyncEngine, secret: str) -> LiveKey | None:
-    """The live key behind a secret, or None (the stored hash is compared in constant time)."""
-    digest = hash_key(secret)
-    async with engine.connect() as conn:
-        row = (
-            await conn.execute(
-                select(
-                    api_keys.c.id,
-                    api_keys.c.site_id,
-                    api_keys.c.scopes,
-                    api_keys.c.key_hash,
-                    api_keys.c.rate_limit,
-                ).where(api_keys.c.key_hash == digest, api_keys.c.revoked_at.is_(None))
-            )
-        ).first()
-    if row is None or not hmac.compare_digest(row.key_hash, digest):
-        return None
-    return LiveKey(
-        id=row.id,
-        site_id=row.site_id,
-        scopes=frozenset(row.scopes.split()),
-        rate_limit=row.rate_limit,
-    )
