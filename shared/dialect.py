@@ -239,27 +239,29 @@ async def insert_if_absent(conn: AsyncConnection, table: Table, row: Mapping[str
     return bool(result.rowcount)
 
 
-async def secure_delete(conn: AsyncConnection, *, on: bool) -> None:
-    """On SQLite, make this connection's deletes overwrite what they free with zeros (a
-    deleted row is otherwise readable in the file until its space is reused). PostgreSQL
-    has no such switch: see reclaim_deleted."""
-    if not is_postgres(conn):
-        await conn.exec_driver_sql(f"PRAGMA secure_delete = {'ON' if on else 'OFF'}")
+async def erase_rows(conn: AsyncConnection, table: Table) -> None:
+    """Remove every row of `table`, inside the caller's transaction, so that none can be
+    read back from the database's files.
 
-
-async def reclaim_deleted(engine: AsyncEngine, table: Table) -> None:
-    """Make rows deleted from `table` unreadable, not only invisible.
-
-    PostgreSQL keeps a deleted row as a dead tuple: VACUUM FULL writes the table anew and
-    unlinks the old file (meant for small tables; it locks the table while it runs).
-    SQLite's deletes were zeroed (secure_delete) in the WAL; a TRUNCATE checkpoint copies
-    the zeroed pages into the database file and empties the WAL.
+    PostgreSQL: TRUNCATE, which gives the table a new empty file and unlinks the old one at
+    commit. A DELETE would leave dead tuples, and even VACUUM FULL copies a dead tuple while
+    any open transaction might still see it. SQLite: a DELETE with secure_delete, which
+    zeroes what it frees; `flush_erased` after the commit moves the zeroed pages from the
+    WAL into the file and empties the WAL.
     """
+    if is_postgres(conn):
+        await conn.exec_driver_sql(f'TRUNCATE "{table.name}"')
+        return
+    await conn.exec_driver_sql("PRAGMA secure_delete = ON")
+    await conn.execute(table.delete())
+    await conn.exec_driver_sql("PRAGMA secure_delete = OFF")
+
+
+async def flush_erased(engine: AsyncEngine) -> None:
+    """After erase_rows has committed: on SQLite, a TRUNCATE checkpoint (nothing to do on
+    PostgreSQL, where the old file is gone)."""
     async with engine.connect() as conn:
-        if is_postgres(conn):
-            autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await autocommit.exec_driver_sql(f'VACUUM FULL "{table.name}"')
-        else:
+        if not is_postgres(conn):
             await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 

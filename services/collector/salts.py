@@ -3,9 +3,9 @@ destroyed when its day ends, where destroying it is real.
 
 With Redis configured the salt lives there under a key that expires shortly after its day:
 Redis forgets it by itself, and no table or WAL ever held it. Without Redis (one process)
-it lives in `visitor_salts`, and a rotation deletes older days' rows so that they cannot be
-read back (shared.dialect.secure_delete and reclaim_deleted; on PostgreSQL the table is
-UNLOGGED, migration 0303).
+it lives in `visitor_salts`, and a rotation erases older days' rows so that they cannot be
+read back (shared.dialect.erase_rows; on PostgreSQL the table is also UNLOGGED, migration
+0303, so no WAL or WAL archive holds a salt).
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 
 from redis.asyncio import Redis
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.dialect import insert_if_absent, reclaim_deleted, secure_delete
+from shared.dialect import erase_rows, flush_erased, insert_if_absent, is_postgres
 from shared.models import visitor_salts
 
 log = logging.getLogger("overt.collector")
@@ -58,7 +58,7 @@ class RedisSalts:
         # SET NX GET: ours if the key was absent, else the value another collector set first.
         earlier = await self.redis.set(key, fresh, nx=True, get=True, exat=expires)
         if earlier is None:
-            await _destroy_rows(self.engine, keep=None)
+            await _destroy_rows(self.engine)
             return fresh
         assert isinstance(earlier, bytes)  # a client without decode_responses
         return earlier
@@ -72,28 +72,37 @@ class DatabaseSalts:
 
     async def salt_of(self, day: date) -> bytes:
         async with self.engine.begin() as conn:
-            await insert_if_absent(
-                conn, visitor_salts, {"day": day, "salt": secrets.token_bytes(SALT_BYTES)}
+            if is_postgres(conn):  # rotations queue up behind this lock, TRUNCATE needs it
+                await conn.exec_driver_sql('LOCK TABLE "visitor_salts" IN EXCLUSIVE MODE')
+            rows = (await conn.execute(select(visitor_salts))).all()
+            kept: dict[date, bytes] = {row.day: bytes(row.salt) for row in rows}
+            salt = kept.get(day) or secrets.token_bytes(SALT_BYTES)
+            stale = len(kept) - (day in kept)
+            if stale:
+                await erase_rows(conn, visitor_salts)
+            if stale or day not in kept:
+                await insert_if_absent(conn, visitor_salts, {"day": day, "salt": salt})
+        if stale:
+            await flush_erased(self.engine)
+            log.info("visitor salt destroyed", extra={"destroyed": stale})
+        # Another process may have made today's salt between our read and our insert
+        # (SQLite, where the read takes no lock): the stored one wins.
+        async with self.engine.connect() as conn:
+            stored = await conn.scalar(
+                select(visitor_salts.c.salt).where(visitor_salts.c.day == day)
             )
-            salt = (
-                await conn.execute(select(visitor_salts.c.salt).where(visitor_salts.c.day == day))
-            ).scalar_one()
-        await _destroy_rows(self.engine, keep=day)
-        return bytes(salt)
+        return bytes(stored) if stored is not None else salt
 
 
-async def _destroy_rows(engine: AsyncEngine, *, keep: date | None) -> None:
-    """Delete every stored salt but `keep`'s, so that it cannot be read back."""
+async def _destroy_rows(engine: AsyncEngine) -> None:
+    """Destroy every salt an earlier version kept in the table (Redis holds them now)."""
     async with engine.begin() as conn:
-        await secure_delete(conn, on=True)
-        statement = delete(visitor_salts)
-        if keep is not None:
-            statement = statement.where(visitor_salts.c.day != keep)
-        removed = (await conn.execute(statement)).rowcount
-        await secure_delete(conn, on=False)
-    if removed:
-        await reclaim_deleted(engine, visitor_salts)
-        log.info("visitor salt destroyed", extra={"destroyed": removed})
+        stale = len((await conn.execute(select(visitor_salts.c.day))).all())
+        if stale:
+            await erase_rows(conn, visitor_salts)
+    if stale:
+        await flush_erased(engine)
+        log.info("visitor salt destroyed", extra={"destroyed": stale})
 
 
 @dataclass(slots=True)
