@@ -32,6 +32,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.collector.faults import is_entry_fault, isolate_faults
+from services.collector.links import recheck_links
 from services.collector.records import EVENT_COLUMNS, DecodedEvent, decode_entry
 from services.collector.sessions import (
     SESSION_GAP,
@@ -207,6 +208,7 @@ async def prepare_batch(
         if not unique:
             return PreparedBatch(deliveries, [], received=received, verified=verify)
         new = list(unique.values())
+        await recheck_links(conn=conn, rows=new, revocations=revocations)
         in_batch = unique.keys()
         earliest = from_epoch_ms(min(row.at for row in new)) - SESSION_GAP
         # Stored pageviews the batch's engagement events refer to (those of the batch in
