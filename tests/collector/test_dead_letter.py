@@ -16,6 +16,8 @@ from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -263,6 +265,30 @@ def test_data_faults_are_told_from_a_database_that_is_down() -> None:
     assert is_data_fault(OverflowError("Python int too large to convert to SQLite INTEGER"))
     assert not is_data_fault(ConnectionRefusedError(111, "refused"))
     assert not is_data_fault(TimeoutError())
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=12,
+)
+
+
+@settings(derandomize=True, max_examples=150, deadline=None)
+@given(records=st.lists(JSON_VALUES, max_size=6))
+def test_splitting_keeps_every_record_as_it_was(records: list[object]) -> None:
+    payload = json.dumps(records).encode()
+    pieces = split_payload(payload)
+    if len(records) < 2:
+        assert pieces == []
+    else:
+        assert [json.loads(piece) for piece in pieces] == [[record] for record in records]
+
+
+@settings(derandomize=True, max_examples=150, deadline=None)
+@given(payload=st.binary(max_size=200))
+def test_splitting_any_bytes_never_raises(payload: bytes) -> None:
+    assert all(piece.startswith(b"[") for piece in split_payload(payload))
 
 
 def test_an_entry_splits_into_its_records_as_they_came() -> None:
