@@ -4,8 +4,8 @@ Used when the queue is the in-process one (the embedded mode); with Redis the de
 live in a Redis stream beside the event stream. Created on both dialects all the same: the
 migrations are the schema.
 
-Revision ID: 0303
-Revises: 0302
+Revision ID: 0304
+Revises: 0303
 Create Date: 2026-12-06
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0303"
-down_revision = "0302"
+revision = "0304"
+down_revision = "0303"
 branch_labels = None
 depends_on = None
 
