@@ -166,7 +166,7 @@ INGEST_DEAD_LETTERS = Counter(
     "overt_ingest_dead_letters",
     "Queue payloads the ingest worker dead-lettered (they failed alone while the database "
     "worked; `overt deadletter list`), by the database driver's error type.",
-    ["error"],
+    ["reason"],
     registry=REGISTRY,
 )
 HTTP_REQUEST_SECONDS = Histogram(

@@ -130,7 +130,7 @@ async def worker(resources: Resources) -> AsyncIterator[None]:
 
 
 def dead_letter_count(error_type: str) -> float:
-    value = REGISTRY.get_sample_value("overt_ingest_dead_letters_total", {"error": error_type})
+    value = REGISTRY.get_sample_value("overt_ingest_dead_letters_total", {"reason": error_type})
     return value or 0.0
 
 
