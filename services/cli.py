@@ -10,6 +10,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -20,6 +21,14 @@ from services.api.app import create_app as create_api_app
 from services.api.keys.service import create_key, revoke_key
 from services.collector.app import collector_parts, create_worker_app, worker_parts
 from services.collector.app import create_app as create_collector_app
+from services.collector.deadletter import (
+    ReplayReport,
+    drop_dead_letters,
+    get_dead_letter,
+    list_dead_letters,
+    payload_records,
+    replay_dead_letters,
+)
 from services.consent.app import consent_parts
 from services.consent.app import create_app as create_consent_app
 from services.consent.ledger.service import VerifyReport, ledger_sites, verify_site
@@ -29,13 +38,14 @@ from services.consent.rights.service import list_requests
 from services.consent.sites.service import ensure_site, site_assertion_secret
 from shared.app import AppParts, app_from_parts, asgi_app
 from shared.db import create_engine
+from shared.deadletter import DeadLetterEntry
 from shared.errors import ProblemError
 from shared.keys import KeyScope
 from shared.logging import configure_logging
 from shared.migrate import upgrade_head
 from shared.models import sites
 from shared.partitions import RetentionReport, maintain
-from shared.runtime import Resources, tune_gc
+from shared.runtime import Resources, open_resources, tune_gc
 from shared.server import bounded_http_protocol
 from shared.settings import Settings, SettingsError, load_settings
 from shared.sites import SiteError, SiteSettings, create_site, get_site
@@ -228,6 +238,18 @@ async def _partitions(settings: Settings) -> tuple[list[str], RetentionReport]:
         await engine.dispose()
 
 
+async def _dead_letters(settings: Settings, action: str, entry_ids: list[str] | None) -> Any:
+    async with open_resources(settings) as resources:
+        if action == "list":
+            return await list_dead_letters(resources=resources)
+        if action == "show":
+            assert entry_ids
+            return await get_dead_letter(resources=resources, entry_id=entry_ids[0])
+        if action == "replay":
+            return await replay_dead_letters(resources=resources, entry_ids=entry_ids)
+        return await drop_dead_letters(resources=resources, entry_ids=entry_ids)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="overt", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
@@ -327,6 +349,27 @@ def parser() -> argparse.ArgumentParser:
         "--text", action="append", required=True, metavar="PURPOSE=TEXT", help="repeatable"
     )
     consent_notice.set_defaults(func=command_consent_notice)
+
+    deadletter = commands.add_parser(
+        "deadletter", help="queue entries the ingest worker could not store"
+    ).add_subparsers(dest="action", required=True)
+    deadletter_list = deadletter.add_parser("list", help="every dead letter, oldest first")
+    deadletter_list.add_argument("--json", action="store_true")
+    deadletter_list.set_defaults(func=command_deadletter)
+    deadletter_show = deadletter.add_parser(
+        "show", help="a dead letter's error and its events' fields (prints visitor data)"
+    )
+    deadletter_show.add_argument("id")
+    deadletter_show.set_defaults(func=command_deadletter)
+    for action, text in (
+        ("replay", "queue dead letters again (once the cause is fixed) and remove them"),
+        ("drop", "remove dead letters for good"),
+    ):
+        chosen = deadletter.add_parser(action, help=text)
+        which = chosen.add_mutually_exclusive_group(required=True)
+        which.add_argument("id", nargs="?")
+        which.add_argument("--all", action="store_true")
+        chosen.set_defaults(func=command_deadletter)
     return root
 
 
@@ -461,6 +504,63 @@ def command_consent_requests(settings: Settings, args: argparse.Namespace) -> in
             f"{request['request_id']} {request['kind']:<8} {request['regime']} "
             f"received {request['received_at']} due {request['due_at']} {state}"
         )
+    return 0
+
+
+def _dead_letter_line(entry: DeadLetterEntry) -> str:
+    records = payload_records(entry)
+    count = "?" if records is None else str(len(records))
+    return (
+        f"{entry.id}  {entry.failed_at:%Y-%m-%d %H:%M:%S}  {count} event(s)  "
+        f"{entry.error_type}: {entry.error}"
+    )
+
+
+def command_deadletter(settings: Settings, args: argparse.Namespace) -> int:
+    """`overt deadletter list|show|replay|drop`: see services/collector/deadletter.py."""
+    entry_ids = None if getattr(args, "all", False) or args.action == "list" else [args.id]
+    result = asyncio.run(_dead_letters(settings, args.action, entry_ids))
+    if args.action == "list":
+        entries: list[DeadLetterEntry] = result
+        if args.json:
+            print(
+                json.dumps(
+                    [
+                        {
+                            "id": entry.id,
+                            "failed_at": entry.failed_at.isoformat(),
+                            "delivery_id": entry.delivery_id,
+                            "error_type": entry.error_type,
+                            "error": entry.error,
+                            "events": len(payload_records(entry) or []),
+                        }
+                        for entry in entries
+                    ]
+                )
+            )
+        else:
+            for entry in entries:
+                print(_dead_letter_line(entry))
+            print(f"{len(entries)} dead letter(s)", file=sys.stderr)
+        return 0
+    if args.action == "show":
+        shown: DeadLetterEntry = result
+        print(_dead_letter_line(shown))
+        print(f"queue entry: {shown.delivery_id}")
+        records = payload_records(shown)
+        if records is None:
+            print(f"payload (not JSON): {shown.payload!r}")
+        for record in records or []:
+            print(json.dumps(record, indent=2, sort_keys=True))
+        return 0
+    if args.action == "replay":
+        report: ReplayReport = result
+        for entry_id in report.replayed:
+            print(f"replayed {entry_id}")
+        for entry_id, error in report.failed.items():
+            print(f"overt: {entry_id} still fails ({error}); kept", file=sys.stderr)
+        return 1 if report.failed else 0
+    print(f"dropped {result} dead letter(s)")
     return 0
 
 

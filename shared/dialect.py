@@ -509,6 +509,66 @@ def is_duplicate_key(exc: BaseException) -> bool:
     }
 
 
+# SQLSTATE classes of a database that is unwell rather than of a row it refuses: connection
+# (08), transaction rollback (40: serialisation, deadlock), insufficient resources (53),
+# program limits (54), object state (55: lock not available), operator intervention (57:
+# shutdown, statement timeout), system error (58), internal error (XX).
+_UNWELL_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "54", "55", "57", "58", "XX"})
+# SQLite's result codes for the same: busy or locked, I/O, full, cannot open, out of memory...
+_UNWELL_SQLITE_CODES = (
+    "SQLITE_BUSY",
+    "SQLITE_LOCKED",
+    "SQLITE_IOERR",
+    "SQLITE_FULL",
+    "SQLITE_CANTOPEN",
+    "SQLITE_NOMEM",
+    "SQLITE_READONLY",
+    "SQLITE_CORRUPT",
+    "SQLITE_PROTOCOL",
+    "SQLITE_INTERRUPT",
+    "SQLITE_NOTADB",
+)
+
+
+def root_error(exc: BaseException) -> BaseException:
+    """The driver's own error under SQLAlchemy's wrappers (and a driver adapter's)."""
+    seen: set[int] = set()
+    while id(exc) not in seen:
+        seen.add(id(exc))
+        inner = getattr(exc, "orig", None) or exc.__cause__
+        if not isinstance(inner, BaseException):
+            break
+        exc = inner
+    return exc
+
+
+def is_data_fault(exc: BaseException) -> bool:
+    """Whether a failed write may be the fault of what was written, not of the database.
+
+    False for what says the database (or the way to it) is unwell: a lost or refused
+    connection, a timeout, a lock, a full disk, a shutdown, on either dialect; those are
+    retried. True for anything else (a value out of range, a refused character, a check or
+    trigger, a payload that does not decode): worth isolating the entry that fails alone.
+    Deciding is the caller's: an entry is a dead letter only if it fails alone while the
+    database otherwise answers.
+    """
+    if getattr(exc, "connection_invalidated", False):
+        return False
+    root = root_error(exc)
+    for error in (exc, root):
+        if isinstance(error, OSError | TimeoutError | asyncio.CancelledError):
+            return False
+        sqlstate = getattr(error, "sqlstate", None)
+        if isinstance(sqlstate, str) and len(sqlstate) == 5:
+            return sqlstate[:2] not in _UNWELL_SQLSTATE_CLASSES
+        code = getattr(error, "sqlite_errorname", None)
+        if isinstance(code, str):
+            return not code.startswith(_UNWELL_SQLITE_CODES)
+    if isinstance(root, asyncpg.InterfaceError) and not isinstance(root, ValueError):
+        return False  # "connection is closed", "another operation is in progress"...
+    return not isinstance(root, asyncpg.PostgresConnectionError)
+
+
 async def existing_keys(
     conn: AsyncConnection, column: Column[Any], values: Sequence[Any]
 ) -> set[Any]:

@@ -162,6 +162,13 @@ INGEST_EVENTS = Counter(
     ["outcome"],
     registry=REGISTRY,
 )
+INGEST_DEAD_LETTERS = Counter(
+    "overt_ingest_dead_letters",
+    "Queue payloads the ingest worker dead-lettered (they failed alone while the database "
+    "worked; `overt deadletter list`), by the database driver's error type.",
+    ["reason"],
+    registry=REGISTRY,
+)
 HTTP_REQUEST_SECONDS = Histogram(
     "overt_http_request_seconds",
     "Time to answer a request, by route template, method and status.",

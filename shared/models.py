@@ -316,3 +316,20 @@ class VisitorSalt(SQLModel, table=True):
 
 
 visitor_salts = table_of(VisitorSalt)
+
+
+# Queue entries the ingest worker could not store (a data fault: the entry failed alone while
+# the database worked), kept for the operator (`overt deadletter`) when the queue is the
+# in-process one; with Redis they go to a dead-letter stream instead (shared.deadletter).
+class DeadLetter(SQLModel, table=True):
+    __tablename__ = "ingest_dead_letters"
+
+    id: str = Field(sa_column=Column(String(32), primary_key=True))  # hash of the payload
+    payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # a JSON array
+    delivery_id: str = Field(sa_column=Column(String(64), nullable=False))  # its queue entry
+    error_type: str = Field(sa_column=Column(String(128), nullable=False))
+    error: str = Field(sa_column=Column(String(512), nullable=False))
+    failed_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+
+
+dead_letters = table_of(DeadLetter)

@@ -31,6 +31,8 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from services.collector.faults import is_entry_fault, isolate_faults
+from services.collector.links import recheck_links
 from services.collector.records import EVENT_COLUMNS, DecodedEvent, decode_entry
 from services.collector.sessions import (
     SESSION_GAP,
@@ -41,6 +43,8 @@ from services.collector.sessions import (
     from_epoch_ms,
     visitor_keys,
 )
+from shared.consent_tokens import RevocationNotifier
+from shared.deadletter import open_dead_letters
 from shared.dialect import (
     CLAIM_COLUMNS,
     claim_event_ids,
@@ -177,7 +181,12 @@ class ConcurrentWrite(Exception):
 
 
 async def prepare_batch(
-    *, engine: AsyncEngine, deliveries: Sequence[Delivery], carry: Carry, verify: bool = False
+    *,
+    engine: AsyncEngine,
+    deliveries: Sequence[Delivery],
+    carry: Carry,
+    verify: bool = False,
+    revocations: RevocationNotifier | None = None,
 ) -> PreparedBatch:
     """Decode, drop what is being stored, and read what sessionising the rest needs.
 
@@ -199,6 +208,7 @@ async def prepare_batch(
         if not unique:
             return PreparedBatch(deliveries, [], received=received, verified=verify)
         new = list(unique.values())
+        await recheck_links(conn=conn, rows=new, revocations=revocations)
         in_batch = unique.keys()
         earliest = from_epoch_ms(min(row.at for row in new)) - SESSION_GAP
         # Stored pageviews the batch's engagement events refer to (those of the batch in
@@ -434,7 +444,12 @@ async def commit_batch(*, queue: EventQueue, batch: StagedBatch, stored: StoredK
     return inserted
 
 
-async def write_events(*, engine: AsyncEngine, deliveries: Sequence[Delivery]) -> int:
+async def write_events(
+    *,
+    engine: AsyncEngine,
+    deliveries: Sequence[Delivery],
+    revocations: RevocationNotifier | None = None,
+) -> int:
     """Store deliveries on their own (no batch in flight); returns how many events were new.
 
     Prepared again, verified against what is stored, when some of them were stored already
@@ -442,7 +457,11 @@ async def write_events(*, engine: AsyncEngine, deliveries: Sequence[Delivery]) -
     """
     for attempt in range(len(RETRY_DELAYS)):
         prepared = await prepare_batch(
-            engine=engine, deliveries=deliveries, carry=Carry(), verify=attempt > 0
+            engine=engine,
+            deliveries=deliveries,
+            carry=Carry(),
+            verify=attempt > 0,
+            revocations=revocations,
         )
         try:
             return await write_prepared(engine=engine, batch=prepared)
@@ -479,6 +498,8 @@ class IngestLoop:
 
     def __init__(self, resources: Resources, stop: asyncio.Event) -> None:
         self.engine, self.queue = resources.engine, resources.queue
+        self.dead_letters = open_dead_letters(resources)
+        self.revocations = resources.revocations
         self.entries = resources.settings.ingest_batch_entries
         self.in_process = not isinstance(self.queue, RedisStreamQueue)
         self.stop = stop
@@ -547,7 +568,11 @@ class IngestLoop:
         """Prepare the batch read (while the one in flight is written); None if that failed."""
         try:
             return await prepare_batch(
-                engine=self.engine, deliveries=self.batch, carry=self.carry, verify=self.verify
+                engine=self.engine,
+                deliveries=self.batch,
+                carry=self.carry,
+                verify=self.verify,
+                revocations=self.revocations,
             )
         except Exception as exc:
             # Reading what a batch needs is part of writing it: same message as before the
@@ -555,6 +580,9 @@ class IngestLoop:
             log.warning("batch write failed (%s) while preparing it", type(exc).__name__)
             if not await self.settle():
                 self.carry = Carry()
+                if is_entry_fault(exc, benign=ConcurrentWrite) and await self.isolate(self.batch):
+                    self.batch = []
+                    return None
                 await asyncio.sleep(self.next_delay())
             return None
 
@@ -589,12 +617,15 @@ class IngestLoop:
     async def failed(self, exc: Exception, written: StagedBatch | PreparedBatch) -> None:
         """A write failed: put its deliveries back in front, to be prepared again against
         what the database holds, and back off (unless it met events stored before)."""
-        self.batch = [*written.deliveries, *self.batch]
         self.carry = Carry()
         self.verify = True
         if isinstance(exc, ConcurrentWrite) and not written.verified:
+            self.batch = [*written.deliveries, *self.batch]
             log.debug("batch held events stored before; preparing it again")
             return
+        if is_entry_fault(exc, benign=ConcurrentWrite) and await self.isolate(written.deliveries):
+            return  # the batch read behind it is prepared again (verified): it assumed this one
+        self.batch = [*written.deliveries, *self.batch]
         delay = self.next_delay()
         log.warning(
             "batch write failed (%s); retrying in %.1fs",
@@ -603,3 +634,33 @@ class IngestLoop:
             exc_info=log.isEnabledFor(logging.DEBUG),
         )
         await asyncio.sleep(delay)
+
+    async def isolate(self, deliveries: Sequence[Delivery]) -> bool:
+        """A batch failed for its data: store what can be, dead-letter what fails alone (see
+        services.collector.faults), acknowledge it all. False if the database failed on the
+        way (then the caller retries the whole batch with backoff)."""
+
+        async def write(part: Sequence[Delivery]) -> int:
+            return await write_events(
+                engine=self.engine, deliveries=part, revocations=self.revocations
+            )
+
+        try:
+            done = await isolate_faults(
+                write=write,
+                engine=self.engine,
+                dead_letters=self.dead_letters,
+                deliveries=deliveries,
+                benign=ConcurrentWrite,
+            )
+            await self.queue.ack([delivery.id for delivery in deliveries])
+        except Exception as exc:
+            log.warning("isolating a failed batch failed (%s)", type(exc).__name__)
+            return False
+        INGEST_EVENTS.labels("stored").inc(done.stored)
+        log.info(
+            "batch stored around its dead letters",
+            extra={"entries": len(deliveries), "inserted": done.stored},
+        )
+        self.failures = 0
+        return True

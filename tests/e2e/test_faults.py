@@ -1,4 +1,5 @@
-"""Promise 6 under faults: kill -9 a worker, restart Redis, restart PostgreSQL, under load.
+"""Promise 6 under faults: kill -9 a worker, restart Redis, restart PostgreSQL, under load;
+and data the database refuses (the dead letter), which must not stop ingestion.
 
 Private servers (tests/helpers/servers.py) on other ports, owned by these tests: the shared
 ones are never touched. One PostgreSQL cluster for the module, a database and a Redis per
@@ -9,9 +10,12 @@ test. Afterwards every accepted event is stored, none twice, and the collector a
 from __future__ import annotations
 
 import asyncio
+import json
+import random
 import shutil
 import signal
 import tempfile
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,14 +24,18 @@ from pathlib import Path
 import httpx
 import pytest
 from redis.asyncio import Redis
+from sqlalchemy import func, select
 
+from services.collector.worker import RETRY_DELAYS
 from shared.db import create_engine
+from shared.deadletter import RedisDeadLetters
 from shared.migrate import upgrade_head
+from shared.models import events
 from shared.queue import RedisStreamQueue
 from shared.settings import Settings
 from shared.sites import create_site
 from tests.helpers.backends import free_port, unavailable
-from tests.helpers.load import LoadReport, steady_load, stored_ids, wait_stored
+from tests.helpers.load import HEADERS, LoadReport, steady_load, stored_ids, wait_stored
 from tests.helpers.processes import start_all, start_service, stop_overt
 from tests.helpers.servers import PrivatePostgres, PrivateRedis, available
 
@@ -255,3 +263,183 @@ async def test_sigterm_under_load_drains_collector_and_worker(stack: Stack) -> N
     await assert_exactly_once(stack, report)
     assert "batch written" in stack.log("worker_a")
     assert "batch written" in stack.log("worker_b")
+
+
+# Finding 1 of issue 17: what PostgreSQL refused and stopped all ingestion with.
+CFNETWORK_UA = "A" * 100 + "/1.0 CFNetwork/1209 Darwin/20.2.0"
+LONG_SUBDOMAIN = ".".join(["a" * 63] * 4 + ["a" * 62, "a"])  # 320 characters
+
+
+def trigger_bodies(site_id: str) -> list[tuple[str, dict[str, str], dict[str, str]]]:
+    """The four triggers: (event id, extra headers, /e body)."""
+    bodies = [
+        ({}, {"n": "sign\x00up", "u": "https://example.com/"}),
+        ({}, {"n": "pageview", "u": "https://example.com/?utm_campaign=spring%00sale"}),
+        ({}, {"n": "pageview", "u": f"https://{LONG_SUBDOMAIN}.example.com/"}),
+        ({"user-agent": CFNETWORK_UA}, {"n": "pageview", "u": "https://example.com/app"}),
+    ]
+    made = []
+    for headers, body in bodies:
+        event_id = uuid.uuid4().hex
+        made.append((event_id, headers, {"s": site_id, "i": event_id, **body}))
+    return made
+
+
+def queue_record(site_id: str, rng: random.Random, **fields: object) -> dict[str, object]:
+    """A queue record as the collector makes it (a visitor of its own)."""
+    return {
+        "id": uuid.uuid4().hex,
+        "site": site_id,
+        "at": int(time.time() * 1000),
+        "name": "pageview",
+        "visitor": rng.randrange(1, 2**62),
+        "host": "example.com",
+        "path": f"/raw/{rng.randrange(100)}",
+        **fields,
+    }
+
+
+# Values no `events` column holds on PostgreSQL: each makes one record a data fault.
+HOSTILE_FIELDS: list[dict[str, object]] = [
+    {"path": "/nul\x00path"},
+    {"utm_campaign": "spring\x00sale"},
+    {"host": "h" * 300},
+    {"browser": "B" * 100},
+    {"country": "XYZ"},
+    {"name": "n" * 200},
+    {"scroll": 70_000},
+    {"engaged_ms": 2**40},
+    {"visitor": 2**70},
+    {"id": "not a hex id"},
+]
+
+
+def hostile_entries(
+    site_id: str, rng: random.Random, entries: int
+) -> tuple[list[bytes], set[str], set[str]]:
+    """Queue entries mixing hostile records among good ones, published straight into the
+    stream (past /e's checks); returns them, the good ids and the hostile ids."""
+    payloads: list[bytes] = []
+    good: set[str] = set()
+    bad: set[str] = set()
+    for _ in range(entries):
+        records = [queue_record(site_id, rng) for _ in range(rng.randrange(2, 6))]
+        good.update(str(record["id"]) for record in records)
+        for fields in rng.sample(HOSTILE_FIELDS, rng.randrange(1, 3)):
+            hostile = queue_record(site_id, rng, **fields)
+            bad.add(str(hostile["id"]))
+            records.insert(rng.randrange(len(records) + 1), hostile)
+        payloads.append(json.dumps(records).encode())  # the stdlib: integers of any size
+    return payloads, good, bad
+
+
+@dataclass
+class Progress:
+    """Stored events counted while the test runs: the longest time with none new."""
+
+    longest_stall: float = 0.0
+    samples: int = 0
+
+
+async def watch_progress(settings: Settings, progress: Progress, until: asyncio.Event) -> None:
+    engine = create_engine(settings)
+    try:
+        last_count, last_change = -1, time.monotonic()
+        while not until.is_set():
+            async with engine.connect() as conn:
+                count = (await conn.execute(select(func.count()).select_from(events))).scalar()
+            now = time.monotonic()
+            if count != last_count:
+                last_count, last_change = int(count or 0), now
+            progress.longest_stall = max(progress.longest_stall, now - last_change)
+            progress.samples += 1
+            await asyncio.sleep(0.1)
+    finally:
+        await engine.dispose()
+
+
+async def test_data_faults_are_dead_lettered_and_ingestion_goes_on(stack: Stack) -> None:
+    """Two workers; the four triggers of finding 1 through /e and hostile records straight
+    into the stream, among a steady load of good events: every good event stored once,
+    every bad one refused at /e or in the dead letter (accepted == stored +
+    dead-lettered), and the stored count never stands still for a retry interval."""
+    await stack.start(collector={}, worker_a=WORKER_ENV, worker_b=WORKER_ENV)
+    rng = random.Random(17)
+    stop, running = asyncio.Event(), LoadReport()
+    load = asyncio.create_task(
+        steady_load(
+            [stack.url("collector")],
+            stack.site_id,
+            batches=3000,
+            size=5,
+            until=stop,
+            report=running,
+        )
+    )
+    progress, watched = Progress(), asyncio.Event()
+    watcher = asyncio.create_task(watch_progress(stack.settings, progress, watched))
+    async with asyncio.timeout(30):  # the load is under way
+        while len(running.accepted) < 100:
+            await asyncio.sleep(0.05)
+
+    # The four triggers through /e: refused (4xx) or accepted, never a 5xx.
+    accepted_triggers: set[str] = set()
+    async with httpx.AsyncClient(base_url=stack.url("collector")) as client:
+        for event_id, headers, body in trigger_bodies(stack.site_id):
+            response = await client.post("/e", content=json.dumps(body), headers=HEADERS | headers)
+            assert response.status_code < 500, (body, response.status_code)
+            if response.status_code == 202:
+                accepted_triggers.add(event_id)
+            else:
+                assert response.headers["content-type"].startswith("application/problem+json")
+    # Hostile records, and entries that do not decode at all, straight into the stream.
+    payloads, raw_good, raw_bad = hostile_entries(stack.site_id, rng, entries=20)
+    undecodable = [b"{not json", b"[" * 50_000]
+    redis = Redis.from_url(stack.redis.url)
+    try:
+        for payload in [*payloads, *undecodable]:
+            await redis.xadd(f"{stack.settings.redis_prefix}:events", {"p": payload})
+        await asyncio.sleep(2.0)  # the load goes on past them
+        stop.set()
+        report = await load
+
+        assert set(report.statuses) == {202}, report.statuses
+        dead_letters = RedisDeadLetters(redis, prefix=stack.settings.redis_prefix)
+        accepted = report.accepted | accepted_triggers | raw_good | raw_bad
+
+        async def settled() -> tuple[set[str], int, set[str], list[bytes]]:
+            stored, rows = await stored_ids(stack.settings)
+            dead: set[str] = set()
+            raw: list[bytes] = []
+            for entry in await dead_letters.entries():
+                try:
+                    dead.update(str(record["id"]) for record in json.loads(entry.payload))
+                except (ValueError, RecursionError):
+                    raw.append(entry.payload)
+            return stored, rows, dead, raw
+
+        async with asyncio.timeout(60):
+            while True:
+                stored, rows, dead, raw = await settled()
+                if stored | dead >= accepted and len(raw) >= len(undecodable):
+                    break
+                await asyncio.sleep(0.2)
+    finally:
+        await redis.aclose()
+        watched.set()
+        await watcher
+
+    assert rows == len(stored)  # zero duplicates
+    assert stored.isdisjoint(dead)  # nothing both stored and dead-lettered
+    assert stored | dead == accepted  # accepted == stored + dead-lettered, nothing else
+    assert report.accepted | raw_good <= stored  # every good event stored
+    assert raw_bad <= dead  # every hostile record in the dead letter
+    assert sorted(raw) == sorted(undecodable)
+    # Ingestion never paused for as long as one retry interval (the longest backoff): the
+    # bad entries were set aside at once, not retried while the good ones waited.
+    assert progress.samples > 10
+    assert progress.longest_stall < max(RETRY_DELAYS), progress
+    assert "dead-lettered" in stack.log("worker_a") + stack.log("worker_b")
+    for name in ("worker_a", "worker_b"):  # the log says what and where, never the data
+        assert "spring" not in stack.log(name)
+        assert "CFNetwork" not in stack.log(name)
