@@ -7,8 +7,8 @@ UNLOGGED table never reaches the WAL (so neither replicas nor WAL archives see i
 collector truncates it at each rotation (a new file holding only today's row; the old file
 is unlinked at commit, which a DELETE followed by VACUUM FULL does not guarantee while any
 transaction could still see the dead row). With Redis configured, salts live there with an
-expiry and this table stays empty. The cost: after a PostgreSQL crash or a failover the day's salt is
-new, so that day's visitors seen before it count again.
+expiry and this table stays empty. The cost: after a PostgreSQL crash or a failover the day's
+salt is new, so that day's visitors seen before it count again.
 
 Revision ID: 0303
 Revises: 0302
