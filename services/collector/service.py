@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import struct
@@ -405,7 +406,20 @@ class Intake:
             if not self.limiter.allow(site, cost, now_monotonic):
                 raise RateLimited()
         try:
-            await self.queue.publish(encode_entry(records))
+            if len(hashes) == 1:
+                ((site_id, visitor),) = hashes.items()
+                await self.queue.publish(encode_entry(records), visitor=(site_id, visitor))
+            else:
+                # One entry per site: each travels with its visitor (see shared.queue).
+                await asyncio.gather(
+                    *(
+                        self.queue.publish(
+                            encode_entry([r for r in records if r.site_id == site_id]),
+                            visitor=(site_id, visitor),
+                        )
+                        for site_id, visitor in hashes.items()
+                    )
+                )
         except QueueUnavailable:
             raise QueueBusy() from None
         EVENTS_ACCEPTED.inc(len(records))

@@ -6,19 +6,15 @@ A session is engaged when it has enough engaged time, enough pageviews, or a goa
 (thresholds per site). Rollups are additive hourly counters; each event counts once
 because only events new to the database reach this code.
 
-Known limit: two workers writing batches that hold the same visitor at the same time can
-split that visitor's session facts (two sessions for one visit, or one session's counts
-overwritten by the other's commit), since the consumer group spreads entries by arrival,
-not by visitor. Rare while workers keep up, common while several drain a backlog; events
-and the rollups' event counts stay exact. See deploy/SCALING.md ("Known limit");
-partitioning entries by visitor would remove it.
+One worker writes a visitor's events (visitor affinity, see shared.queue), so the worker
+may keep its visitors' open sessions in memory (OpenSessions) instead of reading them back.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -390,6 +386,71 @@ class Sessioniser:
             },
             pageviews=self.pageview_owner,
         )
+
+
+class OpenSessions:
+    """The open sessions of the visitors this worker owns, as it committed them: read
+    instead of the `sessions` table, which only this worker writes for these visitors.
+
+    Only what this worker committed goes in, so an entry is never older than the database.
+    A visitor missing here is read from the database. Bounded: sessions idle past the
+    session gap (behind the newest event seen) are dropped, and past `limit` the least
+    recently seen go first. Sessions of a slice this worker took over or lost are dropped
+    (`forget_slices`): the previous holder wrote them; and everything when a write fails.
+    """
+
+    def __init__(self, *, limit: int = 500_000) -> None:
+        self.limit = limit
+        self.sessions: dict[tuple[str, int], Session] = {}
+        self.newest_ms = 0
+        self._swept_ms = 0  # newest_ms when idle sessions were last dropped
+
+    def __len__(self) -> int:
+        return len(self.sessions)
+
+    def find(
+        self, keys: Iterable[tuple[str, int]], since_ms: int
+    ) -> dict[tuple[str, int], Session]:
+        """The sessions known for these visitors, of those still going at `since_ms`."""
+        known = self.sessions
+        return {
+            key: session
+            for key in keys
+            if (session := known.get(key)) is not None and session.last_ms >= since_ms
+        }
+
+    def remember(self, committed: Iterable[Session]) -> None:
+        """Sessions just committed (the latest of each visitor in its batch)."""
+        known = self.sessions
+        newest = self.newest_ms
+        for session in committed:
+            key = (session.site_id, session.visitor_hash)
+            current = known.get(key)
+            if current is None or session.last_ms >= current.last_ms:
+                known[key] = session
+                if session.last_ms > newest:
+                    newest = session.last_ms
+        self.newest_ms = newest
+        if len(known) > self.limit or newest - self._swept_ms > GAP_MS // 6:
+            self._evict()
+
+    def _evict(self) -> None:
+        self._swept_ms = self.newest_ms
+        horizon = self.newest_ms - GAP_MS
+        kept = {key: s for key, s in self.sessions.items() if s.last_ms >= horizon}
+        if len(kept) > self.limit:
+            newest_first = sorted(kept.items(), key=lambda item: item[1].last_ms, reverse=True)
+            kept = dict(newest_first[: self.limit * 9 // 10])
+        self.sessions = kept
+
+    def forget_slices(self, slices: Collection[int], slice_of: Callable[[str, int], int]) -> None:
+        if slices and self.sessions:
+            self.sessions = {
+                key: s for key, s in self.sessions.items() if slice_of(*key) not in slices
+            }
+
+    def clear(self) -> None:
+        self.sessions = {}
 
 
 def visitor_keys(rows: Iterable[QueuedEvent]) -> set[tuple[str, int]]:

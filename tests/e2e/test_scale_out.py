@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,18 +16,52 @@ import httpx
 import orjson
 import pytest
 from redis.asyncio import Redis
+from sqlalchemy import func, select
 
+from shared.db import create_engine
+from shared.models import events, sessions
 from shared.queue import RedisStreamQueue
 from shared.settings import Settings
 from tests.helpers.backends import free_port
-from tests.helpers.load import site_with_key, steady_load, stored_ids, wait_stored
+from tests.helpers.load import HEADERS, site_with_key, steady_load, stored_ids, wait_stored
 from tests.helpers.processes import start_all, start_service, stop_overt
 
 # Six Python processes start at once: on a busy 2-CPU machine that alone can take a minute.
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(300)]
 
 EVENTS = 2000
+LEASE_MS = 1500
 WORKERS = ("worker-a", "worker-b")
+
+
+async def lease_holders(settings: Settings) -> dict[int, str]:
+    """Each leased slice with the worker holding it."""
+    assert settings.redis_url
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        holders: dict[int, str] = {}
+        for index in range(settings.queue_slices):
+            token = await redis.get(f"{settings.redis_prefix}:lease:{index}")
+            if token is not None:
+                text = token.decode() if isinstance(token, bytes) else str(token)
+                holders[index] = text.split("/", 1)[0]
+    finally:
+        await redis.aclose()
+    return holders
+
+
+async def wait_leases(settings: Settings, workers: tuple[str, ...]) -> dict[int, str]:
+    """Wait until every slice is leased and each of these workers holds its fair share."""
+    fair = -(-settings.queue_slices // len(workers))
+    async with asyncio.timeout(60):
+        while True:
+            holders = await lease_holders(settings)
+            shares = [list(holders.values()).count(name) for name in workers]
+            if len(holders) == settings.queue_slices and all(
+                fair - 1 <= share <= fair for share in shares
+            ):
+                return holders
+            await asyncio.sleep(0.1)
 
 
 def inserted_by(log: Path) -> int:
@@ -49,7 +84,12 @@ async def test_two_collectors_two_workers_store_each_accepted_event_once(
     names = ("collector-1", "collector-2", *WORKERS, "consent", "api")
     ports = {name: free_port() for name in names}
     logs = {name: tmp_path / f"{name}.log" for name in names}
-    worker_env = {"log_level": "DEBUG", "ingest_batch_entries": "20", "claim_idle_ms": "5000"}
+    worker_env = {
+        "log_level": "DEBUG",
+        "ingest_batch_entries": "20",
+        "claim_idle_ms": "5000",
+        "slice_lease_ms": str(LEASE_MS),
+    }
     starts = {
         name: start_service(settings, name.split("-")[0], ports[name], logs[name])
         for name in ("collector-1", "collector-2", "consent", "api")
@@ -61,7 +101,9 @@ async def test_two_collectors_two_workers_store_each_accepted_event_once(
     processes = await start_all(starts)
     collectors = [f"http://127.0.0.1:{ports[name]}" for name in ("collector-1", "collector-2")]
     try:
-        report = await steady_load(collectors, site_id, batches=EVENTS // 10, size=10)
+        await wait_leases(settings, WORKERS)
+        # Visitors enough that each worker's slices hold some.
+        report = await steady_load(collectors, site_id, batches=EVENTS // 10, size=10, visitors=64)
         assert set(report.statuses) == {202}, report.statuses
         assert len(report.accepted) == EVENTS
 
@@ -105,3 +147,112 @@ async def test_two_collectors_two_workers_store_each_accepted_event_once(
         assert await queue.depth() == 0
     finally:
         await redis.aclose()
+
+
+ONE_VISITOR_PAGEVIEWS = 300
+ENGAGED_MS = 1000
+
+
+async def send_one_visit(collector: str, site_id: str) -> None:
+    """One visitor's visit as the snippet sends it: a request per page, each holding the
+    engagement of the page before (sent on page hide) and the next pageview, in order."""
+    previous: str | None = None
+    async with httpx.AsyncClient(timeout=15) as client:
+        for number in range(ONE_VISITOR_PAGEVIEWS + 1):
+            body: list[dict[str, object]] = []
+            url = f"https://example.com/p{number % 7}"
+            if previous is not None:
+                body.append(
+                    {
+                        "s": site_id,
+                        "n": "engagement",
+                        "u": url,
+                        "i": uuid.uuid4().hex,
+                        "v": previous,
+                        "e": ENGAGED_MS,
+                    }
+                )
+            if number < ONE_VISITOR_PAGEVIEWS:
+                previous = uuid.uuid4().hex
+                body.append({"s": site_id, "n": "pageview", "u": url, "i": previous})
+            answer = await client.post(
+                f"{collector}/e", content=orjson.dumps(body), headers=HEADERS
+            )
+            assert answer.status_code == 202, answer.text
+
+
+async def events_of(settings: Settings, site_id: str) -> int:
+    """The site's `events` rows (its sessions are committed with them)."""
+    engine = create_engine(settings)
+    try:
+        async with engine.connect() as conn:
+            count = select(func.count()).select_from(events).where(events.c.site_id == site_id)
+            return int((await conn.execute(count)).scalar_one())
+    finally:
+        await engine.dispose()
+
+
+async def session_facts(settings: Settings, site_id: str) -> tuple[int, int, int, int]:
+    """The site's (sessions, pageviews, engaged_ms, events) as the `sessions` rows say."""
+    engine = create_engine(settings)
+    try:
+        async with engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(
+                        func.count(),
+                        func.coalesce(func.sum(sessions.c.pageviews), 0),
+                        func.coalesce(func.sum(sessions.c.engaged_ms), 0),
+                        func.coalesce(func.sum(sessions.c.events), 0),
+                    ).where(sessions.c.site_id == site_id)
+                )
+            ).one()
+    finally:
+        await engine.dispose()
+    return int(row[0]), int(row[1]), int(row[2]), int(row[3])
+
+
+async def test_one_visitor_across_three_workers_keeps_exact_session_facts(
+    postgres_settings: Settings, tmp_path: Path
+) -> None:
+    """A backlog of one visitor's entries drained by three workers at once: the visit is
+    one session whose facts are what its events say (no worker overwrites another's)."""
+    settings = postgres_settings
+    site_id, _ = await site_with_key(settings)
+    collector_port = free_port()
+    collector = await start_service(
+        settings, "collector", collector_port, tmp_path / "collector.log"
+    )
+    workers: dict[str, asyncio.subprocess.Process] = {}
+    try:
+        # Queued while no worker runs, so that the workers then read it at the same time.
+        await send_one_visit(f"http://127.0.0.1:{collector_port}", site_id)
+        names = ("worker-a", "worker-b", "worker-c")
+        ports = {name: free_port() for name in names}
+        workers = await start_all(
+            {
+                name: start_service(
+                    settings,
+                    "worker",
+                    ports[name],
+                    tmp_path / f"{name}.log",
+                    worker_name=name,
+                    ingest_batch_entries="2",
+                )
+                for name in names
+            }
+        )
+        expected_events = 2 * ONE_VISITOR_PAGEVIEWS
+        async with asyncio.timeout(120):
+            while await events_of(settings, site_id) < expected_events:
+                await asyncio.sleep(0.2)
+    finally:
+        await asyncio.gather(
+            *(stop_overt(p, signal.SIGTERM) for p in (collector, *workers.values()))
+        )
+    assert await session_facts(settings, site_id) == (
+        1,
+        ONE_VISITOR_PAGEVIEWS,
+        ONE_VISITOR_PAGEVIEWS * ENGAGED_MS,
+        expected_events,
+    )
