@@ -655,6 +655,7 @@ class SliceLeases:
 
     async def release(self, slices: Collection[int]) -> None:
         """Give these slices up (only where this worker still holds the lease)."""
+        slices = list(slices)  # it may be one of this object's own sets
         if not slices:
             return
         for index in slices:

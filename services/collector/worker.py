@@ -70,7 +70,6 @@ from shared.models import (
 from shared.queue import (
     Delivery,
     EventQueue,
-    LeaseLost,
     RedisStreamQueue,
     SliceLeases,
     visitor_slice,
@@ -712,12 +711,11 @@ class IngestLoop:
         self.known.clear()  # what was kept may be what failed, or another writer's since
         self.verify = True
         if self.leases is not None:
-            # Entries of slices no longer held are their new holder's (it claims them).
+            # Entries of slices no longer held are their new holder's (it claims them). A
+            # lease not renewed in time but not known lost yet (Redis unreachable) keeps
+            # its entries: the write is retried with backoff until the renewal answers.
             held = self.leases.held
             self.batch = [delivery for delivery in self.batch if delivery.slice in held]
-        if isinstance(exc, LeaseLost):
-            log.warning("a slice's lease was lost before a commit; its new holder writes it")
-            return
         if isinstance(exc, ConcurrentWrite) and not written.verified:
             log.debug("batch held events stored before; preparing it again")
             return

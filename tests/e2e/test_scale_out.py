@@ -23,7 +23,14 @@ from shared.models import events, sessions
 from shared.queue import RedisStreamQueue
 from shared.settings import Settings
 from tests.helpers.backends import free_port
-from tests.helpers.load import HEADERS, site_with_key, steady_load, stored_ids, wait_stored
+from tests.helpers.load import (
+    HEADERS,
+    LoadReport,
+    site_with_key,
+    steady_load,
+    stored_ids,
+    wait_stored,
+)
 from tests.helpers.processes import start_all, start_service, stop_overt
 
 # Six Python processes start at once: on a busy 2-CPU machine that alone can take a minute.
@@ -256,3 +263,98 @@ async def test_one_visitor_across_three_workers_keeps_exact_session_facts(
         ONE_VISITOR_PAGEVIEWS * ENGAGED_MS,
         expected_events,
     )
+
+
+async def facts_by_session(
+    settings: Settings, site_id: str
+) -> tuple[dict[str, tuple[int, int]], dict[str, tuple[int, int]]]:
+    """Per session id: (events, pageviews) as `sessions` says, and as `events` says."""
+    engine = create_engine(settings)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                select(sessions.c.session_id, sessions.c.events, sessions.c.pageviews).where(
+                    sessions.c.site_id == site_id
+                )
+            )
+            said = {row.session_id.hex: (row.events, row.pageviews) for row in rows}
+            counted = await conn.execute(
+                select(
+                    events.c.session_id,
+                    func.count(),
+                    func.count().filter(events.c.name == "pageview"),
+                )
+                .where(events.c.site_id == site_id)
+                .group_by(events.c.session_id)
+            )
+            told = {
+                (row[0].hex if row[0] is not None else "none"): (int(row[1]), int(row[2]))
+                for row in counted
+            }
+    finally:
+        await engine.dispose()
+    return said, told
+
+
+async def test_a_killed_workers_slices_move_and_nothing_is_lost_or_doubled(
+    postgres_settings: Settings, tmp_path: Path
+) -> None:
+    settings = postgres_settings
+    site_id, _ = await site_with_key(settings)
+    names = ("collector", *WORKERS)
+    ports = {name: free_port() for name in names}
+    logs = {name: tmp_path / f"{name}.log" for name in names}
+    starts = {
+        "collector": start_service(settings, "collector", ports["collector"], logs["collector"])
+    }
+    for name in WORKERS:
+        starts[name] = start_service(
+            settings,
+            "worker",
+            ports[name],
+            logs[name],
+            worker_name=name,
+            log_level="DEBUG",
+            ingest_batch_entries="5",
+            slice_lease_ms=str(LEASE_MS),
+        )
+    processes = await start_all(starts)
+    stop, running = asyncio.Event(), LoadReport()
+    try:
+        holders = await wait_leases(settings, WORKERS)
+        load = asyncio.create_task(
+            steady_load(
+                [f"http://127.0.0.1:{ports['collector']}"],
+                site_id,
+                batches=3000,
+                size=5,
+                until=stop,
+                report=running,
+                visitors=64,
+            )
+        )
+        async with asyncio.timeout(60):  # worker-a is writing its share
+            while inserted_by(logs["worker-a"]) == 0:
+                await asyncio.sleep(0.05)
+        processes["worker-a"].send_signal(signal.SIGKILL)
+        await processes["worker-a"].wait()
+        # Its slices move to worker-b once their leases expire; the load goes on meanwhile.
+        moved = await wait_leases(settings, ("worker-b",))
+        assert {index for index, name in holders.items() if name == "worker-a"} <= moved.keys()
+        async with asyncio.timeout(30):
+            accepted = len(running.accepted)
+            while len(running.accepted) < accepted + 200:
+                await asyncio.sleep(0.05)
+        stop.set()
+        report = await load
+        assert set(report.statuses) == {202}, report.statuses
+        stored = await wait_stored(settings, report.accepted)
+    finally:
+        await asyncio.gather(
+            *(stop_overt(p, signal.SIGTERM) for p in processes.values() if p.returncode is None)
+        )
+    assert stored >= report.accepted
+    assert await events_of(settings, site_id) == len(report.accepted)  # none twice
+    said, told = await facts_by_session(settings, site_id)
+    assert "none" not in told  # every pageview found its session
+    assert said == told  # each session's facts are what its events say
