@@ -67,6 +67,7 @@ class Session:
     attribution: dict[str, Any] = field(default_factory=dict)
     context: dict[str, Any] = field(default_factory=dict)
     touched: bool = False
+    stored: bool = False  # its row exists: changes go as an update (update_row)
     _event_columns: tuple[Any, ...] | None = None
 
     def event_columns(self) -> tuple[Any, ...]:
@@ -106,6 +107,22 @@ class Session:
             **_NO_ATTRIBUTES,
             **self.attribution,
             **self.context,
+        }
+
+    def update_row(self) -> dict[str, Any]:
+        """Its columns that events change (the others are fixed when it opens)."""
+        return {
+            "session_id": self.session_id,
+            "started_at": from_epoch_ms(self.started_ms),
+            "last_seen_at": from_epoch_ms(self.last_ms),
+            "exit_path": self.exit_path,
+            "pageviews": self.pageviews,
+            "events": self.events,
+            "goals": self.goals,
+            "engaged_ms": self.engaged_ms,
+            "max_scroll_depth": self.max_scroll_depth,
+            "is_engaged": self.is_engaged,
+            "analytics_id": self.context.get("analytics_id"),
         }
 
     def copy(self) -> Session:
@@ -198,7 +215,8 @@ class Sessioniser:
     """Assigns a batch's new events to sessions and computes its rollup deltas, fed in
     slices so that the `events` rows of one slice can be written while the next is made.
 
-    `open_sessions`: the latest stored session per (site, visitor) that may still continue.
+    `open_sessions`: the latest stored session per (site, visitor) that may still continue
+    (stored: committed before this batch is, so their changes go as updates).
     `pageview_sessions`: session ids of stored pageviews that engagement events refer to,
     by the pageviews' hex ids (records.HexId). Events must come in time order, across
     slices too (sort the batch by `at` first); `add` answers each slice's rows, `result`
@@ -220,8 +238,10 @@ class Sessioniser:
         self.by_id: dict[uuid.UUID, Session] = {}
         self.was_engaged: dict[uuid.UUID, bool] = {}
         self.pageview_owner: dict[str, Session] = {}
-        for key, stored in open_sessions.items():
-            self.latest[key] = self._remember(stored.copy())
+        for key, open_session in open_sessions.items():
+            session = open_session.copy()
+            session.stored = True
+            self.latest[key] = self._remember(session)
         for pageview_id, session_id in pageview_sessions.items():
             owner = self.by_id.get(session_id)
             if owner is not None:

@@ -54,6 +54,7 @@ from shared.dialect import (
     is_duplicate_key,
     select_matching,
     streaming_insert,
+    update_rows,
     upsert,
 )
 from shared.metrics import INGEST_BATCH_EVENTS, INGEST_EVENTS, INGEST_WRITE_SECONDS
@@ -271,6 +272,7 @@ class StagedBatch:
     carry: Carry
     received: int = 0
     verified: bool = False
+    session_updates: list[dict[str, Any]] = field(default_factory=list)  # rows that exist
     # First sighting (epoch ms) per (day, site, visitor) and (day, site, path, visitor).
     visitors: dict[tuple[Any, ...], int] = field(default_factory=dict)
     pages: dict[tuple[Any, ...], int] = field(default_factory=dict)
@@ -319,7 +321,8 @@ async def stage_batch(*, engine: AsyncEngine, batch: PreparedBatch) -> StagedBat
         deliveries=batch.deliveries,
         conn=conn,
         claims=claims,
-        session_rows=[session.row() for session in result.sessions],
+        session_rows=[session.row() for session in result.sessions if not session.stored],
+        session_updates=[session.update_row() for session in result.sessions if session.stored],
         page_rows=result.page_hourly,
         site_rows=result.site_hourly,
         carry=Carry(
@@ -410,6 +413,7 @@ async def finish_batch(
         await upsert(
             conn, sessions, batch.session_rows, keys=["session_id"], replace=SESSION_COLUMNS
         )
+        await update_rows(conn, sessions, batch.session_updates, key="session_id")
         await upsert(
             conn,
             page_hourly,
