@@ -634,6 +634,8 @@ class IngestLoop:
         """Read the next batch from the queue (it may be empty); False once stopped and
         drained, when the loop is over."""
         await self.apply_leases()
+        if self.batch:  # the batch in flight failed there and went back in front
+            return True
         if self.stop.is_set():
             if self.writing is not None:
                 await self.settle()
