@@ -262,8 +262,9 @@ def drain_rate_workers(env: dict[str, str], events: int, per_entry: int, workers
     streams filled once each holds its share of the slices (so the figure is the drain,
     not the workers' start or the leases' first balancing)."""
     overt("migrate", env=env)
+    domain = f"drain-{uuid.uuid4().hex[:8]}.example"  # the database may hold example.com
     site = orjson.loads(
-        overt("site", "add", "example.com", "--events-per-second", "1000000", "--json", env=env)
+        overt("site", "add", domain, "--events-per-second", "1000000", "--json", env=env)
     )["id"]
     prefix = env["OVERT_REDIS_PREFIX"]
     client = redis.Redis.from_url(env["OVERT_REDIS_URL"])
