@@ -406,18 +406,18 @@ class Intake:
             if not self.limiter.allow(site, cost, now_monotonic):
                 raise RateLimited()
         try:
-            if len(hashes) == 1:
-                ((site_id, visitor),) = hashes.items()
-                await self.queue.publish(encode_entry(records), visitor=(site_id, visitor))
+            if visitors is None and len(hashes) == 1:  # /e: one site, one visitor
+                ((site_id, visitor_hash),) = hashes.items()
+                await self.queue.publish(encode_entry(records), visitor=(site_id, visitor_hash))
             else:
-                # One entry per site: each travels with its visitor (see shared.queue).
+                # One entry per visitor: each travels in its visitor's slice (shared.queue).
+                by_visitor: dict[tuple[str, int], list[QueuedEvent]] = {}
+                for record in records:
+                    by_visitor.setdefault((record.site_id, record.visitor_hash), []).append(record)
                 await asyncio.gather(
                     *(
-                        self.queue.publish(
-                            encode_entry([r for r in records if r.site_id == site_id]),
-                            visitor=(site_id, visitor),
-                        )
-                        for site_id, visitor in hashes.items()
+                        self.queue.publish(encode_entry(part), visitor=key)
+                        for key, part in by_visitor.items()
                     )
                 )
         except QueueUnavailable:
