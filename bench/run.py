@@ -30,7 +30,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,12 +38,17 @@ import asyncpg
 import orjson
 import redis
 
+from shared.queue import stream_name, visitor_slice
+from shared.settings import Settings
+
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN = os.environ.get("OVERT_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("OVERT_BENCH_REDIS", "redis://127.0.0.1:6379/0")
 WARMUP_SECONDS = 2  # the same load first, not counted (see the module's docstring)
 ROUNDS = 3  # interleaved rounds of the baseline and the Redis intake cases (see above)
 BASELINE, SINGLE, BATCH = "baseline: bare ASGI, 204", "/e single, Redis", "/e batch of 20, Redis"
+SLICES = int(Settings.model_fields["queue_slices"].default)  # as collectors and workers run
+LEASE_MS = 1500  # the drains' workers: shares settle within a second of their start
 CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0"
 
 
@@ -184,6 +189,7 @@ from shared.runtime import open_resources
 from shared.sites import create_site
 from services.collector.worker import run_ingest
 from shared.runtime import tune_gc
+from shared.queue import stream_name, visitor_slice
 
 async def main():
     settings = Settings()
@@ -199,16 +205,26 @@ async def main():
                     "visitor": n % 5000, "host": "example.com", "path": f"/p{{n % 50}}",
                     "referrer": None, "source": "Direct", "medium": "direct",
                     "browser": "Chrome", "os": "Linux", "device": "desktop", "gpc": False}}
-        payloads = [orjson.dumps([record(i * {per_entry} + j) for j in range({per_entry})])
-                    for i in range({events} // {per_entry})]
         pending = []
         if settings.redis_url:
-            for chunk in range(0, len(payloads), 500):
+            # Each visitor's events in its slice's stream, as collectors publish them.
+            by_slice = {{}}
+            for n in range({events}):
+                event = record(n)
+                slice_ = visitor_slice(site.id, event["visitor"], settings.queue_slices)
+                by_slice.setdefault(slice_, []).append(event)
+            entries = [
+                (stream_name(settings.redis_prefix, slice_), orjson.dumps(part[i:i + {per_entry}]))
+                for slice_, part in by_slice.items() for i in range(0, len(part), {per_entry})
+            ]
+            for chunk in range(0, len(entries), 500):
                 async with resources.redis.pipeline(transaction=False) as pipe:
-                    for payload in payloads[chunk:chunk + 500]:
-                        pipe.xadd(f"{{settings.redis_prefix}}:events", {{"p": payload}})
+                    for stream, payload in entries[chunk:chunk + 500]:
+                        pipe.xadd(stream, {{"p": payload}})
                     await pipe.execute()
         else:
+            payloads = [orjson.dumps([record(i * {per_entry} + j) for j in range({per_entry})])
+                        for i in range({events} // {per_entry})]
             # The whole backlog is queued at once; its last publisher waits for all of it.
             resources.queue._publish_timeout = 600
             pending = [asyncio.ensure_future(resources.queue.publish(p)) for p in payloads]
@@ -235,6 +251,71 @@ uvloop.run(main())
     if done.returncode:
         raise RuntimeError(done.stderr[-3000:])
     return float(done.stdout.split("RATE", 1)[1])
+
+
+def streams(prefix: str) -> list[str]:
+    return [stream_name(prefix, index) for index in range(SLICES)]
+
+
+def drain_rate_workers(env: dict[str, str], events: int, per_entry: int, workers: int) -> float:
+    """Events/s that `workers` real `overt serve worker` processes write together, from
+    streams filled once each holds its share of the slices (so the figure is the drain,
+    not the workers' start or the leases' first balancing)."""
+    overt("migrate", env=env)
+    domain = f"drain-{uuid.uuid4().hex[:8]}.example"  # the database may hold example.com
+    site = orjson.loads(
+        overt("site", "add", domain, "--events-per-second", "1000000", "--json", env=env)
+    )["id"]
+    prefix = env["OVERT_REDIS_PREFIX"]
+    client = redis.Redis.from_url(env["OVERT_REDIS_URL"])
+    now = int(datetime.now(UTC).timestamp() * 1000)
+    by_slice: dict[int, list[dict[str, object]]] = defaultdict(list)
+    for n in range(events):  # as drain_rate's records: in time order, 5,000 visitors
+        by_slice[visitor_slice(site, n % 5000, SLICES)].append(
+            {"id": uuid.uuid4().hex, "site": site, "at": now - events + n, "name": "pageview",
+             "visitor": n % 5000, "host": "example.com", "path": f"/p{n % 50}",
+             "source": "Direct", "medium": "direct", "browser": "Chrome", "os": "Linux",
+             "device": "desktop"}
+        )  # fmt: skip
+    entries = [
+        (stream_name(prefix, index), orjson.dumps(part[start : start + per_entry]))
+        for index, part in by_slice.items()
+        for start in range(0, len(part), per_entry)
+    ]
+    with ExitStack() as stack:
+        for number in range(workers):
+            port = free_port()
+            worker_env = {
+                **env,
+                "OVERT_PORT": str(port),
+                "OVERT_WORKER_NAME": f"bench-worker-{number}",
+                "OVERT_SLICE_LEASE_MS": str(LEASE_MS),
+            }
+            stack.enter_context(
+                process([sys.executable, "-m", "services.cli", "serve", "worker"], worker_env, port)
+            )
+        fair = -(-SLICES // workers)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            holders = [client.get(f"{prefix}:lease:{index}") for index in range(SLICES)]
+            shares: dict[bytes, int] = defaultdict(int)
+            for holder in holders:
+                if isinstance(holder, bytes):
+                    shares[holder.split(b"/", 1)[0]] += 1
+            if None not in holders and len(shares) == workers and max(shares.values()) <= fair:
+                break
+            time.sleep(0.05)
+        started = time.perf_counter()
+        for chunk in range(0, len(entries), 500):
+            with client.pipeline(transaction=False) as pipe:
+                for stream, payload in entries[chunk : chunk + 500]:
+                    pipe.xadd(stream, {"p": payload})
+                pipe.execute()
+        while sum(int(client.xlen(stream)) for stream in streams(prefix)):
+            time.sleep(0.005)
+        elapsed = time.perf_counter() - started
+    client.close()
+    return events / elapsed
 
 
 def main() -> None:
@@ -283,13 +364,13 @@ def main() -> None:
                 rounds[BASELINE].append(wrk(base_port, site="x", seconds=seconds))
                 rounds[SINGLE].append(wrk(port, site=site, seconds=seconds))
                 rounds[BATCH].append(wrk(port, site=site, batch=20, seconds=seconds))
-                queued += redis_client.xlen(f"{prefix}:events")
+                queued += sum(redis_client.xlen(stream) for stream in streams(prefix))
                 # Dropped once counted: one round leaves ~2.5M events (~800 MB) in Redis.
                 # With that much resident (in any key) the drains below ran ~30% slower
                 # here, and the worker's own decoding and sessionising, which never touch
                 # Redis, took 40% more CPU: the machine's, not the worker's, so not what
                 # this benchmark measures.
-                redis_client.delete(f"{prefix}:events")
+                redis_client.delete(*streams(prefix))
         for name, runs in rounds.items():
             results[name] = sorted(runs, key=lambda run: run["rps"])[len(runs) // 2]
 
@@ -327,6 +408,16 @@ def main() -> None:
             args.drain_events // 4,
             200,
         )
+        # Scale-out: the same drain by one, then two `overt serve worker` processes.
+        drain_workers = {
+            workers: drain_rate_workers(
+                overt_env(pg_url, REDIS_URL, port, f"{prefix}-workers{workers}"),
+                args.drain_events,
+                200,
+                workers,
+            )
+            for workers in (1, 2)
+        }
         copy_floor = asyncio.run(copy_rate(pg_name, args.drain_events))
         drain_sqlite = drain_rate(
             overt_env(f"sqlite+aiosqlite:///{tmp}/drain.db", None, port, prefix),
@@ -378,6 +469,9 @@ def main() -> None:
         f"worker drain into Postgres (5,000-event batches, a session read and written per "
         f"event): {drain_pg_sessions:,.0f} events/s",
         f"worker drain into SQLite (in-process): {drain_sqlite:,.0f} events/s (goal 20,000)",
+        f"worker processes draining Postgres (200 events/entry, {SLICES} slices): "
+        f"1: {drain_workers[1]:,.0f} events/s; 2: {drain_workers[2]:,.0f} events/s, "
+        f"{drain_workers[2] / drain_workers[1]:.2f}x of one",
     ]
     report = "\n".join(lines)
     print(report)

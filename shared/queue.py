@@ -6,6 +6,12 @@ One small interface. A payload is a JSON array of records (so payloads can be me
 - In-process: after the ingest worker in this process has committed the payload to the
   database and acknowledged it (a group commit of a few ms), because memory is not durable.
 Consumers get at-least-once delivery; writes downstream are idempotent by event id.
+
+Visitor affinity: a payload published for a visitor (site, visitor hash) goes to one of
+`slices` streams, chosen by `visitor_slice`, and each slice is read by one worker at a time,
+the holder of its lease (SliceLeases). So one visitor's events are always written by one
+worker, which can then keep that visitor's open session in memory. The in-process queue has
+one consumer and needs no slices.
 """
 
 from __future__ import annotations
@@ -15,8 +21,10 @@ import itertools
 import logging
 import math
 import time
-from collections import deque
-from collections.abc import Sequence
+import uuid
+import zlib
+from collections import defaultdict, deque
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -36,10 +44,18 @@ class QueueUnavailable(Exception):
 class Delivery:
     id: str
     payload: bytes
+    slice: int = 0  # the slice (stream) it was read from; 0 in the in-process queue
+
+
+def visitor_slice(site_id: str, visitor_hash: int, slices: int) -> int:
+    """The slice a visitor's events travel in: the same in every process (no salted hash)."""
+    return (visitor_hash + zlib.crc32(site_id.encode())) % slices
 
 
 class EventQueue(Protocol):
-    async def publish(self, payload: bytes) -> None: ...
+    async def publish(self, payload: bytes, *, visitor: tuple[str, int] | None = None) -> None:
+        """Queue a payload; `visitor` (site, visitor hash): whose events it holds, for
+        affinity (one visitor's payloads are read by one consumer)."""
 
     async def consume(self, *, count: int, block_ms: int) -> list[Delivery]: ...
 
@@ -73,7 +89,7 @@ class InProcessQueue:
         self._max_pending = max_pending
         self._publish_timeout = publish_timeout
 
-    async def publish(self, payload: bytes) -> None:
+    async def publish(self, payload: bytes, *, visitor: tuple[str, int] | None = None) -> None:
         if len(self._waiting) + len(self._in_flight) >= self._max_pending:
             raise QueueUnavailable("in-process queue is full")
         entry = _Entry(str(next(self._ids)), payload, asyncio.get_running_loop().create_future())
@@ -127,23 +143,46 @@ class InProcessQueue:
         self._in_flight.clear()
 
 
+def stream_name(prefix: str, slice_: int) -> str:
+    """Slice 0 keeps the name of the single stream before slices (entries queued by an
+    older release are still read); slice i > 0 is `{prefix}:events:{i}`."""
+    return f"{prefix}:events" if slice_ == 0 else f"{prefix}:events:{slice_}"
+
+
+@dataclass(slots=True)
+class _SliceState:
+    """What a consumer remembers about reading one slice's stream."""
+
+    group_ready: bool = False
+    pending_done: bool = False  # its own pending entries re-read (after a restart)
+    takeover: bool = False  # just leased: take every pending entry over, whoever holds it
+    claim_cursor: str = "0-0"
+    next_claim: float = 0.0
+
+
 class RedisStreamQueue:
-    """A Redis Stream read by one consumer group; each worker is a named consumer.
+    """Redis Streams, one per slice, each read by one consumer group; each worker is a
+    named consumer.
 
     Publishing is a group commit: payloads published while one XADD is in flight are merged
-    into the next entry (payloads are JSON arrays, so merging is concatenation), and every
-    publisher returns when the entry holding its payload is acknowledged by Redis. One round
-    trip then serves many requests; it also reads the stream length for backpressure.
+    into the next entry of their slice's stream (payloads are JSON arrays, so merging is
+    concatenation), and every publisher returns when the entry holding its payload is
+    acknowledged by Redis. One round trip then serves many requests; it also reads the
+    streams' lengths for backpressure (the limit is on their sum).
 
-    A consumer first re-reads its own pending entries (delivered before a crash, never
-    acknowledged), then new ones. Acknowledged entries are deleted from the stream.
+    A consumer reads the slices it was given (`read_slices`, from its leases; all of them
+    when never given, as a single consumer or a tool does). In each it first re-reads its
+    own pending entries (delivered before a crash, never acknowledged), then new ones. A
+    slice just given is taken over: every entry pending there, whoever read it, is claimed
+    at once with XAUTOCLAIM (its lease says the reader before is gone or fenced).
+    Acknowledged entries are deleted from the stream.
 
     Entries left pending by a consumer that died and is not coming back (a replica scaled
-    away, a renamed worker) are taken over with XAUTOCLAIM once idle for `claim_idle_ms`;
-    consumers with nothing pending that stayed idle that long are then removed from the
-    group (atomically re-checked, so an entry is never dropped with its consumer). A slow
-    batch may be claimed while its first reader still works on it: writes are idempotent by
-    event id, so the cost is some repeated work, never a duplicate.
+    away, a renamed worker) are also taken over with XAUTOCLAIM once idle for
+    `claim_idle_ms`; consumers with nothing pending that stayed idle that long are then
+    removed from the group (atomically re-checked, so an entry is never dropped with its
+    consumer). Writes are idempotent by event id, so a repeated delivery costs some
+    repeated work, never a duplicate.
     """
 
     GROUP = "ingest"
@@ -163,36 +202,47 @@ class RedisStreamQueue:
         consumer: str,
         max_entries: int = 100_000,
         claim_idle_ms: int = 60_000,
+        slices: int = 1,
     ) -> None:
         self._redis = redis
-        self._stream = f"{prefix}:events"
+        self.slices = slices
+        self._streams = [stream_name(prefix, index) for index in range(slices)]
+        self._state = [_SliceState() for _ in range(slices)]
+        self._reading: tuple[int, ...] = tuple(range(slices))
         self._consumer = consumer
-        self._group_ready = False
-        self._pending_done = False
         self._claim_idle_ms = claim_idle_ms
-        self._claim_cursor = "0-0"
-        self._next_claim = 0.0
         self._forget_if_idle = redis.register_script(self._FORGET_IF_IDLE)
         self._max_entries = max_entries
         self._length = 0
         self._length_checked = 0.0
-        self._outbox: list[tuple[bytes, asyncio.Future[None]]] = []
+        self._outbox: list[tuple[bytes, int, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
         self._publisher: Connection | None = None  # the flusher's own connection
         self._loop: asyncio.AbstractEventLoop | None = None  # the one this queue publishes in
 
-    async def _ensure_group(self) -> None:
-        if self._group_ready:
+    def slice_of(self, visitor: tuple[str, int] | None) -> int:
+        return 0 if visitor is None or self.slices == 1 else visitor_slice(*visitor, self.slices)
+
+    def read_slices(self, slices: Collection[int]) -> None:
+        """Read only these slices from now on; those new to the set are taken over."""
+        for index in set(slices) - set(self._reading):
+            state = self._state[index]
+            state.takeover, state.claim_cursor = True, "0-0"
+        self._reading = tuple(sorted(slices))
+
+    async def _ensure_group(self, index: int) -> None:
+        state = self._state[index]
+        if state.group_ready:
             return
         try:
             # id 0, not $: entries published before the group existed are still delivered.
-            await self._redis.xgroup_create(self._stream, self.GROUP, id="0", mkstream=True)
+            await self._redis.xgroup_create(self._streams[index], self.GROUP, id="0", mkstream=True)
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
-        self._group_ready = True
+        state.group_ready = True
 
-    async def publish(self, payload: bytes) -> None:
+    async def publish(self, payload: bytes, *, visitor: tuple[str, int] | None = None) -> None:
         if self._length >= self._max_entries:
             await self._recheck_length()
         loop = self._loop
@@ -201,7 +251,7 @@ class RedisStreamQueue:
             # call. A queue serves one loop anyway (its publisher connection belongs to it).
             loop = self._loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self._outbox.append((payload, future))
+        self._outbox.append((payload, self.slice_of(visitor), future))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
         await future
@@ -211,7 +261,7 @@ class RedisStreamQueue:
         if now - self._length_checked >= self.LENGTH_RECHECK_SECONDS:
             self._length_checked = now
             try:
-                self._length = int(await self._redis.xlen(self._stream))
+                self._length = await self.depth()
             except RedisError as exc:
                 raise QueueUnavailable(f"redis: {type(exc).__name__}") from None
         if self._length >= self._max_entries:
@@ -220,34 +270,40 @@ class RedisStreamQueue:
     async def _flush(self) -> None:
         while self._outbox:
             taken, self._outbox = self._outbox, []
+            by_slice: dict[int, list[bytes]] = defaultdict(list)
+            for payload, index, _ in taken:
+                by_slice[index].append(payload)
             commands: list[tuple[str | bytes, ...]] = [
-                ("XADD", self._stream, "*", "p", merge_json_arrays([p for p, _ in part]))
+                ("XADD", self._streams[index], "*", "p", merge_json_arrays(part))
+                for index, payloads in by_slice.items()
                 for part in (
-                    taken[start : start + self.MAX_PAYLOADS_PER_ENTRY]
-                    for start in range(0, len(taken), self.MAX_PAYLOADS_PER_ENTRY)
+                    payloads[start : start + self.MAX_PAYLOADS_PER_ENTRY]
+                    for start in range(0, len(payloads), self.MAX_PAYLOADS_PER_ENTRY)
                 )
             ]
-            # The length for backpressure: counted up from the last XLEN, which is asked again
-            # at most every LENGTH_RECHECK_SECONDS (a reply less to read on most flushes). The
-            # count only overestimates (the worker deletes what it acknowledges), so a full
-            # stream is never missed; a stale "full" is rechecked before refusing.
+            added = len(commands)
+            # The length for backpressure: counted up from the last XLENs, which are asked
+            # again at most every LENGTH_RECHECK_SECONDS (replies less to read on most
+            # flushes). The count only overestimates (the worker deletes what it
+            # acknowledges), so a full queue is never missed; a stale "full" is rechecked
+            # before refusing.
             now = time.monotonic()
             recheck = now - self._length_checked >= self.LENGTH_RECHECK_SECONDS
             if recheck:
-                commands.append(("XLEN", self._stream))
+                commands.extend(("XLEN", stream) for stream in self._streams)
             try:
                 replies = await self._publish_commands(commands)
                 if recheck:
-                    self._length = int(replies[-1])
+                    self._length = sum(int(reply) for reply in replies[added:])
                     self._length_checked = now
                 else:
-                    self._length += len(commands)
+                    self._length += added
                 error: Exception | None = None
             except RedisError as exc:
                 error = QueueUnavailable(f"redis: {type(exc).__name__}")
             except Exception as exc:  # anything else too: no publisher is left waiting
                 error = exc
-            for _, future in taken:
+            for _, _, future in taken:
                 if future.done():  # the request was cancelled meanwhile
                     continue
                 if error is None:
@@ -284,54 +340,103 @@ class RedisStreamQueue:
                 raise
 
     async def consume(self, *, count: int, block_ms: int) -> list[Delivery]:
-        await self._ensure_group()
+        reading = self._reading
+        if not reading:
+            await asyncio.sleep(block_ms / 1000)
+            return []
         try:
-            if not self._pending_done:
-                response = await self._redis.xreadgroup(
-                    self.GROUP, self._consumer, {self._stream: "0"}, count=count
-                )
-                batch = _deliveries(response)
+            for index in reading:
+                await self._ensure_group(index)
+                batch = await self._catch_up(index, count)
                 if batch:
                     return batch
-                self._pending_done = True
-            batch = await self._claim_abandoned(count)
-            if batch:
-                return batch
+            for index in reading:
+                batch = await self._claim_abandoned(index, count)
+                if batch:
+                    return batch
+            # COUNT is per stream: a share of the batch from each, then the rest of the
+            # batch from the streams that filled their share (they may hold more).
+            share = -(-count // len(reading))
             response = await self._redis.xreadgroup(
-                self.GROUP, self._consumer, {self._stream: ">"}, count=count, block=block_ms
+                self.GROUP,
+                self._consumer,
+                {self._streams[index]: ">" for index in reading},
+                count=share,
+                block=block_ms,
             )
+            batch = self._deliveries(response)
+            replies: list[tuple[bytes, list[Any]]] = response or []  # type: ignore[assignment]
+            full = [_text(stream) for stream, entries in replies if len(entries) >= share]
+            if full and len(batch) < count:
+                more = await self._redis.xreadgroup(
+                    self.GROUP, self._consumer, dict.fromkeys(full, ">"), count=count - len(batch)
+                )
+                batch += self._deliveries(more)
         except ResponseError as exc:
-            if "NOGROUP" in str(exc):  # Redis came back without its data: make the group again
-                self._group_ready = False
-                self._pending_done = False
+            if "NOGROUP" in str(exc):  # Redis came back without its data: make the groups again
+                for state in self._state:
+                    state.group_ready = state.pending_done = False
             raise
-        return _deliveries(response)
+        return batch
 
-    async def _claim_abandoned(self, count: int) -> list[Delivery]:
+    async def _catch_up(self, index: int, count: int) -> list[Delivery]:
+        """A slice's entries read before and not acknowledged: every one pending in it when
+        the slice was just taken over, else this consumer's own (after a restart)."""
+        state, stream = self._state[index], self._streams[index]
+        if state.takeover:
+            reply = await self._redis.xautoclaim(
+                stream,
+                self.GROUP,
+                self._consumer,
+                min_idle_time=0,
+                start_id=state.claim_cursor,
+                count=count,
+            )
+            cursor = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
+            state.claim_cursor = cursor
+            if cursor == "0-0":
+                state.takeover, state.pending_done = False, True
+            batch = self._deliveries([(stream, reply[1])])
+            if batch:
+                log.info("took over a slice's pending entries", extra={"entries": len(batch)})
+            return batch
+        if state.pending_done:
+            return []
+        response = await self._redis.xreadgroup(
+            self.GROUP, self._consumer, {stream: "0"}, count=count
+        )
+        batch = self._deliveries(response)
+        if not batch:
+            state.pending_done = True
+        return batch
+
+    async def _claim_abandoned(self, index: int, count: int) -> list[Delivery]:
         """Entries pending with other consumers for longer than the claim idle time."""
+        state, stream = self._state[index], self._streams[index]
         now = time.monotonic()
-        if now < self._next_claim:
+        if now < state.next_claim:
             return []
         reply = await self._redis.xautoclaim(
-            self._stream,
+            stream,
             self.GROUP,
             self._consumer,
             min_idle_time=self._claim_idle_ms,
-            start_id=self._claim_cursor,
+            start_id=state.claim_cursor,
             count=count,
         )
         cursor = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
-        batch = _deliveries([(self._stream, reply[1])])
+        batch = self._deliveries([(stream, reply[1])])
         if cursor == "0-0":  # the whole pending list was scanned: rest a while
-            self._next_claim = now + self._claim_idle_ms / 2000
-            await self._forget_idle_consumers()
-        self._claim_cursor = cursor
+            state.next_claim = now + self._claim_idle_ms / 2000
+            await self._forget_idle_consumers(index)
+        state.claim_cursor = cursor
         if batch:
             log.info("claimed abandoned entries", extra={"entries": len(batch)})
         return batch
 
-    async def _forget_idle_consumers(self) -> None:
-        for consumer in await self._redis.xinfo_consumers(self._stream, self.GROUP):
+    async def _forget_idle_consumers(self, index: int = 0) -> None:
+        stream = self._streams[index]
+        for consumer in await self._redis.xinfo_consumers(stream, self.GROUP):
             name = consumer["name"]
             name = name.decode() if isinstance(name, bytes) else str(name)
             if (
@@ -339,44 +444,55 @@ class RedisStreamQueue:
                 and int(consumer["pending"]) == 0
                 and int(consumer["idle"]) >= self._claim_idle_ms
             ):
-                forgotten = await self._forget_if_idle(keys=[self._stream], args=[self.GROUP, name])
+                forgotten = await self._forget_if_idle(keys=[stream], args=[self.GROUP, name])
                 if forgotten == 0:
                     log.info("removed an idle consumer from the group", extra={"consumer": name})
 
     async def consumers(self) -> dict[str, int]:
-        """Each consumer of the group with its count of pending entries."""
-        await self._ensure_group()
-        found: dict[str, int] = {}
-        for consumer in await self._redis.xinfo_consumers(self._stream, self.GROUP):
-            name = consumer["name"]
-            found[name.decode() if isinstance(name, bytes) else str(name)] = int(
-                consumer["pending"]
-            )
-        return found
+        """Each consumer of the groups with its count of pending entries (all slices)."""
+        found: dict[str, int] = defaultdict(int)
+        for index, stream in enumerate(self._streams):
+            await self._ensure_group(index)
+            for consumer in await self._redis.xinfo_consumers(stream, self.GROUP):
+                name = consumer["name"]
+                found[name.decode() if isinstance(name, bytes) else str(name)] += int(
+                    consumer["pending"]
+                )
+        return dict(found)
 
     async def ack(self, ids: Sequence[str]) -> None:
         if not ids:
             return
+        by_stream: dict[str, list[str]] = defaultdict(list)
+        for delivery_id in ids:
+            index, _, entry_id = delivery_id.partition("/")
+            by_stream[self._streams[int(index)]].append(entry_id)
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.xack(self._stream, self.GROUP, *ids)
-            pipe.xdel(self._stream, *ids)
+            for stream, entry_ids in by_stream.items():
+                pipe.xack(stream, self.GROUP, *entry_ids)
+                pipe.xdel(stream, *entry_ids)
             await pipe.execute()
 
     async def depth(self) -> int:
-        return int(await self._redis.xlen(self._stream))
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for stream in self._streams:
+                pipe.xlen(stream)
+            return sum(int(length) for length in await pipe.execute())
 
     async def oldest_age(self) -> float:
-        """Seconds since the oldest entry still in the stream was added (0 when empty).
+        """Seconds since the oldest entry still in the streams was added (0 when empty).
 
-        Acknowledged entries are deleted, so the first entry is the oldest one not yet
-        committed by a worker; its id starts with Redis's clock in milliseconds.
+        Acknowledged entries are deleted, so each stream's first entry is its oldest one
+        not yet committed by a worker; its id starts with Redis's clock in milliseconds.
         """
-        first = await self._redis.xrange(self._stream, count=1)
-        if not first:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for stream in self._streams:
+                pipe.xrange(stream, count=1)
+            firsts = await pipe.execute()
+        added = [int(_text(first[0][0]).split("-", 1)[0]) for first in firsts if first]
+        if not added:
             return 0.0
-        entry_id = str(first[0][0].decode() if isinstance(first[0][0], bytes) else first[0][0])
-        added_ms = int(entry_id.split("-", 1)[0])
-        return max(0.0, time.time() - added_ms / 1000)
+        return max(0.0, time.time() - min(added) / 1000)
 
     async def ping(self) -> None:
         await self._redis.ping()
@@ -388,6 +504,170 @@ class RedisStreamQueue:
             await self._redis.connection_pool.release(self._publisher)
             self._publisher = None
 
+    def _deliveries(self, response: object) -> list[Delivery]:
+        batch: list[Delivery] = []
+        if not response:
+            return batch
+        for stream, entries in response:  # type: ignore[attr-defined]
+            index = self._streams.index(_text(stream))
+            for entry_id, fields in entries:
+                if fields is None:  # deleted while pending
+                    continue
+                batch.append(Delivery(f"{index}/{_text(entry_id)}", fields[b"p"], index))
+        return batch
+
+
+class LeaseLost(Exception):
+    """This worker no longer safely holds the lease of a slice it was about to write."""
+
+
+class SliceLeases:
+    """Which slices of the queue this worker reads: one lease per slice, in Redis.
+
+    A lease is a key `{prefix}:lease:{slice}` holding this worker's token, set with
+    SET NX PX and renewed (only while it still holds the token) every third of its time to
+    live. Workers announce themselves in `{prefix}:workers` (a sorted set scored by expiry)
+    so that each takes a fair share, ceil(slices / live workers): one short of it acquires
+    free slices, one above it hands the surplus over (the worker stops reading them, writes
+    what it read, then releases them). A worker that dies keeps its leases until they
+    expire; then the others take its slices, and their pending entries, over.
+
+    Writes are fenced by time: a slice counts as held until a third of the time to live
+    before its lease could expire (measured from before the renewal was sent), and a batch
+    commits only while each of its slices counts as held (`check`). A worker stalled past
+    that fails its commit; the new holder cannot have started before the lease expired.
+    """
+
+    _RENEW = """
+    local held = {}
+    for i, key in ipairs(KEYS) do
+      if redis.call('GET', key) == ARGV[1] then
+        redis.call('PEXPIRE', key, ARGV[2])
+        held[i] = 1
+      else
+        held[i] = 0
+      end
+    end
+    return held
+    """
+    _ACQUIRE = """
+    local got = {}
+    for i, key in ipairs(KEYS) do
+      if #got >= tonumber(ARGV[3]) then break end
+      if redis.call('SET', key, ARGV[1], 'NX', 'PX', ARGV[2]) then table.insert(got, i) end
+    end
+    return got
+    """
+    _RELEASE = """
+    for _, key in ipairs(KEYS) do
+      if redis.call('GET', key) == ARGV[1] then redis.call('DEL', key) end
+    end
+    return 0
+    """
+
+    def __init__(self, redis: Redis, *, prefix: str, slices: int, worker: str, ttl_ms: int) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self.slices = slices
+        self.ttl_ms = ttl_ms
+        self.token = f"{worker}/{uuid.uuid4().hex}"
+        self._workers = f"{prefix}:workers"
+        self._renew = redis.register_script(self._RENEW)
+        self._acquire = redis.register_script(self._ACQUIRE)
+        self._release = redis.register_script(self._RELEASE)
+        # Slices held, each with the monotonic moment until which writing it is safe.
+        self.held: dict[int, float] = {}
+        self.surplus: set[int] = set()  # held, above the fair share: to hand over
+        self.acquired: set[int] = set()  # taken since the loop last looked
+        self.lost: set[int] = set()  # held before, not renewed in time: someone else's now
+        # Where this worker starts looking for free slices: spread across workers.
+        self._start = zlib.crc32(self.token.encode()) % slices
+
+    def _key(self, index: int) -> str:
+        return f"{self._prefix}:lease:{index}"
+
+    @property
+    def interval(self) -> float:
+        """Seconds between renewals."""
+        return self.ttl_ms / 3000
+
+    def readable(self) -> set[int]:
+        """The slices to read: held, and not being handed over."""
+        return set(self.held) - self.surplus
+
+    async def refresh(self) -> None:
+        """One round: announce this worker, renew the leases held, then acquire free slices
+        up to a fair share or mark the surplus above it."""
+        sent = time.monotonic()
+        safe_until = sent + self.ttl_ms * 2 / 3000
+        now_ms = int(time.time() * 1000)
+        held = sorted(self.held)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(self._workers, {self.token: now_ms + self.ttl_ms})
+            pipe.zremrangebyscore(self._workers, "-inf", now_ms)
+            pipe.zcard(self._workers)
+            replies = await pipe.execute()
+        live = max(1, int(replies[2]))
+        if held:
+            renewed = await self._renew(
+                keys=[self._key(index) for index in held], args=[self.token, self.ttl_ms]
+            )
+            for index, kept in zip(held, renewed, strict=True):
+                if int(kept):
+                    self.held[index] = safe_until
+                else:
+                    del self.held[index]
+                    self.surplus.discard(index)
+                    self.lost.add(index)
+                    log.warning("lost a slice's lease", extra={"slice": index})
+        fair = -(-self.slices // live)
+        wanted = fair - len(self.held)
+        if wanted > 0:
+            free = [
+                index
+                for offset in range(self.slices)
+                if (index := (self._start + offset) % self.slices) not in self.held
+            ]
+            got = await self._acquire(
+                keys=[self._key(index) for index in free],
+                args=[self.token, self.ttl_ms, wanted],
+            )
+            for position in got:
+                index = free[int(position) - 1]
+                self.held[index] = safe_until
+                self.acquired.add(index)
+                self.lost.discard(index)
+            self.surplus.clear()
+        elif wanted < 0:
+            # Hand over the last ones in this worker's order, keep the rest.
+            mine = sorted(self.held, key=lambda index: (index - self._start) % self.slices)
+            self.surplus = set(mine[fair:])
+        else:
+            self.surplus.clear()
+
+    def check(self, slices: Collection[int]) -> None:
+        """Raise LeaseLost unless every one of these slices is safely held right now."""
+        now = time.monotonic()
+        for index in slices:
+            until = self.held.get(index)
+            if until is None or now >= until:
+                raise LeaseLost(f"slice {index}")
+
+    async def release(self, slices: Collection[int]) -> None:
+        """Give these slices up (only where this worker still holds the lease)."""
+        slices = list(slices)  # it may be one of this object's own sets
+        if not slices:
+            return
+        for index in slices:
+            self.held.pop(index, None)
+            self.surplus.discard(index)
+        await self._release(keys=[self._key(index) for index in slices], args=[self.token])
+
+    async def close(self) -> None:
+        """Give every slice up and leave the set of workers, for the others to take over now."""
+        await self.release(list(self.held))
+        await self._redis.zrem(self._workers, self.token)
+
 
 def merge_json_arrays(payloads: Sequence[bytes]) -> bytes:
     """Concatenate JSON arrays without parsing them: [a],[b,c] -> [a,b,c]."""
@@ -396,14 +676,5 @@ def merge_json_arrays(payloads: Sequence[bytes]) -> bytes:
     return b"[" + b",".join(p.strip()[1:-1] for p in payloads if len(p.strip()) > 2) + b"]"
 
 
-def _deliveries(response: object) -> list[Delivery]:
-    batch: list[Delivery] = []
-    if not response:
-        return batch
-    for _stream, entries in response:  # type: ignore[attr-defined]
-        for entry_id, fields in entries:
-            if fields is None:  # deleted while pending
-                continue
-            ident = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
-            batch.append(Delivery(ident, fields[b"p"]))
-    return batch
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

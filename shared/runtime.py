@@ -64,6 +64,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             consumer=settings.worker_name,
             max_entries=settings.queue_max_entries,
             claim_idle_ms=settings.claim_idle_ms,
+            slices=settings.queue_slices,
         )
     else:
         queue = InProcessQueue()

@@ -82,6 +82,20 @@ class Settings(BaseSettings):
         ge=100,
         description="Idle time after which a worker takes over another consumer's pending entries.",
     )
+    queue_slices: int = Field(
+        default=16,
+        ge=1,
+        le=1024,
+        description="Redis streams the events are split into by visitor; the most workers "
+        "that share ingestion. The same in every collector and worker; change it only with "
+        "the streams drained.",
+    )
+    slice_lease_ms: int = Field(
+        default=15_000,
+        ge=300,
+        description="Time to live of a worker's lease on a slice: how long a dead worker's "
+        "slices wait before another takes them over.",
+    )
     maintenance_interval_seconds: float = Field(
         default=3600.0,
         gt=0,

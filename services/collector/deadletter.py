@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from services.collector.faults import by_visitor
 from services.collector.worker import write_events
 from shared.deadletter import DeadLetterEntry, open_dead_letters
 from shared.dialect import root_error
@@ -66,7 +67,9 @@ async def replay_dead_letters(
     for entry in await _chosen(resources, entry_ids):
         try:
             if isinstance(resources.queue, RedisStreamQueue):
-                await resources.queue.publish(entry.payload)
+                # Each visitor's records to that visitor's slice, as the collector sends them.
+                for part, visitor in by_visitor(entry.payload):
+                    await resources.queue.publish(part, visitor=visitor)
             else:
                 await write_events(
                     engine=resources.engine,

@@ -18,6 +18,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -53,6 +54,27 @@ def split_payload(payload: bytes) -> list[bytes]:
     return [json.dumps([record], separators=(",", ":")).encode() for record in records]
 
 
+def by_visitor(payload: bytes) -> list[tuple[bytes, tuple[str, int] | None]]:
+    """A queue entry as entries of one visitor each, with that visitor (site, visitor hash)
+    for the queue's affinity; the entry whole, with no visitor, when it does not parse, and
+    byte for byte when it holds one visitor."""
+    try:
+        records = json.loads(payload)
+    except (ValueError, RecursionError):
+        return [(payload, None)]
+    if not isinstance(records, list):
+        return [(payload, None)]
+    groups: dict[tuple[str, int] | None, list[Any]] = {}
+    for record in records:
+        site = record.get("site") if isinstance(record, dict) else None
+        visitor = record.get("visitor") if isinstance(record, dict) else None
+        key = (site, visitor) if isinstance(site, str) and type(visitor) is int else None
+        groups.setdefault(key, []).append(record)
+    if len(groups) == 1:  # the entry as it came (its dead-letter id is a hash of its bytes)
+        return [(payload, next(iter(groups)))]
+    return [(json.dumps(part, separators=(",", ":")).encode(), key) for key, part in groups.items()]
+
+
 def halves(part: Sequence[Delivery]) -> list[list[Delivery]]:
     """`part` in two (a single entry: its events in two), or [] when it cannot be split."""
     if len(part) == 1:
@@ -72,8 +94,13 @@ async def probe(engine: AsyncEngine) -> None:
         await conn.execute(text("SELECT 1"))
 
 
-def is_entry_fault(exc: BaseException, *, benign: type[BaseException]) -> bool:
-    """A data fault that is not the `benign` race of two writers (retried as before)."""
+# Failures that are nobody's data: retried, never isolated.
+Benign = type[BaseException] | tuple[type[BaseException], ...]
+
+
+def is_entry_fault(exc: BaseException, *, benign: Benign) -> bool:
+    """A data fault that is not one of the `benign` failures (two writers' race, a lost
+    lease: retried as before)."""
     return not isinstance(exc, benign) and is_data_fault(exc)
 
 
@@ -83,7 +110,7 @@ async def isolate_faults(
     engine: AsyncEngine,
     dead_letters: DeadLetters,
     deliveries: Sequence[Delivery],
-    benign: type[BaseException],
+    benign: Benign,
 ) -> Isolated:
     """Store what can be stored of `deliveries`, dead-letter each entry or event that fails
     alone (see the module's docstring). Raises on an infrastructure fault."""

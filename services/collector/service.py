@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import struct
@@ -405,7 +406,20 @@ class Intake:
             if not self.limiter.allow(site, cost, now_monotonic):
                 raise RateLimited()
         try:
-            await self.queue.publish(encode_entry(records))
+            if visitors is None and len(hashes) == 1:  # /e: one site, one visitor
+                ((site_id, visitor_hash),) = hashes.items()
+                await self.queue.publish(encode_entry(records), visitor=(site_id, visitor_hash))
+            else:
+                # One entry per visitor: each travels in its visitor's slice (shared.queue).
+                by_visitor: dict[tuple[str, int], list[QueuedEvent]] = {}
+                for record in records:
+                    by_visitor.setdefault((record.site_id, record.visitor_hash), []).append(record)
+                await asyncio.gather(
+                    *(
+                        self.queue.publish(encode_entry(part), visitor=key)
+                        for key, part in by_visitor.items()
+                    )
+                )
         except QueueUnavailable:
             raise QueueBusy() from None
         EVENTS_ACCEPTED.inc(len(records))

@@ -6,19 +6,15 @@ A session is engaged when it has enough engaged time, enough pageviews, or a goa
 (thresholds per site). Rollups are additive hourly counters; each event counts once
 because only events new to the database reach this code.
 
-Known limit: two workers writing batches that hold the same visitor at the same time can
-split that visitor's session facts (two sessions for one visit, or one session's counts
-overwritten by the other's commit), since the consumer group spreads entries by arrival,
-not by visitor. Rare while workers keep up, common while several drain a backlog; events
-and the rollups' event counts stay exact. See deploy/SCALING.md ("Known limit");
-partitioning entries by visitor would remove it.
+One worker writes a visitor's events (visitor affinity, see shared.queue), so the worker
+may keep its visitors' open sessions in memory (OpenSessions) instead of reading them back.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -71,6 +67,7 @@ class Session:
     attribution: dict[str, Any] = field(default_factory=dict)
     context: dict[str, Any] = field(default_factory=dict)
     touched: bool = False
+    stored: bool = False  # its row exists: changes go as an update (update_row)
     _event_columns: tuple[Any, ...] | None = None
 
     def event_columns(self) -> tuple[Any, ...]:
@@ -110,6 +107,22 @@ class Session:
             **_NO_ATTRIBUTES,
             **self.attribution,
             **self.context,
+        }
+
+    def update_row(self) -> dict[str, Any]:
+        """Its columns that events change (the others are fixed when it opens)."""
+        return {
+            "session_id": self.session_id,
+            "started_at": from_epoch_ms(self.started_ms),
+            "last_seen_at": from_epoch_ms(self.last_ms),
+            "exit_path": self.exit_path,
+            "pageviews": self.pageviews,
+            "events": self.events,
+            "goals": self.goals,
+            "engaged_ms": self.engaged_ms,
+            "max_scroll_depth": self.max_scroll_depth,
+            "is_engaged": self.is_engaged,
+            "analytics_id": self.context.get("analytics_id"),
         }
 
     def copy(self) -> Session:
@@ -202,7 +215,8 @@ class Sessioniser:
     """Assigns a batch's new events to sessions and computes its rollup deltas, fed in
     slices so that the `events` rows of one slice can be written while the next is made.
 
-    `open_sessions`: the latest stored session per (site, visitor) that may still continue.
+    `open_sessions`: the latest stored session per (site, visitor) that may still continue
+    (stored: committed before this batch is, so their changes go as updates).
     `pageview_sessions`: session ids of stored pageviews that engagement events refer to,
     by the pageviews' hex ids (records.HexId). Events must come in time order, across
     slices too (sort the batch by `at` first); `add` answers each slice's rows, `result`
@@ -224,8 +238,10 @@ class Sessioniser:
         self.by_id: dict[uuid.UUID, Session] = {}
         self.was_engaged: dict[uuid.UUID, bool] = {}
         self.pageview_owner: dict[str, Session] = {}
-        for key, stored in open_sessions.items():
-            self.latest[key] = self._remember(stored.copy())
+        for key, open_session in open_sessions.items():
+            session = open_session.copy()
+            session.stored = True
+            self.latest[key] = self._remember(session)
         for pageview_id, session_id in pageview_sessions.items():
             owner = self.by_id.get(session_id)
             if owner is not None:
@@ -390,6 +406,71 @@ class Sessioniser:
             },
             pageviews=self.pageview_owner,
         )
+
+
+class OpenSessions:
+    """The open sessions of the visitors this worker owns, as it committed them: read
+    instead of the `sessions` table, which only this worker writes for these visitors.
+
+    Only what this worker committed goes in, so an entry is never older than the database.
+    A visitor missing here is read from the database. Bounded: sessions idle past the
+    session gap (behind the newest event seen) are dropped, and past `limit` the least
+    recently seen go first. Sessions of a slice this worker took over or lost are dropped
+    (`forget_slices`): the previous holder wrote them; and everything when a write fails.
+    """
+
+    def __init__(self, *, limit: int = 500_000) -> None:
+        self.limit = limit
+        self.sessions: dict[tuple[str, int], Session] = {}
+        self.newest_ms = 0
+        self._swept_ms = 0  # newest_ms when idle sessions were last dropped
+
+    def __len__(self) -> int:
+        return len(self.sessions)
+
+    def find(
+        self, keys: Iterable[tuple[str, int]], since_ms: int
+    ) -> dict[tuple[str, int], Session]:
+        """The sessions known for these visitors, of those still going at `since_ms`."""
+        known = self.sessions
+        return {
+            key: session
+            for key in keys
+            if (session := known.get(key)) is not None and session.last_ms >= since_ms
+        }
+
+    def remember(self, committed: Iterable[Session]) -> None:
+        """Sessions just committed (the latest of each visitor in its batch)."""
+        known = self.sessions
+        newest = self.newest_ms
+        for session in committed:
+            key = (session.site_id, session.visitor_hash)
+            current = known.get(key)
+            if current is None or session.last_ms >= current.last_ms:
+                known[key] = session
+                if session.last_ms > newest:
+                    newest = session.last_ms
+        self.newest_ms = newest
+        if len(known) > self.limit or newest - self._swept_ms > GAP_MS // 6:
+            self._evict()
+
+    def _evict(self) -> None:
+        self._swept_ms = self.newest_ms
+        horizon = self.newest_ms - GAP_MS
+        kept = {key: s for key, s in self.sessions.items() if s.last_ms >= horizon}
+        if len(kept) > self.limit:
+            newest_first = sorted(kept.items(), key=lambda item: item[1].last_ms, reverse=True)
+            kept = dict(newest_first[: self.limit * 9 // 10])
+        self.sessions = kept
+
+    def forget_slices(self, slices: Collection[int], slice_of: Callable[[str, int], int]) -> None:
+        if slices and self.sessions:
+            self.sessions = {
+                key: s for key, s in self.sessions.items() if slice_of(*key) not in slices
+            }
+
+    def clear(self) -> None:
+        self.sessions = {}
 
 
 def visitor_keys(rows: Iterable[QueuedEvent]) -> set[tuple[str, int]]:

@@ -2,17 +2,20 @@
 
 Per batch, in this order:
 1. prepare (prepare_batch, while the batch before is still being finished): decode, drop
-   copies within the batch and ids the batch in flight holds; read the open sessions, the
-   sessions of stored pageviews its engagement events refer to, and its sites' settings.
+   copies within the batch and ids the batch in flight holds; take the open sessions this
+   worker keeps in memory (OpenSessions) and read the others, the sessions of stored
+   pageviews its engagement events refer to, and its sites' settings.
    Ids already stored are not looked up, except when the batch is prepared again (below).
 2. stage (stage_batch), in a new transaction: sessionise the events in time order a slice
    at a time, each slice's `events` rows sent (COPY on Postgres) while the next is made.
 3. finish (finish_batch), in the same transaction: claim the events' ids in `event_ids`;
    if any is taken (a redelivery, another writer), roll everything back and prepare the
    batch again, this time dropping ids already stored. Then count the visitors new to
-   their day, upsert the sessions, add to the hourly rollups, and commit.
+   their day, upsert the sessions, add to the hourly rollups, check that this worker still
+   holds the lease of every slice the batch came from (else roll back), and commit.
 4. acknowledge (commit_batch), only after the commit, so a crash anywhere means a
-   redelivery, and the redelivery changes nothing that was already committed.
+   redelivery, and the redelivery changes nothing that was already committed; then keep
+   the batch's sessions in memory for the next batches of the same visitors.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from operator import attrgetter, itemgetter
@@ -36,6 +39,7 @@ from services.collector.links import recheck_links
 from services.collector.records import EVENT_COLUMNS, DecodedEvent, decode_entry
 from services.collector.sessions import (
     SESSION_GAP,
+    OpenSessions,
     Session,
     Sessioniser,
     add_visitor_counts,
@@ -54,6 +58,7 @@ from shared.dialect import (
     is_duplicate_key,
     select_matching,
     streaming_insert,
+    update_rows,
     upsert,
 )
 from shared.metrics import INGEST_BATCH_EVENTS, INGEST_EVENTS, INGEST_WRITE_SECONDS
@@ -67,7 +72,14 @@ from shared.models import (
     sites,
     visitor_days,
 )
-from shared.queue import Delivery, EventQueue, RedisStreamQueue
+from shared.queue import (
+    Delivery,
+    EventQueue,
+    LeaseLost,
+    RedisStreamQueue,
+    SliceLeases,
+    visitor_slice,
+)
 from shared.runtime import Resources
 from shared.sites import SiteSettings
 
@@ -187,6 +199,7 @@ async def prepare_batch(
     carry: Carry,
     verify: bool = False,
     revocations: RevocationNotifier | None = None,
+    known: OpenSessions | None = None,
 ) -> PreparedBatch:
     """Decode, drop what is being stored, and read what sessionising the rest needs.
 
@@ -194,6 +207,7 @@ async def prepare_batch(
     assumed new, which it is unless it was delivered before (a crash, a client resend):
     then claiming its ids fails, nothing is written (ConcurrentWrite), and the batch is
     prepared again with `verify`. That saves looking up every id of every batch.
+    Open sessions in `known` are taken from it; only the other visitors' are read.
     """
     unique = queued_events(deliveries)
     received = len(unique)
@@ -223,10 +237,12 @@ async def prepare_batch(
         }
         referred -= carried_pageviews.keys()
         keys = visitor_keys(new)
-        open_sessions = await _open_sessions(conn, keys, earliest)
+        since = epoch_ms(earliest)
+        cached = known.find(keys, since) if known is not None else {}
+        open_sessions = await _open_sessions(conn, keys - cached.keys(), earliest)
+        open_sessions.update(cached)
         pageview_sessions = await _pageview_sessions(conn, sorted(referred))
         settings = await _site_settings(conn, {site for site, _ in keys})
-    since = epoch_ms(earliest)
     for key in keys & carry.sessions.keys():
         carried = carry.sessions[key]
         stored = open_sessions.get(key)
@@ -263,6 +279,7 @@ class StagedBatch:
     carry: Carry
     received: int = 0
     verified: bool = False
+    session_updates: list[dict[str, Any]] = field(default_factory=list)  # rows that exist
     # First sighting (epoch ms) per (day, site, visitor) and (day, site, path, visitor).
     visitors: dict[tuple[Any, ...], int] = field(default_factory=dict)
     pages: dict[tuple[Any, ...], int] = field(default_factory=dict)
@@ -311,7 +328,8 @@ async def stage_batch(*, engine: AsyncEngine, batch: PreparedBatch) -> StagedBat
         deliveries=batch.deliveries,
         conn=conn,
         claims=claims,
-        session_rows=[session.row() for session in result.sessions],
+        session_rows=[session.row() for session in result.sessions if not session.stored],
+        session_updates=[session.update_row() for session in result.sessions if session.stored],
         page_rows=result.page_hourly,
         site_rows=result.site_hourly,
         carry=Carry(
@@ -376,9 +394,15 @@ async def _count_new_visitors(
         await conn.execute(delete(table).where(table.c.day < oldest))
 
 
-async def finish_batch(*, batch: StagedBatch, stored: StoredKeys | None = None) -> int:
+async def finish_batch(
+    *,
+    batch: StagedBatch,
+    stored: StoredKeys | None = None,
+    fence: Callable[[], None] | None = None,
+) -> int:
     """Claim a staged batch's ids, add its sessions and rollups, and commit; returns how
-    many events were new.
+    many events were new. `fence`, called last before the commit, raises to roll back (a
+    lease lost: the batch's visitors are another worker's now).
 
     If some of its events are stored already (another writer, or a redelivery the batch
     was not verified against), its sessions and rollups would count them twice: the
@@ -396,6 +420,7 @@ async def finish_batch(*, batch: StagedBatch, stored: StoredKeys | None = None) 
         await upsert(
             conn, sessions, batch.session_rows, keys=["session_id"], replace=SESSION_COLUMNS
         )
+        await update_rows(conn, sessions, batch.session_updates, key="session_id")
         await upsert(
             conn,
             page_hourly,
@@ -418,6 +443,8 @@ async def finish_batch(*, batch: StagedBatch, stored: StoredKeys | None = None) 
                 "visitors",
             ],
         )
+        if fence is not None:
+            fence()
         await conn.commit()
     finally:
         await conn.close()  # rolls back what was not committed
@@ -433,9 +460,15 @@ async def write_prepared(
     return await finish_batch(batch=staged, stored=stored)
 
 
-async def commit_batch(*, queue: EventQueue, batch: StagedBatch, stored: StoredKeys) -> int:
+async def commit_batch(
+    *,
+    queue: EventQueue,
+    batch: StagedBatch,
+    stored: StoredKeys,
+    fence: Callable[[], None] | None = None,
+) -> int:
     """Finish a staged batch, then acknowledge it. Raises if the write fails (nothing acked)."""
-    inserted = await finish_batch(batch=batch, stored=stored)
+    inserted = await finish_batch(batch=batch, stored=stored, fence=fence)
     INGEST_WRITE_SECONDS.observe(time.perf_counter() - batch.started)
     INGEST_BATCH_EVENTS.observe(batch.received)
     INGEST_EVENTS.labels("stored").inc(inserted)
@@ -488,13 +521,20 @@ async def run_ingest(resources: Resources, stop: asyncio.Event) -> None:
     accepted is lost: the failed batch and the one prepared behind it are merged and
     prepared again from what the database holds. With Redis, a crash leaves both pending
     for this consumer name to re-read.
+
+    With Redis the worker reads only the slices it holds a lease on (SliceLeases, renewed
+    in a task beside the loop), so it alone writes their visitors and keeps their open
+    sessions in memory between batches (OpenSessions). Between batches, with nothing in
+    flight, it applies what changed: slices lost or taken over are forgotten (their
+    sessions are read from the database again), a surplus is released.
     """
     await IngestLoop(resources, stop).run()
 
 
 class IngestLoop:
-    """run_ingest's state between batches, and its steps: read, prepare, stage (then the
-    batch in flight is finished by commit_batch in a task), settle, and on failure put back."""
+    """run_ingest's state between batches, and its steps: read (after applying lease
+    changes), prepare, stage (then the batch in flight is finished by commit_batch in a
+    task), settle, and on failure put back."""
 
     def __init__(self, resources: Resources, stop: asyncio.Event) -> None:
         self.engine, self.queue = resources.engine, resources.queue
@@ -508,33 +548,99 @@ class IngestLoop:
         self.batch: list[Delivery] = []  # read and not yet staged
         self.carry = Carry()
         self.stored = StoredKeys()
+        self.known = OpenSessions()
         self.writing: tuple[asyncio.Task[int], StagedBatch] | None = None
+        self.leases: SliceLeases | None = None
+        if isinstance(self.queue, RedisStreamQueue) and resources.redis is not None:
+            settings = resources.settings
+            self.leases = SliceLeases(
+                resources.redis,
+                prefix=settings.redis_prefix,
+                slices=self.queue.slices,
+                worker=settings.worker_name,
+                ttl_ms=settings.slice_lease_ms,
+            )
+            self.queue.read_slices(())  # none until leased
+
+    def slice_of(self, site_id: str, visitor_hash: int) -> int:
+        assert self.leases is not None
+        return visitor_slice(site_id, visitor_hash, self.leases.slices)
+
+    async def keep_leases(self) -> None:
+        """Renew, acquire and mark leases every third of their time to live (a task)."""
+        assert self.leases is not None
+        while True:
+            try:
+                await self.leases.refresh()
+            except Exception as exc:
+                log.warning("lease renewal failed: %s", type(exc).__name__)
+            await asyncio.sleep(self.leases.interval)
+
+    async def apply_leases(self) -> None:
+        """Between batches: forget what memory holds of slices lost or just taken over (their
+        previous holder wrote them), release a surplus once nothing of it is left to write,
+        and read what is held."""
+        leases = self.leases
+        if leases is None or not (leases.lost or leases.acquired or leases.surplus):
+            return
+        if await self.settle():
+            return  # the batch in flight went back in front: write it first
+        changed = leases.lost | leases.acquired
+        leases.lost, leases.acquired = set(), set()
+        surplus = set(leases.surplus)
+        if surplus and any(delivery.slice in surplus for delivery in self.batch):
+            surplus = set()
+        self.known.forget_slices(changed | surplus, self.slice_of)
+        self.carry = Carry()
+        if surplus:
+            self.queue_read(leases.readable())
+            await leases.release(surplus)
+            log.info("handed slices over", extra={"slices": len(surplus)})
+        self.queue_read(leases.readable())
+
+    def queue_read(self, slices: set[int]) -> None:
+        assert isinstance(self.queue, RedisStreamQueue)
+        self.queue.read_slices(slices)
 
     async def run(self) -> None:
+        renewing: asyncio.Task[None] | None = None
+        if self.leases is not None:
+            renewing = asyncio.create_task(self.keep_leases())
         try:
-            while True:
-                if self.stop.is_set() and self.failures >= len(RETRY_DELAYS):
-                    # Shutting down and the database still refuses: stop without
-                    # acknowledging. Redis keeps the batch pending; in-process publishers get
-                    # a 503 (not accepted).
-                    log.error("giving up on a batch at shutdown")
-                    return
-                if not self.batch:
-                    if not await self.read():
-                        return
-                    if not self.batch:
-                        continue
-                prepared = await self.prepare()
-                if prepared is None:
-                    continue
-                self.verify = False
-                if await self.settle():
-                    continue  # the batch in flight failed: what was prepared assumed it had not
-                self.batch = []
-                await self.stage(prepared)
+            await self.loop()
         finally:
+            if renewing is not None:
+                renewing.cancel()
+                await asyncio.gather(renewing, return_exceptions=True)
             if self.writing is not None:
                 await asyncio.gather(self.writing[0], return_exceptions=True)
+            if self.leases is not None:
+                try:
+                    await self.leases.close()  # the others take the slices over now
+                except Exception as exc:
+                    log.warning("releasing leases failed: %s", type(exc).__name__)
+
+    async def loop(self) -> None:
+        while True:
+            if self.stop.is_set() and self.failures >= len(RETRY_DELAYS):
+                # Shutting down and the database still refuses: stop without
+                # acknowledging. Redis keeps the batch pending; in-process publishers get
+                # a 503 (not accepted).
+                log.error("giving up on a batch at shutdown")
+                return
+            if not self.batch:
+                if not await self.read():
+                    return
+                if not self.batch:
+                    continue
+            prepared = await self.prepare()
+            if prepared is None:
+                continue
+            self.verify = False
+            if await self.settle():
+                continue  # the batch in flight failed: what was prepared assumed it had not
+            self.batch = []
+            await self.stage(prepared)
 
     def next_delay(self) -> float:
         """The backoff before the next attempt, longer after each failure in a row."""
@@ -545,6 +651,9 @@ class IngestLoop:
     async def read(self) -> bool:
         """Read the next batch from the queue (it may be empty); False once stopped and
         drained, when the loop is over."""
+        await self.apply_leases()
+        if self.batch:  # the batch in flight failed there and went back in front
+            return True
         if self.stop.is_set():
             if self.writing is not None:
                 await self.settle()
@@ -573,6 +682,7 @@ class IngestLoop:
                 carry=self.carry,
                 verify=self.verify,
                 revocations=self.revocations,
+                known=self.known,
             )
         except Exception as exc:
             # Reading what a batch needs is part of writing it: same message as before the
@@ -593,8 +703,14 @@ class IngestLoop:
         except Exception as exc:
             await self.failed(exc, prepared)
             return
+        fence: Callable[[], None] | None = None
+        if self.leases is not None:
+            check, slices = self.leases.check, {d.slice for d in staged.deliveries}
+            fence = lambda: check(slices)  # noqa: E731
         self.writing = (
-            asyncio.create_task(commit_batch(queue=self.queue, batch=staged, stored=self.stored)),
+            asyncio.create_task(
+                commit_batch(queue=self.queue, batch=staged, stored=self.stored, fence=fence)
+            ),
             staged,
         )
         self.carry = staged.carry
@@ -611,6 +727,7 @@ class IngestLoop:
             await self.failed(exc, staged)
             return True
         log.debug("batch written", extra={"entries": len(staged.deliveries), "inserted": inserted})
+        self.known.remember(staged.carry.sessions.values())
         self.failures = 0
         return False
 
@@ -618,14 +735,21 @@ class IngestLoop:
         """A write failed: put its deliveries back in front, to be prepared again against
         what the database holds, and back off (unless it met events stored before)."""
         self.carry = Carry()
+        self.known.clear()  # what was kept may be what failed, or another writer's since
         self.verify = True
+        # Entries of slices no longer held are their new holder's (it claims them). A lease
+        # not renewed in time but not known lost yet (Redis unreachable) keeps its entries:
+        # the write is retried with backoff until the renewal answers.
+        mine = self.held(written.deliveries)
+        self.batch = self.held(self.batch)
         if isinstance(exc, ConcurrentWrite) and not written.verified:
-            self.batch = [*written.deliveries, *self.batch]
+            self.batch = [*mine, *self.batch]
             log.debug("batch held events stored before; preparing it again")
             return
-        if is_entry_fault(exc, benign=ConcurrentWrite) and await self.isolate(written.deliveries):
+        # A lost lease is no fault of the data: never a reason to dead-letter.
+        if is_entry_fault(exc, benign=(ConcurrentWrite, LeaseLost)) and await self.isolate(mine):
             return  # the batch read behind it is prepared again (verified): it assumed this one
-        self.batch = [*written.deliveries, *self.batch]
+        self.batch = [*mine, *self.batch]
         delay = self.next_delay()
         log.warning(
             "batch write failed (%s); retrying in %.1fs",
@@ -634,6 +758,13 @@ class IngestLoop:
             exc_info=log.isEnabledFor(logging.DEBUG),
         )
         await asyncio.sleep(delay)
+
+    def held(self, deliveries: Sequence[Delivery]) -> list[Delivery]:
+        """The deliveries of slices this worker still holds (all of them without leases)."""
+        if self.leases is None:
+            return list(deliveries)
+        held = self.leases.held
+        return [delivery for delivery in deliveries if delivery.slice in held]
 
     async def isolate(self, deliveries: Sequence[Delivery]) -> bool:
         """A batch failed for its data: store what can be, dead-letter what fails alone (see
@@ -651,7 +782,7 @@ class IngestLoop:
                 engine=self.engine,
                 dead_letters=self.dead_letters,
                 deliveries=deliveries,
-                benign=ConcurrentWrite,
+                benign=(ConcurrentWrite, LeaseLost),
             )
             await self.queue.ack([delivery.id for delivery in deliveries])
         except Exception as exc:

@@ -27,7 +27,7 @@ from services.collector.deadletter import (
     list_dead_letters,
     replay_dead_letters,
 )
-from services.collector.faults import split_payload
+from services.collector.faults import by_visitor, split_payload
 from services.collector.worker import run_ingest
 from shared.db import create_engine
 from shared.deadletter import open_dead_letters
@@ -380,3 +380,16 @@ async def _stored(settings: Settings) -> dict[str, str]:
         return await stored_paths(engine)
     finally:
         await engine.dispose()
+
+
+def test_a_replayed_entry_goes_back_one_visitor_at_a_time() -> None:
+    """Replay publishes each visitor's records with that visitor, so affinity holds for them."""
+    one = {"site": "s1", "visitor": 7, "id": "a" * 32}
+    other = {"site": "s1", "visitor": -3, "id": "b" * 32}
+    parts = by_visitor(json.dumps([one, other, {**one, "id": "c" * 32}]).encode())
+    assert [(json.loads(part), key) for part, key in parts] == [
+        ([one, {**one, "id": "c" * 32}], ("s1", 7)),
+        ([other], ("s1", -3)),
+    ]
+    assert by_visitor(b"not json") == [(b"not json", None)]
+    assert by_visitor(b'[{"site": 1}]') == [(b'[{"site": 1}]', None)]

@@ -43,7 +43,12 @@ from tests.helpers.servers import PrivatePostgres, PrivateRedis, available
 # busy machine.
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(240)]
 
-WORKER_ENV = {"ingest_batch_entries": "10", "claim_idle_ms": "1000", "log_level": "DEBUG"}
+WORKER_ENV = {
+    "ingest_batch_entries": "10",
+    "claim_idle_ms": "1000",
+    "slice_lease_ms": "1500",
+    "log_level": "DEBUG",
+}
 
 
 @pytest.fixture(scope="module")
@@ -98,12 +103,14 @@ class Stack:
     async def consumers(self) -> dict[str, int]:
         redis = Redis.from_url(self.redis.url)
         try:
-            queue = RedisStreamQueue(redis, prefix=self.settings.redis_prefix, consumer="probe")
+            queue = RedisStreamQueue(
+                redis,
+                prefix=self.settings.redis_prefix,
+                consumer="probe",
+                slices=self.settings.queue_slices,
+            )
             found = await queue.consumers()
             found.pop("probe", None)
-            await redis.xgroup_delconsumer(
-                f"{self.settings.redis_prefix}:events", "ingest", "probe"
-            )
             return found
         finally:
             await redis.aclose()
@@ -149,7 +156,14 @@ async def test_worker_killed_mid_batch(stack: Stack) -> None:
     await stack.start(collector={}, worker_a=WORKER_ENV, worker_b=WORKER_ENV)
     stop = asyncio.Event()
     load = asyncio.create_task(
-        steady_load([stack.url("collector")], stack.site_id, batches=3000, size=5, until=stop)
+        steady_load(
+            [stack.url("collector")],
+            stack.site_id,
+            batches=3000,
+            size=5,
+            until=stop,
+            visitors=64,  # in both workers' slices
+        )
     )
     # kill -9 worker_a while it holds a batch it has read and not acknowledged.
     held = 0
@@ -164,13 +178,13 @@ async def test_worker_killed_mid_batch(stack: Stack) -> None:
             break
         await stack.start(worker_a=WORKER_ENV)  # it acked just before dying: try again
     assert held > 0, "worker_a was never killed holding a batch"
-    await asyncio.sleep(1.5)  # the load goes on; worker_b claims the batch once idle
+    await asyncio.sleep(1.5)  # the load goes on; worker_b takes the slices over once expired
     stop.set()
     report = await load
 
     assert set(report.statuses) == {202}, report.statuses
     await assert_exactly_once(stack, report)
-    assert "claimed abandoned entries" in stack.log("worker_b")
+    assert "took over a slice's pending entries" in stack.log("worker_b")
     # The dead consumer had its entries taken over, then it left the group.
     async with asyncio.timeout(30):
         while "worker_a" in await stack.consumers():

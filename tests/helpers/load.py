@@ -56,6 +56,7 @@ async def steady_load(
     until: asyncio.Event | None = None,
     report: LoadReport | None = None,
     give_up_after: float = 60.0,
+    visitors: int = VISITORS,
 ) -> LoadReport:
     """Send up to `batches` batches of `size` events over the collectors, `senders` at a time.
 
@@ -73,7 +74,7 @@ async def steady_load(
             ids, body = batch(site_id, size)
             # Several visitors (a visitor is a hash of IP and User-Agent), so aggregates
             # are not refused as identifying one visitor (k-anonymity, default k = 5).
-            headers = HEADERS | {"user-agent": f"{BROWSER} Safari/537.{number % VISITORS}"}
+            headers = HEADERS | {"user-agent": f"{BROWSER} Safari/537.{number % visitors}"}
             while True:
                 url = collectors[next(turn) % len(collectors)]
                 try:

@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared import dialect
-from shared.dialect import insert_new_returning, select_matching, upsert
+from shared.dialect import insert_new_returning, select_matching, update_rows, upsert
 from shared.models import event_ids, page_hourly, sessions, visitor_days
 from shared.runtime import Resources
 from shared.sites import create_site
@@ -153,6 +153,57 @@ async def test_select_matching_reads_whole_rows_by_equal_any_and_at_least(
     assert sample["last_seen_at"] == HOUR + timedelta(minutes=1)
     assert sample["pageviews"] == 0  # whole rows, server defaults included
     assert nothing == []
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_update_rows_overwrites_the_columns_sent_of_the_rows_named_only(
+    resources: Resources, size: int
+) -> None:
+    site = await create_site(engine=resources.engine, domain="example.com")
+    ids = [uuid.uuid4() for _ in range(size + 1)]
+    rows = [
+        {
+            "session_id": session_id,
+            "site_id": site.id,
+            "visitor_hash": n,
+            "started_at": HOUR,
+            "last_seen_at": HOUR,
+            "entry_path": "/in",
+            "exit_path": "/in",
+            "pageviews": 1,
+        }
+        for n, session_id in enumerate(ids)
+    ]
+    async with resources.engine.begin() as conn:
+        await upsert(conn, sessions, rows, keys=["session_id"])
+    async with resources.engine.begin() as conn:
+        await update_rows(
+            conn,
+            sessions,
+            [
+                {
+                    "session_id": session_id,
+                    "last_seen_at": HOUR + n * MILLI,
+                    "exit_path": f"/out{n}",
+                    "pageviews": n + 2,
+                }
+                for n, session_id in enumerate(ids[:size])  # the last one is left alone
+            ],
+            key="session_id",
+        )
+    async with resources.engine.connect() as conn:
+        result = await conn.execute(select(sessions).where(sessions.c.site_id == site.id))
+        stored = {row.session_id: row for row in result}
+    for n, session_id in enumerate(ids[:size]):
+        row = stored[session_id]
+        assert (row.exit_path, row.pageviews, row.last_seen_at) == (
+            f"/out{n}",
+            n + 2,
+            HOUR + n * MILLI,
+        )
+        assert (row.entry_path, row.visitor_hash) == ("/in", n)  # columns not sent: kept
+    untouched = stored[ids[size]]
+    assert (untouched.exit_path, untouched.pageviews) == ("/in", 1)
 
 
 async def test_stamps_and_datetimes_store_the_same_moment(resources: Resources) -> None:

@@ -141,7 +141,7 @@ async def test_a_redis_that_does_not_answer_in_time_refuses_with_queue_unavailab
             await admin.client_unpause()
         await queue.publish(events("after"))  # on a new connection
     finally:
-        await admin.delete(f"{queue._stream}")
+        await admin.delete(*queue._streams)
         await queue.close()
         await slow.aclose()
         await admin.aclose()
