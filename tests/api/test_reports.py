@@ -63,6 +63,7 @@ async def test_after_the_click_per_source(overt: Overt) -> None:
         ["(other)", 5, 5, 0.0, 0, 0, 0, 0.0, 0, None],
     ]
     assert (body["by"], body["definition_version"], body["k"]) == ("source", 0, 5)
+    assert body["notes"] == ["5 visitors in 2 groups smaller than 5 are shown as (other)"]
 
 
 @pytest.fixture
@@ -152,7 +153,7 @@ async def funnel_traffic(overt: Overt) -> None:
     await overt.drained()
 
 
-async def test_funnel_counts_steps_in_order_and_hides_small_steps(overt: Overt) -> None:
+async def test_funnel_counts_steps_in_order_small_ones_too(overt: Overt) -> None:
     await funnel_traffic(overt)
     response = await post(
         overt, "funnel", steps=[{"page": "/"}, {"page": "/pric*"}, {"goal": "Signup"}]
@@ -185,14 +186,15 @@ async def test_funnel_counts_steps_in_order_and_hides_small_steps(overt: Overt) 
         },
     ]
     reverse = (await post(overt, "funnel", steps=[{"page": "/pricing"}, {"page": "/"}])).json()
-    # Only q0 and q1 did /pricing then /: 2 visitors < k, so no number is given.
+    # Only q0 and q1 did /pricing then /: 2 visitors < k, counted all the same (steps are
+    # pages and goals, which single no one out).
     assert reverse["steps"][1] == {
         "step": "page /",
-        "sessions": None,
-        "visitors": None,
-        "drop_off": None,
-        "conversion_from_start": None,
-        "suppressed": True,
+        "sessions": 2,
+        "visitors": 2,
+        "drop_off": 5,
+        "conversion_from_start": round(2 / 7, 4),
+        "suppressed": False,
     }
     assert reverse["steps"][0]["sessions"] == 7
 
@@ -244,14 +246,14 @@ async def test_funnel_takes_the_query_filter_tree(overt: Overt) -> None:
         (6, 6, 0, 1.0, False),
         (5, 5, 1, round(5 / 6, 4), False),
     ]
-    # Everyone but Google: 6 direct + 3 Bing start, 6 reach /pricing, only n0 and n1 (2 < k)
-    # sign up, so that step has no number.
+    # Everyone but Google: 6 direct + 3 Bing start, 6 reach /pricing, only n0 and n1 sign
+    # up (2 < k, a goal step: counted).
     others = await post(overt, "funnel", steps=FUNNEL_STEPS, filters={"not": GOOGLE_ONLY})
     assert others.status_code == 200, others.text
     assert step_counts(others.json()) == [
         (9, 9, None, 1.0, False),
         (6, 6, 3, round(6 / 9, 4), False),
-        (None, None, None, None, True),
+        (2, 2, 4, round(2 / 9, 4), False),
     ]
     # Filters test each step's events, as in /v1/query: a filter on the page of the first
     # step leaves the later steps nothing to count.
@@ -327,8 +329,9 @@ async def test_funnel_date_range_is_in_the_site_time_zone(overt: Overt) -> None:
 async def test_retention_weekly_cohorts_of_tier_one_visitors(overt: Overt) -> None:
     """Sessions are stored directly: the collector only accepts times from the last day,
     and cohorts need weeks. Cohort of 2026-03-02: 6 ids; 5 back the next week, 2 the one
-    after (under k: null). 3 ids new on 03-11 make a cohort under k: left out. One id first
-    seen in February belongs to an earlier cohort, outside the range."""
+    after. 3 ids new on 03-11 make a cohort of their own. Cohorts are weeks, not attributes
+    that single a person out: small ones are answered. One id first seen in February
+    belongs to an earlier cohort, outside the range."""
     monday = datetime(2026, 3, 2, 12, tzinfo=UTC)
 
     def session(analytics_id: str, day: int) -> dict[str, Any]:
@@ -355,7 +358,8 @@ async def test_retention_weekly_cohorts_of_tier_one_visitors(overt: Overt) -> No
     response = await post(overt, "retention", date_range=["2026-03-02", "2026-03-22"])
     assert response.status_code == 200, response.text
     assert response.json()["cohorts"] == [
-        {"week": "2026-03-02", "visitors": 6, "returned": [6, 5, None]}
+        {"week": "2026-03-02", "visitors": 6, "returned": [6, 5, 2]},
+        {"week": "2026-03-09", "visitors": 3, "returned": [3]},
     ]
 
 

@@ -32,6 +32,7 @@ from tests.helpers.traffic import agent, ask, rows
 pytestmark = pytest.mark.anyio
 
 GOOGLE = "https://www.google.com/"
+RARE = "https://rare.example/"
 CARRIED = [
     "session_entry_path",
     "session_referrer",
@@ -132,17 +133,19 @@ async def test_the_k_check_sample_never_changes_the_verdict(
     overt: Overt, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With a one-event sample, every side that has events is counted again in full: the
-    verdicts are the exact counts' (x0 alone on /about: 1 visitor, refused on either side)."""
+    verdicts are the exact counts' (x0 alone from rare.example: 1 visitor, refused on either
+    side)."""
     await traffic(overt)
-    about = overt.event(u="https://example.com/about")
-    assert (await overt.send([about], **agent("x0"))).status_code == 202
+    about = overt.event(u="https://example.com/about", r=RARE)
+    engagement = overt.event(n="engagement", u="https://example.com/about", v=about["i"], e=3000)
+    assert (await overt.send([about, engagement], **agent("x0"))).status_code == 202
     await overt.drained()
     monkeypatch.setattr(query_engine, "k_check_sample", lambda k: 1)
     google = {"dimension": "source", "op": "is", "values": ["Google"]}
     assert await rows(overt, metrics=["visitors"], filters=google) == [[[], [2]]]
-    docs = {"dimension": "page", "op": "is", "values": ["/docs"]}
-    assert await rows(overt, metrics=["pageviews"], filters=docs) == [[[], [2]]]
-    only_x0 = {"dimension": "page", "op": "is", "values": ["/about"]}
+    spring = {"dimension": "utm_campaign", "op": "is", "values": ["spring"]}
+    assert await rows(overt, metrics=["pageviews"], filters=spring) == [[[], [4]]]
+    only_x0 = {"dimension": "referrer", "op": "contains", "values": ["rare.example"]}
     for filters in (only_x0, {"not": only_x0}):
         problem = assert_problem(
             await ask(overt, metrics=["visitors"], filters=filters), 422, "k-anonymity"

@@ -8,9 +8,11 @@ Raw path, one SQL statement in four steps:
    there); only the exit page, which changes as a session goes on, joins events to
    sessions. Session facts for engagement (and returning visitors) are joined after the
    grouping, once per group and session instead of once per event.
-2. `sized`: each group's distinct visitors; a group under k becomes "(other)" (k-anonymity),
-   so the (other) row is aggregated from its sessions again: distinct counts of the folded
-   set are recomputed, never summed.
+2. `sized` (only for a breakdown by a quasi-identifier, see privacy.py): each group's
+   distinct visitors; a group under k becomes
+   "(other)" (k-anonymity), so the (other) row is aggregated from its sessions again:
+   distinct counts of the folded set are recomputed, never summed. Breakdowns by time,
+   page, goal... are never folded.
 3. `ranked` (only for percentiles): rank of each session's value inside its row.
 4. the rows: counts, sums, nearest-rank percentiles.
 
@@ -55,6 +57,7 @@ from services.api.engagement.rules import engaged_condition
 from services.api.engagement.schemas import Definition
 from services.api.engagement.service import answering_definition
 from services.api.stats.exceptions import KAnonymityRefused, PatternRefused, QueryTimeout
+from services.api.stats.privacy import quasi_identifiers
 from services.api.stats.schemas import (
     MISSING,
     OTHER,
@@ -130,6 +133,7 @@ class Answer:
     folded_groups: int
     suppressed: bool
     total_rows: int
+    folded_visitors: int = 0  # visitors in the (other) row shown (0 when none is shown)
 
 
 def dimension_value(dimension: str, *, dialect_name: str, timezone: str) -> ColumnElement[Any]:
@@ -206,6 +210,13 @@ class QueryScope:
     query: QueryIn
     join_sessions: bool
 
+    @property
+    def guarded(self) -> list[str]:
+        """The quasi-identifiers this query touches (dimensions, then filters): k applies
+        to it only when there is one."""
+        filtered = filter_dimensions(self.query.filters) if self.query.filters else []
+        return quasi_identifiers([*self.query.dimensions, *filtered])
+
     def source(self) -> FromClause:
         if self.join_sessions:
             return events.outerjoin(sessions, sessions.c.session_id == events.c.session_id)
@@ -240,10 +251,14 @@ def k_check_sample(k: int) -> int:
 async def check_k_anonymity(
     *, engine: AsyncEngine, scope: QueryScope, k: int, timeout_s: float
 ) -> None:
-    """Refuse filters that match, or leave out, the events of fewer than k visitors.
+    """Refuse filters that match, or leave out, the events of fewer than k visitors, in a
+    query that touches a quasi-identifier (`QueryScope.guarded`); other queries single no
+    one out and are answered whole.
 
     The second test stops differencing: (everyone) minus (everything but X's events) is X,
-    so a filter that leaves out a small group is as revealing as one that selects it.
+    so a filter that leaves out a small group is as revealing as one that selects it. It
+    matters as much when only the dimensions are quasi-identifiers: a country breakdown with
+    and without "page is not /x" would tell where /x's one visitor came from.
 
     Only "some, but fewer than k" matters, so each side (matched, left out) first counts the
     distinct visitors among at most `k_check_sample(k)` of its events, a scan that stops
@@ -251,7 +266,7 @@ async def check_k_anonymity(
     counted whole. Only a full sample with fewer than k visitors (a few visitors with many
     events) is counted again over all its events. The verdict is the exact count's.
     """
-    if scope.query.filters is None:
+    if scope.query.filters is None or not scope.guarded or k <= 1:
         return
     matched = filter_condition(
         scope.query.filters, dialect_name=scope.dialect_name, timezone=scope.timezone
@@ -406,13 +421,15 @@ def _ranked(sized: Any, dims: list[Any]) -> Select[Any]:
 async def run_raw(
     *, engine: AsyncEngine, scope: QueryScope, definition: Definition, timeout_s: float
 ) -> Answer:
-    """Group, fold under k, aggregate; rows sorted and paginated as the query asks."""
+    """Group, fold under k (a breakdown by a quasi-identifier only), aggregate; rows sorted
+    and paginated as the query asks."""
     query = scope.query
     metrics = set(query.metrics)
-    per_session = _per_session(scope, definition, metrics).subquery("per_session")
     dim_names = [f"d{i}" for i in range(len(query.dimensions))]
     k = definition.k
-    if dim_names:
+    folds = bool(quasi_identifiers(query.dimensions)) and k > 1
+    per_session = _per_session(scope, definition, metrics).subquery("per_session")
+    if folds:
         # Distinct visitors per group without a self-join (PostgreSQL has no DISTINCT in
         # window functions): the highest dense rank of visitor_hash inside the group.
         groups = [per_session.c[n] for n in dim_names]
@@ -446,15 +463,22 @@ async def run_raw(
     goal_total = None
     if Metric.conversion_rate in metrics and "goal" in query.dimensions:
         goal_total = await _sessions_in_scope(engine=engine, scope=scope, timeout_s=timeout_s)
-    group_key: Any = literal("")
-    for n in dim_names:
-        group_key = group_key + rows.c[f"original_{n}"] + "\x1f"
+    # Per row (when groups fold): its visitors, and how many groups were folded into it.
+    counted_visitors: Any = literal(0)
+    groups_in_row: Any = literal(1)
+    if folds:
+        group_key: Any = literal("")
+        for n in dim_names:
+            group_key = group_key + rows.c[f"original_{n}"] + "\x1f"
+        counted_visitors = func.count(rows.c.visitor_hash.distinct())
+        groups_in_row = func.count(group_key.distinct())
     statement = select(
         *(rows.c[n] for n in dim_names),
         *(_metric_column(m, rows, goal_total).label(m.value) for m in query.metrics),
         func.count(rows.c.visitor_hash.distinct()).label("row_visitors"),
+        counted_visitors.label("counted_visitors"),
         func.max(rows.c.was_small).label("folded"),
-        func.count(group_key.distinct()).label("groups"),
+        groups_in_row.label("groups"),
     ).group_by(*(rows.c[n] for n in dim_names))
     async with reading(engine, timeout_s, filtered=query.filters is not None) as conn:
         result = (await conn.execute(statement)).all()
@@ -464,6 +488,7 @@ async def run_raw(
                 [str(row._mapping[n]) for n in dim_names],
                 [_number(m, row._mapping[m.value]) for m in query.metrics],
                 int(row.row_visitors),
+                int(row.counted_visitors),
                 bool(row.folded),
             )
             for row in result
@@ -502,23 +527,25 @@ def _sort_key(
     return lambda row: (row[1][index] is not None, row[1][index] or 0)
 
 
-def shape_rows(
-    rows: list[tuple[list[str], list[int | float | None], int, bool]],
-    *,
-    query: QueryIn,
-    k: int,
-    folded_groups: int,
-) -> Answer:
-    """Drop an (other) row that is itself under k, order, paginate."""
+# (dimension values, metric values, visitors, visitors counting toward k, folded)
+ShapedRow = tuple[list[str], list[int | float | None], int, int, bool]
+
+
+def shape_rows(rows: list[ShapedRow], *, query: QueryIn, k: int, folded_groups: int) -> Answer:
+    """Drop an (other) row that is itself under k, order, paginate.
+
+    A total (no dimensions) is never refused here: a site's own totals single no one out,
+    and filters on a quasi-identifier were held to k before (`check_k_anonymity`)."""
     suppressed = False
+    folded_visitors = 0
     kept: list[tuple[list[str], list[int | float | None]]] = []
-    for dimensions, values, visitors, folded in rows:
-        if folded and visitors < k:
+    for dimensions, values, visitors, counting, folded in rows:
+        if folded and counting < k:
             suppressed = True
             continue
+        if folded:
+            folded_visitors = visitors
         kept.append((dimensions, values))
-    if not query.dimensions and rows and 0 < rows[0][2] < k:
-        raise KAnonymityRefused(k, "the date range has fewer than k visitors")
     names = [m.value for m in query.metrics]
     orders = list(query.order_by)
     if not orders:
@@ -533,7 +560,11 @@ def shape_rows(
     kept.sort(key=lambda row: OTHER in row[0])  # (other) last
     page = kept[query.offset : query.offset + query.limit]
     return Answer(
-        rows=page, folded_groups=folded_groups, suppressed=suppressed, total_rows=len(kept)
+        rows=page,
+        folded_groups=folded_groups,
+        suppressed=suppressed,
+        total_rows=len(kept),
+        folded_visitors=folded_visitors,
     )
 
 
@@ -576,13 +607,12 @@ def rollup_eligible(query: QueryIn, timezone: str) -> bool:
 
 
 async def run_rollup(
-    *, engine: AsyncEngine, query: QueryIn, timezone: str, definition: Definition, timeout_s: float
+    *, engine: AsyncEngine, query: QueryIn, timezone: str, timeout_s: float
 ) -> Answer:
     """The same answer from page_hourly / site_hourly.
 
-    Folding: daily visitor counts add up (disjoint hashes), so an (other) row of time
-    buckets is a sum. Visitors of several pages do not add up (one visitor can see many),
-    so on this path folded pages are left out whole (`suppressed`), never shown as a sum.
+    Nothing folds here: the rollups answer only totals, time buckets and pages (no
+    filters), which single no one out (privacy.py), so k does not apply.
     """
     table = page_hourly if query.dimensions == ["page"] else site_hourly
     start, end = day_bounds(*query.date_range, timezone)
@@ -605,25 +635,33 @@ async def run_rollup(
     )
     async with reading(engine, timeout_s, filtered=False) as conn:
         result = (await conn.execute(statement)).mappings().all()
-    k = definition.k
-    rows: list[tuple[list[str], list[int | float | None], int, bool]] = []
-    other = dict.fromkeys(sums, 0)
-    folded_groups = 0
+    rows: list[ShapedRow] = []
     for row in result:
-        visitors = int(row["visitors"])
-        if groups and visitors < k:
-            folded_groups += 1
-            for name in other:
-                other[name] += int(row[name])
-            continue
         values: list[int | float | None] = [int(row[ROLLUP_METRICS[m]]) for m in query.metrics]
-        rows.append(([str(row["d0"])] if groups else [], values, visitors, False))
-    if folded_groups:
-        # Pages: visitors=0 marks the (other) row for removal by shape_rows.
-        visitors = other["visitors"] if table is site_hourly else 0
-        values = [other[ROLLUP_METRICS[m]] for m in query.metrics]
-        rows.append(([OTHER], list(values), visitors, True))
-    return shape_rows(rows, query=query, k=k, folded_groups=folded_groups)
+        rows.append(([str(row["d0"])] if groups else [], values, int(row["visitors"]), 0, False))
+    return shape_rows(rows, query=query, k=1, folded_groups=0)
+
+
+def privacy_notes(answer: Answer, *, k: int, guarded: list[str]) -> list[str]:
+    """What k did to an answer, in words a person can be shown beside it."""
+    if not guarded:
+        return []
+    if k <= 1:
+        return ["k-anonymity is off for this site (k = 1): small groups are shown as they are"]
+    notes = []
+    groups, are = ("group", "is") if answer.folded_groups == 1 else ("groups", "are")
+    if answer.folded_visitors:
+        people = "visitor" if answer.folded_visitors == 1 else "visitors"
+        notes.append(
+            f"{answer.folded_visitors} {people} in {answer.folded_groups} {groups} smaller "
+            f"than {k} {are} shown as (other)"
+        )
+    if answer.suppressed:
+        notes.append(
+            f"{answer.folded_groups} {groups} smaller than {k} {are} left out: "
+            f"even together they are fewer than {k} visitors"
+        )
+    return notes
 
 
 async def answer_query(*, engine: AsyncEngine, query: QueryIn, timeout_s: float) -> QueryOut:
@@ -636,11 +674,7 @@ async def answer_query(*, engine: AsyncEngine, query: QueryIn, timeout_s: float)
     rollup = rollup_eligible(query, timezone)
     if rollup:
         answer = await run_rollup(
-            engine=engine,
-            query=query,
-            timezone=timezone,
-            definition=definition,
-            timeout_s=timeout_s,
+            engine=engine, query=query, timezone=timezone, timeout_s=timeout_s
         )
     else:
         # The refusal check and the answer run side by side (two connections); the answer is
@@ -665,6 +699,8 @@ async def answer_query(*, engine: AsyncEngine, query: QueryIn, timeout_s: float)
             suppressed=answer.suppressed,
             total_rows=answer.total_rows,
             source="rollup" if rollup else "raw",
+            guarded=scope.guarded,
+            notes=privacy_notes(answer, k=definition.k, guarded=scope.guarded),
         ),
         query=query,
     )
