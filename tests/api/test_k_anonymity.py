@@ -1,6 +1,7 @@
 """k where it protects, on both backends: k-anonymity folds breakdowns by the
 quasi-identifiers (where, which device, where from) and refuses filters on them that single
-out fewer than k visitors; a site's own totals, time series and pages are always answered."""
+out fewer than k visitors; a site's own totals, time series and pages are always answered.
+Only visitors with engagement count toward k, so bare hits cannot pad a group up to k."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from shared.settings import Settings
 from shared.sites import create_site
 from tests.helpers.overt import Overt, make_app, running
 from tests.helpers.problems import assert_problem
-from tests.helpers.traffic import ask, rows, visit
+from tests.helpers.traffic import ask, days, rows, traffic, visit
 
 pytestmark = pytest.mark.anyio
 
@@ -158,3 +159,36 @@ async def test_with_k_one_nothing_folds(geo: Overt) -> None:
     ]
     germany = {"dimension": "country", "op": "is", "values": ["DE"]}
     assert await rows(geo, metrics=["visitors"], filters=germany) == [[[], [1]]]
+
+
+RARE = "https://rare.example/"
+
+
+async def test_bare_hits_do_not_pad_a_group_up_to_k(overt: Overt) -> None:
+    """One real visitor from a rare referrer and k-1 = 4 fake ones (a bare pageview each,
+    through the anonymous /e): the group still counts one visitor toward k."""
+    await traffic(overt)
+    await visit(overt, "victim", "/pricing", referrer=RARE, engaged_ms=31_000)
+    for i in range(4):
+        await visit(overt, f"fake{i}", "/pricing", referrer=RARE)
+    await overt.drained()
+    response = await ask(overt, metrics=["visitors", "engaged_time_total"], dimensions=["source"])
+    assert response.status_code == 200, response.text
+    body = response.json()
+    sources = [row["dimensions"][0] for row in body["results"]]
+    assert "rare.example" not in sources
+    assert "Google" in sources  # six engaged visitors: shown
+    assert "31000" not in response.text
+    assert body["meta"]["suppressed"] is True  # rare.example + Bing + DDG: one engaged visitor
+    rare = {"dimension": "referrer", "op": "is", "values": [RARE]}
+    refused = await ask(overt, metrics=["visitors", "engaged_time_total"], filters=rare)
+    assert_problem(refused, 422, "k-anonymity")
+    assert "31000" not in refused.text
+    after = await overt.client.post(
+        "/v1/reports/after-the-click",
+        json={"site_id": overt.site.id, "date_range": days(), "by": "referrer"},
+        headers={"authorization": f"Bearer {overt.key}"},
+    )
+    assert after.status_code == 200, after.text
+    assert RARE not in [row["value"] for row in after.json()["rows"]]
+    assert after.json()["notes"]

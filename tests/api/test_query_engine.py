@@ -79,16 +79,19 @@ async def test_breakdowns_fold_small_groups_of_quasi_identifiers_only(overt: Ove
     assert response.status_code == 200, response.text
     body = response.json()
     got = [[row["dimensions"], row["metrics"]] for row in body["results"]]
-    # Bing (3) and DuckDuckGo (2) are each under k=5: one (other) row of 5 distinct visitors.
+    # Bing (3) and DuckDuckGo (2) are each under k=5 and fold. Their 5 visitors are bare
+    # hits (one pageview, no engaged time), none of which counts toward k: the (other) row
+    # is left out too.
     assert got == [
         [["Direct"], [6, 1, round(1 / 6, 4)]],
         [["Google"], [6, 6, 1.0]],
-        [["(other)"], [5, 0, 0.0]],
     ]
     assert body["meta"]["folded_groups"] == 2
-    assert body["meta"]["suppressed"] is False
+    assert body["meta"]["suppressed"] is True
     assert body["meta"]["guarded"] == ["source"]
-    assert body["meta"]["notes"] == ["5 visitors in 2 groups smaller than 5 are shown as (other)"]
+    assert body["meta"]["notes"][0] == (
+        "2 groups smaller than 5 are left out: even together they are fewer than 5 visitors"
+    )
 
     # Pages single no one out: /docs (b0 alone) is shown, nothing folds.
     response = await ask(overt, metrics=["visitors", "pageviews"], dimensions=["page"])
@@ -163,8 +166,10 @@ async def test_filter_tree(overt: Overt) -> None:
     assert await visitors({"dimension": "prop:plan", "op": "is", "values": ["pro"]}) == 5
     assert await visitors({"dimension": "goal", "op": "is", "values": ["Signup"]}) == 5
     assert await visitors({"dimension": "goal", "op": "is", "values": ["pageview"]}) == 0
-    either = {"or": [google, {"dimension": "entry_page", "op": "is", "values": ["/"]}]}
-    assert await visitors(either) == 12
+    # Google or /blog: leaves out B, six visitors with engaged time (Google or / would leave
+    # out only the bare hits of C and D, which do not count toward k: refused).
+    either = {"or": [google, {"dimension": "entry_page", "op": "is", "values": ["/blog"]}]}
+    assert await visitors(either) == 11
     not_google = {
         "and": [{"not": google}, {"dimension": "page", "op": "is_not", "values": ["/blog"]}]
     }

@@ -5,10 +5,10 @@ Traffic, sent through POST /e and the worker (k = 2):
 
     g0, g1: land on /pricing?utm_campaign=spring from Google, then (a later request) open
             /docs from /pricing (an internal referrer) and report 5 s there.
-    d0, d1: direct, on / only.
+    d0, d1: direct, on / only, and report 1 s there (engaged time, so they count toward k).
 
 So the sessions' source is Google for g*, Direct for d*; the /docs pageviews' own source is
-Internal. 4 visitors, 6 pageviews, 2 engagement events.
+Internal. 4 visitors, 6 pageviews, 4 engagement events.
 """
 
 from __future__ import annotations
@@ -56,9 +56,9 @@ async def traffic(overt: Overt) -> None:
         engagement = overt.event(n="engagement", u="https://example.com/docs", v=docs["i"], e=5000)
         assert (await overt.send([docs, engagement], **agent(who))).status_code == 202
     for who in ("d0", "d1"):
-        assert (
-            await overt.send([overt.event(u="https://example.com/")], **agent(who))
-        ).status_code == 202
+        home = overt.event(u="https://example.com/")
+        engagement = overt.event(n="engagement", u="https://example.com/", v=home["i"], e=1000)
+        assert (await overt.send([home, engagement], **agent(who))).status_code == 202
     await overt.drained()
 
 
@@ -72,7 +72,7 @@ async def stored(overt: Overt) -> list[dict[str, Any]]:
 async def test_ingest_copies_the_session_attribution_onto_every_event(overt: Overt) -> None:
     await traffic(overt)
     rows_ = await stored(overt)
-    assert len(rows_) == 8
+    assert len(rows_) == 10
     google = [row for row in rows_ if row["path"] != "/"]
     direct = [row for row in rows_ if row["path"] == "/"]
     assert sorted((row["name"], row["path"], row["source"]) for row in google) == [
@@ -108,7 +108,7 @@ async def test_queries_read_the_session_source_of_every_event(overt: Overt) -> N
         metrics=["sessions", "engaged_sessions", "engaged_time_total"],
         dimensions=["utm_campaign"],
         filters={"dimension": "page", "op": "matches", "values": [".*"]},
-    ) == [[["(none)"], [2, 0, 0]], [["spring"], [2, 2, 10_000]]]
+    ) == [[["(none)"], [2, 0, 2000]], [["spring"], [2, 2, 10_000]]]
     assert await rows(
         overt,
         metrics=["visitors"],

@@ -12,6 +12,10 @@ answered whole, whatever their size.
 
 Unknown dimensions count as quasi-identifiers (fail closed): a dimension added later is
 guarded until it is named here as answered whole.
+
+Which visitors count toward k: only those with engagement (`counts_toward_k` in query.py):
+anyone can send bare hits through the anonymous /e, and k-1 of them around one real
+visitor would otherwise make a group of k whose numbers are that visitor's.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ Raw path, one SQL statement in four steps:
    sessions. Session facts for engagement (and returning visitors) are joined after the
    grouping, once per group and session instead of once per event.
 2. `sized` (only for a breakdown by a quasi-identifier, see privacy.py): each group's
-   distinct visitors; a group under k becomes
+   distinct visitors that count toward k (`counts_toward_k`); a group under k becomes
    "(other)" (k-anonymity), so the (other) row is aggregated from its sessions again:
    distinct counts of the folded set are recomputed, never summed. Breakdowns by time,
    page, goal... are never folded.
@@ -125,6 +125,23 @@ async def reading(
         if filtered:
             raise PatternRefused() from exc
         raise
+
+
+ENGAGED = "who engaged (time on a page or a second page; single hits do not count toward k)"
+
+
+def counts_toward_k(facts: FromClause) -> ColumnElement[bool]:
+    """Whether a session's visitor counts toward k: the session shows engagement (engaged
+    time reported by the page, or a second pageview), not a bare hit.
+
+    Anyone can send events through the anonymous /e: k-1 bare pageviews from made-up
+    visitors would otherwise pad a group around one real visitor up to k and reveal that
+    visitor's exact numbers. Counting only sessions with engagement makes each fake cost a
+    scripted engaged visit instead of one request, and keeps crawlers and prefetches that
+    pass the bot filter from counting at all. Groups are folded, and filters refused, on
+    this count; the `visitors` shown still count every visitor hash.
+    """
+    return or_(facts.c.engaged_ms > 0, facts.c.pageviews >= 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,9 +268,9 @@ def k_check_sample(k: int) -> int:
 async def check_k_anonymity(
     *, engine: AsyncEngine, scope: QueryScope, k: int, timeout_s: float
 ) -> None:
-    """Refuse filters that match, or leave out, the events of fewer than k visitors, in a
-    query that touches a quasi-identifier (`QueryScope.guarded`); other queries single no
-    one out and are answered whole.
+    """Refuse filters that match, or leave out, the events of fewer than k visitors (those
+    that count toward k, `counts_toward_k`), in a query that touches a quasi-identifier
+    (`QueryScope.guarded`); other queries single no one out and are answered whole.
 
     The second test stops differencing: (everyone) minus (everything but X's events) is X,
     so a filter that leaves out a small group is as revealing as one that selects it. It
@@ -262,9 +279,10 @@ async def check_k_anonymity(
 
     Only "some, but fewer than k" matters, so each side (matched, left out) first counts the
     distinct visitors among at most `k_check_sample(k)` of its events, a scan that stops
-    early: k or more there settles it, and a side with fewer events than the sample was
-    counted whole. Only a full sample with fewer than k visitors (a few visitors with many
-    events) is counted again over all its events. The verdict is the exact count's.
+    early: k or more counted visitors there settles it, and a side with fewer events than
+    the sample was counted whole. Only a full sample with fewer than k (a few visitors with
+    many events, or many bare hits) is counted again over all its events. The verdict is
+    the exact count's: a side with any visitor but fewer than k that count is refused.
     """
     if scope.query.filters is None or not scope.guarded or k <= 1:
         return
@@ -273,44 +291,55 @@ async def check_k_anonymity(
     )
     sides = (matched, not_(matched))
     base = scope.conditions(with_filters=False)
+    facts = sessions.alias("k_facts")
+    source = scope.source().outerjoin(facts, facts.c.session_id == events.c.session_id)
+    counted = case((counts_toward_k(facts), events.c.visitor_hash))
     sample = k_check_sample(k)
     parts = []
     for side, condition in enumerate(sides):
         limited = (
-            select(events.c.visitor_hash)
-            .select_from(scope.source())
+            select(events.c.visitor_hash, counted.label("counted"))
+            .select_from(source)
             .where(*base, condition)
             .limit(sample)
             .subquery(f"side_{side}")
         )
-        parts.append(select(literal(side).label("side"), limited.c.visitor_hash))
+        parts.append(select(literal(side).label("side"), limited.c.visitor_hash, limited.c.counted))
     both = union_all(*parts).subquery("sides")
     statement = select(
-        both.c.side, func.count(both.c.visitor_hash.distinct()), func.count()
+        both.c.side,
+        func.count(both.c.visitor_hash.distinct()),
+        func.count(both.c.counted.distinct()),
+        func.count(),
     ).group_by(both.c.side)
-    visitors = [0, 0]
+    visitors = [(0, 0), (0, 0)]  # per side: (every visitor, those that count toward k)
     async with reading(engine, timeout_s, filtered=True) as conn:
-        for side, distinct, rows in (await conn.execute(statement)).all():
-            visitors[int(side)] = int(distinct)
-            if int(distinct) < k and int(rows) >= sample:
+        for side, distinct, counting, rows in (await conn.execute(statement)).all():
+            visitors[int(side)] = (int(distinct), int(counting))
+            if int(counting) < k and int(rows) >= sample:
                 exact = (
-                    select(func.count(events.c.visitor_hash.distinct()))
-                    .select_from(scope.source())
+                    select(
+                        func.count(events.c.visitor_hash.distinct()), func.count(counted.distinct())
+                    )
+                    .select_from(source)
                     .where(*base, sides[int(side)])
                 )
-                visitors[int(side)] = int((await conn.execute(exact)).scalar_one())
-    selected, left_out = visitors
-    if 0 < int(selected) < k:
-        raise KAnonymityRefused(k, "the filters select fewer than k visitors")
-    if 0 < int(left_out) < k:
+                every, counting_all = (await conn.execute(exact)).one()
+                visitors[int(side)] = (int(every), int(counting_all))
+    (selected, selected_counting), (left_out, left_out_counting) = visitors
+    if selected > 0 and selected_counting < k:
+        raise KAnonymityRefused(k, f"the filters select fewer than k visitors {ENGAGED}")
+    if left_out > 0 and left_out_counting < k:
         raise KAnonymityRefused(
             k,
-            "the filters leave out the events of fewer than k visitors "
+            f"the filters leave out the events of fewer than k visitors {ENGAGED} "
             "(comparing with the unfiltered answer would reveal them)",
         )
 
 
-def _per_session(scope: QueryScope, definition: Definition, metrics: set[Metric]) -> Select[Any]:
+def _per_session(
+    scope: QueryScope, definition: Definition, metrics: set[Metric], *, folds: bool
+) -> Select[Any]:
     dims = [
         dimension_expression(d, dialect_name=scope.dialect_name, timezone=scope.timezone).label(
             f"d{i}"
@@ -337,18 +366,23 @@ def _per_session(scope: QueryScope, definition: Definition, metrics: set[Metric]
         .where(*where)
         .group_by(*dims, events.c.session_id, events.c.visitor_hash)
     )
-    if not metrics & SESSION_METRICS:
+    if not folds and not metrics & SESSION_METRICS:
         return grouped
-    # Session facts, joined once per (row, session) after the grouping, not once per event.
+    # Session facts, joined once per (row, session) after the grouping, not once per event:
+    # whether the visitor counts toward k (when groups fold), and the session metrics.
     inner = grouped.subquery("grouped")
     facts = sessions.alias("facts")
-    engaged = engaged_condition(
-        definition,
-        engaged_ms=facts.c.engaged_ms,
-        pageviews=facts.c.pageviews,
-        goals=facts.c.goals,
-    )
-    extra: list[Label[Any]] = [case((engaged, 1), else_=0).label("engaged")]
+    extra: list[Label[Any]] = []
+    if folds:
+        extra.append(case((counts_toward_k(facts), inner.c.visitor_hash)).label("counted_visitor"))
+    if metrics & {Metric.engaged_sessions, Metric.engagement_rate}:
+        engaged = engaged_condition(
+            definition,
+            engaged_ms=facts.c.engaged_ms,
+            pageviews=facts.c.pageviews,
+            goals=facts.c.goals,
+        )
+        extra.append(case((engaged, 1), else_=0).label("engaged"))
     if Metric.returning_visitors in metrics:
         earlier = sessions.alias("earlier")
         returning = and_(
@@ -428,22 +462,25 @@ async def run_raw(
     dim_names = [f"d{i}" for i in range(len(query.dimensions))]
     k = definition.k
     folds = bool(quasi_identifiers(query.dimensions)) and k > 1
-    per_session = _per_session(scope, definition, metrics).subquery("per_session")
+    per_session = _per_session(scope, definition, metrics, folds=folds).subquery("per_session")
     if folds:
-        # Distinct visitors per group without a self-join (PostgreSQL has no DISTINCT in
-        # window functions): the highest dense rank of visitor_hash inside the group.
+        # Distinct visitors that count toward k per group without a self-join (PostgreSQL
+        # has no DISTINCT in window functions): the highest dense rank of counted_visitor
+        # inside the group, ranked apart from the rows without one (NULL).
         groups = [per_session.c[n] for n in dim_names]
+        counting = per_session.c.counted_visitor.is_not(None)
         ranked_visitors = select(
             per_session,
             func.dense_rank()
-            .over(partition_by=groups, order_by=per_session.c.visitor_hash)
+            .over(partition_by=[*groups, counting], order_by=per_session.c.counted_visitor)
             .label("visitor_rank"),
         ).subquery("visitor_ranks")
+        counted_rank = case(
+            (ranked_visitors.c.counted_visitor.is_not(None), ranked_visitors.c.visitor_rank),
+            else_=0,
+        )
         small = (
-            func.max(ranked_visitors.c.visitor_rank).over(
-                partition_by=[ranked_visitors.c[n] for n in dim_names]
-            )
-            < k
+            func.max(counted_rank).over(partition_by=[ranked_visitors.c[n] for n in dim_names]) < k
         )
         folded = [
             case((small, literal(OTHER)), else_=ranked_visitors.c[n]).label(n) for n in dim_names
@@ -463,14 +500,14 @@ async def run_raw(
     goal_total = None
     if Metric.conversion_rate in metrics and "goal" in query.dimensions:
         goal_total = await _sessions_in_scope(engine=engine, scope=scope, timeout_s=timeout_s)
-    # Per row (when groups fold): its visitors, and how many groups were folded into it.
+    # Per row: visitors counting toward k, and how many groups were folded into it.
     counted_visitors: Any = literal(0)
     groups_in_row: Any = literal(1)
     if folds:
         group_key: Any = literal("")
         for n in dim_names:
             group_key = group_key + rows.c[f"original_{n}"] + "\x1f"
-        counted_visitors = func.count(rows.c.visitor_hash.distinct())
+        counted_visitors = func.count(rows.c.counted_visitor.distinct())
         groups_in_row = func.count(group_key.distinct())
     statement = select(
         *(rows.c[n] for n in dim_names),
@@ -660,6 +697,11 @@ def privacy_notes(answer: Answer, *, k: int, guarded: list[str]) -> list[str]:
         notes.append(
             f"{answer.folded_groups} {groups} smaller than {k} {are} left out: "
             f"even together they are fewer than {k} visitors"
+        )
+    if answer.folded_groups:
+        notes.append(
+            f"a group is shown when at least {k} of its visitors engaged (time on a page or "
+            "a second page): single hits do not count toward k"
         )
     return notes
 

@@ -28,7 +28,7 @@ router = APIRouter(prefix="/v1")  # composed with the other domains by services.
     summary="Aggregate metrics for one site and date range, by dimensions, filtered",
     description="k-anonymity guards the quasi-identifiers (where: country; which device: "
     "device, browser, OS; where from: referrer, source, medium, UTM fields, props). In a "
-    "breakdown by one, rows with fewer than k distinct visitors fold into one "
+    "breakdown by one, rows with fewer than k distinct engaged visitors fold into one "
     "(other) row; in a query that touches one, filters that select, or leave out, fewer than "
     "k visitors are refused (422 k-anonymity). Totals, time series and breakdowns by page, "
     "entry / exit page or goal are always answered. `meta.notes` says what was folded.",
@@ -44,7 +44,7 @@ async def query(body: QueryIn, key: StatsKey, resources: ResourcesDep) -> QueryO
 @router.post(
     "/reports/after-the-click",
     summary="Per source or campaign: sessions, engagement, goals, returns, outcomes",
-    description="Rows (sources, campaigns) counting fewer than k distinct visitors "
+    description="Rows (sources, campaigns) counting fewer than k distinct engaged visitors "
     "fold into one (other) row (`notes` says what was folded); optional filters are the "
     "filter tree of POST /v1/query, refused as there (422 k-anonymity).",
     responses=problem_responses(*KEY_ERRORS, 404, 422, 503),

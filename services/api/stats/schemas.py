@@ -209,7 +209,7 @@ class QueryMeta(BaseModel):
     definition_version: int
     k: int = Field(
         description="k-anonymity: in a breakdown by a quasi-identifier (where, which device, "
-        "where from: see `guarded`), rows under k distinct visitors fold into (other); "
+        "where from: see `guarded`), rows under k distinct engaged visitors fold into (other); "
         "totals, time, pages and goals are answered whole. 1: off"
     )
     folded_groups: int = Field(description="groups folded into the (other) row")
