@@ -83,8 +83,8 @@ def assert_problem(response: httpx.Response, *statuses: int) -> None:
 
 
 def stored_count(live: Live) -> int:
-    """Pageviews stored for the live site, read from the database (/v1/query refuses
-    counts this small: they are below k visitors)."""
+    """Pageviews stored for the live site, read from the database: what was stored, not
+    what the API chooses to answer."""
 
     async def count() -> int:
         engine = create_engine(live.settings)

@@ -160,10 +160,21 @@ async def test_each_method_refuses_other_site_revoked_and_unscoped_keys(
     assert (current.version, current.k) == ((1, 7) if method == "PUT" else (0, 5))
 
 
+async def test_k_goes_from_one_to_fifty(overt: Overt) -> None:
+    """k = 1 turns k-anonymity off (an explicit choice); 50 is the most a site may ask."""
+    url = f"/v1/sites/{overt.site.id}/definitions"
+    writer = await writer_key(overt)
+    for k in (1, 50):
+        response = await overt.client.put(url, json={"k": k}, headers=auth(writer))
+        assert response.status_code == 200, response.text
+        assert (await current_definition(overt.resources.engine, overt.site.id)).k == k
+
+
 @pytest.mark.parametrize(
     "body",
     [
-        {"k": 1},
+        {"k": 0},
+        {"k": 51},
         {"engaged_min_pageviews": 0},
         {"high_intent_pages": ["pricing"]},
         {"intent_rules": [{"kind": "telepathy", "name": "x"}]},

@@ -71,7 +71,7 @@ async def test_every_metric_over_the_whole_range(overt: Overt) -> None:
     assert body["meta"]["k"] == 5
 
 
-async def test_breakdowns_fold_small_groups_into_other(overt: Overt) -> None:
+async def test_breakdowns_fold_small_groups_of_quasi_identifiers_only(overt: Overt) -> None:
     await traffic(overt)
     response = await ask(
         overt, metrics=["visitors", "engaged_sessions", "engagement_rate"], dimensions=["source"]
@@ -79,25 +79,30 @@ async def test_breakdowns_fold_small_groups_into_other(overt: Overt) -> None:
     assert response.status_code == 200, response.text
     body = response.json()
     got = [[row["dimensions"], row["metrics"]] for row in body["results"]]
-    # Bing (3) and DuckDuckGo (2) are each under k=5: one (other) row of 5 distinct visitors.
+    # Bing (3) and DuckDuckGo (2) are each under k=5 and fold. Their 5 visitors are bare
+    # hits (one pageview, no engaged time), none of which counts toward k: the (other) row
+    # is left out too.
     assert got == [
         [["Direct"], [6, 1, round(1 / 6, 4)]],
         [["Google"], [6, 6, 1.0]],
-        [["(other)"], [5, 0, 0.0]],
     ]
     assert body["meta"]["folded_groups"] == 2
-    assert body["meta"]["suppressed"] is False
+    assert body["meta"]["suppressed"] is True
+    assert body["meta"]["guarded"] == ["source"]
+    assert body["meta"]["notes"][0] == (
+        "2 groups smaller than 5 are left out: even together they are fewer than 5 visitors"
+    )
 
-    # /docs is b0 alone: folded, and the (other) row of one visitor is left out entirely.
+    # Pages single no one out: /docs (b0 alone) is shown, nothing folds.
     response = await ask(overt, metrics=["visitors", "pageviews"], dimensions=["page"])
     body = response.json()
     assert [[row["dimensions"], row["metrics"]] for row in body["results"]] == [
         [["/"], [6, 6]],
         [["/pricing"], [6, 6]],
         [["/blog"], [5, 5]],
+        [["/docs"], [1, 1]],
     ]
-    assert body["meta"]["suppressed"] is True
-    assert "/docs" not in response.text
+    assert (body["meta"]["suppressed"], body["meta"]["notes"]) == (False, [])
 
     assert await rows(overt, metrics=["visitors", "sessions"], dimensions=["entry_page"]) == [
         [["/"], [6, 6]],
@@ -126,7 +131,7 @@ async def test_order_and_pagination(overt: Overt) -> None:
         dimensions=["page"],
         order_by=[{"field": "page", "direction": "asc"}],
     )
-    assert [dims for dims, _ in by_name] == [["/"], ["/blog"], ["/pricing"]]
+    assert [dims for dims, _ in by_name] == [["/"], ["/blog"], ["/docs"], ["/pricing"]]
     response = await ask(
         overt,
         metrics=["visitors"],
@@ -139,8 +144,9 @@ async def test_order_and_pagination(overt: Overt) -> None:
         ],
     )
     body = response.json()
-    assert [row["dimensions"] for row in body["results"]] == [["/pricing"]]
-    assert body["meta"]["total_rows"] == 3
+    # /docs 1, /blog 5, then / and /pricing (6 each) by page, descending.
+    assert [row["dimensions"] for row in body["results"]] == [["/blog"]]
+    assert body["meta"]["total_rows"] == 4
 
 
 async def test_filter_tree(overt: Overt) -> None:
@@ -160,8 +166,10 @@ async def test_filter_tree(overt: Overt) -> None:
     assert await visitors({"dimension": "prop:plan", "op": "is", "values": ["pro"]}) == 5
     assert await visitors({"dimension": "goal", "op": "is", "values": ["Signup"]}) == 5
     assert await visitors({"dimension": "goal", "op": "is", "values": ["pageview"]}) == 0
-    either = {"or": [google, {"dimension": "entry_page", "op": "is", "values": ["/"]}]}
-    assert await visitors(either) == 12
+    # Google or /blog: leaves out B, six visitors with engaged time (Google or / would leave
+    # out only the bare hits of C and D, which do not count toward k: refused).
+    either = {"or": [google, {"dimension": "entry_page", "op": "is", "values": ["/blog"]}]}
+    assert await visitors(either) == 11
     not_google = {
         "and": [{"not": google}, {"dimension": "page", "op": "is_not", "values": ["/blog"]}]
     }
@@ -178,22 +186,32 @@ async def test_filters_isolating_fewer_than_k_are_refused(overt: Overt) -> None:
 
 
 async def test_differencing_two_filters_reveals_nothing_below_k(overt: Overt) -> None:
-    """b0 alone viewed /docs. Unfiltered pageviews are 18; if 'page is not /docs' answered 17,
-    the difference would show what b0 did. The engine refuses the second query, in every
-    spelling of the complement."""
+    """b0 alone viewed /docs. The page breakdown shows /docs anyway (pages single no one
+    out), so page filters are answered; but beside a breakdown by a quasi-identifier, if
+    'page is not /docs' answered Direct 5 where the unfiltered answer says 6, the difference
+    would tell where b0 came from. The engine refuses that, in every spelling of the
+    complement."""
     await traffic(overt)
     [[_, [everyone]]] = await rows(overt, metrics=["pageviews"])
     assert everyone == 18
     docs = {"dimension": "page", "op": "is", "values": ["/docs"]}
+    assert await rows(overt, metrics=["pageviews"], filters=docs) == [[[], [1]]]
     for complement in (
         {"dimension": "page", "op": "is_not", "values": ["/docs"]},
         {"not": docs},
         {"dimension": "page", "op": "matches", "values": ["^/(pricing|blog|)$"]},
     ):
-        response = await ask(overt, metrics=["pageviews"], filters=complement)
+        assert await rows(overt, metrics=["pageviews"], filters=complement) == [[[], [17]]]
+        response = await ask(
+            overt, metrics=["pageviews"], dimensions=["source"], filters=complement
+        )
         problem = assert_problem(response, 422, "k-anonymity")
         assert "leave out" in str(problem["detail"])
-    assert_problem(await ask(overt, metrics=["pageviews"], filters=docs), 422, "k-anonymity")
+    assert_problem(
+        await ask(overt, metrics=["pageviews"], dimensions=["device"], filters=docs),
+        422,
+        "k-anonymity",
+    )
     # Bing's 3 visitors: neither they nor everyone-but-them can be asked for.
     not_bing = {"not": {"dimension": "source", "op": "is", "values": ["Bing"]}}
     assert_problem(await ask(overt, metrics=["visitors"], filters=not_bing), 422, "k-anonymity")

@@ -59,10 +59,11 @@ async def test_after_the_click_per_source(overt: Overt) -> None:
         ["Direct", 6, 6, round(1 / 6, 4), 3000, 21_000, 0, 0.0, 0, None],
         # A: 12..17 s, all engaged, 5 of 6 reached Signup.
         ["Google", 6, 6, 1.0, 14_000, 87_000, 5, round(5 / 6, 4), 0, None],
-        # Bing (3) + DuckDuckGo (2), each under k: one row of 5.
-        ["(other)", 5, 5, 0.0, 0, 0, 0, 0.0, 0, None],
+        # Bing (3) + DuckDuckGo (2) fold; their 5 visitors are bare hits, none of which
+        # counts toward k, so the (other) row is left out too.
     ]
     assert (body["by"], body["definition_version"], body["k"]) == ("source", 0, 5)
+    assert "2 groups smaller than 5 are left out" in " ".join(body["notes"])
 
 
 @pytest.fixture
@@ -84,7 +85,6 @@ async def test_after_the_click_attaches_outcomes_from_a_provider(overt: Overt) -
     assert {row["value"]: row["outcomes"] for row in body["rows"]} == {
         "Direct": None,
         "Google": {"meetings_booked": 2.0},
-        "(other)": None,
     }
 
 
@@ -92,7 +92,8 @@ async def test_after_the_click_by_campaign_carries_the_campaigns_reported_outcom
     overt: Overt,
 ) -> None:
     """s0..s5 land from the newsletter campaign spring, t0..t4 from autumn, u0 and u1 from
-    tiny (2 < k: folded, and the (other) row of 2 is left out). The site reports for spring
+    tiny (2 < k: folded, and the (other) row of 2 is left out); each stays 2 s (engaged
+    time, so that they count toward k). The site reports for spring
     a deal won for 100 EUR, revenue of 50.50 EUR and a deal won without amount; for tiny a
     deal won; for autumn a meeting booked three days ago, outside the range. By campaign,
     spring carries its three, autumn none, tiny's appear nowhere; by utm_source, news (all
@@ -100,7 +101,9 @@ async def test_after_the_click_by_campaign_carries_the_campaigns_reported_outcom
     for prefix, campaign, count in (("s", "spring", 6), ("t", "autumn", 5), ("u", "tiny", 2)):
         landing = f"https://example.com/?utm_source=news&utm_campaign={campaign}"
         for i in range(count):
-            sent = await overt.send(overt.event(u=landing), **agent(f"{prefix}{i}"))
+            pageview = overt.event(u=landing)
+            stay = overt.event(n="engagement", u=landing, v=pageview["i"], e=2000)
+            sent = await overt.send([pageview, stay], **agent(f"{prefix}{i}"))
             assert sent.status_code == 202, sent.text
     await overt.drained()
     key = await full_key(overt)
@@ -152,7 +155,7 @@ async def funnel_traffic(overt: Overt) -> None:
     await overt.drained()
 
 
-async def test_funnel_counts_steps_in_order_and_hides_small_steps(overt: Overt) -> None:
+async def test_funnel_counts_steps_in_order_small_ones_too(overt: Overt) -> None:
     await funnel_traffic(overt)
     response = await post(
         overt, "funnel", steps=[{"page": "/"}, {"page": "/pric*"}, {"goal": "Signup"}]
@@ -185,14 +188,15 @@ async def test_funnel_counts_steps_in_order_and_hides_small_steps(overt: Overt) 
         },
     ]
     reverse = (await post(overt, "funnel", steps=[{"page": "/pricing"}, {"page": "/"}])).json()
-    # Only q0 and q1 did /pricing then /: 2 visitors < k, so no number is given.
+    # Only q0 and q1 did /pricing then /: 2 visitors < k, counted all the same (steps are
+    # pages and goals, which single no one out).
     assert reverse["steps"][1] == {
         "step": "page /",
-        "sessions": None,
-        "visitors": None,
-        "drop_off": None,
-        "conversion_from_start": None,
-        "suppressed": True,
+        "sessions": 2,
+        "visitors": 2,
+        "drop_off": 5,
+        "conversion_from_start": round(2 / 7, 4),
+        "suppressed": False,
     }
     assert reverse["steps"][0]["sessions"] == 7
 
@@ -244,14 +248,14 @@ async def test_funnel_takes_the_query_filter_tree(overt: Overt) -> None:
         (6, 6, 0, 1.0, False),
         (5, 5, 1, round(5 / 6, 4), False),
     ]
-    # Everyone but Google: 6 direct + 3 Bing start, 6 reach /pricing, only n0 and n1 (2 < k)
-    # sign up, so that step has no number.
+    # Everyone but Google: 6 direct + 3 Bing start, 6 reach /pricing, only n0 and n1 sign
+    # up (2 < k, a goal step: counted).
     others = await post(overt, "funnel", steps=FUNNEL_STEPS, filters={"not": GOOGLE_ONLY})
     assert others.status_code == 200, others.text
     assert step_counts(others.json()) == [
         (9, 9, None, 1.0, False),
         (6, 6, 3, round(6 / 9, 4), False),
-        (None, None, None, None, True),
+        (2, 2, 4, round(2 / 9, 4), False),
     ]
     # Filters test each step's events, as in /v1/query: a filter on the page of the first
     # step leaves the later steps nothing to count.
@@ -327,8 +331,9 @@ async def test_funnel_date_range_is_in_the_site_time_zone(overt: Overt) -> None:
 async def test_retention_weekly_cohorts_of_tier_one_visitors(overt: Overt) -> None:
     """Sessions are stored directly: the collector only accepts times from the last day,
     and cohorts need weeks. Cohort of 2026-03-02: 6 ids; 5 back the next week, 2 the one
-    after (under k: null). 3 ids new on 03-11 make a cohort under k: left out. One id first
-    seen in February belongs to an earlier cohort, outside the range."""
+    after. 3 ids new on 03-11 make a cohort of their own. Cohorts are weeks, not attributes
+    that single a person out: small ones are answered. One id first seen in February
+    belongs to an earlier cohort, outside the range."""
     monday = datetime(2026, 3, 2, 12, tzinfo=UTC)
 
     def session(analytics_id: str, day: int) -> dict[str, Any]:
@@ -355,7 +360,8 @@ async def test_retention_weekly_cohorts_of_tier_one_visitors(overt: Overt) -> No
     response = await post(overt, "retention", date_range=["2026-03-02", "2026-03-22"])
     assert response.status_code == 200, response.text
     assert response.json()["cohorts"] == [
-        {"week": "2026-03-02", "visitors": 6, "returned": [6, 5, None]}
+        {"week": "2026-03-02", "visitors": 6, "returned": [6, 5, 2]},
+        {"week": "2026-03-09", "visitors": 3, "returned": [3]},
     ]
 
 

@@ -5,10 +5,10 @@ Traffic, sent through POST /e and the worker (k = 2):
 
     g0, g1: land on /pricing?utm_campaign=spring from Google, then (a later request) open
             /docs from /pricing (an internal referrer) and report 5 s there.
-    d0, d1: direct, on / only.
+    d0, d1: direct, on / only, and report 1 s there (engaged time, so they count toward k).
 
 So the sessions' source is Google for g*, Direct for d*; the /docs pageviews' own source is
-Internal. 4 visitors, 6 pageviews, 2 engagement events.
+Internal. 4 visitors, 6 pageviews, 4 engagement events.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from tests.helpers.traffic import agent, ask, rows
 pytestmark = pytest.mark.anyio
 
 GOOGLE = "https://www.google.com/"
+RARE = "https://rare.example/"
 CARRIED = [
     "session_entry_path",
     "session_referrer",
@@ -55,9 +56,9 @@ async def traffic(overt: Overt) -> None:
         engagement = overt.event(n="engagement", u="https://example.com/docs", v=docs["i"], e=5000)
         assert (await overt.send([docs, engagement], **agent(who))).status_code == 202
     for who in ("d0", "d1"):
-        assert (
-            await overt.send([overt.event(u="https://example.com/")], **agent(who))
-        ).status_code == 202
+        home = overt.event(u="https://example.com/")
+        engagement = overt.event(n="engagement", u="https://example.com/", v=home["i"], e=1000)
+        assert (await overt.send([home, engagement], **agent(who))).status_code == 202
     await overt.drained()
 
 
@@ -71,7 +72,7 @@ async def stored(overt: Overt) -> list[dict[str, Any]]:
 async def test_ingest_copies_the_session_attribution_onto_every_event(overt: Overt) -> None:
     await traffic(overt)
     rows_ = await stored(overt)
-    assert len(rows_) == 8
+    assert len(rows_) == 10
     google = [row for row in rows_ if row["path"] != "/"]
     direct = [row for row in rows_ if row["path"] == "/"]
     assert sorted((row["name"], row["path"], row["source"]) for row in google) == [
@@ -107,7 +108,7 @@ async def test_queries_read_the_session_source_of_every_event(overt: Overt) -> N
         metrics=["sessions", "engaged_sessions", "engaged_time_total"],
         dimensions=["utm_campaign"],
         filters={"dimension": "page", "op": "matches", "values": [".*"]},
-    ) == [[["(none)"], [2, 0, 0]], [["spring"], [2, 2, 10_000]]]
+    ) == [[["(none)"], [2, 0, 2000]], [["spring"], [2, 2, 10_000]]]
     assert await rows(
         overt,
         metrics=["visitors"],
@@ -132,17 +133,19 @@ async def test_the_k_check_sample_never_changes_the_verdict(
     overt: Overt, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With a one-event sample, every side that has events is counted again in full: the
-    verdicts are the exact counts' (x0 alone on /about: 1 visitor, refused on either side)."""
+    verdicts are the exact counts' (x0 alone from rare.example: 1 visitor, refused on either
+    side)."""
     await traffic(overt)
-    about = overt.event(u="https://example.com/about")
-    assert (await overt.send([about], **agent("x0"))).status_code == 202
+    about = overt.event(u="https://example.com/about", r=RARE)
+    engagement = overt.event(n="engagement", u="https://example.com/about", v=about["i"], e=3000)
+    assert (await overt.send([about, engagement], **agent("x0"))).status_code == 202
     await overt.drained()
     monkeypatch.setattr(query_engine, "k_check_sample", lambda k: 1)
     google = {"dimension": "source", "op": "is", "values": ["Google"]}
     assert await rows(overt, metrics=["visitors"], filters=google) == [[[], [2]]]
-    docs = {"dimension": "page", "op": "is", "values": ["/docs"]}
-    assert await rows(overt, metrics=["pageviews"], filters=docs) == [[[], [2]]]
-    only_x0 = {"dimension": "page", "op": "is", "values": ["/about"]}
+    spring = {"dimension": "utm_campaign", "op": "is", "values": ["spring"]}
+    assert await rows(overt, metrics=["pageviews"], filters=spring) == [[[], [4]]]
+    only_x0 = {"dimension": "referrer", "op": "contains", "values": ["rare.example"]}
     for filters in (only_x0, {"not": only_x0}):
         problem = assert_problem(
             await ask(overt, metrics=["visitors"], filters=filters), 422, "k-anonymity"

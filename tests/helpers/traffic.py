@@ -30,6 +30,7 @@ async def visit(
     engaged_ms: int | None = None,
     scroll: int | None = None,
     extra: list[dict[str, object]] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> None:
     pageview = overt.event(u=f"https://example.com{path}", r=referrer)
     batch: list[dict[str, object]] = [pageview]
@@ -44,7 +45,7 @@ async def visit(
             )
         )
     batch.extend(extra or [])
-    response = await overt.send(batch, **agent(who))
+    response = await overt.send(batch, **agent(who), **(headers or {}))
     assert response.status_code == 202, response.text
 
 

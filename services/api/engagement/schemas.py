@@ -102,11 +102,20 @@ class DefinitionIn(BaseModel):
     intent_threshold: float = Field(
         default=30.0, ge=0, description="intent needs a matched rule and at least this score"
     )
-    k: int = Field(default=5, ge=2, le=1000, description="k-anonymity: smallest group reported")
+    k: int = Field(
+        default=5,
+        ge=1,
+        le=50,
+        description="k-anonymity: smallest group of visitors shown in a breakdown by where, "
+        "which device or where from (1: off, an explicit choice; totals, time, pages and goals "
+        "are always answered)",
+    )
 
 
 class Definition(DefinitionIn):
     """A stored version (0: the defaults of a site that never stored one)."""
 
+    # Versions stored before k was capped at 50 may hold up to 1000: read them as stored.
+    k: int = Field(default=5, ge=1, le=1000, description="k-anonymity: smallest group shown")
     version: DefinitionVersion
     created_at: datetime | None = None

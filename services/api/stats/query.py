@@ -8,9 +8,11 @@ Raw path, one SQL statement in four steps:
    there); only the exit page, which changes as a session goes on, joins events to
    sessions. Session facts for engagement (and returning visitors) are joined after the
    grouping, once per group and session instead of once per event.
-2. `sized`: each group's distinct visitors; a group under k becomes "(other)" (k-anonymity),
-   so the (other) row is aggregated from its sessions again: distinct counts of the folded
-   set are recomputed, never summed.
+2. `sized` (only for a breakdown by a quasi-identifier, see privacy.py): each group's
+   distinct visitors that count toward k (`counts_toward_k`); a group under k becomes
+   "(other)" (k-anonymity), so the (other) row is aggregated from its sessions again:
+   distinct counts of the folded set are recomputed, never summed. Breakdowns by time,
+   page, goal... are never folded.
 3. `ranked` (only for percentiles): rank of each session's value inside its row.
 4. the rows: counts, sums, nearest-rank percentiles.
 
@@ -55,6 +57,7 @@ from services.api.engagement.rules import engaged_condition
 from services.api.engagement.schemas import Definition
 from services.api.engagement.service import answering_definition
 from services.api.stats.exceptions import KAnonymityRefused, PatternRefused, QueryTimeout
+from services.api.stats.privacy import quasi_identifiers
 from services.api.stats.schemas import (
     MISSING,
     OTHER,
@@ -124,12 +127,30 @@ async def reading(
         raise
 
 
+ENGAGED = "who engaged (time on a page or a second page; single hits do not count toward k)"
+
+
+def counts_toward_k(facts: FromClause) -> ColumnElement[bool]:
+    """Whether a session's visitor counts toward k: the session shows engagement (engaged
+    time reported by the page, or a second pageview), not a bare hit.
+
+    Anyone can send events through the anonymous /e: k-1 bare pageviews from made-up
+    visitors would otherwise pad a group around one real visitor up to k and reveal that
+    visitor's exact numbers. Counting only sessions with engagement makes each fake cost a
+    scripted engaged visit instead of one request, and keeps crawlers and prefetches that
+    pass the bot filter from counting at all. Groups are folded, and filters refused, on
+    this count; the `visitors` shown still count every visitor hash.
+    """
+    return or_(facts.c.engaged_ms > 0, facts.c.pageviews >= 2)
+
+
 @dataclass(frozen=True, slots=True)
 class Answer:
     rows: list[tuple[list[str], list[int | float | None]]]
     folded_groups: int
     suppressed: bool
     total_rows: int
+    folded_visitors: int = 0  # visitors in the (other) row shown (0 when none is shown)
 
 
 def dimension_value(dimension: str, *, dialect_name: str, timezone: str) -> ColumnElement[Any]:
@@ -206,6 +227,13 @@ class QueryScope:
     query: QueryIn
     join_sessions: bool
 
+    @property
+    def guarded(self) -> list[str]:
+        """The quasi-identifiers this query touches (dimensions, then filters): k applies
+        to it only when there is one."""
+        filtered = filter_dimensions(self.query.filters) if self.query.filters else []
+        return quasi_identifiers([*self.query.dimensions, *filtered])
+
     def source(self) -> FromClause:
         if self.join_sessions:
             return events.outerjoin(sessions, sessions.c.session_id == events.c.session_id)
@@ -240,62 +268,78 @@ def k_check_sample(k: int) -> int:
 async def check_k_anonymity(
     *, engine: AsyncEngine, scope: QueryScope, k: int, timeout_s: float
 ) -> None:
-    """Refuse filters that match, or leave out, the events of fewer than k visitors.
+    """Refuse filters that match, or leave out, the events of fewer than k visitors (those
+    that count toward k, `counts_toward_k`), in a query that touches a quasi-identifier
+    (`QueryScope.guarded`); other queries single no one out and are answered whole.
 
     The second test stops differencing: (everyone) minus (everything but X's events) is X,
-    so a filter that leaves out a small group is as revealing as one that selects it.
+    so a filter that leaves out a small group is as revealing as one that selects it. It
+    matters as much when only the dimensions are quasi-identifiers: a country breakdown with
+    and without "page is not /x" would tell where /x's one visitor came from.
 
     Only "some, but fewer than k" matters, so each side (matched, left out) first counts the
     distinct visitors among at most `k_check_sample(k)` of its events, a scan that stops
-    early: k or more there settles it, and a side with fewer events than the sample was
-    counted whole. Only a full sample with fewer than k visitors (a few visitors with many
-    events) is counted again over all its events. The verdict is the exact count's.
+    early: k or more counted visitors there settles it, and a side with fewer events than
+    the sample was counted whole. Only a full sample with fewer than k (a few visitors with
+    many events, or many bare hits) is counted again over all its events. The verdict is
+    the exact count's: a side with any visitor but fewer than k that count is refused.
     """
-    if scope.query.filters is None:
+    if scope.query.filters is None or not scope.guarded or k <= 1:
         return
     matched = filter_condition(
         scope.query.filters, dialect_name=scope.dialect_name, timezone=scope.timezone
     )
     sides = (matched, not_(matched))
     base = scope.conditions(with_filters=False)
+    facts = sessions.alias("k_facts")
+    source = scope.source().outerjoin(facts, facts.c.session_id == events.c.session_id)
+    counted = case((counts_toward_k(facts), events.c.visitor_hash))
     sample = k_check_sample(k)
     parts = []
     for side, condition in enumerate(sides):
         limited = (
-            select(events.c.visitor_hash)
-            .select_from(scope.source())
+            select(events.c.visitor_hash, counted.label("counted"))
+            .select_from(source)
             .where(*base, condition)
             .limit(sample)
             .subquery(f"side_{side}")
         )
-        parts.append(select(literal(side).label("side"), limited.c.visitor_hash))
+        parts.append(select(literal(side).label("side"), limited.c.visitor_hash, limited.c.counted))
     both = union_all(*parts).subquery("sides")
     statement = select(
-        both.c.side, func.count(both.c.visitor_hash.distinct()), func.count()
+        both.c.side,
+        func.count(both.c.visitor_hash.distinct()),
+        func.count(both.c.counted.distinct()),
+        func.count(),
     ).group_by(both.c.side)
-    visitors = [0, 0]
+    visitors = [(0, 0), (0, 0)]  # per side: (every visitor, those that count toward k)
     async with reading(engine, timeout_s, filtered=True) as conn:
-        for side, distinct, rows in (await conn.execute(statement)).all():
-            visitors[int(side)] = int(distinct)
-            if int(distinct) < k and int(rows) >= sample:
+        for side, distinct, counting, rows in (await conn.execute(statement)).all():
+            visitors[int(side)] = (int(distinct), int(counting))
+            if int(counting) < k and int(rows) >= sample:
                 exact = (
-                    select(func.count(events.c.visitor_hash.distinct()))
-                    .select_from(scope.source())
+                    select(
+                        func.count(events.c.visitor_hash.distinct()), func.count(counted.distinct())
+                    )
+                    .select_from(source)
                     .where(*base, sides[int(side)])
                 )
-                visitors[int(side)] = int((await conn.execute(exact)).scalar_one())
-    selected, left_out = visitors
-    if 0 < int(selected) < k:
-        raise KAnonymityRefused(k, "the filters select fewer than k visitors")
-    if 0 < int(left_out) < k:
+                every, counting_all = (await conn.execute(exact)).one()
+                visitors[int(side)] = (int(every), int(counting_all))
+    (selected, selected_counting), (left_out, left_out_counting) = visitors
+    if selected > 0 and selected_counting < k:
+        raise KAnonymityRefused(k, f"the filters select fewer than k visitors {ENGAGED}")
+    if left_out > 0 and left_out_counting < k:
         raise KAnonymityRefused(
             k,
-            "the filters leave out the events of fewer than k visitors "
+            f"the filters leave out the events of fewer than k visitors {ENGAGED} "
             "(comparing with the unfiltered answer would reveal them)",
         )
 
 
-def _per_session(scope: QueryScope, definition: Definition, metrics: set[Metric]) -> Select[Any]:
+def _per_session(
+    scope: QueryScope, definition: Definition, metrics: set[Metric], *, folds: bool
+) -> Select[Any]:
     dims = [
         dimension_expression(d, dialect_name=scope.dialect_name, timezone=scope.timezone).label(
             f"d{i}"
@@ -322,18 +366,23 @@ def _per_session(scope: QueryScope, definition: Definition, metrics: set[Metric]
         .where(*where)
         .group_by(*dims, events.c.session_id, events.c.visitor_hash)
     )
-    if not metrics & SESSION_METRICS:
+    if not folds and not metrics & SESSION_METRICS:
         return grouped
-    # Session facts, joined once per (row, session) after the grouping, not once per event.
+    # Session facts, joined once per (row, session) after the grouping, not once per event:
+    # whether the visitor counts toward k (when groups fold), and the session metrics.
     inner = grouped.subquery("grouped")
     facts = sessions.alias("facts")
-    engaged = engaged_condition(
-        definition,
-        engaged_ms=facts.c.engaged_ms,
-        pageviews=facts.c.pageviews,
-        goals=facts.c.goals,
-    )
-    extra: list[Label[Any]] = [case((engaged, 1), else_=0).label("engaged")]
+    extra: list[Label[Any]] = []
+    if folds:
+        extra.append(case((counts_toward_k(facts), inner.c.visitor_hash)).label("counted_visitor"))
+    if metrics & {Metric.engaged_sessions, Metric.engagement_rate}:
+        engaged = engaged_condition(
+            definition,
+            engaged_ms=facts.c.engaged_ms,
+            pageviews=facts.c.pageviews,
+            goals=facts.c.goals,
+        )
+        extra.append(case((engaged, 1), else_=0).label("engaged"))
     if Metric.returning_visitors in metrics:
         earlier = sessions.alias("earlier")
         returning = and_(
@@ -406,27 +455,32 @@ def _ranked(sized: Any, dims: list[Any]) -> Select[Any]:
 async def run_raw(
     *, engine: AsyncEngine, scope: QueryScope, definition: Definition, timeout_s: float
 ) -> Answer:
-    """Group, fold under k, aggregate; rows sorted and paginated as the query asks."""
+    """Group, fold under k (a breakdown by a quasi-identifier only), aggregate; rows sorted
+    and paginated as the query asks."""
     query = scope.query
     metrics = set(query.metrics)
-    per_session = _per_session(scope, definition, metrics).subquery("per_session")
     dim_names = [f"d{i}" for i in range(len(query.dimensions))]
     k = definition.k
-    if dim_names:
-        # Distinct visitors per group without a self-join (PostgreSQL has no DISTINCT in
-        # window functions): the highest dense rank of visitor_hash inside the group.
+    folds = bool(quasi_identifiers(query.dimensions)) and k > 1
+    per_session = _per_session(scope, definition, metrics, folds=folds).subquery("per_session")
+    if folds:
+        # Distinct visitors that count toward k per group without a self-join (PostgreSQL
+        # has no DISTINCT in window functions): the highest dense rank of counted_visitor
+        # inside the group, ranked apart from the rows without one (NULL).
         groups = [per_session.c[n] for n in dim_names]
+        counting = per_session.c.counted_visitor.is_not(None)
         ranked_visitors = select(
             per_session,
             func.dense_rank()
-            .over(partition_by=groups, order_by=per_session.c.visitor_hash)
+            .over(partition_by=[*groups, counting], order_by=per_session.c.counted_visitor)
             .label("visitor_rank"),
         ).subquery("visitor_ranks")
+        counted_rank = case(
+            (ranked_visitors.c.counted_visitor.is_not(None), ranked_visitors.c.visitor_rank),
+            else_=0,
+        )
         small = (
-            func.max(ranked_visitors.c.visitor_rank).over(
-                partition_by=[ranked_visitors.c[n] for n in dim_names]
-            )
-            < k
+            func.max(counted_rank).over(partition_by=[ranked_visitors.c[n] for n in dim_names]) < k
         )
         folded = [
             case((small, literal(OTHER)), else_=ranked_visitors.c[n]).label(n) for n in dim_names
@@ -446,15 +500,22 @@ async def run_raw(
     goal_total = None
     if Metric.conversion_rate in metrics and "goal" in query.dimensions:
         goal_total = await _sessions_in_scope(engine=engine, scope=scope, timeout_s=timeout_s)
-    group_key: Any = literal("")
-    for n in dim_names:
-        group_key = group_key + rows.c[f"original_{n}"] + "\x1f"
+    # Per row: visitors counting toward k, and how many groups were folded into it.
+    counted_visitors: Any = literal(0)
+    groups_in_row: Any = literal(1)
+    if folds:
+        group_key: Any = literal("")
+        for n in dim_names:
+            group_key = group_key + rows.c[f"original_{n}"] + "\x1f"
+        counted_visitors = func.count(rows.c.counted_visitor.distinct())
+        groups_in_row = func.count(group_key.distinct())
     statement = select(
         *(rows.c[n] for n in dim_names),
         *(_metric_column(m, rows, goal_total).label(m.value) for m in query.metrics),
         func.count(rows.c.visitor_hash.distinct()).label("row_visitors"),
+        counted_visitors.label("counted_visitors"),
         func.max(rows.c.was_small).label("folded"),
-        func.count(group_key.distinct()).label("groups"),
+        groups_in_row.label("groups"),
     ).group_by(*(rows.c[n] for n in dim_names))
     async with reading(engine, timeout_s, filtered=query.filters is not None) as conn:
         result = (await conn.execute(statement)).all()
@@ -464,6 +525,7 @@ async def run_raw(
                 [str(row._mapping[n]) for n in dim_names],
                 [_number(m, row._mapping[m.value]) for m in query.metrics],
                 int(row.row_visitors),
+                int(row.counted_visitors),
                 bool(row.folded),
             )
             for row in result
@@ -502,23 +564,25 @@ def _sort_key(
     return lambda row: (row[1][index] is not None, row[1][index] or 0)
 
 
-def shape_rows(
-    rows: list[tuple[list[str], list[int | float | None], int, bool]],
-    *,
-    query: QueryIn,
-    k: int,
-    folded_groups: int,
-) -> Answer:
-    """Drop an (other) row that is itself under k, order, paginate."""
+# (dimension values, metric values, visitors, visitors counting toward k, folded)
+ShapedRow = tuple[list[str], list[int | float | None], int, int, bool]
+
+
+def shape_rows(rows: list[ShapedRow], *, query: QueryIn, k: int, folded_groups: int) -> Answer:
+    """Drop an (other) row that is itself under k, order, paginate.
+
+    A total (no dimensions) is never refused here: a site's own totals single no one out,
+    and filters on a quasi-identifier were held to k before (`check_k_anonymity`)."""
     suppressed = False
+    folded_visitors = 0
     kept: list[tuple[list[str], list[int | float | None]]] = []
-    for dimensions, values, visitors, folded in rows:
-        if folded and visitors < k:
+    for dimensions, values, visitors, counting, folded in rows:
+        if folded and counting < k:
             suppressed = True
             continue
+        if folded:
+            folded_visitors = visitors
         kept.append((dimensions, values))
-    if not query.dimensions and rows and 0 < rows[0][2] < k:
-        raise KAnonymityRefused(k, "the date range has fewer than k visitors")
     names = [m.value for m in query.metrics]
     orders = list(query.order_by)
     if not orders:
@@ -533,7 +597,11 @@ def shape_rows(
     kept.sort(key=lambda row: OTHER in row[0])  # (other) last
     page = kept[query.offset : query.offset + query.limit]
     return Answer(
-        rows=page, folded_groups=folded_groups, suppressed=suppressed, total_rows=len(kept)
+        rows=page,
+        folded_groups=folded_groups,
+        suppressed=suppressed,
+        total_rows=len(kept),
+        folded_visitors=folded_visitors,
     )
 
 
@@ -576,13 +644,12 @@ def rollup_eligible(query: QueryIn, timezone: str) -> bool:
 
 
 async def run_rollup(
-    *, engine: AsyncEngine, query: QueryIn, timezone: str, definition: Definition, timeout_s: float
+    *, engine: AsyncEngine, query: QueryIn, timezone: str, timeout_s: float
 ) -> Answer:
     """The same answer from page_hourly / site_hourly.
 
-    Folding: daily visitor counts add up (disjoint hashes), so an (other) row of time
-    buckets is a sum. Visitors of several pages do not add up (one visitor can see many),
-    so on this path folded pages are left out whole (`suppressed`), never shown as a sum.
+    Nothing folds here: the rollups answer only totals, time buckets and pages (no
+    filters), which single no one out (privacy.py), so k does not apply.
     """
     table = page_hourly if query.dimensions == ["page"] else site_hourly
     start, end = day_bounds(*query.date_range, timezone)
@@ -605,25 +672,38 @@ async def run_rollup(
     )
     async with reading(engine, timeout_s, filtered=False) as conn:
         result = (await conn.execute(statement)).mappings().all()
-    k = definition.k
-    rows: list[tuple[list[str], list[int | float | None], int, bool]] = []
-    other = dict.fromkeys(sums, 0)
-    folded_groups = 0
+    rows: list[ShapedRow] = []
     for row in result:
-        visitors = int(row["visitors"])
-        if groups and visitors < k:
-            folded_groups += 1
-            for name in other:
-                other[name] += int(row[name])
-            continue
         values: list[int | float | None] = [int(row[ROLLUP_METRICS[m]]) for m in query.metrics]
-        rows.append(([str(row["d0"])] if groups else [], values, visitors, False))
-    if folded_groups:
-        # Pages: visitors=0 marks the (other) row for removal by shape_rows.
-        visitors = other["visitors"] if table is site_hourly else 0
-        values = [other[ROLLUP_METRICS[m]] for m in query.metrics]
-        rows.append(([OTHER], list(values), visitors, True))
-    return shape_rows(rows, query=query, k=k, folded_groups=folded_groups)
+        rows.append(([str(row["d0"])] if groups else [], values, int(row["visitors"]), 0, False))
+    return shape_rows(rows, query=query, k=1, folded_groups=0)
+
+
+def privacy_notes(answer: Answer, *, k: int, guarded: list[str]) -> list[str]:
+    """What k did to an answer, in words a person can be shown beside it."""
+    if not guarded:
+        return []
+    if k <= 1:
+        return ["k-anonymity is off for this site (k = 1): small groups are shown as they are"]
+    notes = []
+    groups, are = ("group", "is") if answer.folded_groups == 1 else ("groups", "are")
+    if answer.folded_visitors:
+        people = "visitor" if answer.folded_visitors == 1 else "visitors"
+        notes.append(
+            f"{answer.folded_visitors} {people} in {answer.folded_groups} {groups} smaller "
+            f"than {k} {are} shown as (other)"
+        )
+    if answer.suppressed:
+        notes.append(
+            f"{answer.folded_groups} {groups} smaller than {k} {are} left out: "
+            f"even together they are fewer than {k} visitors"
+        )
+    if answer.folded_groups:
+        notes.append(
+            f"a group is shown when at least {k} of its visitors engaged (time on a page or "
+            "a second page): single hits do not count toward k"
+        )
+    return notes
 
 
 async def answer_query(*, engine: AsyncEngine, query: QueryIn, timeout_s: float) -> QueryOut:
@@ -636,11 +716,7 @@ async def answer_query(*, engine: AsyncEngine, query: QueryIn, timeout_s: float)
     rollup = rollup_eligible(query, timezone)
     if rollup:
         answer = await run_rollup(
-            engine=engine,
-            query=query,
-            timezone=timezone,
-            definition=definition,
-            timeout_s=timeout_s,
+            engine=engine, query=query, timezone=timezone, timeout_s=timeout_s
         )
     else:
         # The refusal check and the answer run side by side (two connections); the answer is
@@ -665,6 +741,8 @@ async def answer_query(*, engine: AsyncEngine, query: QueryIn, timeout_s: float)
             suppressed=answer.suppressed,
             total_rows=answer.total_rows,
             source="rollup" if rollup else "raw",
+            guarded=scope.guarded,
+            notes=privacy_notes(answer, k=definition.k, guarded=scope.guarded),
         ),
         query=query,
     )

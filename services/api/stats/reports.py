@@ -1,9 +1,11 @@
 """Reports on the query engine: after the click, funnels, retention cohorts.
 
-k-anonymity holds everywhere: a row, step or cohort cell counting fewer than k distinct
-visitors is folded or reported as null with `suppressed: true`, never as a number. Reports
-that take filters take the filter tree of POST /v1/query under the same refusals: filters
-that select, or leave out, the events of fewer than k visitors are a 422 (k-anonymity).
+k-anonymity applies where privacy.py says a person can be singled out: after the click
+is a breakdown by source or campaign, so its rows under k fold into (other) as a query's
+do; funnel steps (pages, goals) and retention cohorts (weeks) single no one out and are
+answered whole. Reports that take filters take the filter tree of POST /v1/query under the
+same refusals: filters on a quasi-identifier that select, or leave out, the events of fewer
+than k visitors are a 422 (k-anonymity).
 """
 
 from __future__ import annotations
@@ -96,7 +98,11 @@ async def after_the_click(
             )
         )
     return AfterTheClickOut(
-        by=report.by, rows=rows, definition_version=answer.meta.definition_version, k=answer.meta.k
+        by=report.by,
+        rows=rows,
+        definition_version=answer.meta.definition_version,
+        k=answer.meta.k,
+        notes=answer.meta.notes,
     )
 
 
@@ -121,7 +127,8 @@ async def funnel(*, engine: AsyncEngine, report: FunnelIn, timeout_s: float) -> 
     """Sessions that did the steps in order (each at or after the previous one).
 
     With filters, a step counts only events that pass them (as POST /v1/query filters
-    events), after the same k-anonymity refusals as a query.
+    events), after the same k-anonymity refusals as a query (filters on a quasi-identifier).
+    Steps are pages and goals: counted whole, never hidden under k.
     """
     timezone = await site_timezone(engine=engine, site_id=report.site_id)
     definition = await answering_definition(
@@ -167,33 +174,32 @@ async def funnel(*, engine: AsyncEngine, report: FunnelIn, timeout_s: float) -> 
             )
             sessions_count, visitors = (await conn.execute(total)).one()
             counts.append((int(sessions_count), int(visitors)))
-    k = definition.k
     out: list[FunnelStepOut] = []
     first_sessions = counts[0][0]
     previous: int | None = None
     for step, (sessions_count, visitors) in zip(report.steps, counts, strict=True):
-        hidden = 0 < visitors < k
         out.append(
             FunnelStepOut(
                 step=step.label(),
-                sessions=None if hidden else sessions_count,
-                visitors=None if hidden else visitors,
-                drop_off=None if hidden or previous is None else previous - sessions_count,
+                sessions=sessions_count,
+                visitors=visitors,
+                drop_off=None if previous is None else previous - sessions_count,
                 conversion_from_start=None
-                if hidden or not first_sessions
+                if not first_sessions
                 else round(sessions_count / first_sessions, 4),
-                suppressed=hidden,
+                suppressed=False,
             )
         )
-        previous = None if hidden else sessions_count
-    return FunnelOut(steps=out, k=k)
+        previous = sessions_count
+    return FunnelOut(steps=out, k=definition.k)
 
 
 # --- retention -----------------------------------------------------------------------------
 
 
 async def retention(*, engine: AsyncEngine, report: RetentionIn, timeout_s: float) -> RetentionOut:
-    """Weekly cohorts of tier-1 visitors by the week they were first seen."""
+    """Weekly cohorts of tier-1 visitors by the week they were first seen, answered whole:
+    a cohort is a week, not an attribute that singles a person out (privacy.py)."""
     timezone = await site_timezone(engine=engine, site_id=report.site_id)
     definition = await answering_definition(
         engine=engine, site_id=report.site_id, version=report.definition_version
@@ -225,24 +231,17 @@ async def retention(*, engine: AsyncEngine, report: RetentionIn, timeout_s: floa
     for cohort, active_week, count in cells:
         offset = (date.fromisoformat(active_week) - date.fromisoformat(cohort)).days // 7
         grid.setdefault(cohort, {})[offset] = int(count)
-    k = definition.k
     cohorts = []
     for cohort in sorted(grid):
-        size = grid[cohort].get(0, 0)
-        if size < k:
-            continue  # a cohort under k is left out whole
         last = max(grid[cohort])
         cohorts.append(
             Cohort(
                 week=cohort,
-                visitors=size,
-                returned=[
-                    None if 0 < (n := grid[cohort].get(offset, 0)) < k else n
-                    for offset in range(last + 1)
-                ],
+                visitors=grid[cohort].get(0, 0),
+                returned=[grid[cohort].get(offset, 0) for offset in range(last + 1)],
             )
         )
-    return RetentionOut(cohorts=cohorts, k=k)
+    return RetentionOut(cohorts=cohorts, k=definition.k)
 
 
 def _monday(day: date) -> date:

@@ -26,8 +26,12 @@ router = APIRouter(prefix="/v1")  # composed with the other domains by services.
 @router.post(
     "/query",
     summary="Aggregate metrics for one site and date range, by dimensions, filtered",
-    description="Rows counting fewer than k distinct visitors fold into one (other) row; "
-    "filters that select, or leave out, fewer than k visitors are refused (422 k-anonymity).",
+    description="k-anonymity guards the quasi-identifiers (where: country; which device: "
+    "device, browser, OS; where from: referrer, source, medium, UTM fields, props). In a "
+    "breakdown by one, rows with fewer than k distinct engaged visitors fold into one "
+    "(other) row; in a query that touches one, filters that select, or leave out, fewer than "
+    "k visitors are refused (422 k-anonymity). Totals, time series and breakdowns by page, "
+    "entry / exit page or goal are always answered. `meta.notes` says what was folded.",
     responses=problem_responses(*KEY_ERRORS, 404, 422, 503),
 )
 async def query(body: QueryIn, key: StatsKey, resources: ResourcesDep) -> QueryOut:
@@ -40,9 +44,9 @@ async def query(body: QueryIn, key: StatsKey, resources: ResourcesDep) -> QueryO
 @router.post(
     "/reports/after-the-click",
     summary="Per source or campaign: sessions, engagement, goals, returns, outcomes",
-    description="Rows counting fewer than k distinct visitors fold into one (other) row; "
-    "optional filters are the filter tree of POST /v1/query, and filters that select, or "
-    "leave out, fewer than k visitors are refused (422 k-anonymity).",
+    description="Rows (sources, campaigns) counting fewer than k distinct engaged visitors "
+    "fold into one (other) row (`notes` says what was folded); optional filters are the "
+    "filter tree of POST /v1/query, refused as there (422 k-anonymity).",
     responses=problem_responses(*KEY_ERRORS, 404, 422, 503),
 )
 async def after_the_click_report(
@@ -57,10 +61,9 @@ async def after_the_click_report(
 @router.post(
     "/reports/funnel",
     summary="Ordered steps (pages or goals) within a session: counts and drop-off per step",
-    description="Steps counting fewer than k distinct visitors are reported as null "
-    "(`suppressed`). Optional filters are the filter tree of POST /v1/query, tested on each "
-    "step's events; filters that select, or leave out, fewer than k visitors are refused "
-    "(422 k-anonymity).",
+    description="Steps (pages, goals) are counted whole. Optional filters are the filter "
+    "tree of POST /v1/query, tested on each step's events; filters on a quasi-identifier "
+    "that select, or leave out, fewer than k visitors are refused (422 k-anonymity).",
     responses=problem_responses(*KEY_ERRORS, 404, 422, 503),
 )
 async def funnel_report(body: FunnelIn, key: StatsKey, resources: ResourcesDep) -> FunnelOut:

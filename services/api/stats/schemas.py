@@ -207,10 +207,23 @@ class QueryRow(BaseModel):
 class QueryMeta(BaseModel):
     timezone: str
     definition_version: int
-    k: int = Field(description="k-anonymity: rows under k distinct visitors fold into (other)")
+    k: int = Field(
+        description="k-anonymity: in a breakdown by a quasi-identifier (where, which device, "
+        "where from: see `guarded`), rows under k distinct engaged visitors fold into (other); "
+        "totals, time, pages and goals are answered whole. 1: off"
+    )
     folded_groups: int = Field(description="groups folded into the (other) row")
     suppressed: bool = Field(
         description="the (other) row itself had fewer than k visitors and was left out"
+    )
+    guarded: list[str] = Field(
+        default=[],
+        description="the quasi-identifiers this query touches (dimensions and filters): "
+        "k applies to it only when there is one",
+    )
+    notes: list[str] = Field(
+        default=[],
+        description="what k folded or left out and why, in words to show beside the answer",
     )
     total_rows: int = Field(description="rows before limit/offset")
     source: Literal["rollup", "raw"] = Field(
@@ -249,8 +262,8 @@ class FilteredReportIn(ReportIn):
     filters: FilterNode | None = Field(
         default=None,
         description="The filter tree of POST /v1/query, tested on each event the report reads. "
-        "Filters that select, or leave out, the events of fewer than k visitors are refused "
-        "(422 k-anonymity).",
+        "Filters on a quasi-identifier (where, which device, where from) that select, or "
+        "leave out, the events of fewer than k visitors are refused (422 k-anonymity).",
     )
 
     @model_validator(mode="after")
@@ -289,6 +302,10 @@ class AfterTheClickOut(BaseModel):
     rows: list[AfterTheClickRow]
     definition_version: int
     k: int
+    notes: list[str] = Field(
+        default=[],
+        description="what k folded or left out and why, in words to show beside the rows",
+    )
 
 
 class FunnelStep(BaseModel):
@@ -319,7 +336,10 @@ class FunnelStepOut(BaseModel):
     visitors: int | None
     drop_off: int | None = Field(description="sessions lost since the previous step")
     conversion_from_start: float | None
-    suppressed: bool
+    suppressed: bool = Field(
+        description="always false: steps are pages and goals, counted whole (kept for "
+        "clients of the earlier rule, which hid steps under k)"
+    )
 
 
 class FunnelOut(BaseModel):
@@ -335,7 +355,8 @@ class Cohort(BaseModel):
     week: str = Field(description="Monday of the cohort's first week, in the site's time zone")
     visitors: int = Field(description="tier-1 visitors first seen that week")
     returned: list[int | None] = Field(
-        description="of those, how many had a session in week 0, 1, 2...; null under k"
+        description="of those, how many had a session in week 0, 1, 2... (cohorts are weeks, "
+        "answered whole; never null since k guards only quasi-identifiers)"
     )
 
 
