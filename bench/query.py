@@ -101,7 +101,6 @@ SESSION_COLUMNS = [
     "goals",
     "engaged_ms",
     "max_scroll_depth",
-    "is_engaged",
     "entry_path",
     "exit_path",
     "referrer",
@@ -127,8 +126,8 @@ class Load:
         self.page_hourly: dict[tuple[datetime, str], list[int]] = {}
 
     def site(self, hour: datetime) -> list[int]:
-        # pageviews, events, sessions, engaged_sessions, engaged_ms, visitors
-        return self.site_hourly.setdefault(hour, [0, 0, 0, 0, 0, 0])
+        # pageviews, events, sessions, engaged_ms, visitors
+        return self.site_hourly.setdefault(hour, [0, 0, 0, 0, 0])
 
     def page(self, hour: datetime, path: str) -> list[int]:
         # pageviews, engaged_ms, entries, visitors
@@ -164,7 +163,7 @@ def generate(site_id: str, total: int, end: date, seed: int, load: Load) -> Iter
             engaged_total = scroll_max = 0
             seen_pages: set[str] = set()
             load.site(hour_of(first))[2] += 1
-            load.site(hour_of(first))[5] += 1
+            load.site(hour_of(first))[4] += 1
             load.page(hour_of(first), pages[0])[2] += 1
             for index, path in enumerate(pages):
                 pageview = uuid.uuid4()
@@ -224,7 +223,7 @@ def generate(site_id: str, total: int, end: date, seed: int, load: Load) -> Iter
                     )
                 )
                 load.site(hour_of(at))[1] += 1
-                load.site(hour_of(at))[4] += engaged
+                load.site(hour_of(at))[3] += engaged
                 load.page(hour_of(at), path)[1] += engaged
                 engaged_total += engaged
                 scroll_max = max(scroll_max, scroll)
@@ -259,8 +258,6 @@ def generate(site_id: str, total: int, end: date, seed: int, load: Load) -> Iter
                 if "/signup" not in seen_pages:
                     load.page(hour_of(at), "/signup")[3] += 1
                 made += 1
-            engaged_session = engaged_total >= 10_000 or len(pages) >= 2 or goals > 0
-            load.site(hour_of(first))[3] += int(engaged_session)
             load.sessions.append(
                 (
                     session,
@@ -273,7 +270,6 @@ def generate(site_id: str, total: int, end: date, seed: int, load: Load) -> Iter
                     goals,
                     engaged_total,
                     scroll_max,
-                    engaged_session,
                     pages[0],
                     pages[-1],
                     referrer,
@@ -309,7 +305,6 @@ async def copy_rollups(conn: asyncpg.Connection, site_id: str, load: Load) -> No
             "pageviews",
             "events",
             "sessions",
-            "engaged_sessions",
             "engaged_ms",
             "visitors",
             "gpc_events",

@@ -200,9 +200,6 @@ class VisitSession(SQLModel, table=True):
     max_scroll_depth: int = Field(
         default=0, sa_column=Column(SmallInteger, nullable=False, server_default="0")
     )
-    is_engaged: bool = Field(
-        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
-    )
     entry_path: str = Field(sa_column=Column(String(2048), nullable=False))
     exit_path: str = Field(sa_column=Column(String(2048), nullable=False))
     referrer: str | None = Field(default=None, sa_column=Column(String(2048), nullable=True))
@@ -260,9 +257,6 @@ class SiteHourly(SQLModel, table=True):
     )
     events: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
     sessions: int = Field(
-        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
-    )
-    engaged_sessions: int = Field(
         default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
     )
     engaged_ms: int = Field(

@@ -21,7 +21,6 @@ from typing import Any
 
 from services.collector.records import NO_SESSION, DecodedEvent, Id, QueuedEvent, copy_record
 from shared.models import BUILTIN_EVENTS
-from shared.sites import DEFAULT_SITE_SETTINGS, SiteSettings
 
 SESSION_GAP = timedelta(minutes=30)
 ATTRIBUTION = ("referrer", "source", "medium", "utm_source", "utm_medium", "utm_campaign")
@@ -63,7 +62,6 @@ class Session:
     goals: int = 0
     engaged_ms: int = 0
     max_scroll_depth: int = 0
-    is_engaged: bool = False
     attribution: dict[str, Any] = field(default_factory=dict)
     context: dict[str, Any] = field(default_factory=dict)
     touched: bool = False
@@ -100,7 +98,6 @@ class Session:
             "goals": self.goals,
             "engaged_ms": self.engaged_ms,
             "max_scroll_depth": self.max_scroll_depth,
-            "is_engaged": self.is_engaged,
             "entry_path": self.entry_path,
             "exit_path": self.exit_path,
             # Dict merges in C: one session row per event in a busy batch, so this counts.
@@ -121,7 +118,6 @@ class Session:
             "goals": self.goals,
             "engaged_ms": self.engaged_ms,
             "max_scroll_depth": self.max_scroll_depth,
-            "is_engaged": self.is_engaged,
             "analytics_id": self.context.get("analytics_id"),
         }
 
@@ -140,7 +136,6 @@ class Session:
             self.goals,
             self.engaged_ms,
             self.max_scroll_depth,
-            self.is_engaged,
             dict(self.attribution),
             dict(self.context),
         )
@@ -160,7 +155,6 @@ class Session:
             goals=row["goals"],
             engaged_ms=row["engaged_ms"],
             max_scroll_depth=row["max_scroll_depth"],
-            is_engaged=row["is_engaged"],
             attribution={name: row[name] for name in ATTRIBUTION},
             context={name: row[name] for name in CONTEXT},
         )
@@ -198,17 +192,8 @@ class SiteCounts:
     pageviews: int = 0
     events: int = 0
     sessions: int = 0
-    engaged_sessions: int = 0
     engaged_ms: int = 0
     gpc_events: int = 0
-
-
-def _engaged(session: Session, settings: SiteSettings) -> bool:
-    return (
-        session.engaged_ms >= settings.engaged_min_ms
-        or session.pageviews >= settings.engaged_min_pageviews
-        or session.goals > 0
-    )
 
 
 class Sessioniser:
@@ -228,15 +213,12 @@ class Sessioniser:
         *,
         open_sessions: Mapping[tuple[str, int], Session],
         pageview_sessions: Mapping[str, uuid.UUID],
-        settings: Mapping[str, SiteSettings],
     ) -> None:
-        self.settings = settings
         self.latest: dict[tuple[str, int], Session] = {}
         # Keyed by the ids themselves: sessions' are asyncpg's UUIDs (records.Id), which
         # keep their hash (uuid.UUID's __hash__ is Python code, run on every lookup);
         # events' are hex text.
         self.by_id: dict[uuid.UUID, Session] = {}
-        self.was_engaged: dict[uuid.UUID, bool] = {}
         self.pageview_owner: dict[str, Session] = {}
         for key, open_session in open_sessions.items():
             session = open_session.copy()
@@ -259,7 +241,6 @@ class Sessioniser:
         known = self.by_id.get(key)
         if known is None:
             self.by_id[key] = known = session
-            self.was_engaged.setdefault(key, session.is_engaged)
         return known
 
     def add(self, rows: Iterable[DecodedEvent]) -> list[tuple[Any, ...]]:
@@ -316,7 +297,6 @@ class Sessioniser:
                         context={name_: getattr(row, name_) for name_ in CONTEXT},
                     )
                 )
-                self.was_engaged[session.session_id] = False
                 latest[key] = session
                 page_deltas[(site, hour, path)].entries += 1
                 site_delta.sessions += 1
@@ -357,15 +337,8 @@ class Sessioniser:
 
     def result(self) -> BatchResult:
         """Sessions changed, rollup deltas and first sightings of every event added."""
-        site_deltas, settings = self.site_deltas, self.settings
+        site_deltas = self.site_deltas
         changed = [session for session in self.by_id.values() if session.touched]
-        for session in changed:
-            session.is_engaged = _engaged(
-                session, settings.get(session.site_id, DEFAULT_SITE_SETTINGS)
-            )
-            if session.is_engaged and not self.was_engaged[session.session_id]:
-                started = session.started_ms
-                site_deltas[(session.site_id, started - started % HOUR_MS)].engaged_sessions += 1
 
         days = {index: from_epoch_ms(index * DAY_MS).date() for index in self.day_visitors}
         return BatchResult(
@@ -388,7 +361,6 @@ class Sessioniser:
                     "pageviews": counts.pageviews,
                     "events": counts.events,
                     "sessions": counts.sessions,
-                    "engaged_sessions": counts.engaged_sessions,
                     "engaged_ms": counts.engaged_ms,
                     "gpc_events": counts.gpc_events,
                 }

@@ -4,7 +4,7 @@ Per batch, in this order:
 1. prepare (prepare_batch, while the batch before is still being finished): decode, drop
    copies within the batch and ids the batch in flight holds; take the open sessions this
    worker keeps in memory (OpenSessions) and read the others, the sessions of stored
-   pageviews its engagement events refer to, and its sites' settings.
+   pageviews its engagement events refer to.
    Ids already stored are not looked up, except when the batch is prepared again (below).
 2. stage (stage_batch), in a new transaction: sessionise the events in time order a slice
    at a time, each slice's `events` rows sent (COPY on Postgres) while the next is made.
@@ -69,7 +69,6 @@ from shared.models import (
     page_visitor_days,
     sessions,
     site_hourly,
-    sites,
     visitor_days,
 )
 from shared.queue import (
@@ -81,7 +80,6 @@ from shared.queue import (
     visitor_slice,
 )
 from shared.runtime import Resources
-from shared.sites import SiteSettings
 
 log = logging.getLogger("overt.worker")
 
@@ -146,13 +144,6 @@ async def _pageview_sessions(
     return owners
 
 
-async def _site_settings(conn: AsyncConnection, site_ids: set[str]) -> dict[str, SiteSettings]:
-    result = await conn.execute(
-        select(sites.c.id, sites.c.settings).where(sites.c.id.in_(site_ids))
-    )
-    return {row.id: SiteSettings.model_validate(row.settings or {}) for row in result}
-
-
 @dataclass(slots=True)
 class Carry:
     """What the batch being written changes, for preparing the next batch meanwhile.
@@ -182,7 +173,6 @@ class PreparedBatch:
     rows: list[DecodedEvent]
     open_sessions: dict[tuple[str, int], Session] = field(default_factory=dict)
     pageview_sessions: dict[str, uuid.UUID] = field(default_factory=dict)  # by hex id
-    settings: dict[str, SiteSettings] = field(default_factory=dict)
     event_ids: Collection[str] = frozenset()  # the rows' hex ids
     received: int = 0  # distinct events in the deliveries, new or already stored
     verified: bool = False  # events already stored were dropped (see prepare_batch)
@@ -242,7 +232,6 @@ async def prepare_batch(
         open_sessions = await _open_sessions(conn, keys - cached.keys(), earliest)
         open_sessions.update(cached)
         pageview_sessions = await _pageview_sessions(conn, sorted(referred))
-        settings = await _site_settings(conn, {site for site, _ in keys})
     for key in keys & carry.sessions.keys():
         carried = carry.sessions[key]
         stored = open_sessions.get(key)
@@ -255,7 +244,6 @@ async def prepare_batch(
         rows=new,
         open_sessions=open_sessions,
         pageview_sessions=pageview_sessions,
-        settings=settings,
         event_ids=in_batch,
         received=received,
         verified=verify,
@@ -298,7 +286,6 @@ async def stage_batch(*, engine: AsyncEngine, batch: PreparedBatch) -> StagedBat
     sessioniser = Sessioniser(
         open_sessions=batch.open_sessions,
         pageview_sessions=batch.pageview_sessions,
-        settings=batch.settings,
     )
     rows = batch.rows
     claims: list[tuple[Any, Any, Any]] = []
@@ -437,7 +424,6 @@ async def finish_batch(
                 "pageviews",
                 "events",
                 "sessions",
-                "engaged_sessions",
                 "engaged_ms",
                 "gpc_events",
                 "visitors",

@@ -193,13 +193,12 @@ async def test_sessions_engagement_and_rollups(overt: Overt) -> None:
     desktop, mobile = stored_sessions["desktop"], stored_sessions["mobile"]
     assert (desktop["pageviews"], desktop["events"], desktop["engaged_ms"]) == (1, 3, 11000)
     assert desktop["max_scroll_depth"] == 80
-    assert desktop["is_engaged"] is True  # 11 s >= 10 s
     assert (desktop["entry_path"], desktop["source"], desktop["medium"]) == (
         "/pricing",
         "Bing",
         "search",
     )
-    assert (mobile["pageviews"], mobile["is_engaged"]) == (1, False)
+    assert mobile["pageviews"] == 1
 
     by_path = {row["path"]: row for row in await rows_of(overt, page_hourly)}
     assert (by_path["/pricing"]["pageviews"], by_path["/pricing"]["engaged_ms"]) == (1, 11000)
@@ -209,30 +208,29 @@ async def test_sessions_engagement_and_rollups(overt: Overt) -> None:
         site_row["pageviews"],
         site_row["events"],
         site_row["sessions"],
-        site_row["engaged_sessions"],
         site_row["engaged_ms"],
-    ) == (2, 4, 2, 1, 11000)
+    ) == (2, 4, 2, 11000)
 
     event_sessions = {row["session_id"] for row in await rows_of(overt, events)}
     assert event_sessions == {desktop["session_id"], mobile["session_id"]}
 
 
-async def test_a_second_pageview_makes_the_session_engaged_and_counts_once(overt: Overt) -> None:
+async def test_a_second_pageview_extends_the_session_and_counts_once(overt: Overt) -> None:
     first, second = overt.event(), overt.event(u="https://example.com/docs")
     await overt.send(first, **{"user-agent": CHROME})
     await overt.drained()
     await overt.send(second, **{"user-agent": CHROME})
     await overt.send(second, **{"user-agent": CHROME})  # a resend changes nothing
     [session] = await rows_of(overt, sessions)
-    assert (session["pageviews"], session["exit_path"], session["is_engaged"]) == (2, "/docs", True)
+    assert (session["pageviews"], session["exit_path"]) == (2, "/docs")
     [site_row] = await rows_of(overt, site_hourly)
-    assert (site_row["pageviews"], site_row["sessions"], site_row["engaged_sessions"]) == (2, 1, 1)
+    assert (site_row["pageviews"], site_row["sessions"]) == (2, 1)
 
 
-async def test_a_goal_makes_the_session_engaged(overt: Overt) -> None:
+async def test_a_goal_is_counted_on_its_session(overt: Overt) -> None:
     await overt.send([overt.event(), overt.event(n="Signup")], **{"user-agent": CHROME})
     [session] = await rows_of(overt, sessions)
-    assert (session["goals"], session["is_engaged"]) == (1, True)
+    assert session["goals"] == 1
 
 
 async def test_thirty_minutes_of_silence_start_a_new_session(overt: Overt) -> None:
@@ -276,7 +274,7 @@ async def test_per_site_engagement_thresholds(resources: Any) -> None:
         await wait_drained(resources.queue)
     async with resources.engine.connect() as conn:
         [session] = (await conn.execute(select(sessions))).mappings().all()
-    assert (session["pageviews"], session["engaged_ms"], session["is_engaged"]) == (2, 30000, False)
+    assert (session["pageviews"], session["engaged_ms"]) == (2, 30000)
 
 
 async def test_rate_limit_is_429_with_retry_after(resources: Any) -> None:

@@ -4,12 +4,11 @@ A definition says what counts as an engaged session, how an engagement score is 
 which pages show high intent, which rules make intent, the intent threshold and the k of
 k-anonymity. Every PUT stores version n+1 and old versions stay, so an answer can cite the
 version it used and be reproduced later. A site that never stored one has version 0: the
-defaults, with the engaged-session thresholds of its SiteSettings (what ingest used).
+defaults, with the engaged-session thresholds of its SiteSettings.
 
 Engagement is evaluated from stored session facts (engaged_ms, pageviews, goals) when a
-query runs, so a new version applies to history too; `sessions.is_engaged` is only the
-ingest-time flag under the site settings. The rules themselves (engaged, score, intent)
-are in rules.py.
+query runs, so a new version applies to history too: ingest stores no verdict of its own
+(migration 0305). The rules themselves (engaged, score, intent) are in rules.py.
 """
 
 from __future__ import annotations
