@@ -7,9 +7,9 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from services.api.engagement.schemas import DefinitionIn, PageRepeatRule, ScoreWeights
 from services.api.engagement.service import store_definition
@@ -147,34 +147,42 @@ class Receiver:
                 self.arrived.clear()
                 await self.arrived.wait()
 
+    def stop(self) -> None:
+        """Let go of whatever a connection still waits on (the server is closing)."""
+
+
+Served = TypeVar("Served", bound=Receiver)
+
 
 @asynccontextmanager
-async def receiver() -> AsyncIterator[Receiver]:
-    made = Receiver()
+async def serving(made: Served) -> AsyncIterator[Served]:
+    """`made` listening on a free loopback port for the block."""
     server = await asyncio.start_server(made.handle, "127.0.0.1", 0)
     made.port = server.sockets[0].getsockname()[1]
     try:
         yield made
     finally:
+        made.stop()
         server.close()
         await server.wait_closed()
 
 
+def receiver() -> AbstractAsyncContextManager[Receiver]:
+    return serving(Receiver())
+
+
 @dataclass
-class Trickler:
+class Trickler(Receiver):
     """A slow receiver: answers 200 with a body of `length` bytes sent one byte every `every`
     seconds (so no single read ever waits long), until `release` is set, then the rest at
     once. `held` counts the connections it is trickling to right now; `outcomes` says how
     each ended: "completed" (the whole body went out) or "dropped" (the sender hung up)."""
 
-    port: int = 0
     length: int = 600
     every: float = 0.05
-    requests: list[Received] = field(default_factory=list)
     held: int = 0
     outcomes: list[str] = field(default_factory=list)
     release: asyncio.Event = field(default_factory=asyncio.Event)
-    arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def url(self) -> str:
@@ -213,21 +221,9 @@ class Trickler:
             self.outcomes.append(outcome)
             writer.close()
 
-    async def wait_for(self, count: int, timeout: float = 10.0) -> None:
-        async with asyncio.timeout(timeout):
-            while len(self.requests) < count:
-                self.arrived.clear()
-                await self.arrived.wait()
+    def stop(self) -> None:
+        self.release.set()
 
 
-@asynccontextmanager
-async def trickler() -> AsyncIterator[Trickler]:
-    made = Trickler()
-    server = await asyncio.start_server(made.handle, "127.0.0.1", 0)
-    made.port = server.sockets[0].getsockname()[1]
-    try:
-        yield made
-    finally:
-        made.release.set()
-        server.close()
-        await server.wait_closed()
+def trickler() -> AbstractAsyncContextManager[Trickler]:
+    return serving(Trickler())
