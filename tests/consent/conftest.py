@@ -17,3 +17,16 @@ async def site(overt: Overt) -> Site:
         secret=overt.resources.settings.secret(),
         site_id=overt.site.id,
     )
+
+
+@pytest.fixture
+def cli_env(overt: Overt, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The `overt` command's environment pointed at the test's database and secret."""
+    settings = overt.resources.settings
+    monkeypatch.setenv("OVERT_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("OVERT_LOG_FORMAT", "text")
+    monkeypatch.delenv("OVERT_REDIS_URL", raising=False)
+    if settings.secret_key is not None:
+        monkeypatch.setenv("OVERT_SECRET_KEY", settings.secret_key.get_secret_value())
+    else:
+        monkeypatch.delenv("OVERT_SECRET_KEY", raising=False)

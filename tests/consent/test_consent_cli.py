@@ -16,18 +16,6 @@ from tests.helpers.overt import Overt
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def cli_env(overt: Overt, monkeypatch: pytest.MonkeyPatch) -> None:
-    settings = overt.resources.settings
-    monkeypatch.setenv("OVERT_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("OVERT_LOG_FORMAT", "text")
-    monkeypatch.delenv("OVERT_REDIS_URL", raising=False)
-    if settings.secret_key is not None:
-        monkeypatch.setenv("OVERT_SECRET_KEY", settings.secret_key.get_secret_value())
-    else:
-        monkeypatch.delenv("OVERT_SECRET_KEY", raising=False)
-
-
 async def test_secret_printed_by_the_cli_signs_valid_assertions(
     overt: Overt, site: Site, cli_env: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
