@@ -5,7 +5,11 @@ export UV_PYTHON_DOWNLOADS := never
 
 # uv from PATH, else a private copy bootstrapped with the machine's python3.
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
-VENV_STAMP := .venv/.synced-$(shell cat uv.lock pyproject.toml | cksum | cut -d' ' -f1)
+LOCK_SUM := $(shell cat uv.lock pyproject.toml | cksum | cut -d' ' -f1)
+# Two installs from the same lock: what running needs (`make run`), and that plus the test
+# and lint tools (the dev group: every other target).
+RUN_STAMP := .venv/.synced-run-$(LOCK_SUM)
+VENV_STAMP := .venv/.synced-dev-$(LOCK_SUM)
 
 .PHONY: help run test check lint format typecheck imports browser test-services snippet swagger-ui clean bench fuzz bench-query
 
@@ -16,13 +20,18 @@ $(CURDIR)/.tools/bin/uv:
 	python3 -m venv .tools
 	.tools/bin/python -m pip install --quiet --disable-pip-version-check uv
 
+$(RUN_STAMP): $(UV) uv.lock pyproject.toml
+	$(UV) sync --frozen --no-dev --inexact
+	rm -f .venv/.synced-run-*
+	touch $@
+
 $(VENV_STAMP): $(UV) uv.lock pyproject.toml
 	$(UV) sync --frozen
 	rm -f .venv/.synced-*
-	touch $@
+	touch $@ $(RUN_STAMP)
 
-run: $(VENV_STAMP) ## start Overt in one process on SQLite (./var/), no other service needed
-	OVERT_LOG_FORMAT=$${OVERT_LOG_FORMAT:-text} $(UV) run overt up
+run: $(RUN_STAMP) ## start Overt in one process on SQLite (./var/), no other service needed
+	OVERT_LOG_FORMAT=$${OVERT_LOG_FORMAT:-text} .venv/bin/overt up
 
 test: $(VENV_STAMP) browser test-services ## the whole suite, on SQLite and on Postgres + Redis
 	$(UV) run pytest

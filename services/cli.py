@@ -20,7 +20,7 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
-from sqlalchemy import make_url, select
+from sqlalchemy import make_url
 from sqlalchemy.exc import DBAPIError
 
 from services.api.app import api_parts
@@ -53,7 +53,6 @@ from shared.errors import ProblemError
 from shared.keys import KeyScope
 from shared.logging import configure_logging
 from shared.migrate import upgrade_head
-from shared.models import sites
 from shared.partitions import RetentionReport, maintain
 from shared.runtime import Resources, open_resources, tune_gc
 from shared.server import bounded_http_protocol
@@ -120,16 +119,16 @@ def public_url(settings: Settings) -> str:
     return settings.base_url
 
 
-def script_tag(base: str, site_id: str) -> str:
-    return f'<script defer src="{base}/overt.js" data-site="{site_id}"></script>'
+def script_tag(base: str, site: Site) -> str:
+    consent = ' data-consent="required"' if site.settings.consent_required else ""
+    return f'<script defer src="{base}/overt.js" data-site="{site.id}"{consent}></script>'
 
 
 def all_in_one_app(settings: Settings) -> FastAPI:
     """Collector, consent, API and ingest worker in one process (`overt up`)."""
 
     async def announce(resources: Resources) -> None:
-        async with resources.engine.connect() as conn:
-            known = (await conn.execute(select(sites.c.id, sites.c.domain))).all()
+        known = await list_sites(engine=resources.engine)
         backend = "SQLite" if settings.is_sqlite else "PostgreSQL"
         queue = "Redis Streams" if settings.redis_url else "in-process queue"
         base = settings.base_url
@@ -143,7 +142,7 @@ def all_in_one_app(settings: Settings) -> FastAPI:
         ]
         if known:
             lines.append("Script tags:")
-            lines += [f"  {row.domain}: {script_tag(base, row.id)}" for row in known]
+            lines += [f"  {site.domain}: {script_tag(base, site)}" for site in known]
         else:
             lines.append(
                 f"No site yet: `{invocation()} site add example.com` prints its script tag "
@@ -220,15 +219,14 @@ def serve(app: FastAPI, settings: Settings, sock: socket.socket | None = None) -
 
 async def _site_add(
     settings: Settings, domain: str, timezone: str, site_settings: SiteSettings
-) -> tuple[str, str]:
+) -> Site:
     engine = create_engine(settings)
     try:
-        site = await create_site(
+        return await create_site(
             engine=engine, domain=domain, timezone=timezone, settings=site_settings
         )
     finally:
         await engine.dispose()
-    return site.id, site.domain
 
 
 async def _key_create(
@@ -371,6 +369,11 @@ def parser() -> argparse.ArgumentParser:
     site_add.add_argument(
         "--events-per-second", type=int, help="rate limit per collector process (default 20000)"
     )
+    site_add.add_argument(
+        "--consent-required",
+        action="store_true",
+        help='nothing is sent before analytics consent (the tag gets data-consent="required")',
+    )
     site_add.add_argument("--json", action="store_true", help="machine-readable output")
     site_add.set_defaults(func=command_site_add)
     site_list = site.add_parser("list", help="every site with its settings and script tag")
@@ -398,6 +401,11 @@ def parser() -> argparse.ArgumentParser:
         "--k", type=int, help="k-anonymity, 1 (off) to 50: stores a new definition version"
     )
     site_set.add_argument("--events-per-second", type=int, help="rate limit per collector")
+    site_set.add_argument(
+        "--consent-required",
+        action=argparse.BooleanOptionalAction,
+        help='ask analytics consent before any event (the tag gets data-consent="required")',
+    )
     site_set.add_argument("--json", action="store_true")
     site_set.set_defaults(func=command_site_set)
 
@@ -543,14 +551,16 @@ def command_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def command_site_add(settings: Settings, args: argparse.Namespace) -> int:
-    knobs = {"events_per_second": args.events_per_second} if args.events_per_second else {}
+    knobs: dict[str, Any] = {"consent_required": args.consent_required}
+    if args.events_per_second:
+        knobs["events_per_second"] = args.events_per_second
     site_settings = SiteSettings(**knobs)
-    site_id, domain = asyncio.run(_site_add(settings, args.domain, args.timezone, site_settings))
-    tag = script_tag(public_url(settings), site_id)
+    site = asyncio.run(_site_add(settings, args.domain, args.timezone, site_settings))
+    tag = script_tag(public_url(settings), site)
     if args.json:
-        print(json.dumps({"id": site_id, "domain": domain, "script_tag": tag}))
+        print(json.dumps({"id": site.id, "domain": site.domain, "script_tag": tag}))
     else:
-        print(f"site {domain} registered with id {site_id}\n{tag}")
+        print(f"site {site.domain} registered with id {site.id}\n{tag}")
     return 0
 
 
@@ -583,7 +593,7 @@ def _site_line(site: Site, k: int, base: str) -> str:
     return (
         f"{site.id}  {site.domain}  {site.timezone}  k {k}  "
         f"events {knobs.raw_retention_months} months, rollups {rollups}{hosts}\n"
-        f"    {script_tag(base, site.id)}"
+        f"    {script_tag(base, site)}"
     )
 
 
@@ -608,6 +618,7 @@ async def _site_set(settings: Settings, args: argparse.Namespace) -> tuple[Site,
             ("rollup_retention_months", args.rollup_retention_months),
             ("events_per_second", args.events_per_second),
             ("extra_hosts", args.extra_host),
+            ("consent_required", args.consent_required),
         )
         if value is not None
     }

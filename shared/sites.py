@@ -48,6 +48,11 @@ class SiteSettings(BaseModel):
     rollup_retention_months: int | None = Field(
         default=None, ge=1, description="months hourly rollups are kept (unset: kept)"
     )
+    consent_required: bool = Field(
+        default=False,
+        description="the site asks analytics consent before any event: its script tag "
+        'carries data-consent="required" (the snippet sends nothing before the opt-in)',
+    )
 
 
 DEFAULT_SITE_SETTINGS = SiteSettings()

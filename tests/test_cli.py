@@ -163,6 +163,7 @@ def test_site_list_and_set(embedded: Path, capsys: pytest.CaptureFixture[str]) -
     assert (before["domain"], before["timezone"], before["k"]) == ("example.com", "UTC", 5)
     assert before["raw_retention_months"] == 25
     assert before["extra_hosts"] == []
+    assert before["consent_required"] is False
     changed = [
         "site",
         "set",
@@ -178,6 +179,7 @@ def test_site_list_and_set(embedded: Path, capsys: pytest.CaptureFixture[str]) -
         "localhost",
         "--k",
         "10",
+        "--consent-required",
         "--json",
     ]
     assert main(changed) == 0
@@ -191,10 +193,15 @@ def test_site_list_and_set(embedded: Path, capsys: pytest.CaptureFixture[str]) -
     )
     assert after["rollup_retention_months"] == 36
     assert after["extra_hosts"] == ["shop.example.net", "localhost"]
+    assert after["consent_required"] is True
+    assert main(["site", "list"]) == 0
+    assert f'data-site="{site_id}" data-consent="required"></script>' in capsys.readouterr().out
     # Only what is given changes; k is a new definition version, the others stay.
-    assert main(["site", "set", site_id, "--keep-rollups", "--no-extra-hosts", "--json"]) == 0
+    cleared = ["--keep-rollups", "--no-extra-hosts", "--no-consent-required", "--json"]
+    assert main(["site", "set", site_id, *cleared]) == 0
     last = json.loads(capsys.readouterr().out)
     assert (last["rollup_retention_months"], last["extra_hosts"], last["k"]) == (None, [], 10)
+    assert last["consent_required"] is False
     assert last["timezone"] == "Europe/Paris"
     assert main(["site", "list"]) == 0
     assert f"{site_id}  example.com  Europe/Paris  k 10" in capsys.readouterr().out
