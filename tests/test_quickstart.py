@@ -139,9 +139,11 @@ def test_readme_quick_start_as_printed(tmp_path: Path) -> None:
                 assert done.stdout.splitlines() == expected, command
             answers.append(done.stdout)
     finally:
-        os.killpg(server.pid, signal.SIGINT)
+        os.killpg(server.pid, signal.SIGINT)  # the foreground group, as Ctrl-C does
         server.wait(timeout=60)
-    assert server.returncode == 0, log.read_text()
+    # Ctrl-C, as in a terminal: make dies of the signal once overt has drained and exited.
+    assert server.returncode in (0, -signal.SIGINT), log.read_text()
+    assert "Application shutdown complete" in log.read_text()
     # The site's tag named the running server, the pageview was accepted (202) and counted.
     assert f'src="http://127.0.0.1:{port}/overt.js"' in answers[0]
     answer = json.loads(answers[-1])
