@@ -28,7 +28,7 @@ from shared.errors import (
     unexpected_error_response,
 )
 from shared.logging import log_refusal, new_request_id, request_id_var
-from shared.metrics import INTAKE_REJECTED
+from shared.metrics import INTAKE_REJECTED, INTAKE_SECONDS
 from shared.settings import Settings
 
 SNIPPET = (Path(__file__).parent / "static" / "overt.js").read_bytes()
@@ -226,8 +226,10 @@ class EventIntakeMiddleware:
                 {"type": "http.response.start", "status": 202, "headers": [*ACCEPTED_HEADERS, tag]}
             )
             await send(EMPTY_BODY)
+            INTAKE_SECONDS.observe(time.perf_counter() - began)
             return
         await answer(scope, receive, send)
+        INTAKE_SECONDS.observe(time.perf_counter() - began)
         log_refusal("POST", "/e", answer.status_code, began)
 
 

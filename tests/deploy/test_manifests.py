@@ -33,7 +33,7 @@ PER_PROCESS = {"/healthz", "/readyz", "/metrics"}
 # Served by every process outside the OpenAPI document (shared.docs); the proxy sends them to
 # the API.
 API_DOCS = {"/docs", "/docs/assets/swagger-ui-bundle.js", "/docs/assets/docs.js", "/openapi.json"}
-# DESIGN.md, "Public interface": the prefixes a load balancer routes, and who owns them.
+# README.md, "Public interface": the prefixes a load balancer routes, and who owns them.
 DESIGN_PREFIXES = {
     "/overt.js": "collector",
     "/e": "collector",
@@ -65,7 +65,7 @@ def public_paths() -> dict[str, str]:
 
 
 def test_every_design_prefix_is_served_by_its_owner() -> None:
-    """The route table the proxy checks below is the code's, and matches DESIGN.md."""
+    """The route table the proxy checks below is the code's, and matches the README."""
     owners = public_paths()
     for prefix, owner in DESIGN_PREFIXES.items():
         served = {path for path in owners if path.startswith(prefix)}
