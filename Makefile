@@ -52,13 +52,16 @@ typecheck: $(VENV_STAMP) ## mypy --strict
 imports: $(VENV_STAMP) ## import-linter: services independent, shared imports no service
 	$(UV) run lint-imports
 
-browser: ## Debian's Chromium (browser tests) and Node.js (snippet build check), when missing
+browser: ## Debian's Chromium (browser tests), Node.js (snippet build check), promtool and Caddy (deploy checks), when missing
 	@command -v chromium >/dev/null || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium chromium-driver; }
 	@command -v npm >/dev/null || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q nodejs npm; }
+	@command -v promtool >/dev/null && command -v caddy >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends prometheus caddy; }
 
 test-services: ## start the local PostgreSQL and Redis if they are installed but down
 	@bash tests/services.sh

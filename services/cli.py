@@ -13,6 +13,7 @@ import signal
 import socket
 import sqlite3
 import sys
+import time
 from collections.abc import Callable, Sequence
 from importlib.metadata import version as package_version
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from prometheus_client import write_to_textfile
 from sqlalchemy import make_url
 from sqlalchemy.exc import DBAPIError
 
@@ -52,6 +54,7 @@ from shared.deadletter import DeadLetterEntry
 from shared.errors import ProblemError
 from shared.keys import KeyScope
 from shared.logging import configure_logging
+from shared.metrics import ledger_verification
 from shared.migrate import upgrade_head
 from shared.partitions import RetentionReport, maintain
 from shared.runtime import Resources, open_resources, tune_gc
@@ -462,6 +465,13 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="one JSON line per site, with its newest signed checkpoint (keep it outside)",
     )
+    ledger_verify.add_argument(
+        "--metrics-file",
+        type=Path,
+        metavar="FILE",
+        help="also write the result as Prometheus metrics (node_exporter's textfile "
+        "collector: a *.prom file in its directory), for the alert rules in deploy/",
+    )
     ledger_verify.set_defaults(func=command_ledger_verify)
 
     consent = commands.add_parser("consent", help="consent service administration").add_subparsers(
@@ -769,6 +779,9 @@ def command_ledger_verify(settings: Settings, args: argparse.Namespace) -> int:
             print(f"TAMPERED: {problem}", file=sys.stderr)
     for problem in refused:
         print(f"UNUSABLE: {problem}", file=sys.stderr)
+    if args.metrics_file:
+        intact = {report.site_id: report.ok for report in reports}
+        write_to_textfile(str(args.metrics_file), ledger_verification(intact, time.time()))
     return 0 if not refused and all(report.ok for report in reports) else 1
 
 

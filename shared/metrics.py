@@ -237,6 +237,26 @@ WEBHOOK_ATTEMPTS = Counter(
 UNMATCHED_ROUTE = "(unmatched)"
 
 
+def ledger_verification(intact: Mapping[str, bool], at: float) -> CollectorRegistry:
+    """What `overt ledger verify --metrics-file` writes for node_exporter's textfile collector:
+    per site, whether its chain is intact, and when the check ran (alert when it is old)."""
+    registry = CollectorRegistry()
+    chains = Gauge(
+        "overt_ledger_intact",
+        "1 when the site's consent ledger verified intact at the last run, 0 when tampered.",
+        ["site"],
+        registry=registry,
+    )
+    for site, ok in intact.items():
+        chains.labels(site).set(1 if ok else 0)
+    Gauge(
+        "overt_ledger_verified_timestamp_seconds",
+        "When `overt ledger verify` last ran to completion (Unix time).",
+        registry=registry,
+    ).set(at)
+    return registry
+
+
 async def render_metrics(queue: EventQueue) -> tuple[bytes, str]:
     """The registry in Prometheus text format, with the queue gauges read now."""
     try:
