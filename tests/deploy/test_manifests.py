@@ -146,9 +146,11 @@ def test_compose_start_order_is_health_gated(compose: dict[str, Any]) -> None:
     assert proxy_needs == {name: {"condition": "service_healthy"} for name in HTTP_SERVICES}
     redis_command = services["redis"]["command"]
     assert redis_command[redis_command.index("--appendonly") + 1] == "yes"
+    assert redis_command[redis_command.index("--appendfsync") + 1] == "always"
     assert [port for svc in services.values() for port in svc.get("ports", [])] == [
-        "${OVERT_HTTP_PORT:-8080}:80"
-    ], "only the proxy publishes a port"
+        "${OVERT_HTTP_PORT:-8080}:80",
+        "${OVERT_HTTPS_PORT:-8443}:443",
+    ], "only the proxy publishes ports"
 
 
 def test_compose_settings_are_real_settings(compose: dict[str, Any]) -> None:
