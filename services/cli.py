@@ -888,7 +888,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"overt: invalid setting: {exc}", file=sys.stderr)
         return 2
     try:
-        configure_logging(fmt=settings.log_format, level=settings.log_level)
+        configure_logging(
+            fmt=settings.log_format, level=settings.log_level, access=settings.access_log
+        )
         return command(settings, args)
     except SettingsError as exc:
         print(f"overt: invalid setting: {exc}", file=sys.stderr)

@@ -180,6 +180,11 @@ class Settings(BaseSettings):
     )
     log_format: str = Field(default="json", pattern="^(json|text)$", description="json or text.")
     log_level: str = Field(default="INFO", description="stdlib logging level.")
+    access_log: bool = Field(
+        default=False,
+        description="An access line for every answer (method, route template, status, "
+        "duration, request id; never IP, User-Agent, query or body); off: refusals only.",
+    )
 
     @field_validator("database_url")
     @classmethod
