@@ -56,6 +56,7 @@ from shared.keys import KeyScope
 from shared.logging import configure_logging
 from shared.metrics import ledger_verification
 from shared.migrate import upgrade_head
+from shared.models import visitor_salts
 from shared.partitions import RetentionReport, maintain
 from shared.runtime import Resources, open_resources, tune_gc
 from shared.server import bounded_http_protocol
@@ -708,6 +709,12 @@ def command_backup(settings: Settings, args: argparse.Namespace) -> int:
         contextlib.closing(sqlite3.connect(copy)) as dst,
     ):
         src.backup(dst)
+        # The day's visitor salt stays out of every copy: kept in a backup it would outlive
+        # its day and let that day's visitor hashes be recomputed. A restore makes a new one.
+        dst.execute("PRAGMA secure_delete = ON")
+        dst.execute(f"DELETE FROM {visitor_salts.name}")
+        dst.commit()
+        dst.execute("VACUUM")
         (check,) = dst.execute("PRAGMA integrity_check").fetchone()
     if check != "ok":
         raise ValueError(f"the copy at {copy} fails its integrity check: {check}")

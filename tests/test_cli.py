@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -318,6 +319,7 @@ def test_backup_restores(
     assert main(["consent", "secret", "--site", site_id]) == 0
     assertion_secret = capsys.readouterr().out
     assert main(["key", "create", "--site", site_id, "--scope", "stats:read"]) == 0
+    salt = _todays_salt(embedded / "overt.db")
     capsys.readouterr()
     assert main(["site", "list", "--json"]) == 0
     assert main(["key", "list", "--json"]) == 0
@@ -333,6 +335,9 @@ def test_backup_restores(
     assert "exists" in capsys.readouterr().err
     with sqlite3.connect(target / "overt.db") as copy:
         assert copy.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        # The day's visitor salt is never kept in a copy, nor its bytes in free pages.
+        assert copy.execute("SELECT count(*) FROM visitor_salts").fetchone() == (0,)
+    assert salt not in (target / "overt.db").read_bytes()
     # Restored: the copied directory is a working database with the same sites, keys and
     # sealed secrets (the generated secret key travels with it).
     restored = embedded / "restored"
@@ -344,3 +349,23 @@ def test_backup_restores(
     assert main(["consent", "secret", "--site", site_id]) == 0
     assert capsys.readouterr().out == assertion_secret
     assert main(["migrate"]) == 0
+
+
+def _todays_salt(database: Path) -> bytes:
+    """Make the embedded mode's salt of today, as the collector does, and return it."""
+    import asyncio
+
+    from services.collector.salts import DatabaseSalts
+    from shared.db import create_engine
+
+    async def make() -> bytes:
+        engine = create_engine(Settings(database_url=f"sqlite+aiosqlite:///{database}"))
+        try:
+            return await DatabaseSalts(engine=engine).salt_of(datetime.now(UTC).date())
+        finally:
+            await engine.dispose()
+
+    salt = asyncio.run(make())
+    with sqlite3.connect(database) as db:
+        assert db.execute("SELECT count(*) FROM visitor_salts").fetchone() == (1,)
+    return salt
