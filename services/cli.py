@@ -115,11 +115,13 @@ def public_url(settings: Settings) -> str:
     if settings.public_url:
         return settings.base_url
     path = running_file(settings)
-    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-        if path is not None:
-            running = json.loads(path.read_text())
-            os.kill(int(running["pid"]), 0)  # still alive (OSError if not)
-            return str(running["url"]).rstrip("/")
+    with contextlib.suppress(OSError, ValueError):
+        running = json.loads(path.read_bytes()) if path is not None else None
+        if isinstance(running, dict):
+            pid, url = running.get("pid"), running.get("url")
+            if type(pid) is int and pid > 1 and isinstance(url, str) and url.startswith("http"):
+                os.kill(pid, 0)  # still alive (OSError if not)
+                return url.rstrip("/")
     return settings.base_url
 
 
@@ -920,34 +922,45 @@ def database_problem(exc: BaseException, settings: Settings) -> str:
     """One line for a database that cannot be used: what is wrong and what to do (never the
     URL's password)."""
     url = make_url(settings.database_url)
-    if settings.is_sqlite:
+    inner = _innermost(exc)
+    cause = " ".join(str(getattr(inner, "strerror", None) or inner or type(inner).__name__).split())
+    unmigrated = cause.startswith(("relation ", "no such table")) and (
+        "does not exist" in cause or "no such table" in cause
+    )
+    if unmigrated:
         return (
-            f"cannot open the SQLite database {url.database}: {_cause(exc)}; "
-            "check OVERT_DATABASE_URL"
+            f"the database {url.database} has no Overt schema yet ({cause}): "
+            f"run `{invocation()} migrate` first"
         )
-    where = f"{url.host or 'localhost'}:{url.port or 5432}"
-    cause = _cause(exc)
+    if settings.is_sqlite:
+        if "unable to open" in cause:
+            return f"cannot open the SQLite database {url.database}: check OVERT_DATABASE_URL"
+        return f"the SQLite database {url.database} answered an error: {cause}"
+    host, port = url.host or "localhost", url.port or 5432
+    where = f"{host}:{port}"
     if "does not exist" in cause and f'"{url.database}"' in cause:
         return (
             f'PostgreSQL at {where} has no database "{url.database}": create it '
-            f"(createdb -h {url.host or 'localhost'} -p {url.port or 5432} "
-            f"-U {url.username or 'postgres'} {url.database}) or fix OVERT_DATABASE_URL"
+            f"(createdb -h {host} -p {port} -U {url.username or 'postgres'} {url.database}) "
+            "or fix OVERT_DATABASE_URL"
         )
-    return (
-        f"cannot reach PostgreSQL at {where} (database {url.database}): {cause}; "
-        "start it or fix OVERT_DATABASE_URL"
-    )
+    if isinstance(inner, OSError):  # refused, unreachable, unknown host, timed out
+        return (
+            f"cannot reach PostgreSQL at {where} (database {url.database}): {cause}; "
+            "start it or fix OVERT_DATABASE_URL"
+        )
+    if "authentication" in cause or "password" in cause or cause.startswith("role "):
+        return f"PostgreSQL at {where} refused the login: {cause}; fix OVERT_DATABASE_URL"
+    return f"PostgreSQL at {where} (database {url.database}) answered an error: {cause}"
 
 
-def _cause(exc: BaseException) -> str:
-    """The innermost error's own words, on one line."""
+def _innermost(exc: BaseException) -> BaseException:
+    """The driver's own error under SQLAlchemy's wrapper and any chain of causes."""
     while isinstance(exc, DBAPIError) and exc.orig is not None:
         exc = exc.orig
-    inner = exc
-    while inner.__cause__ is not None:
-        inner = inner.__cause__
-    text = getattr(inner, "strerror", None) or str(inner) or type(inner).__name__
-    return " ".join(str(text).split())
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return exc
 
 
 if __name__ == "__main__":

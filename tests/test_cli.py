@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import sqlite3
 from datetime import UTC, datetime
@@ -12,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.cli import main, service_app
+from services.cli import main, public_url, running_file, service_app
 from services.consent.verification.service import MailSettings
 from shared.settings import Settings, SettingsError, check_environment, known_variables
 from tests.helpers.backends import PG_ADMIN_URL, free_port
@@ -369,3 +370,57 @@ def _todays_salt(database: Path) -> bytes:
     with sqlite3.connect(database) as db:
         assert db.execute("SELECT count(*) FROM visitor_salts").fetchone() == (1,)
     return salt
+
+
+def test_an_unmigrated_database_says_to_migrate(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("OVERT_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/empty.db")
+    monkeypatch.delenv("OVERT_SECRET_KEY", raising=False)
+    assert main(["site", "list"]) == 1
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"overt: the database {tmp_path}/empty.db has no Overt schema yet")
+    assert line.endswith("migrate` first")
+
+
+def test_an_unknown_postgres_role_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    host = PG_ADMIN_URL.split("@", 1)[1].rsplit("/", 1)[0]
+    monkeypatch.setenv("OVERT_DATABASE_URL", f"postgresql+asyncpg://no_such_role@{host}/test")
+    monkeypatch.setenv("OVERT_SECRET_KEY", "s" * 40)
+    assert main(["key", "list"]) == 1
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == (
+        f'overt: PostgreSQL at {host} refused the login: role "no_such_role" does not exist; '
+        "fix OVERT_DATABASE_URL"
+    )
+
+
+@given(content=st.binary(max_size=200) | st.text(max_size=200).map(str.encode))
+def test_a_garbled_running_file_falls_back_to_the_settings(content: bytes) -> None:
+    """var/overt-up.json is read by every `site add`: whatever it holds, the tag falls back
+    to OVERT_HOST / OVERT_PORT unless it names a live process and its URL."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as directory:
+        settings = Settings(database_url=f"sqlite+aiosqlite:///{directory}/overt.db")
+        running = running_file(settings)
+        assert running is not None
+        running.write_bytes(content)
+        try:
+            told = json.loads(content)
+            live = isinstance(told, dict) and told.get("pid") == os.getpid()
+        except ValueError:
+            live = False
+        if not live:
+            assert public_url(settings) == "http://127.0.0.1:8000"
+        running.write_text(json.dumps({"url": "http://127.0.0.1:9/", "pid": os.getpid()}))
+        assert public_url(settings) == "http://127.0.0.1:9"
+        for dead in (2**22 + 7, 0, 1, True, "1", None):  # no such process, or none of ours
+            running.write_text(json.dumps({"url": "http://127.0.0.1:9/", "pid": dead}))
+            assert public_url(settings) == "http://127.0.0.1:8000"
+        running.write_text(json.dumps({"url": "javascript:alert(1)", "pid": os.getpid()}))
+        assert public_url(settings) == "http://127.0.0.1:8000"
+        with_public = settings.model_copy(update={"public_url": "https://overt.example.com/"})
+        assert public_url(with_public) == "https://overt.example.com"
