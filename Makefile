@@ -5,7 +5,11 @@ export UV_PYTHON_DOWNLOADS := never
 
 # uv from PATH, else a private copy bootstrapped with the machine's python3.
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
-VENV_STAMP := .venv/.synced-$(shell cat uv.lock pyproject.toml | cksum | cut -d' ' -f1)
+LOCK_SUM := $(shell cat uv.lock pyproject.toml | cksum | cut -d' ' -f1)
+# Two installs from the same lock: what running needs (`make run`), and that plus the test
+# and lint tools (the dev group: every other target).
+RUN_STAMP := .venv/.synced-run-$(LOCK_SUM)
+VENV_STAMP := .venv/.synced-dev-$(LOCK_SUM)
 
 .PHONY: help run test check lint format typecheck imports browser test-services snippet swagger-ui clean bench fuzz bench-query
 
@@ -16,13 +20,18 @@ $(CURDIR)/.tools/bin/uv:
 	python3 -m venv .tools
 	.tools/bin/python -m pip install --quiet --disable-pip-version-check uv
 
+$(RUN_STAMP): $(UV) uv.lock pyproject.toml
+	$(UV) sync --frozen --no-dev --inexact
+	rm -f .venv/.synced-run-*
+	touch $@
+
 $(VENV_STAMP): $(UV) uv.lock pyproject.toml
 	$(UV) sync --frozen
 	rm -f .venv/.synced-*
-	touch $@
+	touch $@ $(RUN_STAMP)
 
-run: $(VENV_STAMP) ## start Overt in one process on SQLite (./var/), no other service needed
-	OVERT_LOG_FORMAT=$${OVERT_LOG_FORMAT:-text} $(UV) run overt up
+run: $(RUN_STAMP) ## start Overt in one process on SQLite (./var/), no other service needed
+	OVERT_LOG_FORMAT=$${OVERT_LOG_FORMAT:-text} .venv/bin/overt up
 
 test: $(VENV_STAMP) browser test-services ## the whole suite, on SQLite and on Postgres + Redis
 	$(UV) run pytest
@@ -43,13 +52,16 @@ typecheck: $(VENV_STAMP) ## mypy --strict
 imports: $(VENV_STAMP) ## import-linter: services independent, shared imports no service
 	$(UV) run lint-imports
 
-browser: ## Debian's Chromium (browser tests) and Node.js (snippet build check), when missing
+browser: ## Debian's Chromium (browser tests), Node.js (snippet build check), promtool and Caddy (deploy checks), when missing
 	@command -v chromium >/dev/null || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium chromium-driver; }
 	@command -v npm >/dev/null || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q nodejs npm; }
+	@command -v promtool >/dev/null && command -v caddy >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends prometheus caddy; }
 
 test-services: ## start the local PostgreSQL and Redis if they are installed but down
 	@bash tests/services.sh

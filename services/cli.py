@@ -5,20 +5,31 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import json
+import os
+import shutil
 import signal
+import socket
+import sqlite3
 import sys
+import time
 from collections.abc import Callable, Sequence
+from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
-from sqlalchemy import select
+from prometheus_client import write_to_textfile
+from sqlalchemy import make_url
+from sqlalchemy.exc import DBAPIError
 
 from services.api.app import api_parts
 from services.api.app import create_app as create_api_app
-from services.api.keys.service import create_key, revoke_key
+from services.api.engagement.schemas import DefinitionIn
+from services.api.engagement.service import current_definition, store_definition
+from services.api.keys.service import create_key, list_keys, revoke_key
 from services.collector.app import collector_parts, create_worker_app, worker_parts
 from services.collector.app import create_app as create_collector_app
 from services.collector.deadletter import (
@@ -36,19 +47,29 @@ from services.consent.notices.service import NoticeChange, publish_notice
 from services.consent.receipts.service import read_evidence
 from services.consent.rights.service import list_requests
 from services.consent.sites.service import ensure_site, site_assertion_secret
+from services.consent.verification.service import MailSettings
 from shared.app import AppParts, app_from_parts, asgi_app
 from shared.db import create_engine
 from shared.deadletter import DeadLetterEntry
 from shared.errors import ProblemError
 from shared.keys import KeyScope
 from shared.logging import configure_logging
+from shared.metrics import ledger_verification
 from shared.migrate import upgrade_head
-from shared.models import sites
+from shared.models import visitor_salts
 from shared.partitions import RetentionReport, maintain
 from shared.runtime import Resources, open_resources, tune_gc
 from shared.server import bounded_http_protocol
-from shared.settings import Settings, SettingsError, load_settings
-from shared.sites import SiteError, SiteSettings, create_site, get_site
+from shared.settings import Settings, SettingsError, check_environment, load_settings, sqlite_path
+from shared.sites import (
+    Site,
+    SiteError,
+    SiteSettings,
+    create_site,
+    get_site,
+    list_sites,
+    update_site,
+)
 
 # `overt serve SERVICE`: each service's own app, as its app.py describes it.
 SERVICE_APPS: dict[str, Callable[[Settings], FastAPI]] = {
@@ -61,16 +82,59 @@ SERVICES = tuple(SERVICE_APPS)
 MAX_HEAD_BYTES = 32 * 1024
 
 
-def script_tag(settings: Settings, site_id: str) -> str:
-    return f'<script defer src="{settings.base_url}/overt.js" data-site="{site_id}"></script>'
+# `overt up` on SQLite writes where it serves next to the database, so `overt site add` on
+# the same database prints tags with the running server's URL (not its own environment's).
+RUNNING_FILE = "overt-up.json"
+
+
+class CannotStart(Exception):
+    """The process cannot serve (its port is taken, ...); the message says why and what to do."""
+
+
+def invocation() -> str:
+    """How the user ran this command, to print next steps that work as printed: `overt` when
+    that is the program on PATH, else its path from here (e.g. `.venv/bin/overt`)."""
+    program = Path(sys.argv[0])
+    on_path = shutil.which("overt")
+    if program.name != "overt" or (on_path and Path(on_path).resolve() == program.resolve()):
+        return "overt"
+    try:
+        return str(program.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(program)
+
+
+def running_file(settings: Settings) -> Path | None:
+    """Where `overt up` on this SQLite database says where it serves (None on PostgreSQL)."""
+    return sqlite_path(settings.database_url).parent / RUNNING_FILE if settings.is_sqlite else None
+
+
+def public_url(settings: Settings) -> str:
+    """The base URL of script tags: OVERT_PUBLIC_URL, else the URL of the `overt up` serving
+    this database right now, else OVERT_HOST / OVERT_PORT."""
+    if settings.public_url:
+        return settings.base_url
+    path = running_file(settings)
+    with contextlib.suppress(OSError, ValueError):
+        running = json.loads(path.read_bytes()) if path is not None else None
+        if isinstance(running, dict):
+            pid, url = running.get("pid"), running.get("url")
+            if type(pid) is int and pid > 1 and isinstance(url, str) and url.startswith("http"):
+                os.kill(pid, 0)  # still alive (OSError if not)
+                return url.rstrip("/")
+    return settings.base_url
+
+
+def script_tag(base: str, site: Site) -> str:
+    consent = ' data-consent="required"' if site.settings.consent_required else ""
+    return f'<script defer src="{base}/overt.js" data-site="{site.id}"{consent}></script>'
 
 
 def all_in_one_app(settings: Settings) -> FastAPI:
     """Collector, consent, API and ingest worker in one process (`overt up`)."""
 
     async def announce(resources: Resources) -> None:
-        async with resources.engine.connect() as conn:
-            known = (await conn.execute(select(sites.c.id, sites.c.domain))).all()
+        known = await list_sites(engine=resources.engine)
         backend = "SQLite" if settings.is_sqlite else "PostgreSQL"
         queue = "Redis Streams" if settings.redis_url else "in-process queue"
         base = settings.base_url
@@ -84,9 +148,12 @@ def all_in_one_app(settings: Settings) -> FastAPI:
         ]
         if known:
             lines.append("Script tags:")
-            lines += [f"  {row.domain}: {script_tag(settings, row.id)}" for row in known]
+            lines += [f"  {site.domain}: {script_tag(base, site)}" for site in known]
         else:
-            lines.append("No site yet: `overt site add example.com` prints its script tag.")
+            lines.append(
+                f"No site yet: `{invocation()} site add example.com` prints its script tag "
+                f"(`{invocation()} site add localhost` to try it on a page served from here)."
+            )
         print("\n".join(lines), flush=True)
 
     everything = collector_parts() + worker_parts() + consent_parts() + api_parts()
@@ -116,15 +183,39 @@ def server_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
     )
 
 
-def serve(app: FastAPI, settings: Settings) -> None:
+def bind(settings: Settings) -> socket.socket:
+    """The listening socket, bound before anything else starts (or says it is up)."""
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((settings.host, settings.port))
+    except OSError as exc:
+        sock.close()
+        where = f"{settings.host}:{settings.port}"
+        if exc.errno == errno.EADDRINUSE:
+            raise CannotStart(
+                f"port {settings.port} is already in use on {settings.host} (another Overt?): "
+                f"stop that server or choose another port (--port {settings.port + 1} or "
+                f"OVERT_PORT={settings.port + 1})"
+            ) from None
+        raise CannotStart(
+            f"cannot listen on {where}: {exc.strerror}; check OVERT_HOST and OVERT_PORT"
+        ) from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(app: FastAPI, settings: Settings, sock: socket.socket | None = None) -> None:
     """Run until SIGINT or SIGTERM; both stop intake, drain, and exit 0."""
+    sock = sock or bind(settings)
     config = server_config(app, settings)
     tune_gc()
     # uvicorn re-raises the signal once it has shut down; after a clean drain that is success.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            uvicorn.Server(config).run()
+            uvicorn.Server(config).run(sockets=[sock])
     finally:
         # Drained. A repeated Ctrl-C or SIGTERM while the interpreter exits would otherwise
         # kill it with the signal (exit -2 or -15) and make a clean stop look like a crash.
@@ -134,15 +225,14 @@ def serve(app: FastAPI, settings: Settings) -> None:
 
 async def _site_add(
     settings: Settings, domain: str, timezone: str, site_settings: SiteSettings
-) -> tuple[str, str]:
+) -> Site:
     engine = create_engine(settings)
     try:
-        site = await create_site(
+        return await create_site(
             engine=engine, domain=domain, timezone=timezone, settings=site_settings
         )
     finally:
         await engine.dispose()
-    return site.id, site.domain
 
 
 async def _key_create(
@@ -252,6 +342,7 @@ async def _dead_letters(settings: Settings, action: str, entry_ids: list[str] | 
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="overt", description=__doc__)
+    root.add_argument("--version", action="version", version=f"overt {package_version('overt')}")
     commands = root.add_subparsers(dest="command", required=True)
 
     up = commands.add_parser("up", help="everything in one process (runs migrations first)")
@@ -284,8 +375,45 @@ def parser() -> argparse.ArgumentParser:
     site_add.add_argument(
         "--events-per-second", type=int, help="rate limit per collector process (default 20000)"
     )
+    site_add.add_argument(
+        "--consent-required",
+        action="store_true",
+        help='nothing is sent before analytics consent (the tag gets data-consent="required")',
+    )
     site_add.add_argument("--json", action="store_true", help="machine-readable output")
     site_add.set_defaults(func=command_site_add)
+    site_list = site.add_parser("list", help="every site with its settings and script tag")
+    site_list.add_argument("--json", action="store_true")
+    site_list.set_defaults(func=command_site_list)
+    site_set = site.add_parser("set", help="change a site's settings (only those given)")
+    site_set.add_argument("site_id")
+    site_set.add_argument("--timezone", help="IANA zone for day boundaries")
+    site_set.add_argument(
+        "--retention-months", type=int, help="months events and sessions are kept (1-25)"
+    )
+    rollups = site_set.add_mutually_exclusive_group()
+    rollups.add_argument("--rollup-retention-months", type=int, help="months rollups are kept")
+    rollups.add_argument("--keep-rollups", action="store_true", help="keep rollups for good")
+    hosts = site_set.add_mutually_exclusive_group()
+    hosts.add_argument(
+        "--extra-host",
+        action="extend",
+        nargs="+",
+        metavar="HOST",
+        help="other domains whose pages send events for this site (replaces the list)",
+    )
+    hosts.add_argument("--no-extra-hosts", action="store_true", help="clear the list")
+    site_set.add_argument(
+        "--k", type=int, help="k-anonymity, 1 (off) to 50: stores a new definition version"
+    )
+    site_set.add_argument("--events-per-second", type=int, help="rate limit per collector")
+    site_set.add_argument(
+        "--consent-required",
+        action=argparse.BooleanOptionalAction,
+        help='ask analytics consent before any event (the tag gets data-consent="required")',
+    )
+    site_set.add_argument("--json", action="store_true")
+    site_set.set_defaults(func=command_site_set)
 
     key = commands.add_parser("key", help="manage API keys").add_subparsers(
         dest="action", required=True
@@ -293,7 +421,12 @@ def parser() -> argparse.ArgumentParser:
     key_create = key.add_parser("create", help="create an API key (printed once)")
     key_create.add_argument("--site", required=True)
     key_create.add_argument(
-        "--scope", action="append", required=True, choices=[s.value for s in KeyScope]
+        "--scope",
+        action="extend",
+        nargs="+",
+        required=True,
+        choices=[s.value for s in KeyScope],
+        help="one or more, repeatable: --scope a b or --scope a --scope b",
     )
     key_create.add_argument(
         "--rate-limit",
@@ -305,6 +438,16 @@ def parser() -> argparse.ArgumentParser:
     key_revoke = key.add_parser("revoke", help="revoke an API key; takes effect at once")
     key_revoke.add_argument("key_id", help="the id printed by `overt key create`")
     key_revoke.set_defaults(func=command_key_revoke)
+    key_list = key.add_parser("list", help="every key (never its secret), live and revoked")
+    key_list.add_argument("--site", help="one site's keys")
+    key_list.add_argument("--json", action="store_true")
+    key_list.set_defaults(func=command_key_list)
+
+    backup = commands.add_parser(
+        "backup", help="copy the SQLite database (online) and the generated secret key"
+    )
+    backup.add_argument("directory", type=Path, help="a new or empty directory")
+    backup.set_defaults(func=command_backup)
 
     ledger = commands.add_parser("ledger", help="the consent ledger").add_subparsers(
         dest="action", required=True
@@ -324,6 +467,13 @@ def parser() -> argparse.ArgumentParser:
         "--json",
         action="store_true",
         help="one JSON line per site, with its newest signed checkpoint (keep it outside)",
+    )
+    ledger_verify.add_argument(
+        "--metrics-file",
+        type=Path,
+        metavar="FILE",
+        help="also write the result as Prometheus metrics (node_exporter's textfile "
+        "collector: a *.prom file in its directory), for the alert rules in deploy/",
     )
     ledger_verify.set_defaults(func=command_ledger_verify)
 
@@ -391,26 +541,193 @@ def command_partitions(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def command_up(settings: Settings, args: argparse.Namespace) -> int:
-    settings.secret()  # fails early, or creates the embedded secret once
-    upgrade_head(settings)
-    serve(all_in_one_app(settings), settings)
+    sock = bind(settings)  # a taken port fails here, before migrations or "Overt is up"
+    state = running_file(settings)
+    try:
+        settings.secret()  # fails early, or creates the embedded secret once
+        upgrade_head(settings)
+        if state is not None:
+            state.write_text(json.dumps({"url": settings.base_url, "pid": os.getpid()}))
+        serve(all_in_one_app(settings), settings, sock)
+    finally:
+        sock.close()
+        if state is not None:
+            state.unlink(missing_ok=True)
     return 0
 
 
 def command_serve(settings: Settings, args: argparse.Namespace) -> int:
-    serve(service_app(settings, args.service), settings)
+    app = service_app(settings, args.service)
+    with bind(settings) as sock:
+        serve(app, settings, sock)
     return 0
 
 
 def command_site_add(settings: Settings, args: argparse.Namespace) -> int:
-    knobs = {"events_per_second": args.events_per_second} if args.events_per_second else {}
+    knobs: dict[str, Any] = {"consent_required": args.consent_required}
+    if args.events_per_second:
+        knobs["events_per_second"] = args.events_per_second
     site_settings = SiteSettings(**knobs)
-    site_id, domain = asyncio.run(_site_add(settings, args.domain, args.timezone, site_settings))
-    tag = script_tag(settings, site_id)
+    site = asyncio.run(_site_add(settings, args.domain, args.timezone, site_settings))
+    tag = script_tag(public_url(settings), site)
     if args.json:
-        print(json.dumps({"id": site_id, "domain": domain, "script_tag": tag}))
+        print(json.dumps({"id": site.id, "domain": site.domain, "script_tag": tag}))
     else:
-        print(f"site {domain} registered with id {site_id}\n{tag}")
+        print(f"site {site.domain} registered with id {site.id}\n{tag}")
+    return 0
+
+
+def _site_json(site: Site, k: int) -> dict[str, object]:
+    return {
+        "id": site.id,
+        "domain": site.domain,
+        "timezone": site.timezone,
+        "k": k,
+        **site.settings.model_dump(mode="json"),
+    }
+
+
+async def _sites(settings: Settings) -> list[tuple[Site, int]]:
+    """Every site with its k in force."""
+    engine = create_engine(settings)
+    try:
+        return [
+            (site, (await current_definition(engine, site.id)).k)
+            for site in await list_sites(engine=engine)
+        ]
+    finally:
+        await engine.dispose()
+
+
+def _site_line(site: Site, k: int, base: str) -> str:
+    knobs = site.settings
+    rollups = f"{knobs.rollup_retention_months} months" if knobs.rollup_retention_months else "kept"
+    hosts = f"  extra hosts {', '.join(knobs.extra_hosts)}" if knobs.extra_hosts else ""
+    return (
+        f"{site.id}  {site.domain}  {site.timezone}  k {k}  "
+        f"events {knobs.raw_retention_months} months, rollups {rollups}{hosts}\n"
+        f"    {script_tag(base, site)}"
+    )
+
+
+def command_site_list(settings: Settings, args: argparse.Namespace) -> int:
+    known = asyncio.run(_sites(settings))
+    if args.json:
+        print(json.dumps([_site_json(site, k) for site, k in known]))
+        return 0
+    base = public_url(settings)
+    for site, k in known:
+        print(_site_line(site, k, base))
+    if not known:
+        print(f"no site yet: `{invocation()} site add example.com` registers one", file=sys.stderr)
+    return 0
+
+
+async def _site_set(settings: Settings, args: argparse.Namespace) -> tuple[Site, int]:
+    changes: dict[str, Any] = {
+        field: value
+        for field, value in (
+            ("raw_retention_months", args.retention_months),
+            ("rollup_retention_months", args.rollup_retention_months),
+            ("events_per_second", args.events_per_second),
+            ("extra_hosts", args.extra_host),
+            ("consent_required", args.consent_required),
+        )
+        if value is not None
+    }
+    if args.keep_rollups:
+        changes["rollup_retention_months"] = None
+    if args.no_extra_hosts:
+        changes["extra_hosts"] = ()
+    engine = create_engine(settings)
+    try:
+        site = await update_site(
+            engine=engine, site_id=args.site_id, timezone=args.timezone, changes=changes
+        )
+        definition = await current_definition(engine, site.id)
+        k = definition.k
+        if args.k is not None and args.k != k:
+            body = DefinitionIn.model_validate(
+                {**definition.model_dump(exclude={"version", "created_at"}), "k": args.k}
+            )
+            k = (await store_definition(engine=engine, site_id=site.id, body=body)).k
+        return site, k
+    finally:
+        await engine.dispose()
+
+
+def command_site_set(settings: Settings, args: argparse.Namespace) -> int:
+    site, k = asyncio.run(_site_set(settings, args))
+    if args.json:
+        print(json.dumps(_site_json(site, k)))
+    else:
+        print(_site_line(site, k, public_url(settings)))
+        print("running collectors apply it within 30 s")
+    return 0
+
+
+def command_key_list(settings: Settings, args: argparse.Namespace) -> int:
+    keys = asyncio.run(_key_list(settings, args.site))
+    if args.json:
+        print(json.dumps(keys))
+        return 0
+    for key in keys:
+        state = f"revoked {key['revoked_at']}" if key["revoked_at"] else "live"
+        limit = f"  {key['rate_limit']}/window" if key["rate_limit"] else ""
+        scopes = " ".join(map(str, key["scopes"]))  # type: ignore[call-overload]
+        created = key["created_at"]
+        print(f"{key['id']}  site {key['site_id']}  {scopes}  created {created}  {state}{limit}")
+    return 0
+
+
+async def _key_list(settings: Settings, site_id: str | None) -> list[dict[str, object]]:
+    engine = create_engine(settings)
+    try:
+        if site_id is not None and await get_site(engine=engine, site_id=site_id) is None:
+            raise LookupError(f"no site with id {site_id!r}")
+        return await list_keys(engine=engine, site_id=site_id)
+    finally:
+        await engine.dispose()
+
+
+def command_backup(settings: Settings, args: argparse.Namespace) -> int:
+    """SQLite's online backup (consistent while Overt runs) and the generated secret key."""
+    if not settings.is_sqlite:
+        raise ValueError(
+            "overt backup copies the SQLite database; on PostgreSQL use pg_dump "
+            "(deploy/BACKUP.md) and keep OVERT_SECRET_KEY"
+        )
+    source = sqlite_path(settings.database_url)
+    if not source.exists():
+        raise LookupError(f"no database at {source}; nothing to back up")
+    target: Path = args.directory
+    target.mkdir(mode=0o700, parents=True, exist_ok=True)
+    copy = target / source.name
+    if copy.exists():
+        raise ValueError(f"{copy} exists; back up into a new directory")
+    copy.touch(mode=0o600)
+    with (
+        contextlib.closing(sqlite3.connect(source)) as src,
+        contextlib.closing(sqlite3.connect(copy)) as dst,
+    ):
+        src.backup(dst)
+        # The day's visitor salt stays out of every copy: kept in a backup it would outlive
+        # its day and let that day's visitor hashes be recomputed. A restore makes a new one.
+        dst.execute("PRAGMA secure_delete = ON")
+        dst.execute(f"DELETE FROM {visitor_salts.name}")
+        dst.commit()
+        dst.execute("VACUUM")
+        (check,) = dst.execute("PRAGMA integrity_check").fetchone()
+    if check != "ok":
+        raise ValueError(f"the copy at {copy} fails its integrity check: {check}")
+    print(f"database copied to {copy}")
+    if settings.secret_key is None:
+        key = target / "secret.key"
+        key.touch(mode=0o600)
+        key.write_bytes(settings.secret())
+        print(f"secret key copied to {key}: without it sealed identities and site keys are lost")
+    else:
+        print("OVERT_SECRET_KEY is set: keep it with the backup (sealed data needs it)")
     return 0
 
 
@@ -471,6 +788,9 @@ def command_ledger_verify(settings: Settings, args: argparse.Namespace) -> int:
             print(f"TAMPERED: {problem}", file=sys.stderr)
     for problem in refused:
         print(f"UNUSABLE: {problem}", file=sys.stderr)
+    if args.metrics_file:
+        intact = {report.site_id: report.ok for report in reports}
+        write_to_textfile(str(args.metrics_file), ledger_verification(intact, time.time()))
     return 0 if not refused and all(report.ok for report in reports) else 1
 
 
@@ -568,11 +888,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     command: Callable[[Settings, argparse.Namespace], int] = args.func
     try:
+        check_environment(os.environ, Settings, MailSettings)
         overrides = {k: v for k in ("host", "port") if (v := getattr(args, k, None)) is not None}
         settings = load_settings(Settings)
         if overrides:
             settings = settings.model_copy(update=overrides)
-        configure_logging(fmt=settings.log_format, level=settings.log_level)
+    except SettingsError as exc:
+        print(f"overt: invalid setting: {exc}", file=sys.stderr)
+        return 2
+    try:
+        configure_logging(
+            fmt=settings.log_format, level=settings.log_level, access=settings.access_log
+        )
         return command(settings, args)
     except SettingsError as exc:
         print(f"overt: invalid setting: {exc}", file=sys.stderr)
@@ -580,9 +907,60 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ProblemError as exc:  # a service refusal (e.g. an unknown purpose)
         print(f"overt: {exc.detail or exc.title}", file=sys.stderr)
         return 1
-    except (SiteError, LookupError, ValueError) as exc:
+    except (SiteError, LookupError, ValueError, CannotStart) as exc:
         print(f"overt: {exc}", file=sys.stderr)
         return 1
+    except (DBAPIError, ConnectionError, socket.gaierror) as exc:
+        print(f"overt: {database_problem(exc, settings)}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"overt: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 1
+
+
+def database_problem(exc: BaseException, settings: Settings) -> str:
+    """One line for a database that cannot be used: what is wrong and what to do (never the
+    URL's password)."""
+    url = make_url(settings.database_url)
+    inner = _innermost(exc)
+    cause = " ".join(str(getattr(inner, "strerror", None) or inner or type(inner).__name__).split())
+    unmigrated = cause.startswith(("relation ", "no such table")) and (
+        "does not exist" in cause or "no such table" in cause
+    )
+    if unmigrated:
+        return (
+            f"the database {url.database} has no Overt schema yet ({cause}): "
+            f"run `{invocation()} migrate` first"
+        )
+    if settings.is_sqlite:
+        if "unable to open" in cause:
+            return f"cannot open the SQLite database {url.database}: check OVERT_DATABASE_URL"
+        return f"the SQLite database {url.database} answered an error: {cause}"
+    host, port = url.host or "localhost", url.port or 5432
+    where = f"{host}:{port}"
+    if "does not exist" in cause and f'"{url.database}"' in cause:
+        return (
+            f'PostgreSQL at {where} has no database "{url.database}": create it '
+            f"(createdb -h {host} -p {port} -U {url.username or 'postgres'} {url.database}) "
+            "or fix OVERT_DATABASE_URL"
+        )
+    if isinstance(inner, OSError):  # refused, unreachable, unknown host, timed out
+        return (
+            f"cannot reach PostgreSQL at {where} (database {url.database}): {cause}; "
+            "start it or fix OVERT_DATABASE_URL"
+        )
+    if "authentication" in cause or "password" in cause or cause.startswith("role "):
+        return f"PostgreSQL at {where} refused the login: {cause}; fix OVERT_DATABASE_URL"
+    return f"PostgreSQL at {where} (database {url.database}) answered an error: {cause}"
+
+
+def _innermost(exc: BaseException) -> BaseException:
+    """The driver's own error under SQLAlchemy's wrapper and any chain of causes."""
+    while isinstance(exc, DBAPIError) and exc.orig is not None:
+        exc = exc.orig
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return exc
 
 
 if __name__ == "__main__":

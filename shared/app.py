@@ -175,7 +175,7 @@ def app_from_parts(
 def asgi_app(app: FastAPI) -> ASGIApp:
     """What the server runs: the front layers outermost, then request ids, the body size
     limit and FastAPI. A front layer gives its own answers their request id and access line
-    (shared.logging.new_request_id, log_refusal): wrapping every send of /e in the request-id
+    (shared.logging.new_request_id, log_answer): wrapping every send of /e in the request-id
     middleware cost a measurable share of its CPU."""
     outer: ASGIApp = RequestIdMiddleware(
         BodyLimitMiddleware(app, max_bytes=app.state.max_body_bytes)

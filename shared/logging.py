@@ -25,6 +25,9 @@ access_log = logging.getLogger("overt.access")
 _ID_PREFIX = secrets.token_hex(4).encode()
 _ID_COUNTER = itertools.count(1)
 
+# OVERT_ACCESS_LOG: every answer gets an access line, not only refusals (set at start).
+_access = {"all": False}
+
 QUIET_LIBRARIES = ("aiosqlite", "asyncpg", "sqlalchemy", "redis", "httpx", "httpcore", "asyncio")
 
 
@@ -54,8 +57,10 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
-def configure_logging(*, fmt: str = "json", level: str = "INFO") -> None:
-    """Route all logging to stderr; uvicorn's access log (it carries client IPs) stays off."""
+def configure_logging(*, fmt: str = "json", level: str = "INFO", access: bool = False) -> None:
+    """Route all logging to stderr; uvicorn's access log (it carries client IPs) stays off.
+    `access`: Overt's own access line for every answer, not only for refusals."""
+    _access["all"] = access
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
         formatter: logging.Formatter = JsonFormatter()
@@ -83,10 +88,16 @@ def new_request_id(header: bytes | None) -> bytes:
     return b"%s%x" % (_ID_PREFIX, next(_ID_COUNTER))
 
 
-def log_refusal(method: str, where: str, status: int, began: float) -> None:
-    """The access line of an answer >= 400 (successes are counted in metrics, not logged).
-    `where` is a route template or a fixed path, never what the client sent."""
-    if access_log.isEnabledFor(logging.INFO):
+def logs_every_answer() -> bool:
+    """OVERT_ACCESS_LOG is on: successes get an access line too (see log_answer)."""
+    return _access["all"]
+
+
+def log_answer(method: str, where: str, status: int, began: float) -> None:
+    """The access line of an answer: method, route template (or a fixed path, never what the
+    client sent), status and duration; the record carries the request id. Refusals (>= 400)
+    always get one; successes only with OVERT_ACCESS_LOG (they are counted in metrics)."""
+    if (status >= 400 or _access["all"]) and access_log.isEnabledFor(logging.INFO):
         access_log.info(
             "%s %s %d",
             method,
@@ -103,7 +114,7 @@ class RequestIdMiddleware:
     The access line holds no IP, User-Agent, query string, body or raw path. Routed requests (and
     unmatched 404s) are timed into the route-latency histogram under their route template.
     Front layers (/e) run outside this middleware and do the same for their own answers
-    with `new_request_id` and `log_refusal`; they have their own counters.
+    with `new_request_id` and `log_answer`; they have their own counters.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -148,9 +159,8 @@ class RequestIdMiddleware:
             route = scope.get("route")
             if route is not None or status == 404:
                 observe_request(route, scope["method"], status, time.perf_counter() - began)
-            if status >= 400:
-                # The route template, not the path: a client can put anything in a path
-                # (an e-mail address as a site id). Unrouted 404s name no path at all.
-                where = getattr(route, "path", None) or UNMATCHED_ROUTE
-                log_refusal(scope["method"], where, status, began)
+            # The route template, not the path: a client can put anything in a path
+            # (an e-mail address as a site id). Unrouted 404s name no path at all.
+            where = getattr(route, "path", None) or UNMATCHED_ROUTE
+            log_answer(scope["method"], where, status, began)
             request_id_var.reset(token)

@@ -15,6 +15,7 @@ carrying a proxy's forwarding header came from elsewhere).
 
 from __future__ import annotations
 
+import bisect
 import hmac
 import ipaddress
 import time
@@ -26,16 +27,24 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
+    GCCollector,
     Histogram,
+    PlatformCollector,
+    ProcessCollector,
     generate_latest,
 )
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 
 from shared.errors import ProblemError
 from shared.queue import EventQueue
 from shared.settings import Settings
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+# The process's CPU, memory, open files and start time (process_*), the Python GC's
+# collections and objects (python_gc_*) and the Python version (python_info).
+ProcessCollector(registry=REGISTRY)
+GCCollector(registry=REGISTRY)
+PlatformCollector(registry=REGISTRY)
 # Headers a reverse proxy adds: a request with one was relayed, so its loopback peer says
 # nothing about where it came from.
 FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
@@ -107,6 +116,40 @@ class HotCounter:
         )
 
 
+class HotHistogram:
+    """A latency histogram without labels for the /e hot path, for the reason of HotCounter:
+    `observe` is a bisect and two integer adds, no lock (event loop thread only)."""
+
+    def __init__(
+        self,
+        name: str,
+        documentation: str,
+        buckets: tuple[float, ...],
+        registry: CollectorRegistry,
+    ) -> None:
+        self.name, self.documentation = name, documentation
+        self.bounds = buckets
+        self.counts = [0] * (len(buckets) + 1)  # the last one: above every bound (+Inf)
+        self.total = 0.0
+        self.created = time.time()
+        registry.register(self)
+
+    def observe(self, seconds: float) -> None:
+        self.counts[bisect.bisect_left(self.bounds, seconds)] += 1
+        self.total += seconds
+
+    def collect(self) -> Iterator[HistogramMetricFamily]:
+        cumulative, buckets = 0, []
+        for bound, count in zip((*map(str, self.bounds), "+Inf"), self.counts, strict=True):
+            cumulative += count
+            buckets.append((bound, cumulative))
+        yield HistogramMetricFamily(
+            self.name, self.documentation, buckets=buckets, sum_value=self.total
+        )
+
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+
 EVENTS_ACCEPTED = HotCounter(
     "overt_events_accepted",
     "Events the collector queued durably (answered 202).",
@@ -171,13 +214,47 @@ INGEST_DEAD_LETTERS = Counter(
 )
 HTTP_REQUEST_SECONDS = Histogram(
     "overt_http_request_seconds",
-    "Time to answer a request, by route template, method and status.",
+    "Time to answer a request, by route template, method and status (POST /e: "
+    "overt_intake_seconds).",
     ["route", "method", "status"],
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+    buckets=LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
+INTAKE_SECONDS = HotHistogram(
+    "overt_intake_seconds",
+    "Time to answer POST /e, from its head to its answer (accepted and refused alike).",
+    buckets=LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
+WEBHOOK_ATTEMPTS = Counter(
+    "overt_webhook_attempts",
+    "Webhook requests made, by outcome: delivered (2xx), retry (will be tried again), "
+    "failed (the last attempt failed; the delivery is given up).",
+    ["outcome"],
     registry=REGISTRY,
 )
 
 UNMATCHED_ROUTE = "(unmatched)"
+
+
+def ledger_verification(intact: Mapping[str, bool], at: float) -> CollectorRegistry:
+    """What `overt ledger verify --metrics-file` writes for node_exporter's textfile collector:
+    per site, whether its chain is intact, and when the check ran (alert when it is old)."""
+    registry = CollectorRegistry()
+    chains = Gauge(
+        "overt_ledger_intact",
+        "1 when the site's consent ledger verified intact at the last run, 0 when tampered.",
+        ["site"],
+        registry=registry,
+    )
+    for site, ok in intact.items():
+        chains.labels(site).set(1 if ok else 0)
+    Gauge(
+        "overt_ledger_verified_timestamp_seconds",
+        "When `overt ledger verify` last ran to completion (Unix time).",
+        registry=registry,
+    ).set(at)
+    return registry
 
 
 async def render_metrics(queue: EventQueue) -> tuple[bytes, str]:

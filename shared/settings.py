@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import difflib
 import secrets
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -178,6 +180,11 @@ class Settings(BaseSettings):
     )
     log_format: str = Field(default="json", pattern="^(json|text)$", description="json or text.")
     log_level: str = Field(default="INFO", description="stdlib logging level.")
+    access_log: bool = Field(
+        default=False,
+        description="An access line for every answer (method, route template, status, "
+        "duration, request id; never IP, User-Agent, query or body); off: refusals only.",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -240,6 +247,41 @@ class Settings(BaseSettings):
 
 
 S = TypeVar("S", bound=Settings)
+
+# OVERT_ variables that are not settings of an Overt process: compose's published port and
+# domain (read by Docker Compose and Caddy), and the test suite's and benchmarks' own.
+NOT_PROCESS_SETTINGS = frozenset({"OVERT_HTTP_PORT", "OVERT_HTTPS_PORT", "OVERT_DOMAIN"})
+TOOLING_PREFIXES = ("OVERT_TEST_", "OVERT_BENCH_", "OVERT_FUZZ_")
+
+
+def known_variables(*models: type[BaseSettings]) -> set[str]:
+    """The environment variables these settings models read."""
+    return {
+        (str(model.model_config.get("env_prefix", "")) + name).upper()
+        for model in models
+        for name in model.model_fields
+    }
+
+
+def check_environment(environ: Mapping[str, str], *models: type[BaseSettings]) -> None:
+    """Refuse an OVERT_ variable no model reads (a typo would otherwise be ignored silently),
+    naming the closest known one."""
+    known = known_variables(*models)
+    unknown = sorted(
+        name
+        for name in environ
+        if name.upper().startswith("OVERT_")
+        and name.upper() not in known | NOT_PROCESS_SETTINGS
+        and not name.upper().startswith(TOOLING_PREFIXES)
+    )
+    if unknown:
+        raise SettingsError("; ".join(_unknown_variable(name, known) for name in unknown))
+
+
+def _unknown_variable(name: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name.upper(), sorted(known), n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]}?" if close else "see the settings table in README.md"
+    return f"{name} is not an Overt setting: {hint}"
 
 
 def sqlite_path(database_url: str) -> Path:

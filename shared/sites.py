@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import ColumnElement, insert, select
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import ColumnElement, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -46,6 +47,11 @@ class SiteSettings(BaseModel):
     )
     rollup_retention_months: int | None = Field(
         default=None, ge=1, description="months hourly rollups are kept (unset: kept)"
+    )
+    consent_required: bool = Field(
+        default=False,
+        description="the site asks analytics consent before any event: its script tag "
+        'carries data-consent="required" (the snippet sends nothing before the opt-in)',
     )
 
 
@@ -92,10 +98,7 @@ async def create_site(
     settings: SiteSettings = DEFAULT_SITE_SETTINGS,
 ) -> Site:
     """Register a site; its id is random and goes into the script tag."""
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise SiteError(f"unknown time zone: {timezone!r}") from None
+    _check_zone(timezone)
     site = Site(
         id=secrets.token_hex(6),
         domain=normalise_domain(domain),
@@ -118,6 +121,87 @@ async def create_site(
     return site
 
 
+async def list_sites(*, engine: AsyncEngine) -> list[Site]:
+    """Every registered site, by domain."""
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(sites.c.id, sites.c.domain, sites.c.timezone, sites.c.settings).order_by(
+                    sites.c.domain
+                )
+            )
+        ).all()
+    return [_site_of(row) for row in rows]
+
+
+async def update_site(
+    *,
+    engine: AsyncEngine,
+    site_id: str,
+    timezone: str | None = None,
+    changes: Mapping[str, Any] | None = None,
+) -> Site:
+    """Change a site's time zone and settings (only those given); returns the site as stored.
+
+    Running collectors see the change once their site cache expires (30 s)."""
+    if timezone is not None:
+        _check_zone(timezone)
+    changes = dict(changes or {})
+    if "extra_hosts" in changes:
+        changes["extra_hosts"] = tuple(normalise_domain(host) for host in changes["extra_hosts"])
+    async with engine.begin() as conn:
+        row = (
+            await conn.execute(
+                select(sites.c.id, sites.c.domain, sites.c.timezone, sites.c.settings)
+                .where(sites.c.id == site_id)
+                .with_for_update()
+            )
+        ).first()
+        if row is None:
+            raise LookupError(f"no site with id {site_id!r}")
+        current = _site_of(row)
+        try:
+            settings = SiteSettings.model_validate({**current.settings.model_dump(), **changes})
+        except ValidationError as exc:
+            raise SiteError("; ".join(_setting_problem(error) for error in exc.errors())) from None
+        site = Site(
+            id=current.id,
+            domain=current.domain,
+            timezone=timezone or current.timezone,
+            settings=settings,
+        )
+        await conn.execute(
+            update(sites)
+            .where(sites.c.id == site_id)
+            .values(
+                timezone=site.timezone,
+                settings=settings.model_dump(exclude_defaults=True) or None,
+            )
+        )
+    return site
+
+
+def _setting_problem(error: Any) -> str:
+    where = ".".join(str(part) for part in error["loc"])
+    return f"{where}: {error['msg']}"
+
+
+def _check_zone(timezone: str) -> None:
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SiteError(f"unknown time zone: {timezone!r}") from None
+
+
+def _site_of(row: Any) -> Site:
+    return Site(
+        id=row.id,
+        domain=row.domain,
+        timezone=row.timezone,
+        settings=SiteSettings.model_validate(row.settings or {}),
+    )
+
+
 async def get_site(*, engine: AsyncEngine, site_id: str) -> Site | None:
     """The site with this id, or None."""
     return await _one_site(engine, sites.c.id == site_id)
@@ -135,14 +219,7 @@ async def _one_site(engine: AsyncEngine, where: ColumnElement[bool]) -> Site | N
                 select(sites.c.id, sites.c.domain, sites.c.timezone, sites.c.settings).where(where)
             )
         ).first()
-    if row is None:
-        return None
-    return Site(
-        id=row.id,
-        domain=row.domain,
-        timezone=row.timezone,
-        settings=SiteSettings.model_validate(row.settings or {}),
-    )
+    return None if row is None else _site_of(row)
 
 
 async def get_site_settings(

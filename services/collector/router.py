@@ -27,8 +27,8 @@ from shared.errors import (
     problem_responses,
     unexpected_error_response,
 )
-from shared.logging import log_refusal, new_request_id, request_id_var
-from shared.metrics import INTAKE_REJECTED
+from shared.logging import log_answer, logs_every_answer, new_request_id, request_id_var
+from shared.metrics import INTAKE_REJECTED, INTAKE_SECONDS
 from shared.settings import Settings
 
 SNIPPET = (Path(__file__).parent / "static" / "overt.js").read_bytes()
@@ -226,9 +226,14 @@ class EventIntakeMiddleware:
                 {"type": "http.response.start", "status": 202, "headers": [*ACCEPTED_HEADERS, tag]}
             )
             await send(EMPTY_BODY)
+            INTAKE_SECONDS.observe(time.perf_counter() - began)
+            if logs_every_answer():
+                request_id_var.set(tag[1].decode())
+                log_answer("POST", "/e", 202, began)
             return
         await answer(scope, receive, send)
-        log_refusal("POST", "/e", answer.status_code, began)
+        INTAKE_SECONDS.observe(time.perf_counter() - began)
+        log_answer("POST", "/e", answer.status_code, began)
 
 
 async def read_limited_body(headers: dict[bytes, bytes], receive: Receive, limit: int) -> bytes:

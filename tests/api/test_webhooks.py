@@ -30,6 +30,7 @@ from services.api.people.webhooks import (
 )
 from services.api.people.webhooks import _send_one as send_one
 from services.consent.expiry.service import expire_consents
+from shared.metrics import REGISTRY
 from shared.runtime import Resources, open_resources
 from tests.helpers.consent import post_decisions
 from tests.helpers.overt import Overt
@@ -131,6 +132,11 @@ async def test_failures_are_retried_with_backoff_and_logged(people: Overt) -> No
     await pricing_definition(people)
     key = await full_key(people)
     alice = await consented_subject(people, site, "Alice")
+    counted = {
+        outcome: REGISTRY.get_sample_value("overt_webhook_attempts_total", {"outcome": outcome})
+        or 0.0
+        for outcome in ("retry", "delivered", "failed")
+    }
     async with receiver() as target, http_client(people.resources.settings) as client:
         target.statuses = [500, 503]
         hook = await subscribe(people, key, target)
@@ -157,6 +163,13 @@ async def test_failures_are_retried_with_backoff_and_logged(people: Overt) -> No
         ]
         moments = [a["attempted_at"] for a in log[0]["log"]]
         assert moments == sorted(moments)
+    assert {
+        outcome: (
+            REGISTRY.get_sample_value("overt_webhook_attempts_total", {"outcome": outcome}) or 0.0
+        )
+        - before
+        for outcome, before in counted.items()
+    } == {"retry": 2, "delivered": 1, "failed": 0}
 
 
 async def test_nothing_is_sent_after_withdrawal(people: Overt) -> None:

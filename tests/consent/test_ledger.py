@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import DBAPIError
 
@@ -275,7 +278,11 @@ async def test_swapped_signing_key_is_caught(overt: Overt, site: Site) -> None:
 
 
 async def test_cli_ledger_verify_exits_non_zero_naming_the_row(
-    overt: Overt, site: Site, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    overt: Overt,
+    site: Site,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
 ) -> None:
     settings = overt.resources.settings
     monkeypatch.setenv("OVERT_DATABASE_URL", settings.database_url)
@@ -286,18 +293,32 @@ async def test_cli_ledger_verify_exits_non_zero_naming_the_row(
     else:
         monkeypatch.delenv("OVERT_SECRET_KEY", raising=False)
     await _three_rows(overt, site)
-    assert await _run_cli(["ledger", "verify", "--site", site.id]) == 0
+    prom = tmp_path / "overt-ledger.prom"
+    assert await _run_cli(["ledger", "verify", "--site", site.id, "--metrics-file", str(prom)]) == 0
     assert "3 rows" in capsys.readouterr().out
+    assert _ledger_metrics(prom)[f'overt_ledger_intact{{site="{site.id}"}}'] == 1
     async with as_attacker(overt.resources.engine) as conn:
         await conn.execute(
             update(consent_ledger)
             .where(consent_ledger.c.site_id == site.id, consent_ledger.c.seq == 3)
             .values(purpose="identification")
         )
-    assert await _run_cli(["ledger", "verify"]) == 1
+    assert await _run_cli(["ledger", "verify", "--metrics-file", str(prom)]) == 1
     err = capsys.readouterr().err
     assert f"TAMPERED: site {site.id} row 3 " in err
+    tampered = _ledger_metrics(prom)
+    assert tampered[f'overt_ledger_intact{{site="{site.id}"}}'] == 0
+    assert abs(tampered["overt_ledger_verified_timestamp_seconds"] - time.time()) < 600
     assert await _run_cli(["ledger", "verify", "--site", "nope"]) == 1
+
+
+def _ledger_metrics(path: Path) -> dict[str, float]:
+    """The samples of a textfile, as `name{labels}` -> value."""
+    return {
+        sample.name + "".join(f'{{{k}="{v}"}}' for k, v in sample.labels.items()): sample.value
+        for family in text_string_to_metric_families(path.read_text())
+        for sample in family.samples
+    }
 
 
 async def _run_cli(argv: list[str]) -> int:

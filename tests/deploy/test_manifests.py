@@ -33,7 +33,7 @@ PER_PROCESS = {"/healthz", "/readyz", "/metrics"}
 # Served by every process outside the OpenAPI document (shared.docs); the proxy sends them to
 # the API.
 API_DOCS = {"/docs", "/docs/assets/swagger-ui-bundle.js", "/docs/assets/docs.js", "/openapi.json"}
-# DESIGN.md, "Public interface": the prefixes a load balancer routes, and who owns them.
+# README.md, "Public interface": the prefixes a load balancer routes, and who owns them.
 DESIGN_PREFIXES = {
     "/overt.js": "collector",
     "/e": "collector",
@@ -65,7 +65,7 @@ def public_paths() -> dict[str, str]:
 
 
 def test_every_design_prefix_is_served_by_its_owner() -> None:
-    """The route table the proxy checks below is the code's, and matches DESIGN.md."""
+    """The route table the proxy checks below is the code's, and matches the README."""
     owners = public_paths()
     for prefix, owner in DESIGN_PREFIXES.items():
         served = {path for path in owners if path.startswith(prefix)}
@@ -146,9 +146,11 @@ def test_compose_start_order_is_health_gated(compose: dict[str, Any]) -> None:
     assert proxy_needs == {name: {"condition": "service_healthy"} for name in HTTP_SERVICES}
     redis_command = services["redis"]["command"]
     assert redis_command[redis_command.index("--appendonly") + 1] == "yes"
+    assert redis_command[redis_command.index("--appendfsync") + 1] == "always"
     assert [port for svc in services.values() for port in svc.get("ports", [])] == [
-        "${OVERT_HTTP_PORT:-8080}:80"
-    ], "only the proxy publishes a port"
+        "${OVERT_HTTP_PORT:-8080}:80",
+        "${OVERT_HTTPS_PORT:-8443}:443",
+    ], "only the proxy publishes ports"
 
 
 def test_compose_settings_are_real_settings(compose: dict[str, Any]) -> None:

@@ -72,8 +72,19 @@ async def test_intake_counters_move_by_exactly_the_traffic(overt: Overt) -> None
     huge = b"[" + b" " * overt.resources.settings.max_body_bytes + b"]"
     assert (await overt.send(huge)).status_code == 413
     await overt.drained()
-    changed = moved(before, await scrape(overt.client))
+    after = await scrape(overt.client)
+    changed = moved(before, after)
 
+    # Every /e answer is timed, 202 or refusal: 5 accepted bodies and 5 refused ones.
+    assert changed[sample("overt_intake_seconds_count")] == 10
+    assert 0 < changed[sample("overt_intake_seconds_sum")] < 60
+    buckets = sorted(
+        (float(dict(labels)["le"]), value)
+        for (name, labels), value in after.items()
+        if name == "overt_intake_seconds_bucket"
+    )
+    assert [value for _, value in buckets] == sorted(value for _, value in buckets)
+    assert buckets[-1] == (float("inf"), after[sample("overt_intake_seconds_count")])
     assert changed[sample("overt_events_accepted_total")] == 6
     assert changed[sample("overt_events_gpc_total")] == 2
     assert changed[sample("overt_events_bot_total")] == 1
@@ -130,6 +141,20 @@ async def test_route_latency_is_labelled_by_template_and_nothing_personal(overt:
     assert changed[sample(count, route="(unmatched)", method="GET", status="404")] == 1
     for personal in (overt.site.id, "203.0.113.7", "TestBrowser", overt.key, "example.com"):
         assert personal not in text
+
+
+async def test_process_cpu_memory_and_gc_are_exported(overt: Overt) -> None:
+    scraped = await scrape(overt.client)
+    assert scraped[sample("process_cpu_seconds_total")] > 0
+    assert scraped[sample("process_resident_memory_bytes")] > 10 * 2**20
+    assert scraped[sample("process_open_fds")] > 0
+    collections = {
+        dict(labels)["generation"]: value
+        for (name, labels), value in scraped.items()
+        if name == "python_gc_collections_total"
+    }
+    assert set(collections) == {"0", "1", "2"}
+    assert collections["0"] > 0
 
 
 async def test_queue_depth_and_lag_are_read_at_scrape_time(resources: Resources) -> None:

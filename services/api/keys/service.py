@@ -50,3 +50,30 @@ async def revoke_key(*, engine: AsyncEngine, key_id: str) -> bool:
             .values(revoked_at=datetime.now(UTC))
         )
     return bool(result.rowcount)
+
+
+async def list_keys(*, engine: AsyncEngine, site_id: str | None = None) -> list[dict[str, object]]:
+    """Every key (live and revoked), oldest first: its id, site, scopes and dates, never a hash."""
+    query = select(
+        api_keys.c.id,
+        api_keys.c.site_id,
+        api_keys.c.scopes,
+        api_keys.c.rate_limit,
+        api_keys.c.created_at,
+        api_keys.c.revoked_at,
+    ).order_by(api_keys.c.created_at, api_keys.c.id)
+    if site_id is not None:
+        query = query.where(api_keys.c.site_id == site_id)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    return [
+        {
+            "id": row.id,
+            "site_id": row.site_id,
+            "scopes": row.scopes.split(),
+            "rate_limit": row.rate_limit,
+            "created_at": row.created_at.isoformat(),
+            "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
+        }
+        for row in rows
+    ]

@@ -59,6 +59,7 @@ from services.api.people.signing import sign, signing_secret
 from services.api.people.targets import check_target, pinned
 from shared.consent_state import identification_ends_between, identified_subjects, ledger_head
 from shared.dialect import insert_if_absent, upsert
+from shared.metrics import WEBHOOK_ATTEMPTS
 from shared.runtime import Resources
 from shared.settings import Settings
 
@@ -521,15 +522,19 @@ async def _finish(
     attempt = row.attempts + 1
     ok = status_code is not None and 200 <= status_code < 300
     values: dict[str, Any] = {"attempts": attempt, "lease_until": None}
+    outcome: str | None = None  # the attempt's label in overt_webhook_attempts
     if cancelled:
         values.update(status=CANCELLED, finished_at=now, attempts=row.attempts)
     elif ok:
         values.update(status=DELIVERED, finished_at=now)
+        outcome = "delivered"
     elif attempt >= settings.webhook_max_attempts:
         values.update(status=FAILED, finished_at=now)
+        outcome = "failed"
     else:
         delay = settings.webhook_retry_base_s * 2 ** (attempt - 1)
         values.update(next_attempt_at=now + timedelta(seconds=delay))
+        outcome = "retry"
     async with engine.begin() as conn:
         # A delivery cancelled while it was in flight (its subject's consent ended) stays so.
         await conn.execute(
@@ -546,6 +551,8 @@ async def _finish(
                 error=error,
             )
         )
+    if outcome is not None:
+        WEBHOOK_ATTEMPTS.labels(outcome).inc()
 
 
 async def _post(
