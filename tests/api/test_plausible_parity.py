@@ -309,3 +309,30 @@ async def test_bad_relative_ranges_and_comparisons_are_refused(overt: Overt) -> 
         {"metrics": ["visitors"], "comparisons": {"mode": "yesterday"}},
     ):
         assert_problem(await ask(overt, **body), 422, "validation-error")
+
+
+CHROME = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/{}.0.6099.71 Safari/537.36"
+)
+
+
+async def test_browser_and_os_versions_are_quasi_identifiers(overt: Overt) -> None:
+    for i, major in enumerate((120, 120, 121)):
+        response = await overt.send(
+            overt.event(u=f"https://example.com/{i}"), **{"user-agent": CHROME.format(major)}
+        )
+        assert response.status_code == 202, response.text
+    await overt.drained()
+    folded = await ask(overt, metrics=["visitors"], dimensions=["browser_version"])
+    assert folded.status_code == 200, folded.text
+    assert folded.json()["meta"]["guarded"] == ["browser_version"]
+    assert folded.json()["results"] == []  # 3 bare hits: fewer than k = 5, left out
+    await k_off(overt)
+    # one address and User-Agent: one visitor; Chrome 120 viewed two pages
+    both = ["visitors", "pageviews"]
+    assert await rows(overt, metrics=both, dimensions=["browser_version"]) == [
+        [["120.0"], [1, 2]],
+        [["121.0"], [1, 1]],
+    ]
+    assert await rows(overt, metrics=both, dimensions=["os_version"]) == [[["10"], [2, 3]]]
