@@ -17,6 +17,10 @@ Raw path, one SQL statement in four steps:
 4. the rows: counts, sums, nearest-rank percentiles.
 
 Dimension values are text, a missing one reads "(none)"; filters test that same text.
+Behavioural filters (has_done / has_not_done) test an event's session: a subquery of the
+sessions with a matching event in the range. A relative date range is resolved to days in
+the site's time zone first; `comparisons` runs the same query over the other days and
+attaches each row's counterpart (comparisons.py).
 Engagement is decided from the session facts under the definition version in use; k is the
 current version's whatever version is asked for (`answering_definition`).
 
