@@ -481,9 +481,16 @@ def _per_session(
                 "duration_s"
             )
         )
-    return select(inner, *extra).select_from(
-        inner.outerjoin(facts, facts.c.session_id == inner.c.session_id)
+    # Only the site's sessions that overlap the range can hold its events: said in the join,
+    # so the database hashes those instead of every session the site ever had.
+    start, end = day_bounds(*scope.query.days(), scope.timezone)
+    overlapping = and_(
+        facts.c.session_id == inner.c.session_id,
+        facts.c.site_id == scope.site_id,
+        facts.c.started_at < end,
+        facts.c.last_seen_at >= start,
     )
+    return select(inner, *extra).select_from(inner.outerjoin(facts, overlapping))
 
 
 def bounced(facts: FromClause) -> ColumnElement[int]:
@@ -493,16 +500,9 @@ def bounced(facts: FromClause) -> ColumnElement[int]:
     return case((and_(facts.c.pageviews <= 1, facts.c.goals == 0), 1), else_=0)
 
 
-@dataclass(frozen=True, slots=True)
-class ScopeTotals:
-    """Whole-scope counts some row metrics divide by."""
-
-    goal_sessions: int | None = None  # conversion_rate by goal
-    visitors: int | None = None  # percentage
-
-
-def _plausible_metric(metric: Metric, rows: Any, totals: ScopeTotals) -> Any:
-    """Plausible's metrics, in its units (see _number for their rounding)."""
+def _plausible_metric(metric: Metric, rows: Any) -> Any:
+    """Plausible's metrics, in its units (see _number for their rounding; `percentage` is
+    the row's visitors here, divided by the scope's in `with_percentage`)."""
     sessions_count = func.count(rows.c.session_id)
     if metric is Metric.visits:
         return sessions_count
@@ -515,8 +515,7 @@ def _plausible_metric(metric: Metric, rows: Any, totals: ScopeTotals) -> Any:
     if metric is Metric.events:
         return func.coalesce(func.sum(rows.c.actions), 0)
     if metric is Metric.percentage:
-        visitors = func.count(rows.c.visitor_hash.distinct())
-        return visitors * 100.0 / func.nullif(literal(totals.visitors or 0), 0)
+        return func.count(rows.c.visitor_hash.distinct())
     # time_on_page: engaged time per visitor of the row, in seconds
     engaged = func.coalesce(func.sum(rows.c.engaged_ms), 0)
     return engaged / 1000.0 / func.nullif(func.count(rows.c.visitor_hash.distinct()), 0)
@@ -533,11 +532,10 @@ PLAUSIBLE_METRICS = {
 }
 
 
-def _metric_column(metric: Metric, rows: Any, totals: ScopeTotals) -> Any:
+def _metric_column(metric: Metric, rows: Any, goal_sessions_total: int | None) -> Any:
     sessions_count = func.count(rows.c.session_id)
-    goal_sessions_total = totals.goal_sessions
     if metric in PLAUSIBLE_METRICS:
-        return _plausible_metric(metric, rows, totals)
+        return _plausible_metric(metric, rows)
     if metric is Metric.visitors:
         return func.count(rows.c.visitor_hash.distinct())
     if metric is Metric.sessions:
@@ -633,7 +631,9 @@ async def run_raw(
     rows: Any = sized
     if metrics & PERCENTILES.keys():
         rows = _ranked(sized, [sized.c[n] for n in dim_names]).subquery("ranked")
-    totals = await _scope_totals(engine=engine, scope=scope, timeout_s=timeout_s)
+    goal_total = None
+    if Metric.conversion_rate in metrics and "goal" in query.dimensions:
+        goal_total = await _sessions_in_scope(engine=engine, scope=scope, timeout_s=timeout_s)
     # Per row: visitors counting toward k, and how many groups were folded into it.
     counted_visitors: Any = literal(0)
     groups_in_row: Any = literal(1)
@@ -645,19 +645,32 @@ async def run_raw(
         groups_in_row = func.count(group_key.distinct())
     statement = select(
         *(rows.c[n] for n in dim_names),
-        *(_metric_column(m, rows, totals).label(m.value) for m in query.metrics),
+        *(_metric_column(m, rows, goal_total).label(m.value) for m in query.metrics),
         func.count(rows.c.visitor_hash.distinct()).label("row_visitors"),
         counted_visitors.label("counted_visitors"),
         func.max(rows.c.was_small).label("folded"),
         groups_in_row.label("groups"),
     ).group_by(*(rows.c[n] for n in dim_names))
-    async with reading(engine, timeout_s, filtered=query.filters is not None) as conn:
-        result = (await conn.execute(statement)).all()
+
+    async def rows_of_statement() -> list[Any]:
+        async with reading(engine, timeout_s, filtered=query.filters is not None) as conn:
+            return list((await conn.execute(statement)).all())
+
+    # The scope's visitors (for percentage) are counted beside the rows, on another connection.
+    result, visitors_total = await asyncio.gather(
+        rows_of_statement(),
+        _visitors_in_scope(engine=engine, scope=scope, timeout_s=timeout_s)
+        if Metric.percentage in metrics
+        else asyncio.sleep(0, None),
+    )
     return shape_rows(
         [
             (
                 [str(row._mapping[n]) for n in dim_names],
-                [_number(m, row._mapping[m.value]) for m in query.metrics],
+                [
+                    _number(m, with_percentage(m, row._mapping[m.value], visitors_total))
+                    for m in query.metrics
+                ],
                 int(row.row_visitors),
                 int(row.counted_visitors),
                 bool(row.folded),
@@ -670,26 +683,35 @@ async def run_raw(
     )
 
 
-async def _scope_totals(*, engine: AsyncEngine, scope: QueryScope, timeout_s: float) -> ScopeTotals:
-    """The scope's sessions (conversion_rate by goal) and visitors (percentage), when asked."""
-    metrics, dimensions = set(scope.query.metrics), scope.query.dimensions
-    wants_sessions = Metric.conversion_rate in metrics and "goal" in dimensions
-    wants_visitors = Metric.percentage in metrics
-    if not (wants_sessions or wants_visitors):
-        return ScopeTotals()
+async def _sessions_in_scope(*, engine: AsyncEngine, scope: QueryScope, timeout_s: float) -> int:
+    return await _distinct_in_scope(
+        events.c.session_id, engine=engine, scope=scope, timeout_s=timeout_s
+    )
+
+
+async def _visitors_in_scope(*, engine: AsyncEngine, scope: QueryScope, timeout_s: float) -> int:
+    return await _distinct_in_scope(
+        events.c.visitor_hash, engine=engine, scope=scope, timeout_s=timeout_s
+    )
+
+
+async def _distinct_in_scope(
+    column: ColumnElement[Any], *, engine: AsyncEngine, scope: QueryScope, timeout_s: float
+) -> int:
+    """Distinct values of an `events` column among the scope's events."""
     statement = (
-        select(
-            func.count(events.c.session_id.distinct()), func.count(events.c.visitor_hash.distinct())
-        )
-        .select_from(scope.source())
-        .where(*scope.conditions())
+        select(func.count(column.distinct())).select_from(scope.source()).where(*scope.conditions())
     )
     async with reading(engine, timeout_s, filtered=scope.query.filters is not None) as conn:
-        sessions_total, visitors_total = (await conn.execute(statement)).one()
-    return ScopeTotals(
-        goal_sessions=int(sessions_total) if wants_sessions else None,
-        visitors=int(visitors_total) if wants_visitors else None,
-    )
+        return int((await conn.execute(statement)).scalar_one())
+
+
+def with_percentage(metric: Metric, value: Any, visitors_total: int | None) -> Any:
+    """A row's `percentage`: its visitors (what the statement counted) in percent of the
+    scope's; other metrics pass through."""
+    if metric is not Metric.percentage or value is None:
+        return value
+    return int(value) * 100.0 / visitors_total if visitors_total else None
 
 
 # Decimal places of the metrics that are not counts (Plausible's for its own metrics).
@@ -925,22 +947,35 @@ async def answer_query(*, engine: AsyncEngine, query: QueryIn, timeout_s: float)
     )
     days = await resolve_days(engine=engine, query=query, timezone=timezone, timeout_s=timeout_s)
     resolved = query.model_copy(update={"date_range": days})
-    answer, rollup, scope = await _answer_days(
-        engine=engine, query=resolved, timezone=timezone, definition=definition, timeout_s=timeout_s
-    )
-    results = [QueryRow(dimensions=dims, metrics=values) for dims, values in answer.rows]
-    other_days = None
-    if query.comparisons is not None:
-        other_days = comparison_days(days, query.comparisons)
-        other, _, _ = await _answer_days(
-            engine=engine,
-            query=resolved.model_copy(
-                update={"date_range": other_days, "limit": 1000, "offset": 0}
-            ),
-            timezone=timezone,
-            definition=definition,
-            timeout_s=timeout_s,
+    other_days = comparison_days(days, query.comparisons) if query.comparisons else None
+    # The other period (every row of it, to match) runs beside this one.
+    periods = [resolved]
+    if other_days is not None:
+        periods.append(
+            resolved.model_copy(update={"date_range": other_days, "limit": 1000, "offset": 0})
         )
+    answered = await asyncio.gather(
+        *(
+            _answer_days(
+                engine=engine,
+                query=period,
+                timezone=timezone,
+                definition=definition,
+                timeout_s=timeout_s,
+            )
+            for period in periods
+        ),
+        return_exceptions=True,  # both finish before either's refusal is raised
+    )
+    done: list[tuple[Answer, bool, QueryScope]] = []
+    for outcome in answered:
+        if isinstance(outcome, BaseException):
+            raise outcome
+        done.append(outcome)
+    answer, rollup, scope = done[0]
+    results = [QueryRow(dimensions=dims, metrics=values) for dims, values in answer.rows]
+    if other_days is not None:
+        other = done[1][0]
         results = attach_comparisons(
             results,
             [QueryRow(dimensions=dims, metrics=values) for dims, values in other.rows],
