@@ -656,13 +656,15 @@ async def run_raw(
         async with reading(engine, timeout_s, filtered=query.filters is not None) as conn:
             return list((await conn.execute(statement)).all())
 
-    # The scope's visitors (for percentage) are counted beside the rows, on another connection.
-    result, visitors_total = await asyncio.gather(
-        rows_of_statement(),
-        _visitors_in_scope(engine=engine, scope=scope, timeout_s=timeout_s)
-        if Metric.percentage in metrics
-        else asyncio.sleep(0, None),
-    )
+    visitors_total = None
+    if Metric.percentage in metrics:
+        # The scope's visitors are counted beside the rows, on another connection.
+        result, visitors_total = await asyncio.gather(
+            rows_of_statement(),
+            _visitors_in_scope(engine=engine, scope=scope, timeout_s=timeout_s),
+        )
+    else:
+        result = await rows_of_statement()
     return shape_rows(
         [
             (
