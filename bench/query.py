@@ -11,6 +11,10 @@ same rows: a plain
     day-by-day   visitors + pageviews by time:day over 30 days        (rollups)
     top pages    visitors + pageviews by page over 7 days, top 10     (rollups)
     filtered     engaged sessions and rate by country, source and device filters, 7 days (raw)
+    comparison   visitors by time:day over 7 days beside the 7 days before   (rollups)
+                 visitors, visits, bounce rate, visit duration, 7 days vs the 7 before (raw)
+    bounce rate  visits, bounce rate, views per visit, percentage by source, 7 days (raw)
+    has_done     visitors + pageviews by page of sessions that signed up, 7 days (raw)
 
 Goals (issue 5): p95 <= 50 ms at 10M for the rollup queries, <= 500 ms at 1M raw.
 
@@ -319,6 +323,36 @@ async def copy_rollups(conn: asyncpg.Connection, site_id: str, load: Load) -> No
     )
 
 
+def raw_queries(week: list[str]) -> dict[str, tuple[dict[str, Any], list[str]]]:
+    """The Plausible-named queries the events answer (issue 18)."""
+    signed_up = {"dimension": "event", "op": "is", "values": ["Signup"]}
+    return {
+        "comparison (raw)": (
+            {
+                "metrics": ["visitors", "visits", "bounce_rate", "visit_duration"],
+                "comparisons": {"mode": "previous_period"},
+            },
+            week,
+        ),
+        "bounce rate by source (raw)": (
+            {
+                "metrics": ["visits", "bounce_rate", "views_per_visit", "percentage"],
+                "dimensions": ["source"],
+            },
+            week,
+        ),
+        "has_done Signup (raw)": (
+            {
+                "metrics": ["visitors", "pageviews"],
+                "dimensions": ["page"],
+                "filters": {"has_done": signed_up},
+                "limit": 10,
+            },
+            week,
+        ),
+    }
+
+
 def percentiles(samples: list[float]) -> tuple[float, float]:
     ordered = sorted(samples)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * len(ordered)) - 1)]
@@ -383,7 +417,16 @@ async def run_size(size: int, repeat: int, keep: bool) -> None:
                         week,
                     ),
                 }
+                queries["comparison (rollup)"] = (
+                    {
+                        "metrics": ["visitors", "pageviews"],
+                        "dimensions": ["time:day"],
+                        "comparisons": {"mode": "previous_period"},
+                    },
+                    week,
+                )
                 if size <= 1_000_000:
+                    queries.update(raw_queries(week))
                     queries["filtered (raw)"] = (
                         {
                             "metrics": ["visitors", "engaged_sessions", "engagement_rate"],

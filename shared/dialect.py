@@ -33,6 +33,7 @@ from sqlalchemy import (
     Uuid,
     any_,
     bindparam,
+    case,
     func,
     literal,
     select,
@@ -697,6 +698,26 @@ def local_time_bucket(
             func.date_trunc(literal(unit), local), literal(_PG_BUCKET_FORMATS[unit])
         )
     return func.overt_local_bucket(column, literal(unit), literal(timezone))
+
+
+def json_text(dialect_name: str, column: ColumnElement[Any], key: str) -> ColumnElement[Any]:
+    """A JSON object column's value at `key` as text, the same on both databases: numbers as
+    written (3, 2.5), booleans as true / false, NULL when absent. PostgreSQL's ->> does
+    this; SQLite's json_extract gives 1 / 0 for booleans, so they are spelled out."""
+    value: ColumnElement[Any] = column[key].as_string()
+    if dialect_name == "postgresql":
+        return value
+    kind = func.json_type(column, literal(f'$."{key}"'))
+    return case((kind == "true", literal("true")), (kind == "false", literal("false")), else_=value)
+
+
+def seconds_between(
+    dialect_name: str, start: ColumnElement[Any], end: ColumnElement[Any]
+) -> ColumnElement[Any]:
+    """Seconds from one UTC timestamp column to another, as a number (fractions kept)."""
+    if dialect_name == "postgresql":
+        return func.extract("epoch", end - start)
+    return (func.julianday(end) - func.julianday(start)) * 86_400.0
 
 
 @lru_cache(maxsize=64)

@@ -115,6 +115,9 @@ class Event(SQLModel, table=True):
     utm_content: str | None = Field(default=None, sa_column=Column(String(256), nullable=True))
     browser: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
     os: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    # major.minor, from the User-Agent at intake (migration 0306)
+    browser_version: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
+    os_version: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
     device: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
     country: str | None = Field(default=None, sa_column=Column(String(2), nullable=True))
     gpc: bool = Field(

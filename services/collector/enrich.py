@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from crawleruseragents import is_crawler
@@ -147,6 +148,17 @@ class Device:
     browser: str | None
     os: str | None
     device: str | None  # desktop, mobile, tablet
+    browser_version: str | None = None  # major.minor
+    os_version: str | None = None
+
+
+def version(part: Any) -> str | None:
+    """major.minor (or major) of a parsed browser or OS, None when it has no major."""
+    major = getattr(part, "major", None) if part else None
+    if not major:
+        return None
+    minor = getattr(part, "minor", None)
+    return f"{major}.{minor}" if minor else str(major)
 
 
 @lru_cache(maxsize=8192)
@@ -182,4 +194,6 @@ def classify_user_agent(user_agent: str) -> Device:
         browser=clamp("browser", browser),
         os=clamp("os", os_family),
         device=device,  # one of three names of ours
+        browser_version=clamp("browser_version", version(parsed.user_agent)),
+        os_version=clamp("os_version", version(parsed.os)),
     )

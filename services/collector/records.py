@@ -60,6 +60,8 @@ class QueuedEvent(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     utm_content: str | None = None
     browser: str | None = None
     os: str | None = None
+    browser_version: str | None = None
+    os_version: str | None = None
     device: str | None = None
     country: str | None = None
     # JSON text, so COPY takes it as is; records written before this format carried an object.

@@ -34,7 +34,8 @@ Hex32 = Annotated[
     str, msgspec.Meta(min_length=32, max_length=32, extra_json_schema={"pattern": HEX32_PATTERN})
 ]
 PropKey = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
-PropValue = Annotated[str, msgspec.Meta(max_length=256)] | float | bool
+# Numbers keep their type: an integer stays one (3, not 3.0) from intake to query.
+PropValue = Annotated[str, msgspec.Meta(max_length=256)] | int | float | bool
 
 
 class EventIn(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

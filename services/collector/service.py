@@ -48,7 +48,13 @@ from services.collector.schemas import (
     decoder,
     pattern_error,
 )
-from services.collector.storable import UNSTORABLE_REASON, clamp, storable
+from services.collector.storable import (
+    UNSTORABLE_REASON,
+    PropValue,
+    clamp,
+    storable,
+    storable_props,
+)
 from shared.consent_tokens import RevocationNotifier, check_linkable
 from shared.keys import LiveKey, MissingKey, OtherSite
 from shared.metrics import CONSENT_CHECKS, EVENTS_ACCEPTED, EVENTS_DROPPED_BOTS, EVENTS_GPC
@@ -504,7 +510,7 @@ def _refusal(reason: str, where: str) -> str:
     return f"{reason} - at `{where}`"
 
 
-def _storable_props(props: dict[str, str | float | bool]) -> bool:
+def _storable_props(props: dict[str, PropValue]) -> bool:
     """No key or string value holds what a database cannot store (see storable.py). The
     schema bounds their number and lengths; the JSON column has no length of its own."""
     return all(
@@ -557,10 +563,12 @@ def _record(
         path=page.path,
         browser=facts.device.browser,
         os=facts.device.os,
+        browser_version=facts.device.browser_version,
+        os_version=facts.device.os_version,
         device=facts.device.device,
         country=facts.country,
         gpc=facts.gpc_header or bool(event.gpc),
-        props=orjson.dumps(event.props).decode() if event.props else None,
+        props=orjson.dumps(storable_props(event.props)).decode() if event.props else None,
         analytics_id=event.analytics_id.lower() if event.analytics_id else None,
     )
     if event.name == "pageview":

@@ -63,3 +63,18 @@ def clamp(column: str, text: str | None) -> str | None:
     if text is None:
         return None
     return strip_unstorable(text)[: LIMIT[column]]
+
+
+PropValue = str | int | float | bool
+# The integers a JSON column stores as integers on both databases (and orjson writes).
+INT64 = range(-(2**63), 2**63)
+
+
+def storable_props(props: dict[str, PropValue]) -> dict[str, PropValue]:
+    """Props as stored: an integer past 64 bits becomes the float it would be read as."""
+    return {
+        key: float(value)
+        if isinstance(value, int) and not isinstance(value, bool) and value not in INT64
+        else value
+        for key, value in props.items()
+    }

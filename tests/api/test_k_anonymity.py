@@ -50,9 +50,11 @@ async def four_french_one_german(overt: Overt) -> None:
 
 
 def test_every_dimension_is_classified() -> None:
-    """Pages, goals and time are answered whole; every other dimension, and any prop, is a
-    quasi-identifier (an unknown one too: the classification fails closed)."""
-    whole = {"page", "entry_page", "exit_page", "goal"}
+    """Pages, goals, hostnames, event names and time are answered whole; every other
+    dimension (versions and channel too), and any prop, is a quasi-identifier (an unknown one
+    too: the classification fails closed)."""
+    whole = {"page", "entry_page", "exit_page", "goal", "hostname", "event"}
+    assert {"browser_version", "os_version", "channel"} <= set(PLAIN_DIMENSIONS)
     for dimension in PLAIN_DIMENSIONS:
         assert is_quasi_identifier(dimension) is (dimension not in whole), dimension
         assert (dimension in QUASI_IDENTIFIERS) is (dimension not in whole), dimension

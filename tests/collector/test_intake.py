@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -41,6 +42,46 @@ async def test_accepted_event_is_stored_without_query_or_personal_data(overt: Ov
     flat = repr(row)
     for secret in ("203.0.113.7", "TestBrowser", "email", "token=secret"):
         assert secret not in flat
+
+
+CHROME_ON_WINDOWS = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.6099.71 Safari/537.36"
+)
+SAFARI_ON_IOS = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1_2 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1"
+)
+
+
+@pytest.mark.parametrize(
+    ("user_agent", "versions"),
+    [
+        (CHROME_ON_WINDOWS, ("Chrome", "120.0", "Windows", "10")),
+        (SAFARI_ON_IOS, ("Mobile Safari", "17.1", "iOS", "17.1")),
+    ],
+)
+async def test_browser_and_os_versions_are_stored_not_the_user_agent(
+    overt: Overt, user_agent: str, versions: tuple[str, str, str, str]
+) -> None:
+    response = await overt.send(overt.event(), **{"user-agent": user_agent})
+    assert response.status_code == 202, response.text
+    [row] = await stored(overt)
+    assert (row["browser"], row["browser_version"], row["os"], row["os_version"]) == versions
+    assert user_agent not in repr(row)
+
+
+async def test_numbers_in_props_keep_their_type(overt: Overt) -> None:
+    """An integer stays one (3, not 3.0); one past 64 bits is stored as the float it reads as."""
+    props = {"seats": 3, "ratio": 2.5, "flag": True, "huge": 2**70, "name": "x"}
+    # stdlib json writes integers of any size (orjson stops at 64 bits)
+    response = await overt.send(json.dumps(overt.event(n="Signup", p=props)).encode())
+    assert response.status_code == 202, response.text
+    [row] = await stored(overt)
+    stored_props = row["props"] if isinstance(row["props"], dict) else orjson.loads(row["props"])
+    assert stored_props == {**props, "huge": float(2**70)}
+    assert isinstance(stored_props["seats"], int)
+    assert not isinstance(stored_props["seats"], bool)
 
 
 async def test_same_event_id_twice_is_stored_once(overt: Overt) -> None:

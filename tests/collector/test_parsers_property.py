@@ -160,6 +160,8 @@ def test_a_user_agent_gives_storable_device_names(user_agent: str) -> None:
     device = classify_user_agent(user_agent)
     assert_fits("browser", device.browser)
     assert_fits("os", device.os)
+    assert_fits("browser_version", device.browser_version)
+    assert_fits("os_version", device.os_version)
     assert_fits("device", device.device)
 
 

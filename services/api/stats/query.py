@@ -17,6 +17,10 @@ Raw path, one SQL statement in four steps:
 4. the rows: counts, sums, nearest-rank percentiles.
 
 Dimension values are text, a missing one reads "(none)"; filters test that same text.
+Behavioural filters (has_done / has_not_done) test an event's session: a subquery of the
+sessions with a matching event in the range. A relative date range is resolved to days in
+the site's time zone first; `comparisons` runs the same query over the other days and
+attaches each row's counterpart (comparisons.py).
 Engagement is decided from the session facts under the definition version in use; k is the
 current version's whatever version is asked for (`answering_definition`).
 
@@ -31,6 +35,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -52,10 +57,12 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import Label
 
-from services.api.days import day_bounds, site_timezone
+from services.api.days import day_bounds, local_today, relative_days, site_timezone
 from services.api.engagement.rules import engaged_condition
 from services.api.engagement.schemas import Definition
 from services.api.engagement.service import answering_definition
+from services.api.stats.channels import channel_expression
+from services.api.stats.comparisons import attach_comparisons, comparison_days
 from services.api.stats.exceptions import KAnonymityRefused, PatternRefused, QueryTimeout
 from services.api.stats.privacy import quasi_identifiers
 from services.api.stats.schemas import (
@@ -66,14 +73,23 @@ from services.api.stats.schemas import (
     Condition,
     FilterNode,
     FilterOp,
+    HasDone,
+    HasNotDone,
     Metric,
     NoneOf,
     QueryIn,
     QueryMeta,
     QueryOut,
     QueryRow,
+    filter_children,
 )
-from shared.dialect import StatementTimeout, bounded_connection, local_time_bucket
+from shared.dialect import (
+    StatementTimeout,
+    bounded_connection,
+    json_text,
+    local_time_bucket,
+    seconds_between,
+)
 from shared.models import BUILTIN_EVENTS, events, page_hourly, sessions, site_hourly
 
 # Session dimensions that change after the session opens: read through a join per event.
@@ -96,9 +112,23 @@ EVENT_DIMENSIONS: dict[str, ColumnElement[Any]] = {
     "device": events.c.device,
     "browser": events.c.browser,
     "os": events.c.os,
+    "browser_version": events.c.browser_version,
+    "os_version": events.c.os_version,
     "country": events.c.country,
+    "hostname": events.c.host,
+    # The session's acquisition channel, from its source, medium and campaign (channels.py).
+    "channel": channel_expression(),
 }
-SESSION_METRICS = {Metric.engaged_sessions, Metric.engagement_rate, Metric.returning_visitors}
+SESSION_METRICS = {
+    Metric.engaged_sessions,
+    Metric.engagement_rate,
+    Metric.returning_visitors,
+    Metric.bounce_rate,
+    Metric.visit_duration,
+}
+# Plausible's metrics that read a row's sessions: a bounce is a session with at most one
+# pageview and no custom event (no goal); its duration runs from its first event to its last.
+BOUNCE_METRICS = {Metric.bounce_rate, Metric.visit_duration}
 PERCENTILES = {
     Metric.engaged_time_p50: ("engaged_ms", 50),
     Metric.engaged_time_p90: ("engaged_ms", 90),
@@ -107,6 +137,10 @@ PERCENTILES = {
 is_goal = events.c.name.not_in(sorted(BUILTIN_EVENTS))
 # A goal is a custom event's name; built-in events (pageview, engagement...) have none.
 EVENT_DIMENSIONS["goal"] = case((is_goal, events.c.name))
+# What a visitor did, by the event's name: pageview, 404, outbound, download or a custom
+# event. The engagement events the snippet sends on page hide carry time, not an action.
+is_action = events.c.name != "engagement"
+EVENT_DIMENSIONS["event"] = events.c.name
 
 
 @asynccontextmanager
@@ -159,8 +193,7 @@ def dimension_value(dimension: str, *, dialect_name: str, timezone: str) -> Colu
         unit = dimension.split(":", 1)[1]
         return local_time_bucket(dialect_name, events.c.occurred_at, unit, timezone)
     if dimension.startswith("prop:"):
-        prop: ColumnElement[Any] = events.c.props[dimension.split(":", 1)[1]].as_string()
-        return prop
+        return json_text(dialect_name, events.c.props, dimension.split(":", 1)[1])
     return {**SESSION_DIMENSIONS, **EVENT_DIMENSIONS}[dimension]
 
 
@@ -180,24 +213,30 @@ def needs_session(dimensions: Sequence[str], filters: FilterNode | None) -> bool
 def filter_dimensions(node: FilterNode) -> list[str]:
     if isinstance(node, Condition):
         return [node.dimension]
-    children = node.and_ if isinstance(node, AllOf) else node.or_ if isinstance(node, AnyOf) else []
-    if isinstance(node, NoneOf):
-        children = [node.not_]
-    return [name for child in children for name in filter_dimensions(child)]
+    return [name for child in filter_children(node) for name in filter_dimensions(child)]
 
 
-def filter_condition(node: FilterNode, *, dialect_name: str, timezone: str) -> ColumnElement[bool]:
-    """SQL for a filter tree over event rows."""
+def filter_condition(
+    node: FilterNode,
+    *,
+    dialect_name: str,
+    timezone: str,
+    within: Sequence[ColumnElement[bool]] = (),
+) -> ColumnElement[bool]:
+    """SQL for a filter tree over event rows; `within` bounds the events a behavioural
+    filter (has_done, has_not_done) looks among: the query's site and date range."""
+
+    def inner(child: FilterNode) -> ColumnElement[bool]:
+        return filter_condition(child, dialect_name=dialect_name, timezone=timezone, within=within)
+
     if isinstance(node, AllOf):
-        return and_(
-            *(filter_condition(c, dialect_name=dialect_name, timezone=timezone) for c in node.and_)
-        )
+        return and_(*(inner(c) for c in node.and_))
     if isinstance(node, AnyOf):
-        return or_(
-            *(filter_condition(c, dialect_name=dialect_name, timezone=timezone) for c in node.or_)
-        )
+        return or_(*(inner(c) for c in node.or_))
     if isinstance(node, NoneOf):
-        return not_(filter_condition(node.not_, dialect_name=dialect_name, timezone=timezone))
+        return not_(inner(node.not_))
+    if isinstance(node, HasDone | HasNotDone):
+        return behaviour_condition(node, inner, within=within)
     if node.op in (FilterOp.is_, FilterOp.is_not):
         # The test on the "(none)"-filled text, spelled on the stored value so that the
         # planner estimates it from the column's statistics. Never NULL, so NOT(...) stays the
@@ -209,11 +248,40 @@ def filter_condition(node: FilterNode, *, dialect_name: str, timezone: str) -> C
             return or_(listed, stored.is_(None)) if MISSING in node.values else listed
         unlisted = stored.not_in(node.values)
         return and_(present, unlisted) if MISSING in node.values else or_(~present, unlisted)
+    # The "(none)"-filled text is never NULL, so contains_not / matches_not are the exact
+    # complements of contains / matches.
     value = dimension_expression(node.dimension, dialect_name=dialect_name, timezone=timezone)
-    if node.op is FilterOp.contains:
+    if node.op in (FilterOp.contains, FilterOp.contains_not):
         lowered = func.lower(value)
-        return or_(*(lowered.contains(v.lower(), autoescape=True) for v in node.values))
-    return or_(*(value.regexp_match(pattern) for pattern in node.values))
+        found = or_(*(lowered.contains(v.lower(), autoescape=True) for v in node.values))
+    else:
+        found = or_(*(value.regexp_match(pattern) for pattern in node.values))
+    return not_(found) if node.op in (FilterOp.contains_not, FilterOp.matches_not) else found
+
+
+def behaviour_condition(
+    node: HasDone | HasNotDone,
+    inner: Callable[[FilterNode], ColumnElement[bool]],
+    *,
+    within: Sequence[ColumnElement[bool]],
+) -> ColumnElement[bool]:
+    """Plausible's behavioural filters, at session level: an event passes has_done when an
+    event of its session (among `within`) matches the inner tree, has_not_done when none
+    does. Events without a session pass has_not_done only. Never NULL (NOT IN over a set
+    without NULLs, and the session tested first), so NOT(...) stays the exact complement."""
+    tree = node.has_done if isinstance(node, HasDone) else node.has_not_done
+    source: FromClause = events
+    if needs_session([], tree):
+        source = events.outerjoin(sessions, sessions.c.session_id == events.c.session_id)
+    done = (
+        select(events.c.session_id)
+        .select_from(source)
+        .where(*within, events.c.session_id.is_not(None), inner(tree))
+        .correlate(None)
+    )
+    if isinstance(node, HasDone):
+        return and_(events.c.session_id.is_not(None), events.c.session_id.in_(done))
+    return or_(events.c.session_id.is_(None), events.c.session_id.not_in(done))
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,19 +307,29 @@ class QueryScope:
             return events.outerjoin(sessions, sessions.c.session_id == events.c.session_id)
         return events
 
-    def conditions(self, *, with_filters: bool = True) -> list[ColumnElement[bool]]:
-        start, end = day_bounds(*self.query.date_range, self.timezone)
-        where: list[ColumnElement[bool]] = [
+    def bounds(self) -> list[ColumnElement[bool]]:
+        """The site's events in the date range."""
+        start, end = day_bounds(*self.query.days(), self.timezone)
+        return [
             events.c.site_id == self.site_id,
             events.c.occurred_at >= start,
             events.c.occurred_at < end,
         ]
+
+    def matched(self) -> ColumnElement[bool]:
+        """The filter tree's condition (the query must have one)."""
+        assert self.query.filters is not None
+        return filter_condition(
+            self.query.filters,
+            dialect_name=self.dialect_name,
+            timezone=self.timezone,
+            within=self.bounds(),
+        )
+
+    def conditions(self, *, with_filters: bool = True) -> list[ColumnElement[bool]]:
+        where = self.bounds()
         if with_filters and self.query.filters is not None:
-            where.append(
-                filter_condition(
-                    self.query.filters, dialect_name=self.dialect_name, timezone=self.timezone
-                )
-            )
+            where.append(self.matched())
         return where
 
 
@@ -286,9 +364,7 @@ async def check_k_anonymity(
     """
     if scope.query.filters is None or not scope.guarded or k <= 1:
         return
-    matched = filter_condition(
-        scope.query.filters, dialect_name=scope.dialect_name, timezone=scope.timezone
-    )
+    matched = scope.matched()
     sides = (matched, not_(matched))
     base = scope.conditions(with_filters=False)
     facts = sessions.alias("k_facts")
@@ -356,10 +432,13 @@ def _per_session(
         ).label("engaged_ms"),
         func.max(events.c.scroll_depth).label("scroll"),
         func.sum(case((is_goal, 1), else_=0)).label("goal_events"),
+        func.sum(case((is_action, 1), else_=0)).label("actions"),
     ]
     where = scope.conditions()
     if "goal" in scope.query.dimensions:
         where.append(is_goal)
+    if "event" in scope.query.dimensions:
+        where.append(is_action)
     grouped = (
         select(*columns)
         .select_from(scope.source())
@@ -395,13 +474,68 @@ def _per_session(
         )
         extra.append(facts.c.analytics_id.label("analytics_id"))
         extra.append(case((returning, 1), else_=0).label("is_returning"))
-    return select(inner, *extra).select_from(
-        inner.outerjoin(facts, facts.c.session_id == inner.c.session_id)
+    if metrics & BOUNCE_METRICS:
+        extra.append(bounced(facts).label("bounced"))
+        extra.append(
+            seconds_between(scope.dialect_name, facts.c.started_at, facts.c.last_seen_at).label(
+                "duration_s"
+            )
+        )
+    # Only the site's sessions that overlap the range can hold its events: said in the join,
+    # so the database hashes those instead of every session the site ever had.
+    start, end = day_bounds(*scope.query.days(), scope.timezone)
+    overlapping = and_(
+        facts.c.session_id == inner.c.session_id,
+        facts.c.site_id == scope.site_id,
+        facts.c.started_at < end,
+        facts.c.last_seen_at >= start,
     )
+    return select(inner, *extra).select_from(inner.outerjoin(facts, overlapping))
+
+
+def bounced(facts: FromClause) -> ColumnElement[int]:
+    """1 for a bounce, Plausible's rule: a session with at most one pageview and no custom
+    event (engagement time, 404s, outbound clicks and downloads, which the snippet sends by
+    itself, do not count as an interaction)."""
+    return case((and_(facts.c.pageviews <= 1, facts.c.goals == 0), 1), else_=0)
+
+
+def _plausible_metric(metric: Metric, rows: Any) -> Any:
+    """Plausible's metrics, in its units (see _number for their rounding; `percentage` is
+    the row's visitors here, divided by the scope's in `with_percentage`)."""
+    sessions_count = func.count(rows.c.session_id)
+    if metric is Metric.visits:
+        return sessions_count
+    if metric is Metric.bounce_rate:
+        return func.sum(rows.c.bounced) * 100.0 / func.nullif(sessions_count, 0)
+    if metric is Metric.visit_duration:
+        return func.avg(rows.c.duration_s)
+    if metric is Metric.views_per_visit:
+        return func.coalesce(func.sum(rows.c.pageviews), 0) * 1.0 / func.nullif(sessions_count, 0)
+    if metric is Metric.events:
+        return func.coalesce(func.sum(rows.c.actions), 0)
+    if metric is Metric.percentage:
+        return func.count(rows.c.visitor_hash.distinct())
+    # time_on_page: engaged time per visitor of the row, in seconds
+    engaged = func.coalesce(func.sum(rows.c.engaged_ms), 0)
+    return engaged / 1000.0 / func.nullif(func.count(rows.c.visitor_hash.distinct()), 0)
+
+
+PLAUSIBLE_METRICS = {
+    Metric.visits,
+    Metric.bounce_rate,
+    Metric.visit_duration,
+    Metric.views_per_visit,
+    Metric.events,
+    Metric.percentage,
+    Metric.time_on_page,
+}
 
 
 def _metric_column(metric: Metric, rows: Any, goal_sessions_total: int | None) -> Any:
     sessions_count = func.count(rows.c.session_id)
+    if metric in PLAUSIBLE_METRICS:
+        return _plausible_metric(metric, rows)
     if metric is Metric.visitors:
         return func.count(rows.c.visitor_hash.distinct())
     if metric is Metric.sessions:
@@ -517,13 +651,28 @@ async def run_raw(
         func.max(rows.c.was_small).label("folded"),
         groups_in_row.label("groups"),
     ).group_by(*(rows.c[n] for n in dim_names))
-    async with reading(engine, timeout_s, filtered=query.filters is not None) as conn:
-        result = (await conn.execute(statement)).all()
+
+    async def rows_of_statement() -> list[Any]:
+        async with reading(engine, timeout_s, filtered=query.filters is not None) as conn:
+            return list((await conn.execute(statement)).all())
+
+    visitors_total = None
+    if Metric.percentage in metrics:
+        # The scope's visitors are counted beside the rows, on another connection.
+        result, visitors_total = await asyncio.gather(
+            rows_of_statement(),
+            _visitors_in_scope(engine=engine, scope=scope, timeout_s=timeout_s),
+        )
+    else:
+        result = await rows_of_statement()
     return shape_rows(
         [
             (
                 [str(row._mapping[n]) for n in dim_names],
-                [_number(m, row._mapping[m.value]) for m in query.metrics],
+                [
+                    _number(m, with_percentage(m, row._mapping[m.value], visitors_total))
+                    for m in query.metrics
+                ],
                 int(row.row_visitors),
                 int(row.counted_visitors),
                 bool(row.folded),
@@ -537,20 +686,55 @@ async def run_raw(
 
 
 async def _sessions_in_scope(*, engine: AsyncEngine, scope: QueryScope, timeout_s: float) -> int:
+    return await _distinct_in_scope(
+        events.c.session_id, engine=engine, scope=scope, timeout_s=timeout_s
+    )
+
+
+async def _visitors_in_scope(*, engine: AsyncEngine, scope: QueryScope, timeout_s: float) -> int:
+    return await _distinct_in_scope(
+        events.c.visitor_hash, engine=engine, scope=scope, timeout_s=timeout_s
+    )
+
+
+async def _distinct_in_scope(
+    column: ColumnElement[Any], *, engine: AsyncEngine, scope: QueryScope, timeout_s: float
+) -> int:
+    """Distinct values of an `events` column among the scope's events."""
     statement = (
-        select(func.count(events.c.session_id.distinct()))
-        .select_from(scope.source())
-        .where(*scope.conditions())
+        select(func.count(column.distinct())).select_from(scope.source()).where(*scope.conditions())
     )
     async with reading(engine, timeout_s, filtered=scope.query.filters is not None) as conn:
         return int((await conn.execute(statement)).scalar_one())
 
 
+def with_percentage(metric: Metric, value: Any, visitors_total: int | None) -> Any:
+    """A row's `percentage`: its visitors (what the statement counted) in percent of the
+    scope's; other metrics pass through."""
+    if metric is not Metric.percentage or value is None:
+        return value
+    return int(value) * 100.0 / visitors_total if visitors_total else None
+
+
+# Decimal places of the metrics that are not counts (Plausible's for its own metrics).
+ROUNDED = {
+    Metric.engagement_rate: 4,
+    Metric.conversion_rate: 4,
+    Metric.views_per_visit: 2,
+    Metric.percentage: 1,
+}
+# Rounded to whole numbers (not truncated): Plausible's bounce rate (percent), visit
+# duration and time on page (seconds).
+WHOLE = {Metric.bounce_rate, Metric.visit_duration, Metric.time_on_page}
+
+
 def _number(metric: Metric, value: Any) -> int | float | None:
     if value is None:
         return None
-    if metric in (Metric.engagement_rate, Metric.conversion_rate):
-        return round(float(value), 4)
+    if metric in ROUNDED:
+        return round(float(value), ROUNDED[metric])
+    if metric in WHOLE:  # half up, as people round (round() goes to even)
+        return int(Decimal(str(value)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
     return int(value)
 
 
@@ -639,7 +823,7 @@ def rollup_eligible(query: QueryIn, timezone: str) -> bool:
         query.filters is None
         and set(query.metrics) <= ROLLUP_METRICS.keys()
         and (dims in ([], ["page"]) or (len(dims) == 1 and dims[0] in ROLLUP_TIME))
-        and whole_utc_days(*query.date_range, timezone)
+        and whole_utc_days(*query.days(), timezone)
     )
 
 
@@ -652,7 +836,7 @@ async def run_rollup(
     filters), which single no one out (privacy.py), so k does not apply.
     """
     table = page_hourly if query.dimensions == ["page"] else site_hourly
-    start, end = day_bounds(*query.date_range, timezone)
+    start, end = day_bounds(*query.days(), timezone)
     groups: list[ColumnElement[str]] = []
     if query.dimensions == ["page"]:
         groups = [page_hourly.c.path]
@@ -706,33 +890,104 @@ def privacy_notes(answer: Answer, *, k: int, guarded: list[str]) -> list[str]:
     return notes
 
 
+async def resolve_days(
+    *,
+    engine: AsyncEngine,
+    query: QueryIn,
+    timezone: str,
+    timeout_s: float,
+    now: datetime | None = None,
+) -> tuple[date, date]:
+    """The query's days: a relative range resolved in the site's time zone (`all` starts on
+    the site's first hour with data, at most ten years back)."""
+    if not isinstance(query.date_range, str):
+        return query.date_range
+    today = local_today(timezone, now)
+    first_day = None
+    if query.date_range == "all":
+        statement = select(func.min(site_hourly.c.hour)).where(
+            site_hourly.c.site_id == query.site_id
+        )
+        async with reading(engine, timeout_s, filtered=False) as conn:
+            first_hour = (await conn.execute(statement)).scalar_one()
+        if first_hour is not None:
+            first_day = first_hour.astimezone(ZoneInfo(timezone)).date()
+            first_day = max(first_day, today - timedelta(days=3660))
+    return relative_days(query.date_range, today=today, first_day=first_day)
+
+
+async def _answer_days(
+    *, engine: AsyncEngine, query: QueryIn, timezone: str, definition: Definition, timeout_s: float
+) -> tuple[Answer, bool, QueryScope]:
+    """The answer for a query over explicit days: (answer, from the rollups, its scope)."""
+    scope = make_scope(query=query, timezone=timezone, dialect_name=engine.dialect.name)
+    if rollup_eligible(query, timezone):
+        answer = await run_rollup(
+            engine=engine, query=query, timezone=timezone, timeout_s=timeout_s
+        )
+        return answer, True, scope
+    # The refusal check and the answer run side by side (two connections); the answer is
+    # dropped if the check refuses, so it never leaves this function.
+    checked, answered = await asyncio.gather(
+        check_k_anonymity(engine=engine, scope=scope, k=definition.k, timeout_s=timeout_s),
+        run_raw(engine=engine, scope=scope, definition=definition, timeout_s=timeout_s),
+        return_exceptions=True,
+    )
+    if isinstance(checked, BaseException):
+        raise checked
+    if isinstance(answered, BaseException):
+        raise answered
+    return answered, False, scope
+
+
 async def answer_query(*, engine: AsyncEngine, query: QueryIn, timeout_s: float) -> QueryOut:
-    """Run a query for its site: k-anonymity checks, then the rows with their meta."""
+    """Run a query for its site: days resolved, k-anonymity checks, then the rows with their
+    meta; with `comparisons`, the same query over the other days, beside each row."""
     timezone = await site_timezone(engine=engine, site_id=query.site_id)
     definition = await answering_definition(
         engine=engine, site_id=query.site_id, version=query.definition_version
     )
-    scope = make_scope(query=query, timezone=timezone, dialect_name=engine.dialect.name)
-    rollup = rollup_eligible(query, timezone)
-    if rollup:
-        answer = await run_rollup(
-            engine=engine, query=query, timezone=timezone, timeout_s=timeout_s
+    days = await resolve_days(engine=engine, query=query, timezone=timezone, timeout_s=timeout_s)
+    resolved = query.model_copy(update={"date_range": days})
+    other_days = comparison_days(days, query.comparisons) if query.comparisons else None
+    # The other period (every row of it, to match) runs beside this one.
+    periods = [resolved]
+    if other_days is not None:
+        periods.append(
+            resolved.model_copy(update={"date_range": other_days, "limit": 1000, "offset": 0})
         )
-    else:
-        # The refusal check and the answer run side by side (two connections); the answer is
-        # dropped if the check refuses, so it never leaves this function.
-        checked, answered = await asyncio.gather(
-            check_k_anonymity(engine=engine, scope=scope, k=definition.k, timeout_s=timeout_s),
-            run_raw(engine=engine, scope=scope, definition=definition, timeout_s=timeout_s),
-            return_exceptions=True,
+    answered = await asyncio.gather(
+        *(
+            _answer_days(
+                engine=engine,
+                query=period,
+                timezone=timezone,
+                definition=definition,
+                timeout_s=timeout_s,
+            )
+            for period in periods
+        ),
+        return_exceptions=True,  # both finish before either's refusal is raised
+    )
+    done: list[tuple[Answer, bool, QueryScope]] = []
+    for outcome in answered:
+        if isinstance(outcome, BaseException):
+            raise outcome
+        done.append(outcome)
+    answer, rollup, scope = done[0]
+    results = [QueryRow(dimensions=dims, metrics=values) for dims, values in answer.rows]
+    if other_days is not None:
+        other = done[1][0]
+        results = attach_comparisons(
+            results,
+            [QueryRow(dimensions=dims, metrics=values) for dims, values in other.rows],
+            dimensions=query.dimensions,
+            metrics=query.metrics,
+            days=days,
+            other_days=other_days,
         )
-        if isinstance(checked, BaseException):
-            raise checked
-        if isinstance(answered, BaseException):
-            raise answered
-        answer = answered
     return QueryOut(
-        results=[QueryRow(dimensions=dims, metrics=values) for dims, values in answer.rows],
+        results=results,
         meta=QueryMeta(
             timezone=timezone,
             definition_version=definition.version,
@@ -743,6 +998,8 @@ async def answer_query(*, engine: AsyncEngine, query: QueryIn, timeout_s: float)
             source="rollup" if rollup else "raw",
             guarded=scope.guarded,
             notes=privacy_notes(answer, k=definition.k, guarded=scope.guarded),
+            date_range=days,
+            comparison_date_range=other_days,
         ),
         query=query,
     )

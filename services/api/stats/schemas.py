@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 from services.api.days import check_date_range
 from services.api.engagement.schemas import DefinitionVersion
@@ -26,6 +33,14 @@ class Metric(StrEnum):
     conversions = "conversions"
     conversion_rate = "conversion_rate"
     returning_visitors = "returning_visitors"
+    # Plausible's names and units (see README, "Plausible Stats API v2 and Overt").
+    visits = "visits"
+    bounce_rate = "bounce_rate"
+    visit_duration = "visit_duration"
+    views_per_visit = "views_per_visit"
+    events = "events"
+    percentage = "percentage"
+    time_on_page = "time_on_page"
 
 
 TIME_UNITS = ("hour", "day", "week", "month")
@@ -43,9 +58,14 @@ PLAIN_DIMENSIONS = (
     "referrer",
     "device",
     "browser",
+    "browser_version",
     "os",
+    "os_version",
     "country",
     "goal",
+    "hostname",
+    "event",
+    "channel",
 )
 DIMENSION_PATTERN = (
     r"^(time:(hour|day|week|month)|prop:[A-Za-z0-9_.-]{1,64}|" + "|".join(PLAIN_DIMENSIONS) + ")$"
@@ -74,13 +94,19 @@ class FilterOp(StrEnum):
     is_ = "is"
     is_not = "is_not"
     contains = "contains"
+    contains_not = "contains_not"
     matches = "matches"
+    matches_not = "matches_not"
+
+
+PATTERN_OPS = (FilterOp.matches, FilterOp.matches_not)
 
 
 class Condition(BaseModel):
     """One test on a dimension; several values mean 'any of them' (for is_not: none of them).
     A missing value reads as "(none)"; contains is case-insensitive; matches is a regular
-    expression in RE2 syntax (no backreferences or lookarounds), searched for in the value."""
+    expression in RE2 syntax (no backreferences or lookarounds), searched for in the value;
+    contains_not and matches_not hold where contains and matches do not."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -92,14 +118,14 @@ class Condition(BaseModel):
 
     @model_validator(mode="after")
     def _valid_patterns(self) -> Condition:
-        if self.op is FilterOp.matches:
+        if self.op in PATTERN_OPS:
             for pattern in self.values:
                 if len(pattern) > MAX_REGEX:
-                    raise ValueError(f"matches: a pattern is at most {MAX_REGEX} characters")
+                    raise ValueError(f"{self.op}: a pattern is at most {MAX_REGEX} characters")
                 try:
                     compile_regex(pattern)
                 except ValueError as exc:
-                    raise ValueError(f"matches: {exc}") from None
+                    raise ValueError(f"{self.op}: {exc}") from None
         return self
 
 
@@ -121,7 +147,43 @@ class NoneOf(BaseModel):
     not_: Annotated[FilterNode, Field(alias="not")]
 
 
-FilterNode = Condition | AllOf | AnyOf | NoneOf
+class HasDone(BaseModel):
+    """Behavioural: the events of sessions in which some event (in the date range) matches
+    the inner tree, as Plausible's has_done (say, `{"has_done": {"dimension": "event", "op":
+    "is", "values": ["Signup"]}}`: what sessions that signed up did)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    has_done: FilterNode
+
+
+class HasNotDone(BaseModel):
+    """Behavioural: the events of sessions in which no event (in the date range) matches the
+    inner tree, as Plausible's has_not_done."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    has_not_done: FilterNode
+
+
+FilterNode = Condition | AllOf | AnyOf | NoneOf | HasDone | HasNotDone
+
+
+def filter_children(node: FilterNode) -> list[FilterNode]:
+    """The subtrees right under a node (none under a condition)."""
+    if isinstance(node, AllOf):
+        return list(node.and_)
+    if isinstance(node, AnyOf):
+        return list(node.or_)
+    if isinstance(node, NoneOf):
+        return [node.not_]
+    if isinstance(node, HasDone):
+        return [node.has_done]
+    if isinstance(node, HasNotDone):
+        return [node.has_not_done]
+    return []
+
+
 MAX_FILTER_DEPTH = 6
 MAX_CONDITIONS = 50
 
@@ -130,14 +192,7 @@ def filter_shape(node: FilterNode, depth: int = 1) -> tuple[int, int]:
     """(deepest nesting, number of conditions) of a filter tree."""
     if isinstance(node, Condition):
         return depth, 1
-    children = (
-        node.and_
-        if isinstance(node, AllOf)
-        else node.or_
-        if isinstance(node, AnyOf)
-        else [node.not_]
-    )
-    shapes = [filter_shape(child, depth + 1) for child in children]
+    shapes = [filter_shape(child, depth + 1) for child in filter_children(node)]
     return max(d for d, _ in shapes), sum(n for _, n in shapes)
 
 
@@ -159,6 +214,31 @@ class Order(BaseModel):
     direction: Literal["asc", "desc"] = "desc"
 
 
+RelativeRange = Literal["day", "7d", "28d", "30d", "month", "6mo", "12mo", "year", "all"]
+RELATIVE_RANGES = "day, 7d, 28d, 30d, month, 6mo, 12mo, year, all"
+
+
+class Comparison(BaseModel):
+    """What to compare each value with: the period of the same length just before, the same
+    days a year earlier, or a custom range (Plausible's `include.comparisons`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["previous_period", "year_over_year", "custom"]
+    date_range: Annotated[
+        tuple[date, date] | None,
+        Field(description="custom only: first and last day, inclusive"),
+    ] = None
+
+    @model_validator(mode="after")
+    def _range_for_custom(self) -> Comparison:
+        if (self.mode == "custom") != (self.date_range is not None):
+            raise ValueError("comparisons: a date_range with mode custom, and only then")
+        if self.date_range is not None:
+            check_date_range(*self.date_range)
+        return self
+
+
 class QueryIn(BaseModel):
     """An aggregate query over one site's events."""
 
@@ -167,8 +247,13 @@ class QueryIn(BaseModel):
     site_id: Annotated[str, Field(min_length=1, max_length=32)]
     metrics: Annotated[list[Metric], Field(min_length=1, max_length=12)]
     date_range: Annotated[
-        tuple[date, date],
-        Field(description="First and last day, inclusive, in the site's time zone."),
+        tuple[date, date] | RelativeRange,
+        Field(
+            description="First and last day, inclusive, in the site's time zone; or relative "
+            f"to today there ({RELATIVE_RANGES}): day is today, 7d/28d/30d end today, month, "
+            "6mo, 12mo and year are whole calendar months (this one included) and whole "
+            "years, all runs from the site's first day with data to today."
+        ),
     ]
     dimensions: Annotated[list[Dimension], Field(max_length=3)] = []
     filters: FilterNode | None = None
@@ -179,10 +264,15 @@ class QueryIn(BaseModel):
         DefinitionVersion | None,
         Field(description="answer under this stored version; latest if absent"),
     ] = None
+    comparisons: Annotated[
+        Comparison | None,
+        Field(description="each row's values in another period, beside it (`comparison`)"),
+    ] = None
 
     @model_validator(mode="after")
     def _consistent(self) -> QueryIn:
-        check_date_range(*self.date_range)
+        if not isinstance(self.date_range, str):
+            check_date_range(*self.date_range)
         if len(set(self.metrics)) != len(self.metrics):
             raise ValueError("metrics: each metric at most once")
         if len(set(self.dimensions)) != len(self.dimensions):
@@ -198,10 +288,36 @@ class QueryIn(BaseModel):
         check_filters(self.filters)
         return self
 
+    def days(self) -> tuple[date, date]:
+        """The range as days, once `resolve_date_range` has replaced a relative one."""
+        if isinstance(self.date_range, str):
+            raise ValueError(f"date_range {self.date_range!r} is not resolved")
+        return self.date_range
+
+
+class RowComparison(BaseModel):
+    dimensions: list[str] = Field(description="the row's dimensions (time: the compared bucket)")
+    metrics: list[int | float | None] = Field(description="the values in the compared period")
+    change: list[int | float | None] = Field(
+        description="per metric: the change in percent, rounded (100 from nothing to "
+        "something); for bounce_rate and percentage the difference in points; null when "
+        "either value is"
+    )
+
 
 class QueryRow(BaseModel):
     dimensions: list[str]
     metrics: list[int | float | None]
+    comparison: RowComparison | None = Field(
+        default=None, description="with `comparisons` only: the same row in the other period"
+    )
+
+    @model_serializer(mode="wrap")
+    def _without_absent_comparison(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict) and data.get("comparison") is None:
+            data.pop("comparison", None)
+        return data
 
 
 class QueryMeta(BaseModel):
@@ -226,6 +342,12 @@ class QueryMeta(BaseModel):
         description="what k folded or left out and why, in words to show beside the answer",
     )
     total_rows: int = Field(description="rows before limit/offset")
+    date_range: tuple[date, date] | None = Field(
+        default=None, description="the days answered (a relative date_range resolved)"
+    )
+    comparison_date_range: tuple[date, date] | None = Field(
+        default=None, description="with `comparisons`: the days compared with"
+    )
     source: Literal["rollup", "raw"] = Field(
         description="rollup: hourly counters (no filters, day/week/month or page, UTC-aligned "
         "days); raw: the events"
