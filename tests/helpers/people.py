@@ -14,7 +14,9 @@ from typing import Any, TypeVar
 from services.api.engagement.schemas import DefinitionIn, PageRepeatRule, ScoreWeights
 from services.api.engagement.service import store_definition
 from services.api.keys.service import create_key
+from services.consent.keys.service import load_site_keys
 from services.consent.sites.service import ensure_site
+from services.consent.verification.service import sign_assertion
 from shared.keys import KeyScope
 from shared.sites import Site
 from tests.helpers.consent import post_decisions
@@ -72,6 +74,43 @@ async def visit(overt: Overt, subject: Subject, *paths: str) -> None:
         response = await overt.send(event, **{"user-agent": subject.agent})
         assert response.status_code == 202, response.text
     await overt.drained()
+
+
+async def name_subject(
+    overt: Overt,
+    site: Site,
+    subject: Subject,
+    value: str,
+    *,
+    kind: str = "email",
+    display_name: str | None = None,
+) -> None:
+    """The site's backend asserts who the subject is (signed with the site's secret)."""
+    async with overt.resources.engine.connect() as conn:
+        keys = await load_site_keys(
+            conn=conn, secret=overt.resources.settings.secret(), site_id=site.id
+        )
+    assert keys is not None
+    issued_at = int(time.time())
+    body: dict[str, Any] = {
+        "subject_id": subject.subject_id,
+        "kind": kind,
+        "value": value,
+        "issued_at": issued_at,
+        "signature": sign_assertion(
+            assertion_secret=keys.assertion_secret,
+            site_id=site.id,
+            subject_id=subject.subject_id,
+            kind=kind,
+            value=value,
+            issued_at=issued_at,
+            display_name=display_name,
+        ),
+    }
+    if display_name is not None:
+        body["display_name"] = display_name
+    response = await overt.client.post(f"/consent/sites/{site.id}/identity/assert", json=body)
+    assert response.status_code == 200, response.text
 
 
 async def withdraw(overt: Overt, site: Site, subject: Subject) -> None:

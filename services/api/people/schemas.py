@@ -53,8 +53,24 @@ class ContactSummary(BaseModel):
     last_seen_at: datetime | None
 
 
+class ContactIdentity(BaseModel):
+    """The identity the visitor consented to share; present only while `identification`
+    consent is active (read with it on every call)."""
+
+    kind: str = Field(description="email | external_id (the site's own id for the person)")
+    value: str = Field(description="the e-mail address or the external id")
+    email: str | None = Field(description="the e-mail address, when that is the identity")
+    display_name: str | None = Field(description="the name the site gave with it, if any")
+    method: str = Field(description="site_assertion | email_link (confirmed by the visitor)")
+    verified_at: datetime
+
+
 class Contact(BaseModel):
     subject_id: str
+    identity: ContactIdentity | None = Field(
+        description="who the contact is, as they agreed to share it; null until an identity "
+        "is linked, and gone with the consent"
+    )
     score: float
     intent: bool = Field(
         description="an intent rule matched and the score reaches the intent threshold"
@@ -256,3 +272,33 @@ class DeliveryOut(BaseModel):
 
 class DeliveryList(BaseModel):
     deliveries: list[DeliveryOut]
+
+
+# --- what a webhook receiver gets -------------------------------------------------------------
+
+
+class IntentCrossedData(BaseModel):
+    contact: Contact = Field(description="the contact as GET .../contacts/{subject_id} has it")
+
+
+class ConsentEndedData(BaseModel):
+    subject_id: str
+    reason: str = Field(
+        description="contact.withdrawn: withdrawn | expired | gpc_opt_out | refused; "
+        "contact.deleted: erasure"
+    )
+
+
+class EventEnvelope(BaseModel):
+    id: str = Field(description="the delivery id, also the `webhook-id` header")
+    type: str
+    site_id: str
+    created_at: datetime
+
+
+class IntentCrossedEvent(EventEnvelope):
+    data: IntentCrossedData
+
+
+class ConsentEndedEvent(EventEnvelope):
+    data: ConsentEndedData

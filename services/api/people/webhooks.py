@@ -55,7 +55,7 @@ from services.api.people.schemas import (
     WebhookIn,
     WebhookOut,
 )
-from services.api.people.signing import sign, signing_secret
+from services.api.people.signing import signed_headers, signing_secret
 from services.api.people.targets import check_target, pinned
 from shared.consent_state import identification_ends_between, identified_subjects, ledger_head
 from shared.dialect import insert_if_absent, upsert
@@ -253,13 +253,13 @@ async def _subscribers(conn: AsyncConnection, site_id: str, event_type: WebhookE
     return [row for row in rows if event_type.value in row.event_types.split()]
 
 
-async def scan_intent(*, engine: AsyncEngine, site_id: str, now: datetime) -> int:
+async def scan_intent(*, engine: AsyncEngine, secret: bytes, site_id: str, now: datetime) -> int:
     """Queue `contact.intent_threshold_crossed` for consented contacts newly over the threshold
     (once per subject and definition version); returns how many contacts crossed."""
     async with engine.connect() as conn:
         if not await _subscribers(conn, site_id, WebhookEvent.intent_threshold_crossed):
             return 0
-    definition, scored, _ = await score_subjects(engine=engine, site_id=site_id)
+    definition, scored, _ = await score_subjects(engine=engine, site_id=site_id, secret=secret)
     crossing = [s for s in scored if s.score.has_intent]
     if not crossing:
         return 0
@@ -616,9 +616,7 @@ async def _send_one(resources: Resources, client: httpx.AsyncClient, row: Any) -
     headers = {
         "content-type": "application/json",
         "user-agent": "Overt-Webhooks/1",
-        "overt-webhook-id": row.id,
-        "overt-webhook-timestamp": str(timestamp),
-        "overt-webhook-signature": sign(secret, timestamp, body),
+        **signed_headers(secret, row.id, timestamp, body),
     }
     try:
         # One deadline for the whole request: httpx's timeouts are per read, and a receiver
@@ -714,7 +712,12 @@ async def queue_notices(resources: Resources, *, intent: bool = True) -> None:
     for site_id in site_ids:
         await scan_consent_ends(engine=resources.engine, site_id=site_id, now=now)
         if intent:
-            await scan_intent(engine=resources.engine, site_id=site_id, now=now)
+            await scan_intent(
+                engine=resources.engine,
+                secret=resources.settings.secret(),
+                site_id=site_id,
+                now=now,
+            )
 
 
 async def webhook_pass(
