@@ -16,6 +16,7 @@ from services.api.people import slack
 from services.api.people.webhooks import http_client, webhook_pass
 from shared.consent_state import Agreement
 from shared.identities import SharedIdentity
+from shared.subject_records import subject_outcomes
 from tests.helpers.overt import Overt
 from tests.helpers.people import (
     HUBSPOT_TOKEN,
@@ -275,3 +276,68 @@ def test_whatever_a_visitor_or_site_wrote_a_slack_alert_stays_within_block_kit(
             assert ">" not in shown
     assert message["blocks"][0]["text"]["type"] == "plain_text"  # no markup in the header
     assert slack.escape(value)[:50] in text_of(message) or len(value) > 50
+
+
+async def test_export_and_erasure_cover_outcomes_and_every_destination(people: Overt) -> None:
+    site = await consent_site(people)
+    await pricing_definition(people)
+    key = await full_key(people)
+    ada = await consented_subject(people, site, "Ada", marketing_contact=True)
+    await name_subject(people, site, ada, "ada@example.org", display_name="Ada Lovelace")
+    async with (
+        receiver() as plain,
+        receiver() as slack_hook,
+        hubspot() as crm,
+        http_client(people.resources.settings) as client,
+    ):
+        await add_destination(people, key, url=plain.url, events=[INTENT])
+        await add_destination(people, key, kind="slack", url=slack_hook.url, events=[INTENT])
+        await add_destination(
+            people, key, kind="hubspot", url=crm.url, events=[INTENT], access_token=HUBSPOT_TOKEN
+        )
+        await visit(people, ada, "/pricing", hours_ago=2)
+        await visit(people, ada, "/pricing")
+        await webhook_pass(people.resources, client)
+        assert (len(plain.requests), len(slack_hook.requests), len(crm.contacts)) == (1, 1, 1)
+        booked = await people.client.post(
+            f"/v1/sites/{site.id}/outcomes",
+            json={"id": "meeting-1", "kind": "meeting_booked", "subject_id": ada.subject_id},
+            headers=auth(key),
+        )
+        assert booked.status_code == 201, booked.text
+
+        subject_auth = {"authorization": f"Bearer {ada.credential}"}
+        exported = await people.client.get(f"/consent/sites/{site.id}/export", headers=subject_auth)
+        assert exported.status_code == 200, exported.text
+        data = exported.json()
+        assert [(o["id"], o["kind"]) for o in data["outcomes"]] == [("meeting-1", "meeting_booked")]
+        assert sorted(r["name"] for r in data["recipients"] if r["role"] == "recipient") == [
+            "HubSpot CRM (127.0.0.1)",
+            "Slack (127.0.0.1)",
+            "Webhook (127.0.0.1)",
+        ]
+        assert "/hook" not in exported.text  # a destination's URL (a Slack secret) is not shown
+
+        opened = await people.client.post(
+            f"/consent/sites/{site.id}/preferences/session",
+            data={"credential": ada.credential},
+            headers={
+                "content-type": "application/x-www-form-urlencoded",
+                "origin": "https://example.com",
+            },
+        )
+        assert opened.status_code == 303, opened.text
+        page = await people.client.get(opened.headers["location"])
+        for name in ("Webhook (127.0.0.1)", "Slack (127.0.0.1)", "HubSpot CRM (127.0.0.1)"):
+            assert name in page.text
+
+        await erase(people, site, ada)
+        await webhook_pass(people.resources, client)
+        assert plain.requests[-1].json()["type"] == "contact.deleted"
+        assert "was erased" in text_of(slack_hook.requests[-1].json())
+        assert crm.requests[-1].path == "/crm/v3/objects/contacts/gdpr-delete"
+        assert crm.contacts == {}
+        assert crm.refused == []
+        async with people.resources.engine.connect() as conn:
+            left = await subject_outcomes(conn=conn, site_id=site.id, subject_id=ada.subject_id)
+        assert left == []
