@@ -21,9 +21,7 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("webhook_subscriptions") as batch:
-        batch.add_column(
-            sa.Column("kind", sa.String(16), nullable=False, server_default="webhook")
-        )
+        batch.add_column(sa.Column("kind", sa.String(16), nullable=False, server_default="webhook"))
         batch.add_column(sa.Column("cooldown_s", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("token_sealed", sa.LargeBinary(), nullable=True))
     with op.batch_alter_table("webhook_recipients") as batch:

@@ -12,7 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from services.api.people import hubspot as crm_api
 from services.api.people import slack
+from services.api.people.schemas import GoalCompletedEvent
+from services.api.people.signing import verify
 from services.api.people.webhooks import http_client, webhook_pass
 from shared.consent_state import Agreement
 from shared.identities import SharedIdentity
@@ -167,10 +170,15 @@ async def test_a_goal_alert_says_whether_contact_is_welcome_once_per_cooldown(
     key = await full_key(people)
     cleo = await consented_subject(people, site, "Cleo")
     await name_subject(people, site, cleo, "cleo-77", kind="external_id", display_name="Cleo")
-    async with receiver() as slack_hook, http_client(people.resources.settings) as client:
+    async with (
+        receiver() as slack_hook,
+        receiver() as plain,
+        http_client(people.resources.settings) as client,
+    ):
         await add_destination(
             people, key, kind="slack", url=slack_hook.url, events=[GOAL], cooldown_hours=1
         )
+        hook = await add_destination(people, key, url=plain.url, events=[GOAL])
         for _ in range(2):
             goal = people.event(n="Signup", u="https://example.com/register", k=cleo.token)
             assert (await people.send(goal, **{"user-agent": cleo.agent})).status_code == 202
@@ -181,6 +189,13 @@ async def test_a_goal_alert_says_whether_contact_is_welcome_once_per_cooldown(
         shown = text_of(slack_hook.requests[0].json())
         assert "Cleo completed “Signup”" in shown
         assert "did *not* agree to be contacted" in shown
+        assert len(plain.requests) == 2  # a webhook has no cool-down: each goal, once
+        for sent in plain.requests:
+            assert verify(hook["secret"], sent.body, sent.headers)
+            event = GoalCompletedEvent.model_validate_json(sent.body)  # as documented
+            assert event.data.goal.name == "Signup"
+            assert event.data.contact.identity is not None
+            assert event.data.contact.identity.value == "cleo-77"
 
 
 async def test_hubspot_gets_documented_upserts_archives_and_gdpr_deletes(people: Overt) -> None:
@@ -341,3 +356,21 @@ async def test_export_and_erasure_cover_outcomes_and_every_destination(people: O
         async with people.resources.engine.connect() as conn:
             left = await subject_outcomes(conn=conn, site_id=site.id, subject_id=ada.subject_id)
         assert left == []
+
+
+@settings(max_examples=100, derandomize=True, deadline=None, database=None)
+@given(
+    answer=st.one_of(
+        st.binary(max_size=200),
+        st.builds(
+            lambda value: b'{"results": [{"id": ' + value + b"}]}",
+            st.sampled_from([b'"501"', b"501", b'"../x"', b"null", b'"1/2"', b"[1]", b'"\\u0661"']),
+        ),
+    )
+)
+def test_whatever_the_crm_answers_only_digits_are_kept_as_its_id(answer: bytes) -> None:
+    """The id goes into a URL path later: anything but ASCII digits is not kept."""
+    kept = crm_api.object_id(answer)
+    assert kept is None or (kept.isascii() and kept.isdigit() and len(kept) <= 64)
+    if answer in (b'{"results": [{"id": "501"}]}', b'{"results": [{"id": 501}]}'):
+        assert kept == "501"

@@ -77,6 +77,7 @@ async def test_the_webhooks_sent_are_documented_as_openapi_webhooks(overt: Overt
     assert spec["openapi"].startswith("3.1")
     assert set(spec["webhooks"]) == {
         "contact.intent_threshold_crossed",
+        "contact.goal_completed",
         "contact.withdrawn",
         "contact.deleted",
     }

@@ -7,7 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header
 
-from services.api.people.schemas import ConsentEndedEvent, IntentCrossedEvent, WebhookEvent
+from services.api.people.schemas import (
+    ConsentEndedEvent,
+    GoalCompletedEvent,
+    IntentCrossedEvent,
+    WebhookEvent,
+)
 
 webhook_docs = APIRouter(tags=["webhooks"])
 
@@ -37,6 +42,21 @@ WebhookSignature = Annotated[
 )
 async def intent_threshold_crossed(
     body: IntentCrossedEvent,
+    webhook_id: WebhookId,
+    webhook_timestamp: WebhookTimestamp,
+    webhook_signature: WebhookSignature,
+) -> None:
+    """Documentation only."""
+
+
+@webhook_docs.post(
+    WebhookEvent.goal_completed.value,
+    summary="A consented contact completed a goal (each goal event once)",
+    description="The contact as in contact.intent_threshold_crossed, and the goal: its "
+    "name, when and on which page. Consent is checked again when the request is sent. " + SIGNED,
+)
+async def goal_completed(
+    body: GoalCompletedEvent,
     webhook_id: WebhookId,
     webhook_timestamp: WebhookTimestamp,
     webhook_signature: WebhookSignature,

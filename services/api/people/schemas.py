@@ -336,6 +336,16 @@ class IntentCrossedData(BaseModel):
     contact: Contact = Field(description="the contact as GET .../contacts/{subject_id} has it")
 
 
+class Goal(BaseModel):
+    name: str = Field(description="the goal's event name")
+    occurred_at: datetime
+    page: str = Field(description="host and path")
+
+
+class GoalCompletedData(IntentCrossedData):
+    goal: Goal
+
+
 class ConsentEndedData(BaseModel):
     subject_id: str
     reason: str = Field(
@@ -353,6 +363,10 @@ class EventEnvelope(BaseModel):
 
 class IntentCrossedEvent(EventEnvelope):
     data: IntentCrossedData
+
+
+class GoalCompletedEvent(EventEnvelope):
+    data: GoalCompletedData
 
 
 class ConsentEndedEvent(EventEnvelope):

@@ -610,6 +610,9 @@ async def scan_consent_ends(*, engine: AsyncEngine, site_id: str, now: datetime)
                     webhook_recipients.c.subject_id == subject_id,
                 )
             )
+            await conn.execute(
+                delete(destination_alerts).where(destination_alerts.c.subject_id == subject_id)
+            )
         await upsert(
             conn,
             ledger_cursors,
