@@ -3,6 +3,7 @@ active identification consent, each explained; a withdrawn subject vanishes at t
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -171,3 +172,32 @@ async def test_an_identity_is_never_read_past_its_consent(people: Overt) -> None
     assert now[alice.subject_id].value == "ada@example.org"
     assert later == {}
     assert still_stored == [alice.subject_id]
+
+
+async def test_an_address_the_visitor_confirmed_is_what_the_site_learns(
+    people: Overt, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The site never saw the address: the visitor typed it and confirmed the mailed link."""
+    site = await consent_site(people)
+    alice = await consented_subject(people, site, "Alice")
+    await visit(people, alice, "/")
+    with caplog.at_level(logging.WARNING, logger="overt.consent.identities"):
+        asked = await people.client.post(
+            f"/consent/sites/{site.id}/identity/email",
+            json={"email": "Alice@Example.org"},
+            headers=auth(alice.credential),
+        )
+    assert asked.status_code == 202, asked.text
+    [line] = [r.getMessage() for r in caplog.records if "verification link" in r.getMessage()]
+    path = line.rsplit(" ", 1)[1].removeprefix(people.resources.settings.base_url)
+    key = await full_key(people)
+    url = f"/v1/sites/{site.id}/contacts/{alice.subject_id}"
+    assert (await people.client.get(url, headers=auth(key))).json()["identity"] is None
+    confirmed = await people.client.post(
+        path.split("?", 1)[0],
+        data={"token": path.rsplit("=", 1)[1]},
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    identity = (await people.client.get(url, headers=auth(key))).json()["identity"]
+    assert (identity["email"], identity["method"]) == ("alice@example.org", "email_link")

@@ -793,6 +793,7 @@ class Outgoing:
     keep_remote_id: bool = False
 
 
+JSON_HEADERS = {"content-type": "application/json", "user-agent": "Overt-Webhooks/1"}
 NOT_CONTACTABLE = "not sent: the contact did not agree to be contacted"
 UNNAMED = "not sent: the contact has not shared who they are"
 NO_REMOTE_ID = "not sent: the CRM never answered an id for this contact"
@@ -824,7 +825,7 @@ def _outgoing(
     payload = orjson.loads(row.payload)
     data = payload["data"]
     notice = row.event_type in NOTICE_TYPES
-    json_headers = {"content-type": "application/json", "user-agent": "Overt-Webhooks/1"}
+    json_headers = dict(JSON_HEADERS)
     if row.kind == DestinationKind.webhook.value:
         body = row.payload.encode()
         secret = signing_secret(settings.secret(), row.subscription_id, row.secret_nonce)
@@ -864,11 +865,7 @@ def _crm(row: Any, settings: Settings, crm: hubspot.CrmRequest) -> Outgoing:
     token = unseal(
         settings.secret(), row.token_sealed, context=token_context(row.site_id, row.subscription_id)
     ).decode()
-    headers = {
-        "content-type": "application/json",
-        "user-agent": "Overt-Webhooks/1",
-        "authorization": f"Bearer {token}",
-    }
+    headers = {**JSON_HEADERS, "authorization": f"Bearer {token}"}
     url = row.url.rstrip("/") + crm.path
     return Outgoing(crm.method, url, crm.body, headers, keep_remote_id=crm.path == hubspot.UPSERT)
 
