@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
 from services.api.people import hubspot as crm_api
 from services.api.people import slack
@@ -18,6 +19,7 @@ from services.api.people.schemas import GoalCompletedEvent
 from services.api.people.signing import verify
 from services.api.people.webhooks import http_client, webhook_pass
 from shared.consent_state import Agreement
+from shared.db import metadata
 from shared.identities import SharedIdentity
 from shared.subject_records import subject_outcomes
 from tests.helpers.overt import Overt
@@ -355,7 +357,13 @@ async def test_export_and_erasure_cover_outcomes_and_every_destination(people: O
         assert crm.refused == []
         async with people.resources.engine.connect() as conn:
             left = await subject_outcomes(conn=conn, site_id=site.id, subject_id=ada.subject_id)
-        assert left == []
+            assert left == []
+            # No table (the outbox and delivery log included) holds who she was.
+            for table in metadata.sorted_tables:
+                for row in (await conn.execute(select(table))).all():
+                    held = repr(tuple(row))
+                    assert "ada@example.org" not in held, table.name
+                    assert "Lovelace" not in held, table.name
 
 
 @settings(max_examples=100, derandomize=True, deadline=None, database=None)

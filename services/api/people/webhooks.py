@@ -39,7 +39,7 @@ from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.api.people import hubspot, slack
-from services.api.people.contacts import Scored, contact_out, score_subjects
+from services.api.people.contacts import Scored, contact_out, identity_out, score_subjects
 from services.api.people.exceptions import UnsafeTarget, WebhookNotFound
 from services.api.people.models import (
     destination_alerts,
@@ -328,6 +328,22 @@ async def _subscribers(conn: AsyncConnection, site_id: str, event_type: WebhookE
     return [row for row in rows if event_type.value in row.event_types.split()]
 
 
+def stored_contact(scored: Scored) -> dict[str, Any]:
+    """A contact as the outbox keeps it: without its identity, which is read again and added
+    when the delivery is sent (only while consent lasts), so no outbox row ever holds an
+    e-mail address or a name that a withdrawal or an erasure would have to find."""
+    return contact_out(scored).model_dump(mode="json") | {"identity": None}
+
+
+def with_identity(payload: dict[str, Any], identity: SharedIdentity | None) -> bytes:
+    """The body of a delivery as sent: its stored payload, the contact named as it is now."""
+    contact = payload["data"].get("contact")
+    if contact is not None:
+        named = identity_out(identity)
+        contact["identity"] = None if named is None else named.model_dump(mode="json")
+    return orjson.dumps(payload)
+
+
 def alert_worthy(scored: Scored) -> bool:
     """Intent worth a sales alert: the site's intent rule matched over at least MIN_VISITS
     visits (sessions) with at least MIN_SIGNALS scored signals; never one visit."""
@@ -389,7 +405,7 @@ async def scan_intent(*, engine: AsyncEngine, secret: bytes, site_id: str, now: 
                 subscriptions=[row for row in notified if row.cooldown_s is None],
                 event_type=WebhookEvent.intent_threshold_crossed,
                 subject_id=subject.subject_id,
-                data={"contact": contact_out(subject).model_dump(mode="json")},
+                data={"contact": stored_contact(subject)},
                 now=now,
             )
             crossed += 1
@@ -426,7 +442,7 @@ async def _alert_intent(
                 ],
                 event_type=WebhookEvent.intent_threshold_crossed,
                 subject_id=subject.subject_id,
-                data={"contact": contact_out(subject).model_dump(mode="json")},
+                data={"contact": stored_contact(subject)},
                 now=now,
             )
 
@@ -488,7 +504,7 @@ async def scan_goals(*, engine: AsyncEngine, secret: bytes, site_id: str, now: d
                 event_type=WebhookEvent.goal_completed,
                 subject_id=row.subject_id,
                 data={
-                    "contact": contact_out(subject).model_dump(mode="json"),
+                    "contact": stored_contact(subject),
                     "goal": {
                         "name": row.name,
                         "occurred_at": row.occurred_at.isoformat(),
@@ -827,7 +843,7 @@ def _outgoing(
     notice = row.event_type in NOTICE_TYPES
     json_headers = dict(JSON_HEADERS)
     if row.kind == DestinationKind.webhook.value:
-        body = row.payload.encode()
+        body = with_identity(payload, view[0] if view is not None else None)
         secret = signing_secret(settings.secret(), row.subscription_id, row.secret_nonce)
         signed = signed_headers(secret, row.id, int(time.time()), body)
         return Outgoing("POST", row.url, body, {**json_headers, **signed})
