@@ -370,7 +370,8 @@ async def scan_intent(*, engine: AsyncEngine, secret: bytes, site_id: str, now: 
     crossing = [s for s in scored if s.score.has_intent]
     if not crossing:
         return 0
-    await _alert_intent(engine, site_id, [s for s in crossing if alert_worthy(s)], now)
+    if any(row.cooldown_s is not None for row in subscribers):
+        await _alert_intent(engine, site_id, [s for s in crossing if alert_worthy(s)], now)
     async with engine.connect() as conn:
         known = set(
             (
