@@ -382,3 +382,21 @@ def test_whatever_the_crm_answers_only_digits_are_kept_as_its_id(answer: bytes) 
     assert kept is None or (kept.isascii() and kept.isdigit() and len(kept) <= 64)
     if answer in (b'{"results": [{"id": "501"}]}', b'{"results": [{"id": 501}]}'):
         assert kept == "501"
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:8080/hook", "http://169.254.169.254/latest", "http://[::1]/x"]
+)
+@pytest.mark.parametrize(
+    "kind", [{"kind": "slack"}, {"kind": "hubspot", "access_token": HUBSPOT_TOKEN}]
+)
+async def test_slack_and_hubspot_follow_the_webhook_address_rules(
+    overt: Overt, url: str, kind: dict[str, str]
+) -> None:
+    key = await full_key(overt)
+    response = await overt.client.post(
+        f"/v1/sites/{overt.site.id}/webhooks",
+        json={"url": url, "events": [INTENT], **kind},
+        headers=auth(key),
+    )
+    assert_problem(response, 422, "webhook-target-refused")
