@@ -1023,8 +1023,10 @@ async def deliver_due(
 
 
 async def queue_notices(resources: Resources, *, intent: bool = True) -> None:
-    """Queue new events: consent notices, and intent crossings unless `intent` is False."""
+    """Queue new events: consent notices, and unless `intent` is False (the costly scans,
+    every webhook_intent_scan_s) intent crossings and goals."""
     now = datetime.now(UTC)
+    secret = resources.settings.secret()
     async with resources.engine.connect() as conn:
         site_ids = (
             (await conn.execute(select(webhook_subscriptions.c.site_id).distinct())).scalars().all()
@@ -1032,15 +1034,8 @@ async def queue_notices(resources: Resources, *, intent: bool = True) -> None:
     for site_id in site_ids:
         await scan_consent_ends(engine=resources.engine, site_id=site_id, now=now)
         if intent:
-            await scan_intent(
-                engine=resources.engine,
-                secret=resources.settings.secret(),
-                site_id=site_id,
-                now=now,
-            )
-        await scan_goals(
-            engine=resources.engine, secret=resources.settings.secret(), site_id=site_id, now=now
-        )
+            await scan_intent(engine=resources.engine, secret=secret, site_id=site_id, now=now)
+            await scan_goals(engine=resources.engine, secret=secret, site_id=site_id, now=now)
 
 
 async def webhook_pass(
