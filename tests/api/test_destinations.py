@@ -17,11 +17,12 @@ from services.api.people import hubspot as crm_api
 from services.api.people import slack
 from services.api.people.schemas import GoalCompletedEvent
 from services.api.people.signing import verify
-from services.api.people.webhooks import http_client, webhook_pass
+from services.api.people.webhooks import deliver_due, http_client, queue_notices, webhook_pass
 from shared.consent_state import Agreement
 from shared.db import metadata
 from shared.identities import SharedIdentity
 from shared.subject_records import subject_outcomes
+from tests.helpers.consent import post_decisions
 from tests.helpers.overt import Overt
 from tests.helpers.people import (
     HUBSPOT_TOKEN,
@@ -146,6 +147,30 @@ async def test_one_visit_crosses_for_a_webhook_but_never_alerts_slack(people: Ov
         await webhook_pass(people.resources, client)
         assert len(slack_hook.requests) == 1
         assert len(plain.requests) == 1  # the crossing was told once
+
+
+async def test_what_was_agreed_is_read_again_when_the_alert_is_sent(people: Overt) -> None:
+    """Queued while Ada agreed to be contacted; she takes that back before it goes out: the
+    alert is not sent. Her identification consent is intact, so no follow-up either."""
+    site = await consent_site(people)
+    await pricing_definition(people)
+    key = await full_key(people)
+    ada = await consented_subject(people, site, "Ada", marketing_contact=True)
+    await name_subject(people, site, ada, "ada@example.org")
+    async with receiver() as slack_hook, http_client(people.resources.settings) as client:
+        made = await add_destination(people, key, kind="slack", url=slack_hook.url, events=[INTENT])
+        await visit(people, ada, "/pricing", hours_ago=3)
+        await visit(people, ada, "/pricing")
+        await queue_notices(people.resources)
+        [queued] = await delivery_log(people, key, made["id"])
+        assert queued["status"] == "pending"
+        no_more = await post_decisions(people, site, ada.credential, marketing_contact=False)
+        assert no_more.status_code == 200, no_more.text
+        await deliver_due(people.resources, client)
+        assert slack_hook.requests == []
+        [held] = await delivery_log(people, key, made["id"])
+        assert held["status"] == "cancelled"
+        assert held["log"][-1]["error"] == "not sent: the contact did not agree to be contacted"
 
 
 async def test_an_intent_alert_needs_a_yes_to_contact(people: Overt) -> None:
