@@ -3,7 +3,7 @@ identity itself (AES-GCM with the server secret, bound to the site and subject),
 contact can be shown by name while `identification` consent lasts.
 
 Revision ID: 0330
-Revises: 0305
+Revises: 0306
 Create Date: 2026-12-06
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0330"
-down_revision = "0305"
+down_revision = "0306"
 branch_labels = None
 depends_on = None
 
