@@ -47,6 +47,8 @@ class AppParts:
     """What one service adds to an Overt process; parts add up (`a + b`) in order."""
 
     routers: tuple[APIRouter, ...] = ()
+    # requests the service sends out, documented as the spec's `webhooks` (OpenAPI 3.1)
+    webhooks: tuple[APIRouter, ...] = ()
     startup: tuple[StartupHook, ...] = ()
     background: tuple[BackgroundTask, ...] = ()
     front: tuple[FrontLayer, ...] = ()
@@ -54,6 +56,7 @@ class AppParts:
     def __add__(self, other: AppParts) -> AppParts:
         return AppParts(
             routers=self.routers + other.routers,
+            webhooks=self.webhooks + other.webhooks,
             startup=self.startup + other.startup,
             background=self.background + other.background,
             front=self.front + other.front,
@@ -105,6 +108,7 @@ def build_app(
     title: str,
     settings: Settings,
     routers: Sequence[APIRouter],
+    webhooks: Sequence[APIRouter] = (),
     resources: Resources | None = None,
     startup: Sequence[StartupHook] = (),
     background: Sequence[BackgroundTask] = (),
@@ -154,6 +158,8 @@ def build_app(
     app.include_router(docs_router(title=title))
     for router in routers:
         app.include_router(router)
+    for hooks in webhooks:
+        app.webhooks.include_router(hooks)
     return app
 
 
@@ -165,6 +171,7 @@ def app_from_parts(
         title=title,
         settings=settings,
         routers=parts.routers,
+        webhooks=parts.webhooks,
         resources=resources,
         startup=parts.startup,
         background=parts.background,

@@ -18,6 +18,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import BigInteger, Column, DateTime, Integer, String, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -163,3 +164,92 @@ async def identification_ends_between(
         for row in rows
         if row.event == ERASED or row.before == GIVEN
     ]
+
+
+# --- what a subject agreed to -----------------------------------------------------------------
+
+CONTACT_PURPOSE = "marketing_contact"  # the default notice's "contact you about our products"
+CONTACT_DPV_TERM = "dpv:DirectMarketing"  # a site's own purpose with this term is its equivalent
+
+purposes = table(
+    "consent_purposes",
+    Column("site_id", String(32)),
+    Column("purpose", String(64)),
+    Column("position", Integer),
+    Column("title", String(200)),
+    Column("dpv_term", String(200)),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Agreement:
+    """One purpose a subject's consent is active for: given for the current text, unexpired."""
+
+    purpose: str
+    title: str
+    given_at: datetime
+    expires_at: datetime | None
+    invites_contact: bool  # the visitor agreed to be contacted (marketing_contact or its equal)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+async def agreements(
+    *, conn: AsyncConnection, site_id: str, subject_id: str, now: datetime | None = None
+) -> list[Agreement]:
+    """The purposes `subject_id` has active consent for right now, in the notice's order.
+
+    As for identification above: the latest ledger row about the purpose (or about every
+    purpose) is `given`, unexpired, and for the purpose's text in the current notice."""
+    now = now or datetime.now(UTC)
+    current_version = (
+        select(func.max(notices.c.version)).where(notices.c.site_id == site_id).scalar_subquery()
+    )
+    texts = await conn.execute(
+        select(notice_texts.c.purpose, notice_texts.c.text_hash).where(
+            notice_texts.c.site_id == site_id, notice_texts.c.version == current_version
+        )
+    )
+    current = {row.purpose: row.text_hash for row in texts}
+    known = {
+        row.purpose: row
+        for row in await conn.execute(
+            select(purposes).where(purposes.c.site_id == site_id).order_by(purposes.c.position)
+        )
+    }
+    rows = await conn.execute(
+        select(ledger)
+        .where(ledger.c.site_id == site_id, ledger.c.subject_id == subject_id)
+        .order_by(ledger.c.seq)
+    )
+    latest: dict[str, Any] = {}
+    for row in rows:
+        for purpose in current if row.purpose == ALL_PURPOSES else [row.purpose]:
+            latest[purpose] = row
+    found = []
+    for purpose, row in latest.items():
+        expires = _aware(row.expires_at)
+        if (
+            row.event != GIVEN
+            or (expires is not None and expires <= now)
+            or row.notice_hash != current.get(purpose)
+        ):
+            continue
+        about = known.get(purpose)
+        found.append(
+            Agreement(
+                purpose=purpose,
+                title=about.title if about is not None else purpose,
+                given_at=_aware(row.recorded_at) or now,
+                expires_at=expires,
+                invites_contact=purpose == CONTACT_PURPOSE
+                or (about is not None and about.dpv_term == CONTACT_DPV_TERM),
+            )
+        )
+    order = list(known)
+    found.sort(key=lambda a: order.index(a.purpose) if a.purpose in order else len(order))
+    return found

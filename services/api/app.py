@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.api.people.events import webhook_docs
 from services.api.people.tasks import run_webhooks
 from services.api.router import router
 from shared.app import AppParts, app_from_parts
@@ -12,8 +13,8 @@ from shared.settings import Settings, load_settings
 
 
 def api_parts() -> AppParts:
-    """Its routes and the webhook sender."""
-    return AppParts(routers=(router,), background=(run_webhooks,))
+    """Its routes, the webhooks it sends (documented) and their sender."""
+    return AppParts(routers=(router,), webhooks=(webhook_docs,), background=(run_webhooks,))
 
 
 def create_app(settings: Settings | None = None, resources: Resources | None = None) -> FastAPI:

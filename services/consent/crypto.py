@@ -5,44 +5,20 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from cryptography.exceptions import InvalidSignature, InvalidTag
-from cryptography.hazmat.primitives import hashes
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+# Sealing lives in shared (the API reads the identities the consent service sealed).
+from shared.sealing import SealError as SealError
+from shared.sealing import derive_key as derive_key
+from shared.sealing import seal as seal
+from shared.sealing import unseal as unseal
 
 GENESIS_HASH = "0" * 64
-
-
-class SealError(ValueError):
-    """A sealed value does not open with this server secret (wrong secret or tampered)."""
-
-
-def derive_key(secret: bytes, purpose: str) -> bytes:
-    """A 256-bit key for one purpose, derived from the server secret (HKDF-SHA256)."""
-    return HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=b"overt consent", info=purpose.encode()
-    ).derive(secret)
-
-
-def seal(secret: bytes, plaintext: bytes, *, context: str) -> bytes:
-    """AES-256-GCM; `context` (site, subject) is authenticated so a value cannot be moved."""
-    nonce = os.urandom(12)
-    return nonce + AESGCM(derive_key(secret, "seal v1")).encrypt(nonce, plaintext, context.encode())
-
-
-def unseal(secret: bytes, sealed: bytes, *, context: str) -> bytes:
-    try:
-        return AESGCM(derive_key(secret, "seal v1")).decrypt(
-            sealed[:12], sealed[12:], context.encode()
-        )
-    except (InvalidTag, ValueError):
-        raise SealError("the value does not open with this secret and context") from None
 
 
 def sha256_hex(data: bytes | str) -> str:

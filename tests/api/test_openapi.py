@@ -70,3 +70,21 @@ async def test_every_v1_operation_has_an_isolation_test(overt: Overt) -> None:
         (method, "/v1/sites/{site_id}/definitions") for method, _, _ in DEFINITION_ENDPOINTS
     }
     assert operations(spec) == covered
+
+
+async def test_the_webhooks_sent_are_documented_as_openapi_webhooks(overt: Overt) -> None:
+    spec = (await overt.client.get("/openapi.json")).json()
+    assert spec["openapi"].startswith("3.1")
+    assert set(spec["webhooks"]) == {
+        "contact.intent_threshold_crossed",
+        "contact.goal_completed",
+        "contact.withdrawn",
+        "contact.deleted",
+    }
+    crossed = spec["webhooks"]["contact.intent_threshold_crossed"]["post"]
+    headers = {p["name"] for p in crossed["parameters"] if p["in"] == "header"}
+    assert headers == {"webhook-id", "webhook-timestamp", "webhook-signature"}
+    body = crossed["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    contact = spec["components"]["schemas"]["Contact"]["properties"]
+    assert body.endswith("/IntentCrossedEvent")
+    assert "identity" in contact

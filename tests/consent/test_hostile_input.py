@@ -163,6 +163,63 @@ async def test_a_hostile_address_is_refused_with_422(
     assert response.json()["type"].endswith("/invalid-email")
 
 
+async def test_any_display_name_is_refused_with_422_or_kept_exactly(
+    overt: Overt, site: Site
+) -> None:
+    async with overt_with(overt, **UNLIMITED) as unlimited:
+        await _any_display_name(unlimited, site)
+
+
+async def _any_display_name(overt: Overt, site: Site) -> None:
+    from services.consent.identities.service import get_identity
+    from tests.helpers.people import Subject, name_subject
+
+    decided = (await post_decisions(overt, site, identification=True)).json()
+    subject = Subject(decided["subject_id"], decided["credential"], decided["token"], "A/1")
+
+    async def send(name: str) -> tuple[str | None, str | None]:
+        try:
+            await name_subject(overt, site, subject, "ada@example.org", display_name=name)
+        except AssertionError as refused:
+            return None, str(refused)
+        identity = await get_identity(
+            resources=overt.resources, site_id=site.id, subject_id=subject.subject_id
+        )
+        assert identity is not None
+        return identity.display_name, None
+
+    async def raw(name: object) -> httpx.Response:
+        return await overt.client.post(
+            f"/consent/sites/{site.id}/identity/assert",
+            json={
+                "subject_id": subject.subject_id,
+                "kind": "email",
+                "value": "ada@example.org",
+                "issued_at": 0,
+                "signature": "0" * 64,
+                "display_name": name,
+            },
+        )
+
+    @BOUNDED
+    @given(name=st.text(max_size=220))
+    def check(name: str) -> None:
+        kept, refusal = anyio.from_thread.run(send, name)
+        clean = 1 <= len(name) <= 200 and not any(ord(c) < 0x20 or c == "\x7f" for c in name)
+        if clean:
+            assert kept == name, (name, refusal)
+        else:
+            assert kept is None, name
+            assert refusal is not None
+            assert "422" in refusal, (name, refusal)
+
+    await explore(check)
+    for hostile in (["a"], {"a": 1}, 7, "x" * 201, "a\nb"):
+        response = await raw(hostile)
+        assert response.status_code == 422, (hostile, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+
+
 async def test_any_address_is_never_a_5xx_and_what_is_accepted_is_clean(
     overt: Overt, site: Site
 ) -> None:

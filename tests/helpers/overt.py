@@ -14,6 +14,7 @@ import httpx
 import orjson
 from fastapi import FastAPI
 
+from services.api.people.events import webhook_docs
 from services.api.router import router as api_router
 from services.collector.router import EventIntakeMiddleware
 from services.collector.router import router as collector_router
@@ -31,6 +32,7 @@ def make_app(resources: Resources, *, worker: bool = True) -> FastAPI:
         title="Overt (test)",
         settings=resources.settings,
         routers=[collector_router, consent_router, api_router],
+        webhooks=[webhook_docs],
         resources=resources,
         background=[run_ingest] if worker else [],
         front=[EventIntakeMiddleware],

@@ -11,10 +11,14 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import orjson
+
 from services.api.engagement.schemas import DefinitionIn, PageRepeatRule, ScoreWeights
 from services.api.engagement.service import store_definition
 from services.api.keys.service import create_key
+from services.consent.keys.service import load_site_keys
 from services.consent.sites.service import ensure_site
+from services.consent.verification.service import sign_assertion
 from shared.keys import KeyScope
 from shared.sites import Site
 from tests.helpers.consent import post_decisions
@@ -53,25 +57,63 @@ class Subject:
     agent: str
 
 
-async def consented_subject(overt: Overt, site: Site, name: str) -> Subject:
-    """A visitor who gave identification consent through the consent API."""
-    granted = await post_decisions(overt, site, identification=True)
+async def consented_subject(overt: Overt, site: Site, name: str, **more: bool) -> Subject:
+    """A visitor who gave identification consent (and `more`) through the consent API."""
+    granted = await post_decisions(overt, site, None, identification=True, **more)
     assert granted.status_code == 201, granted.text
     body = granted.json()
     return Subject(body["subject_id"], body["credential"], body["token"], f"{name}/1.0")
 
 
-async def visit(overt: Overt, subject: Subject, *paths: str) -> None:
-    """Pageviews through the real collector, linked to the subject by its consent token.
+async def visit(overt: Overt, subject: Subject, *paths: str, hours_ago: float = 0) -> None:
+    """Pageviews through the real collector, linked to the subject by its consent token
+    (`hours_ago`, by client time: another session, within the collector's day of replay).
 
     Each a millisecond after the one before (client time): sent back to back, two could
     otherwise share a server millisecond, and the timeline's order would be the ids'."""
-    start = int(time.time() * 1000) - len(paths)
+    start = int((time.time() - hours_ago * 3600) * 1000) - len(paths)
     for offset, path in enumerate(paths):
         event = overt.event(u=f"https://example.com{path}", k=subject.token, t=start + offset)
         response = await overt.send(event, **{"user-agent": subject.agent})
         assert response.status_code == 202, response.text
     await overt.drained()
+
+
+async def name_subject(
+    overt: Overt,
+    site: Site,
+    subject: Subject,
+    value: str,
+    *,
+    kind: str = "email",
+    display_name: str | None = None,
+) -> None:
+    """The site's backend asserts who the subject is (signed with the site's secret)."""
+    async with overt.resources.engine.connect() as conn:
+        keys = await load_site_keys(
+            conn=conn, secret=overt.resources.settings.secret(), site_id=site.id
+        )
+    assert keys is not None
+    issued_at = int(time.time())
+    body: dict[str, Any] = {
+        "subject_id": subject.subject_id,
+        "kind": kind,
+        "value": value,
+        "issued_at": issued_at,
+        "signature": sign_assertion(
+            assertion_secret=keys.assertion_secret,
+            site_id=site.id,
+            subject_id=subject.subject_id,
+            kind=kind,
+            value=value,
+            issued_at=issued_at,
+            display_name=display_name,
+        ),
+    }
+    if display_name is not None:
+        body["display_name"] = display_name
+    response = await overt.client.post(f"/consent/sites/{site.id}/identity/assert", json=body)
+    assert response.status_code == 200, response.text
 
 
 async def withdraw(overt: Overt, site: Site, subject: Subject) -> None:
@@ -105,6 +147,10 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    method: str = "POST"
+
+    def json(self) -> Any:
+        return orjson.loads(self.body)
 
 
 @dataclass
@@ -131,15 +177,23 @@ class Receiver:
                     name, value = line.split(":", 1)
                     headers[name.strip().lower()] = value.strip()
             body = await reader.readexactly(int(headers.get("content-length", "0")))
-            self.requests.append(Received(path, headers, body))
+            method = lines[0].split(" ")[0]
+            received = Received(path, headers, body, method)
+            status, answer = self.answer(received)
+            self.requests.append(received)
             self.arrived.set()
-            status = self.statuses.pop(0) if self.statuses else 200
             writer.write(
-                f"HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".encode()
+                f"HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n"
+                f"content-length: {len(answer)}\r\nconnection: close\r\n\r\n".encode()
+                + answer
             )
             await writer.drain()
         finally:
             writer.close()
+
+    def answer(self, received: Received) -> tuple[int, bytes]:
+        """The status and body to answer: the next scripted status, else 200."""
+        return (self.statuses.pop(0) if self.statuses else 200), b""
 
     async def wait_for(self, count: int, timeout: float = 10.0) -> None:
         async with asyncio.timeout(timeout):
@@ -227,3 +281,77 @@ class Trickler(Receiver):
 
 def trickler() -> AbstractAsyncContextManager[Trickler]:
     return serving(Trickler())
+
+
+HUBSPOT_TOKEN = "pat-eu1-0123456789abcdef"
+
+
+@dataclass
+class HubSpot(Receiver):
+    """Plays HubSpot's CRM v3 contacts API on loopback, checking each request against the
+    documented shapes (a wrong one is answered 400, as HubSpot does, and listed in
+    `refused`): batch upsert by idProperty, archive by object id, GDPR delete. Contacts get
+    object ids from 501 up, one per id-property value."""
+
+    contacts: dict[str, str] = field(default_factory=dict)  # object id -> id-property value
+    refused: list[str] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def answer(self, received: Received) -> tuple[int, bytes]:
+        problem = self.check(received)
+        if problem is not None:
+            self.refused.append(problem)
+            return 400, orjson.dumps({"status": "error", "message": problem})
+        if received.path == "/crm/v3/objects/contacts/batch/upsert":
+            results = []
+            for item in received.json()["inputs"]:
+                object_id = next(
+                    (k for k, v in self.contacts.items() if v == item["id"]),
+                    str(501 + len(self.contacts)),
+                )
+                self.contacts[object_id] = item["id"]
+                results.append({"id": object_id, "properties": item["properties"]})
+            return 200, orjson.dumps({"status": "COMPLETE", "results": results})
+        object_id = (
+            received.json()["objectId"]
+            if received.path.endswith("/gdpr-delete")
+            else received.path.rsplit("/", 1)[1]
+        )
+        if self.contacts.pop(object_id, None) is None:
+            return 404, orjson.dumps({"status": "error", "message": "not found"})
+        return 204, b""
+
+    def check(self, received: Received) -> str | None:
+        if received.headers.get("authorization") != f"Bearer {HUBSPOT_TOKEN}":
+            return "missing or wrong bearer token"
+        route = (received.method, received.path)
+        if route == ("POST", "/crm/v3/objects/contacts/batch/upsert"):
+            inputs = received.json().get("inputs")
+            if not isinstance(inputs, list) or not 1 <= len(inputs) <= 100:
+                return "inputs: a list of 1 to 100"
+            for item in inputs:
+                if set(item) != {"idProperty", "id", "properties"}:
+                    return f"an input has {sorted(item)}"
+                properties = item["properties"]
+                if not all(isinstance(v, str) for v in properties.values()):
+                    return "property values are strings"
+                if properties.get(item["idProperty"]) != item["id"]:
+                    return "the id property's value is the id"
+            return None
+        if route == ("POST", "/crm/v3/objects/contacts/gdpr-delete"):
+            body = received.json()
+            return (
+                None
+                if set(body) <= {"objectId", "idProperty"} and "objectId" in body
+                else ("gdpr-delete takes objectId (and idProperty)")
+            )
+        if received.method == "DELETE" and received.path.startswith("/crm/v3/objects/contacts/"):
+            return None if received.path.rsplit("/", 1)[1].isdigit() else "archive by object id"
+        return f"no such endpoint: {received.method} {received.path}"
+
+
+def hubspot() -> AbstractAsyncContextManager[HubSpot]:
+    return serving(HubSpot())

@@ -24,12 +24,14 @@ from services.api.engagement.service import current_definition
 from services.api.people.schemas import (
     Contact,
     ContactDetail,
+    ContactIdentity,
     ContactSummary,
     Contribution,
     IntentSignalOut,
     TimelineEvent,
 )
 from shared.consent_state import identified_subjects
+from shared.identities import SharedIdentity, shared_identities
 from shared.models import BUILTIN_EVENTS, events
 
 TIMELINE_LIMIT = 500
@@ -55,6 +57,7 @@ class Scored:
     score: Score
     summary: ContactSummary
     definition: Definition
+    identity: SharedIdentity | None = None
 
 
 def session_facts(rows: Sequence[Any]) -> list[SessionFacts]:
@@ -139,9 +142,11 @@ async def score_subjects(
     site_id: str,
     subject_ids: Collection[str] | None = None,
     between: tuple[datetime, datetime] | None = None,
+    secret: bytes | None = None,
 ) -> tuple[Definition, list[Scored], dict[str, list[Any]]]:
     """Score the site's identifiable subjects (all, or those of `subject_ids` still consented),
-    on all their linked events or on those in [start, end) of `between`.
+    on all their linked events or on those in [start, end) of `between`; with the server
+    `secret`, each with the identity it shared (read in the same transaction as its consent).
 
     Returns the definition used, the scored subjects (by subject id) and their linked events.
     """
@@ -149,6 +154,13 @@ async def score_subjects(
     async with engine.connect() as conn:
         consented = await identified_subjects(conn=conn, site_id=site_id, subject_ids=subject_ids)
         linked = await _linked_events(conn, site_id, sorted(consented), between)
+        named = (
+            await shared_identities(
+                conn=conn, secret=secret, site_id=site_id, subject_ids=sorted(consented)
+            )
+            if secret is not None and consented
+            else {}
+        )
     scored = []
     for subject_id in sorted(consented):
         rows = linked[subject_id]
@@ -159,15 +171,30 @@ async def score_subjects(
                 score=score(definition, sessions),
                 summary=summarise(definition, rows, sessions),
                 definition=definition,
+                identity=named.get(subject_id),
             )
         )
     return definition, scored, linked
+
+
+def identity_out(identity: SharedIdentity | None) -> ContactIdentity | None:
+    if identity is None:
+        return None
+    return ContactIdentity(
+        kind=identity.kind,
+        value=identity.value,
+        email=identity.email,
+        display_name=identity.display_name,
+        method=identity.method,
+        verified_at=identity.verified_at,
+    )
 
 
 def contact_out(scored: Scored) -> Contact:
     result = scored.score
     return Contact(
         subject_id=scored.subject_id,
+        identity=identity_out(scored.identity),
         score=result.value,
         intent=result.has_intent,
         intent_threshold=scored.definition.intent_threshold,
@@ -198,19 +225,22 @@ def timeline(rows: Sequence[Any]) -> list[TimelineEvent]:
     ]
 
 
-async def list_contacts(*, engine: AsyncEngine, site_id: str) -> tuple[int, list[Contact]]:
-    """Every consented contact of the site, highest score first."""
-    definition, scored, _ = await score_subjects(engine=engine, site_id=site_id)
+async def list_contacts(
+    *, engine: AsyncEngine, secret: bytes, site_id: str
+) -> tuple[int, list[Contact]]:
+    """Every consented contact of the site with the identity it shared, highest score first."""
+    definition, scored, _ = await score_subjects(engine=engine, site_id=site_id, secret=secret)
     contacts = sorted((contact_out(s) for s in scored), key=lambda c: (-c.score, c.subject_id))
     return definition.version, contacts
 
 
 async def get_contact(
-    *, engine: AsyncEngine, site_id: str, subject_id: str
+    *, engine: AsyncEngine, secret: bytes, site_id: str, subject_id: str
 ) -> ContactDetail | None:
-    """One consented contact with its timeline, or None (unknown, withdrawn or erased alike)."""
+    """One consented contact with its identity and timeline, or None (unknown, withdrawn or
+    erased alike)."""
     _, scored, linked = await score_subjects(
-        engine=engine, site_id=site_id, subject_ids=[subject_id]
+        engine=engine, site_id=site_id, subject_ids=[subject_id], secret=secret
     )
     if not scored:
         return None

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    Uuid,
+)
 from sqlmodel import Field, SQLModel
 
 from shared.db import UtcDateTime, table_of
@@ -50,8 +61,10 @@ class Outcome(SQLModel, table=True):
 
 
 class WebhookSubscription(SQLModel, table=True):
-    """A site's webhook endpoint. Its signing secret is never stored: it is derived from the
-    server secret and `secret_nonce` (a stolen database does not reveal it)."""
+    """A site's destination: a webhook endpoint, a Slack incoming webhook or a HubSpot
+    account. A webhook's signing secret is never stored: it is derived from the server secret
+    and `secret_nonce` (a stolen database does not reveal it); a CRM's access token is
+    sealed with the server secret."""
 
     __tablename__ = "webhook_subscriptions"
     __table_args__ = (Index("ix_webhook_subscriptions_site_id", "site_id"),)
@@ -66,6 +79,19 @@ class WebhookSubscription(SQLModel, table=True):
     # space-separated
     event_types: str = Field(sa_column=Column("event_types", String(512), nullable=False))
     secret_nonce: str = Field(sa_column=Column("secret_nonce", String(64), nullable=False))
+    # webhook | slack | hubspot
+    kind: str = Field(
+        default="webhook",
+        sa_column=Column("kind", String(16), nullable=False, server_default="webhook"),
+    )
+    # Slack: at most one alert per contact in this many seconds
+    cooldown_s: int | None = Field(
+        default=None, sa_column=Column("cooldown_s", Integer, nullable=True)
+    )
+    # HubSpot: the private app's access token, sealed
+    token_sealed: bytes | None = Field(
+        default=None, sa_column=Column("token_sealed", LargeBinary, nullable=True)
+    )
     created_at: datetime = Field(sa_column=Column("created_at", UtcDateTime(), nullable=False))
     deleted_at: datetime | None = Field(
         default=None, sa_column=Column("deleted_at", UtcDateTime(), nullable=True)
@@ -156,6 +182,37 @@ class WebhookRecipient(SQLModel, table=True):
     first_sent_at: datetime = Field(
         sa_column=Column("first_sent_at", UtcDateTime(), nullable=False)
     )
+    # the id the destination gave the contact (HubSpot's object id), to delete it there
+    remote_id: str | None = Field(
+        default=None, sa_column=Column("remote_id", String(64), nullable=True)
+    )
+
+
+class DestinationAlert(SQLModel, table=True):
+    """When a destination last alerted about a contact (one alert per cool-down)."""
+
+    __tablename__ = "destination_alerts"
+
+    subscription_id: str = Field(
+        sa_column=Column(
+            "subscription_id",
+            String(32),
+            ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"),
+            primary_key=True,
+        )
+    )
+    subject_id: str = Field(sa_column=Column("subject_id", String(32), primary_key=True))
+    alerted_at: datetime = Field(sa_column=Column("alerted_at", UtcDateTime(), nullable=False))
+
+
+class GoalNotice(SQLModel, table=True):
+    """A consented contact's goal event that has been queued as `contact.goal_completed`."""
+
+    __tablename__ = "goal_notices"
+
+    site_id: str = Field(sa_column=_site_key())
+    event_id: uuid.UUID = Field(sa_column=Column("event_id", Uuid, primary_key=True))
+    noticed_at: datetime = Field(sa_column=Column("noticed_at", UtcDateTime(), nullable=False))
 
 
 class IntentCrossing(SQLModel, table=True):
@@ -188,3 +245,5 @@ webhook_attempts = table_of(WebhookAttempt)
 webhook_recipients = table_of(WebhookRecipient)
 intent_crossings = table_of(IntentCrossing)
 ledger_cursors = table_of(LedgerCursor)
+destination_alerts = table_of(DestinationAlert)
+goal_notices = table_of(GoalNotice)

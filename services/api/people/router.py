@@ -57,7 +57,9 @@ async def contacts(
     limit: Annotated[int, Query(ge=1, le=1000, description="contacts per page")] = 100,
     offset: Annotated[int, Query(ge=0, description="contacts to skip (by score order)")] = 0,
 ) -> ContactList:
-    version, found = await list_contacts(engine=resources.engine, site_id=key.site_id)
+    version, found = await list_contacts(
+        engine=resources.engine, secret=resources.settings.secret(), site_id=key.site_id
+    )
     return ContactList(
         contacts=found[offset : offset + limit], total=len(found), definition_version=version
     )
@@ -72,7 +74,12 @@ async def contacts(
 async def contact(
     key: ContactsKey, subject_id: SubjectPath, resources: ResourcesDep
 ) -> ContactDetail:
-    found = await get_contact(engine=resources.engine, site_id=key.site_id, subject_id=subject_id)
+    found = await get_contact(
+        engine=resources.engine,
+        secret=resources.settings.secret(),
+        site_id=key.site_id,
+        subject_id=subject_id,
+    )
     if found is None:
         raise ContactNotFound()
     return found

@@ -7,7 +7,15 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AnyHttpUrl,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    model_validator,
+)
 
 from services.api.days import check_date_range
 
@@ -53,8 +61,24 @@ class ContactSummary(BaseModel):
     last_seen_at: datetime | None
 
 
+class ContactIdentity(BaseModel):
+    """The identity the visitor consented to share; present only while `identification`
+    consent is active (read with it on every call)."""
+
+    kind: str = Field(description="email | external_id (the site's own id for the person)")
+    value: str = Field(description="the e-mail address or the external id")
+    email: str | None = Field(description="the e-mail address, when that is the identity")
+    display_name: str | None = Field(description="the name the site gave with it, if any")
+    method: str = Field(description="site_assertion | email_link (confirmed by the visitor)")
+    verified_at: datetime
+
+
 class Contact(BaseModel):
     subject_id: str
+    identity: ContactIdentity | None = Field(
+        description="who the contact is, as they agreed to share it; null until an identity "
+        "is linked, and gone with the consent"
+    )
     score: float
     intent: bool = Field(
         description="an intent rule matched and the score reaches the intent threshold"
@@ -195,6 +219,7 @@ class OutcomeReport(BaseModel):
 
 class WebhookEvent(StrEnum):
     intent_threshold_crossed = "contact.intent_threshold_crossed"
+    goal_completed = "contact.goal_completed"
     contact_withdrawn = "contact.withdrawn"
     contact_deleted = "contact.deleted"
 
@@ -202,34 +227,80 @@ class WebhookEvent(StrEnum):
 # Notices a subscription gets about every subject it ever received, whatever it subscribed to
 # and even after it was deleted: the end of that subject's consent, and its erasure.
 CONSENT_NOTICES = frozenset({WebhookEvent.contact_withdrawn, WebhookEvent.contact_deleted})
+TRIGGERS = frozenset({WebhookEvent.intent_threshold_crossed, WebhookEvent.goal_completed})
+
+
+class DestinationKind(StrEnum):
+    webhook = "webhook"  # signed JSON (Standard Webhooks)
+    slack = "slack"  # a Slack incoming webhook: Block Kit messages
+    hubspot = "hubspot"  # HubSpot CRM v3: the contact is created, updated and deleted there
+
+
+DEFAULT_COOLDOWN_HOURS = 24
+HUBSPOT_API = "https://api.hubapi.com"
 
 
 class WebhookIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    kind: DestinationKind = Field(
+        default=DestinationKind.webhook,
+        description="webhook (signed JSON), slack (an incoming-webhook URL; Block Kit alerts "
+        "naming the contact) or hubspot (url: the API base, https://api.hubapi.com)",
+    )
     url: AnyHttpUrl
     events: Annotated[
         list[WebhookEvent],
         Field(
             min_length=1,
             max_length=10,
-            description="what to send. contact.withdrawn (the subject's identification "
-            "consent ended: data {subject_id, reason: withdrawn | expired | gpc_opt_out | "
-            "refused}) and contact.deleted (erased) reach every subscription that ever got the "
-            "subject, whether listed here or not, and nothing else about it is sent after them",
+            description="what to send (for slack and hubspot: the triggers, "
+            "contact.intent_threshold_crossed and contact.goal_completed). contact.withdrawn "
+            "(the subject's identification consent ended: data {subject_id, reason: "
+            "withdrawn | expired | gpc_opt_out | refused}) and contact.deleted (erased) reach "
+            "every destination that ever got the subject, whether listed here or not, and "
+            "nothing else about it is sent after them",
         ),
     ]
+    cooldown_hours: Annotated[int, Field(ge=1, le=24 * 90)] | None = Field(
+        default=None,
+        description="slack: at most one alert per contact in this many hours (default 24)",
+    )
+    access_token: Annotated[SecretStr, Field(min_length=8, max_length=512)] | None = Field(
+        default=None,
+        description="hubspot: a private app's access token (crm.objects.contacts.write); "
+        "stored sealed, never shown again",
+    )
+
+    @model_validator(mode="after")
+    def _fits_kind(self) -> WebhookIn:
+        if self.kind is not DestinationKind.webhook and not set(self.events) <= TRIGGERS:
+            raise ValueError(
+                f"a {self.kind.value} destination takes the triggers only: "
+                "contact.intent_threshold_crossed, contact.goal_completed (consent notices "
+                "reach it anyway)"
+            )
+        if (self.access_token is not None) != (self.kind is DestinationKind.hubspot):
+            raise ValueError("access_token is for (and needed by) a hubspot destination")
+        if self.cooldown_hours is not None and self.kind is not DestinationKind.slack:
+            raise ValueError("cooldown_hours is for a slack destination")
+        return self
 
 
 class WebhookOut(BaseModel):
     id: str
+    kind: DestinationKind
     url: str
     events: list[WebhookEvent]
+    cooldown_hours: int | None
     created_at: datetime
 
 
 class WebhookCreated(WebhookOut):
-    secret: str = Field(description="signing secret, shown once; see the verification notes")
+    secret: str = Field(
+        description="signing secret, shown once; see the verification notes (webhooks; "
+        "Slack and HubSpot requests are not signed)"
+    )
 
 
 class WebhookList(BaseModel):
@@ -256,3 +327,47 @@ class DeliveryOut(BaseModel):
 
 class DeliveryList(BaseModel):
     deliveries: list[DeliveryOut]
+
+
+# --- what a webhook receiver gets -------------------------------------------------------------
+
+
+class IntentCrossedData(BaseModel):
+    contact: Contact = Field(description="the contact as GET .../contacts/{subject_id} has it")
+
+
+class Goal(BaseModel):
+    name: str = Field(description="the goal's event name")
+    occurred_at: datetime
+    page: str = Field(description="host and path")
+
+
+class GoalCompletedData(IntentCrossedData):
+    goal: Goal
+
+
+class ConsentEndedData(BaseModel):
+    subject_id: str
+    reason: str = Field(
+        description="contact.withdrawn: withdrawn | expired | gpc_opt_out | refused; "
+        "contact.deleted: erasure"
+    )
+
+
+class EventEnvelope(BaseModel):
+    id: str = Field(description="the delivery id, also the `webhook-id` header")
+    type: str
+    site_id: str
+    created_at: datetime
+
+
+class IntentCrossedEvent(EventEnvelope):
+    data: IntentCrossedData
+
+
+class GoalCompletedEvent(EventEnvelope):
+    data: GoalCompletedData
+
+
+class ConsentEndedEvent(EventEnvelope):
+    data: ConsentEndedData

@@ -28,6 +28,7 @@ import logging
 import secrets
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -37,9 +38,12 @@ import orjson
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.api.people.contacts import contact_out, score_subjects
+from services.api.people import hubspot, slack
+from services.api.people.contacts import Scored, contact_out, identity_out, score_subjects
 from services.api.people.exceptions import UnsafeTarget, WebhookNotFound
 from services.api.people.models import (
+    destination_alerts,
+    goal_notices,
     intent_crossings,
     ledger_cursors,
     webhook_attempts,
@@ -49,18 +53,29 @@ from services.api.people.models import (
 )
 from services.api.people.schemas import (
     CONSENT_NOTICES,
+    DEFAULT_COOLDOWN_HOURS,
     AttemptOut,
     DeliveryOut,
+    DestinationKind,
     WebhookEvent,
     WebhookIn,
     WebhookOut,
 )
-from services.api.people.signing import sign, signing_secret
+from services.api.people.signing import signed_headers, signing_secret
 from services.api.people.targets import check_target, pinned
-from shared.consent_state import identification_ends_between, identified_subjects, ledger_head
+from shared.consent_state import (
+    Agreement,
+    agreements,
+    identification_ends_between,
+    identified_subjects,
+    ledger_head,
+)
 from shared.dialect import insert_if_absent, upsert
+from shared.identities import SharedIdentity, shared_identities
 from shared.metrics import WEBHOOK_ATTEMPTS
+from shared.models import BUILTIN_EVENTS, events
 from shared.runtime import Resources
+from shared.sealing import seal, unseal
 from shared.settings import Settings
 
 PENDING, DELIVERED, FAILED, CANCELLED = "pending", "delivered", "failed", "cancelled"
@@ -69,6 +84,10 @@ CONSENT_ENDED = "not sent: identification consent is no longer active"
 LEASE = timedelta(seconds=60)
 BATCH = 50
 RESPONSE_CAP = 64 * 1024  # bytes of a receiver's answer read at most
+MIN_VISITS = 2  # an intent alert needs this many visits (sessions): never one visit
+MIN_SIGNALS = 2  # ... and this many signals (scored signals and matched intent rules)
+GOAL_WINDOW = timedelta(days=1)  # goals are alerted when they arrive within this (the
+# collector's oldest accepted client time), each once
 
 log = logging.getLogger("overt.webhooks")
 
@@ -79,10 +98,17 @@ log = logging.getLogger("overt.webhooks")
 def webhook_out(row: Any) -> WebhookOut:
     return WebhookOut(
         id=row.id,
+        kind=DestinationKind(row.kind),
         url=row.url,
         events=[WebhookEvent(name) for name in row.event_types.split()],
+        cooldown_hours=None if row.cooldown_s is None else row.cooldown_s // 3600,
         created_at=row.created_at,
     )
+
+
+def token_context(site_id: str, subscription_id: str) -> str:
+    """What a destination's sealed access token is bound to."""
+    return f"destination:{site_id}:{subscription_id}"
 
 
 async def create_subscription(
@@ -93,6 +119,16 @@ async def create_subscription(
     await check_target(url, allow_private=settings.webhook_allow_private)
     webhook_id, nonce, now = secrets.token_hex(8), secrets.token_hex(16), datetime.now(UTC)
     events = sorted({event.value for event in body.events})
+    cooldown_s = None
+    if body.kind is DestinationKind.slack:
+        cooldown_s = 3600 * (body.cooldown_hours or DEFAULT_COOLDOWN_HOURS)
+    token = None
+    if body.access_token is not None:
+        token = seal(
+            settings.secret(),
+            body.access_token.get_secret_value().encode(),
+            context=token_context(site_id, webhook_id),
+        )
     async with engine.begin() as conn:
         await conn.execute(
             insert(webhook_subscriptions).values(
@@ -101,12 +137,19 @@ async def create_subscription(
                 url=url,
                 event_types=" ".join(events),
                 secret_nonce=nonce,
+                kind=body.kind.value,
+                cooldown_s=cooldown_s,
+                token_sealed=token,
                 created_at=now,
             )
         )
-    made = WebhookOut(
-        id=webhook_id, url=url, events=[WebhookEvent(e) for e in events], created_at=now
-    )
+        made = webhook_out(
+            (
+                await conn.execute(
+                    select(webhook_subscriptions).where(webhook_subscriptions.c.id == webhook_id)
+                )
+            ).one()
+        )
     return made, signing_secret(settings.secret(), webhook_id, nonce)
 
 
@@ -213,9 +256,15 @@ async def enqueue(
     data: dict[str, Any],
     now: datetime,
 ) -> int:
-    """Write one delivery per subscription to the outbox; returns how many."""
+    """Write one delivery per subscription to the outbox; returns how many.
+
+    An alert to a destination with a cool-down (Slack) is left out when that destination
+    alerted about the subject within it: one alert per contact per cool-down."""
     rows = []
     for subscription in subscriptions:
+        alert = subject_id is not None and event_type not in CONSENT_NOTICES
+        if alert and not await _cooled_down(conn, subscription, subject_id or "", now):
+            continue
         delivery_id = secrets.token_hex(12)
         payload = {
             "id": delivery_id,
@@ -243,6 +292,32 @@ async def enqueue(
     return len(rows)
 
 
+async def _cooled_down(
+    conn: AsyncConnection, subscription: Any, subject_id: str, now: datetime
+) -> bool:
+    """Whether the destination may alert about the subject now; if so, the alert is noted."""
+    if subscription.cooldown_s is None:
+        return True
+    last = (
+        await conn.execute(
+            select(destination_alerts.c.alerted_at).where(
+                destination_alerts.c.subscription_id == subscription.id,
+                destination_alerts.c.subject_id == subject_id,
+            )
+        )
+    ).scalar()
+    if last is not None and last > now - timedelta(seconds=subscription.cooldown_s):
+        return False
+    await upsert(
+        conn,
+        destination_alerts,
+        [{"subscription_id": subscription.id, "subject_id": subject_id, "alerted_at": now}],
+        keys=["subscription_id", "subject_id"],
+        replace=["alerted_at"],
+    )
+    return True
+
+
 async def _subscribers(conn: AsyncConnection, site_id: str, event_type: WebhookEvent) -> list[Any]:
     rows = await conn.execute(
         select(webhook_subscriptions).where(
@@ -253,16 +328,50 @@ async def _subscribers(conn: AsyncConnection, site_id: str, event_type: WebhookE
     return [row for row in rows if event_type.value in row.event_types.split()]
 
 
-async def scan_intent(*, engine: AsyncEngine, site_id: str, now: datetime) -> int:
+def stored_contact(scored: Scored) -> dict[str, Any]:
+    """A contact as the outbox keeps it: without its identity, which is read again and added
+    when the delivery is sent (only while consent lasts), so no outbox row ever holds an
+    e-mail address or a name that a withdrawal or an erasure would have to find."""
+    return contact_out(scored).model_dump(mode="json") | {"identity": None}
+
+
+def with_identity(payload: dict[str, Any], identity: SharedIdentity | None) -> bytes:
+    """The body of a delivery as sent: its stored payload, the contact named as it is now."""
+    contact = payload["data"].get("contact")
+    if contact is not None:
+        named = identity_out(identity)
+        contact["identity"] = None if named is None else named.model_dump(mode="json")
+    return orjson.dumps(payload)
+
+
+def alert_worthy(scored: Scored) -> bool:
+    """Intent worth a sales alert: the site's intent rule matched over at least MIN_VISITS
+    visits (sessions) with at least MIN_SIGNALS scored signals; never one visit."""
+    signals = sum(1 for c in scored.score.contributions if c.points > 0)
+    return (
+        scored.score.has_intent
+        and scored.summary.sessions >= MIN_VISITS
+        and signals + len(scored.score.intent_signals) >= MIN_SIGNALS
+    )
+
+
+async def scan_intent(*, engine: AsyncEngine, secret: bytes, site_id: str, now: datetime) -> int:
     """Queue `contact.intent_threshold_crossed` for consented contacts newly over the threshold
-    (once per subject and definition version); returns how many contacts crossed."""
+    (once per subject and definition version); returns how many contacts crossed.
+
+    An alerting destination (Slack) is told separately: about a contact whose intent is
+    alert-worthy (see alert_worthy) and has been active since that destination's last alert
+    about it, at most once per its cool-down."""
     async with engine.connect() as conn:
-        if not await _subscribers(conn, site_id, WebhookEvent.intent_threshold_crossed):
-            return 0
-    definition, scored, _ = await score_subjects(engine=engine, site_id=site_id)
+        subscribers = await _subscribers(conn, site_id, WebhookEvent.intent_threshold_crossed)
+    if not subscribers:
+        return 0
+    definition, scored, _ = await score_subjects(engine=engine, site_id=site_id, secret=secret)
     crossing = [s for s in scored if s.score.has_intent]
     if not crossing:
         return 0
+    if any(row.cooldown_s is not None for row in subscribers):
+        await _alert_intent(engine, site_id, [s for s in crossing if alert_worthy(s)], now)
     async with engine.connect() as conn:
         known = set(
             (
@@ -291,19 +400,127 @@ async def scan_intent(*, engine: AsyncEngine, site_id: str, now: datetime) -> in
             )
             if not new:
                 continue  # another replica got there first
-            contact = contact_out(subject).model_dump(mode="json")
+            notified = await _subscribers(conn, site_id, WebhookEvent.intent_threshold_crossed)
             await enqueue(
                 conn=conn,
-                subscriptions=await _subscribers(
-                    conn, site_id, WebhookEvent.intent_threshold_crossed
-                ),
+                subscriptions=[row for row in notified if row.cooldown_s is None],
                 event_type=WebhookEvent.intent_threshold_crossed,
                 subject_id=subject.subject_id,
-                data={"contact": contact},
+                data={"contact": stored_contact(subject)},
                 now=now,
             )
             crossed += 1
     return crossed
+
+
+async def _alert_intent(
+    engine: AsyncEngine, site_id: str, worthy: Sequence[Scored], now: datetime
+) -> None:
+    """Alerts about alert-worthy contacts active since the destination's last alert."""
+    for subject in worthy:
+        last_seen = subject.summary.last_seen_at
+        async with engine.begin() as conn:
+            alerting = [
+                row
+                for row in await _subscribers(conn, site_id, WebhookEvent.intent_threshold_crossed)
+                if row.cooldown_s is not None
+            ]
+            if not alerting or last_seen is None:
+                continue
+            alerted = {
+                row.subscription_id: row.alerted_at
+                for row in await conn.execute(
+                    select(destination_alerts).where(
+                        destination_alerts.c.subject_id == subject.subject_id,
+                        destination_alerts.c.subscription_id.in_([row.id for row in alerting]),
+                    )
+                )
+            }
+            await enqueue(
+                conn=conn,
+                subscriptions=[
+                    row for row in alerting if row.id not in alerted or alerted[row.id] < last_seen
+                ],
+                event_type=WebhookEvent.intent_threshold_crossed,
+                subject_id=subject.subject_id,
+                data={"contact": stored_contact(subject)},
+                now=now,
+            )
+
+
+async def scan_goals(*, engine: AsyncEngine, secret: bytes, site_id: str, now: datetime) -> int:
+    """Queue `contact.goal_completed` for goals a consented contact reached in the last
+    GOAL_WINDOW (each goal event once); returns how many goal events were new."""
+    async with engine.connect() as conn:
+        if not await _subscribers(conn, site_id, WebhookEvent.goal_completed):
+            return 0
+        since = now - GOAL_WINDOW
+        rows = (
+            await conn.execute(
+                select(
+                    events.c.event_id,
+                    events.c.subject_id,
+                    events.c.name,
+                    events.c.occurred_at,
+                    events.c.host,
+                    events.c.path,
+                )
+                .outerjoin(
+                    goal_notices,
+                    (goal_notices.c.site_id == events.c.site_id)
+                    & (goal_notices.c.event_id == events.c.event_id),
+                )
+                .where(
+                    events.c.site_id == site_id,
+                    events.c.subject_id.is_not(None),
+                    events.c.name.not_in(sorted(BUILTIN_EVENTS)),
+                    events.c.occurred_at >= since,
+                    goal_notices.c.event_id.is_(None),
+                )
+                .order_by(events.c.occurred_at)
+            )
+        ).all()
+    if not rows:
+        return 0
+    _, scored, _ = await score_subjects(
+        engine=engine, site_id=site_id, subject_ids={row.subject_id for row in rows}, secret=secret
+    )
+    contacts = {s.subject_id: s for s in scored}
+    new = 0
+    for row in rows:
+        async with engine.begin() as conn:
+            if not await insert_if_absent(
+                conn,
+                goal_notices,
+                {"site_id": site_id, "event_id": row.event_id, "noticed_at": now},
+            ):
+                continue
+            new += 1
+            subject = contacts.get(row.subject_id)
+            if subject is None:
+                continue  # consent ended since: nothing is said about it
+            await enqueue(
+                conn=conn,
+                subscriptions=await _subscribers(conn, site_id, WebhookEvent.goal_completed),
+                event_type=WebhookEvent.goal_completed,
+                subject_id=row.subject_id,
+                data={
+                    "contact": stored_contact(subject),
+                    "goal": {
+                        "name": row.name,
+                        "occurred_at": row.occurred_at.isoformat(),
+                        "page": f"{row.host}{row.path}",
+                    },
+                },
+                now=now,
+            )
+    async with engine.begin() as conn:
+        await conn.execute(
+            delete(goal_notices).where(
+                goal_notices.c.site_id == site_id, goal_notices.c.noticed_at < since
+            )
+        )
+    return new
 
 
 async def cancel_pending(
@@ -374,7 +591,7 @@ async def scan_consent_ends(*, engine: AsyncEngine, site_id: str, now: datetime)
             )
             recipients = (
                 await conn.execute(
-                    select(webhook_subscriptions)
+                    select(webhook_subscriptions, webhook_recipients.c.remote_id)
                     .join(
                         webhook_recipients,
                         webhook_recipients.c.subscription_id == webhook_subscriptions.c.id,
@@ -385,30 +602,33 @@ async def scan_consent_ends(*, engine: AsyncEngine, site_id: str, now: datetime)
                     )
                 )
             ).all()
-            if not ended.erased:
-                # The recipients stay recorded: a later erasure notifies them again.
+            notice, reason = (
+                (WebhookEvent.contact_deleted, "erasure")
+                if ended.erased
+                else (WebhookEvent.contact_withdrawn, ended.event)
+            )
+            for recipient in recipients:
+                data: dict[str, Any] = {"subject_id": subject_id, "reason": reason}
+                if recipient.remote_id is not None:
+                    data["remote_id"] = recipient.remote_id  # the CRM's id, to delete it there
                 queued += await enqueue(
                     conn=conn,
-                    subscriptions=recipients,
-                    event_type=WebhookEvent.contact_withdrawn,
+                    subscriptions=[recipient],
+                    event_type=notice,
                     subject_id=subject_id,
-                    data={"subject_id": subject_id, "reason": ended.event},
+                    data=data,
                     now=now,
                 )
-                continue
-            queued += await enqueue(
-                conn=conn,
-                subscriptions=recipients,
-                event_type=WebhookEvent.contact_deleted,
-                subject_id=subject_id,
-                data={"subject_id": subject_id, "reason": "erasure"},
-                now=now,
-            )
+            if not ended.erased:
+                continue  # the recipients stay recorded: a later erasure notifies them again
             await conn.execute(
                 delete(webhook_recipients).where(
                     webhook_recipients.c.site_id == site_id,
                     webhook_recipients.c.subject_id == subject_id,
                 )
+            )
+            await conn.execute(
+                delete(destination_alerts).where(destination_alerts.c.subject_id == subject_id)
             )
         await upsert(
             conn,
@@ -496,6 +716,8 @@ async def lease_due(
                         webhook_deliveries,
                         webhook_subscriptions.c.url,
                         webhook_subscriptions.c.secret_nonce,
+                        webhook_subscriptions.c.kind,
+                        webhook_subscriptions.c.token_sealed,
                     )
                     .join(
                         webhook_subscriptions,
@@ -555,37 +777,126 @@ async def _finish(
         WEBHOOK_ATTEMPTS.labels(outcome).inc()
 
 
-async def _post(
+async def _request(
     client: httpx.AsyncClient,
+    method: str,
     url: str,
     *,
-    body: bytes,
+    body: bytes | None,
     headers: dict[str, str],
     extensions: dict[str, Any],
-) -> int:
-    """POST and return the status; at most RESPONSE_CAP bytes of the answer are read (only its
-    status matters; a short body read whole lets the connection be reused)."""
+) -> tuple[int, bytes]:
+    """Send and return the status and the answer's first RESPONSE_CAP bytes (at most that
+    much is read; a short body read whole lets the connection be reused)."""
     async with client.stream(
-        "POST", url, content=body, headers=headers, extensions=extensions
+        method, url, content=body, headers=headers, extensions=extensions
     ) as response:
-        received = 0
+        answer = bytearray()
         async for chunk in response.aiter_raw():
-            received += len(chunk)
-            if received >= RESPONSE_CAP:
+            answer += chunk
+            if len(answer) >= RESPONSE_CAP:
                 break
-        return response.status_code
+        return response.status_code, bytes(answer[:RESPONSE_CAP])
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One request a delivery makes, and what to keep from a 2xx answer (a CRM's id)."""
+
+    method: str
+    url: str
+    body: bytes | None
+    headers: dict[str, str]
+    keep_remote_id: bool = False
+
+
+JSON_HEADERS = {"content-type": "application/json", "user-agent": "Overt-Webhooks/1"}
+NOT_CONTACTABLE = "not sent: the contact did not agree to be contacted"
+UNNAMED = "not sent: the contact has not shared who they are"
+NO_REMOTE_ID = "not sent: the CRM never answered an id for this contact"
+
+
+async def _recipient_view(
+    conn: AsyncConnection, row: Any, secret: bytes, now: datetime
+) -> tuple[SharedIdentity | None, list[Agreement]] | None:
+    """The subject as a destination may see it now, or None when its consent has ended: the
+    identity it shared and what it agreed to, read with its consent in one transaction."""
+    consented = await identified_subjects(
+        conn=conn, site_id=row.site_id, subject_ids=[row.subject_id], now=now
+    )
+    if row.subject_id not in consented:
+        return None
+    named = await shared_identities(
+        conn=conn, secret=secret, site_id=row.site_id, subject_ids=[row.subject_id], now=now
+    )
+    agreed = await agreements(conn=conn, site_id=row.site_id, subject_id=row.subject_id, now=now)
+    return named.get(row.subject_id), agreed
+
+
+def _outgoing(
+    row: Any,
+    settings: Settings,
+    view: tuple[SharedIdentity | None, list[Agreement]] | None,
+) -> Outgoing | str:
+    """The request of a delivery for its destination's kind, or why it is not sent."""
+    payload = orjson.loads(row.payload)
+    data = payload["data"]
+    notice = row.event_type in NOTICE_TYPES
+    json_headers = dict(JSON_HEADERS)
+    if row.kind == DestinationKind.webhook.value:
+        body = with_identity(payload, view[0] if view is not None else None)
+        secret = signing_secret(settings.secret(), row.subscription_id, row.secret_nonce)
+        signed = signed_headers(secret, row.id, int(time.time()), body)
+        return Outgoing("POST", row.url, body, {**json_headers, **signed})
+    if notice:
+        if row.kind == DestinationKind.slack.value:
+            message = slack.consent_ended(
+                event_type=row.event_type, subject_id=data["subject_id"], reason=data["reason"]
+            )
+            return Outgoing("POST", row.url, orjson.dumps(message), json_headers)
+        if data.get("remote_id") is None:
+            return NO_REMOTE_ID
+        crm = hubspot.remove(data["remote_id"], erased=row.event_type == "contact.deleted")
+        return _crm(row, settings, crm)
+    identity, agreed = view if view is not None else (None, [])
+    if identity is None:
+        return UNNAMED
+    if row.kind == DestinationKind.slack.value:
+        goal = data.get("goal")
+        if goal is None and not any(a.invites_contact for a in agreed):
+            return NOT_CONTACTABLE  # an intent alert invites outreach: only with a yes to it
+        link = f"{settings.base_url}/v1/sites/{row.site_id}/contacts/{row.subject_id}"
+        message = slack.alert(
+            event_type=row.event_type,
+            identity=identity,
+            agreed=agreed,
+            contact=data["contact"],
+            goal=goal,
+            link=link,
+        )
+        return Outgoing("POST", row.url, orjson.dumps(message), json_headers)
+    return _crm(row, settings, hubspot.upsert(identity, data["contact"]))
+
+
+def _crm(row: Any, settings: Settings, crm: hubspot.CrmRequest) -> Outgoing:
+    token = unseal(
+        settings.secret(), row.token_sealed, context=token_context(row.site_id, row.subscription_id)
+    ).decode()
+    headers = {**JSON_HEADERS, "authorization": f"Bearer {token}"}
+    url = row.url.rstrip("/") + crm.path
+    return Outgoing(crm.method, url, crm.body, headers, keep_remote_id=crm.path == hubspot.UPSERT)
 
 
 async def _send_one(resources: Resources, client: httpx.AsyncClient, row: Any) -> None:
     settings = resources.settings
     engine = resources.engine
     now = datetime.now(UTC)
+    view = None
     if row.subject_id is not None and row.event_type not in NOTICE_TYPES:
         async with engine.begin() as conn:
-            consented = await identified_subjects(
-                conn=conn, site_id=row.site_id, subject_ids=[row.subject_id], now=now
-            )
-            if row.subject_id in consented:
+            view = await _recipient_view(conn, row, settings.secret(), now)
+            prepared = _outgoing(row, settings, view) if view is not None else CONSENT_ENDED
+            if not isinstance(prepared, str):
                 # Recorded before sending: an erasure during the request still notifies.
                 await insert_if_absent(
                     conn,
@@ -597,40 +908,47 @@ async def _send_one(resources: Resources, client: httpx.AsyncClient, row: Any) -
                         "first_sent_at": now,
                     },
                 )
-        if row.subject_id not in consented:
-            await _finish(
-                engine,
-                row,
-                now=now,
-                settings=settings,
-                status_code=None,
-                error=CONSENT_ENDED,
-                cancelled=True,
-            )
-            return
-    body = row.payload.encode()
-    timestamp = int(time.time())
-    secret = signing_secret(settings.secret(), row.subscription_id, row.secret_nonce)
+    else:
+        prepared = _outgoing(row, settings, None)
+    if isinstance(prepared, str):
+        await _finish(
+            engine,
+            row,
+            now=now,
+            settings=settings,
+            status_code=None,
+            error=prepared,
+            cancelled=True,
+        )
+        return
     status_code: int | None = None
     error: str | None = None
-    headers = {
-        "content-type": "application/json",
-        "user-agent": "Overt-Webhooks/1",
-        "overt-webhook-id": row.id,
-        "overt-webhook-timestamp": str(timestamp),
-        "overt-webhook-signature": sign(secret, timestamp, body),
-    }
     try:
         # One deadline for the whole request: httpx's timeouts are per read, and a receiver
         # trickling a byte at a time would otherwise hold a sending slot for as long as it likes.
         async with asyncio.timeout(settings.webhook_timeout_s):
-            address = await check_target(row.url, allow_private=settings.webhook_allow_private)
-            url, host, extensions = pinned(row.url, address)
-            status_code = await _post(
-                client, url, body=body, headers={**host, **headers}, extensions=extensions
+            address = await check_target(prepared.url, allow_private=settings.webhook_allow_private)
+            url, host, extensions = pinned(prepared.url, address)
+            status_code, answer = await _request(
+                client,
+                prepared.method,
+                url,
+                body=prepared.body,
+                headers={**host, **prepared.headers},
+                extensions=extensions,
             )
         if not 200 <= status_code < 300:
             error = f"HTTP {status_code}"
+        elif prepared.keep_remote_id and (remote_id := hubspot.object_id(answer)) is not None:
+            async with engine.begin() as conn:
+                await conn.execute(
+                    update(webhook_recipients)
+                    .where(
+                        webhook_recipients.c.subscription_id == row.subscription_id,
+                        webhook_recipients.c.subject_id == row.subject_id,
+                    )
+                    .values(remote_id=remote_id)
+                )
     except UnsafeTarget as exc:
         error = exc.detail
     except TimeoutError:
@@ -705,8 +1023,10 @@ async def deliver_due(
 
 
 async def queue_notices(resources: Resources, *, intent: bool = True) -> None:
-    """Queue new events: consent notices, and intent crossings unless `intent` is False."""
+    """Queue new events: consent notices, and unless `intent` is False (the costly scans,
+    every webhook_intent_scan_s) intent crossings and goals."""
     now = datetime.now(UTC)
+    secret = resources.settings.secret()
     async with resources.engine.connect() as conn:
         site_ids = (
             (await conn.execute(select(webhook_subscriptions.c.site_id).distinct())).scalars().all()
@@ -714,7 +1034,8 @@ async def queue_notices(resources: Resources, *, intent: bool = True) -> None:
     for site_id in site_ids:
         await scan_consent_ends(engine=resources.engine, site_id=site_id, now=now)
         if intent:
-            await scan_intent(engine=resources.engine, site_id=site_id, now=now)
+            await scan_intent(engine=resources.engine, secret=secret, site_id=site_id, now=now)
+            await scan_goals(engine=resources.engine, secret=secret, site_id=site_id, now=now)
 
 
 async def webhook_pass(

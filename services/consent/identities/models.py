@@ -18,6 +18,10 @@ class ConsentIdentity(SQLModel, table=True):
     purpose: str = Field(sa_column=Column(String(64), nullable=False))
     kind: str = Field(sa_column=Column(String(16), nullable=False))  # email | external_id
     value_sealed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    # the display name the site asserted with it, sealed the same way (optional)
+    display_name_sealed: bytes | None = Field(
+        default=None, sa_column=Column(LargeBinary, nullable=True)
+    )
     # site_assertion | email_link
     method: str = Field(sa_column=Column(String(16), nullable=False))
     verified_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -20,6 +20,7 @@ from services.consent.identities.models import consent_email_verifications, cons
 from shared.consent_tokens import IDENTIFICATION
 from shared.models import events
 from shared.runtime import Resources
+from shared.sealing import identity_context
 
 
 class IdentityKind(StrEnum):
@@ -34,20 +35,17 @@ class Identity:
     method: str
     purpose: str
     verified_at: datetime
+    display_name: str | None = None
 
     def public(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
             "value": self.value,
+            "display_name": self.display_name,
             "method": self.method,
             "purpose": self.purpose,
             "verified_at": utc_text(self.verified_at),
         }
-
-
-def identity_context(site_id: str, subject_id: str) -> str:
-    """What a sealed identity is bound to: it cannot be moved to another site or subject."""
-    return f"identity:{site_id}:{subject_id}"
 
 
 async def link_identity(
@@ -60,8 +58,10 @@ async def link_identity(
     value: str,
     method: str,
     now: datetime,
+    display_name: str | None = None,
 ) -> None:
-    """Replace the subject's identity with a sealed new one."""
+    """Replace the subject's identity (and display name, if any) with a sealed new one."""
+    context = identity_context(site_id, subject_id)
     await conn.execute(
         delete(consent_identities).where(
             consent_identities.c.site_id == site_id, consent_identities.c.subject_id == subject_id
@@ -73,9 +73,10 @@ async def link_identity(
             subject_id=subject_id,
             purpose=IDENTIFICATION,
             kind=kind,
-            value_sealed=seal(
-                secret, value.encode(), context=identity_context(site_id, subject_id)
-            ),
+            value_sealed=seal(secret, value.encode(), context=context),
+            display_name_sealed=None
+            if display_name is None
+            else seal(secret, display_name.encode(), context=context),
             method=method,
             verified_at=now,
         )
@@ -117,7 +118,14 @@ async def get_identity(*, resources: Resources, site_id: str, subject_id: str) -
         ).first()
     if row is None:
         return None
-    value = unseal(
-        resources.settings.secret(), row.value_sealed, context=identity_context(site_id, subject_id)
-    ).decode()
-    return Identity(row.kind, value, row.method, row.purpose, as_utc(row.verified_at))
+    secret, context = resources.settings.secret(), identity_context(site_id, subject_id)
+    value = unseal(secret, row.value_sealed, context=context).decode()
+    name = row.display_name_sealed
+    return Identity(
+        row.kind,
+        value,
+        row.method,
+        row.purpose,
+        as_utc(row.verified_at),
+        display_name=None if name is None else unseal(secret, name, context=context).decode(),
+    )

@@ -47,6 +47,7 @@ from services.consent.verification.service import (
 from shared.errors import problem_responses
 from shared.runtime import Resources, ResourcesDep
 from shared.sites import Site
+from shared.subject_records import Recipient, subject_recipients
 
 router = APIRouter(tags=["preference page"])
 
@@ -182,10 +183,12 @@ async def preference_page(
     entries: list[LedgerEntry] = []
     receipts: list[dict[str, object]] = []
     identity = None
+    recipients: list[Recipient] = []
     if subject_id is not None:
         async with resources.engine.connect() as conn:
             entries = await subject_entries(conn=conn, site_id=site.id, subject_id=subject_id)
             receipts = await subject_receipts(conn=conn, site_id=site.id, subject_id=subject_id)
+            recipients = await subject_recipients(conn=conn, site_id=site.id, subject_id=subject_id)
         identity = await get_identity(resources=resources, site_id=site.id, subject_id=subject_id)
     states = await consent_state(
         engine=resources.engine, site_id=site.id, subject_id=subject_id or "-"
@@ -198,6 +201,7 @@ async def preference_page(
         entries=entries,
         receipts=receipts,
         identity=identity,
+        recipients=recipients,
         notice_version=notice.version,
         message=MESSAGES.get(done or ""),
     )

@@ -15,6 +15,7 @@ from services.consent.state.service import PurposeState
 from shared.consent_state import LedgerEvent
 from shared.consent_tokens import IDENTIFICATION
 from shared.sites import Site
+from shared.subject_records import Recipient
 from shared.templates import template_environment
 
 templates = template_environment(Path(__file__).parent / "templates")
@@ -105,6 +106,7 @@ def render_page(
     identity: Identity | None,
     notice_version: int,
     message: str | None,
+    recipients: Sequence[Recipient] = (),
 ) -> str:
     """The preference page: each purpose with its status and buttons, and what is held."""
     identification = next((s for s in states if s.purpose.purpose == IDENTIFICATION), None)
@@ -116,6 +118,10 @@ def render_page(
         notice_version=notice_version,
         choices=[choice(state) for state in states],
         identity=identity,
+        recipients=[
+            {"name": r.name, "since": r.first_sent_at.strftime("%Y-%m-%d"), "removed": r.removed}
+            for r in recipients
+        ],
         offer_email=identification is not None and identification.granted,
         history=[history_row(entry) for entry in entries],
         receipts=[receipt_view(envelope) for envelope in receipts],

@@ -32,6 +32,11 @@ from shared.consent_state import ALL_PURPOSES, LedgerEvent
 from shared.models import events
 from shared.runtime import Resources
 from shared.sites import Site
+from shared.subject_records import (
+    erase_subject_outcomes,
+    subject_outcomes,
+    subject_recipients,
+)
 
 
 class Regime(StrEnum):
@@ -124,7 +129,9 @@ async def export_subject(
     regime: Regime = Regime.gdpr,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Everything held about the subject: ledger rows with the texts shown, identity, receipts."""
+    """Everything held about the subject: ledger rows with the texts shown, identity, receipts,
+    linked events, the outcomes the site recorded, and every recipient (the controller,
+    Overt, and each destination that received data about the subject)."""
     now = now or datetime.now(UTC)
     async with resources.engine.begin() as conn:
         request_id = await _open_request(
@@ -163,6 +170,8 @@ async def export_subject(
                 .order_by(events.c.occurred_at)
             )
         ]
+        outcomes = await subject_outcomes(conn=conn, site_id=site.id, subject_id=subject_id)
+        destinations = await subject_recipients(conn=conn, site_id=site.id, subject_id=subject_id)
     async with resources.engine.begin() as conn:
         await _complete(conn=conn, request_id=request_id, now=now)
     return {
@@ -184,9 +193,11 @@ async def export_subject(
         "receipts": receipts,
         "identity": identity.public() if identity else None,
         "linked_events": linked,
+        "outcomes": outcomes,
         "recipients": [
             {"name": site.domain, "role": "controller"},
             {"name": "Overt (self-hosted by the controller)", "role": "processor"},
+            *(destination.public() for destination in destinations),
         ],
         "requests": await list_requests(
             engine=resources.engine, site_id=site.id, subject_id=subject_id
@@ -203,10 +214,13 @@ async def erase_subject(
     regime: Regime = Regime.gdpr,
     now: datetime | None = None,
 ) -> str:
-    """Destroy the identity, links, receipts and credential; keep a PII-free `erased` row.
+    """Destroy the identity, links, receipts, credential and the outcomes recorded about the
+    subject; keep a PII-free `erased` row.
 
     The ledger keeps its pseudonymous rows (proof of what was agreed), the chain stays
-    verifiable, and the erasure itself is recorded. Returns the request id.
+    verifiable, and the erasure itself is recorded: from that row the API's sender tells
+    every destination that received the subject (contact.deleted, a HubSpot delete).
+    Returns the request id.
     """
     now = now or datetime.now(UTC)
     secret = resources.settings.secret()
@@ -222,6 +236,7 @@ async def erase_subject(
             now=now,
         )
         await unlink_identity(conn=conn, site_id=site.id, subject_id=subject_id)
+        await erase_subject_outcomes(conn=conn, site_id=site.id, subject_id=subject_id)
         await conn.execute(
             delete(consent_receipts).where(
                 consent_receipts.c.site_id == site.id, consent_receipts.c.subject_id == subject_id

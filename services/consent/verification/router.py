@@ -60,8 +60,11 @@ async def identity_assert(
         value=body.value,
         issued_at=body.issued_at,
         signature=body.signature,
+        display_name=body.display_name,
     )
-    return IdentityOut(**{k: v for k, v in identity.public().items() if k != "value"})
+    return IdentityOut(
+        **{k: v for k, v in identity.public().items() if k not in {"value", "display_name"}}
+    )
 
 
 @router.post(

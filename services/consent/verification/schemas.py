@@ -22,9 +22,22 @@ class AssertionIn(BaseModel):
             min_length=64,
             max_length=64,
             description='hex HMAC-SHA256 over "overt-identity-v1\\n{site}\\n{subject}\\n'
-            '{kind}\\n{value}\\n{issued_at}"',
+            '{kind}\\n{value}\\n{issued_at}", followed by "\\n{display_name}" when one is given',
         ),
     ]
+    display_name: (
+        Annotated[
+            str,
+            Field(
+                min_length=1,
+                max_length=200,
+                pattern=r"^[^\x00-\x1f\x7f]+$",
+                description="how the person is named (optional, no control characters); "
+                "shown with the contact while identification consent lasts",
+            ),
+        ]
+        | None
+    ) = None
 
 
 class EmailIn(BaseModel):

@@ -25,7 +25,6 @@ from services.consent.identities.models import consent_email_verifications
 from services.consent.identities.service import (
     Identity,
     IdentityKind,
-    identity_context,
     link_identity,
 )
 from services.consent.keys.service import load_site_keys
@@ -39,6 +38,7 @@ from services.consent.verification.exceptions import (
 )
 from shared.consent_tokens import IDENTIFICATION
 from shared.runtime import Resources
+from shared.sealing import identity_context
 from shared.sites import Site
 
 log = logging.getLogger("overt.consent.identities")
@@ -61,20 +61,43 @@ class MailSettings(BaseSettings):
 
 
 def assertion_message(
-    *, site_id: str, subject_id: str, kind: str, value: str, issued_at: int
+    *,
+    site_id: str,
+    subject_id: str,
+    kind: str,
+    value: str,
+    issued_at: int,
+    display_name: str | None = None,
 ) -> bytes:
-    """What the site's backend signs (HMAC-SHA256 with the site's assertion secret)."""
-    return f"overt-identity-v1\n{site_id}\n{subject_id}\n{kind}\n{value}\n{issued_at}".encode()
+    """What the site's backend signs (HMAC-SHA256 with the site's assertion secret); a display
+    name, when given, is one more line after `issued_at` (which has no newline, so the two
+    forms cannot be confused)."""
+    message = f"overt-identity-v1\n{site_id}\n{subject_id}\n{kind}\n{value}\n{issued_at}"
+    if display_name is not None:
+        message += f"\n{display_name}"
+    return message.encode()
 
 
 def sign_assertion(
-    *, assertion_secret: bytes, site_id: str, subject_id: str, kind: str, value: str, issued_at: int
+    *,
+    assertion_secret: bytes,
+    site_id: str,
+    subject_id: str,
+    kind: str,
+    value: str,
+    issued_at: int,
+    display_name: str | None = None,
 ) -> str:
     """The signature a site backend sends with an identity assertion (hex)."""
     return hmac_hex(
         assertion_secret,
         assertion_message(
-            site_id=site_id, subject_id=subject_id, kind=kind, value=value, issued_at=issued_at
+            site_id=site_id,
+            subject_id=subject_id,
+            kind=kind,
+            value=value,
+            issued_at=issued_at,
+            display_name=display_name,
         ),
     )
 
@@ -129,6 +152,7 @@ async def assert_identity(
     value: str,
     issued_at: int,
     signature: str,
+    display_name: str | None = None,
     now: datetime | None = None,
 ) -> Identity:
     """Link an identity the site's backend signed; refused without identification consent."""
@@ -144,6 +168,7 @@ async def assert_identity(
         kind=kind.value,
         value=value,
         issued_at=issued_at,
+        display_name=display_name,
     )
     if not hmac.compare_digest(expected.encode(), signature.strip().lower().encode()):
         raise InvalidAssertion("the signature does not verify with this site's secret")
@@ -161,8 +186,11 @@ async def assert_identity(
             value=normalised,
             method="site_assertion",
             now=now,
+            display_name=display_name,
         )
-    return Identity(kind.value, normalised, "site_assertion", IDENTIFICATION, now)
+    return Identity(
+        kind.value, normalised, "site_assertion", IDENTIFICATION, now, display_name=display_name
+    )
 
 
 def _send_mail(settings: MailSettings, to: str, subject: str, body: str) -> None:
