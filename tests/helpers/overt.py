@@ -15,6 +15,7 @@ import orjson
 from fastapi import FastAPI
 
 from services.api.router import router as api_router
+from services.api.transfer.tasks import upload_limit
 from services.collector.router import EventIntakeMiddleware
 from services.collector.router import router as collector_router
 from services.collector.worker import run_ingest
@@ -33,7 +34,7 @@ def make_app(resources: Resources, *, worker: bool = True) -> FastAPI:
         routers=[collector_router, consent_router, api_router],
         resources=resources,
         background=[run_ingest] if worker else [],
-        front=[EventIntakeMiddleware],
+        front=[EventIntakeMiddleware, upload_limit],
     )
 
 
