@@ -4,21 +4,27 @@ hand-computed totals; imports are kept apart, deletable, and refused when hostil
 
 from __future__ import annotations
 
+import asyncio
 import io
 import zipfile
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import insert, update
 
+from services.api.app import api_parts
 from services.api.engagement.schemas import DefinitionIn
 from services.api.engagement.service import store_definition
 from services.api.keys.service import create_key, revoke_key
-from services.api.transfer.service import claim_job, run_job
+from services.api.transfer.models import IMPORTED, transfer_jobs
+from services.api.transfer.service import MAX_ATTEMPTS, claim_job, release_stale_jobs, run_job
+from shared.app import app_from_parts
 from shared.keys import KeyScope
 from shared.sites import create_site
 from tests.helpers.isolation import TRANSFER_ENDPOINTS
-from tests.helpers.overt import Overt
+from tests.helpers.overt import Overt, running
 from tests.helpers.problems import assert_problem
 from tests.helpers.traffic import days, traffic
 
@@ -440,3 +446,86 @@ async def test_endpoint_refuses_other_site_revoked_and_unscoped_keys(
     assert_problem(await call({"authorization": f"Bearer {secret}"}), 401, "invalid-api-key")
     assert_problem(await call({}), 401, "api-key-required")
     assert other_id != site_id
+
+
+async def test_a_job_whose_runner_stopped_is_run_again_or_failed_clearly(overt: Overt) -> None:
+    engine = overt.resources.engine
+    site_id, auth = await fresh_site(overt, "restart.example.com")
+    response = await upload(
+        overt,
+        site_id,
+        auth,
+        PLAUSIBLE_VISITORS.encode(),
+        filename="imported_visitors_20260101_20260103.csv",
+    )
+    job_id = response.json()["id"]
+    # A process claimed it and died mid-way: rows stored, no heartbeat since.
+    assert await claim_job(engine=engine) == job_id
+    table = IMPORTED["imported_visitors"]
+    long_ago = datetime.now(UTC) - timedelta(minutes=10)
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(table).values(
+                site_id=site_id,
+                import_id=job_id,
+                line=1,
+                date=date(2026, 1, 1),
+                visitors=99,
+                pageviews=0,
+                bounces=0,
+                visits=0,
+                visit_duration=0,
+            )
+        )
+        await conn.execute(
+            update(transfer_jobs).where(transfer_jobs.c.id == job_id).values(heartbeat_at=long_ago)
+        )
+    await release_stale_jobs(engine=engine)
+    state = await overt.client.get(f"/v1/sites/{site_id}/imports/{job_id}", headers=auth)
+    assert state.json()["status"] == "pending"
+    await run_pending_jobs(overt)  # from scratch: the dead attempt's row is gone
+    await store_definition(engine=engine, site_id=site_id, body=DefinitionIn(k=1))
+    totals = await answer(
+        overt,
+        site_id,
+        auth,
+        ["2026-01-01", "2026-01-03"],
+        metrics=["visitors"],
+        include={"imports": True},
+    )
+    assert totals["results"] == [{"dimensions": [], "metrics": [22]}]
+    # A job whose runners keep dying is failed, with a reason, not retried forever.
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(transfer_jobs)
+            .where(transfer_jobs.c.id == job_id)
+            .values(status="running", attempts=MAX_ATTEMPTS, heartbeat_at=long_ago)
+        )
+    await release_stale_jobs(engine=engine)
+    state = await overt.client.get(f"/v1/sites/{site_id}/imports/{job_id}", headers=auth)
+    assert state.json()["status"] == "failed"
+    assert "start it again" in state.json()["error"]
+
+
+async def test_the_api_process_runs_jobs_in_the_background(overt: Overt) -> None:
+    """The API's own parts (as `overt serve api` and `overt up` have them) run the jobs."""
+    app = app_from_parts("Overt API (test)", overt.resources.settings, api_parts(), overt.resources)
+    site_id, auth = await fresh_site(overt, "background.example.com")
+    async with running(app) as client:
+        response = await client.post(
+            f"/v1/sites/{site_id}/imports",
+            content=PLAUSIBLE_VISITORS.encode(),
+            headers=auth,
+            params={"filename": "imported_visitors_20260101_20260103.csv"},
+        )
+        assert response.status_code == 202, response.text
+        url = f"/v1/sites/{site_id}/imports/{response.json()['id']}"
+        async with asyncio.timeout(30):
+            while (state := (await client.get(url, headers=auth)).json())["status"] in (
+                "pending",
+                "running",
+            ):
+                await asyncio.sleep(0.05)
+    assert state["status"] == "completed"
+    assert state["progress"] == state["total"] == 3
+    assert state["date_range"] == ["2026-01-01", "2026-01-03"]

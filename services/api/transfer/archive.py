@@ -135,7 +135,7 @@ def csv_files(path: Path, *, filename: str, max_bytes: int) -> Generator[CsvFile
         return
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError) as exc:
         raise BadUpload(f"{filename}: not a readable zip ({exc})") from None
     with archive:
         entries = archive.infolist()

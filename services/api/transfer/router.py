@@ -11,13 +11,12 @@ import anyio
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
-from services.api.days import site_timezone
 from services.api.keys.dependencies import KEY_ERRORS, ImportsKey, SiteStatsKey
 from services.api.transfer.exceptions import BadUpload, FileNotReady
 from services.api.transfer.schemas import ExportIn, JobOut, JobsOut
 from services.api.transfer.service import (
     Job,
-    check_upload,
+    accept_upload,
     create_job,
     delete_import,
     get_job,
@@ -31,7 +30,7 @@ router = APIRouter(prefix="/v1")
 
 
 def job_out(job: Job) -> JobOut:
-    days = (job.first_day, job.last_day) if job.first_day and job.last_day else None
+    days = [job.first_day, job.last_day] if job.first_day and job.last_day else None
     file = None
     if job.kind == "export" and job.status == "completed":
         file = f"/v1/sites/{job.site_id}/exports/{job.id}/file"
@@ -146,7 +145,7 @@ async def _spool(request: Request, folder: str, limit: int) -> Path:
     "/sites/{site_id}/imports",
     status_code=status.HTTP_202_ACCEPTED,
     summary="Import a Plausible CSV export (zip or one CSV) or an Umami export",
-    description="The body is the file itself (`application/zip` or `text/csv`). It is read "
+    description="The body is the file itself, a zip or a CSV (any content type). It is read "
     "whole and checked first (a bad or hostile file is a 4xx problem naming the file and "
     "line), then stored by a background job; poll GET .../imports/{id}. Imported data is "
     "kept apart and counted only by queries with `include: {imports: true}`.",
@@ -156,7 +155,7 @@ async def _spool(request: Request, folder: str, limit: int) -> Path:
             "required": True,
             "content": {
                 media: {"schema": {"type": "string", "format": "binary"}}
-                for media in ("application/zip", "text/csv")
+                for media in ("application/octet-stream", "text/csv")
             },
         }
     },
@@ -179,32 +178,18 @@ async def start_import(
         Query(description="whose export; found from the columns when absent"),
     ] = None,
 ) -> JobOut:
-    engine = resources.engine
     settings = resources.settings
-    timezone = await site_timezone(engine=engine, site_id=site_id)
     with tempfile.TemporaryDirectory(prefix="overt-upload-") as folder:
         path = await _spool(request, folder, settings.import_max_bytes)
-        chosen, rows, first, last = await anyio.to_thread.run_sync(
-            lambda: check_upload(
-                path,
-                filename=filename,
-                data_format=format,
-                timezone=timezone,
-                max_bytes=settings.import_max_unpacked_bytes,
-            )
-        )
-        job_id = await create_job(
-            engine=engine,
+        job = await accept_upload(
+            engine=resources.engine,
             site_id=site_id,
-            kind="import",
-            data_format=chosen,
-            filename=filename,
-            first_day=first,
-            last_day=last,
-            total=rows,
             upload=path,
+            filename=filename,
+            data_format=format,
+            max_bytes=settings.import_max_unpacked_bytes,
         )
-    return job_out(await get_job(engine=engine, site_id=site_id, job_id=job_id, kind="import"))
+    return job_out(job)
 
 
 @router.get(

@@ -28,8 +28,8 @@ class JobOut(BaseModel):
     kind: Literal["import", "export"]
     format: str = Field(description="plausible (Plausible's CSV export) or umami")
     status: Literal["pending", "running", "completed", "failed"]
-    date_range: tuple[date, date] | None = Field(
-        description="the days exported, or the first and last day an import holds"
+    date_range: list[date] | None = Field(
+        description="[first, last]: the days exported, or the first and last day an import holds"
     )
     filename: str
     size: int = Field(description="bytes of the upload, or of the export's zip so far")

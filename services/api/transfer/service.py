@@ -106,6 +106,19 @@ def check_upload(
 # --- jobs -------------------------------------------------------------------------------------
 
 
+@dataclass(slots=True)
+class Progress:
+    """Rows a running job has done, told to an optional watcher (the CLI's progress line)."""
+
+    watcher: Callable[[int], None] | None = None
+    rows: int = 0
+
+    def set(self, rows: int) -> None:
+        self.rows = rows
+        if self.watcher is not None:
+            self.watcher(rows)
+
+
 @dataclass(frozen=True, slots=True)
 class Job:
     id: str
@@ -169,8 +182,10 @@ async def create_job(
     last_day: date | None,
     total: int | None = None,
     upload: Path | None = None,
+    claimed: bool = False,
 ) -> str:
-    """A pending job (with its upload's bytes, for an import), committed in one transaction."""
+    """A pending job (with its upload's bytes, for an import), committed in one transaction;
+    `claimed`: running already, by this process (the CLI runs its jobs itself)."""
     job_id = secrets.token_hex(16)
     async with engine.begin() as conn:
         await conn.execute(
@@ -179,14 +194,16 @@ async def create_job(
                 site_id=site_id,
                 kind=kind,
                 format=data_format,
-                status="pending",
+                status="running" if claimed else "pending",
+                runner=RUNNER if claimed else None,
+                heartbeat_at=now() if claimed else None,
+                attempts=1 if claimed else 0,
                 first_day=first_day,
                 last_day=last_day,
                 filename=filename[:255],
                 size=0,
                 progress=0,
                 total=total,
-                attempts=0,
                 created_at=now(),
             )
         )
@@ -204,6 +221,42 @@ async def create_job(
                 update(transfer_jobs).where(transfer_jobs.c.id == job_id).values(size=size)
             )
     return job_id
+
+
+async def accept_upload(
+    *,
+    engine: AsyncEngine,
+    site_id: str,
+    upload: Path,
+    filename: str,
+    data_format: str | None,
+    max_bytes: int,
+    claimed: bool = False,
+) -> Job:
+    """Check an upload whole (BadUpload if it is not a readable export), then keep it as an
+    import job of the site."""
+    timezone = await site_timezone(engine=engine, site_id=site_id)
+    chosen, rows, first, last = await asyncio.to_thread(
+        check_upload,
+        upload,
+        filename=filename,
+        data_format=data_format,
+        timezone=timezone,
+        max_bytes=max_bytes,
+    )
+    job_id = await create_job(
+        engine=engine,
+        site_id=site_id,
+        kind="import",
+        data_format=chosen,
+        filename=filename,
+        first_day=first,
+        last_day=last,
+        total=rows,
+        upload=upload,
+        claimed=claimed,
+    )
+    return await get_job(engine=engine, site_id=site_id, job_id=job_id, kind="import")
 
 
 async def job_file(*, engine: AsyncEngine, job_id: str) -> AsyncIterator[bytes]:
@@ -286,18 +339,26 @@ async def claim_job(*, engine: AsyncEngine) -> str | None:
     return str(job_id) if claimed.rowcount == 1 else None
 
 
-async def run_job(*, engine: AsyncEngine, job_id: str, max_bytes: int, timeout_s: float) -> None:
-    """Run a claimed job to completed or failed, beating its heart meanwhile."""
+async def run_job(
+    *,
+    engine: AsyncEngine,
+    job_id: str,
+    max_bytes: int,
+    timeout_s: float,
+    report: Callable[[int], None] | None = None,
+) -> None:
+    """Run a claimed job to completed or failed, beating its heart meanwhile; `report` is
+    told the rows done so far as they grow."""
     async with engine.connect() as conn:
         job = _job(
             (await conn.execute(select(transfer_jobs).where(transfer_jobs.c.id == job_id))).one()
         )
-    progress = [0]
+    progress = Progress(report)
 
     async def beat() -> None:
         while True:
             await asyncio.sleep(HEARTBEAT_EVERY_S)
-            await _set(engine, job_id, heartbeat_at=now(), progress=progress[0])
+            await _set(engine, job_id, heartbeat_at=now(), progress=progress.rows)
 
     heart = asyncio.create_task(beat())
     try:
@@ -316,7 +377,7 @@ async def run_job(*, engine: AsyncEngine, job_id: str, max_bytes: int, timeout_s
             job_id,
             status="completed",
             finished_at=now(),
-            progress=progress[0],
+            progress=progress.rows,
             heartbeat_at=now(),
         )
     finally:
@@ -338,9 +399,7 @@ async def _clear(engine: AsyncEngine, job: Job) -> None:
             await conn.execute(delete(transfer_chunks).where(transfer_chunks.c.job_id == job.id))
 
 
-async def _run_import(
-    engine: AsyncEngine, job: Job, progress: list[int], *, max_bytes: int
-) -> None:
+async def _run_import(engine: AsyncEngine, job: Job, progress: Progress, *, max_bytes: int) -> None:
     await _clear(engine, job)
     timezone = await site_timezone(engine=engine, site_id=job.site_id)
     with tempfile.TemporaryDirectory(prefix="overt-import-") as folder:
@@ -371,7 +430,7 @@ async def store_rows(
     site_id: str,
     import_id: str,
     rows: Callable[[], Iterator[ImportedRow]],
-    progress: list[int],
+    progress: Progress,
 ) -> None:
     """Insert an import's rows in batches, each row under its own line number; the parse
     runs in a thread, a batch at a time."""
@@ -396,11 +455,11 @@ async def store_rows(
         async with engine.begin() as conn:
             for report, values in by_table.items():
                 await conn.execute(insert(IMPORTED[report]), values)
-        progress[0] = line
+        progress.set(line)
 
 
 async def _run_export(
-    engine: AsyncEngine, job: Job, progress: list[int], *, timeout_s: float
+    engine: AsyncEngine, job: Job, progress: Progress, *, timeout_s: float
 ) -> None:
     await _clear(engine, job)
     assert job.first_day is not None
@@ -420,7 +479,7 @@ async def _run_export(
         seq[0] += 1
 
     async def report(rows: int) -> None:
-        progress[0] = rows
+        progress.set(rows)
 
     await _set(engine, job.id, size=0)
     await write_export(
