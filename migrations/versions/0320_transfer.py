@@ -6,7 +6,7 @@ lists are frozen here as they were at this revision (services/api/transfer/repor
 the living description).
 
 Revision ID: 0320
-Revises: 0305
+Revises: 0306
 Create Date: 2026-12-06
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0320"
-down_revision = "0305"
+down_revision = "0306"
 branch_labels = None
 depends_on = None
 

@@ -47,6 +47,15 @@ async def with_imports(
     """The answer to `query` with the site's imports added where they can answer it."""
     from services.api.stats.query import shape_rows  # one home for ordering and pages
 
+    if query.comparisons is not None:
+        alone = await native(
+            engine=engine,
+            query=query.model_copy(update={"include": Include()}),
+            timeout_s=timeout_s,
+        )
+        reason = "imported data is not added to comparisons"
+        skipped = alone.meta.model_copy(update={"imports_skip_reason": reason})
+        return alone.model_copy(update={"meta": skipped, "query": query})
     own = query.model_copy(update={"include": Include(), "offset": 0, "limit": NATIVE_PAGE})
     first = await native(engine=engine, query=own, timeout_s=timeout_s)
     rows: list[Row] = [(r.dimensions, r.metrics) for r in first.results]
@@ -59,7 +68,9 @@ async def with_imports(
     meta = first.meta
     imported: ImportedRows | str = "no source of imported data is set up"
     if _providers:
-        imported = await _providers[0](engine, query, meta.timezone, meta.k)
+        # the days answered: a relative range ("7d") resolved by the site's own answer
+        days = query.model_copy(update={"date_range": meta.date_range or query.date_range})
+        imported = await _providers[0](engine, days, meta.timezone, meta.k)
     if isinstance(imported, str):
         shaped = shape_rows(
             [(d, v, 0, 0, False) for d, v in rows], query=query, k=1, folded_groups=0

@@ -137,6 +137,7 @@ async def engine_rows(
             limit=PAGE,
             offset=offset,
             definition_version=None,
+            comparisons=None,
             include=Include(),
         )
         answer = await answer_query(engine=engine, query=query, timeout_s=timeout_s)

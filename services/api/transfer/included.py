@@ -116,6 +116,8 @@ async def imported_rows(
         transfer_jobs.c.kind == "import",
         transfer_jobs.c.status == "completed",
     )
+    if isinstance(query.date_range, str):  # stats.imports resolves relative ranges first
+        return "the imported data needs the days of the range"
     first, last = query.date_range
     statement: Any = (
         select(
