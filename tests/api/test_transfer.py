@@ -72,7 +72,7 @@ async def imported(
 
 
 async def answer(
-    overt: Overt, site_id: str, auth: dict[str, str], date_range: list[str], **query: Any
+    overt: Overt, site_id: str, auth: dict[str, str], date_range: list[str] | str, **query: Any
 ) -> dict[str, Any]:
     response = await overt.client.post(
         "/v1/query", json={"site_id": site_id, "date_range": date_range, **query}, headers=auth
@@ -208,6 +208,25 @@ async def test_a_hand_made_plausible_export_gives_hand_computed_totals(overt: Ov
         {"dimensions": ["Google"], "metrics": [13, 15, 29]},
         {"dimensions": ["(none)"], "metrics": [2, 3, 5]},
     ]
+    # A relative range is answered over its days.
+    today = datetime.now(UTC).date()
+    stamp = today.strftime("%Y%m%d")
+    body = f"date,visitors\n{today.isoformat()},4\n".encode()
+    await imported(overt, site_id, auth, body, filename=f"visitors_{stamp}_{stamp}.csv")
+    day = await answer(overt, site_id, auth, "day", metrics=["visitors"], include={"imports": True})
+    assert day["results"] == [{"dimensions": [], "metrics": [4]}]
+    assert day["meta"]["imports_included"] is True
+    compared = await answer(
+        overt,
+        site_id,
+        auth,
+        window,
+        metrics=["visitors"],
+        include={"imports": True},
+        comparisons={"mode": "previous_period"},
+    )
+    assert compared["meta"]["imports_included"] is False
+    assert "comparisons" in compared["meta"]["imports_skip_reason"]
     # What the imports cannot answer is said, and the answer is the site's own.
     filtered = await answer(
         overt,
