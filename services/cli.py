@@ -13,8 +13,11 @@ import signal
 import socket
 import sqlite3
 import sys
+import tempfile
 import time
+import zipfile
 from collections.abc import Callable, Sequence
+from datetime import date
 from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
@@ -24,12 +27,22 @@ from fastapi import FastAPI
 from prometheus_client import write_to_textfile
 from sqlalchemy import make_url
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.api.app import api_parts
 from services.api.app import create_app as create_api_app
+from services.api.days import check_date_range
 from services.api.engagement.schemas import DefinitionIn
 from services.api.engagement.service import current_definition, store_definition
 from services.api.keys.service import create_key, list_keys, revoke_key
+from services.api.transfer.service import (
+    Job,
+    accept_upload,
+    create_job,
+    get_job,
+    job_file,
+    run_job,
+)
 from services.collector.app import collector_parts, create_worker_app, worker_parts
 from services.collector.app import create_app as create_collector_app
 from services.collector.deadletter import (
@@ -340,6 +353,97 @@ async def _dead_letters(settings: Settings, action: str, entry_ids: list[str] | 
         return await drop_dead_letters(resources=resources, entry_ids=entry_ids)
 
 
+async def _import(
+    settings: Settings, site_id: str, files: list[Path], data_format: str | None
+) -> tuple[str, int]:
+    """Check the files, store them as one import of the site, with a progress line."""
+    engine = create_engine(settings)
+    try:
+        await existing_site(engine, site_id)
+        with tempfile.TemporaryDirectory(prefix="overt-import-") as folder:
+            upload, filename = files[0], files[0].name
+            if len(files) > 1:  # several CSV files: one upload, as Plausible's zip
+                upload, filename = Path(folder) / "upload.zip", "upload.zip"
+                with zipfile.ZipFile(upload, "w") as archive:
+                    for file in files:
+                        archive.write(file, arcname=file.name)
+            print(f"checking {filename} ...", file=sys.stderr)
+            job = await accept_upload(
+                engine=engine,
+                site_id=site_id,
+                upload=upload,
+                filename=filename,
+                data_format=data_format,
+                max_bytes=settings.import_max_unpacked_bytes,
+                claimed=True,
+            )
+        job = await _run_here(settings, engine, job, progress_line("stored", job.total))
+    finally:
+        await engine.dispose()
+    return job.id, job.progress
+
+
+async def _export(
+    settings: Settings, site_id: str, first: date, last: date, output: Path
+) -> tuple[str, int]:
+    """Export the site's days into a zip at `output`, with a progress line."""
+    check_date_range(first, last)
+    engine = create_engine(settings)
+    try:
+        await existing_site(engine, site_id)
+        job_id = await create_job(
+            engine=engine,
+            site_id=site_id,
+            kind="export",
+            data_format="plausible",
+            filename=output.name,
+            first_day=first,
+            last_day=last,
+            claimed=True,
+        )
+        started = await get_job(engine=engine, site_id=site_id, job_id=job_id, kind="export")
+        job = await _run_here(settings, engine, started, progress_line("written", None))
+        with output.open("wb") as file:
+            async for chunk in job_file(engine=engine, job_id=job_id):
+                file.write(chunk)
+    finally:
+        await engine.dispose()
+    return job_id, job.progress
+
+
+async def _run_here(
+    settings: Settings, engine: AsyncEngine, job: Job, report: Callable[[int], None]
+) -> Job:
+    """Run a job this process claimed, showing its progress; refuse it if it failed."""
+    await run_job(
+        engine=engine,
+        job_id=job.id,
+        max_bytes=settings.import_max_unpacked_bytes,
+        timeout_s=settings.query_timeout_s,
+        report=report,
+    )
+    print(file=sys.stderr)
+    done = await get_job(engine=engine, site_id=job.site_id, job_id=job.id, kind=job.kind)
+    if done.status != "completed":
+        raise ValueError(f"{job.kind} {job.id} failed: {done.error}")
+    return done
+
+
+async def existing_site(engine: AsyncEngine, site_id: str) -> None:
+    if await get_site(engine=engine, site_id=site_id) is None:
+        raise LookupError(f"no site with id {site_id!r}")
+
+
+def progress_line(verb: str, total: int | None) -> Callable[[int], None]:
+    """Rows done so far, rewritten in place on stderr."""
+
+    def show(rows: int) -> None:
+        of = f" of {total}" if total else ""
+        print(f"\r{rows}{of} rows {verb}", end="", file=sys.stderr, flush=True)
+
+    return show
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="overt", description=__doc__)
     root.add_argument("--version", action="version", version=f"overt {package_version('overt')}")
@@ -499,6 +603,25 @@ def parser() -> argparse.ArgumentParser:
         "--text", action="append", required=True, metavar="PURPOSE=TEXT", help="repeatable"
     )
     consent_notice.set_defaults(func=command_consent_notice)
+
+    importing = commands.add_parser(
+        "import",
+        help="import a Plausible CSV export (zip or CSV files) or an Umami export into a site",
+    )
+    importing.add_argument("--site", required=True)
+    importing.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    importing.add_argument("--format", choices=("plausible", "umami"), default=None)
+    importing.add_argument("--json", action="store_true")
+    importing.set_defaults(func=command_import)
+    exporting = commands.add_parser(
+        "export", help="export a site's days as Plausible's CSV reports in a zip"
+    )
+    exporting.add_argument("--site", required=True)
+    exporting.add_argument("--from", dest="first", required=True, type=date.fromisoformat)
+    exporting.add_argument("--to", dest="last", required=True, type=date.fromisoformat)
+    exporting.add_argument("--output", "-o", required=True, type=Path)
+    exporting.add_argument("--json", action="store_true")
+    exporting.set_defaults(func=command_export)
 
     deadletter = commands.add_parser(
         "deadletter", help="queue entries the ingest worker could not store"
@@ -881,6 +1004,26 @@ def command_deadletter(settings: Settings, args: argparse.Namespace) -> int:
             print(f"overt: {entry_id} still fails ({error}); kept", file=sys.stderr)
         return 1 if report.failed else 0
     print(f"dropped {result} dead letter(s)")
+    return 0
+
+
+def command_import(settings: Settings, args: argparse.Namespace) -> int:
+    job_id, rows = asyncio.run(_import(settings, args.site, args.files, args.format))
+    if args.json:
+        print(json.dumps({"id": job_id, "site_id": args.site, "rows": rows}))
+    else:
+        print(f"import {job_id}: {rows} rows stored for site {args.site}")
+    return 0
+
+
+def command_export(settings: Settings, args: argparse.Namespace) -> int:
+    job_id, rows = asyncio.run(_export(settings, args.site, args.first, args.last, args.output))
+    if args.json:
+        print(
+            json.dumps({"id": job_id, "site_id": args.site, "rows": rows, "file": str(args.output)})
+        )
+    else:
+        print(f"export {job_id}: {rows} rows written to {args.output}")
     return 0
 
 

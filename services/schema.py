@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import services.api.engagement.models
 import services.api.people.models
+import services.api.transfer.models
 import services.consent.models
 import shared.models
 from shared.db import metadata
@@ -18,6 +19,7 @@ MODEL_MODULES = (
     shared.models,
     services.api.engagement.models,
     services.api.people.models,
+    services.api.transfer.models,
     services.consent.models,
 )
 

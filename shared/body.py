@@ -14,6 +14,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.errors import problem_response
 
 CLOSE = {"Connection": "close"}
+# A front layer may raise the bound for its own paths (an upload) by setting this scope key.
+BODY_LIMIT_KEY = "overt.max_body_bytes"
 
 
 class BodyTooLong(HTTPException):
@@ -34,23 +36,24 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = int(scope.get(BODY_LIMIT_KEY, self.max_bytes))
         for key, value in scope["headers"]:
             if key == b"content-length":
-                if not value.isdigit() or int(value) > self.max_bytes:
+                if not value.isdigit() or int(value) > limit:
                     response = problem_response(
                         status=413,
                         title="Payload too large",
                         type_="https://overt.dev/problems/payload-too-large",
-                        detail=f"The body exceeds {self.max_bytes} bytes.",
+                        detail=f"The body exceeds {limit} bytes.",
                         instance=scope["path"],
                         headers=CLOSE,
                     )
                     await response(scope, receive, send)
                     return
                 break
-        await self.app(scope, self._counted(receive), send)
+        await self.app(scope, self._counted(receive, limit), send)
 
-    def _counted(self, receive: Receive) -> Receive:
+    def _counted(self, receive: Receive, limit: int) -> Receive:
         received = 0
 
         async def counted_receive() -> Message:
@@ -58,8 +61,8 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise BodyTooLong(self.max_bytes)
+                if received > limit:
+                    raise BodyTooLong(limit)
             return message
 
         return counted_receive

@@ -32,6 +32,9 @@ class KeyScope(StrEnum):
     # Server-side events for the key's site (POST /api/event): the one scope a backend's key
     # needs, and one that reads nothing, so a leaked ingest key discloses no data.
     events_write = "events:write"
+    # Imports add to what every stats answer counts (and can delete what was added): a
+    # reading key must not, so they need their own scope.
+    imports_write = "imports:write"
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,6 +52,16 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=64 * 1024, ge=1024, description="Largest request body any service accepts (413)."
     )
+    import_max_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=1024,
+        description="Largest upload POST /v1/sites/{id}/imports accepts (413 above).",
+    )
+    import_max_unpacked_bytes: int = Field(
+        default=2 * 1024 * 1024 * 1024,
+        ge=1024,
+        description="Most bytes an import's zip may unpack to (413 above: zip bombs).",
+    )
     read_timeout_seconds: float = Field(
         default=10.0,
         gt=0,

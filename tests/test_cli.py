@@ -424,3 +424,43 @@ def test_a_garbled_running_file_falls_back_to_the_settings(content: bytes) -> No
         assert public_url(settings) == "http://127.0.0.1:8000"
         with_public = settings.model_copy(update={"public_url": "https://overt.example.com/"})
         assert public_url(with_public) == "https://overt.example.com"
+
+
+def test_import_then_export_show_progress(
+    embedded: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import zipfile
+
+    assert main(["site", "add", "example.com", "--json"]) == 0
+    site_id = json.loads(capsys.readouterr().out)["id"]
+    visitors = embedded / "imported_visitors_20260101_20260102.csv"
+    visitors.write_text(
+        "date,visitors,pageviews,bounces,visits,visit_duration\n"
+        "2026-01-01,3,4,1,3,20\n2026-01-02,2,2,2,2,0\n"
+    )
+    devices = embedded / "imported_devices_20260101_20260102.csv"
+    devices.write_text(
+        "date,device,visitors,visits,visit_duration,bounces,pageviews\n"
+        "2026-01-01,Desktop,3,3,20,1,4\n"
+    )
+    assert main(["import", "--site", site_id, str(visitors), str(devices), "--json"]) == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out)["rows"] == 3
+    assert "3 of 3 rows stored" in out.err
+
+    bad = embedded / "imported_visitors_20260101_20260101.csv"
+    bad.write_text("date,visitors\n2026-01-01,many\n")
+    assert main(["import", "--site", site_id, str(bad)]) == 1
+    assert "line 2" in capsys.readouterr().err
+    assert main(["import", "--site", "nope", str(visitors)]) == 1
+    assert "no site" in capsys.readouterr().err
+
+    output = embedded / "export.zip"
+    args = ["export", "--site", site_id, "--from", "2026-01-01", "--to", "2026-01-02"]
+    assert main([*args, "-o", str(output)]) == 0
+    out = capsys.readouterr()
+    assert "rows written" in out.err
+    assert str(output) in out.out
+    names = zipfile.ZipFile(output).namelist()
+    assert "imported_visitors_20260101_20260102.csv" in names
+    assert len(names) == 11

@@ -7,14 +7,21 @@ from fastapi import FastAPI
 from services.api.people.events import webhook_docs
 from services.api.people.tasks import run_webhooks
 from services.api.router import router
+from services.api.transfer.tasks import run_transfers, upload_limit
 from shared.app import AppParts, app_from_parts
 from shared.runtime import Resources
 from shared.settings import Settings, load_settings
 
 
 def api_parts() -> AppParts:
-    """Its routes, the webhooks it sends (documented) and their sender."""
-    return AppParts(routers=(router,), webhooks=(webhook_docs,), background=(run_webhooks,))
+    """Its routes, the webhooks it sends (documented), their sender, the transfer jobs and
+    the larger bound on uploads."""
+    return AppParts(
+        routers=(router,),
+        webhooks=(webhook_docs,),
+        background=(run_webhooks, run_transfers),
+        front=(upload_limit,),
+    )
 
 
 def create_app(settings: Settings | None = None, resources: Resources | None = None) -> FastAPI:

@@ -8,7 +8,12 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.isolation import DEFINITION_ENDPOINTS, PEOPLE_ENDPOINTS, REPORT_ENDPOINTS
+from tests.helpers.isolation import (
+    DEFINITION_ENDPOINTS,
+    PEOPLE_ENDPOINTS,
+    REPORT_ENDPOINTS,
+    TRANSFER_ENDPOINTS,
+)
 from tests.helpers.overt import Overt
 
 pytestmark = pytest.mark.anyio
@@ -25,6 +30,11 @@ SPECIFIC = {
     ("POST", "/v1/sites/{site_id}/outcomes"): {"409"},  # no consent, id reused
     ("DELETE", "/v1/sites/{site_id}/webhooks/{webhook_id}"): {"404"},
     ("GET", "/v1/sites/{site_id}/webhooks/{webhook_id}/deliveries"): {"404"},
+    ("GET", "/v1/sites/{site_id}/exports/{job_id}"): {"404"},
+    ("GET", "/v1/sites/{site_id}/exports/{job_id}/file"): {"404", "409"},  # not ready
+    ("POST", "/v1/sites/{site_id}/imports"): {"413"},  # larger than OVERT_IMPORT_MAX_BYTES
+    ("GET", "/v1/sites/{site_id}/imports/{job_id}"): {"404"},
+    ("DELETE", "/v1/sites/{site_id}/imports/{job_id}"): {"404"},
 }
 
 
@@ -40,7 +50,8 @@ def operations(spec: dict[str, Any]) -> set[tuple[str, str]]:
 async def test_every_v1_operation_documents_its_refusals(overt: Overt) -> None:
     spec = (await overt.client.get("/openapi.json")).json()
     found = operations(spec)
-    assert len(found) == 14  # query, 2 definitions, 3 reports, 2 contacts, 2 outcomes, 4 webhooks
+    # query, 2 definitions, 3 reports, 2 contacts, 2 outcomes, 4 webhooks, 4 exports, 4 imports
+    assert len(found) == 22
     for method, path in found:
         operation = spec["paths"][path][method.lower()]
         responses = operation["responses"]
@@ -58,6 +69,7 @@ async def test_every_v1_operation_documents_its_refusals(overt: Overt) -> None:
 async def test_every_v1_operation_has_an_isolation_test(overt: Overt) -> None:
     spec = (await overt.client.get("/openapi.json")).json()
     names = {"{site}": "{site_id}", "{subject}": "{subject_id}", "{hook}": "{webhook_id}"}
+    names |= {"{export}": "{job_id}", "{import}": "{job_id}"}
 
     def spelled(path: str) -> str:
         for short, long in names.items():
@@ -66,6 +78,7 @@ async def test_every_v1_operation_has_an_isolation_test(overt: Overt) -> None:
 
     covered = {("POST", path) for path, _ in REPORT_ENDPOINTS}
     covered |= {(method, spelled(path)) for method, path, _, _ in PEOPLE_ENDPOINTS}
+    covered |= {(method, spelled(path)) for method, path, _, _ in TRANSFER_ENDPOINTS}
     covered |= {
         (method, "/v1/sites/{site_id}/definitions") for method, _, _ in DEFINITION_ENDPOINTS
     }

@@ -51,6 +51,25 @@ PEOPLE_ENDPOINTS = [
 ]
 
 
+# The exports and imports of a site, run by tests/api/test_transfer.py:
+# (method, path with {site}, {export} and {import}, the scope it needs, raw body)
+TRANSFER_ENDPOINTS: list[tuple[str, str, KeyScope, bytes | None]] = [
+    (
+        "POST",
+        "/v1/sites/{site}/exports",
+        KeyScope.stats_read,
+        b'{"date_range":["2026-01-01","2026-01-02"]}',
+    ),
+    ("GET", "/v1/sites/{site}/exports", KeyScope.stats_read, None),
+    ("GET", "/v1/sites/{site}/exports/{export}", KeyScope.stats_read, None),
+    ("GET", "/v1/sites/{site}/exports/{export}/file", KeyScope.stats_read, None),
+    ("POST", "/v1/sites/{site}/imports", KeyScope.imports_write, b"date,visitors\n2026-01-01,3\n"),
+    ("GET", "/v1/sites/{site}/imports", KeyScope.imports_write, None),
+    ("GET", "/v1/sites/{site}/imports/{import}", KeyScope.imports_write, None),
+    ("DELETE", "/v1/sites/{site}/imports/{import}", KeyScope.imports_write, None),
+]
+
+
 # /v1/sites/{site}/definitions, run by tests/api/test_definitions.py:
 # (method, the scope it needs, JSON body)
 DEFINITION_ENDPOINTS = [

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from services.api.people.events import webhook_docs
 from services.api.router import router as api_router
+from services.api.transfer.tasks import upload_limit
 from services.collector.router import EventIntakeMiddleware
 from services.collector.router import router as collector_router
 from services.collector.worker import run_ingest
@@ -35,7 +36,7 @@ def make_app(resources: Resources, *, worker: bool = True) -> FastAPI:
         webhooks=[webhook_docs],
         resources=resources,
         background=[run_ingest] if worker else [],
-        front=[EventIntakeMiddleware],
+        front=[EventIntakeMiddleware, upload_limit],
     )
 
 

@@ -91,3 +91,5 @@ DefinitionsWriteKey = Annotated[LiveKey, Depends(require_scope(KeyScope.definiti
 ContactsKey = Annotated[LiveKey, Depends(require_site_scope(KeyScope.contacts_read))]
 OutcomesKey = Annotated[LiveKey, Depends(require_site_scope(KeyScope.outcomes_write))]
 WebhooksKey = Annotated[LiveKey, Depends(require_site_scope(KeyScope.webhooks_manage))]
+SiteStatsKey = Annotated[LiveKey, Depends(require_site_scope(KeyScope.stats_read))]
+ImportsKey = Annotated[LiveKey, Depends(require_site_scope(KeyScope.imports_write))]

@@ -64,6 +64,7 @@ from services.api.engagement.service import answering_definition
 from services.api.stats.channels import channel_expression
 from services.api.stats.comparisons import attach_comparisons, comparison_days
 from services.api.stats.exceptions import KAnonymityRefused, PatternRefused, QueryTimeout
+from services.api.stats.imports import with_imports
 from services.api.stats.privacy import quasi_identifiers
 from services.api.stats.schemas import (
     MISSING,
@@ -943,6 +944,10 @@ async def _answer_days(
 async def answer_query(*, engine: AsyncEngine, query: QueryIn, timeout_s: float) -> QueryOut:
     """Run a query for its site: days resolved, k-anonymity checks, then the rows with their
     meta; with `comparisons`, the same query over the other days, beside each row."""
+    if query.include.imports:
+        return await with_imports(
+            engine=engine, query=query, timeout_s=timeout_s, native=answer_query
+        )
     timezone = await site_timezone(engine=engine, site_id=query.site_id)
     definition = await answering_definition(
         engine=engine, site_id=query.site_id, version=query.definition_version

@@ -239,6 +239,19 @@ class Comparison(BaseModel):
         return self
 
 
+class Include(BaseModel):
+    """What a query adds to the site's own events."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    imports: bool = Field(
+        default=False,
+        description="add the site's completed imports (Plausible or Umami exports) where "
+        "the imported aggregates can answer the query; `meta.imports_included` says whether "
+        "they could, `meta.imports_skip_reason` why not",
+    )
+
+
 class QueryIn(BaseModel):
     """An aggregate query over one site's events."""
 
@@ -268,6 +281,7 @@ class QueryIn(BaseModel):
         Comparison | None,
         Field(description="each row's values in another period, beside it (`comparison`)"),
     ] = None
+    include: Include = Include()
 
     @model_validator(mode="after")
     def _consistent(self) -> QueryIn:
@@ -351,6 +365,14 @@ class QueryMeta(BaseModel):
     source: Literal["rollup", "raw"] = Field(
         description="rollup: hourly counters (no filters, day/week/month or page, UTC-aligned "
         "days); raw: the events"
+    )
+    imports_included: bool = Field(
+        default=False, description="imported data was added to this answer (`include.imports`)"
+    )
+    imports_skip_reason: str | None = Field(
+        default=None,
+        description="why imported data asked for could not be added (the answer is the "
+        "site's own events only)",
     )
 
 
