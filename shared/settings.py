@@ -83,7 +83,14 @@ class Settings(BaseSettings):
     )
     country_header: str | None = Field(
         default=None,
-        description="Header with the visitor's country set by a trusted proxy (CF-IPCountry).",
+        description="Header with the visitor's country set by a trusted proxy (CF-IPCountry); "
+        "when set it wins over the IP database's country.",
+    )
+    geoip_db: str | None = Field(
+        default=None,
+        description="MaxMind DB files (.mmdb, comma-separated) giving country, region and city "
+        "by IP, e.g. GeoLite2-City.mmdb; unset: DB-IP Lite as `make geo` installs it in "
+        "var/geo/; empty: no lookup.",
     )
     worker_name: str = Field(
         default="worker-1",

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from services.collector.geo import open_geo
 from services.collector.salts import DailySalt, salt_store
 from services.collector.service import Intake, SiteCache, TokenCheck
 from shared.keys import (
@@ -34,6 +35,7 @@ def intake_for(app: Any) -> Intake:
             tokens=TokenCheck(
                 secret=resources.settings.secret(), revocations=resources.revocations
             ),
+            geo=open_geo(resources.settings.geoip_db),
         )
         app.state.collector_intake = intake
     return intake
