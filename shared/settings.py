@@ -125,6 +125,12 @@ class Settings(BaseSettings):
         ge=1,
         description="Requests per API key per window (a key's own limit overrides it).",
     )
+    ingest_rate_limit: int = Field(
+        default=6000,
+        ge=1,
+        description="Requests per ingest key (POST /api/event with a key) per API window "
+        "(a key's own limit overrides it); each request carries up to 50 events.",
+    )
     api_rate_window_s: int = Field(
         default=60, ge=1, le=3600, description="Length of the API rate-limit window, seconds."
     )
