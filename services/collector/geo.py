@@ -80,8 +80,6 @@ class Geo:
             return NOWHERE
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
             address = address.ipv4_mapped  # a dual-stack socket's view of an IPv4 peer
-        if not address.is_global:
-            return NOWHERE  # private, loopback, documentation ranges: in no database
         for reader, ip_version in self.readers:
             if address.version > ip_version:
                 continue

@@ -4,18 +4,22 @@ Lite, as `make geo` installs it), the IP dropped at intake, on both backends.
 The places below are read off the pinned data (Makefile GEO_VERSION) with the reader itself
 and checked by hand: 8.8.8.8 is Mountain View, California; 2001:4860:4860::8888 Montreal,
 Quebec; 81.2.69.142 London, England; 1.1.1.1 Sydney, New South Wales. Documentation ranges
-(192.0.2.0/24, 2001:db8::/32) are in no database.
+(192.0.2.0/24, 203.0.113.0/24, 2001:db8::/32) are in no public database: a MaxMind-layout
+database the tests write (mmdb-writer), named by OVERT_GEOIP_DB, places them.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from mmdb_writer import MMDBWriter
+from netaddr import IPSet
 from sqlalchemy import select
 
 from services.api.engagement.schemas import DefinitionIn
@@ -115,6 +119,50 @@ def test_any_text_as_an_ip_gets_a_storable_place_or_none(ip: str) -> None:
     for column in ("region", "city"):
         value = getattr(place, column)
         assert value is None or (storable(value) and 0 < len(value) <= LIMIT[column])
+
+
+def city_database(path: Path) -> Path:
+    """A GeoLite2-City-layout database placing the documentation ranges (the test harness's
+    client is 203.0.113.7): 203.0.113.0/24 in Wellington, 2001:db8::/32 in Lisbon."""
+    writer = MMDBWriter(ip_version=6, database_type="GeoLite2-City", ipv4_compatible=True)
+    writer.insert_network(
+        IPSet(["203.0.113.0/24"]),
+        {
+            "country": {"iso_code": "NZ", "names": {"en": "New Zealand"}},
+            "subdivisions": [{"iso_code": "WGN", "names": {"en": "Wellington Region"}}],
+            "city": {"geoname_id": 2179537, "names": {"en": "Wellington"}},
+        },
+    )
+    writer.insert_network(
+        IPSet(["2001:db8::/32"]),
+        {
+            "country": {"iso_code": "PT"},
+            "subdivisions": [{"iso_code": "11", "names": {"en": "Lisbon"}}],
+            "city": {"names": {"en": "Lisbon", "pt": "Lisboa"}},
+        },
+    )
+    writer.to_db_file(str(path))
+    return path
+
+
+def test_a_named_database_in_maxminds_layout_places_documentation_ranges(
+    tmp_path: Path,
+) -> None:
+    geo = open_geo(str(city_database(tmp_path / "city.mmdb")))
+    assert geo.locate("203.0.113.7") == Place(country="NZ", region="NZ-WGN", city="Wellington")
+    assert geo.locate("2001:db8::1") == Place(country="PT", region="PT-11", city="Lisbon")
+    assert geo.locate("8.8.8.8") is NOWHERE  # not in this one
+
+
+async def test_an_event_from_a_documentation_range_ip_is_placed_and_the_ip_kept_nowhere(
+    settings: Settings, tmp_path: Path
+) -> None:
+    database = city_database(tmp_path / "city.mmdb")
+    async with overt_with(settings, geoip_db=str(database)) as overt:
+        assert (await overt.send(overt.event())).status_code == 202  # from 203.0.113.7
+        [row] = await stored(overt)
+    assert (row["country"], row["region"], row["city"]) == ("NZ", "NZ-WGN", "Wellington")
+    assert "203.0.113" not in repr(row)
 
 
 @pytest.fixture
