@@ -20,7 +20,6 @@ City is the data's (English) name.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import re
 import unicodedata
@@ -74,18 +73,14 @@ class Geo:
         return Place(country, None, None)
 
     def _lookup(self, ip: str) -> Place:
-        try:
-            address = ipaddress.ip_address(ip)
-        except ValueError:
-            return NOWHERE
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped  # a dual-stack socket's view of an IPv4 peer
+        if ip[:7].lower() == "::ffff:" and "." in ip:
+            ip = ip[7:]  # a dual-stack socket's view of an IPv4 peer
         for reader, ip_version in self.readers:
-            if address.version > ip_version:
+            if ip_version == 4 and ":" in ip:
                 continue
-            try:
-                record = reader.get(address)
-            except (ValueError, maxminddb.InvalidDatabaseError):
+            try:  # the reader parses the text itself (inet_pton, in its C extension)
+                record = reader.get(ip)
+            except (ValueError, TypeError, maxminddb.InvalidDatabaseError):  # not an address
                 continue
             if isinstance(record, dict):
                 place = place_of(record)
