@@ -6,7 +6,7 @@ The collector finds country, region and city in an offline IP database
 quasi-identifiers for the query API's k-anonymity, as country is.
 
 Revision ID: 0315
-Revises: 0306
+Revises: 0320
 Create Date: 2026-12-06
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0315"
-down_revision = "0306"
+down_revision = "0320"
 branch_labels = None
 depends_on = None
 
