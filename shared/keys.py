@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from sqlalchemy import select
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.errors import ProblemError
 from shared.models import api_keys
+from shared.ratelimit import KeyRateLimiter
 
 KEY_PREFIX = "ovt_"
 
@@ -56,7 +58,10 @@ async def authenticate_key(*, engine: AsyncEngine, secret: str) -> LiveKey | Non
 
     Found by its hash (an index lookup: nothing is compared byte by byte against a stored
     secret), and the stored hash is compared again in constant time."""
-    digest = hash_key(secret)
+    return await _live_key(engine, hash_key(secret))
+
+
+async def _live_key(engine: AsyncEngine, digest: str) -> LiveKey | None:
     async with engine.connect() as conn:
         row = (
             await conn.execute(
@@ -77,6 +82,59 @@ async def authenticate_key(*, engine: AsyncEngine, secret: str) -> LiveKey | Non
         scopes=frozenset(row.scopes.split()),
         rate_limit=row.rate_limit,
     )
+
+
+KEY_CACHE_SECONDS = 10.0
+KEY_CACHE_ENTRIES = 10_000
+
+
+@dataclass(slots=True)
+class KeyCache:
+    """Live keys by their secret's hash, held briefly, for a route a backend calls often
+    (POST /api/event): without it every request is a query. Only live keys are held, so an
+    unknown secret is always looked up; a revoked key still works here for at most
+    KEY_CACHE_SECONDS."""
+
+    engine: AsyncEngine
+    ttl_s: float = KEY_CACHE_SECONDS
+    entries: dict[str, tuple[float, LiveKey]] = field(default_factory=dict)
+
+    async def authenticate(self, secret: str) -> LiveKey | None:
+        """As `authenticate_key`, from the cache when the key was found live lately."""
+        digest = hash_key(secret)
+        now = time.monotonic()
+        hit = self.entries.get(digest)
+        if hit is not None and now - hit[0] < self.ttl_s:
+            return hit[1]
+        key = await _live_key(self.engine, digest)
+        if key is None:
+            self.entries.pop(digest, None)
+            return None
+        if len(self.entries) >= KEY_CACHE_ENTRIES:
+            self.entries.clear()
+        self.entries[digest] = (now, key)
+        return key
+
+
+async def spend_request(
+    limiter: KeyRateLimiter, key: LiveKey, *, limit: int, window_s: int
+) -> None:
+    """Count one request against the key's budget (its own limit, else `limit`, per window);
+    TooManyRequests (429 + Retry-After) over it."""
+    verdict = await limiter.hit(key.id, limit=key.rate_limit or limit, window_s=window_s)
+    if not verdict.allowed:
+        raise TooManyRequests(verdict.retry_after_s, verdict.limit)
+
+
+class TooManyRequests(ProblemError):
+    def __init__(self, retry_after_s: int, limit: int) -> None:
+        super().__init__(
+            429,
+            "Rate limit exceeded",
+            slug="rate-limited",
+            detail=f"This key may make {limit} requests per window; retry after {retry_after_s} s.",
+            headers={"Retry-After": str(retry_after_s)},
+        )
 
 
 class MissingKey(ProblemError):

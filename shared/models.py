@@ -120,6 +120,9 @@ class Event(SQLModel, table=True):
     os_version: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
     device: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
     country: str | None = Field(default=None, sa_column=Column(String(2), nullable=True))
+    # Looked up from the IP at intake (services/collector/geo.py); the IP is not kept.
+    region: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    city: str | None = Field(default=None, sa_column=Column(String(128), nullable=True))
     gpc: bool = Field(
         default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
     )

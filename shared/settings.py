@@ -83,7 +83,14 @@ class Settings(BaseSettings):
     )
     country_header: str | None = Field(
         default=None,
-        description="Header with the visitor's country set by a trusted proxy (CF-IPCountry).",
+        description="Header with the visitor's country set by a trusted proxy (CF-IPCountry); "
+        "when set it wins over the IP database's country.",
+    )
+    geoip_db: str | None = Field(
+        default=None,
+        description="MaxMind DB files (.mmdb, comma-separated) giving country, region and city "
+        "by IP, e.g. GeoLite2-City.mmdb; unset: DB-IP Lite as `make geo` installs it in "
+        "var/geo/; empty: no lookup.",
     )
     worker_name: str = Field(
         default="worker-1",
@@ -117,6 +124,12 @@ class Settings(BaseSettings):
         default=600,
         ge=1,
         description="Requests per API key per window (a key's own limit overrides it).",
+    )
+    ingest_rate_limit: int = Field(
+        default=6000,
+        ge=1,
+        description="Requests per ingest key (POST /api/event with a key) per API window "
+        "(a key's own limit overrides it); each request carries up to 50 events.",
     )
     api_rate_window_s: int = Field(
         default=60, ge=1, le=3600, description="Length of the API rate-limit window, seconds."

@@ -15,14 +15,11 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from services.api.keys.service import create_key
-from shared.keys import KeyScope
 from shared.migrate import upgrade_head
 from shared.runtime import Resources, open_resources
 from shared.settings import Settings
-from shared.sites import create_site
 from tests.helpers.backends import BACKENDS, PG_ADMIN_URL, make_settings
-from tests.helpers.overt import Overt, make_app, running
+from tests.helpers.overt import Overt, overt_on
 
 
 @pytest.fixture(scope="session")
@@ -77,13 +74,8 @@ async def resources(settings: Settings) -> AsyncIterator[Resources]:
 
 @pytest.fixture
 async def overt(resources: Resources) -> AsyncIterator[Overt]:
-    site = await create_site(engine=resources.engine, domain="example.com")
-    _, key = await create_key(
-        engine=resources.engine, site_id=site.id, scopes=[KeyScope.stats_read]
-    )
-    app = make_app(resources)
-    async with running(app) as client:
-        yield Overt(resources=resources, app=app, client=client, site=site, key=key)
+    async with overt_on(resources) as opened:
+        yield opened
 
 
 @pytest.fixture

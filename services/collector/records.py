@@ -64,6 +64,8 @@ class QueuedEvent(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     os_version: str | None = None
     device: str | None = None
     country: str | None = None
+    region: str | None = None
+    city: str | None = None
     # JSON text, so COPY takes it as is; records written before this format carried an object.
     props: str | dict[str, Any] | None = None
     analytics_id: str | None = None

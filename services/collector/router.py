@@ -21,6 +21,7 @@ from services.collector.dependencies import IngestKey, get_intake, intake_for
 from services.collector.exceptions import BodyTooLarge
 from services.collector.schemas import body_schema
 from services.collector.service import Backend, ClientFacts, Intake, client_facts
+from shared.clients import choose_client_ip
 from shared.errors import (
     ProblemError,
     problem_error_response,
@@ -60,12 +61,13 @@ def request_facts(
     headers: dict[bytes, bytes], client: str, settings: Settings
 ) -> tuple[ClientFacts, str]:
     """What intake reads from the request besides the body: the header-derived facts and
-    the IP (from a trusted proxy header if configured)."""
-    ip = client
-    if settings.client_ip_header:
-        forwarded = headers.get(settings.client_ip_header.lower().encode())
-        if forwarded:
-            ip = forwarded.decode("latin-1").split(",", 1)[0].strip()
+    the IP (shared.clients' rule: from a trusted proxy's header if configured)."""
+    forwarded = (
+        headers.get(settings.client_ip_header.lower().encode())
+        if settings.client_ip_header
+        else None
+    )
+    ip = choose_client_ip(forwarded.decode("latin-1") if forwarded else None, client)
     facts = client_facts(
         headers.get(b"content-type", b""),
         headers.get(b"origin"),

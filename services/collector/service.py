@@ -37,6 +37,7 @@ from services.collector.exceptions import (
     UnsupportedMediaType,
     WrongOrigin,
 )
+from services.collector.geo import NOWHERE, Geo, Place
 from services.collector.records import QueuedEvent, encode_entry
 from services.collector.salts import DailySalt
 from services.collector.schemas import (
@@ -208,6 +209,7 @@ class Visitor:
 
     facts: ClientFacts  # the request's, with the visitor's device and hash input, no country
     identity: str  # the visitor's IP; its analytics id ("a:" + hex) when no IP was given
+    ip: str | None  # the visitor's IP, when given (for its place)
     is_bot: bool  # the User-Agent the backend gave for its visitor is a crawler's
 
 
@@ -238,6 +240,7 @@ class Intake:
     queue: EventQueue
     tokens: TokenCheck | None = None
     limiter: RateLimiter = field(default_factory=RateLimiter)
+    geo: Geo = field(default_factory=Geo)
 
     async def take(self, body: bytes, facts: ClientFacts, ip: str) -> int:
         """Validate, enrich and durably queue a body of events; returns how many were queued.
@@ -332,7 +335,8 @@ class Intake:
         """Intake's steps after decoding, in this order: per event, the site (cached, else
         looked up) and the Origin; the analytics id; name, URL, referrer and props storable;
         the URL on the site's hosts; the visitor hash (one per site and request, or per event
-        from `visitors`: a backend's); the record. Then bots dropped (all of a browser's
+        from `visitors`: a backend's); its place (geo.py: once per request, or per visitor of
+        a backend's), the IP's last use; the record. Then bots dropped (all of a browser's
         request, or a backend's events whose visitor is one); consent tokens checked (unless
         GPC); the rate limit; one queue entry. `locate(index, key)` says where a v1 key of
         an event is in the body, for refusals.
@@ -344,6 +348,7 @@ class Intake:
         tokens = gpc_events = 0  # counted here: a pass less over the batch
         hashes: dict[str, int] = {}
         checked: dict[str, Site] = {}
+        place = self.geo.locate(ip, facts.country) if visitors is None else NOWHERE
         for index, event in enumerate(batch):
             site = checked.get(event.site_id) or self._fresh_site(event.site_id, origin_host)
             if site is None:
@@ -373,14 +378,19 @@ class Intake:
                     # Today's salt without a coroutine call, the day's first request aside.
                     salt = self.salt.salt if now < self.salt.until else await self.salt.current(now)
                     hashes[site.id] = _visitor_hash(salt, f"{site.id}\x00{ip}", facts.hash_tail)
-                records.append(_record(event, site, page, referral, hashes[site.id], facts, now_ms))
+                records.append(
+                    _record(event, site, page, referral, hashes[site.id], facts, place, now_ms)
+                )
             else:
                 visitor = visitors[index]
                 salt = self.salt.salt if now < self.salt.until else await self.salt.current(now)
                 hashed = _visitor_hash(
                     salt, f"{site.id}\x00{visitor.identity}", visitor.facts.hash_tail
                 )
-                records.append(_record(event, site, page, referral, hashed, visitor.facts, now_ms))
+                located = self.geo.locate(visitor.ip) if visitor.ip else NOWHERE
+                records.append(
+                    _record(event, site, page, referral, hashed, visitor.facts, located, now_ms)
+                )
             if event.consent_token:
                 tokens += 1
             if event.gpc:
@@ -479,7 +489,8 @@ def _visitor(item: plausible.Translated, backend: Backend, facts: ClientFacts) -
     Events API takes it), else the tier-1 analytics id; the User-Agent from `user_agent`, else
     the header. Never dropped for the header, which may be the HTTP client's own (curl,
     python-httpx): only a `user_agent` the backend gave as its visitor's is checked for
-    crawlers. The country header describes the backend's connection, not the visitor."""
+    crawlers. The country header describes the backend's connection, not the visitor: the
+    visitor's place is looked up from its IP alone."""
     identity = item.ip or backend.forwarded_for
     if identity is not None:
         if not plausible.is_ip(identity):
@@ -496,6 +507,7 @@ def _visitor(item: plausible.Translated, backend: Backend, facts: ClientFacts) -
     return Visitor(
         facts=replace(facts, device=device, hash_tail=_hash_tail(user_agent), country=None),
         identity=identity,
+        ip=None if identity.startswith("a:") else identity,
         is_bot=item.user_agent is not None and device.is_bot,
     )
 
@@ -548,6 +560,7 @@ def _record(
     referral: Referral,
     visitor: int,
     facts: ClientFacts,
+    place: Place,
     now_ms: int,
 ) -> QueuedEvent:
     at = now_ms
@@ -566,7 +579,9 @@ def _record(
         browser_version=facts.device.browser_version,
         os_version=facts.device.os_version,
         device=facts.device.device,
-        country=facts.country,
+        country=place.country,
+        region=place.region,
+        city=place.city,
         gpc=facts.gpc_header or bool(event.gpc),
         props=orjson.dumps(storable_props(event.props)).decode() if event.props else None,
         analytics_id=event.analytics_id.lower() if event.analytics_id else None,

@@ -12,14 +12,10 @@ import pytest
 
 from services.api.engagement.schemas import DefinitionIn
 from services.api.engagement.service import store_definition
-from services.api.keys.service import create_key
 from services.api.stats.privacy import QUASI_IDENTIFIERS, is_quasi_identifier
 from services.api.stats.schemas import PLAIN_DIMENSIONS
-from shared.keys import KeyScope
-from shared.runtime import open_resources
 from shared.settings import Settings
-from shared.sites import create_site
-from tests.helpers.overt import Overt, make_app, running
+from tests.helpers.overt import Overt, overt_with
 from tests.helpers.problems import assert_problem
 from tests.helpers.traffic import ask, days, rows, traffic, visit
 
@@ -31,14 +27,8 @@ COUNTRY = "cf-ipcountry"
 @pytest.fixture
 async def geo(settings: Settings) -> AsyncIterator[Overt]:
     """A site behind a proxy that tells the visitor's country."""
-    async with open_resources(settings.model_copy(update={"country_header": COUNTRY})) as opened:
-        site = await create_site(engine=opened.engine, domain="example.com")
-        _, key = await create_key(
-            engine=opened.engine, site_id=site.id, scopes=[KeyScope.stats_read]
-        )
-        app = make_app(opened)
-        async with running(app) as client:
-            yield Overt(resources=opened, app=app, client=client, site=site, key=key)
+    async with overt_with(settings, country_header=COUNTRY) as overt:
+        yield overt
 
 
 async def four_french_one_german(overt: Overt) -> None:

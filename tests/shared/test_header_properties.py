@@ -1,6 +1,6 @@
-"""Property tests for what /docs assets and /metrics read from request headers: any
-Accept-Encoding, If-None-Match or Authorization value gets an answer (never an exception),
-and only the exact token, or the exact ETag, changes it."""
+"""Property tests for what /docs assets, /metrics and the client-IP rule read from request
+headers: any Accept-Encoding, If-None-Match, Authorization or forwarding value gets an
+answer (never an exception), and only the exact token, or the exact ETag, changes it."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from starlette.requests import Request
 
 from shared.assets import Asset, asset_response
+from shared.clients import choose_client_ip, client_ip
 from shared.metrics import MetricsNotLocal, MetricsTokenRequired, check_metrics_access
 from shared.settings import Settings
 
@@ -104,3 +105,25 @@ def test_without_a_token_only_loopback_peers_read_metrics(peer: str | None) -> N
     except ValueError:
         loopback = False
     assert allowed == loopback
+
+
+@BOUNDED
+@given(forwarded=header_text, peer=st.ip_addresses().map(str))
+def test_the_client_ip_is_the_proxys_first_address_or_the_peers(forwarded: str, peer: str) -> None:
+    """Whatever a trusted proxy's header holds, the answer is its first comma-separated
+    entry, stripped, or the peer's address when that entry is empty; the same from raw values
+    (the collector's front layer) and from a request."""
+    first = forwarded.split(",", 1)[0].strip()
+    expected = first or peer
+    assert choose_client_ip(forwarded, peer) == expected
+    assert choose_client_ip(None, peer) == peer
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/",
+        "headers": [(b"x-real-ip", forwarded.encode("latin-1"))],
+        "client": (peer, 1234),
+    }
+    configured = Settings(client_ip_header="X-Real-IP")
+    assert client_ip(Request(scope), configured) == expected
+    assert client_ip(Request(scope), Settings()) == peer

@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from services.api.keys.exceptions import TooManyRequests
 from shared.keys import (
     InvalidKey,
     KeyScope,
@@ -17,6 +16,7 @@ from shared.keys import (
     MissingScope,
     OtherSite,
     authenticate_key,
+    spend_request,
 )
 from shared.ratelimit import KeyRateLimiter, open_rate_limiter
 from shared.runtime import Resources, ResourcesDep
@@ -57,13 +57,12 @@ def require_scope(scope: KeyScope) -> Callable[..., Awaitable[LiveKey]]:
         if key is None:
             raise InvalidKey()
         settings = resources.settings
-        verdict = await rate_limiter(request, resources).hit(
-            key.id,
-            limit=key.rate_limit or settings.api_rate_limit,
+        await spend_request(
+            rate_limiter(request, resources),
+            key,
+            limit=settings.api_rate_limit,
             window_s=settings.api_rate_window_s,
         )
-        if not verdict.allowed:
-            raise TooManyRequests(verdict.retry_after_s, verdict.limit)
         if scope.value not in key.scopes:
             raise MissingScope(scope.value)
         return key

@@ -116,6 +116,8 @@ EVENT_DIMENSIONS: dict[str, ColumnElement[Any]] = {
     "browser_version": events.c.browser_version,
     "os_version": events.c.os_version,
     "country": events.c.country,
+    "region": events.c.region,
+    "city": events.c.city,
     "hostname": events.c.host,
     # The session's acquisition channel, from its source, medium and campaign (channels.py).
     "channel": channel_expression(),

@@ -28,9 +28,10 @@ router = APIRouter(prefix="/v1")  # composed with the other domains by services.
     summary="Aggregate metrics for one site and date range, by dimensions, filtered",
     description="Plausible Stats API v2's metrics, dimensions, filters, relative date ranges "
     "and comparisons, under the names the README maps. k-anonymity guards the "
-    "quasi-identifiers (where: country; which device: device, browser, OS and versions; where "
-    "from: referrer, source, medium, channel, UTM fields, props). In a breakdown by one, rows "
-    "with fewer than k distinct engaged visitors fold into one (other) row; in a query that "
+    "quasi-identifiers (where: country, region, city; which device: device, browser, OS and "
+    "versions; where from: referrer, source, medium, channel, UTM fields, props). In a "
+    "breakdown by one, rows with fewer than k distinct engaged visitors fold into one (other) "
+    "row; in a query that "
     "touches one, filters that select, or leave out, fewer than k visitors are refused (422 "
     "k-anonymity). Totals, time series and breakdowns by page, entry / exit page, goal, "
     "hostname or event are always answered. `meta.notes` says what was folded.",

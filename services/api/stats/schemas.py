@@ -62,6 +62,8 @@ PLAIN_DIMENSIONS = (
     "os",
     "os_version",
     "country",
+    "region",
+    "city",
     "goal",
     "hostname",
     "event",
