@@ -4,7 +4,7 @@ Until now any custom event was a goal. A site with rows here counts only these (
 rule); a site without any keeps the old rule (services.api.goals.service).
 
 Revision ID: 0310
-Revises: 0306
+Revises: 0320
 Create Date: 2026-12-06
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0310"
-down_revision = "0306"
+down_revision = "0320"
 branch_labels = None
 depends_on = None
 
