@@ -7,7 +7,9 @@ imports no service), so the migration environment and the schema test see the wh
 from __future__ import annotations
 
 import services.api.engagement.models
+import services.api.goals.models
 import services.api.people.models
+import services.api.stats.models
 import services.api.transfer.models
 import services.consent.models
 import shared.models
@@ -18,7 +20,9 @@ from shared.db import metadata
 MODEL_MODULES = (
     shared.models,
     services.api.engagement.models,
+    services.api.goals.models,
     services.api.people.models,
+    services.api.stats.models,
     services.api.transfer.models,
     services.consent.models,
 )

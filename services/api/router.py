@@ -10,6 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from services.api.engagement.router import router as engagement_router
+from services.api.goals.router import router as goals_router
 from services.api.people.outcomes import outcomes_by_campaign
 from services.api.people.router import router as people_router
 from services.api.stats.imports import register_imports_provider
@@ -26,5 +27,6 @@ register_imports_provider(imported_rows)
 router = APIRouter(tags=["api"])
 router.include_router(stats_router)
 router.include_router(engagement_router)
+router.include_router(goals_router)
 router.include_router(people_router)
 router.include_router(transfer_router)

@@ -10,6 +10,7 @@ import pytest
 
 from tests.helpers.isolation import (
     DEFINITION_ENDPOINTS,
+    GOAL_ENDPOINTS,
     PEOPLE_ENDPOINTS,
     REPORT_ENDPOINTS,
     TRANSFER_ENDPOINTS,
@@ -35,6 +36,13 @@ SPECIFIC = {
     ("POST", "/v1/sites/{site_id}/imports"): {"413"},  # larger than OVERT_IMPORT_MAX_BYTES
     ("GET", "/v1/sites/{site_id}/imports/{job_id}"): {"404"},
     ("DELETE", "/v1/sites/{site_id}/imports/{job_id}"): {"404"},
+    ("POST", "/v1/sites/{site_id}/goals"): {"409"},  # name taken, too many
+    ("DELETE", "/v1/sites/{site_id}/goals/{goal_id}"): {"404"},
+    ("POST", "/v1/sites/{site_id}/segments"): {"409"},
+    ("GET", "/v1/sites/{site_id}/segments/{segment_id}"): {"404"},
+    ("PUT", "/v1/sites/{site_id}/segments/{segment_id}"): {"404", "409"},
+    ("DELETE", "/v1/sites/{site_id}/segments/{segment_id}"): {"404"},
+    ("GET", "/v1/sites/{site_id}/realtime"): {"503"},  # query timeout
 }
 
 
@@ -50,8 +58,9 @@ def operations(spec: dict[str, Any]) -> set[tuple[str, str]]:
 async def test_every_v1_operation_documents_its_refusals(overt: Overt) -> None:
     spec = (await overt.client.get("/openapi.json")).json()
     found = operations(spec)
-    # query, 2 definitions, 3 reports, 2 contacts, 2 outcomes, 4 webhooks, 4 exports, 4 imports
-    assert len(found) == 22
+    # query, 2 definitions, 3 reports, 2 contacts, 2 outcomes, 4 webhooks, 4 exports,
+    # 4 imports, 3 goals, 5 segments, realtime
+    assert len(found) == 31
     for method, path in found:
         operation = spec["paths"][path][method.lower()]
         responses = operation["responses"]
@@ -68,7 +77,13 @@ async def test_every_v1_operation_documents_its_refusals(overt: Overt) -> None:
 
 async def test_every_v1_operation_has_an_isolation_test(overt: Overt) -> None:
     spec = (await overt.client.get("/openapi.json")).json()
-    names = {"{site}": "{site_id}", "{subject}": "{subject_id}", "{hook}": "{webhook_id}"}
+    names = {
+        "{site}": "{site_id}",
+        "{subject}": "{subject_id}",
+        "{hook}": "{webhook_id}",
+        "{goal}": "{goal_id}",
+        "{segment}": "{segment_id}",
+    }
     names |= {"{export}": "{job_id}", "{import}": "{job_id}"}
 
     def spelled(path: str) -> str:
@@ -79,6 +94,7 @@ async def test_every_v1_operation_has_an_isolation_test(overt: Overt) -> None:
     covered = {("POST", path) for path, _ in REPORT_ENDPOINTS}
     covered |= {(method, spelled(path)) for method, path, _, _ in PEOPLE_ENDPOINTS}
     covered |= {(method, spelled(path)) for method, path, _, _ in TRANSFER_ENDPOINTS}
+    covered |= {(method, spelled(path)) for method, path, _, _ in GOAL_ENDPOINTS}
     covered |= {
         (method, "/v1/sites/{site_id}/definitions") for method, _, _ in DEFINITION_ENDPOINTS
     }

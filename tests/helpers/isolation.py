@@ -76,3 +76,20 @@ DEFINITION_ENDPOINTS = [
     ("GET", KeyScope.stats_read, None),
     ("PUT", KeyScope.definitions_write, {"k": 7}),
 ]
+
+
+# Goals, segments and realtime under /v1/sites/{site}, run by tests/api/test_goal_keys.py:
+# (method, path with {site}, {goal} and {segment}, the scope it needs, JSON body)
+GOAL = {"event": "Signup"}
+SEGMENT = {"name": "From Google", "filters": GOOGLE_ONLY}
+GOAL_ENDPOINTS = [
+    ("GET", "/v1/sites/{site}/goals", KeyScope.stats_read, None),
+    ("POST", "/v1/sites/{site}/goals", KeyScope.definitions_write, GOAL),
+    ("DELETE", "/v1/sites/{site}/goals/{goal}", KeyScope.definitions_write, None),
+    ("GET", "/v1/sites/{site}/segments", KeyScope.stats_read, None),
+    ("POST", "/v1/sites/{site}/segments", KeyScope.definitions_write, SEGMENT),
+    ("GET", "/v1/sites/{site}/segments/{segment}", KeyScope.stats_read, None),
+    ("PUT", "/v1/sites/{site}/segments/{segment}", KeyScope.definitions_write, SEGMENT),
+    ("DELETE", "/v1/sites/{site}/segments/{segment}", KeyScope.definitions_write, None),
+    ("GET", "/v1/sites/{site}/realtime", KeyScope.stats_read, None),
+]

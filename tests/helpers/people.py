@@ -41,6 +41,17 @@ async def full_key(overt: Overt, site_id: str | None = None, **options: Any) -> 
     return secret
 
 
+async def definitions_key(overt: Overt, site_id: str | None = None) -> str:
+    """A key that reads stats and writes what answers depend on (definitions, goals,
+    segments)."""
+    _, secret = await create_key(
+        engine=overt.resources.engine,
+        site_id=site_id or overt.site.id,
+        scopes=[KeyScope.stats_read, KeyScope.definitions_write],
+    )
+    return secret
+
+
 async def consent_site(overt: Overt) -> Site:
     return await ensure_site(
         engine=overt.resources.engine,

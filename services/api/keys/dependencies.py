@@ -92,3 +92,6 @@ OutcomesKey = Annotated[LiveKey, Depends(require_site_scope(KeyScope.outcomes_wr
 WebhooksKey = Annotated[LiveKey, Depends(require_site_scope(KeyScope.webhooks_manage))]
 SiteStatsKey = Annotated[LiveKey, Depends(require_site_scope(KeyScope.stats_read))]
 ImportsKey = Annotated[LiveKey, Depends(require_site_scope(KeyScope.imports_write))]
+SiteDefinitionsWriteKey = Annotated[
+    LiveKey, Depends(require_site_scope(KeyScope.definitions_write))
+]

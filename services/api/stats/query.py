@@ -33,7 +33,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -61,9 +61,15 @@ from services.api.days import day_bounds, local_today, relative_days, site_timez
 from services.api.engagement.rules import engaged_condition
 from services.api.engagement.schemas import Definition
 from services.api.engagement.service import answering_definition
+from services.api.goals.service import GoalSet, goal_set
 from services.api.stats.channels import channel_expression
 from services.api.stats.comparisons import attach_comparisons, comparison_days
-from services.api.stats.exceptions import KAnonymityRefused, PatternRefused, QueryTimeout
+from services.api.stats.exceptions import (
+    KAnonymityRefused,
+    MixedCurrencies,
+    PatternRefused,
+    QueryTimeout,
+)
 from services.api.stats.imports import with_imports
 from services.api.stats.privacy import quasi_identifiers
 from services.api.stats.schemas import (
@@ -84,6 +90,7 @@ from services.api.stats.schemas import (
     QueryRow,
     filter_children,
 )
+from services.api.stats.segments import with_segments
 from shared.dialect import (
     StatementTimeout,
     bounded_connection,
@@ -91,7 +98,7 @@ from shared.dialect import (
     local_time_bucket,
     seconds_between,
 )
-from shared.models import BUILTIN_EVENTS, events, page_hourly, sessions, site_hourly
+from shared.models import events, page_hourly, sessions, site_hourly
 
 # Session dimensions that change after the session opens: read through a join per event.
 SESSION_DIMENSIONS: dict[str, ColumnElement[Any]] = {
@@ -137,9 +144,11 @@ PERCENTILES = {
     Metric.engaged_time_p90: ("engaged_ms", 90),
     Metric.scroll_depth_p50: ("scroll", 50),
 }
-is_goal = events.c.name.not_in(sorted(BUILTIN_EVENTS))
-# A goal is a custom event's name; built-in events (pageview, engagement...) have none.
-EVENT_DIMENSIONS["goal"] = case((is_goal, events.c.name))
+# `goal` is not a column: the site's GoalSet says which events reach which goal (the one
+# definition the goal dimension, goal filters, conversions and funnels share).
+CONVERSION_RATES = {Metric.conversion_rate, Metric.group_conversion_rate}
+CONVERTING = {Metric.conversions, *CONVERSION_RATES}
+REVENUE_METRICS = {Metric.total_revenue, Metric.average_revenue}
 # What a visitor did, by the event's name: pageview, 404, outbound, download or a custom
 # event. The engagement events the snippet sends on page hide carry time, not an action.
 is_action = events.c.name != "engagement"
@@ -224,13 +233,17 @@ def filter_condition(
     *,
     dialect_name: str,
     timezone: str,
+    goals: GoalSet,
     within: Sequence[ColumnElement[bool]] = (),
 ) -> ColumnElement[bool]:
     """SQL for a filter tree over event rows; `within` bounds the events a behavioural
-    filter (has_done, has_not_done) looks among: the query's site and date range."""
+    filter (has_done, has_not_done) looks among: the query's site and date range. A goal
+    condition is the site's goals' (GoalSet)."""
 
     def inner(child: FilterNode) -> ColumnElement[bool]:
-        return filter_condition(child, dialect_name=dialect_name, timezone=timezone, within=within)
+        return filter_condition(
+            child, dialect_name=dialect_name, timezone=timezone, goals=goals, within=within
+        )
 
     if isinstance(node, AllOf):
         return and_(*(inner(c) for c in node.and_))
@@ -240,6 +253,8 @@ def filter_condition(
         return not_(inner(node.not_))
     if isinstance(node, HasDone | HasNotDone):
         return behaviour_condition(node, inner, within=within)
+    if node.dimension == "goal":
+        return goals.reached_named(node.op.value, node.values)
     if node.op in (FilterOp.is_, FilterOp.is_not):
         # The test on the "(none)"-filled text, spelled on the stored value so that the
         # planner estimates it from the column's statistics. Never NULL, so NOT(...) stays the
@@ -297,6 +312,7 @@ class QueryScope:
     dialect_name: str
     query: QueryIn
     join_sessions: bool
+    goals: GoalSet
 
     @property
     def guarded(self) -> list[str]:
@@ -309,6 +325,20 @@ class QueryScope:
         if self.join_sessions:
             return events.outerjoin(sessions, sessions.c.session_id == events.c.session_id)
         return events
+
+    @property
+    def goal_rows(self) -> FromClause | None:
+        """In a breakdown by registered goals: one row per goal, joined to the events that
+        reach it (`grouped_source`)."""
+        if "goal" in self.query.dimensions and not self.goals.implicit:
+            return self.goals.rows()
+        return None
+
+    def grouped_source(self, goal_rows: FromClause | None) -> FromClause:
+        """The source rows of a breakdown: each event once, or once per goal it reaches."""
+        if goal_rows is None:
+            return self.source()
+        return self.source().join(goal_rows, self.goals.join_condition(goal_rows))
 
     def bounds(self) -> list[ColumnElement[bool]]:
         """The site's events in the date range."""
@@ -326,6 +356,7 @@ class QueryScope:
             self.query.filters,
             dialect_name=self.dialect_name,
             timezone=self.timezone,
+            goals=self.goals,
             within=self.bounds(),
         )
 
@@ -336,9 +367,44 @@ class QueryScope:
         return where
 
 
-def make_scope(*, query: QueryIn, timezone: str, dialect_name: str) -> QueryScope:
+def make_scope(*, query: QueryIn, timezone: str, dialect_name: str, goals: GoalSet) -> QueryScope:
     join = needs_session(query.dimensions, query.filters)
-    return QueryScope(query.site_id, timezone, dialect_name, query, join)
+    return QueryScope(query.site_id, timezone, dialect_name, query, join, goals)
+
+
+def without_goals(node: FilterNode | None) -> FilterNode | None:
+    """The filter tree with its goal conditions taken out (None: nothing left), the base a
+    conversion rate divides by (Plausible's: the visits the goal filters would leave out
+    are still candidates for converting). A branch that only tested goals goes whole; a
+    behavioural filter (has_done, has_not_done) is about sessions and stays as it is."""
+    if node is None:
+        return None
+    if isinstance(node, Condition):
+        return None if node.dimension == "goal" else node
+    if isinstance(node, HasDone | HasNotDone):
+        return node
+    if isinstance(node, NoneOf):
+        inner = without_goals(node.not_)
+        return None if inner is None else NoneOf.model_validate({"not": inner})
+    children = [without_goals(c) for c in (node.and_ if isinstance(node, AllOf) else node.or_)]
+    kept = [c for c in children if c is not None]
+    if isinstance(node, AnyOf):
+        # OR with a dropped (always true) branch is true: the whole branch goes.
+        return AnyOf.model_validate({"or": kept}) if len(kept) == len(children) else None
+    return AllOf.model_validate({"and": kept}) if kept else None
+
+
+def goal_names_asked(node: FilterNode | None) -> list[str] | None:
+    """The goals a filter tree narrows to with top-level `goal is` conditions (None when it
+    does not): the revenue goals a total is summed over."""
+    conditions = (
+        [node] if isinstance(node, Condition) else node.and_ if isinstance(node, AllOf) else []
+    )
+    names: list[str] | None = None
+    for c in conditions:
+        if isinstance(c, Condition) and c.dimension == "goal" and c.op is FilterOp.is_:
+            names = [v for v in c.values if names is None or v in names]
+    return names
 
 
 def k_check_sample(k: int) -> int:
@@ -419,10 +485,13 @@ async def check_k_anonymity(
 def _per_session(
     scope: QueryScope, definition: Definition, metrics: set[Metric], *, folds: bool
 ) -> Select[Any]:
+    goal_rows = scope.goal_rows
     dims = [
-        dimension_expression(d, dialect_name=scope.dialect_name, timezone=scope.timezone).label(
-            f"d{i}"
-        )
+        goal_dimension(scope, goal_rows).label(f"d{i}")
+        if d == "goal"
+        else dimension_expression(
+            d, dialect_name=scope.dialect_name, timezone=scope.timezone
+        ).label(f"d{i}")
         for i, d in enumerate(scope.query.dimensions)
     ]
     columns: list[Label[Any]] = [
@@ -434,17 +503,23 @@ def _per_session(
             func.sum(case((events.c.name == "engagement", events.c.engaged_ms), else_=0)), 0
         ).label("engaged_ms"),
         func.max(events.c.scroll_depth).label("scroll"),
-        func.sum(case((is_goal, 1), else_=0)).label("goal_events"),
         func.sum(case((is_action, 1), else_=0)).label("actions"),
     ]
+    if metrics & CONVERTING:  # the goal test (patterns, props) only where it is counted
+        columns.append(func.sum(case((scope.goals.reached_any(), 1), else_=0)).label("goal_events"))
+    if metrics & REVENUE_METRICS:
+        amount = scope.goals.revenue_amount()
+        paid = scope.goals.revenue_reached(goal_rows)
+        columns.append(func.sum(case((paid, amount))).label("revenue"))
+        columns.append(func.count(case((paid, amount))).label("revenue_events"))
     where = scope.conditions()
-    if "goal" in scope.query.dimensions:
-        where.append(is_goal)
+    if "goal" in scope.query.dimensions and goal_rows is None:
+        where.append(scope.goals.reached_any())
     if "event" in scope.query.dimensions:
         where.append(is_action)
     grouped = (
         select(*columns)
-        .select_from(scope.source())
+        .select_from(scope.grouped_source(goal_rows))
         .where(*where)
         .group_by(*dims, events.c.session_id, events.c.visitor_hash)
     )
@@ -535,6 +610,15 @@ PLAUSIBLE_METRICS = {
 }
 
 
+def goal_dimension(scope: QueryScope, goal_rows: FromClause | None) -> ColumnElement[str]:
+    """The goal an event row reached: the joined goal's name, or (no goals registered) the
+    custom event's own name."""
+    if goal_rows is not None:
+        column: ColumnElement[str] = goal_rows.c.goal
+        return column
+    return func.coalesce(scope.goals.implicit_name(), literal(MISSING))
+
+
 def _metric_column(metric: Metric, rows: Any, goal_sessions_total: int | None) -> Any:
     sessions_count = func.count(rows.c.session_id)
     if metric in PLAUSIBLE_METRICS:
@@ -553,11 +637,15 @@ def _metric_column(metric: Metric, rows: Any, goal_sessions_total: int | None) -
         return func.coalesce(func.sum(rows.c.engaged_ms), 0)
     if metric is Metric.conversions:
         return func.count(case((rows.c.goal_events > 0, rows.c.session_id)))
-    if metric is Metric.conversion_rate:
+    if metric in CONVERSION_RATES:
         converted = func.count(case((rows.c.goal_events > 0, rows.c.session_id)))
-        if goal_sessions_total is not None:
+        if goal_sessions_total is not None:  # the query's base, or (a group's) by `rates`
             return converted * 1.0 / func.nullif(literal(goal_sessions_total), 0)
         return converted * 1.0 / func.nullif(sessions_count, 0)
+    if metric is Metric.total_revenue:
+        return func.sum(rows.c.revenue)
+    if metric is Metric.average_revenue:
+        return func.sum(rows.c.revenue) / func.nullif(func.sum(rows.c.revenue_events), 0)
     if metric is Metric.returning_visitors:
         return func.count(case((rows.c.is_returning == 1, rows.c.analytics_id)).distinct())
     value, percent = PERCENTILES[metric]
@@ -634,9 +722,7 @@ async def run_raw(
     rows: Any = sized
     if metrics & PERCENTILES.keys():
         rows = _ranked(sized, [sized.c[n] for n in dim_names]).subquery("ranked")
-    goal_total = None
-    if Metric.conversion_rate in metrics and "goal" in query.dimensions:
-        goal_total = await _sessions_in_scope(engine=engine, scope=scope, timeout_s=timeout_s)
+    rates = await conversion_bases(engine=engine, scope=scope, timeout_s=timeout_s)
     # Per row: visitors counting toward k, and how many groups were folded into it.
     counted_visitors: Any = literal(0)
     groups_in_row: Any = literal(1)
@@ -648,7 +734,7 @@ async def run_raw(
         groups_in_row = func.count(group_key.distinct())
     statement = select(
         *(rows.c[n] for n in dim_names),
-        *(_metric_column(m, rows, goal_total).label(m.value) for m in query.metrics),
+        *(rates.column(m, rows).label(m.value) for m in query.metrics),
         func.count(rows.c.visitor_hash.distinct()).label("row_visitors"),
         counted_visitors.label("counted_visitors"),
         func.max(rows.c.was_small).label("folded"),
@@ -672,10 +758,13 @@ async def run_raw(
         [
             (
                 [str(row._mapping[n]) for n in dim_names],
-                [
-                    _number(m, with_percentage(m, row._mapping[m.value], visitors_total))
-                    for m in query.metrics
-                ],
+                rates.finish(
+                    [str(row._mapping[n]) for n in dim_names],
+                    [
+                        _number(m, with_percentage(m, row._mapping[m.value], visitors_total))
+                        for m in query.metrics
+                    ],
+                ),
                 int(row.row_visitors),
                 int(row.counted_visitors),
                 bool(row.folded),
@@ -688,10 +777,110 @@ async def run_raw(
     )
 
 
-async def _sessions_in_scope(*, engine: AsyncEngine, scope: QueryScope, timeout_s: float) -> int:
-    return await _distinct_in_scope(
-        events.c.session_id, engine=engine, scope=scope, timeout_s=timeout_s
+def base_scope(scope: QueryScope) -> QueryScope:
+    """The scope a conversion rate divides by: the query's, goal conditions taken out."""
+    stripped = without_goals(scope.query.filters)
+    return replace(scope, query=scope.query.model_copy(update={"filters": stripped}))
+
+
+def goal_filtered(query: QueryIn) -> bool:
+    return query.filters is not None and "goal" in filter_dimensions(query.filters)
+
+
+@dataclass(frozen=True, slots=True)
+class ConversionBases:
+    """What conversion rates divide by, and the revenue currencies in play (Plausible v2's
+    semantics, over sessions as Overt counts conversions):
+
+    - `conversion_rate`: converted sessions / the sessions of the whole query with its goal
+      filters taken out (no dimensions): under a goal filter, the share of all sessions that
+      reached the goal, as the `goal` dimension's row for that goal says;
+    - `group_conversion_rate`: the same, divided by the sessions of the row's own group (its
+      dimensions but `goal`), goal filters taken out. A folded (other) row has no group to
+      divide by under goal filters or a goal breakdown: null there.
+    """
+
+    query: QueryIn
+    total: int | None  # conversion_rate's base when it is not the row's own sessions
+    groups: dict[tuple[str, ...], int] | None  # group_conversion_rate's, likewise
+    currencies: dict[str, str | None]  # goal name (or "" without a goal dimension): currency
+
+    def column(self, metric: Metric, rows: Any) -> Any:
+        if metric is Metric.group_conversion_rate and self.groups is not None:
+            return _metric_column(Metric.conversions, rows, None)
+        if metric is Metric.group_conversion_rate:
+            return _metric_column(metric, rows, None)
+        return _metric_column(metric, rows, self.total)
+
+    def finish(
+        self, dimensions: list[str], values: list[int | float | None]
+    ) -> list[int | float | None]:
+        """Group rates divided in Python (their bases are per group); revenue only where a
+        revenue goal is in play, in its currency."""
+        dims = self.query.dimensions
+        goal_index = dims.index("goal") if "goal" in dims else None
+        currency = self.currencies.get(dimensions[goal_index] if goal_index is not None else "")
+        out = list(values)
+        for index, metric in enumerate(self.query.metrics):
+            if metric is Metric.group_conversion_rate and self.groups is not None:
+                key = tuple(v for i, v in enumerate(dimensions) if i != goal_index)
+                base = None if OTHER in dimensions else self.groups.get(key)
+                converted = values[index]
+                out[index] = round(converted / base, 4) if base and converted is not None else None
+            elif metric in REVENUE_METRICS:
+                if currency is None:
+                    out[index] = None
+                elif metric is Metric.total_revenue and values[index] is None:
+                    out[index] = 0.0
+        return out
+
+
+async def conversion_bases(
+    *, engine: AsyncEngine, scope: QueryScope, timeout_s: float
+) -> ConversionBases:
+    query = scope.query
+    metrics = set(query.metrics)
+    by_goal = "goal" in query.dimensions
+    filtered = goal_filtered(query)
+    total = groups = None
+    if Metric.conversion_rate in metrics and (query.dimensions or filtered):
+        base = base_scope(scope)
+        found = await _sessions_by_group(engine=engine, scope=base, by=[], timeout_s=timeout_s)
+        total = found.get((), 0)
+    if Metric.group_conversion_rate in metrics and (filtered or by_goal):
+        by = [d for d in query.dimensions if d != "goal"]
+        groups = await _sessions_by_group(
+            engine=engine, scope=base_scope(scope), by=by, timeout_s=timeout_s
+        )
+    currencies: dict[str, str | None] = {}
+    if metrics & REVENUE_METRICS:
+        if by_goal:
+            currencies = {g.name: g.currency for g in scope.goals.goals}
+        else:
+            found_currencies = scope.goals.revenue_currencies(goal_names_asked(query.filters))
+            if len(found_currencies) > 1:
+                raise MixedCurrencies(sorted(found_currencies))
+            currencies = {"": min(found_currencies)} if found_currencies else {}
+    return ConversionBases(query, total, groups, currencies)
+
+
+async def _sessions_by_group(
+    *, engine: AsyncEngine, scope: QueryScope, by: list[str], timeout_s: float
+) -> dict[tuple[str, ...], int]:
+    """Sessions in scope per group of the dimensions `by` (none: one total)."""
+    groups = [
+        dimension_expression(d, dialect_name=scope.dialect_name, timezone=scope.timezone)
+        for d in by
+    ]
+    statement = (
+        select(*groups, func.count(events.c.session_id.distinct()))
+        .select_from(scope.source())
+        .where(*scope.conditions())
+        .group_by(*groups)
     )
+    async with reading(engine, timeout_s, filtered=scope.query.filters is not None) as conn:
+        result = (await conn.execute(statement)).all()
+    return {tuple(str(v) for v in row[:-1]): int(row[-1]) for row in result}
 
 
 async def _visitors_in_scope(*, engine: AsyncEngine, scope: QueryScope, timeout_s: float) -> int:
@@ -723,6 +912,9 @@ def with_percentage(metric: Metric, value: Any, visitors_total: int | None) -> A
 ROUNDED = {
     Metric.engagement_rate: 4,
     Metric.conversion_rate: 4,
+    Metric.group_conversion_rate: 4,
+    Metric.total_revenue: 2,
+    Metric.average_revenue: 2,
     Metric.views_per_visit: 2,
     Metric.percentage: 1,
 }
@@ -923,7 +1115,10 @@ async def _answer_days(
     *, engine: AsyncEngine, query: QueryIn, timezone: str, definition: Definition, timeout_s: float
 ) -> tuple[Answer, bool, QueryScope]:
     """The answer for a query over explicit days: (answer, from the rollups, its scope)."""
-    scope = make_scope(query=query, timezone=timezone, dialect_name=engine.dialect.name)
+    goals = await goal_set(engine=engine, site_id=query.site_id)
+    scope = make_scope(
+        query=query, timezone=timezone, dialect_name=engine.dialect.name, goals=goals
+    )
     if rollup_eligible(query, timezone):
         answer = await run_rollup(
             engine=engine, query=query, timezone=timezone, timeout_s=timeout_s
@@ -931,8 +1126,18 @@ async def _answer_days(
         return answer, True, scope
     # The refusal check and the answer run side by side (two connections); the answer is
     # dropped if the check refuses, so it never leaves this function.
+    scopes = [scope]
+    if set(query.metrics) & CONVERSION_RATES and goal_filtered(query):
+        scopes.append(base_scope(scope))  # a rate's base is an answer of its own
+
+    async def check_all() -> None:
+        for checked_scope in scopes:
+            await check_k_anonymity(
+                engine=engine, scope=checked_scope, k=definition.k, timeout_s=timeout_s
+            )
+
     checked, answered = await asyncio.gather(
-        check_k_anonymity(engine=engine, scope=scope, k=definition.k, timeout_s=timeout_s),
+        check_all(),
         run_raw(engine=engine, scope=scope, definition=definition, timeout_s=timeout_s),
         return_exceptions=True,
     )
@@ -945,11 +1150,15 @@ async def _answer_days(
 
 async def answer_query(*, engine: AsyncEngine, query: QueryIn, timeout_s: float) -> QueryOut:
     """Run a query for its site: days resolved, k-anonymity checks, then the rows with their
-    meta; with `comparisons`, the same query over the other days, beside each row."""
+    meta; with `comparisons`, the same query over the other days, beside each row. Saved
+    segments named in the filters are put in place first; the query is echoed as asked."""
     if query.include.imports:
         return await with_imports(
             engine=engine, query=query, timeout_s=timeout_s, native=answer_query
         )
+    asked = query
+    filters = await with_segments(engine=engine, site_id=query.site_id, filters=query.filters)
+    query = query.model_copy(update={"filters": filters})
     timezone = await site_timezone(engine=engine, site_id=query.site_id)
     definition = await answering_definition(
         engine=engine, site_id=query.site_id, version=query.definition_version
@@ -1008,5 +1217,5 @@ async def answer_query(*, engine: AsyncEngine, query: QueryIn, timeout_s: float)
             date_range=days,
             comparison_date_range=other_days,
         ),
-        query=query,
+        query=asked,
     )

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.api.days import day_bounds, site_timezone
 from services.api.engagement.service import answering_definition
+from services.api.goals.service import GoalSet, goal_set
 from services.api.stats.query import answer_query, check_k_anonymity, make_scope, reading
 from services.api.stats.schemas import (
     AfterTheClickIn,
@@ -34,6 +35,7 @@ from services.api.stats.schemas import (
     RetentionIn,
     RetentionOut,
 )
+from services.api.stats.segments import with_segments
 from shared.dialect import local_time_bucket
 from shared.models import events, sessions
 
@@ -46,8 +48,13 @@ AFTER_THE_CLICK_METRICS = [
     Metric.engaged_time_p50,
     Metric.engaged_time_total,
     Metric.conversions,
-    Metric.conversion_rate,
+    Metric.group_conversion_rate,
     Metric.returning_visitors,
+]
+# The report's `conversion_rate` is each source's own: the query's group_conversion_rate.
+AFTER_THE_CLICK_NAMES = [
+    "conversion_rate" if m is Metric.group_conversion_rate else m.value
+    for m in AFTER_THE_CLICK_METRICS
 ]
 
 
@@ -91,7 +98,7 @@ async def after_the_click(
             outcomes.setdefault(value, {}).update(found)
     rows = []
     for row in answer.results:
-        values = dict(zip((m.value for m in AFTER_THE_CLICK_METRICS), row.metrics, strict=True))
+        values = dict(zip(AFTER_THE_CLICK_NAMES, row.metrics, strict=True))
         rows.append(
             AfterTheClickRow.model_validate(
                 {**values, "value": row.dimensions[0], "outcomes": outcomes.get(row.dimensions[0])}
@@ -115,12 +122,15 @@ def glob_to_like(pattern: str) -> str:
     return escaped.replace("*", "%").replace("?", "_")
 
 
-def _step_matches(step: FunnelStep) -> ColumnElement[bool]:
+def _step_matches(step: FunnelStep, goals: GoalSet) -> ColumnElement[bool]:
+    """A page step: a pageview of a matching path; a goal step: an event that reaches the
+    goal of that name, as the `goal` dimension and filter read it (GoalSet)."""
     if step.page is not None:
         return and_(
             events.c.name == "pageview", events.c.path.like(glob_to_like(step.page), escape="\\")
         )
-    return events.c.name == step.goal
+    assert step.goal is not None
+    return goals.reached_named("is", [step.goal])
 
 
 async def funnel(*, engine: AsyncEngine, report: FunnelIn, timeout_s: float) -> FunnelOut:
@@ -139,10 +149,13 @@ async def funnel(*, engine: AsyncEngine, report: FunnelIn, timeout_s: float) -> 
             site_id=report.site_id,
             metrics=[Metric.visitors],
             date_range=report.date_range,
-            filters=report.filters,
+            filters=await with_segments(
+                engine=engine, site_id=report.site_id, filters=report.filters
+            ),
         ),
         timezone=timezone,
         dialect_name=engine.dialect.name,
+        goals=await goal_set(engine=engine, site_id=report.site_id),
     )
     # Refused before any step is counted: a refused funnel computes nothing.
     await check_k_anonymity(engine=engine, scope=scope, k=definition.k, timeout_s=timeout_s)
@@ -158,7 +171,7 @@ async def funnel(*, engine: AsyncEngine, report: FunnelIn, timeout_s: float) -> 
                     func.min(events.c.occurred_at).label("reached_at"),
                 )
                 .select_from(scope.source())
-                .where(*in_scope, _step_matches(step))
+                .where(*in_scope, _step_matches(step, scope.goals))
             )
             if reached is not None:
                 statement = statement.join(

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from services.api.keys.dependencies import KEY_ERRORS, StatsKey, check_own_site
+from fastapi import APIRouter, Path, Query, Response
+
+from services.api.keys.dependencies import (
+    KEY_ERRORS,
+    SiteDefinitionsWriteKey,
+    SiteStatsKey,
+    StatsKey,
+    check_own_site,
+)
 from services.api.stats.query import answer_query
+from services.api.stats.realtime import MAX_ROWS, RealtimeOut, realtime
 from services.api.stats.reports import after_the_click, funnel, retention
 from services.api.stats.schemas import (
     AfterTheClickIn,
@@ -16,6 +25,16 @@ from services.api.stats.schemas import (
     QueryOut,
     RetentionIn,
     RetentionOut,
+    SegmentIn,
+    SegmentList,
+    SegmentOut,
+)
+from services.api.stats.segments import (
+    create_segment,
+    delete_segment,
+    get_segment,
+    list_segments,
+    replace_segment,
 )
 from shared.errors import problem_responses
 from shared.runtime import ResourcesDep
@@ -87,4 +106,94 @@ async def retention_report(
     check_own_site(key, body.site_id)
     return await retention(
         engine=resources.engine, report=body, timeout_s=resources.settings.query_timeout_s
+    )
+
+
+# --- segments: reading needs stats:read; writing, like goals and definitions, needs
+# definitions:write (a saved segment is what dashboards and reports are read through) ---
+
+SEGMENTS = "/sites/{site_id}/segments"
+SegmentId = Annotated[str, Path(min_length=1, max_length=32)]
+
+
+@router.get(
+    SEGMENTS,
+    tags=["segments"],
+    summary="The site's saved segments",
+    responses=problem_responses(*KEY_ERRORS, 422),
+)
+async def segments(key: SiteStatsKey, resources: ResourcesDep) -> SegmentList:
+    return SegmentList(segments=await list_segments(engine=resources.engine, site_id=key.site_id))
+
+
+@router.post(
+    SEGMENTS,
+    tags=["segments"],
+    summary="Save a named filter tree; queries use it as {dimension: segment, values: [id]}",
+    status_code=201,
+    responses=problem_responses(*KEY_ERRORS, 409, 422),
+)
+async def add_segment(
+    body: SegmentIn, key: SiteDefinitionsWriteKey, resources: ResourcesDep
+) -> SegmentOut:
+    return await create_segment(engine=resources.engine, site_id=key.site_id, body=body)
+
+
+@router.get(
+    SEGMENTS + "/{segment_id}",
+    tags=["segments"],
+    summary="One saved segment",
+    responses=problem_responses(*KEY_ERRORS, 404, 422),
+)
+async def segment(key: SiteStatsKey, segment_id: SegmentId, resources: ResourcesDep) -> SegmentOut:
+    return await get_segment(engine=resources.engine, site_id=key.site_id, segment_id=segment_id)
+
+
+@router.put(
+    SEGMENTS + "/{segment_id}",
+    tags=["segments"],
+    summary="Rename a segment or change its filters (queries naming it follow)",
+    responses=problem_responses(*KEY_ERRORS, 404, 409, 422),
+)
+async def change_segment(
+    body: SegmentIn, key: SiteDefinitionsWriteKey, segment_id: SegmentId, resources: ResourcesDep
+) -> SegmentOut:
+    return await replace_segment(
+        engine=resources.engine, site_id=key.site_id, segment_id=segment_id, body=body
+    )
+
+
+@router.delete(
+    SEGMENTS + "/{segment_id}",
+    tags=["segments"],
+    summary="Delete a segment (queries naming it are refused from then on)",
+    status_code=204,
+    responses=problem_responses(*KEY_ERRORS, 404, 422),
+)
+async def remove_segment(
+    key: SiteDefinitionsWriteKey, segment_id: SegmentId, resources: ResourcesDep
+) -> Response:
+    await delete_segment(engine=resources.engine, site_id=key.site_id, segment_id=segment_id)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/sites/{site_id}/realtime",
+    tags=["realtime"],
+    summary="Visitors in the last 5 minutes; the last 30 minutes' pages and sources",
+    description="Read from the raw events. Sources are a quasi-identifier: those with fewer "
+    "than k engaged visitors fold into (other) as in POST /v1/query (`notes` says so); "
+    "pages are answered whole.",
+    responses=problem_responses(*KEY_ERRORS, 422, 503),
+)
+async def realtime_view(
+    key: SiteStatsKey,
+    resources: ResourcesDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_ROWS, description="rows per list")] = 10,
+) -> RealtimeOut:
+    return await realtime(
+        engine=resources.engine,
+        site_id=key.site_id,
+        limit=limit,
+        timeout_s=resources.settings.query_timeout_s,
     )

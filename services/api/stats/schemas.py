@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -41,6 +41,9 @@ class Metric(StrEnum):
     events = "events"
     percentage = "percentage"
     time_on_page = "time_on_page"
+    group_conversion_rate = "group_conversion_rate"
+    total_revenue = "total_revenue"
+    average_revenue = "average_revenue"
 
 
 TIME_UNITS = ("hour", "day", "week", "month")
@@ -83,12 +86,14 @@ Dimension = Annotated[
 FilterDimension = Annotated[
     str,
     Field(
-        pattern=r"^(prop:[A-Za-z0-9_.-]{1,64}|" + "|".join(PLAIN_DIMENSIONS) + ")$",
-        description="any dimension but time (the date range bounds time)",
+        pattern=r"^(prop:[A-Za-z0-9_.-]{1,64}|segment|" + "|".join(PLAIN_DIMENSIONS) + ")$",
+        description="any dimension but time (the date range bounds time), or `segment`: a "
+        "saved segment's filter tree, by its id (is / is_not)",
     ),
 ]
 MAX_REGEX = 256
 MISSING = "(none)"
+SEGMENT = "segment"
 OTHER = "(other)"
 
 
@@ -120,6 +125,8 @@ class Condition(BaseModel):
 
     @model_validator(mode="after")
     def _valid_patterns(self) -> Condition:
+        if self.dimension == SEGMENT and self.op not in (FilterOp.is_, FilterOp.is_not):
+            raise ValueError("segment: only is / is_not (values are segment ids)")
         if self.op in PATTERN_OPS:
             for pattern in self.values:
                 if len(pattern) > MAX_REGEX:
@@ -460,7 +467,7 @@ class FunnelStep(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     page: Annotated[str | None, Field(min_length=1, max_length=256, pattern=r"^/")] = None
-    goal: Annotated[str | None, Field(min_length=1, max_length=120)] = None
+    goal: Annotated[str | None, Field(min_length=1, max_length=300)] = None
 
     @model_validator(mode="after")
     def _one(self) -> FunnelStep:
@@ -510,3 +517,42 @@ class RetentionOut(BaseModel):
     cohorts: list[Cohort]
     k: int
     note: str = "tier 1 only: visitors with an analytics id (analytics consent)"
+
+
+# --- segments --------------------------------------------------------------------------------
+
+
+def filter_conditions(node: FilterNode) -> list[Condition]:
+    """Every condition of a filter tree."""
+    if isinstance(node, Condition):
+        return [node]
+    return [c for child in filter_children(node) for c in filter_conditions(child)]
+
+
+class SegmentIn(BaseModel):
+    """A named filter tree: the filter tree of POST /v1/query, without segment conditions
+    (a segment does not nest another)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=120)]
+    filters: FilterNode
+
+    @model_validator(mode="after")
+    def _flat(self) -> SegmentIn:
+        check_filters(self.filters)
+        if any(c.dimension == SEGMENT for c in filter_conditions(self.filters)):
+            raise ValueError("filters: a segment cannot use another segment")
+        return self
+
+
+class SegmentOut(BaseModel):
+    id: str
+    name: str
+    filters: FilterNode
+    created_at: datetime
+    updated_at: datetime
+
+
+class SegmentList(BaseModel):
+    segments: list[SegmentOut]

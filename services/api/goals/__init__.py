@@ -1,0 +1,1 @@
+"""Goals: what counts as a conversion on a site (pages reached, events sent, revenue)."""
