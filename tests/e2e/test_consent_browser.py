@@ -18,7 +18,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page
 
-from services.consent.router import WIDGET_CSS, WIDGET_JS
+from services.consent.assets import WIDGET_CSS, WIDGET_JS
 from shared.consent_tokens import issue_token
 from shared.settings import Settings
 from tests.helpers.browser import Server
@@ -96,7 +96,7 @@ async def focused_text(page: Page) -> str:
 
 
 def test_widget_is_small() -> None:
-    assert len(gzip.compress(WIDGET_JS, 9)) + len(gzip.compress(WIDGET_CSS, 9)) <= 5000
+    assert len(gzip.compress(WIDGET_JS.body, 9)) + len(gzip.compress(WIDGET_CSS.body, 9)) <= 5000
 
 
 async def test_dialog_keyboard_focus_trap_and_escape(

@@ -44,6 +44,17 @@ class Method(StrEnum):
     api = "api"
     gpc = "gpc"
     system = "system"  # expiry and erasure bookkeeping
+    cmp = "cmp"  # another consent manager's dialog, through its bridge (the row's `source`)
+
+
+class Source(StrEnum):
+    """The consent managers whose decisions reach the ledger through a bridge script
+    (static/cmp/NAME.js): the row records which one showed the text."""
+
+    cookiebot = "cookiebot"
+    onetrust = "onetrust"
+    klaro = "klaro"
+    cookieconsent = "cookieconsent"
 
 
 @dataclass(frozen=True, slots=True)
