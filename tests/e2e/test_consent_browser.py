@@ -22,6 +22,7 @@ from services.consent.assets import WIDGET_CSS, WIDGET_JS
 from shared.consent_tokens import issue_token
 from shared.settings import Settings
 from tests.helpers.browser import Server
+from tests.helpers.pages import stored, wait_stored, watch
 
 pytestmark = [pytest.mark.anyio, pytest.mark.browser]
 
@@ -50,25 +51,6 @@ async def setup(server: Server, page_origin: tuple[str, Path]) -> tuple[str, str
     site = server.cli("site", "add", "127.0.0.1")
     write_page(server, root, site["id"])
     return origin, site["id"]
-
-
-def watch(page: Page) -> list[str]:
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    return errors
-
-
-async def stored(page: Page, site_id: str) -> dict[str, Any] | None:
-    raw = await page.evaluate(f"localStorage.getItem('overt_consent_{site_id}')")
-    return json.loads(raw) if raw else None
-
-
-async def wait_stored(page: Page, site_id: str) -> dict[str, Any]:
-    async with asyncio.timeout(10):
-        while (value := await stored(page, site_id)) is None:
-            await asyncio.sleep(0.05)
-    return value
 
 
 async def server_state(server: Server, site_id: str, credential: str) -> dict[str, dict[str, Any]]:

@@ -10,19 +10,15 @@ the values the server answered.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from playwright.async_api import Browser, Page
-from sqlalchemy import select
 
-from shared.db import create_engine
-from shared.models import events
-from tests.e2e.test_consent_browser import wait_stored, watch
 from tests.helpers.browser import DESKTOP_CHROME, Server
+from tests.helpers.pages import wait_events, wait_stored, watch
 
 pytestmark = [pytest.mark.anyio, pytest.mark.browser]
 
@@ -44,27 +40,6 @@ def two_tags(server: Server, site_id: str) -> str:
         f'<script src="{base}/consent/widget.js" data-site="{site_id}"></script>'
         f'<script defer src="{base}/overt.js" data-site="{site_id}"></script>'
     )
-
-
-async def stored_events(server: Server, site_id: str, name: str) -> list[Any]:
-    engine = create_engine(server.settings)
-    try:
-        async with engine.connect() as conn:
-            rows = await conn.execute(
-                select(events.c.name, events.c.path, events.c.analytics_id, events.c.subject_id)
-                .where(events.c.site_id == site_id, events.c.name == name)
-                .order_by(events.c.occurred_at)
-            )
-            return list(rows)
-    finally:
-        await engine.dispose()
-
-
-async def wait_events(server: Server, site_id: str, name: str, count: int = 1) -> list[Any]:
-    async with asyncio.timeout(20):
-        while len(rows := await stored_events(server, site_id, name)) < count:
-            await asyncio.sleep(0.1)
-    return rows
 
 
 async def choose(page: Page, button: str) -> None:

@@ -1,6 +1,6 @@
 /* Overt consent widget: an accessible dialog, per-purpose choices, no consent by scroll,
    timeout or dismissal. CSP-safe: no eval, no inline script or style; DOM built with
-   createElement. <script defer src="https://HOST/consent/widget.js" data-site="ID"></script>
+   createElement. <script src="https://HOST/consent/widget.js" data-site="ID"></script>
    Reopen it with window.overtConsent.open() or any element with data-overt-preferences.
    With the snippet on the same page it needs no site code: every decision (and, on each
    page, the stored one) is handed to the snippet as overt('consent', {analytics, token}),

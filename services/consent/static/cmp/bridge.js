@@ -45,17 +45,24 @@ function bridge(source, mapping, selector, listen) {
     if (parts[1]) purposes[parts[0]] = parts[1];
   });
   // Keep the dialog's text while it is on the page: some managers remove it on a decision.
+  readText(selector);
   new MutationObserver(function () { readText(selector); })
     .observe(document.documentElement, { childList: true, subtree: true, characterData: true });
   var state = stored();
   if (state.credential) tellSnippet(state);
 
+  // One decision at a time: a manager may tell the same choice twice at once (on load and
+  // on the click), and the second must see the subject the first one made.
+  var pending = Promise.resolve();
   listen(function (accepted) {
     readText(selector);
     if (!shown) return; // nothing shown, nothing to prove: the manager's stored choice
     var choices = {};
     for (var purpose in purposes) choices[purpose] = accepted.indexOf(purposes[purpose]) >= 0;
-    crypto.subtle.digest("SHA-256", new TextEncoder().encode(shown)).then(function (digest) {
+    var text = shown;
+    pending = pending.then(function () {
+      return crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+    }).then(function (digest) {
       var hash = hex(digest);
       var state = stored();
       var decided = JSON.stringify([source, choices, hash]);
@@ -87,6 +94,8 @@ function bridge(source, mapping, selector, listen) {
         tellSnippet(next);
         window.dispatchEvent(new CustomEvent("overt:consent", { detail: next }));
       });
+    }).catch(function (error) {
+      if (window.console) console.warn(error); // the next decision is tried again
     });
   });
 }
