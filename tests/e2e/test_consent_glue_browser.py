@@ -10,6 +10,8 @@ the values the server answered.
 
 from __future__ import annotations
 
+import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +19,10 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page
 
+from shared.consent_tokens import issue_token
+from shared.settings import Settings
 from tests.helpers.browser import DESKTOP_CHROME, Server
-from tests.helpers.pages import wait_events, wait_stored, watch
+from tests.helpers.pages import stored, wait_events, wait_stored, watch
 
 pytestmark = [pytest.mark.anyio, pytest.mark.browser]
 
@@ -160,5 +164,65 @@ async def test_consent_mode_defaults_before_any_tag_and_updates_after_each_decis
         ["consent", "default", DENIED_ALL],
         ["consent", "update", DENIED_ALL],
     ]
+    assert errors == []
+    await context.close()
+
+
+async def test_a_renewed_token_reaches_the_snippet(
+    server: Server, browser: Browser, page_origin: tuple[str, Path], settings: Settings
+) -> None:
+    origin, root = page_origin
+    origin = origin.replace("127.0.0.1", "localhost")
+    site_id = server.cli("site", "add", "localhost")["id"]
+    (root / "favicon.ico").write_bytes(b"")
+    (root / "index.html").write_text(
+        f"<!doctype html><html><head>{two_tags(server, site_id)}<title>Shop</title>"
+        "</head><body><h1>Shop</h1></body></html>"
+    )
+    async with httpx.AsyncClient(base_url=server.base_url) as client:
+        decided = (
+            await client.post(
+                f"/consent/sites/{site_id}/decisions",
+                json={"choices": {"analytics": True, "identification": True}},
+            )
+        ).json()
+    # A token that ends within the hour: the widget renews it when the page loads.
+    ending, _ = issue_token(
+        secret=settings.secret(),
+        site_id=site_id,
+        subject_id=decided["subject_id"],
+        lifetime_ms=600_000,
+    )
+    remembered = {
+        "credential": decided["credential"],
+        "subject": decided["subject_id"],
+        "hashes": {p["purpose"]: p["notice_sha256"] for p in decided["purposes"]},
+        "granted": {"analytics": True, "identification": True},
+        "token": ending,
+    }
+    context = await browser.new_context(user_agent=DESKTOP_CHROME)
+    await context.add_init_script(
+        f"localStorage.setItem('overt_consent_{site_id}', {json.dumps(json.dumps(remembered))})"
+    )
+    page = await context.new_page()
+    sent: list[dict[str, Any]] = []
+    page.on(
+        "request",
+        lambda request: (
+            sent.extend(json.loads(request.post_data or "[]"))
+            if request.url.endswith("/e")
+            else None
+        ),
+    )
+    errors = watch(page)
+    await page.goto(f"{origin}/index.html")
+    async with asyncio.timeout(10):
+        while (value := await stored(page, site_id)) is None or value["token"] == ending:
+            await asyncio.sleep(0.05)
+    await page.evaluate("overt('Later')")
+    [later] = await wait_events(server, site_id, "Later")
+    assert later.subject_id == decided["subject_id"]
+    [event] = [event for event in sent if event["n"] == "Later"]
+    assert event["k"] == value["token"] != ending  # the renewed one, handed over at once
     assert errors == []
     await context.close()

@@ -125,6 +125,7 @@
       };
       write(stored);
       tellSnippet();
+      refresh();
       gtag("consent", "update", state.consent_mode);
       window.dispatchEvent(new CustomEvent("overt:consent", { detail: stored }));
       close();
@@ -214,14 +215,18 @@
       open();
     }
   });
+  var renewal = 0;
   function refresh() {
-    // Identification tokens live a day; renew one that ends within the hour.
+    // Identification tokens live a day; renew one that ends within the hour, now or (on a
+    // page left open) when that hour comes.
+    clearTimeout(renewal);
     if (!stored || !stored.token || !stored.credential) return;
     var claims;
     try {
       claims = JSON.parse(atob(stored.token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
     } catch (e) { return; }
-    if (claims.exp - Date.now() > 3600e3) return;
+    var due = claims.exp - 3600e3 - Date.now();
+    if (due > 0) { renewal = setTimeout(refresh, Math.min(due, 864e5)); return; }
     fetch(api + "/tokens", {
       method: "POST",
       headers: { Authorization: "Bearer " + stored.credential },
@@ -232,6 +237,7 @@
       stored.token = body.token;
       write(stored);
       tellSnippet();
+      refresh();
     });
   }
   gtag("consent", "default", {
