@@ -9,7 +9,8 @@ ledger is the consent service's record of every change, published revocations ar
 A subject's identification consent is active when its latest ledger row about
 `identification` (or about every purpose, "*") is `given`, has not expired, and was given
 for the text of the identification purpose in the site's current notice (a changed text
-asks again, as the consent service's own state does).
+asks again, as the consent service's own state does), or, when another consent manager
+showed the text (the row's `source`), for that manager's text: its re-asking is its own.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ ledger = table(
     Column("notice_hash", String(64)),
     Column("recorded_at", DateTime(timezone=True)),
     Column("expires_at", DateTime(timezone=True)),
+    Column("source", String(32)),
 )
 notices = table("consent_notices", Column("site_id", String(32)), Column("version", Integer))
 notice_texts = table(
@@ -101,7 +103,7 @@ async def identified_subjects(
             ledger.c.site_id == site_id,
             ledger.c.event == GIVEN,
             or_(ledger.c.expires_at.is_(None), ledger.c.expires_at > now),
-            ledger.c.notice_hash == current_hash,
+            or_(ledger.c.notice_hash == current_hash, ledger.c.source.is_not(None)),
         )
     )
     return set((await conn.execute(statement)).scalars())

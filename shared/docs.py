@@ -15,13 +15,13 @@ from shared.errors import ProblemError
 
 STATIC = Path(__file__).parent / "static"
 ASSETS = {
-    "swagger-ui-bundle.js": Asset(
+    "swagger-ui-bundle.js": Asset.file(
         STATIC / "swagger-ui" / "swagger-ui-bundle.js", "text/javascript"
     ),
-    "swagger-ui.css": Asset(STATIC / "swagger-ui" / "swagger-ui.css", "text/css"),
-    "docs.js": Asset(STATIC / "docs.js", "text/javascript"),
+    "swagger-ui.css": Asset.file(STATIC / "swagger-ui" / "swagger-ui.css", "text/css"),
+    "docs.js": Asset.file(STATIC / "docs.js", "text/javascript"),
 }
-ASSET_HEADERS = {"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"}
+ASSET_HEADERS = {"X-Content-Type-Options": "nosniff"}
 # Swagger UI sets element styles from script (React style props, not blocked by style-src)
 # and its stylesheet inlines icons as data: URIs; it fetches the OpenAPI document and, for
 # "try it out", this same origin only.
@@ -41,12 +41,12 @@ PAGE = """<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
-<link rel="stylesheet" href="/docs/assets/swagger-ui.css">
+<link rel="stylesheet" href="{css}">
 </head>
 <body>
 <div id="swagger-ui" data-openapi-url="{openapi_url}"></div>
-<script src="/docs/assets/swagger-ui-bundle.js"></script>
-<script src="/docs/assets/docs.js"></script>
+<script src="{bundle}"></script>
+<script src="{script}"></script>
 </body>
 </html>
 """
@@ -61,7 +61,11 @@ def docs_router(*, title: str, openapi_url: str = "/openapi.json") -> APIRouter:
     """GET /docs (the page) and GET /docs/assets/NAME (its scripts and stylesheet)."""
     router = APIRouter(include_in_schema=False)
     page = PAGE.format(
-        title=html.escape(f"{title}: API documentation"), openapi_url=html.escape(openapi_url)
+        title=html.escape(f"{title}: API documentation"),
+        openapi_url=html.escape(openapi_url),
+        css=ASSETS["swagger-ui.css"].url("/docs/assets/swagger-ui.css"),
+        bundle=ASSETS["swagger-ui-bundle.js"].url("/docs/assets/swagger-ui-bundle.js"),
+        script=ASSETS["docs.js"].url("/docs/assets/docs.js"),
     )
 
     @router.get("/docs", response_class=HTMLResponse)

@@ -21,6 +21,7 @@ from services.collector.dependencies import IngestKey, get_intake, intake_for
 from services.collector.exceptions import BodyTooLarge
 from services.collector.schemas import body_schema
 from services.collector.service import Backend, ClientFacts, Intake, client_facts
+from shared.assets import Asset, asset_response
 from shared.clients import choose_client_ip
 from shared.errors import (
     ProblemError,
@@ -32,7 +33,7 @@ from shared.logging import log_answer, logs_every_answer, new_request_id, reques
 from shared.metrics import INTAKE_REJECTED, INTAKE_SECONDS
 from shared.settings import Settings
 
-SNIPPET = (Path(__file__).parent / "static" / "overt.js").read_bytes()
+SNIPPET = Asset.file(Path(__file__).parent / "static" / "overt.js", "text/javascript")
 CORS = {"Access-Control-Allow-Origin": "*"}
 PREFLIGHT = {
     **CORS,
@@ -45,13 +46,13 @@ router = APIRouter(tags=["collector"])
 
 
 @router.get("/overt.js", summary="The tracking snippet", response_class=Response)
-async def snippet() -> Response:
-    return Response(
+async def snippet(request: Request) -> Response:
+    return asset_response(
+        request,
         SNIPPET,
-        media_type="text/javascript",
         headers={
-            "Cache-Control": "public, max-age=3600",
             "Cross-Origin-Resource-Policy": "cross-origin",
+            "X-Content-Type-Options": "nosniff",
             **CORS,
         },
     )

@@ -42,3 +42,13 @@ class SiteNotFound(ConsentProblem):
 class BadBody(ConsentProblem):
     def __init__(self, detail: str) -> None:
         super().__init__(400, "Bad request body", slug="bad-body", detail=detail)
+
+
+class NoSuchBridge(ConsentProblem):
+    def __init__(self) -> None:
+        super().__init__(
+            404,
+            "Unknown consent manager",
+            slug="unknown-cmp",
+            detail="Bridges exist for cookiebot, onetrust, klaro and cookieconsent.",
+        )

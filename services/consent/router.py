@@ -3,13 +3,13 @@ plus the widget's assets, the GPC support statement and the CORS preflights."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.routing import APIRoute
 
+from services.consent.assets import CMP_BRIDGES, WIDGET_CSS, WIDGET_JS
 from services.consent.decisions.router import router as decisions_router
 from services.consent.dependencies import limit_writes
+from services.consent.exceptions import NoSuchBridge
 from services.consent.http import CORS, SITE
 from services.consent.notices.router import router as notices_router
 from services.consent.preferences.router import router as preferences_router
@@ -18,17 +18,14 @@ from services.consent.sites.router import router as sites_router
 from services.consent.state.router import router as state_router
 from services.consent.tokens.router import router as tokens_router
 from services.consent.verification.router import router as verification_router
+from shared.assets import asset_response
 from shared.errors import problem_responses
 
 # Every write about a site is rate limited per client and per site (limits/service.py).
 router = APIRouter(tags=["consent"], dependencies=[Depends(limit_writes)])
 router.include_router(preferences_router)
 
-STATIC = Path(__file__).parent / "static"
-WIDGET_JS = (STATIC / "widget.js").read_bytes()
-WIDGET_CSS = (STATIC / "widget.css").read_bytes()
 ASSET_HEADERS = {
-    "Cache-Control": "public, max-age=3600",
     "Access-Control-Allow-Origin": "*",
     "Cross-Origin-Resource-Policy": "cross-origin",
     "X-Content-Type-Options": "nosniff",
@@ -42,13 +39,26 @@ async def gpc_support() -> dict[str, object]:
 
 
 @router.get("/consent/widget.js", summary="The consent widget", response_class=Response)
-async def widget_js() -> Response:
-    return Response(WIDGET_JS, media_type="text/javascript", headers=ASSET_HEADERS)
+async def widget_js(request: Request) -> Response:
+    return asset_response(request, WIDGET_JS, headers=ASSET_HEADERS)
 
 
 @router.get("/consent/widget.css", summary="The consent widget's styles", response_class=Response)
-async def widget_css() -> Response:
-    return Response(WIDGET_CSS, media_type="text/css", headers=ASSET_HEADERS)
+async def widget_css(request: Request) -> Response:
+    return asset_response(request, WIDGET_CSS, headers=ASSET_HEADERS)
+
+
+@router.get(
+    "/consent/cmp/{source}.js",
+    summary="A bridge from another consent manager (Cookiebot, OneTrust, Klaro, cookieconsent)",
+    response_class=Response,
+    responses=problem_responses(404),
+)
+async def cmp_bridge(request: Request, source: str) -> Response:
+    bridge = CMP_BRIDGES.get(source)
+    if bridge is None:
+        raise NoSuchBridge()
+    return asset_response(request, bridge, headers=ASSET_HEADERS)
 
 
 async def preflight() -> Response:

@@ -18,10 +18,11 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page
 
-from services.consent.router import WIDGET_CSS, WIDGET_JS
+from services.consent.assets import WIDGET_CSS, WIDGET_JS
 from shared.consent_tokens import issue_token
 from shared.settings import Settings
 from tests.helpers.browser import Server
+from tests.helpers.pages import stored, wait_stored, watch
 
 pytestmark = [pytest.mark.anyio, pytest.mark.browser]
 
@@ -52,25 +53,6 @@ async def setup(server: Server, page_origin: tuple[str, Path]) -> tuple[str, str
     return origin, site["id"]
 
 
-def watch(page: Page) -> list[str]:
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    return errors
-
-
-async def stored(page: Page, site_id: str) -> dict[str, Any] | None:
-    raw = await page.evaluate(f"localStorage.getItem('overt_consent_{site_id}')")
-    return json.loads(raw) if raw else None
-
-
-async def wait_stored(page: Page, site_id: str) -> dict[str, Any]:
-    async with asyncio.timeout(10):
-        while (value := await stored(page, site_id)) is None:
-            await asyncio.sleep(0.05)
-    return value
-
-
 async def server_state(server: Server, site_id: str, credential: str) -> dict[str, dict[str, Any]]:
     async with httpx.AsyncClient(base_url=server.base_url) as client:
         response = await client.get(
@@ -96,7 +78,7 @@ async def focused_text(page: Page) -> str:
 
 
 def test_widget_is_small() -> None:
-    assert len(gzip.compress(WIDGET_JS, 9)) + len(gzip.compress(WIDGET_CSS, 9)) <= 5000
+    assert len(gzip.compress(WIDGET_JS.body, 9)) + len(gzip.compress(WIDGET_CSS.body, 9)) <= 5000
 
 
 async def test_dialog_keyboard_focus_trap_and_escape(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 
+import brotli
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -33,14 +34,16 @@ header_text = st.text(
 
 def request(headers: dict[str, str]) -> Request:
     raw = [(name.encode(), value.encode("latin-1")) for name, value in headers.items()]
-    return Request({"type": "http", "method": "GET", "path": "/", "headers": raw})
+    return Request(
+        {"type": "http", "method": "GET", "path": "/", "headers": raw, "query_string": b""}
+    )
 
 
 @pytest.fixture(scope="module")
 def asset(tmp_path_factory: pytest.TempPathFactory) -> Asset:
     path = tmp_path_factory.mktemp("asset") / "a.js"
     path.write_bytes(b"console.log('x');\n" * 200)
-    return Asset(path, "text/javascript")
+    return Asset.file(path, "text/javascript")
 
 
 @BOUNDED
@@ -57,18 +60,22 @@ def test_any_accept_encoding_and_if_none_match_get_an_answer(
         assert response.status_code == 200
     if response.status_code == 200:
         assert response.headers["etag"] == asset.etag
-        gzipped = response.headers.get("content-encoding") == "gzip"
-        assert response.body == (asset.gzipped if gzipped else asset.body)
-        if gzipped:  # only for a client that named gzip (or any coding)
-            assert "gzip" in encoding.lower() or "*" in encoding
+        coding = response.headers.get("content-encoding")
+        assert (
+            response.body == {"br": asset.brotli, "gzip": asset.gzipped, None: asset.body}[coding]
+        )
+        if coding is not None:  # only for a client that named it (or any coding)
+            assert coding in encoding.lower() or "*" in encoding
+        assert brotli.decompress(asset.brotli or b"") == asset.body
 
 
 @BOUNDED
 @given(
-    before=st.sampled_from(["", "br, ", "identity;q=0.5, "]), after=st.sampled_from(["", ", br"])
+    before=st.sampled_from(["", "deflate, ", "identity;q=0.5, "]),
+    after=st.sampled_from(["", ", deflate", ", br;q=0"]),
 )
 def test_a_client_that_takes_gzip_gets_it(asset: Asset, before: str, after: str) -> None:
-    for coding in ("gzip", "GZip", "gzip;q=0.8", "*"):
+    for coding in ("gzip", "GZip", "gzip;q=0.8", "br;q=0, *"):
         header = before + coding + after
         response = asset_response(request({"accept-encoding": header}), asset, headers={})
         assert response.headers.get("content-encoding") == "gzip", header
@@ -76,6 +83,43 @@ def test_a_client_that_takes_gzip_gets_it(asset: Asset, before: str, after: str)
     assert "content-encoding" not in refused.headers
     tagged = asset_response(request({"if-none-match": f'W/{asset.etag}, "x"'}), asset, headers={})
     assert tagged.status_code == 304
+
+
+@BOUNDED
+@given(
+    before=st.sampled_from(["", "gzip, ", "gzip;q=1.0, ", "identity;q=0.5, "]),
+    coding=st.sampled_from(["br", "BR", "br;q=0.1", "*"]),
+    after=st.sampled_from(["", ", gzip", ", deflate"]),
+)
+def test_a_client_that_takes_brotli_gets_it(
+    asset: Asset, before: str, coding: str, after: str
+) -> None:
+    header = before + coding + after
+    response = asset_response(request({"accept-encoding": header}), asset, headers={})
+    assert response.headers["content-encoding"] == "br", header
+    assert len(response.body) < len(asset.gzipped or b"")
+
+
+@BOUNDED
+@given(query=header_text.map(lambda text: text.encode("latin-1")))
+def test_only_the_current_version_is_cached_for_good(asset: Asset, query: bytes) -> None:
+    def cache_control(query_string: bytes) -> str:
+        scope = {"type": "http", "method": "GET", "path": "/", "headers": []}
+        response = asset_response(
+            Request({**scope, "query_string": query_string}), asset, headers={}
+        )
+        assert response.body == asset.body
+        return response.headers["cache-control"]
+
+    assert cache_control(f"v={asset.version}".encode()) == "public, max-age=31536000, immutable"
+    assert asset.url("/a.js") == f"/a.js?v={asset.version}"
+    if query != f"v={asset.version}".encode():
+        assert cache_control(query) in (
+            "public, max-age=3600",
+            "public, max-age=31536000, immutable",
+        )
+    assert cache_control(b"v=" + asset.version[:-1].encode()) == "public, max-age=3600"
+    assert cache_control(b"") == "public, max-age=3600"
 
 
 @BOUNDED

@@ -6,6 +6,7 @@ import orjson
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
+from services.consent.decisions.rule import ShownText
 from services.consent.decisions.schemas import DecisionIn, DecisionOut, decision_in_adapter
 from services.consent.decisions.service import record_decisions
 from services.consent.dependencies import GpcDep, SiteDep
@@ -96,6 +97,11 @@ async def decide(
         method=Method(body.method),
         jurisdiction=body.jurisdiction,
         gpc=gpc,
+        shown=(
+            ShownText(body.source, body.notice_sha256)
+            if body.source is not None and body.notice_sha256 is not None
+            else None
+        ),
     )
     notice_version = await current_version(engine=resources.engine, site_id=site.id)
     state = state_out(subject_id, notice_version, decision.states)

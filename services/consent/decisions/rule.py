@@ -7,13 +7,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from services.consent.ledger.service import Method, NewEntry
+from services.consent.ledger.service import Method, NewEntry, Source
 from services.consent.notices.service import Notice
 from services.consent.state.service import PurposeState
 from shared.consent_state import LedgerEvent
 from shared.consent_tokens import IDENTIFICATION
 
 CONSENT_LIFETIME = timedelta(days=365)
+
+
+@dataclass(frozen=True, slots=True)
+class ShownText:
+    """A decision made in another consent manager: which one, and the SHA-256 of its text."""
+
+    source: Source
+    text_hash: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +44,7 @@ def decide(
     jurisdiction: str | None,
     gpc: bool,
     now: datetime,
+    shown: ShownText | None = None,
 ) -> DecisionPlan:
     """The ledger rows for `choices` (purpose -> give or not), given each purpose's state.
 
@@ -45,6 +54,8 @@ def decide(
     whatever was chosen, unless that opt-out already stands and nothing was chosen for it.
     A row for `identification` that is not `given` ends that consent: its link to an
     identity goes and its tokens are revoked. Unknown purposes are refused (UnknownPurpose).
+    With `shown` (a decision made in another consent manager), each chosen row records that
+    manager and the hash of its text instead of Overt's notice version and text.
     """
     for name in choices:
         notice.purpose(name)
@@ -65,16 +76,18 @@ def decide(
         else:
             event = LedgerEvent.withdrawn if states[name].granted else LedgerEvent.refused
             row_method, expires = method, None
+        bridged = shown is not None and row_method != Method.gpc
         entries.append(
             NewEntry(
                 subject_id=subject_id,
                 event=event,
                 purpose=name,
                 method=row_method,
-                notice_version=notice.version,
-                notice_hash=purpose.text_hash,
+                notice_version=None if bridged else notice.version,
+                notice_hash=shown.text_hash if shown and bridged else purpose.text_hash,
                 jurisdiction=jurisdiction,
                 expires_at=expires,
+                source=shown.source if shown and bridged else None,
             )
         )
     identification = [entry for entry in entries if entry.purpose == IDENTIFICATION]

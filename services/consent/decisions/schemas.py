@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
+from services.consent.ledger.service import Source
 from services.consent.state.schemas import StateOut
 
 PurposeName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
@@ -25,7 +26,7 @@ class DecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     choices: Annotated[dict[PurposeName, bool], Field(min_length=1, max_length=20)]
-    method: Literal["widget", "api"] = "api"
+    method: Literal["widget", "api", "cmp"] = "api"
     jurisdiction: Jurisdiction | None = None
     credential: Annotated[
         str | None,
@@ -35,6 +36,30 @@ class DecisionIn(BaseModel):
             "Authorization header (text/plain posts from the widget).",
         ),
     ] = None
+    source: Annotated[
+        Source | None,
+        Field(
+            description="With method `cmp`: the consent manager whose dialog the visitor "
+            "answered (its bridge script, /consent/cmp/NAME.js, sends it).",
+        ),
+    ] = None
+    notice_sha256: Annotated[
+        str | None,
+        Field(
+            pattern=r"^[0-9a-f]{64}$",
+            description="With method `cmp`: SHA-256 (hex) of the text that consent manager "
+            "showed, recorded in the ledger instead of Overt's notice.",
+        ),
+    ] = None
+
+    @model_validator(mode="after")
+    def cmp_fields_go_together(self) -> DecisionIn:
+        cmp = self.method == "cmp"
+        if cmp != (self.source is not None) or cmp != (self.notice_sha256 is not None):
+            raise ValueError(
+                "method `cmp` needs `source` and `notice_sha256`, and only it has them"
+            )
+        return self
 
 
 decision_in_adapter: TypeAdapter[DecisionIn] = TypeAdapter(DecisionIn)

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.consent.decisions.rule import DecisionPlan, decide
+from services.consent.decisions.rule import DecisionPlan, ShownText, decide
 from services.consent.identities.service import unlink_identity
 from services.consent.keys.service import SiteKeys, site_keys
 from services.consent.ledger.service import (
@@ -48,6 +48,7 @@ async def record_decisions(
     jurisdiction: str | None = None,
     gpc: bool = False,
     now: datetime | None = None,
+    shown: ShownText | None = None,
 ) -> Decision:
     """Append the visitor's choices to the ledger, sign a receipt, revoke or issue tokens.
 
@@ -71,6 +72,7 @@ async def record_decisions(
             jurisdiction=jurisdiction,
             gpc=gpc,
             now=now,
+            shown=shown,
         )
         entries = await append_entries(conn=conn, keys=keys, entries=plan.entries, now=now)
         receipt = await sign_and_store_receipt(

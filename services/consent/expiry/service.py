@@ -15,6 +15,7 @@ from services.consent.ledger.service import (
     LedgerEntry,
     Method,
     NewEntry,
+    Source,
     append_entries,
     ledger_sites,
     lock_chain,
@@ -72,6 +73,7 @@ async def expire_consents(
                             notice_version=entry.notice_version,
                             notice_hash=entry.notice_hash,
                             jurisdiction=entry.jurisdiction,
+                            source=Source(entry.source) if entry.source else None,
                         )
                     )
         await append_entries(conn=conn, keys=keys, entries=new, now=now)

@@ -48,6 +48,9 @@ class ConsentLedgerRow(SQLModel, table=True):
     expires_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
+    # The consent manager whose dialog showed the text (notice_hash is then that text's
+    # hash); None for Overt's own widget, preference page and API.
+    source: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
     prev_hash: str = Field(sa_column=Column(String(64), nullable=False))
     row_hash: str = Field(sa_column=Column(String(64), nullable=False))
 

@@ -44,6 +44,17 @@ class Method(StrEnum):
     api = "api"
     gpc = "gpc"
     system = "system"  # expiry and erasure bookkeeping
+    cmp = "cmp"  # another consent manager's dialog, through its bridge (the row's `source`)
+
+
+class Source(StrEnum):
+    """The consent managers whose decisions reach the ledger through a bridge script
+    (static/cmp/NAME.js): the row records which one showed the text."""
+
+    cookiebot = "cookiebot"
+    onetrust = "onetrust"
+    klaro = "klaro"
+    cookieconsent = "cookieconsent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +67,7 @@ class NewEntry:
     notice_hash: str | None = None
     jurisdiction: str | None = None
     expires_at: datetime | None = None
+    source: Source | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +86,7 @@ class LedgerEntry:
     expires_at: datetime | None
     prev_hash: str
     row_hash: str
+    source: str | None = None
 
     def public(self) -> dict[str, Any]:
         """The row as JSON (history, export)."""
@@ -88,13 +101,15 @@ class LedgerEntry:
             "recorded_at": utc_text(self.recorded_at),
             "jurisdiction": self.jurisdiction,
             "expires_at": utc_text(self.expires_at),
+            "source": self.source,
             "prev_hash": self.prev_hash,
             "row_hash": self.row_hash,
         }
 
 
 def row_hash(*, site_id: str, seq: int, fields: dict[str, Any], prev_hash: str) -> str:
-    """SHA-256 over the previous row's hash and this row's canonical content."""
+    """SHA-256 over the previous row's hash and this row's canonical content (`source` only
+    when set, so rows from before it existed keep their hashes)."""
     content = {
         "site_id": site_id,
         "seq": seq,
@@ -109,6 +124,8 @@ def row_hash(*, site_id: str, seq: int, fields: dict[str, Any], prev_hash: str) 
         "jurisdiction": fields["jurisdiction"],
         "expires_at": utc_text(fields["expires_at"]),
     }
+    if fields.get("source") is not None:
+        content["source"] = fields["source"]
     return sha256_hex(prev_hash.encode() + b"\n" + canonical_json(content))
 
 
@@ -204,6 +221,7 @@ async def append_entries(
             "recorded_at": now,
             "jurisdiction": entry.jurisdiction,
             "expires_at": entry.expires_at,
+            "source": entry.source.value if entry.source else None,
         }
         digest = row_hash(site_id=site_id, seq=seq, fields=fields, prev_hash=prev)
         await conn.execute(
@@ -251,6 +269,7 @@ def entry_from_row(row: Any) -> LedgerEntry:
         expires_at=row.expires_at,
         prev_hash=row.prev_hash,
         row_hash=row.row_hash,
+        source=row.source,
     )
 
 
@@ -352,6 +371,7 @@ async def verify_site(
                 "recorded_at": entry.recorded_at,
                 "jurisdiction": entry.jurisdiction,
                 "expires_at": entry.expires_at,
+                "source": entry.source,
             },
             prev_hash=entry.prev_hash,
         )

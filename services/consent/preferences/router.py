@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import secrets as secrets_module
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Annotated
 from urllib.parse import parse_qs, urlsplit
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from services.consent.assets import PREFERENCES_CSS
 from services.consent.crypto import derive_key, hmac_hex, same
 from services.consent.decisions.service import record_decisions
 from services.consent.dependencies import BudgetDep, GpcDep, MailDep, SiteDep
@@ -44,6 +44,7 @@ from services.consent.verification.service import (
     pending_email,
     request_email_verification,
 )
+from shared.assets import asset_response
 from shared.errors import problem_responses
 from shared.runtime import Resources, ResourcesDep
 from shared.sites import Site
@@ -55,7 +56,6 @@ PAGE = "/consent/sites/{site_id}/preferences"
 SUBJECT_COOKIE = "overt_subject"
 CSRF_COOKIE = "overt_csrf"
 MAX_FORM = 8 * 1024
-STYLESHEET = (Path(__file__).parent.parent / "static" / "preferences.css").read_bytes()
 PAGE_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'self'; form-action 'self'; "
@@ -158,10 +158,8 @@ async def cookie_subject(request: Request, resources: Resources, site_id: str) -
 
 
 @router.get("/consent/preferences.css", include_in_schema=False)
-async def stylesheet() -> Response:
-    return Response(
-        STYLESHEET, media_type="text/css", headers={"Cache-Control": "public, max-age=3600"}
-    )
+async def stylesheet(request: Request) -> Response:
+    return asset_response(request, PREFERENCES_CSS, headers={"X-Content-Type-Options": "nosniff"})
 
 
 @router.get(

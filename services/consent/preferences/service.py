@@ -8,6 +8,7 @@ from pathlib import Path
 
 import orjson
 
+from services.consent.assets import PREFERENCES_CSS, PREFERENCES_CSS_PATH
 from services.consent.crypto import utc_text
 from services.consent.identities.service import Identity
 from services.consent.ledger.service import LedgerEntry
@@ -19,6 +20,7 @@ from shared.subject_records import Recipient
 from shared.templates import template_environment
 
 templates = template_environment(Path(__file__).parent / "templates")
+templates.globals["stylesheet"] = PREFERENCES_CSS.url(PREFERENCES_CSS_PATH)
 
 STATUS_WORDS = {
     None: "Not decided",

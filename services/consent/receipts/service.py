@@ -38,6 +38,10 @@ def build_receipt(
 ) -> dict[str, Any]:
     """The receipt body for the ledger rows of one decision (fields after ISO/IEC TS 27560)."""
     first = entries[0]
+    source = next((entry.source for entry in entries if entry.source), None)
+    notice: dict[str, Any] = {"version": first.notice_version, "url": notice_url}
+    if source is not None:  # another consent manager showed the text; its hash is per consent
+        notice = {"version": None, "url": None, "source": source}
     return {
         "schema": RECEIPT_SCHEMA,
         "receipt_id": secrets.token_hex(16),
@@ -47,7 +51,7 @@ def build_receipt(
         "processor": {"name": "Overt", "role": "processor"},
         "data_subject": {"id": subject_id, "id_type": "pseudonymous-random"},
         "collection_method": first.method,
-        "notice": {"version": first.notice_version, "url": notice_url},
+        "notice": notice,
         "consents": [
             {
                 "purpose": entry.purpose,
@@ -55,6 +59,7 @@ def build_receipt(
                 "consent_mode": purposes.get(entry.purpose, {}).get("consent_mode", []),
                 "status": entry.event,
                 "notice_sha256": entry.notice_hash,
+                **({"source": entry.source} if entry.source else {}),
                 "recorded_at": utc_text(entry.recorded_at),
                 "expires_at": utc_text(entry.expires_at),
                 "ledger": {"seq": entry.seq, "entry_id": entry.entry_id, "hash": entry.row_hash},

@@ -52,7 +52,9 @@ def states_from(notice: Notice, entries: list[LedgerEntry], now: datetime) -> li
             continue
         expires_at = as_utc(last.expires_at) if last.expires_at else None
         lapsed = expires_at is not None and expires_at <= now
-        same_text = last.notice_hash == purpose.text_hash
+        # A decision made in another consent manager is for the text it showed (its hash is
+        # recorded): asking again when that text changes is that manager's part.
+        same_text = last.notice_hash == purpose.text_hash or last.source is not None
         status = (
             LedgerEvent.expired.value if last.event == LedgerEvent.given and lapsed else last.event
         )

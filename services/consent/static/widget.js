@@ -1,7 +1,13 @@
 /* Overt consent widget: an accessible dialog, per-purpose choices, no consent by scroll,
    timeout or dismissal. CSP-safe: no eval, no inline script or style; DOM built with
-   createElement. <script defer src="https://HOST/consent/widget.js" data-site="ID"></script>
-   Reopen it with window.overtConsent.open() or any element with data-overt-preferences. */
+   createElement. <script src="https://HOST/consent/widget.js" data-site="ID"></script>
+   Reopen it with window.overtConsent.open() or any element with data-overt-preferences.
+   With the snippet on the same page it needs no site code: every decision (and, on each
+   page, the stored one) is handed to the snippet as overt('consent', {analytics, token}),
+   queued if the snippet has not loaded yet. With Google's gtag / dataLayer (or the
+   data-consent-mode attribute) it sets Consent Mode defaults (denied) when it runs and sends
+   an update with the server's answer after each decision: put this tag first in <head>,
+   without defer, so the defaults come before any other tag. */
 (function () {
   "use strict";
   var me = document.currentScript;
@@ -15,12 +21,27 @@
   var dialog = null;
   var backdrop = null;
   var opener = null;
+  var consentMode = me.hasAttribute("data-consent-mode") || !!window.dataLayer || !!window.gtag;
 
   function read() {
     try { return JSON.parse(localStorage.getItem(key)); } catch (e) { return null; }
   }
   function write(value) {
     try { localStorage.setItem(key, JSON.stringify(value)); } catch (e) { /* private mode */ }
+  }
+  // The snippet's page API (WIRE.md), queued until the snippet loads: order does not matter.
+  function tellSnippet() {
+    var overt = window.overt = window.overt || function () {
+      (overt.q = overt.q || []).push(arguments);
+    };
+    var granted = (stored && stored.granted) || {};
+    overt("consent", { analytics: !!granted.analytics, token: (stored && stored.token) || null });
+  }
+  // Google Consent Mode v2: the page's gtag, or the dataLayer command gtag would push.
+  function gtag() {
+    if (!consentMode) return;
+    if (typeof window.gtag === "function") { window.gtag.apply(window, arguments); return; }
+    (window.dataLayer = window.dataLayer || []).push(arguments);
   }
   function el(tag, attrs, text) {
     var node = document.createElement(tag);
@@ -103,6 +124,9 @@
         token: state.token
       };
       write(stored);
+      tellSnippet();
+      refresh();
+      gtag("consent", "update", state.consent_mode);
       window.dispatchEvent(new CustomEvent("overt:consent", { detail: stored }));
       close();
     });
@@ -191,14 +215,18 @@
       open();
     }
   });
+  var renewal = 0;
   function refresh() {
-    // Identification tokens live a day; renew one that ends within the hour.
+    // Identification tokens live a day; renew one that ends within the hour, now or (on a
+    // page left open) when that hour comes.
+    clearTimeout(renewal);
     if (!stored || !stored.token || !stored.credential) return;
     var claims;
     try {
       claims = JSON.parse(atob(stored.token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
     } catch (e) { return; }
-    if (claims.exp - Date.now() > 3600e3) return;
+    var due = claims.exp - 3600e3 - Date.now();
+    if (due > 0) { renewal = setTimeout(refresh, Math.min(due, 864e5)); return; }
     fetch(api + "/tokens", {
       method: "POST",
       headers: { Authorization: "Bearer " + stored.credential },
@@ -208,13 +236,26 @@
     }).then(function (body) {
       stored.token = body.token;
       write(stored);
+      tellSnippet();
+      refresh();
     });
+  }
+  gtag("consent", "default", {
+    ad_storage: "denied", ad_user_data: "denied", ad_personalization: "denied",
+    analytics_storage: "denied"
+  });
+  if (stored && stored.credential) {
+    if (stored.consent_mode) gtag("consent", "update", stored.consent_mode);
+    tellSnippet();
   }
   refresh();
   fetch(api + "/purposes", { credentials: "omit" })
     .then(function (response) { return response.json(); })
     .then(function (body) {
       purposes = body.purposes;
-      if (me.getAttribute("data-open") !== "manual" && undecided()) open();
+      if (me.getAttribute("data-open") === "manual" || !undecided()) return;
+      // A tag in <head> without defer runs before <body> exists.
+      if (document.body) open();
+      else document.addEventListener("DOMContentLoaded", open);
     });
 })();

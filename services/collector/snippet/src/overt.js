@@ -3,6 +3,8 @@
  *
  * Tier 0 (default): no cookies, no storage; events are keyed server-side by a daily hash.
  * Tier 1 (after overt('consent', {analytics: true})): a random id in localStorage, sent as `a`.
+ * Tier 2 (overt('consent', {analytics, token})): the consent token, sent as `k` until a call
+ * without one. The consent widget and the CMP bridges make these calls (WIRE.md).
  * data-consent="required": nothing leaves the page before consent; events wait in memory.
  *
  * Built with esbuild (`make snippet`) into ../static/overt.js, the file the collector serves.
@@ -71,6 +73,7 @@
 
     // A stored tier-1 id is the record of an earlier analytics consent on this site.
     var analyticsId = storedId();
+    var token; // the identification consent token, kept in memory only
     var mode = consentRequired && !analyticsId ? HOLD : SEND;
     var held = [];
     var outbox = [];
@@ -94,6 +97,7 @@
         var batch = outbox.splice(0, MAX_BATCH);
         batch.forEach(function (event) {
           if (analyticsId) event.a = analyticsId;
+          if (token) event.k = token;
         });
         var body = JSON.stringify(batch); // a string body is text/plain: no CORS preflight
         if (!(pageIsHiding && nav.sendBeacon && nav.sendBeacon(endpoint, body))) post(body);
@@ -177,6 +181,7 @@
     };
 
     var consent = function (options) {
+      token = options.token;
       if (options.analytics) {
         analyticsId =
           storedId() ||
