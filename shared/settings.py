@@ -98,6 +98,12 @@ class Settings(BaseSettings):
         description="Time to live of a worker's lease on a slice: how long a dead worker's "
         "slices wait before another takes them over.",
     )
+    session_fold_ms: int = Field(
+        default=1000,
+        ge=10,
+        description="How often the ingest worker writes the changes to continuing sessions "
+        "into `sessions` (logged with their events meanwhile): how far `sessions` lags.",
+    )
     maintenance_interval_seconds: float = Field(
         default=3600.0,
         gt=0,
