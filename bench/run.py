@@ -180,7 +180,8 @@ async def copy_rate(name: str, rows: int) -> float:
 
 
 def drain_rate(env: dict[str, str], events: int, per_entry: int) -> float:
-    """Events/s the ingest worker writes, from a queue pre-filled with `events` events."""
+    """Events/s the ingest worker writes, from a queue pre-filled with `events` events,
+    until it has stopped (with every session change folded into `sessions`)."""
     code = f"""
 import asyncio, time, uuid, orjson, os
 from datetime import UTC, datetime
@@ -234,9 +235,10 @@ async def main():
         worker = asyncio.create_task(run_ingest(resources, stop))
         while await resources.queue.depth():
             await asyncio.sleep(0.005)
-        elapsed = time.perf_counter() - started
+        # Until the worker has stopped: its last fold of session changes is part of the drain.
         stop.set()
         await worker
+        elapsed = time.perf_counter() - started
         await asyncio.gather(*pending)
         print("RATE", {events} / elapsed)
 
