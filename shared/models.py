@@ -222,9 +222,10 @@ sessions = table_of(VisitSession)
 
 
 # Changes to stored sessions that the ingest worker committed with their events but has not
-# yet written into `sessions` (it writes them about once a second, not once a batch): one row
-# per queue slice and batch, `changes` a JSON array of the sessions' new totals. Folded into
-# `sessions` by the slice's holder, and by a worker taking the slice over after a crash.
+# yet written into `sessions` (it does when the queue runs dry or every few seconds, not once
+# a batch): one row per queue slice and batch, `changes` a JSON array of the sessions' new
+# totals. Folded into `sessions` by the slice's holder, and by a worker taking the slice
+# over after a crash.
 class SessionChange(SQLModel, table=True):
     __tablename__ = "session_changes"
 

@@ -99,10 +99,11 @@ class Settings(BaseSettings):
         "slices wait before another takes them over.",
     )
     session_fold_ms: int = Field(
-        default=1000,
+        default=5000,
         ge=10,
-        description="How often the ingest worker writes the changes to continuing sessions "
-        "into `sessions` (logged with their events meanwhile): how far `sessions` lags.",
+        description="While the queue is never empty, how often the ingest worker writes the "
+        "changes to continuing sessions into `sessions` (logged with their events meanwhile; "
+        "it writes them too whenever the queue runs dry): how far `sessions` lags at most.",
     )
     maintenance_interval_seconds: float = Field(
         default=3600.0,

@@ -3,8 +3,9 @@
 The ingest worker updated one `sessions` row per continuing visitor per batch, which made
 a drain of many visitors with an event each per batch four times slower than one of
 few. It now appends the batch's session changes (one row per queue slice, a JSON array)
-in the batch's transaction and folds them into `sessions` about once a second, at
-shutdown, and when it takes a slice over from a worker that died before folding them.
+in the batch's transaction and folds them into `sessions` when the queue runs dry or every
+few seconds, at shutdown, and when it takes a slice over from a worker that died before
+folding them.
 
 Revision ID: 0350
 Revises: 0305

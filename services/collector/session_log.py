@@ -6,10 +6,11 @@ many visitors each have an event in every batch. Instead the batch appends the s
 new totals to `session_changes`, one row per queue slice (a JSON array), in the same
 transaction as its events, so they commit or fail together. The worker keeps those
 sessions in memory (sessions.OpenSessions, which never drops one not folded yet), and
-folds the log into `sessions` (`fold_changes`): every OVERT_SESSION_FOLD_MS (a second),
-when it stops, after a failed write (before it reads sessions from the database again),
-and before it reads a slice it takes over (its holder before may have died with changes
-not folded).
+folds the log into `sessions` (`fold_changes`): when the queue runs dry, at least every
+OVERT_SESSION_FOLD_MS (5 s) under a backlog, when it stops, after a failed write (before it
+reads sessions from the database again), and before it reads a slice it takes over (its
+holder before may have died with changes not folded). A fold costs what one batch's
+updates used to: under a backlog it now comes once per many batches.
 
 Folding writes each session's latest logged totals (the log's order is commit order: a
 slice has one writer at a time, fenced by its lease) and deletes what it folded, in one

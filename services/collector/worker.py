@@ -17,8 +17,8 @@ Per batch, in this order:
 4. acknowledge (commit_batch), only after the commit, so a crash anywhere means a
    redelivery, and the redelivery changes nothing that was already committed; then keep
    the batch's sessions in memory for the next batches of the same visitors.
-5. every OVERT_SESSION_FOLD_MS (a second), between batches, fold the logged session
-   changes into `sessions`.
+5. between batches, when the queue runs dry or OVERT_SESSION_FOLD_MS has passed, fold the
+   logged session changes into `sessions`.
 """
 
 from __future__ import annotations
@@ -528,7 +528,8 @@ async def run_ingest(resources: Resources, stop: asyncio.Event) -> None:
     log folded in), a surplus is released.
 
     Changes to stored sessions are logged with their batch and folded into `sessions`
-    every OVERT_SESSION_FOLD_MS (session_log), with nothing in flight; also at the start (what a
+    (session_log), with nothing in flight: once the queue runs dry, and at least every
+    OVERT_SESSION_FOLD_MS while it does not; also at the start (what a
     crash left), after a failed write (before sessions are read from the database again)
     and when stopping.
     """
@@ -557,6 +558,7 @@ class IngestLoop:
         self.must_fold = True  # fold the change log before the next batch is prepared
         self.folded_at = time.monotonic()
         self.fold_seconds = resources.settings.session_fold_ms / 1000
+        self.idle = False  # the last read found the queue empty
         self.to_fold: set[int] = set()  # slices taken over, read once their log is folded
         self.leases: SliceLeases | None = None
         if isinstance(self.queue, RedisStreamQueue) and resources.redis is not None:
@@ -589,7 +591,8 @@ class IngestLoop:
                     self.leases.check(slices)
                 await conn.commit()
         except Exception as exc:
-            log.warning("folding session changes failed (%s)", type(exc).__name__)
+            # Folding is part of writing batches: the message operators watch for.
+            log.warning("batch write failed (%s) while folding session changes", type(exc).__name__)
             return False
         if everything:
             self.known.folded()
@@ -603,7 +606,9 @@ class IngestLoop:
         loop must go round again first (the batch in flight failed, or the fold did)."""
         unfolded = len(self.known.unfolded)
         due = unfolded and (
-            unfolded >= FOLD_SESSIONS or time.monotonic() - self.folded_at >= self.fold_seconds
+            self.idle
+            or unfolded >= FOLD_SESSIONS
+            or time.monotonic() - self.folded_at >= self.fold_seconds
         )
         if not (self.must_fold or due):
             return True
@@ -726,6 +731,7 @@ class IngestLoop:
             await self.settle()
             await asyncio.sleep(self.next_delay())
             return True
+        self.idle = not self.batch
         if not self.batch:
             await self.settle()
         return True

@@ -99,7 +99,7 @@ async def test_the_latest_change_is_folded_once_and_only_for_the_slices_asked(
 
 
 async def test_a_worker_dying_before_its_fold_loses_nothing_and_the_next_counts_nothing_twice(
-    resources: Resources,
+    resources: Resources, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     site = await create_site(engine=resources.engine, domain="example.com")
     visitors = (1, 2, 3)
@@ -115,10 +115,15 @@ async def test_a_worker_dying_before_its_fold_loses_nothing_and_the_next_counts_
         await wait_drained(resources.queue)
 
     # The first worker: one entry a batch, so its visitors' sessions continue batch after
-    # batch; it never folds, and stops as a crash does, without the fold on the way out.
+    # batch; it dies before any fold (none between batches, none on the way out).
     stop = asyncio.Event()
     first = IngestLoop(resources, stop)
-    first.entries, first.fold_seconds = 1, 3600.0
+    first.entries = 1
+
+    async def no_fold_yet() -> bool:
+        return True
+
+    monkeypatch.setattr(first, "keep_folded", no_fold_yet)
     if first.leases is not None:
         await first.leases.refresh()  # it holds every slice (the renewing task aside)
     looping = asyncio.create_task(first.loop())
