@@ -99,11 +99,12 @@ class Settings(BaseSettings):
         "slices wait before another takes them over.",
     )
     session_fold_ms: int = Field(
-        default=5000,
-        ge=10,
-        description="While the queue is never empty, how often the ingest worker writes the "
-        "changes to continuing sessions into `sessions` (logged with their events meanwhile; "
-        "it writes them too whenever the queue runs dry): how far `sessions` lags at most.",
+        default=0,
+        ge=0,
+        description="0: the ingest worker updates continuing sessions' rows with each batch. "
+        "Above 0: it logs their changes with their events instead and writes them into "
+        "`sessions` whenever the queue runs dry and at least this often under a backlog "
+        "(how far `sessions` may lag): far fewer row updates when batches are busy.",
     )
     maintenance_interval_seconds: float = Field(
         default=3600.0,

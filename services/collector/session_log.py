@@ -2,12 +2,13 @@
 
 A batch that continues stored sessions used to update each one's `sessions` row in its
 transaction: one row update per continuing visitor per batch, the drain's main cost when
-many visitors each have an event in every batch. Instead the batch appends the sessions'
-new totals to `session_changes`, one row per queue slice (a JSON array), in the same
-transaction as its events, so they commit or fail together. The worker keeps those
+many visitors each have an event in every batch. With OVERT_SESSION_FOLD_MS above 0 (off
+by default: `sessions` then lags its events) the batch appends the sessions' new totals
+to `session_changes`, one row per queue slice (a JSON array), in the same transaction as
+its events, so they commit or fail together. The worker keeps those
 sessions in memory (sessions.OpenSessions, which never drops one not folded yet), and
 folds the log into `sessions` (`fold_changes`): when the queue runs dry, at least every
-OVERT_SESSION_FOLD_MS (5 s) under a backlog, when it stops, after a failed write (before it
+OVERT_SESSION_FOLD_MS under a backlog, when it stops, after a failed write (before it
 reads sessions from the database again), and before it reads a slice it takes over (its
 holder before may have died with changes not folded). A fold costs what one batch's
 updates used to: under a backlog it now comes once per many batches.

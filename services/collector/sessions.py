@@ -417,14 +417,14 @@ class OpenSessions:
             if (session := known.get(key)) is not None and session.last_ms >= since_ms
         }
 
-    def remember(self, committed: Iterable[Session]) -> None:
+    def remember(self, committed: Iterable[Session], *, logged: bool = False) -> None:
         """Sessions just committed (the latest of each visitor in its batch); the stored
-        ones' changes went to the log."""
+        ones' changes went to the log if `logged`."""
         known = self.sessions
         newest = self.newest_ms
         for session in committed:
             key = (session.site_id, session.visitor_hash)
-            if session.stored:
+            if logged and session.stored:
                 self.unfolded.add(key)
             current = known.get(key)
             if current is None or session.last_ms >= current.last_ms:

@@ -11,13 +11,14 @@ Per batch, in this order:
 3. finish (finish_batch), in the same transaction: claim the events' ids in `event_ids`;
    if any is taken (a redelivery, another writer), roll everything back and prepare the
    batch again, this time dropping ids already stored. Then count the visitors new to
-   their day, insert the new sessions, log the changes to stored ones (the ingest loop;
-   see session_log) or update them, add to the hourly rollups, check that this worker
-   still holds the lease of every slice the batch came from (else roll back), and commit.
+   their day, insert the new sessions, update the stored ones (or log their changes: the
+   ingest loop with OVERT_SESSION_FOLD_MS above 0, see session_log), add to the hourly
+   rollups, check that this worker still holds the lease of every slice the batch came
+   from (else roll back), and commit.
 4. acknowledge (commit_batch), only after the commit, so a crash anywhere means a
    redelivery, and the redelivery changes nothing that was already committed; then keep
    the batch's sessions in memory for the next batches of the same visitors.
-5. between batches, when the queue runs dry or OVERT_SESSION_FOLD_MS has passed, fold the
+5. between batches, when the queue runs dry or OVERT_SESSION_FOLD_MS has passed, fold any
    logged session changes into `sessions`.
 """
 
@@ -527,9 +528,10 @@ async def run_ingest(resources: Resources, stop: asyncio.Event) -> None:
     sessions are read from the database again, once a slice taken over has its change
     log folded in), a surplus is released.
 
-    Changes to stored sessions are logged with their batch and folded into `sessions`
-    (session_log), with nothing in flight: once the queue runs dry, and at least every
-    OVERT_SESSION_FOLD_MS while it does not; also at the start (what a
+    With OVERT_SESSION_FOLD_MS above 0, changes to stored sessions are logged with their
+    batch and folded into `sessions` (session_log), with nothing in flight: once the queue
+    runs dry, and at least that often while it does not. Whatever the setting, the log is
+    folded at the start (what a
     crash left), after a failed write (before sessions are read from the database again)
     and when stopping.
     """
@@ -558,7 +560,9 @@ class IngestLoop:
         self.must_fold = True  # fold the change log before the next batch is prepared
         self.folded_at = time.monotonic()
         self.fold_seconds = resources.settings.session_fold_ms / 1000
+        self.log_sessions = self.fold_seconds > 0  # else sessions are updated per batch
         self.idle = False  # the last read found the queue empty
+        self.finished = False  # the loop is over: stop renewing leases
         self.to_fold: set[int] = set()  # slices taken over, read once their log is folded
         self.leases: SliceLeases | None = None
         if isinstance(self.queue, RedisStreamQueue) and resources.redis is not None:
@@ -621,14 +625,18 @@ class IngestLoop:
         return True
 
     async def keep_leases(self) -> None:
-        """Renew, acquire and mark leases every third of their time to live (a task)."""
+        """Renew, acquire and mark leases every third of their time to live (a task), until
+        the loop is over. Cancelling it is not enough: a cancel that lands while redis-py
+        sends a command can be swallowed there, and the task then renewed on forever while
+        the worker waited for it to end (seen when stopped right after starting)."""
         assert self.leases is not None
-        while True:
+        while not self.finished:
             try:
                 await self.leases.refresh()
             except Exception as exc:
                 log.warning("lease renewal failed: %s", type(exc).__name__)
-            await asyncio.sleep(self.leases.interval)
+            if not self.finished:
+                await asyncio.sleep(self.leases.interval)
 
     async def apply_leases(self) -> None:
         """Between batches: forget what memory holds of slices lost or just taken over (their
@@ -668,6 +676,7 @@ class IngestLoop:
         try:
             await self.loop()
         finally:
+            self.finished = True
             if renewing is not None:
                 renewing.cancel()
                 await asyncio.gather(renewing, return_exceptions=True)
@@ -777,7 +786,7 @@ class IngestLoop:
                     batch=staged,
                     stored=self.stored,
                     fence=fence,
-                    log_to=self.slice_of,
+                    log_to=self.slice_of if self.log_sessions else None,
                 )
             ),
             staged,
@@ -796,7 +805,7 @@ class IngestLoop:
             await self.failed(exc, staged)
             return True
         log.debug("batch written", extra={"entries": len(staged.deliveries), "inserted": inserted})
-        self.known.remember(staged.carry.sessions.values())
+        self.known.remember(staged.carry.sessions.values(), logged=self.log_sessions)
         self.failures = 0
         return False
 

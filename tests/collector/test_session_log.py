@@ -118,7 +118,7 @@ async def test_a_worker_dying_before_its_fold_loses_nothing_and_the_next_counts_
     # batch; it dies before any fold (none between batches, none on the way out).
     stop = asyncio.Event()
     first = IngestLoop(resources, stop)
-    first.entries = 1
+    first.entries, first.log_sessions = 1, True
 
     async def no_fold_yet() -> bool:
         return True
