@@ -224,6 +224,26 @@ class VisitSession(SQLModel, table=True):
 sessions = table_of(VisitSession)
 
 
+# Changes to stored sessions that the ingest worker committed with their events but has not
+# yet written into `sessions` (it does when the queue runs dry or every few seconds, not once
+# a batch): one row per queue slice and batch, `changes` a JSON array of the sessions' new
+# totals. Folded into `sessions` by the slice's holder, and by a worker taking the slice
+# over after a crash.
+class SessionChange(SQLModel, table=True):
+    __tablename__ = "session_changes"
+
+    id: int = Field(
+        sa_column=Column(
+            BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+        )
+    )
+    slice: int = Field(sa_column=Column(Integer, nullable=False))
+    changes: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+session_changes = table_of(SessionChange)
+
+
 # Additive hourly counters kept current by the ingest worker (fast day/hour/page queries).
 class PageHourly(SQLModel, table=True):
     __tablename__ = "page_hourly"

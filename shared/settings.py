@@ -115,6 +115,14 @@ class Settings(BaseSettings):
         description="Time to live of a worker's lease on a slice: how long a dead worker's "
         "slices wait before another takes them over.",
     )
+    session_fold_ms: int = Field(
+        default=0,
+        ge=0,
+        description="0: the ingest worker updates continuing sessions' rows with each batch. "
+        "Above 0: it logs their changes with their events instead and writes them into "
+        "`sessions` whenever the queue runs dry and at least this often under a backlog "
+        "(how far `sessions` may lag): far fewer row updates when batches are busy.",
+    )
     maintenance_interval_seconds: float = Field(
         default=3600.0,
         gt=0,

@@ -389,11 +389,17 @@ class OpenSessions:
     session gap (behind the newest event seen) are dropped, and past `limit` the least
     recently seen go first. Sessions of a slice this worker took over or lost are dropped
     (`forget_slices`): the previous holder wrote them; and everything when a write fails.
+
+    A stored session a batch changed has its new totals in the change log until the worker
+    folds it into `sessions` (session_log): until then its row is stale, so the session is
+    kept here whatever its age (`unfolded`, cleared by `folded`). `clear` drops those too:
+    fold the log first.
     """
 
     def __init__(self, *, limit: int = 500_000) -> None:
         self.limit = limit
         self.sessions: dict[tuple[str, int], Session] = {}
+        self.unfolded: set[tuple[str, int]] = set()  # visitors whose row lags the log
         self.newest_ms = 0
         self._swept_ms = 0  # newest_ms when idle sessions were last dropped
 
@@ -411,12 +417,15 @@ class OpenSessions:
             if (session := known.get(key)) is not None and session.last_ms >= since_ms
         }
 
-    def remember(self, committed: Iterable[Session]) -> None:
-        """Sessions just committed (the latest of each visitor in its batch)."""
+    def remember(self, committed: Iterable[Session], *, logged: bool = False) -> None:
+        """Sessions just committed (the latest of each visitor in its batch); the stored
+        ones' changes went to the log if `logged`."""
         known = self.sessions
         newest = self.newest_ms
         for session in committed:
             key = (session.site_id, session.visitor_hash)
+            if logged and session.stored:
+                self.unfolded.add(key)
             current = known.get(key)
             if current is None or session.last_ms >= current.last_ms:
                 known[key] = session
@@ -429,20 +438,30 @@ class OpenSessions:
     def _evict(self) -> None:
         self._swept_ms = self.newest_ms
         horizon = self.newest_ms - GAP_MS
-        kept = {key: s for key, s in self.sessions.items() if s.last_ms >= horizon}
+        unfolded = self.unfolded
+        kept = {
+            key: s for key, s in self.sessions.items() if s.last_ms >= horizon or key in unfolded
+        }
         if len(kept) > self.limit:
-            newest_first = sorted(kept.items(), key=lambda item: item[1].last_ms, reverse=True)
-            kept = dict(newest_first[: self.limit * 9 // 10])
+            newest_first = sorted(
+                kept.items(), key=lambda item: (item[0] in unfolded, item[1].last_ms), reverse=True
+            )
+            kept = dict(newest_first[: max(self.limit * 9 // 10, len(unfolded))])
         self.sessions = kept
+
+    def folded(self) -> None:
+        """The change log is folded into `sessions`: its rows are current again."""
+        self.unfolded = set()
 
     def forget_slices(self, slices: Collection[int], slice_of: Callable[[str, int], int]) -> None:
         if slices and self.sessions:
             self.sessions = {
                 key: s for key, s in self.sessions.items() if slice_of(*key) not in slices
             }
+            self.unfolded = {key for key in self.unfolded if slice_of(*key) not in slices}
 
     def clear(self) -> None:
-        self.sessions = {}
+        self.sessions, self.unfolded = {}, set()
 
 
 def visitor_keys(rows: Iterable[QueuedEvent]) -> set[tuple[str, int]]:

@@ -11,11 +11,15 @@ Per batch, in this order:
 3. finish (finish_batch), in the same transaction: claim the events' ids in `event_ids`;
    if any is taken (a redelivery, another writer), roll everything back and prepare the
    batch again, this time dropping ids already stored. Then count the visitors new to
-   their day, upsert the sessions, add to the hourly rollups, check that this worker still
-   holds the lease of every slice the batch came from (else roll back), and commit.
+   their day, insert the new sessions, update the stored ones (or log their changes: the
+   ingest loop with OVERT_SESSION_FOLD_MS above 0, see session_log), add to the hourly
+   rollups, check that this worker still holds the lease of every slice the batch came
+   from (else roll back), and commit.
 4. acknowledge (commit_batch), only after the commit, so a crash anywhere means a
    redelivery, and the redelivery changes nothing that was already committed; then keep
    the batch's sessions in memory for the next batches of the same visitors.
+5. between batches, when the queue runs dry or OVERT_SESSION_FOLD_MS has passed, fold any
+   logged session changes into `sessions`.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from services.collector.faults import is_entry_fault, isolate_faults
 from services.collector.links import recheck_links
 from services.collector.records import EVENT_COLUMNS, DecodedEvent, decode_entry
+from services.collector.session_log import FOLD_SESSIONS, fold_changes, log_changes
 from services.collector.sessions import (
     SESSION_GAP,
     OpenSessions,
@@ -267,7 +272,7 @@ class StagedBatch:
     carry: Carry
     received: int = 0
     verified: bool = False
-    session_updates: list[dict[str, Any]] = field(default_factory=list)  # rows that exist
+    continued: list[Session] = field(default_factory=list)  # stored sessions it changed
     # First sighting (epoch ms) per (day, site, visitor) and (day, site, path, visitor).
     visitors: dict[tuple[Any, ...], int] = field(default_factory=dict)
     pages: dict[tuple[Any, ...], int] = field(default_factory=dict)
@@ -316,7 +321,7 @@ async def stage_batch(*, engine: AsyncEngine, batch: PreparedBatch) -> StagedBat
         conn=conn,
         claims=claims,
         session_rows=[session.row() for session in result.sessions if not session.stored],
-        session_updates=[session.update_row() for session in result.sessions if session.stored],
+        continued=[session for session in result.sessions if session.stored],
         page_rows=result.page_hourly,
         site_rows=result.site_hourly,
         carry=Carry(
@@ -386,10 +391,13 @@ async def finish_batch(
     batch: StagedBatch,
     stored: StoredKeys | None = None,
     fence: Callable[[], None] | None = None,
+    log_to: Callable[[str, int], int] | None = None,
 ) -> int:
     """Claim a staged batch's ids, add its sessions and rollups, and commit; returns how
     many events were new. `fence`, called last before the commit, raises to roll back (a
-    lease lost: the batch's visitors are another worker's now).
+    lease lost: the batch's visitors are another worker's now). With `log_to` (a visitor's
+    slice), changes to stored sessions go to the change log, for the caller to fold in
+    later (session_log); without it their rows are updated now.
 
     If some of its events are stored already (another writer, or a redelivery the batch
     was not verified against), its sessions and rollups would count them twice: the
@@ -407,7 +415,11 @@ async def finish_batch(
         await upsert(
             conn, sessions, batch.session_rows, keys=["session_id"], replace=SESSION_COLUMNS
         )
-        await update_rows(conn, sessions, batch.session_updates, key="session_id")
+        if log_to is None:
+            updates = [session.update_row() for session in batch.continued]
+            await update_rows(conn, sessions, updates, key="session_id")
+        else:
+            await log_changes(conn, batch.continued, log_to)
         await upsert(
             conn,
             page_hourly,
@@ -452,9 +464,10 @@ async def commit_batch(
     batch: StagedBatch,
     stored: StoredKeys,
     fence: Callable[[], None] | None = None,
+    log_to: Callable[[str, int], int] | None = None,
 ) -> int:
     """Finish a staged batch, then acknowledge it. Raises if the write fails (nothing acked)."""
-    inserted = await finish_batch(batch=batch, stored=stored, fence=fence)
+    inserted = await finish_batch(batch=batch, stored=stored, fence=fence, log_to=log_to)
     INGEST_WRITE_SECONDS.observe(time.perf_counter() - batch.started)
     INGEST_BATCH_EVENTS.observe(batch.received)
     INGEST_EVENTS.labels("stored").inc(inserted)
@@ -512,7 +525,15 @@ async def run_ingest(resources: Resources, stop: asyncio.Event) -> None:
     in a task beside the loop), so it alone writes their visitors and keeps their open
     sessions in memory between batches (OpenSessions). Between batches, with nothing in
     flight, it applies what changed: slices lost or taken over are forgotten (their
-    sessions are read from the database again), a surplus is released.
+    sessions are read from the database again, once a slice taken over has its change
+    log folded in), a surplus is released.
+
+    With OVERT_SESSION_FOLD_MS above 0, changes to stored sessions are logged with their
+    batch and folded into `sessions` (session_log), with nothing in flight: once the queue
+    runs dry, and at least that often while it does not. Whatever the setting, the log is
+    folded at the start (what a
+    crash left), after a failed write (before sessions are read from the database again)
+    and when stopping.
     """
     await IngestLoop(resources, stop).run()
 
@@ -536,6 +557,13 @@ class IngestLoop:
         self.stored = StoredKeys()
         self.known = OpenSessions()
         self.writing: tuple[asyncio.Task[int], StagedBatch] | None = None
+        self.must_fold = True  # fold the change log before the next batch is prepared
+        self.folded_at = time.monotonic()
+        self.fold_seconds = resources.settings.session_fold_ms / 1000
+        self.log_sessions = self.fold_seconds > 0  # else sessions are updated per batch
+        self.idle = False  # the last read found the queue empty
+        self.finished = False  # the loop is over: stop renewing leases
+        self.to_fold: set[int] = set()  # slices taken over, read once their log is folded
         self.leases: SliceLeases | None = None
         if isinstance(self.queue, RedisStreamQueue) and resources.redis is not None:
             settings = resources.settings
@@ -549,29 +577,78 @@ class IngestLoop:
             self.queue.read_slices(())  # none until leased
 
     def slice_of(self, site_id: str, visitor_hash: int) -> int:
-        assert self.leases is not None
+        """A visitor's slice (0 without leases: one consumer, one slice)."""
+        if self.leases is None:
+            return 0
         return visitor_slice(site_id, visitor_hash, self.leases.slices)
 
+    async def fold(self, slices: Collection[int] | None = None) -> bool:
+        """Fold the change log of these slices (default: every one this worker holds, or
+        all without leases) into `sessions`, fenced by their leases; False if that failed."""
+        everything = slices is None
+        if self.leases is not None and slices is None:
+            slices = set(self.leases.held)
+        try:
+            async with self.engine.connect() as conn:
+                folded = await fold_changes(conn, slices)
+                if self.leases is not None and slices:
+                    self.leases.check(slices)
+                await conn.commit()
+        except Exception as exc:
+            # Folding is part of writing batches: the message operators watch for.
+            log.warning("batch write failed (%s) while folding session changes", type(exc).__name__)
+            return False
+        if everything:
+            self.known.folded()
+            self.folded_at = time.monotonic()
+            self.must_fold = False
+        log.debug("session changes folded", extra={"sessions": folded})
+        return True
+
+    async def keep_folded(self) -> bool:
+        """Between batches: fold the change log when due (see run_ingest); False if the
+        loop must go round again first (the batch in flight failed, or the fold did)."""
+        unfolded = len(self.known.unfolded)
+        due = unfolded and (
+            self.idle
+            or unfolded >= FOLD_SESSIONS
+            or time.monotonic() - self.folded_at >= self.fold_seconds
+        )
+        if not (self.must_fold or due):
+            return True
+        if await self.settle():
+            return False  # the batch in flight failed: it goes first, then the fold
+        if not await self.fold():
+            self.must_fold = True
+            await asyncio.sleep(self.next_delay())
+            return False
+        return True
+
     async def keep_leases(self) -> None:
-        """Renew, acquire and mark leases every third of their time to live (a task)."""
+        """Renew, acquire and mark leases every third of their time to live (a task), until
+        the loop is over. Cancelling it is not enough: a cancel that lands while redis-py
+        sends a command can be swallowed there, and the task then renewed on forever while
+        the worker waited for it to end (seen when stopped right after starting)."""
         assert self.leases is not None
-        while True:
+        while not self.finished:
             try:
                 await self.leases.refresh()
             except Exception as exc:
                 log.warning("lease renewal failed: %s", type(exc).__name__)
-            await asyncio.sleep(self.leases.interval)
+            if not self.finished:
+                await asyncio.sleep(self.leases.interval)
 
     async def apply_leases(self) -> None:
         """Between batches: forget what memory holds of slices lost or just taken over (their
         previous holder wrote them), release a surplus once nothing of it is left to write,
         and read what is held."""
         leases = self.leases
-        if leases is None or not (leases.lost or leases.acquired or leases.surplus):
+        if leases is None or not (leases.lost or leases.acquired or leases.surplus or self.to_fold):
             return
         if await self.settle():
             return  # the batch in flight went back in front: write it first
         changed = leases.lost | leases.acquired
+        self.to_fold = (self.to_fold | leases.acquired) - leases.lost
         leases.lost, leases.acquired = set(), set()
         surplus = set(leases.surplus)
         if surplus and any(delivery.slice in surplus for delivery in self.batch):
@@ -579,10 +656,14 @@ class IngestLoop:
         self.known.forget_slices(changed | surplus, self.slice_of)
         self.carry = Carry()
         if surplus:
-            self.queue_read(leases.readable())
+            self.queue_read(leases.readable() - self.to_fold)
             await leases.release(surplus)
             log.info("handed slices over", extra={"slices": len(surplus)})
-        self.queue_read(leases.readable())
+        # A slice taken over is read once the changes its holder before logged are folded.
+        self.to_fold &= set(leases.held)
+        if self.to_fold and await self.fold(self.to_fold):
+            self.to_fold = set()
+        self.queue_read(leases.readable() - self.to_fold)
 
     def queue_read(self, slices: set[int]) -> None:
         assert isinstance(self.queue, RedisStreamQueue)
@@ -595,11 +676,13 @@ class IngestLoop:
         try:
             await self.loop()
         finally:
+            self.finished = True
             if renewing is not None:
                 renewing.cancel()
                 await asyncio.gather(renewing, return_exceptions=True)
             if self.writing is not None:
                 await asyncio.gather(self.writing[0], return_exceptions=True)
+            await self.fold()  # what is left of the change log (a failure leaves it there)
             if self.leases is not None:
                 try:
                     await self.leases.close()  # the others take the slices over now
@@ -614,6 +697,8 @@ class IngestLoop:
                 # a 503 (not accepted).
                 log.error("giving up on a batch at shutdown")
                 return
+            if not await self.keep_folded():
+                continue
             if not self.batch:
                 if not await self.read():
                     return
@@ -655,6 +740,7 @@ class IngestLoop:
             await self.settle()
             await asyncio.sleep(self.next_delay())
             return True
+        self.idle = not self.batch
         if not self.batch:
             await self.settle()
         return True
@@ -695,7 +781,13 @@ class IngestLoop:
             fence = lambda: check(slices)  # noqa: E731
         self.writing = (
             asyncio.create_task(
-                commit_batch(queue=self.queue, batch=staged, stored=self.stored, fence=fence)
+                commit_batch(
+                    queue=self.queue,
+                    batch=staged,
+                    stored=self.stored,
+                    fence=fence,
+                    log_to=self.slice_of if self.log_sessions else None,
+                )
             ),
             staged,
         )
@@ -713,7 +805,7 @@ class IngestLoop:
             await self.failed(exc, staged)
             return True
         log.debug("batch written", extra={"entries": len(staged.deliveries), "inserted": inserted})
-        self.known.remember(staged.carry.sessions.values())
+        self.known.remember(staged.carry.sessions.values(), logged=self.log_sessions)
         self.failures = 0
         return False
 
@@ -722,6 +814,7 @@ class IngestLoop:
         what the database holds, and back off (unless it met events stored before)."""
         self.carry = Carry()
         self.known.clear()  # what was kept may be what failed, or another writer's since
+        self.must_fold = True  # then the rows it held may lag the log: fold before reading
         self.verify = True
         # Entries of slices no longer held are their new holder's (it claims them). A lease
         # not renewed in time but not known lost yet (Redis unreachable) keeps its entries:
@@ -762,6 +855,12 @@ class IngestLoop:
                 engine=self.engine, deliveries=part, revocations=self.revocations
             )
 
+        # These writes read sessions from the database and update them there: the log
+        # first, and what memory held is stale after.
+        if not await self.fold():
+            return False
+        self.known.clear()
+        self.carry = Carry()
         try:
             done = await isolate_faults(
                 write=write,

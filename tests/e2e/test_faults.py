@@ -35,7 +35,14 @@ from shared.queue import RedisStreamQueue
 from shared.settings import Settings
 from shared.sites import create_site
 from tests.helpers.backends import free_port, unavailable
-from tests.helpers.load import HEADERS, LoadReport, steady_load, stored_ids, wait_stored
+from tests.helpers.load import (
+    HEADERS,
+    LoadReport,
+    session_totals,
+    steady_load,
+    stored_ids,
+    wait_stored,
+)
 from tests.helpers.processes import start_all, start_service, stop_overt
 from tests.helpers.servers import PrivatePostgres, PrivateRedis, available
 
@@ -153,7 +160,10 @@ async def assert_exactly_once(stack: Stack, report: LoadReport) -> None:
 
 
 async def test_worker_killed_mid_batch(stack: Stack) -> None:
-    await stack.start(collector={}, worker_a=WORKER_ENV, worker_b=WORKER_ENV)
+    # Session changes are folded into `sessions` only when a worker takes a slice over or
+    # stops: worker_a dies with all of its own still in the log.
+    env = {**WORKER_ENV, "session_fold_ms": "600000"}
+    await stack.start(collector={}, worker_a=env, worker_b=env)
     stop = asyncio.Event()
     load = asyncio.create_task(
         steady_load(
@@ -176,7 +186,7 @@ async def test_worker_killed_mid_batch(stack: Stack) -> None:
         held = (await stack.consumers()).get("worker_a", 0)
         if held:
             break
-        await stack.start(worker_a=WORKER_ENV)  # it acked just before dying: try again
+        await stack.start(worker_a=env)  # it acked just before dying: try again
     assert held > 0, "worker_a was never killed holding a batch"
     await asyncio.sleep(1.5)  # the load goes on; worker_b takes the slices over once expired
     stop.set()
@@ -190,6 +200,11 @@ async def test_worker_killed_mid_batch(stack: Stack) -> None:
         while "worker_a" in await stack.consumers():
             await asyncio.sleep(0.2)
     assert await stop_overt(stack.processes["worker_b"], signal.SIGTERM) == 0
+    # worker_b folded what worker_a logged before continuing its sessions, and its own
+    # changes when it stopped: every session's row agrees with its events.
+    in_rows, from_events = await session_totals(stack.settings)
+    assert from_events
+    assert in_rows == from_events
 
 
 async def outage_under_load(

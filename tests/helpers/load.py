@@ -12,6 +12,8 @@ import itertools
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 import httpx
 import orjson
@@ -20,7 +22,7 @@ from sqlalchemy import func, select
 from services.api.keys.service import create_key
 from shared.db import create_engine
 from shared.keys import KeyScope
-from shared.models import events
+from shared.models import events, sessions
 from shared.settings import Settings
 from shared.sites import create_site
 
@@ -118,6 +120,31 @@ async def stored_ids(settings: Settings) -> tuple[set[str], int]:
     finally:
         await engine.dispose()
     return ids, rows
+
+
+async def session_totals(
+    settings: Settings,
+) -> tuple[dict[Any, tuple[int, datetime, datetime]], dict[Any, tuple[int, datetime, datetime]]]:
+    """Each session's (events, first, last seen) as `sessions` holds them, and as counted
+    from its events in `events`: equal when no session change was lost or counted twice."""
+    engine = create_engine(settings)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                select(sessions.c.session_id, sessions.c.events, sessions.c.started_at,
+                       sessions.c.last_seen_at)
+            )  # fmt: skip
+            stored = {row[0]: tuple(row[1:]) for row in rows}
+            counted = await conn.execute(
+                select(events.c.session_id, func.count(), func.min(events.c.occurred_at),
+                       func.max(events.c.occurred_at))
+                .where(events.c.session_id.is_not(None))
+                .group_by(events.c.session_id)
+            )  # fmt: skip
+            from_events = {row[0]: tuple(row[1:]) for row in counted}
+    finally:
+        await engine.dispose()
+    return stored, from_events
 
 
 async def wait_stored(settings: Settings, wanted: set[str], timeout: float = 30.0) -> set[str]:
