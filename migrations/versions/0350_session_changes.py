@@ -8,7 +8,7 @@ few seconds, at shutdown, and when it takes a slice over from a worker that died
 folding them.
 
 Revision ID: 0350
-Revises: 0331
+Revises: 0340
 Create Date: 2026-12-06
 """
 
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0350"
-down_revision = "0331"
+down_revision = "0340"
 branch_labels = None
 depends_on = None
 
