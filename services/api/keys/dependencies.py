@@ -18,7 +18,7 @@ from shared.keys import (
     OtherSite,
     authenticate_key,
 )
-from shared.ratelimit import KeyRateLimiter, open_rate_limiter
+from shared.ratelimit import KeyRateLimiter, note_verdict, open_rate_limiter
 from shared.runtime import Resources, ResourcesDep
 
 bearer = HTTPBearer(auto_error=False, description="An API key made by `overt key create`.")
@@ -62,6 +62,7 @@ def require_scope(scope: KeyScope) -> Callable[..., Awaitable[LiveKey]]:
             limit=key.rate_limit or settings.api_rate_limit,
             window_s=settings.api_rate_window_s,
         )
+        note_verdict(request.state, "key", verdict)
         if not verdict.allowed:
             raise TooManyRequests(verdict.retry_after_s, verdict.limit)
         if scope.value not in key.scopes:
