@@ -14,7 +14,7 @@ import pytest
 
 from services.cli import service_app
 from shared.settings import Settings
-from tests.helpers.backends import unavailable
+from tests.helpers.node import node_and_npm, npm_ci
 from tests.helpers.overt import Overt
 
 LINTER = Path(__file__).parent / "spectral"
@@ -47,21 +47,11 @@ API_OPERATIONS = {
 @pytest.fixture(scope="module")
 def spectral(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     """The pinned Spectral CLI, installed from its lock file into a scratch folder."""
-    npm, node = shutil.which("npm"), shutil.which("node")
-    if npm is None or node is None:
-        unavailable("node/npm", "not on PATH (apt-get install nodejs npm)")
-    assert npm is not None
-    assert node is not None
+    node, _ = node_and_npm()
     work = tmp_path_factory.mktemp("spectral")
     for name in ("package.json", "package-lock.json", ".spectral.yaml"):
         shutil.copy(LINTER / name, work / name)
-    subprocess.run(
-        [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-        cwd=work,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    npm_ci(work)
     cli = work / "node_modules" / "@stoplight" / "spectral-cli" / "dist" / "index.js"
     return [node, str(cli), "lint", "--ruleset", str(work / ".spectral.yaml")]
 
