@@ -41,6 +41,14 @@ API_OPERATIONS = {
     ("GET", "/v1/sites/{site_id}/webhooks"): "listWebhooks",
     ("DELETE", "/v1/sites/{site_id}/webhooks/{webhook_id}"): "deleteWebhook",
     ("GET", "/v1/sites/{site_id}/webhooks/{webhook_id}/deliveries"): "listWebhookDeliveries",
+    ("POST", "/v1/sites/{site_id}/exports"): "startExport",
+    ("GET", "/v1/sites/{site_id}/exports"): "exports",
+    ("GET", "/v1/sites/{site_id}/exports/{job_id}"): "exportState",
+    ("GET", "/v1/sites/{site_id}/exports/{job_id}/file"): "exportFile",
+    ("POST", "/v1/sites/{site_id}/imports"): "startImport",
+    ("GET", "/v1/sites/{site_id}/imports"): "imports",
+    ("GET", "/v1/sites/{site_id}/imports/{job_id}"): "importState",
+    ("DELETE", "/v1/sites/{site_id}/imports/{job_id}"): "removeImport",
 }
 
 
