@@ -15,10 +15,6 @@ from shared.models import sites
 # bucket) is a datetime both databases store.
 FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9998, 12, 31)
 
-# A date range's schema: pydantic describes the pair with prefixItems (JSON Schema 2020-12);
-# `items` beside it says the same for OpenAPI tools that read only `items`.
-DATE_PAIR_SCHEMA: dict[str, object] = {"items": {"type": "string", "format": "date"}}
-
 
 def check_date_range(first: date, last: date) -> None:
     """A date range is ordered, at most ten years long, within FIRST_DAY..LAST_DAY."""

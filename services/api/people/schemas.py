@@ -17,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from services.api.days import DATE_PAIR_SCHEMA, check_date_range
+from services.api.days import check_date_range
 
 ClientId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")]
 SubjectId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_\-]+$")]
@@ -169,8 +169,7 @@ class OutcomeReportIn(BaseModel):
         Field(
             description="First and last day, inclusive, in the site's time zone (at most ten "
             "years). Subjects are scored on their events in the range; outcomes count when "
-            "they occurred in it; a subject is in the report when it has either in the range.",
-            json_schema_extra=DATE_PAIR_SCHEMA,
+            "they occurred in it; a subject is in the report when it has either in the range."
         ),
     ]
     k: Annotated[int, Field(ge=2, le=1000)] | None = Field(
@@ -203,7 +202,7 @@ class CampaignOutcomes(BaseModel):
 
 class OutcomeReport(BaseModel):
     site_id: str
-    date_range: Annotated[tuple[date, date], Field(json_schema_extra=DATE_PAIR_SCHEMA)]
+    date_range: tuple[date, date]
     timezone: str = Field(description="the site's time zone, in which the date range is read")
     k: int
     definition_version: int

@@ -15,7 +15,7 @@ from pydantic import (
     model_validator,
 )
 
-from services.api.days import DATE_PAIR_SCHEMA, check_date_range
+from services.api.days import check_date_range
 from services.api.engagement.schemas import DefinitionVersion
 from shared.dialect import compile_regex
 
@@ -385,11 +385,7 @@ class QueryOut(BaseModel):
 # --- reports ---------------------------------------------------------------------------------
 
 DateRange = Annotated[
-    tuple[date, date],
-    Field(
-        description="First and last day, inclusive, in the site's time zone.",
-        json_schema_extra=DATE_PAIR_SCHEMA,
-    ),
+    tuple[date, date], Field(description="First and last day, inclusive, in the site's time zone.")
 ]
 
 
