@@ -17,6 +17,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 from starlette.types import ASGIApp
 
 from shared.body import BodyLimitMiddleware
@@ -103,6 +104,53 @@ def health_router() -> APIRouter:
     return router
 
 
+# Every tag an operation carries, described once (the OpenAPI document lists them in order).
+OPENAPI_TAGS = [
+    {"name": "stats", "description": "Aggregate queries and reports over a site's events"},
+    {"name": "definitions", "description": "A site's engagement definitions, versioned"},
+    {"name": "contacts", "description": "Consented contacts with their score and intent"},
+    {"name": "outcomes", "description": "Campaign outcomes and the report on them"},
+    {"name": "webhooks", "description": "Webhook subscriptions and their deliveries"},
+    {"name": "transfer", "description": "Exports as Plausible CSV; Plausible and Umami imports"},
+    {"name": "collector", "description": "Event intake from the snippet and its script"},
+    {"name": "consent", "description": "The consent widget's API: decisions, state, rights"},
+    {"name": "preference page", "description": "The visitor's preference page (HTML forms)"},
+    {"name": "health", "description": "Liveness, readiness and metrics"},
+]
+
+
+def operation_id(route: APIRoute) -> str:
+    """A stable, readable operation id: the handler's name in camelCase (`take_events` ->
+    `takeEvents`), unless the route names its own (`operation_id="listContacts"`)."""
+    first, *rest = route.name.split("_")
+    return first + "".join(word.capitalize() for word in rest)
+
+
+def tidy_openapi(spec: dict[str, Any]) -> dict[str, Any]:
+    """What OpenAPI tools (linters, client generators) need beyond FastAPI's document:
+    a fixed-length array (pydantic's `prefixItems`, a date pair) also says its `items`; a
+    webhook (a request Overt sends) lists no 422 of FastAPI's request validation."""
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            prefix = node.get("prefixItems")
+            if node.get("type") == "array" and "items" not in node and isinstance(prefix, list):
+                distinct = [item for n, item in enumerate(prefix) if item not in prefix[:n]]
+                node["items"] = distinct[0] if len(distinct) == 1 else {"anyOf": distinct}
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(spec.get("components", {}))
+    walk(spec.get("paths", {}))
+    for operations in spec.get("webhooks", {}).values():
+        for operation in operations.values():
+            operation.get("responses", {}).pop("422", None)
+    return spec
+
+
 def build_app(
     *,
     title: str,
@@ -149,9 +197,13 @@ def build_app(
         telemetry={"tracing": False, "metrics": False, "logs": False},
         docs_url=None,  # shared.docs serves /docs: vendored Swagger UI under a strict CSP
         redoc_url=None,
+        openapi_tags=OPENAPI_TAGS,
+        generate_unique_id_function=operation_id,
     )
     install_problem_handlers(app)
     document_problems(app)
+    generate = app.openapi
+    app.openapi = lambda: tidy_openapi(generate())  # type: ignore[method-assign]
     app.state.front = tuple(front)
     app.state.max_body_bytes = settings.max_body_bytes
     app.include_router(health_router())

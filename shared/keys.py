@@ -12,13 +12,14 @@ import hmac
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.errors import ProblemError
 from shared.models import api_keys
-from shared.ratelimit import KeyRateLimiter
+from shared.ratelimit import KeyRateLimiter, note_verdict
 
 KEY_PREFIX = "ovt_"
 
@@ -117,11 +118,14 @@ class KeyCache:
 
 
 async def spend_request(
-    limiter: KeyRateLimiter, key: LiveKey, *, limit: int, window_s: int
+    limiter: KeyRateLimiter, key: LiveKey, *, limit: int, window_s: int, state: Any = None
 ) -> None:
     """Count one request against the key's budget (its own limit, else `limit`, per window);
-    TooManyRequests (429 + Retry-After) over it."""
+    TooManyRequests (429 + Retry-After) over it. With a request's `state`, the verdict is
+    noted there for the answer's RateLimit fields, refusals included."""
     verdict = await limiter.hit(key.id, limit=key.rate_limit or limit, window_s=window_s)
+    if state is not None:
+        note_verdict(state, "key", verdict)
     if not verdict.allowed:
         raise TooManyRequests(verdict.retry_after_s, verdict.limit)
 

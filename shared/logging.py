@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import unexpected_error_response
 from shared.metrics import UNMATCHED_ROUTE, observe_request
+from shared.ratelimit import rate_limit_headers
 
 request_id_var: ContextVar[str | None] = ContextVar("overt_request_id", default=None)
 
@@ -140,6 +141,7 @@ class RequestIdMiddleware:
                 message["headers"] = [
                     *message.get("headers", []),
                     (b"x-request-id", request_id),
+                    *rate_limit_headers(scope.get("state")),
                 ]
             await send(message)
 

@@ -4,6 +4,13 @@ A key is whatever the caller budgets: an API key's id, a keyed hash of a client'
 Redis: one round trip per request (INCR and EXPIRE in a MULTI pipeline) on a key named after
 the window, so the count resets by itself. Without Redis (one process) a dict does the same,
 dropping ended windows as it grows, so many distinct keys cannot grow it without bound.
+
+Every answer of a limited request says where its budgets stand, in the `RateLimit` and
+`RateLimit-Policy` fields of the IETF httpapi draft (draft-ietf-httpapi-ratelimit-headers,
+structured-field lists): `RateLimit-Policy: "key";q=600;w=60` (quota per window of w
+seconds) and `RateLimit: "key";r=599;t=42` (r left, reset in t seconds). The limiting code
+notes each verdict with `note_verdict`; RequestIdMiddleware adds the fields to the answer,
+a refusal included.
 """
 
 from __future__ import annotations
@@ -11,9 +18,12 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
+
+# Where a request's verdicts wait for its answer (in the ASGI scope's state).
+_STATE_KEY = "overt_rate_limits"
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +32,7 @@ class Verdict:
     limit: int
     remaining: int
     retry_after_s: int  # seconds until the window ends
+    window_s: int = 0
 
 
 class KeyRateLimiter(Protocol):
@@ -37,7 +48,30 @@ def _verdict(count: int, limit: int, window_s: int, now: float) -> Verdict:
         limit=limit,
         remaining=max(0, limit - count),
         retry_after_s=max(1, math.ceil(window_end - now)),
+        window_s=window_s,
     )
+
+
+def note_verdict(state: Any, policy: str, verdict: Verdict) -> None:
+    """Remember `verdict` under `policy` (a short name: "key", "client", "site") on a
+    request's state, for its answer's RateLimit fields; a later verdict of the same policy
+    replaces the earlier one."""
+    noted: dict[str, Verdict] | None = getattr(state, _STATE_KEY, None)
+    if noted is None:
+        noted = {}
+        setattr(state, _STATE_KEY, noted)
+    noted[policy] = verdict
+
+
+def rate_limit_headers(scope_state: dict[str, Any] | None) -> list[tuple[bytes, bytes]]:
+    """The RateLimit and RateLimit-Policy fields for the verdicts noted on a request (none
+    when nothing limited it)."""
+    noted: dict[str, Verdict] | None = (scope_state or {}).get(_STATE_KEY)
+    if not noted:
+        return []
+    policies = ", ".join(f'"{name}";q={v.limit};w={v.window_s}' for name, v in noted.items())
+    states = ", ".join(f'"{name}";r={v.remaining};t={v.retry_after_s}' for name, v in noted.items())
+    return [(b"ratelimit-policy", policies.encode()), (b"ratelimit", states.encode())]
 
 
 class InProcessRateLimiter:

@@ -24,7 +24,7 @@ register_imports_provider(imported_rows)
 
 # Each domain's router carries the /v1 prefix itself: a request's route template (the
 # metrics label) is the path its own router declared, so a prefix added here would be lost.
-router = APIRouter(tags=["api"])
+router = APIRouter()
 router.include_router(stats_router)
 router.include_router(engagement_router)
 router.include_router(goals_router)

@@ -29,7 +29,7 @@ from typing import Annotated, Any
 import msgspec
 
 from services.collector.exceptions import InvalidEvent
-from services.collector.schemas import MAX_BATCH, MAX_PROPS, EventIn
+from services.collector.schemas import MAX_BATCH, MAX_PROPS, EventIn, inline_schema
 from services.collector.storable import LIMIT, UNSTORABLE_REASON, storable
 
 # Plausible's names for the events Overt's snippet names itself (its reports use these).
@@ -260,7 +260,6 @@ def is_ip(text: str) -> bool:
     return True
 
 
-def body_schema() -> dict[str, object]:
+def body_schema() -> dict[str, Any]:
     """JSON Schema of the body, for the OpenAPI document."""
-    schema, components = msgspec.json.schema_components([Body], ref_template="#/$defs/{name}")
-    return {**schema[0], "$defs": components}
+    return inline_schema(Body)

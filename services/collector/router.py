@@ -135,6 +135,8 @@ async def take_events(request: Request, intake: Annotated[Intake, Depends(get_in
                 "application/json": {"schema": plausible.body_schema()},
             },
         },
+        # The key is optional: browsers send none (appended to the IngestKey requirement).
+        "security": [{}],
     },
 )
 async def take_plausible_events(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 
@@ -85,7 +85,25 @@ def pattern_error(pattern: str, where: str) -> str:
     return f"Expected `str` matching regex {pattern!r} - at `{where}`"
 
 
-def body_schema() -> dict[str, object]:
+def inline_schema(body: object) -> dict[str, Any]:
+    """JSON Schema of a msgspec type with its references inlined, for an operation of the
+    OpenAPI document: a `#/$defs/...` reference there would point into the document's root,
+    where nothing is (the types are not recursive, so inlining ends)."""
+    schema, components = msgspec.json.schema_components([body], ref_template="{name}")
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            if isinstance(node.get("$ref"), str):
+                return inline(components[node["$ref"]])
+            return {key: inline(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [inline(value) for value in node]
+        return node
+
+    inlined: dict[str, Any] = inline(schema[0])
+    return inlined
+
+
+def body_schema() -> dict[str, Any]:
     """JSON Schema of the body, for the OpenAPI document."""
-    schema, components = msgspec.json.schema_components([Body], ref_template="#/$defs/{name}")
-    return {**schema[0], "$defs": components}
+    return inline_schema(Body)

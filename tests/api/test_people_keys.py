@@ -20,6 +20,7 @@ from tests.helpers.isolation import PEOPLE_ENDPOINTS, WEBHOOK
 from tests.helpers.overt import Overt
 from tests.helpers.people import auth, consent_site, consented_subject, full_key
 from tests.helpers.problems import assert_problem
+from tests.helpers.ratelimit import sf_list
 
 pytestmark = pytest.mark.anyio
 
@@ -80,13 +81,26 @@ async def test_rate_limit_per_key_answers_429_with_retry_after(people: Overt) ->
     limited = await full_key(people, rate_limit=3)
     other = await full_key(people)
     url = f"/v1/sites/{people.site.id}/webhooks"
-    for _ in range(3):
-        assert (await people.client.get(url, headers=auth(limited))).status_code == 200
+    window = people.resources.settings.api_rate_window_s
+    for left in (2, 1, 0):
+        answer = await people.client.get(url, headers=auth(limited))
+        assert answer.status_code == 200
+        # Every answer says where the key's budget stands (IETF httpapi RateLimit fields).
+        assert sf_list(answer.headers["ratelimit-policy"]) == [("key", {"q": 3, "w": window})]
+        [(name, params)] = sf_list(answer.headers["ratelimit"])
+        assert name == "key"
+        assert params["r"] == left
+        assert 1 <= params["t"] <= window
     refused = await people.client.get(url, headers=auth(limited))
     problem = assert_problem(refused, 429, "rate-limited")
     assert "3 requests" in str(problem["detail"])
     retry_after = int(refused.headers["retry-after"])
-    assert 1 <= retry_after <= people.resources.settings.api_rate_window_s
+    assert 1 <= retry_after <= window
+    [(_, params)] = sf_list(refused.headers["ratelimit"])
+    assert params["r"] == 0
+    assert params["t"] == retry_after
+    # Without a key nothing was spent, so nothing is said.
+    assert "ratelimit" not in (await people.client.get(url)).headers
     # The budget is per key: another key of the same site is unaffected.
     assert (await people.client.get(url, headers=auth(other))).status_code == 200
 

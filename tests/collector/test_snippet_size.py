@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.helpers.backends import unavailable
+from tests.helpers.node import node_and_npm, npm_ci
 
 COLLECTOR = Path(__file__).resolve().parents[2] / "services" / "collector"
 SERVED = COLLECTOR / "static" / "overt.js"
@@ -38,23 +38,13 @@ def test_served_snippet_is_the_wire_v1_build_not_the_source() -> None:
 
 
 def test_snippet_rebuilds_byte_identical_from_source(tmp_path: Path) -> None:
-    npm, node = shutil.which("npm"), shutil.which("node")
-    if npm is None or node is None:
-        unavailable("node/npm", "not on PATH (apt-get install nodejs npm)")
-    assert npm is not None
-    assert node is not None
+    node, _ = node_and_npm()
     work = tmp_path / "snippet"
     work.mkdir()
     for name in ("package.json", "package-lock.json", "build.mjs"):
         shutil.copy(SOURCE / name, work / name)
     shutil.copytree(SOURCE / "src", work / "src")
-    subprocess.run(
-        [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-        cwd=work,
-        check=True,
-        capture_output=True,
-        timeout=100,
-    )
+    npm_ci(work, timeout=100)
     rebuilt = tmp_path / "overt.js"
     subprocess.run(
         [node, "build.mjs", str(rebuilt)], cwd=work, check=True, capture_output=True, timeout=60

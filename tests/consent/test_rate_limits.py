@@ -10,6 +10,7 @@ from services.consent.ledger.models import consent_ledger
 from shared.sites import Site
 from tests.helpers.consent import FORM, client_from, overt_with, post_decisions
 from tests.helpers.overt import Overt
+from tests.helpers.ratelimit import sf_list
 
 pytestmark = pytest.mark.anyio
 
@@ -31,6 +32,14 @@ def assert_limited(response: object) -> None:
     assert response.json()["type"].endswith("/rate-limited")
     assert 1 <= int(response.headers["retry-after"]) <= 3600
     assert response.headers["access-control-allow-origin"] == "*"  # the widget can read it
+    # The IETF httpapi RateLimit fields name the spent budget: nothing left, reset at Retry-After.
+    spent = [
+        (name, params)
+        for name, params in sf_list(response.headers["ratelimit"])
+        if params["r"] == 0
+    ]
+    assert spent
+    assert spent[-1][1]["t"] == int(response.headers["retry-after"])
 
 
 async def test_verification_mails_to_one_address_are_limited(
@@ -46,6 +55,10 @@ async def test_verification_mails_to_one_address_are_limited(
         statuses.append(response.status_code)
     assert statuses == [202, 202, 202, 429, 429]
     assert_limited(response)
+    policies = dict(sf_list(response.headers["ratelimit-policy"]))
+    window = overt.resources.settings.consent_mail_window_s
+    assert policies["mail-address"] == {"q": 3, "w": window}  # and the write budgets before it
+    assert set(policies) == {"client", "site", "mail-address"}
     sent = [r for r in caplog.records if "verification link" in r.getMessage()]
     assert len(sent) == 3
     # The same address written otherwise is the same address.

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from starlette.datastructures import State
 
-from shared.ratelimit import InProcessRateLimiter
+from shared.ratelimit import InProcessRateLimiter, note_verdict, rate_limit_headers
+from tests.helpers.ratelimit import sf_list
 
 pytestmark = pytest.mark.anyio
 
@@ -32,3 +34,27 @@ async def test_many_distinct_keys_do_not_grow_memory_without_bound() -> None:
     for n in range(150):
         await limiter.hit(f"live-{n}", limit=5, window_s=60, now=75.0)
     assert len(limiter) == 151  # windows still running are kept: their counts matter
+
+
+async def test_verdicts_become_ratelimit_fields_of_the_ietf_draft() -> None:
+    """`RateLimit-Policy: "name";q=..;w=..` and `RateLimit: "name";r=..;t=..`, one list
+    member per budget the request spent, parsed here as structured-field lists."""
+    assert rate_limit_headers(None) == []
+    assert rate_limit_headers({}) == []
+    scope_state: dict[str, object] = {}
+    state = State(scope_state)
+    limiter = InProcessRateLimiter()
+    for _ in range(3):
+        note_verdict(state, "client", await limiter.hit("c", limit=5, window_s=60, now=130.0))
+    note_verdict(state, "site", await limiter.hit("s", limit=100, window_s=3600, now=130.0))
+    fields = dict(rate_limit_headers(scope_state))
+    policy = sf_list(fields[b"ratelimit-policy"])
+    now = sf_list(fields[b"ratelimit"])
+    assert policy == [
+        ("client", {"q": 5, "w": 60}),
+        ("site", {"q": 100, "w": 3600}),
+    ]
+    assert now == [
+        ("client", {"r": 2, "t": 50}),  # the third request of five; the window ends at 180
+        ("site", {"r": 99, "t": 3470}),
+    ]

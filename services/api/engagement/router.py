@@ -17,7 +17,9 @@ from services.api.keys.dependencies import (
 from shared.errors import problem_responses
 from shared.runtime import ResourcesDep
 
-router = APIRouter(prefix="/v1")  # composed with the other domains by services.api.router
+router = APIRouter(
+    prefix="/v1", tags=["definitions"]
+)  # composed with the other domains by services.api.router
 
 
 @router.get(

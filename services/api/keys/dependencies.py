@@ -62,6 +62,7 @@ def require_scope(scope: KeyScope) -> Callable[..., Awaitable[LiveKey]]:
             key,
             limit=settings.api_rate_limit,
             window_s=settings.api_rate_window_s,
+            state=request.state,
         )
         if scope.value not in key.scopes:
             raise MissingScope(scope.value)

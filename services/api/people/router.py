@@ -48,6 +48,7 @@ SubjectPath = Annotated[str, Path(min_length=1, max_length=32)]
 @router.get(
     SITE + "/contacts",
     tags=["contacts"],
+    operation_id="listContacts",
     summary="Consented contacts (active identification consent) with score and intent",
     responses=problem_responses(*KEY_ERRORS, 422),
 )
@@ -68,6 +69,7 @@ async def contacts(
 @router.get(
     SITE + "/contacts/{subject_id}",
     tags=["contacts"],
+    operation_id="getContact",
     summary="One consented contact with its engagement timeline",
     responses=problem_responses(*KEY_ERRORS, 404, 422),
 )
@@ -88,6 +90,7 @@ async def contact(
 @router.post(
     SITE + "/outcomes",
     tags=["outcomes"],
+    operation_id="recordOutcome",
     summary="Record what happened later, for a consented subject or a campaign (idempotent)",
     status_code=201,
     responses={
@@ -107,6 +110,7 @@ async def outcomes(
 @router.post(
     "/reports/outcomes",
     tags=["outcomes"],
+    operation_id="reportOutcomes",
     summary="How often good outcomes followed each intent signal and score band (lift)",
     description="Over a date range in the site's time zone: subjects are scored on their "
     "events in it, outcomes count when they occurred in it, and only consented subjects with "
@@ -124,6 +128,7 @@ async def outcomes_report(
 @router.post(
     SITE + "/webhooks",
     tags=["webhooks"],
+    operation_id="createWebhook",
     summary="Subscribe an endpoint; the signing secret is in this answer only",
     status_code=201,
     responses=problem_responses(*KEY_ERRORS, 422),
@@ -140,6 +145,7 @@ async def create_webhook(
 @router.get(
     SITE + "/webhooks",
     tags=["webhooks"],
+    operation_id="listWebhooks",
     summary="The site's webhook subscriptions",
     responses=problem_responses(*KEY_ERRORS, 422),
 )
@@ -152,6 +158,7 @@ async def webhooks(key: WebhooksKey, resources: ResourcesDep) -> WebhookList:
 @router.delete(
     SITE + "/webhooks/{webhook_id}",
     tags=["webhooks"],
+    operation_id="deleteWebhook",
     summary="Unsubscribe (erasure notices still reach it for subjects it received)",
     status_code=204,
     responses=problem_responses(*KEY_ERRORS, 404, 422),
@@ -166,6 +173,7 @@ async def remove_webhook(
 @router.get(
     SITE + "/webhooks/{webhook_id}/deliveries",
     tags=["webhooks"],
+    operation_id="listWebhookDeliveries",
     summary="The delivery log: each delivery with every attempt",
     responses=problem_responses(*KEY_ERRORS, 404, 422),
 )

@@ -39,7 +39,9 @@ from services.api.stats.segments import (
 from shared.errors import problem_responses
 from shared.runtime import ResourcesDep
 
-router = APIRouter(prefix="/v1")  # composed with the other domains by services.api.router
+router = APIRouter(
+    prefix="/v1", tags=["stats"]
+)  # composed with the other domains by services.api.router
 
 
 @router.post(

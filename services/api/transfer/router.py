@@ -26,7 +26,7 @@ from services.api.transfer.service import (
 from shared.errors import problem_responses
 from shared.runtime import ResourcesDep
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", tags=["transfer"])
 
 
 def job_out(job: Job) -> JobOut:

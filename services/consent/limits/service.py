@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from starlette.datastructures import State
 from starlette.requests import Request
 
 from services.consent.crypto import derive_key, hmac_hex
 from services.consent.limits.exceptions import TooManyRequests
 from shared.clients import client_ip
-from shared.ratelimit import KeyRateLimiter, open_rate_limiter
+from shared.ratelimit import KeyRateLimiter, note_verdict, open_rate_limiter
 from shared.runtime import Resources
 
 
@@ -36,9 +37,17 @@ def keyed(secret: bytes, kind: str, value: str) -> str:
 
 
 async def _spend(
-    limiter: KeyRateLimiter, key: str, *, limit: int, window_s: int, what: str
+    limiter: KeyRateLimiter,
+    key: str,
+    *,
+    limit: int,
+    window_s: int,
+    what: str,
+    state: State,
+    policy: str,
 ) -> None:
     verdict = await limiter.hit(key, limit=limit, window_s=window_s)
+    note_verdict(state, policy, verdict)
     if not verdict.allowed:
         raise TooManyRequests(what, verdict.retry_after_s)
 
@@ -50,6 +59,7 @@ class Budget:
     limiter: KeyRateLimiter
     resources: Resources
     client: str
+    state: State  # the request's, where each verdict is noted for the RateLimit fields
 
     async def spend_write(self, site_id: str) -> None:
         """One consent write: per client, then per site; 429 when either is spent."""
@@ -61,6 +71,8 @@ class Budget:
             limit=settings.consent_client_rate_limit,
             window_s=window,
             what="consent requests from this network",
+            state=self.state,
+            policy="client",
         )
         await _spend(
             self.limiter,
@@ -68,6 +80,8 @@ class Budget:
             limit=settings.consent_site_rate_limit,
             window_s=window,
             what="consent requests for this site",
+            state=self.state,
+            policy="site",
         )
 
     async def spend_mail(self, site_id: str, address: str) -> None:
@@ -75,27 +89,43 @@ class Budget:
         settings = self.resources.settings
         window = settings.consent_mail_window_s
         hashed = keyed(settings.secret(), "address", address)
-        for key, limit, what in (
+        for policy, key, limit, what in (
             (
+                "mail-address",
                 f"consent:mail:address:{hashed}",
                 settings.consent_mails_per_address,
                 "verification mails to this address",
             ),
             (
+                "mail-client",
                 f"consent:mail:client:{self.client}",
                 settings.consent_mails_per_client,
                 "verification mails asked from this network",
             ),
             (
+                "mail-site",
                 f"consent:mail:site:{site_id}",
                 settings.consent_mails_per_site,
                 "verification mails for this site",
             ),
         ):
-            await _spend(self.limiter, key, limit=limit, window_s=window, what=what)
+            await _spend(
+                self.limiter,
+                key,
+                limit=limit,
+                window_s=window,
+                what=what,
+                state=self.state,
+                policy=policy,
+            )
 
 
 def request_budget(request: Request, resources: Resources) -> Budget:
     """The budgets of the client behind `request` (its IP is hashed here and dropped)."""
     client = keyed(resources.settings.secret(), "client", client_ip(request, resources.settings))
-    return Budget(limiter=rate_limiter(request, resources), resources=resources, client=client)
+    return Budget(
+        limiter=rate_limiter(request, resources),
+        resources=resources,
+        client=client,
+        state=request.state,
+    )

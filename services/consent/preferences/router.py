@@ -283,6 +283,7 @@ async def export_download(request: Request, site: SiteDep, resources: ResourcesD
 
 @router.post(
     PAGE + "/erase",
+    operation_id="erasePreferencePageForm",
     summary="Erase the visitor's identity and links (form post)",
     response_class=RedirectResponse,
     status_code=303,

@@ -1,5 +1,12 @@
 """Signed consent receipts (fields after ISO/IEC TS 27560), verifiable offline.
 
+Version 2 (schema `.../consent-receipt/2`) is signed as a JWS (RFC 7515, alg EdDSA, RFC 8037):
+the envelope's `jws` is the compact serialisation of the canonical JSON body under the
+protected header `{"alg":"EdDSA","kid":KEY_ID}`, so any JOSE library verifies it with the
+site's JWKS (`/consent/sites/{site_id}/.well-known/jwks.json`); `signature` is the JWS's
+signature part. Version 1 receipts (issued before) signed the canonical JSON body itself;
+they stay verifiable: the body's `schema` says which message a signature covers.
+
 Each consent in a receipt names the ledger row its decision wrote (`ledger`: seq, entry id,
 row hash), under the site's signature: a receipt kept outside proves the ledger reached at
 least that row, which is how `overt ledger verify --receipts FILE` catches a cut-off tail.
@@ -22,7 +29,8 @@ from services.consent.keys.service import SiteKeys
 from services.consent.ledger.service import Evidence, LedgerEntry, checkpoint_message
 from services.consent.receipts.models import consent_receipts
 
-RECEIPT_SCHEMA = "https://overt.dev/schemas/consent-receipt/1"
+RECEIPT_SCHEMA = "https://overt.dev/schemas/consent-receipt/2"  # signed as a JWS
+RECEIPT_SCHEMA_V1 = "https://overt.dev/schemas/consent-receipt/1"  # signed canonical JSON
 SIGNATURE_ALG = "EdDSA"
 
 
@@ -70,24 +78,49 @@ def build_receipt(
     }
 
 
-def sign_receipt(*, keys: SiteKeys, body: dict[str, Any]) -> dict[str, Any]:
-    """The envelope given to the visitor: body, algorithm, key id, Ed25519 signature."""
-    return {
+def jws_signing_input(body: Mapping[str, Any]) -> str:
+    """`BASE64URL(protected header) . BASE64URL(payload)` of a version 2 receipt (RFC 7515
+    section 5.1): the payload is the body's canonical JSON, the header names its key."""
+    header = canonical_json({"alg": SIGNATURE_ALG, "kid": body.get("key_id")})
+    return f"{b64url(header)}.{b64url(canonical_json(body))}"
+
+
+def signed_message(body: Mapping[str, Any]) -> bytes:
+    """What a receipt's signature covers: the JWS signing input (version 2) or the
+    canonical JSON of the body (version 1)."""
+    if body.get("schema") == RECEIPT_SCHEMA_V1:
+        return canonical_json(body)
+    return jws_signing_input(body).encode()
+
+
+def receipt_envelope(body: dict[str, Any], signature: str) -> dict[str, Any]:
+    """The envelope given to the visitor (and kept): the body, its key and signature, and
+    for version 2 the same as a compact JWS."""
+    envelope: dict[str, Any] = {
         "receipt": body,
         "alg": SIGNATURE_ALG,
-        "key_id": keys.key_id,
-        "signature": b64url(keys.sign(canonical_json(body))),
+        "key_id": body.get("key_id"),
+        "signature": signature,
     }
+    if body.get("schema") != RECEIPT_SCHEMA_V1:
+        envelope |= {"version": 2, "jws": f"{jws_signing_input(body)}.{signature}"}
+    return envelope
+
+
+def sign_receipt(*, keys: SiteKeys, body: dict[str, Any]) -> dict[str, Any]:
+    """The signed envelope of a receipt body (Ed25519, as a JWS)."""
+    return receipt_envelope(body, b64url(keys.sign(signed_message(body))))
 
 
 def verify_receipt(envelope: dict[str, Any], public_key: bytes) -> bool:
-    """Offline check: the signature covers the canonical JSON of the receipt body."""
+    """Offline check of either version: the signature covers `signed_message(body)`."""
     try:
         signature = unb64url(str(envelope["signature"]))
         body = envelope["receipt"]
-    except (KeyError, ValueError, TypeError):
+        message = signed_message(body)
+    except (KeyError, ValueError, TypeError, AttributeError):
         return False
-    return verify_signature(public_key, signature, canonical_json(body))
+    return verify_signature(public_key, signature, message)
 
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
@@ -125,7 +158,7 @@ def _receipt_evidence(envelope: Mapping[str, Any], where: str) -> list[Evidence]
         return f"{where}: not a receipt or checkpoint"
     receipt_id = body.get("receipt_id")
     source = f"{where} (receipt {receipt_id})" if isinstance(receipt_id, str) else where
-    message = canonical_json(body)
+    message = signed_message(body)
     claims = []
     for consent in consents:
         pair = _seq_and_hash(consent.get("ledger") if isinstance(consent, Mapping) else None)
@@ -209,15 +242,4 @@ async def subject_receipts(
         .where(consent_receipts.c.site_id == site_id, consent_receipts.c.subject_id == subject_id)
         .order_by(consent_receipts.c.issued_at, consent_receipts.c.receipt_id)
     )
-    envelopes = []
-    for row in rows:
-        body = orjson.loads(row.body)
-        envelopes.append(
-            {
-                "receipt": body,
-                "alg": SIGNATURE_ALG,
-                "key_id": body.get("key_id"),
-                "signature": row.signature,
-            }
-        )
-    return envelopes
+    return [receipt_envelope(orjson.loads(row.body), row.signature) for row in rows]

@@ -15,6 +15,12 @@ router = APIRouter()
 
 
 @router.get(
+    SITE + "/.well-known/jwks.json",
+    operation_id="siteJwks",
+    summary="The site's JWKS, for JOSE libraries verifying its receipts' JWS",
+    responses=problem_responses(404),
+)
+@router.get(
     SITE + "/keys",
     summary="The site's public key (JWK) to verify receipts and checkpoints offline",
     responses=problem_responses(404),
