@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel
 
 from shared.assets import Asset, asset_response
 from shared.errors import ProblemError
@@ -80,3 +82,24 @@ def docs_router(*, title: str, openapi_url: str = "/openapi.json") -> APIRouter:
         return asset_response(request, asset, headers=ASSET_HEADERS)
 
     return router
+
+
+def inline_body_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """A pydantic model's JSON Schema with its `$defs` inlined, for an operation's request
+    body given by hand (`openapi_extra`): there a `#/$defs/...` reference would point into
+    the OpenAPI document's root, where nothing is. The models are not recursive."""
+    schema = model.model_json_schema()
+    defs: dict[str, Any] = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return inline(defs[ref.removeprefix("#/$defs/")])
+            return {key: inline(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [inline(value) for value in node]
+        return node
+
+    inlined: dict[str, Any] = inline(schema)
+    return inlined

@@ -49,6 +49,15 @@ API_OPERATIONS = {
     ("GET", "/v1/sites/{site_id}/imports"): "imports",
     ("GET", "/v1/sites/{site_id}/imports/{job_id}"): "importState",
     ("DELETE", "/v1/sites/{site_id}/imports/{job_id}"): "removeImport",
+    ("GET", "/v1/sites/{site_id}/goals"): "listGoals",
+    ("POST", "/v1/sites/{site_id}/goals"): "createGoal",
+    ("DELETE", "/v1/sites/{site_id}/goals/{goal_id}"): "deleteGoal",
+    ("GET", "/v1/sites/{site_id}/segments"): "listSegments",
+    ("POST", "/v1/sites/{site_id}/segments"): "createSegment",
+    ("GET", "/v1/sites/{site_id}/segments/{segment_id}"): "getSegment",
+    ("PUT", "/v1/sites/{site_id}/segments/{segment_id}"): "updateSegment",
+    ("DELETE", "/v1/sites/{site_id}/segments/{segment_id}"): "deleteSegment",
+    ("GET", "/v1/sites/{site_id}/realtime"): "getRealtime",
 }
 
 

@@ -21,6 +21,7 @@ GoalId = Annotated[str, Path(min_length=1, max_length=32)]
 @router.get(
     GOALS,
     tags=["goals"],
+    operation_id="listGoals",
     summary="The site's goals (and whether custom events count as goals without any)",
     responses=problem_responses(*KEY_ERRORS, 422),
 )
@@ -34,6 +35,7 @@ async def goals(key: SiteStatsKey, resources: ResourcesDep) -> GoalList:
 @router.post(
     GOALS,
     tags=["goals"],
+    operation_id="createGoal",
     summary="Register a page, custom-event or revenue goal",
     description="The first goal registered ends the implicit rule (every custom event a "
     "goal): from then on only registered goals convert.",
@@ -47,6 +49,7 @@ async def add_goal(body: GoalIn, key: SiteDefinitionsWriteKey, resources: Resour
 @router.delete(
     GOALS + "/{goal_id}",
     tags=["goals"],
+    operation_id="deleteGoal",
     summary="Delete a goal (its events stay; they stop converting)",
     status_code=204,
     responses=problem_responses(*KEY_ERRORS, 404, 422),

@@ -121,6 +121,7 @@ SegmentId = Annotated[str, Path(min_length=1, max_length=32)]
 @router.get(
     SEGMENTS,
     tags=["segments"],
+    operation_id="listSegments",
     summary="The site's saved segments",
     responses=problem_responses(*KEY_ERRORS, 422),
 )
@@ -131,6 +132,7 @@ async def segments(key: SiteStatsKey, resources: ResourcesDep) -> SegmentList:
 @router.post(
     SEGMENTS,
     tags=["segments"],
+    operation_id="createSegment",
     summary="Save a named filter tree; queries use it as {dimension: segment, values: [id]}",
     status_code=201,
     responses=problem_responses(*KEY_ERRORS, 409, 422),
@@ -144,6 +146,7 @@ async def add_segment(
 @router.get(
     SEGMENTS + "/{segment_id}",
     tags=["segments"],
+    operation_id="getSegment",
     summary="One saved segment",
     responses=problem_responses(*KEY_ERRORS, 404, 422),
 )
@@ -154,6 +157,7 @@ async def segment(key: SiteStatsKey, segment_id: SegmentId, resources: Resources
 @router.put(
     SEGMENTS + "/{segment_id}",
     tags=["segments"],
+    operation_id="updateSegment",
     summary="Rename a segment or change its filters (queries naming it follow)",
     responses=problem_responses(*KEY_ERRORS, 404, 409, 422),
 )
@@ -168,6 +172,7 @@ async def change_segment(
 @router.delete(
     SEGMENTS + "/{segment_id}",
     tags=["segments"],
+    operation_id="deleteSegment",
     summary="Delete a segment (queries naming it are refused from then on)",
     status_code=204,
     responses=problem_responses(*KEY_ERRORS, 404, 422),
@@ -182,6 +187,7 @@ async def remove_segment(
 @router.get(
     "/sites/{site_id}/realtime",
     tags=["realtime"],
+    operation_id="getRealtime",
     summary="Visitors in the last 5 minutes; the last 30 minutes' pages and sources",
     description="Read from the raw events. Sources are a quasi-identifier: those with fewer "
     "than k engaged visitors fold into (other) as in POST /v1/query (`notes` says so); "

@@ -17,6 +17,7 @@ from services.consent.notices.service import current_version
 from services.consent.state.schemas import state_out
 from services.consent.subjects.exceptions import InvalidSubject
 from services.consent.subjects.service import authenticate_subject, create_subject
+from shared.docs import inline_body_schema
 from shared.errors import field_errors, problem_responses
 from shared.runtime import ResourcesDep
 
@@ -52,8 +53,8 @@ async def read_json(request: Request) -> object:
         "requestBody": {
             "required": True,
             "content": {
-                "application/json": {"schema": DecisionIn.model_json_schema()},
-                "text/plain": {"schema": DecisionIn.model_json_schema()},
+                "application/json": {"schema": inline_body_schema(DecisionIn)},
+                "text/plain": {"schema": inline_body_schema(DecisionIn)},
             },
         }
     },
