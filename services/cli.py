@@ -602,6 +602,7 @@ def parser() -> argparse.ArgumentParser:
     consent_notice.add_argument(
         "--text", action="append", required=True, metavar="PURPOSE=TEXT", help="repeatable"
     )
+    consent_notice.add_argument("--json", action="store_true")
     consent_notice.set_defaults(func=command_consent_notice)
 
     importing = commands.add_parser(
@@ -927,6 +928,9 @@ def command_consent_notice(settings: Settings, args: argparse.Namespace) -> int:
     if len(texts) != len(args.text):
         raise ValueError("--text takes PURPOSE=TEXT")
     change = asyncio.run(_consent_notice(settings, args.site, texts))
+    if args.json:
+        print(json.dumps({"version": change.version, "changed": change.changed}))
+        return 0
     asked = ", ".join(change.changed) or "nothing (no text changed)"
     print(f"notice version {change.version} published; asked again: {asked}")
     return 0

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from services.consent.ledger.service import Method, NewEntry, Source
+from services.consent.notices.exceptions import NoticeChanged
 from services.consent.notices.service import Notice
 from services.consent.state.service import PurposeState
 from shared.consent_state import LedgerEvent
@@ -45,6 +46,7 @@ def decide(
     gpc: bool,
     now: datetime,
     shown: ShownText | None = None,
+    seen: Mapping[str, str] | None = None,
 ) -> DecisionPlan:
     """The ledger rows for `choices` (purpose -> give or not), given each purpose's state.
 
@@ -56,9 +58,20 @@ def decide(
     identity goes and its tokens are revoked. Unknown purposes are refused (UnknownPurpose).
     With `shown` (a decision made in another consent manager), each chosen row records that
     manager and the hash of its text instead of Overt's notice version and text.
+    With `seen` (purpose -> hash of the text the visitor saw), consent given to a text that
+    is not the current one is refused whole (NoticeChanged): a stale widget cannot turn a
+    tick on the old text into consent to the new one.
     """
     for name in choices:
         notice.purpose(name)
+    if seen is not None:
+        stale = [
+            name
+            for name, chosen in choices.items()
+            if chosen and seen.get(name) != notice.purpose(name).text_hash
+        ]
+        if stale:
+            raise NoticeChanged(stale)
     states = {state.purpose.purpose: state for state in before}
     entries: list[NewEntry] = []
     for purpose in notice.purposes:
