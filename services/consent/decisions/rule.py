@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from services.consent.ledger.service import Method, NewEntry, Source
 from services.consent.notices.exceptions import NoticeChanged
@@ -13,8 +13,6 @@ from services.consent.notices.service import Notice
 from services.consent.state.service import PurposeState
 from shared.consent_state import LedgerEvent
 from shared.consent_tokens import IDENTIFICATION
-
-CONSENT_LIFETIME = timedelta(days=365)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +48,7 @@ def decide(
 ) -> DecisionPlan:
     """The ledger rows for `choices` (purpose -> give or not), given each purpose's state.
 
-    A choice of true is `given` (for the current text, expiring after CONSENT_LIFETIME); false
+    A choice of true is `given` (for the current text, expiring after the purpose's lifetime); false
     is `withdrawn` when the purpose was granted, else `refused`; a purpose not chosen gets no
     row. With `gpc` (Sec-GPC: 1), every purpose GPC covers is refused as a `gpc_opt_out`,
     whatever was chosen, unless that opt-out already stands and nothing was chosen for it.
@@ -85,7 +83,7 @@ def decide(
         elif chosen is None:
             continue
         elif chosen:
-            event, row_method, expires = LedgerEvent.given, method, now + CONSENT_LIFETIME
+            event, row_method, expires = LedgerEvent.given, method, now + purpose.lifetime
         else:
             event = LedgerEvent.withdrawn if states[name].granted else LedgerEvent.refused
             row_method, expires = method, None
