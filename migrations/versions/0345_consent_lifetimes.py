@@ -3,7 +3,7 @@ NULL is the default (365 days); a site may set 1 to 395 days (13 months, the lon
 consent cookie may live under the CNIL's guidance), never longer.
 
 Revision ID: 0345
-Revises: 0315
+Revises: 0350
 Create Date: 2026-12-06
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0345"
-down_revision = "0315"
+down_revision = "0350"
 branch_labels = None
 depends_on = None
 
