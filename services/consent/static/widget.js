@@ -22,8 +22,7 @@
   var backdrop = null;
   var opener = null;
   var consentMode = me.hasAttribute("data-consent-mode") || !!window.dataLayer || !!window.gtag;
-  var before = null; // the notice the visitor last decided on, when a re-ask shows the change
-  // Every string the visitor reads, in one table.
+  var before = null;
   var T = {
     title: "Your privacy choices",
     intro: "Nothing that identifies you is stored unless you allow it. You can change this any time.",
@@ -62,7 +61,6 @@
     if (text) node.textContent = text;
     return node;
   }
-  // Valid: decided on the current text and not lapsed. Only the others are asked again.
   function valid(p) {
     var until = stored && stored.until && stored.until[p.purpose];
     return !!(stored && stored.hashes && stored.hashes[p.purpose] === p.notice_sha256 &&
@@ -118,7 +116,6 @@
         return decide(choices, true).then(function () { return null; });
       }
       if (response.status === 409) {
-        // The text changed while the dialog was open: show the new one, record nothing.
         close();
         load();
         return null;
@@ -132,7 +129,6 @@
       var until = {};
       var expires = Infinity;
       state.purposes.forEach(function (p) {
-        // A purpose still to be asked (never decided, lapsed, changed) keeps no hash.
         if (!p.ask) hashes[p.purpose] = p.notice_sha256;
         granted[p.purpose] = p.granted;
         if (p.expires_at) {
@@ -164,7 +160,6 @@
     asked.forEach(function (p) { choices[p.purpose] = value; });
     return choices;
   }
-  // `reask`: only the purposes whose text changed or consent lapsed, unticked, the change shown.
   function open(reask) {
     if (dialog || !purposes) return;
     var asked = reask ? unasked() : purposes;
@@ -185,7 +180,6 @@
       var id = "ovc-" + p.purpose;
       var row = el("div", { "class": "ovc-purpose" });
       var box = el("input", { type: "checkbox", id: id, name: p.purpose });
-      // Ticked only for consent that stands for this very text: never pre-ticked otherwise.
       box.checked = valid(p) && !!stored.granted[p.purpose];
       if (gpc && p.gpc_opt_out) { box.checked = false; box.disabled = true; }
       box.addEventListener("change", function () { touched[p.purpose] = true; });
@@ -210,7 +204,6 @@
     reject.addEventListener("click", function () { decide(all(asked, false)); });
     accept.addEventListener("click", function () { decide(all(asked, true)); });
     save.addEventListener("click", function () {
-      // Only what the visitor acted on is recorded: an untouched box records nothing.
       var choices = {};
       var any = false;
       for (var name in touched) { choices[name] = boxes[name].checked; any = true; }
@@ -302,7 +295,6 @@
       if (me.getAttribute("data-open") === "manual" || !unasked().length) return null;
       var reask = !!(stored && stored.hashes && Object.keys(stored.hashes).length);
       if (!reask || !stored.version || stored.version === body.notice_version) return show(reask);
-      // Show what changed: the text the visitor decided on, beside the new one.
       return json("/notices/" + stored.version).then(function (old) {
         before = old;
         show(true);
