@@ -56,7 +56,12 @@ from services.collector.deadletter import (
 from services.consent.app import consent_parts
 from services.consent.app import create_app as create_consent_app
 from services.consent.ledger.service import VerifyReport, ledger_sites, verify_site
-from services.consent.notices.service import NoticeChange, publish_notice
+from services.consent.notices.service import (
+    MAX_LIFETIME,
+    NoticeChange,
+    publish_notice,
+    set_lifetime,
+)
 from services.consent.receipts.service import read_evidence
 from services.consent.rights.service import list_requests
 from services.consent.sites.service import ensure_site, site_assertion_secret
@@ -318,6 +323,20 @@ async def _consent_requests(settings: Settings, site_id: str) -> list[dict[str, 
         if await get_site(engine=engine, site_id=site_id) is None:
             raise LookupError(f"no site with id {site_id!r}")
         return list(await list_requests(engine=engine, site_id=site_id))
+    finally:
+        await engine.dispose()
+
+
+async def _consent_lifetime(
+    settings: Settings, site_id: str, purpose: str, days: int | None
+) -> int:
+    engine = create_engine(settings)
+    try:
+        if await get_site(engine=engine, site_id=site_id) is None:
+            raise LookupError(f"no site with id {site_id!r}")
+        await ensure_site(engine=engine, secret=settings.secret(), site_id=site_id)
+        lifetime = await set_lifetime(engine=engine, site_id=site_id, purpose=purpose, days=days)
+        return lifetime.days
     finally:
         await engine.dispose()
 
@@ -602,7 +621,18 @@ def parser() -> argparse.ArgumentParser:
     consent_notice.add_argument(
         "--text", action="append", required=True, metavar="PURPOSE=TEXT", help="repeatable"
     )
+    consent_notice.add_argument("--json", action="store_true")
     consent_notice.set_defaults(func=command_consent_notice)
+    consent_lifetime = consent.add_parser(
+        "lifetime",
+        help="how long consent to a purpose lasts before it is asked again "
+        f"(default 365 days, at most {MAX_LIFETIME.days}); applies to the next decisions",
+    )
+    consent_lifetime.add_argument("--site", required=True)
+    consent_lifetime.add_argument("--purpose", required=True)
+    consent_lifetime.add_argument("--days", type=int, help="omit to go back to the default")
+    consent_lifetime.add_argument("--json", action="store_true")
+    consent_lifetime.set_defaults(func=command_consent_lifetime)
 
     importing = commands.add_parser(
         "import",
@@ -922,11 +952,23 @@ def command_consent_secret(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def command_consent_lifetime(settings: Settings, args: argparse.Namespace) -> int:
+    days = asyncio.run(_consent_lifetime(settings, args.site, args.purpose, args.days))
+    if args.json:
+        print(json.dumps({"purpose": args.purpose, "lifetime_days": days}))
+    else:
+        print(f"consent to {args.purpose} now lasts {days} days (from the next decision)")
+    return 0
+
+
 def command_consent_notice(settings: Settings, args: argparse.Namespace) -> int:
     texts = dict(pair.split("=", 1) for pair in args.text if "=" in pair)
     if len(texts) != len(args.text):
         raise ValueError("--text takes PURPOSE=TEXT")
     change = asyncio.run(_consent_notice(settings, args.site, texts))
+    if args.json:
+        print(json.dumps({"version": change.version, "changed": change.changed}))
+        return 0
     asked = ", ".join(change.changed) or "nothing (no text changed)"
     print(f"notice version {change.version} published; asked again: {asked}")
     return 0

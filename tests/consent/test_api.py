@@ -24,6 +24,7 @@ from shared.settings import Settings
 from shared.sites import Site, create_site
 from tests.helpers.consent import post_decisions
 from tests.helpers.overt import Overt
+from tests.helpers.problems import assert_problem
 
 pytestmark = pytest.mark.anyio
 
@@ -423,3 +424,25 @@ async def test_revocations_survive_a_restart_of_the_embedded_process(
         assert await is_linkable(given.token, **kwargs) is not None  # memory was lost...
         await restore_revocations(after)
         assert await is_linkable(given.token, **kwargs) is None  # ...the ledger was not
+
+
+async def test_consent_to_a_text_no_longer_shown_is_refused_whole(overt: Overt, site: Site) -> None:
+    purposes = (await overt.client.get(f"/consent/sites/{site.id}/purposes")).json()["purposes"]
+    current = {p["purpose"]: p["notice_sha256"] for p in purposes}
+    url = f"/consent/sites/{site.id}/decisions"
+    stale = {**current, "marketing_contact": "0" * 64}
+    body = {"choices": {"analytics": True, "marketing_contact": True}, "shown": stale}
+    refused = await overt.client.post(url, json=body)
+    problem = assert_problem(refused, 409, "notice-changed")
+    assert "marketing_contact" in str(problem["detail"])
+    assert "analytics" not in str(problem["detail"])
+    # A refusal needs no text; a tick on the current text is consent, recorded.
+    body["choices"] = {"analytics": True, "marketing_contact": False}
+    recorded = await overt.client.post(url, json=body)
+    assert recorded.status_code == 201, recorded.text
+    auth = {"authorization": f"Bearer {recorded.json()['credential']}"}
+    history = (await overt.client.get(f"/consent/sites/{site.id}/history", headers=auth)).json()
+    assert sorted((e["purpose"], e["event"]) for e in history["entries"]) == [
+        ("analytics", "given"),
+        ("marketing_contact", "refused"),
+    ]

@@ -99,3 +99,16 @@ async def test_cli_publishes_a_notice_that_asks_again_only_what_changed(
     bad = ["consent", "notice", "--site", site.id, "--text", "telepathy=Hi."]
     assert await asyncio.to_thread(main, bad) == 1
     assert "telepathy" in capsys.readouterr().err
+
+
+async def test_cli_sets_a_lifetime_within_the_cap(
+    overt: Overt, site: Site, cli_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["consent", "lifetime", "--site", site.id, "--purpose", "analytics"]
+    capsys.readouterr()
+    assert await asyncio.to_thread(main, [*base, "--days", "180", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"purpose": "analytics", "lifetime_days": 180}
+    assert await asyncio.to_thread(main, [*base, "--days", "400"]) == 1
+    assert "1 to 395 days" in capsys.readouterr().err
+    purposes = (await overt.client.get(f"/consent/sites/{site.id}/purposes")).json()["purposes"]
+    assert purposes[0]["lifetime_days"] == 180

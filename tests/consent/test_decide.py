@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.consent.decisions.rule import CONSENT_LIFETIME, DecisionPlan, decide
+from services.consent.decisions.rule import DecisionPlan, decide
 from services.consent.ledger.service import Method
 from services.consent.notices.exceptions import UnknownPurpose
-from services.consent.notices.service import Notice, Purpose
+from services.consent.notices.service import CONSENT_LIFETIME, Notice, Purpose
 from services.consent.state.service import PurposeState
 from shared.consent_state import LedgerEvent
 

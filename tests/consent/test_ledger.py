@@ -19,7 +19,13 @@ from services.consent.expiry.service import expire_all, expire_consents
 from services.consent.keys.models import consent_site_keys
 from services.consent.ledger.models import consent_checkpoints, consent_ledger
 from services.consent.ledger.service import Method, ledger_sites, row_hash, verify_site
-from services.consent.notices.service import DEFAULT_PURPOSES, get_notice, publish_notice
+from services.consent.notices.exceptions import UnknownPurpose
+from services.consent.notices.service import (
+    DEFAULT_PURPOSES,
+    get_notice,
+    publish_notice,
+    set_lifetime,
+)
 from services.consent.sites.service import ensure_site
 from services.consent.state.service import consent_state
 from services.consent.subjects.service import create_subject
@@ -401,3 +407,61 @@ async def test_expiry_pass_reaches_every_site_past_one_without_consent(
     assert states["analytics"].status == LedgerEvent.expired
     assert not states["analytics"].granted
     assert await expire_all(resources=overt.resources, now=later) == 0  # once only
+
+
+async def test_per_purpose_lifetimes_set_expiry_and_expiry_honours_them(
+    overt: Overt, site: Site
+) -> None:
+    engine = overt.resources.engine
+    with pytest.raises(ValueError, match="1 to 395 days"):
+        await set_lifetime(engine=engine, site_id=site.id, purpose="analytics", days=396)
+    with pytest.raises(UnknownPurpose):
+        await set_lifetime(engine=engine, site_id=site.id, purpose="nosuch", days=30)
+    await set_lifetime(engine=engine, site_id=site.id, purpose="analytics", days=30)
+    subject = await create_subject(engine=engine, site_id=site.id)
+    now = datetime.now(UTC)
+    await record_decisions(
+        resources=overt.resources,
+        site=site,
+        subject_id=subject.subject_id,
+        choices={"analytics": True, "identification": True},
+        method=Method.widget,
+        now=now,
+    )
+    purposes = (await overt.client.get(f"/consent/sites/{site.id}/purposes")).json()["purposes"]
+    assert {p["purpose"]: p["lifetime_days"] for p in purposes} == {
+        "analytics": 30,
+        "identification": 365,
+        "marketing_contact": 365,
+    }
+    states = {
+        s.purpose.purpose: s
+        for s in await consent_state(engine=engine, site_id=site.id, subject_id=subject.subject_id)
+    }
+    assert states["analytics"].expires_at == now + timedelta(days=30)
+    assert states["identification"].expires_at == now + timedelta(days=365)
+    # Day 29: nothing lapsed; day 31: analytics alone expires; identification stands.
+    assert (
+        await expire_consents(
+            resources=overt.resources, site_id=site.id, now=now + timedelta(days=29)
+        )
+        == 0
+    )
+    assert (
+        await expire_consents(
+            resources=overt.resources, site_id=site.id, now=now + timedelta(days=31)
+        )
+        == 1
+    )
+    later = await consent_state(
+        engine=engine, site_id=site.id, subject_id=subject.subject_id, now=now + timedelta(days=31)
+    )
+    assert {s.purpose.purpose: s.status for s in later} == {
+        "analytics": "expired",
+        "identification": "given",
+        "marketing_contact": None,
+    }
+    # Back to the default for the next decisions.
+    assert await set_lifetime(engine=engine, site_id=site.id, purpose="analytics", days=None) == (
+        timedelta(days=365)
+    )

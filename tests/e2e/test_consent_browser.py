@@ -317,3 +317,70 @@ async def test_widget_renews_a_token_and_starts_over_after_erasure(
     assert [e for e in errors if "status of 401" not in e] == []
     assert len(errors) == 1
     await context.close()
+
+
+async def asked_boxes(page: Page) -> list[tuple[str, bool]]:
+    boxes: list[list[Any]] = await page.evaluate(
+        "[...document.querySelectorAll('[role=dialog] input[type=checkbox]')]"
+        ".map(b => [b.name, b.checked])"
+    )
+    return [(name, checked) for name, checked in boxes]
+
+
+async def test_after_a_notice_change_only_that_purpose_is_asked_unticked(
+    server: Server, browser: Browser, page_origin: tuple[str, Path]
+) -> None:
+    origin, site_id = await setup(server, page_origin)
+    context = await browser.new_context()
+    page = await context.new_page()
+    errors = watch(page)
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.post_data or "") if "/decisions" in r.url else None)
+    await page.goto(f"{origin}/index.html")
+    await page.get_by_role("button", name="Accept all").click()
+    credential = (await wait_stored(page, site_id))["credential"]
+    await page.locator(DIALOG).wait_for(state="detached")
+    assert len(sent) == 1
+    new_text = "We may phone you about offers related to what you looked at."
+    change: Any = server.cli(
+        "consent", "notice", "--site", site_id, "--text", f"marketing_contact={new_text}"
+    )
+    assert change["changed"] == ["marketing_contact"]
+
+    # Only the changed purpose, unticked, with the new text and what it said before.
+    await page.reload()
+    dialog = page.locator(DIALOG)
+    await dialog.wait_for()
+    assert await asked_boxes(page) == [("marketing_contact", False)]
+    text = await dialog.inner_text()
+    assert new_text in text
+    assert "It said before: We may contact you by e-mail" in text
+    # "Save" without a tick records nothing: no request, the old consent does not count.
+    await page.get_by_role("button", name="Save my choices").click()
+    await dialog.wait_for(state="detached")
+    assert len(sent) == 1
+    state = await server_state(server, site_id, credential)
+    assert (state["marketing_contact"]["granted"], state["marketing_contact"]["ask"]) == (
+        False,
+        True,
+    )
+    assert state["analytics"]["granted"]
+    assert state["identification"]["granted"]
+
+    # Still asked on the next page; a tick is consent to the new text, and to nothing else.
+    await page.reload()
+    await dialog.wait_for()
+    assert await asked_boxes(page) == [("marketing_contact", False)]
+    await page.locator("#ovc-marketing_contact").check()
+    await page.get_by_role("button", name="Save my choices").click()
+    await dialog.wait_for(state="detached")
+    assert len(sent) == 2
+    assert json.loads(sent[1])["choices"] == {"marketing_contact": True}
+    state = await server_state(server, site_id, credential)
+    assert state["marketing_contact"]["granted"]
+    assert not state["marketing_contact"]["ask"]
+    await page.reload()
+    await page.wait_for_load_state("networkidle")
+    assert await page.locator(DIALOG).count() == 0
+    assert errors == []
+    await context.close()

@@ -48,7 +48,7 @@ async def read_json(request: Request) -> object:
 @router.post(
     SITE + "/decisions",
     summary="Give, refuse or withdraw consent, purpose by purpose",
-    responses=problem_responses(400, 401, 404, 413, 415, 422),
+    responses=problem_responses(400, 401, 404, 409, 413, 415, 422),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -103,6 +103,7 @@ async def decide(
             if body.source is not None and body.notice_sha256 is not None
             else None
         ),
+        seen=body.shown,
     )
     notice_version = await current_version(engine=resources.engine, site_id=site.id)
     state = state_out(subject_id, notice_version, decision.states)

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from services.consent.ledger.service import Method, NewEntry, Source
+from services.consent.notices.exceptions import NoticeChanged
 from services.consent.notices.service import Notice
 from services.consent.state.service import PurposeState
 from shared.consent_state import LedgerEvent
 from shared.consent_tokens import IDENTIFICATION
-
-CONSENT_LIFETIME = timedelta(days=365)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,10 +44,11 @@ def decide(
     gpc: bool,
     now: datetime,
     shown: ShownText | None = None,
+    seen: Mapping[str, str] | None = None,
 ) -> DecisionPlan:
     """The ledger rows for `choices` (purpose -> give or not), given each purpose's state.
 
-    A choice of true is `given` (for the current text, expiring after CONSENT_LIFETIME); false
+    A choice of true is `given` (for the current text, expiring after the purpose's lifetime); false
     is `withdrawn` when the purpose was granted, else `refused`; a purpose not chosen gets no
     row. With `gpc` (Sec-GPC: 1), every purpose GPC covers is refused as a `gpc_opt_out`,
     whatever was chosen, unless that opt-out already stands and nothing was chosen for it.
@@ -56,9 +56,20 @@ def decide(
     identity goes and its tokens are revoked. Unknown purposes are refused (UnknownPurpose).
     With `shown` (a decision made in another consent manager), each chosen row records that
     manager and the hash of its text instead of Overt's notice version and text.
+    With `seen` (purpose -> hash of the text the visitor saw), consent given to a text that
+    is not the current one is refused whole (NoticeChanged): a stale widget cannot turn a
+    tick on the old text into consent to the new one.
     """
     for name in choices:
         notice.purpose(name)
+    if seen is not None:
+        stale = [
+            name
+            for name, chosen in choices.items()
+            if chosen and seen.get(name) != notice.purpose(name).text_hash
+        ]
+        if stale:
+            raise NoticeChanged(stale)
     states = {state.purpose.purpose: state for state in before}
     entries: list[NewEntry] = []
     for purpose in notice.purposes:
@@ -72,7 +83,7 @@ def decide(
         elif chosen is None:
             continue
         elif chosen:
-            event, row_method, expires = LedgerEvent.given, method, now + CONSENT_LIFETIME
+            event, row_method, expires = LedgerEvent.given, method, now + purpose.lifetime
         else:
             event = LedgerEvent.withdrawn if states[name].granted else LedgerEvent.refused
             row_method, expires = method, None

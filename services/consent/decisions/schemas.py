@@ -28,6 +28,14 @@ class DecisionIn(BaseModel):
     choices: Annotated[dict[PurposeName, bool], Field(min_length=1, max_length=20)]
     method: Literal["widget", "api", "cmp"] = "api"
     jurisdiction: Jurisdiction | None = None
+    shown: Annotated[
+        dict[PurposeName, Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]] | None,
+        Field(
+            max_length=20,
+            description="The notice_sha256 of each purpose's text as shown to the visitor. "
+            "When sent, consent (true) to a text that is no longer current is refused (409).",
+        ),
+    ] = None
     credential: Annotated[
         str | None,
         Field(

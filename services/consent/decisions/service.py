@@ -49,6 +49,7 @@ async def record_decisions(
     gpc: bool = False,
     now: datetime | None = None,
     shown: ShownText | None = None,
+    seen: Mapping[str, str] | None = None,
 ) -> Decision:
     """Append the visitor's choices to the ledger, sign a receipt, revoke or issue tokens.
 
@@ -73,6 +74,7 @@ async def record_decisions(
             gpc=gpc,
             now=now,
             shown=shown,
+            seen=seen,
         )
         entries = await append_entries(conn=conn, keys=keys, entries=plan.entries, now=now)
         receipt = await sign_and_store_receipt(

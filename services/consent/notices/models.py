@@ -4,6 +4,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     Boolean,
+    CheckConstraint,
     Column,
     DateTime,
     ForeignKey,
@@ -31,6 +32,17 @@ class ConsentPurpose(SQLModel, table=True):
     consent_mode: str = Field(sa_column=Column(String(200), nullable=False))
     # Sec-GPC: 1 refuses it
     gpc_opt_out: bool = Field(sa_column=Column(Boolean, nullable=False))
+    # How long a `given` lasts, in days: NULL is CONSENT_LIFETIME, never above MAX_LIFETIME.
+    lifetime_days: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer,
+            CheckConstraint(
+                "lifetime_days BETWEEN 1 AND 395", name="ck_consent_purposes_lifetime_days"
+            ),
+            nullable=True,
+        ),
+    )
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 

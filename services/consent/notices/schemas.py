@@ -13,6 +13,7 @@ class PurposeOut(BaseModel):
     dpv_term: str
     consent_mode: list[str]
     gpc_opt_out: bool
+    lifetime_days: int
 
 
 class PurposesOut(BaseModel):

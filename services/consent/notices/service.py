@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -20,6 +20,12 @@ from services.consent.notices.models import (
     consent_purposes,
 )
 from shared.dialect import insert_if_absent
+
+# How long consent lasts unless the site says less: 12 months, then the visitor is asked again.
+CONSENT_LIFETIME = timedelta(days=365)
+# Never longer than 13 months: the CNIL's ceiling for consent-based trackers (and its
+# recommendation to ask again after at most that); no site setting goes past it.
+MAX_LIFETIME = timedelta(days=395)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +86,7 @@ class Purpose:
     dpv_term: str
     consent_mode: tuple[str, ...]
     gpc_opt_out: bool
+    lifetime: timedelta = field(default_factory=lambda: CONSENT_LIFETIME)
 
     def public(self) -> dict[str, Any]:
         return {
@@ -90,6 +97,7 @@ class Purpose:
             "dpv_term": self.dpv_term,
             "consent_mode": list(self.consent_mode),
             "gpc_opt_out": self.gpc_opt_out,
+            "lifetime_days": self.lifetime.days,
         }
 
 
@@ -159,6 +167,7 @@ async def load_notice(*, conn: AsyncConnection, site_id: str, version: int | Non
             consent_purposes.c.dpv_term,
             consent_purposes.c.consent_mode,
             consent_purposes.c.gpc_opt_out,
+            consent_purposes.c.lifetime_days,
             consent_notice_texts.c.text,
             consent_notice_texts.c.text_hash,
         )
@@ -179,6 +188,7 @@ async def load_notice(*, conn: AsyncConnection, site_id: str, version: int | Non
             dpv_term=row.dpv_term,
             consent_mode=tuple(row.consent_mode.split()),
             gpc_opt_out=bool(row.gpc_opt_out),
+            lifetime=timedelta(days=row.lifetime_days) if row.lifetime_days else CONSENT_LIFETIME,
         )
         for row in rows
     )
@@ -254,3 +264,22 @@ async def notice_texts(*, engine: AsyncEngine, site_id: str) -> dict[tuple[int, 
             ).where(consent_notice_texts.c.site_id == site_id)
         )
         return {(row.version, row.purpose): row.text for row in rows}
+
+
+async def set_lifetime(
+    *, engine: AsyncEngine, site_id: str, purpose: str, days: int | None
+) -> timedelta:
+    """Set how long consent to `purpose` lasts (None: the default); from the next decision on.
+
+    Consent already given keeps the expiry it was recorded (and receipted) with.
+    """
+    if days is not None and not 1 <= days <= MAX_LIFETIME.days:
+        raise ValueError(f"a lifetime is 1 to {MAX_LIFETIME.days} days")
+    async with engine.begin() as conn:
+        (await load_notice(conn=conn, site_id=site_id)).purpose(purpose)
+        await conn.execute(
+            update(consent_purposes)
+            .where(consent_purposes.c.site_id == site_id, consent_purposes.c.purpose == purpose)
+            .values(lifetime_days=days)
+        )
+    return timedelta(days=days) if days else CONSENT_LIFETIME

@@ -22,6 +22,18 @@
   var backdrop = null;
   var opener = null;
   var consentMode = me.hasAttribute("data-consent-mode") || !!window.dataLayer || !!window.gtag;
+  var before = null;
+  var T = {
+    title: "Your privacy choices",
+    intro: "Nothing that identifies you is stored unless you allow it. You can change this any time.",
+    reask: "We changed what we ask below. Your other choices stand; nothing changes unless you choose.",
+    changed: "Changed since your choice. It said before: ",
+    gpc: " (Refused: your browser sends Global Privacy Control.)",
+    reject: "Reject all",
+    accept: "Accept all",
+    save: "Save my choices",
+    more: "See your history, export or erase"
+  };
 
   function read() {
     try { return JSON.parse(localStorage.getItem(key)); } catch (e) { return null; }
@@ -49,12 +61,13 @@
     if (text) node.textContent = text;
     return node;
   }
-  function undecided() {
-    if (!stored || !stored.hashes || (stored.expires && stored.expires < Date.now())) return true;
-    for (var i = 0; i < purposes.length; i++) {
-      if (stored.hashes[purposes[i].purpose] !== purposes[i].notice_sha256) return true;
-    }
-    return false;
+  function valid(p) {
+    var until = stored && stored.until && stored.until[p.purpose];
+    return !!(stored && stored.hashes && stored.hashes[p.purpose] === p.notice_sha256 &&
+      !(until && until < Date.now()));
+  }
+  function unasked() {
+    return purposes.filter(function (p) { return !valid(p); });
   }
   function focusables() {
     return Array.prototype.filter.call(
@@ -84,7 +97,9 @@
     if (opener && opener.focus) opener.focus();
   }
   function decide(choices, retried) {
-    var body = { choices: choices, method: "widget" };
+    var shown = {};
+    purposes.forEach(function (p) { if (p.purpose in choices) shown[p.purpose] = p.notice_sha256; });
+    var body = { choices: choices, method: "widget", shown: shown };
     var where = me.getAttribute("data-jurisdiction");
     if (where) body.jurisdiction = where;
     if (stored && stored.credential) body.credential = stored.credential;
@@ -100,18 +115,25 @@
         try { localStorage.removeItem(key); } catch (e) { /* ignore */ }
         return decide(choices, true).then(function () { return null; });
       }
+      if (response.status === 409) {
+        close();
+        load();
+        return null;
+      }
       if (!response.ok) throw new Error("consent: HTTP " + response.status);
       return response.json();
     }).then(function (state) {
       if (!state) return;
       var hashes = {};
       var granted = {};
+      var until = {};
       var expires = Infinity;
       state.purposes.forEach(function (p) {
-        hashes[p.purpose] = p.notice_sha256;
+        if (!p.ask) hashes[p.purpose] = p.notice_sha256;
         granted[p.purpose] = p.granted;
         if (p.expires_at) {
-          expires = Math.min(expires, Date.parse(p.expires_at.slice(0, 23) + "Z"));
+          until[p.purpose] = Date.parse(p.expires_at.slice(0, 23) + "Z");
+          expires = Math.min(expires, until[p.purpose]);
         }
       });
       stored = {
@@ -119,6 +141,8 @@
         subject: state.subject_id,
         hashes: hashes,
         granted: granted,
+        until: until,
+        version: state.notice_version,
         expires: expires === Infinity ? null : expires,
         consent_mode: state.consent_mode,
         token: state.token
@@ -131,13 +155,16 @@
       close();
     });
   }
-  function all(value) {
+  function all(asked, value) {
     var choices = {};
-    purposes.forEach(function (p) { choices[p.purpose] = value; });
+    asked.forEach(function (p) { choices[p.purpose] = value; });
     return choices;
   }
-  function open() {
+  function open(reask) {
     if (dialog || !purposes) return;
+    var asked = reask ? unasked() : purposes;
+    var earlier = {};
+    if (reask && before) before.purposes.forEach(function (p) { earlier[p.purpose] = p; });
     opener = document.activeElement;
     var gpc = navigator.globalPrivacyControl === true;
     backdrop = el("div", { "class": "ovc-backdrop" });
@@ -145,44 +172,48 @@
       "class": "ovc-dialog", role: "dialog", "aria-modal": "true",
       "aria-labelledby": "ovc-title", "aria-describedby": "ovc-intro", tabindex: "-1"
     });
-    dialog.appendChild(el("h2", { id: "ovc-title" }, "Your privacy choices"));
-    dialog.appendChild(el("p", { id: "ovc-intro" },
-      "Nothing that identifies you is stored unless you allow it. You can change this any time."));
+    dialog.appendChild(el("h2", { id: "ovc-title" }, T.title));
+    dialog.appendChild(el("p", { id: "ovc-intro" }, reask ? T.reask : T.intro));
     var boxes = {};
-    purposes.forEach(function (p) {
+    var touched = {};
+    asked.forEach(function (p) {
       var id = "ovc-" + p.purpose;
       var row = el("div", { "class": "ovc-purpose" });
       var box = el("input", { type: "checkbox", id: id, name: p.purpose });
-      box.checked = !!(stored && stored.granted && stored.granted[p.purpose]);
+      box.checked = valid(p) && !!stored.granted[p.purpose];
       if (gpc && p.gpc_opt_out) { box.checked = false; box.disabled = true; }
+      box.addEventListener("change", function () { touched[p.purpose] = true; });
       boxes[p.purpose] = box;
       var label = el("label", { "for": id });
       label.appendChild(el("strong", {}, p.title));
       row.appendChild(box);
       row.appendChild(label);
-      row.appendChild(el("p", {}, p.description +
-        (gpc && p.gpc_opt_out ? " (Refused: your browser sends Global Privacy Control.)" : "")));
+      row.appendChild(el("p", {}, p.description + (gpc && p.gpc_opt_out ? T.gpc : "")));
+      var old = earlier[p.purpose];
+      if (reask && old && old.notice_sha256 !== p.notice_sha256) {
+        row.appendChild(el("p", { "class": "ovc-changed" }, T.changed + old.description));
+      }
       dialog.appendChild(row);
     });
     var actions = el("div", { "class": "ovc-actions" });
     var reject = el("button", { type: "button", "class": "ovc-choice", "data-choice": "reject" },
-      "Reject all");
+      T.reject);
     var accept = el("button", { type: "button", "class": "ovc-choice", "data-choice": "accept" },
-      "Accept all");
-    var save = el("button", { type: "button", "class": "ovc-save" }, "Save my choices");
-    reject.addEventListener("click", function () { decide(all(false)); });
-    accept.addEventListener("click", function () { decide(all(true)); });
+      T.accept);
+    var save = el("button", { type: "button", "class": "ovc-save" }, T.save);
+    reject.addEventListener("click", function () { decide(all(asked, false)); });
+    accept.addEventListener("click", function () { decide(all(asked, true)); });
     save.addEventListener("click", function () {
       var choices = {};
-      for (var name in boxes) choices[name] = boxes[name].checked;
-      decide(choices);
+      var any = false;
+      for (var name in touched) { choices[name] = boxes[name].checked; any = true; }
+      if (any) decide(choices); else close();
     });
     actions.appendChild(reject);
     actions.appendChild(accept);
     actions.appendChild(save);
     dialog.appendChild(actions);
-    var more = el("a", { href: api + "/preferences", "class": "ovc-more" },
-      "See your history, export or erase");
+    var more = el("a", { href: api + "/preferences", "class": "ovc-more" }, T.more);
     if (stored && stored.credential) {
       more.addEventListener("click", function (event) {
         event.preventDefault();
@@ -205,14 +236,14 @@
   var css = el("link", { rel: "stylesheet", href: base + "/consent/widget.css" });
   document.head.appendChild(css);
   window.overtConsent = {
-    open: open,
+    open: function () { open(false); },
     state: function () { return stored; }
   };
   document.addEventListener("click", function (event) {
     var target = event.target;
     if (target && target.closest && target.closest("[data-overt-preferences]")) {
       event.preventDefault();
-      open();
+      open(false);
     }
   });
   var renewal = 0;
@@ -248,14 +279,28 @@
     if (stored.consent_mode) gtag("consent", "update", stored.consent_mode);
     tellSnippet();
   }
-  refresh();
-  fetch(api + "/purposes", { credentials: "omit" })
-    .then(function (response) { return response.json(); })
-    .then(function (body) {
-      purposes = body.purposes;
-      if (me.getAttribute("data-open") === "manual" || !undecided()) return;
-      // A tag in <head> without defer runs before <body> exists.
-      if (document.body) open();
-      else document.addEventListener("DOMContentLoaded", open);
+  function json(path) {
+    return fetch(api + path, { credentials: "omit" }).then(function (response) {
+      return response.json();
     });
+  }
+  function show(reask) {
+    // A tag in <head> without defer runs before <body> exists.
+    if (document.body) open(reask);
+    else document.addEventListener("DOMContentLoaded", function () { open(reask); });
+  }
+  function load() {
+    json("/purposes").then(function (body) {
+      purposes = body.purposes;
+      if (me.getAttribute("data-open") === "manual" || !unasked().length) return null;
+      var reask = !!(stored && stored.hashes && Object.keys(stored.hashes).length);
+      if (!reask || !stored.version || stored.version === body.notice_version) return show(reask);
+      return json("/notices/" + stored.version).then(function (old) {
+        before = old;
+        show(true);
+      }, function () { show(true); });
+    });
+  }
+  refresh();
+  load();
 })();
