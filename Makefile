@@ -11,7 +11,7 @@ LOCK_SUM := $(shell cat uv.lock pyproject.toml | cksum | cut -d' ' -f1)
 RUN_STAMP := .venv/.synced-run-$(LOCK_SUM)
 VENV_STAMP := .venv/.synced-dev-$(LOCK_SUM)
 
-.PHONY: help run test check lint format typecheck imports browser test-services geo snippet swagger-ui clean bench fuzz bench-query
+.PHONY: help run test check lint format typecheck imports browser test-services geo snippet swagger-ui web-assets clean bench fuzz bench-query
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -113,6 +113,30 @@ swagger-ui: ## re-vendor Swagger UI (npm package swagger-ui-dist at SWAGGER_UI_V
 	    echo $(SWAGGER_UI_VERSION) > $(SWAGGER_UI_DIR)/VERSION && \
 	    (cd $(SWAGGER_UI_DIR) && sha256sum $(SWAGGER_UI_FILES) > SHA256SUMS); \
 	  fi
+
+# The dashboard's scripts and stylesheet, vendored the same way (services/api/web/static/
+# vendor/NAME: the files the pages load, the licence, VERSION and SHA256SUMS). htmx stays on
+# its 2.0 line: 4.x changed attribute inheritance, which every page's hx-headers relies on.
+HTMX_VERSION := 2.0.11
+UPLOT_VERSION := 1.6.32
+WEB_VENDOR := services/api/web/static/vendor
+WEB_PACKAGES := htmx:htmx.org:$(HTMX_VERSION):dist/htmx.min.js,LICENSE \
+  uplot:uplot:$(UPLOT_VERSION):dist/uPlot.iife.min.js,dist/uPlot.min.css,LICENSE
+
+web-assets: ## re-vendor htmx and uPlot (npm, pinned versions above) into the web app's static/
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	for entry in $(WEB_PACKAGES); do \
+	  IFS=: read -r name package version files <<< "$$entry"; \
+	  (cd "$$tmp" && npm pack --silent $$package@$$version >/dev/null); \
+	  mkdir -p "$$tmp/$$name" && tar -xzf "$$tmp/$$package-$$version.tgz" -C "$$tmp/$$name"; \
+	  dir=$(WEB_VENDOR)/$$name; mkdir -p $$dir; names=""; \
+	  for f in $${files//,/ }; do cp "$$tmp/$$name/package/$$f" $$dir/; names="$$names $$(basename $$f)"; done; \
+	  if [ "$$(cat $$dir/VERSION 2>/dev/null)" = $$version ]; then \
+	    (cd $$dir && sha256sum --quiet -c SHA256SUMS); \
+	  else \
+	    echo $$version > $$dir/VERSION && (cd $$dir && sha256sum $$names > SHA256SUMS); \
+	  fi; \
+	done
 
 clean: ## remove the virtualenv, caches and the embedded database
 	rm -rf .venv .tools var .mypy_cache .ruff_cache .pytest_cache

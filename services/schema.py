@@ -11,6 +11,7 @@ import services.api.goals.models
 import services.api.people.models
 import services.api.stats.models
 import services.api.transfer.models
+import services.api.web.accounts.models
 import services.consent.models
 import shared.models
 from shared.db import metadata
@@ -24,6 +25,7 @@ MODEL_MODULES = (
     services.api.people.models,
     services.api.stats.models,
     services.api.transfer.models,
+    services.api.web.accounts.models,
     services.consent.models,
 )
 

@@ -126,3 +126,16 @@ def open_rate_limiter(redis: Redis | None, *, prefix: str) -> KeyRateLimiter:
     if redis is None:
         return InProcessRateLimiter()
     return RedisRateLimiter(redis, prefix=prefix)
+
+
+def app_rate_limiter(
+    app_state: Any, name: str, redis: Redis | None, *, prefix: str
+) -> KeyRateLimiter:
+    """The limiter an app keeps under `name` in its state, made on first use (Redis-backed
+    when the process has Redis): one per app, so tests with apps of their own never share
+    counts in process."""
+    limiter: KeyRateLimiter | None = getattr(app_state, name, None)
+    if limiter is None:
+        limiter = open_rate_limiter(redis, prefix=prefix)
+        setattr(app_state, name, limiter)
+    return limiter

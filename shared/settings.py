@@ -142,6 +142,17 @@ class Settings(BaseSettings):
     api_rate_window_s: int = Field(
         default=60, ge=1, le=3600, description="Length of the API rate-limit window, seconds."
     )
+    login_account_rate_limit: int = Field(
+        default=10,
+        ge=1,
+        description="Sign-in attempts per account (e-mail) per login window, right or wrong.",
+    )
+    login_client_rate_limit: int = Field(
+        default=50, ge=1, description="Sign-in attempts per client IP per login window."
+    )
+    login_rate_window_s: int = Field(
+        default=900, ge=1, le=86400, description="Length of the login window, seconds."
+    )
     query_timeout_s: float = Field(
         default=30.0,
         gt=0,

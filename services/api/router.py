@@ -18,6 +18,7 @@ from services.api.stats.reports import register_outcome_provider
 from services.api.stats.router import router as stats_router
 from services.api.transfer.included import imported_rows
 from services.api.transfer.router import router as transfer_router
+from services.api.web.router import router as web_router
 
 register_outcome_provider(outcomes_by_campaign)
 register_imports_provider(imported_rows)
@@ -30,3 +31,4 @@ router.include_router(engagement_router)
 router.include_router(goals_router)
 router.include_router(people_router)
 router.include_router(transfer_router)
+router.include_router(web_router)

@@ -33,6 +33,9 @@ PER_PROCESS = {"/healthz", "/readyz", "/metrics"}
 # Served by every process outside the OpenAPI document (shared.docs); the proxy sends them to
 # the API.
 API_DOCS = {"/docs", "/docs/assets/swagger-ui-bundle.js", "/docs/assets/docs.js", "/openapi.json"}
+# The web app's pages (services.api.web), outside the OpenAPI document too; /share/... (shared
+# links) is routed to the API with them.
+WEB_PAGES = {"/", "/app", "/app/", "/app/login", "/app/static/app.css", "/share/x1"}
 # README.md, "Public interface": the prefixes a load balancer routes, and who owns them.
 DESIGN_PREFIXES = {
     "/overt.js": "collector",
@@ -41,6 +44,7 @@ DESIGN_PREFIXES = {
     "/.well-known/gpc.json": "consent",
     "/v1/": "api",
     "/docs": "api",
+    "/app/": "api",
 }
 
 
@@ -58,7 +62,7 @@ def public_paths() -> dict[str, str]:
     """Every path a service really serves (a sample per template) -> the service's name."""
     owners: dict[str, str] = {}
     for service in HTTP_SERVICES:
-        documented = served_paths(service) | (API_DOCS if service == "api" else set())
+        documented = served_paths(service) | (API_DOCS | WEB_PAGES if service == "api" else set())
         for path in documented - PER_PROCESS:
             owners[re.sub(r"\{[^}]+\}", "x1", path)] = service
     return owners

@@ -1,0 +1,106 @@
+"""Sign-in, sign-out and the signed-in user's home (their sites)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+
+from services.api.web.accounts.schemas import HOME, LoginForm, local_page
+from services.api.web.accounts.service import (
+    authenticate_password,
+    count_users,
+    end_session,
+    start_session,
+)
+from services.api.web.auth import (
+    SESSION_COOKIE,
+    WebUser,
+    csrf_protect,
+    current_user,
+    page_router,
+    render,
+    set_cookie,
+)
+from services.api.web.limits import login_refusal
+from shared.runtime import ResourcesDep
+
+router = page_router()
+
+
+@router.get("/app/login")
+async def login_page(request: Request, resources: ResourcesDep) -> Response:
+    return render(
+        request,
+        "accounts/login.html",
+        {
+            "next": local_page(request.query_params.get("next")),
+            "email": "",
+            "problem": None,
+            "no_users": await count_users(engine=resources.engine) == 0,
+        },
+    )
+
+
+@router.post("/app/login", dependencies=[Depends(csrf_protect)])
+async def login(request: Request, resources: ResourcesDep) -> Response:
+    raw = await request.form()
+    fields = {name: value for name, value in raw.items() if isinstance(value, str)}
+    try:
+        form = LoginForm.model_validate(fields)
+    except ValidationError:
+        return _login_again(request, fields, "Enter your e-mail address and your password.")
+    refusal = await login_refusal(request, resources, email=form.email)
+    if refusal is not None:
+        return render(
+            request,
+            "error.html",
+            {"status": 429, "title": "Too many sign-in attempts", "detail": refusal.detail},
+            status=429,
+            headers={"Retry-After": str(refusal.retry_after_s)},
+        )
+    account = await authenticate_password(
+        engine=resources.engine, email=form.email, password=form.password
+    )
+    if account is None:
+        return _login_again(request, fields, "That e-mail address and password do not match.")
+    token = await start_session(
+        engine=resources.engine, user_id=account.id, pending_totp=account.totp_enabled
+    )
+    target = form.next
+    if account.totp_enabled:
+        target = "/app/login/totp?next=" + form.next
+    response = RedirectResponse(target, status_code=303)
+    set_cookie(response, request, SESSION_COOKIE, token)
+    return response
+
+
+def _login_again(request: Request, fields: dict[str, str], problem: str) -> Response:
+    return render(
+        request,
+        "accounts/login.html",
+        {
+            "next": local_page(fields.get("next")),
+            "email": fields.get("email", "")[:320],
+            "problem": problem,
+            "no_users": False,
+        },
+        status=400,
+    )
+
+
+@router.post("/app/logout", dependencies=[Depends(csrf_protect)])
+async def logout(request: Request, resources: ResourcesDep) -> Response:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        await end_session(engine=resources.engine, token=token)
+    response = RedirectResponse("/app/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/app/")
+async def home(request: Request, user: Annotated[WebUser, Depends(current_user)]) -> Response:
+    return render(request, "accounts/home.html", {"home": HOME})

@@ -1,0 +1,35 @@
+"""The web app's one router: `/` → `/app/`, the static files, and each page package's router
+(one include line each)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from services.api.web.accounts.router import router as accounts_router
+from services.api.web.assets import ASSETS
+from services.api.web.auth import NoSuchPage
+from shared.assets import asset_response
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/")
+async def root() -> RedirectResponse:
+    return RedirectResponse("/app/", status_code=303)
+
+
+@router.get("/app")
+async def app_root() -> RedirectResponse:
+    return RedirectResponse("/app/", status_code=303)
+
+
+@router.get("/app/static/{name:path}")
+async def static_file(request: Request, name: str) -> Response:
+    asset = ASSETS.get(name)
+    if asset is None:
+        raise NoSuchPage()
+    return asset_response(request, asset, headers={"X-Content-Type-Options": "nosniff"})
+
+
+router.include_router(accounts_router)
