@@ -1,0 +1,222 @@
+"""The daily rollups answer exactly what the events answer: hypothesis-generated traffic
+(sessions of several pageviews, engagement reports, goals, a visitor coming back through
+another source, sessions whose engagement report lands after midnight) and generated
+queries, on both backends, with some days rebuilt and others left dirty; every query the
+daily path accepts gives the raw path's rows, meta and refusals (FORCE_RAW)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from services.api.stats.daily import ROLLED, daily_plan, refresh_daily
+from services.api.stats.exceptions import KAnonymityRefused
+from services.api.stats.query import FORCE_RAW, answer_query
+from services.api.stats.schemas import QueryIn, QueryOut
+from services.collector.worker import write_events
+from shared.queue import Delivery
+from shared.sites import create_site
+from tests.helpers.overt import Overt
+
+pytestmark = pytest.mark.anyio
+
+FIRST = date(2026, 3, 1)
+DAYS = [FIRST + timedelta(days=i) for i in range(3)]
+SOURCES = [None, "Google", "Bing"]
+COUNTRIES = [None, "DE", "FR"]
+DEVICES = [("desktop", "Firefox", "Linux"), ("mobile", "Safari", "iOS")]
+PAGES = ["/", "/a", "/b"]
+
+
+def seconds(n: int) -> int:
+    return n * 1000
+
+
+visit = st.fixed_dictionaries(
+    {
+        "day": st.integers(0, 2),
+        "second": st.one_of(st.integers(0, 86_399), st.integers(86_300, 86_399)),
+        "visitor": st.integers(0, 5),
+        "source": st.sampled_from(SOURCES),
+        "country": st.sampled_from(COUNTRIES),
+        "device": st.sampled_from(DEVICES),
+        "pages": st.lists(st.sampled_from(PAGES), min_size=1, max_size=3),
+        "engaged": st.lists(st.one_of(st.none(), st.integers(0, 30).map(seconds)), max_size=3),
+        "goal": st.booleans(),
+        "again": st.one_of(st.none(), st.sampled_from(SOURCES)),  # a second session
+    }
+)
+dimension = st.sampled_from([[], ["time:day"], ["time:month"], *([d] for d in ROLLED)])
+condition = st.one_of(
+    st.none(),
+    st.builds(
+        lambda d, v: {"dimension": d, "op": "is", "values": [v]},
+        st.sampled_from(["country", "source"]),
+        st.sampled_from(["DE", "FR", "Google", "Bing", "(none)"]),
+    ),
+)
+metrics = st.lists(
+    st.sampled_from(
+        [
+            "visitors",
+            "visits",
+            "pageviews",
+            "views_per_visit",
+            "bounce_rate",
+            "visit_duration",
+            "engaged_time_total",
+            "events",
+            "percentage",
+        ]
+    ),
+    min_size=1,
+    max_size=5,
+    unique=True,
+)
+query = st.fixed_dictionaries(
+    {
+        "metrics": metrics,
+        "dimensions": dimension,
+        "filters": condition,
+        "date_range": st.sampled_from([(0, 2), (1, 1), (0, 1), (2, 2)]),
+        "comparisons": st.sampled_from([None, {"mode": "previous_period"}]),
+    }
+)
+
+
+def make_event(
+    common: dict[str, Any], visitor: int, name: str, moment: datetime, path: str, **extra: Any
+) -> dict[str, Any]:
+    day = (moment.date() - FIRST).days
+    return {
+        **common,
+        "id": uuid.uuid4().hex,
+        "at": int(moment.timestamp() * 1000),
+        "name": name,
+        "visitor": 1_000 * day + visitor,
+        "path": path,
+        **extra,
+    }
+
+
+def records(site_id: str, visits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The events of the visits as the collector queues them; a visitor hash lives one UTC
+    day (as the daily salt makes it), so an engagement report after midnight has the next
+    day's."""
+    out = []
+    for n, v in enumerate(visits):
+        visitor = v["visitor"] + 10 * (n % 3)
+        sessions = [(v["second"], v["source"])]
+        if v["again"] is not None and v["second"] >= 3600:
+            sessions.append((v["second"] - 3600, v["again"]))
+        for start, source in sessions:
+            at = datetime.combine(DAYS[v["day"]], datetime.min.time(), UTC)
+            at += timedelta(seconds=start)
+            device, browser, os_name = v["device"]
+            common = {
+                "site": site_id,
+                "host": "example.com",
+                "source": source,
+                "country": v["country"],
+                "device": device,
+                "browser": browser,
+                "os": os_name,
+            }
+            for i, path in enumerate(v["pages"]):
+                pageview = make_event(common, visitor, "pageview", at, path)
+                out.append(pageview)
+                engaged = v["engaged"][i] if i < len(v["engaged"]) else None
+                if engaged is not None:
+                    at += timedelta(seconds=7)
+                    out.append(
+                        make_event(
+                            common,
+                            visitor,
+                            "engagement",
+                            at,
+                            path,
+                            engaged_ms=engaged,
+                            pageview=pageview["id"],
+                            scroll=50,
+                        )
+                    )
+                at += timedelta(seconds=11)
+            if v["goal"]:
+                out.append(make_event(common, visitor, "Signup", at, "/a"))
+    return sorted(out, key=lambda r: r["at"])
+
+
+async def outcome(body: dict[str, Any], *, raw: bool) -> QueryOut | str:
+    token = FORCE_RAW.set(raw)
+    try:
+        return await answer_query(
+            engine=ENGINE[0], query=QueryIn.model_validate(body), timeout_s=30
+        )
+    except KAnonymityRefused as refused:
+        return str(refused.detail)
+    finally:
+        FORCE_RAW.reset(token)
+
+
+ENGINE: list[Any] = []
+SERVED: list[int] = []
+
+
+@settings(
+    max_examples=25,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    visits=st.lists(visit, min_size=1, max_size=12),
+    queries=st.lists(query, min_size=1, max_size=6),
+    rebuilt=st.booleans(),
+)
+async def test_the_daily_rollups_answer_as_the_events_do(
+    overt: Overt, visits: list[dict[str, Any]], queries: list[dict[str, Any]], rebuilt: bool
+) -> None:
+    engine = overt.resources.engine
+    ENGINE[:] = [engine]
+    site = await create_site(engine=engine, domain=f"{uuid.uuid4().hex[:12]}.example")
+    rows = records(site.id, visits)
+    for start in range(0, len(rows), 7):  # several batches: sessions continue across them
+        entry = [Delivery(uuid.uuid4().hex, orjson.dumps(rows[start : start + 7]))]
+        await write_events(engine=engine, deliveries=entry)
+    if rebuilt:
+        await refresh_daily(engine, include_today=True)
+        # A late event makes its day dirty again: that day is read from the events.
+        late = records(site.id, [{**visits[0], "pages": ["/b"], "engaged": [], "goal": False}])
+        await write_events(
+            engine=engine, deliveries=[Delivery(uuid.uuid4().hex, orjson.dumps(late))]
+        )
+    for asked in queries:
+        first, last = asked["date_range"]
+        body = {
+            **{key: value for key, value in asked.items() if value is not None},
+            "site_id": site.id,
+            "date_range": [DAYS[first].isoformat(), DAYS[last].isoformat()],
+        }
+        if daily_plan(QueryIn.model_validate(body), "UTC") is None:
+            continue
+        rolled, raw = await outcome(body, raw=False), await outcome(body, raw=True)
+        if isinstance(rolled, QueryOut) and isinstance(raw, QueryOut):
+            assert rolled.results == raw.results, body
+            assert rolled.meta.notes == raw.meta.notes
+            assert rolled.meta.total_rows == raw.meta.total_rows
+            SERVED.append(rolled.meta.source == "rollup")
+        else:
+            assert rolled == raw, body
+
+
+def test_the_daily_path_served_most_of_them() -> None:
+    """The comparison above is not empty: most accepted queries were served by the rollups
+    (the others fold a group under k, which only the raw path can count)."""
+    assert len(SERVED) > 20
+    assert sum(SERVED) > len(SERVED) / 2
