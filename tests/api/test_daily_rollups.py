@@ -14,14 +14,17 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
 from services.api.stats.daily import ROLLED, daily_plan, refresh_daily
 from services.api.stats.exceptions import KAnonymityRefused
 from services.api.stats.query import FORCE_RAW, answer_query
 from services.api.stats.schemas import QueryIn, QueryOut
 from services.collector.worker import write_events
+from shared.models import daily_dirty, daily_stats
+from shared.partitions import add_months, apply_retention
 from shared.queue import Delivery
-from shared.sites import create_site
+from shared.sites import SiteSettings, create_site
 from tests.helpers.overt import Overt
 
 pytestmark = pytest.mark.anyio
@@ -152,19 +155,16 @@ def records(site_id: str, visits: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(out, key=lambda r: r["at"])
 
 
-async def outcome(body: dict[str, Any], *, raw: bool) -> QueryOut | str:
+async def outcome(engine: Any, body: dict[str, Any], *, raw: bool) -> QueryOut | str:
     token = FORCE_RAW.set(raw)
     try:
-        return await answer_query(
-            engine=ENGINE[0], query=QueryIn.model_validate(body), timeout_s=30
-        )
+        return await answer_query(engine=engine, query=QueryIn.model_validate(body), timeout_s=30)
     except KAnonymityRefused as refused:
         return str(refused.detail)
     finally:
         FORCE_RAW.reset(token)
 
 
-ENGINE: list[Any] = []
 SERVED: list[int] = []
 
 
@@ -183,7 +183,6 @@ async def test_the_daily_rollups_answer_as_the_events_do(
     overt: Overt, visits: list[dict[str, Any]], queries: list[dict[str, Any]], rebuilt: bool
 ) -> None:
     engine = overt.resources.engine
-    ENGINE[:] = [engine]
     site = await create_site(engine=engine, domain=f"{uuid.uuid4().hex[:12]}.example")
     rows = records(site.id, visits)
     for start in range(0, len(rows), 7):  # several batches: sessions continue across them
@@ -205,7 +204,7 @@ async def test_the_daily_rollups_answer_as_the_events_do(
         }
         if daily_plan(QueryIn.model_validate(body), "UTC") is None:
             continue
-        rolled, raw = await outcome(body, raw=False), await outcome(body, raw=True)
+        rolled, raw = await outcome(engine, body, raw=False), await outcome(engine, body, raw=True)
         if isinstance(rolled, QueryOut) and isinstance(raw, QueryOut):
             assert rolled.results == raw.results, body
             assert rolled.meta.notes == raw.meta.notes
@@ -220,3 +219,87 @@ def test_the_daily_path_served_most_of_them() -> None:
     (the others fold a group under k, which only the raw path can count)."""
     assert len(SERVED) > 20
     assert sum(SERVED) > len(SERVED) / 2
+
+
+async def marks(engine: Any, site_id: str) -> dict[date, int]:
+    async with engine.connect() as conn:
+        found = await conn.execute(
+            select(daily_dirty.c.day, daily_dirty.c.generation).where(
+                daily_dirty.c.site_id == site_id
+            )
+        )
+        return {row.day: int(row.generation) for row in found}
+
+
+async def stored_days(engine: Any, site_id: str) -> set[date]:
+    async with engine.connect() as conn:
+        found = await conn.execute(
+            select(daily_stats.c.day).where(daily_stats.c.site_id == site_id).distinct()
+        )
+        return set(found.scalars())
+
+
+def one_visit(site_id: str, moment: datetime, visitor: int) -> list[Delivery]:
+    common = {"site": site_id, "host": "example.com", "source": "Google", "country": "DE"}
+    event = make_event(common, visitor, "pageview", moment, "/")
+    event["visitor"] = visitor  # the caller's hash, whatever the day
+    return [Delivery(uuid.uuid4().hex, orjson.dumps([event]))]
+
+
+async def test_the_worker_marks_days_and_a_rebuild_clears_only_what_it_read(
+    overt: Overt,
+) -> None:
+    engine = overt.resources.engine
+    site = overt.site.id
+    now = datetime.now(UTC).replace(microsecond=0)
+    yesterday = now - timedelta(days=1)
+    await write_events(engine=engine, deliveries=one_visit(site, yesterday, 1))
+    await write_events(engine=engine, deliveries=one_visit(site, now, 2))
+    assert await marks(engine, site) == {yesterday.date(): 1, now.date(): 1}
+    # A second batch on a day bumps its generation.
+    await write_events(engine=engine, deliveries=one_visit(site, now, 3))
+    assert await marks(engine, site) == {yesterday.date(): 1, now.date(): 2}
+
+    # The background rebuild leaves today to the events; `overt rollups` takes it too.
+    assert await refresh_daily(engine) == 1
+    assert await marks(engine, site) == {now.date(): 2}
+    assert await stored_days(engine, site) == {yesterday.date()}
+    assert await refresh_daily(engine, include_today=True) == 1
+    assert await marks(engine, site) == {}
+    assert await stored_days(engine, site) == {yesterday.date(), now.date()}
+
+    # Served from the table now, and the same as the events say.
+    body = {
+        "site_id": site,
+        "metrics": ["visitors", "visits", "bounce_rate"],
+        "dimensions": ["source"],
+        "date_range": [yesterday.date().isoformat(), now.date().isoformat()],
+    }
+    folding = await outcome(engine, body, raw=False)
+    assert isinstance(folding, QueryOut)
+    # k=5 by default and 3 visitors that bounced: the Google group would fold, so raw.
+    assert folding.meta.source == "raw"
+    body["dimensions"] = ["page"]
+    rolled, raw = await outcome(engine, body, raw=False), await outcome(engine, body, raw=True)
+    assert isinstance(rolled, QueryOut)
+    assert isinstance(raw, QueryOut)
+    assert (rolled.meta.source, raw.meta.source) == ("rollup", "raw")
+    assert rolled.results == raw.results
+    assert [r.metrics for r in rolled.results] == [[3, 3, 100]]
+
+
+async def test_retention_reaches_the_daily_rollups(overt: Overt) -> None:
+    engine = overt.resources.engine
+    site = await create_site(
+        engine=engine, domain="kept.example", settings=SiteSettings(rollup_retention_months=1)
+    )
+    now = datetime.now(UTC).replace(microsecond=0)
+    old = add_months(now, -3)
+    await write_events(engine=engine, deliveries=one_visit(site.id, old, 1))
+    await write_events(engine=engine, deliveries=one_visit(site.id, now, 2))
+    await refresh_daily(engine, include_today=True)
+    assert await stored_days(engine, site.id) == {old.date(), now.date()}
+    await write_events(engine=engine, deliveries=one_visit(site.id, old, 3))  # dirty again
+    await apply_retention(engine, now=now)
+    assert await stored_days(engine, site.id) == {now.date()}
+    assert await marks(engine, site.id) == {}

@@ -28,6 +28,7 @@ have fewer), and by the raw check otherwise.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -55,6 +56,8 @@ from services.api.stats.query import (
 )
 from services.api.stats.schemas import Condition, FilterOp, Metric, QueryIn
 from shared.models import daily_dirty, daily_stats, session_changes
+from shared.runtime import Resources
+from shared.tasks import periodic
 
 # The dashboard's panels and the filters of its first click.
 ROLLED = ("source", "page", "country", "device", "browser", "os")
@@ -302,6 +305,21 @@ async def refresh_daily(engine: AsyncEngine, *, include_today: bool = False) -> 
                 )
             done += len(days)
     return done
+
+
+REFRESH_S = 60.0
+
+
+async def run_daily_refresh(resources: Resources, stop: asyncio.Event) -> None:
+    """The API's background rebuild of dirty days before today (today changes all day: it
+    is read from the events until it is over). Several API processes may run it at once:
+    one's rebuild of a day conflicts with the other's, fails, and is retried a minute
+    later; the marks keep every answer exact meanwhile."""
+
+    async def one_pass() -> None:
+        await refresh_daily(resources.engine)
+
+    await periodic(stop, interval=REFRESH_S, one_pass=one_pass, name="daily rollups")
 
 
 # --- answering from them -------------------------------------------------------------------
