@@ -11,8 +11,7 @@ What the daily path answers (`daily_plan`), everything else goes raw:
 - metrics in DAILY_METRICS (totals, visits, bounce rate, views per visit, visit duration,
   engaged time, events, percentage);
 - no dimension, a time bucket of days, or one ROLLED dimension;
-- no filter, or one `is` condition with one value on a FILTERED dimension (not the
-  breakdown's own);
+- no filter, or one `is` condition with one value on a FILTERED dimension;
 - a site whose local days are UTC days.
 
 Days marked dirty (`daily_dirty`: changed since they were built, today mostly) are
@@ -36,11 +35,12 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, tuple_
+from sqlalchemy import delete, func, insert, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from services.api.engagement.schemas import Definition
 from services.api.engagement.service import answering_definition
-from services.api.goals.service import goal_set
+from services.api.goals.service import GoalSet, goal_set
 from services.api.stats.privacy import quasi_identifiers
 from services.api.stats.query import (
     Answer,
@@ -123,7 +123,6 @@ def daily_plan(query: QueryIn, timezone: str) -> Plan | None:
             and node.op is FilterOp.is_
             and len(node.values) == 1
             and node.dimension in FILTERED
-            and node.dimension != dimension
             and len(node.values[0]) <= MAX_FILTER_VALUE
         ):
             return None
@@ -140,8 +139,8 @@ def day_statement(
     *,
     site_id: str,
     dialect_name: str,
-    goals: Any,
-    definition: Any,
+    goals: GoalSet,
+    definition: Definition,
     first: date,
     last: date,
     filter_dim: str,
@@ -191,8 +190,8 @@ async def compute_rows(
     conn: AsyncConnection,
     *,
     site_id: str,
-    goals: Any,
-    definition: Any,
+    goals: GoalSet,
+    definition: Definition,
     first: date,
     last: date,
     filter_dim: str,
@@ -259,6 +258,8 @@ async def refresh_daily(engine: AsyncEngine, *, include_today: bool = False) -> 
         for first, last in runs(generations):
             built: list[dict[str, Any]] = []
             async with engine.connect() as conn:
+                if conn.dialect.name == "postgresql":  # the sorts of a day's groups in memory
+                    await conn.execute(text("SET LOCAL work_mem = '64MB'"))
                 for filter_dim, dimension in SLICES:
                     for row in await compute_rows(
                         conn,
@@ -325,34 +326,42 @@ async def run_daily_refresh(resources: Resources, stop: asyncio.Event) -> None:
 # --- answering from them -------------------------------------------------------------------
 
 
-async def slice_rows(
+async def slice_sums(
     conn: AsyncConnection,
     *,
     site_id: str,
     first: date,
     last: date,
     dirty: set[date],
-    goals: Any,
-    definition: Any,
+    goals: GoalSet,
+    definition: Definition,
     filter_dim: str,
     filter_value: str,
     dimension: str,
-) -> list[DayRow]:
-    """A slice's rows over the days: stored for clean days, computed for dirty ones."""
+    by: str | None,
+) -> dict[Any, list[int]]:
+    """A slice's sums over the days, per value (`by` "value"), per day ("day") or in all
+    (None, key ""): stored for clean days (summed by the database), computed from the
+    events for dirty ones."""
     t = daily_stats
-    statement = select(t.c.day, t.c.value, *(t.c[n] for n in SUMS)).where(
-        t.c.site_id == site_id,
-        t.c.filter_dim == filter_dim,
-        t.c.filter_value == filter_value,
-        t.c.dimension == dimension,
-        t.c.day >= first,
-        t.c.day <= last,
+    keys = [t.c[by]] if by else []
+    statement = (
+        select(*keys, *(func.sum(t.c[n]) for n in SUMS))
+        .where(
+            t.c.site_id == site_id,
+            t.c.filter_dim == filter_dim,
+            t.c.filter_value == filter_value,
+            t.c.dimension == dimension,
+            t.c.day >= first,
+            t.c.day <= last,
+            t.c.day.not_in(sorted(dirty)),
+        )
+        .group_by(*keys)
     )
-    out = [
-        DayRow(filter_value, row[0], str(row[1]), tuple(int(v) for v in row[2:]))
-        for row in (await conn.execute(statement)).all()
-        if row[0] not in dirty
-    ]
+    out: dict[Any, list[int]] = {}
+    for row in (await conn.execute(statement)).all():
+        if row[-1] is not None:  # an aggregate without rows (by None) is all NULL
+            out[row[0] if by else ""] = [int(v) for v in row[len(keys) :]]
     for start, stop in runs(dirty):
         computed = await compute_rows(
             conn,
@@ -365,7 +374,12 @@ async def slice_rows(
             filter_value=filter_value if filter_dim else None,
             dimension=dimension,
         )
-        out.extend(row for row in computed if row.day in dirty)
+        for day_row in computed:
+            if day_row.day in dirty:
+                key = {"value": day_row.value, "day": day_row.day}.get(by or "", "")
+                into = out.setdefault(key, [0] * len(SUMS))
+                for index, value in enumerate(day_row.sums):
+                    into[index] += value
     return out
 
 
@@ -376,15 +390,6 @@ def bucket(day: date, unit: str) -> str:
     if unit == "month":
         return day.strftime("%Y-%m")
     return day.isoformat()
-
-
-def summed(rows: Iterable[DayRow], key: Any) -> dict[str, list[int]]:
-    out: dict[str, list[int]] = {}
-    for row in rows:
-        into = out.setdefault(key(row), [0] * len(SUMS))
-        for index, value in enumerate(row.sums):
-            into[index] += value
-    return out
 
 
 def metric_value(metric: Metric, sums: Sequence[int], visitors_total: int | None) -> Any:
@@ -411,15 +416,20 @@ def metric_value(metric: Metric, sums: Sequence[int], visitors_total: int | None
 
 
 async def run_daily(
-    *, engine: AsyncEngine, query: QueryIn, plan: Plan, k: int, timeout_s: float
+    *,
+    engine: AsyncEngine,
+    query: QueryIn,
+    plan: Plan,
+    definition: Definition,
+    goals: GoalSet,
+    timeout_s: float,
 ) -> Answer | None:
     """The answer from the daily rollups, or None when only the raw path can give it
     (a group would fold, or the filter check needs the events). Raises KAnonymityRefused
     as the raw path would."""
     first, last = query.days()
     site_id = query.site_id
-    goals = await goal_set(engine=engine, site_id=site_id)
-    definition = await answering_definition(engine=engine, site_id=site_id, version=None)
+    k = definition.k
     async with reading(engine, timeout_s, filtered=False) as conn:
         marked = await conn.execute(
             select(daily_dirty.c.day).where(
@@ -430,8 +440,10 @@ async def run_daily(
         )
         dirty = {row[0] for row in marked.all()}
 
-        async def rows_of(filter_dim: str, filter_value: str, dimension: str) -> list[DayRow]:
-            return await slice_rows(
+        async def sums_of(
+            filter_dim: str, filter_value: str, dimension: str, by: str | None
+        ) -> dict[Any, list[int]]:
+            return await slice_sums(
                 conn,
                 site_id=site_id,
                 first=first,
@@ -442,17 +454,17 @@ async def run_daily(
                 filter_dim=filter_dim,
                 filter_value=filter_value,
                 dimension=dimension,
+                by=by,
             )
 
+        nothing = [0] * len(SUMS)
         guarded = quasi_identifiers([*query.dimensions, plan.filter_dim])
         if plan.filter_dim and guarded and k > 1:
-            selected = summed(await rows_of(plan.filter_dim, plan.filter_value, ""), lambda r: "")
-            chosen = selected.get("", [0] * len(SUMS))
+            chosen = (await sums_of(plan.filter_dim, plan.filter_value, "", None)).get("", nothing)
+            by_value = await sums_of("", "", plan.filter_dim, "value")
             others = [
                 sums
-                for value, sums in summed(
-                    await rows_of("", "", plan.filter_dim), lambda r: r.value
-                ).items()
+                for value, sums in by_value.items()
                 if value != plan.filter_value and sums[0] > 0
             ]
             counting = [sums[1] for sums in others]
@@ -463,22 +475,31 @@ async def run_daily(
                 left_out=(1 if others else 0, sum(counting)),
                 k=k,
             )
-        rows = await rows_of(plan.filter_dim, plan.filter_value, plan.dimension)
-        totals: dict[str, list[int]] = {}
+        by = "value" if plan.dimension else "day" if plan.unit else None
+        if plan.filter_dim and plan.filter_dim == plan.dimension:
+            # Broken down by its own filter: the one group, as the unfiltered slice has it.
+            every = await sums_of("", "", plan.dimension, by)
+            found = {key: sums for key, sums in every.items() if key == plan.filter_value}
+        else:
+            found = await sums_of(plan.filter_dim, plan.filter_value, plan.dimension, by)
+        visitors_total = None
         if Metric.percentage in query.metrics:
-            totals = (
-                summed(rows, lambda r: "")
-                if not plan.dimension
-                else summed(await rows_of(plan.filter_dim, plan.filter_value, ""), lambda r: "")
-            )
-    visitors_total = totals.get("", [0])[0] if Metric.percentage in query.metrics else None
-    unit = plan.unit
-    if plan.dimension:
-        groups = summed(rows, lambda r: r.value)
-    elif unit is not None:
-        groups = summed(rows, lambda r: bucket(r.day, unit))
+            if by is None:
+                visitors_total = found.get("", nothing)[0]
+            else:
+                total = await sums_of(plan.filter_dim, plan.filter_value, "", None)
+                visitors_total = total.get("", nothing)[0]
+    groups: dict[str, list[int]] = {}
+    if by == "day":
+        unit = plan.unit or "day"
+        for day, sums in found.items():
+            into = groups.setdefault(bucket(day, unit), [0] * len(SUMS))
+            for index, value in enumerate(sums):
+                into[index] += value
+    elif by == "value":
+        groups = found
     else:
-        groups = {"": summed(rows, lambda r: "").get("", [0] * len(SUMS))}
+        groups = {"": found.get("", nothing)}
     folds = bool(quasi_identifiers(query.dimensions)) and k > 1
     if folds and any(sums[1] < k for sums in groups.values()):
         return None  # (other) would need distinct counts across groups: raw

@@ -1143,7 +1143,12 @@ async def _answer_days(
         served = None
         if plan is not None:
             served = await daily.run_daily(
-                engine=engine, query=query, plan=plan, k=definition.k, timeout_s=timeout_s
+                engine=engine,
+                query=query,
+                plan=plan,
+                definition=definition,
+                goals=goals,
+                timeout_s=timeout_s,
             )
         if served is not None:
             return served, True, scope
