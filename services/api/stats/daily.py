@@ -55,7 +55,7 @@ from services.api.stats.query import (
     with_percentage,
 )
 from services.api.stats.schemas import Condition, FilterOp, Metric, QueryIn
-from shared.models import daily_dirty, daily_stats, session_changes
+from shared.models import daily_dirty, daily_stats
 from shared.runtime import Resources
 from shared.tasks import periodic
 
@@ -220,11 +220,14 @@ async def compute_rows(
     return out
 
 
-def runs(days: Iterable[date]) -> list[tuple[date, date]]:
-    """Consecutive days as (first, last) ranges."""
+MAX_RUN = 7
+
+
+def runs(days: Iterable[date], longest: int = 3660) -> list[tuple[date, date]]:
+    """Consecutive days as (first, last) ranges of at most `longest` days."""
     out: list[tuple[date, date]] = []
     for day in sorted(set(days)):
-        if out and out[-1][1] + timedelta(days=1) == day:
+        if out and out[-1][1] + timedelta(days=1) == day and (day - out[-1][0]).days < longest:
             out[-1] = (out[-1][0], day)
         else:
             out.append((day, day))
@@ -235,13 +238,11 @@ async def refresh_daily(engine: AsyncEngine, *, include_today: bool = False) -> 
     """Rebuild the dirty days (before today, unless `include_today`); returns how many.
 
     A day's mark is cleared only if its generation is the one read before the rebuild: a
-    batch that touched the day meanwhile leaves it dirty. While the session log holds
-    changes not folded into `sessions` (session_log.py), the facts bounce and duration are
-    read from lag: nothing is rebuilt until they are folded."""
+    batch that touched the day meanwhile, or a fold of the session log that changed its
+    sessions' facts (session_log.py), leaves it dirty. Runs of consecutive days are rebuilt
+    at most MAX_RUN days at a time (one transaction each)."""
     today = datetime.now(UTC).date()
     async with engine.connect() as conn:
-        if (await conn.execute(select(func.count()).select_from(session_changes))).scalar_one():
-            return 0
         marks = (
             await conn.execute(
                 select(daily_dirty.c.site_id, daily_dirty.c.day, daily_dirty.c.generation)
@@ -255,7 +256,7 @@ async def refresh_daily(engine: AsyncEngine, *, include_today: bool = False) -> 
     for site_id, generations in sorted(by_site.items()):
         goals = await goal_set(engine=engine, site_id=site_id)
         definition = await answering_definition(engine=engine, site_id=site_id, version=None)
-        for first, last in runs(generations):
+        for first, last in runs(generations, MAX_RUN):
             built: list[dict[str, Any]] = []
             async with engine.connect() as conn:
                 if conn.dialect.name == "postgresql":  # the sorts of a day's groups in memory
