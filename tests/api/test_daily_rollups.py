@@ -6,12 +6,14 @@ daily path accepts gives the raw path's rows, meta and refusals (FORCE_RAW)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
 import pytest
+from alembic import command
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -21,6 +23,7 @@ from services.api.stats.exceptions import KAnonymityRefused
 from services.api.stats.query import FORCE_RAW, answer_query
 from services.api.stats.schemas import QueryIn, QueryOut
 from services.collector.worker import write_events
+from shared.migrate import alembic_config, upgrade_head
 from shared.models import daily_dirty, daily_stats
 from shared.partitions import add_months, apply_retention
 from shared.queue import Delivery
@@ -303,3 +306,32 @@ async def test_retention_reaches_the_daily_rollups(overt: Overt) -> None:
     await apply_retention(engine, now=now)
     assert await stored_days(engine, site.id) == {now.date()}
     assert await marks(engine, site.id) == {}
+
+
+async def test_the_migration_marks_every_day_with_data(overt: Overt) -> None:
+    """Upgrading onto stored data: every UTC day with data is marked, so answers are exact
+    at once (read from the events) until `overt rollups` or the API rebuilds them."""
+    engine = overt.resources.engine
+    site = overt.site.id
+    now = datetime.now(UTC).replace(microsecond=0)
+    days = [now - timedelta(days=n) for n in (0, 1, 3)]
+    for n, moment in enumerate(days):
+        await write_events(engine=engine, deliveries=one_visit(site, moment, n))
+    config = alembic_config(overt.resources.settings)
+    await engine.dispose()
+    await asyncio.to_thread(command.downgrade, config, "0345")
+    await asyncio.to_thread(upgrade_head, overt.resources.settings)
+    assert await marks(engine, site) == {moment.date(): 1 for moment in days}
+    body = {
+        "site_id": site,
+        "metrics": ["visitors", "visits"],
+        "date_range": [days[-1].date().isoformat(), now.date().isoformat()],
+    }
+    before = await outcome(engine, body, raw=True)
+    assert isinstance(before, QueryOut)
+    assert [r.metrics for r in before.results] == [[3, 3]]
+    assert await refresh_daily(engine, include_today=True) == 3
+    after = await outcome(engine, body, raw=False)
+    assert isinstance(after, QueryOut)
+    assert after.meta.source == "rollup"
+    assert after.results == before.results
