@@ -18,6 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from services.api.engagement.schemas import DefinitionIn
+from services.api.engagement.service import store_definition
 from services.api.stats.daily import ROLLED, daily_plan, refresh_daily
 from services.api.stats.exceptions import KAnonymityRefused
 from services.api.stats.query import FORCE_RAW, answer_query
@@ -171,6 +173,7 @@ async def outcome(engine: Any, body: dict[str, Any], *, raw: bool) -> QueryOut |
 SERVED: list[int] = []
 
 
+@pytest.mark.timeout(600)  # 25 examples of a fresh site, its traffic and its queries
 @settings(
     max_examples=25,
     derandomize=True,
@@ -181,12 +184,20 @@ SERVED: list[int] = []
     visits=st.lists(visit, min_size=1, max_size=12),
     queries=st.lists(query, min_size=1, max_size=6),
     rebuilt=st.booleans(),
+    k=st.sampled_from([1, 2, 5]),
 )
 async def test_the_daily_rollups_answer_as_the_events_do(
-    overt: Overt, visits: list[dict[str, Any]], queries: list[dict[str, Any]], rebuilt: bool
+    overt: Overt,
+    visits: list[dict[str, Any]],
+    queries: list[dict[str, Any]],
+    rebuilt: bool,
+    k: int,
 ) -> None:
     engine = overt.resources.engine
     site = await create_site(engine=engine, domain=f"{uuid.uuid4().hex[:12]}.example")
+    if k != 5:  # the default
+        with_k = DefinitionIn.model_validate({"k": k})
+        await store_definition(engine=engine, site_id=site.id, body=with_k)
     rows = records(site.id, visits)
     for start in range(0, len(rows), 7):  # several batches: sessions continue across them
         entry = [Delivery(uuid.uuid4().hex, orjson.dumps(rows[start : start + 7]))]

@@ -91,6 +91,9 @@ SUMS = (
     "durations",
 )
 MAX_FILTER_VALUE = 512  # daily_stats.filter_value
+# A value longer than this (a page's path near its 2,048 characters, in UTF-8) would make a
+# primary-key entry past PostgreSQL's btree limit: its days are left to the events.
+MAX_KEY_BYTES = 2_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,6 +289,8 @@ async def refresh_daily(engine: AsyncEngine, *, include_today: bool = False) -> 
                                 **dict(zip(SUMS, row.sums, strict=True)),
                             }
                         )
+            if any(len(row["value"].encode()) > MAX_KEY_BYTES for row in built):
+                continue  # beyond what the primary key indexes: these days stay raw
             days = [d for d in generations if first <= d <= last]
             async with engine.begin() as conn:
                 await conn.execute(
