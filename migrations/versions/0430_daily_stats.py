@@ -9,7 +9,7 @@ days are computed from the events) and `overt rollups` (or the API's background 
 fills the table.
 
 Revision ID: 0430
-Revises: 0345
+Revises: 0400
 Create Date: 2026-12-06
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0430"
-down_revision = "0345"
+down_revision = "0400"
 branch_labels = None
 depends_on = None
 
