@@ -170,9 +170,6 @@ async def outcome(engine: Any, body: dict[str, Any], *, raw: bool) -> QueryOut |
         FORCE_RAW.reset(token)
 
 
-SERVED: list[int] = []
-
-
 @pytest.mark.timeout(600)  # 25 examples of a fresh site, its traffic and its queries
 @settings(
     max_examples=25,
@@ -223,16 +220,10 @@ async def test_the_daily_rollups_answer_as_the_events_do(
             assert rolled.results == raw.results, body
             assert rolled.meta.notes == raw.meta.notes
             assert rolled.meta.total_rows == raw.meta.total_rows
-            SERVED.append(rolled.meta.source == "rollup")
+            # Only a group under k (k > 1) sends an accepted query to the events.
+            assert rolled.meta.source == "rollup" or k > 1
         else:
             assert rolled == raw, body
-
-
-def test_the_daily_path_served_most_of_them() -> None:
-    """The comparison above is not empty: most accepted queries were served by the rollups
-    (the others fold a group under k, which only the raw path can count)."""
-    assert len(SERVED) > 20
-    assert sum(SERVED) > len(SERVED) / 2
 
 
 async def marks(engine: Any, site_id: str) -> dict[date, int]:
