@@ -8,17 +8,27 @@ after warm-up and p50/p95 are printed next to a baseline measured in the same ru
 same rows: a plain
 `SELECT count(*) FROM events WHERE site_id = $1 AND occurred_at` in the range, via asyncpg.
 
-    day-by-day   visitors + pageviews by time:day over 30 days        (rollups)
-    top pages    visitors + pageviews by page over 7 days, top 10     (rollups)
+    day-by-day   visitors + pageviews by time:day over 30 days        (hourly rollups)
+    top pages    visitors + pageviews by page over 7 days, top 10     (hourly rollups)
     filtered     engaged sessions and rate by country, source and device filters, 7 days (raw)
-    comparison   visitors by time:day over 7 days beside the 7 days before   (rollups)
-                 visitors, visits, bounce rate, visit duration, 7 days vs the 7 before (raw)
-    bounce rate  visits, bounce rate, views per visit, percentage by source, 7 days (raw)
+    comparison   visitors by time:day over 7 days beside the 7 days before   (hourly rollups)
+                 visitors, visits, bounce rate, visit duration, 7 days vs the 7 before (daily)
+    bounce rate  visits, bounce rate, views per visit, percentage by source, 7 days (daily)
     has_done     visitors + pageviews by page of sessions that signed up, 7 days (raw)
+    dashboard    the first screen as a page asks for it, its requests at once, over 30 days:
+                 the tiles (visitors, visits, pageviews, views per visit, bounce rate, visit
+                 duration, engaged time) and the by-day chart, both beside the 30 days
+                 before, and the top-10 panels (sources, pages, countries, devices,
+                 browsers); unfiltered, `country is DE`, `source is Google` (daily rollups)
 
-Goals (issue 5): p95 <= 50 ms at 10M for the rollup queries, <= 500 ms at 1M raw.
+The daily rollups (services/api/stats/daily.py) are built after the COPY by the same
+rebuild the API runs (`refresh_daily`); its time is printed. `--before` measures without
+them (what those queries cost before they existed: the raw path), for the ratios.
 
-    python -m bench.query [--sizes 1000000,10000000] [--repeat 30] [--keep]
+Goals (issues 5, 18, 20): p95 <= 50 ms at 10M for rollup-served queries, <= 500 ms at 1M
+raw; the dashboard's first screen <= 300 ms at 10M unfiltered, <= 1 s with one filter.
+
+    python -m bench.query [--sizes 1000000,10000000] [--repeat 30] [--keep] [--before]
 """
 
 from __future__ import annotations
@@ -39,6 +49,7 @@ import httpx
 
 from services.api.keys.service import create_key
 from services.api.router import router as api_router
+from services.api.stats import daily
 from shared.app import build_app
 from shared.keys import KeyScope
 from shared.migrate import upgrade_head
@@ -323,25 +334,28 @@ async def copy_rollups(conn: asyncpg.Connection, site_id: str, load: Load) -> No
     )
 
 
-def raw_queries(week: list[str]) -> dict[str, tuple[dict[str, Any], list[str]]]:
-    """The Plausible-named queries the events answer (issue 18)."""
+def raw_queries(week: list[str], raw: bool) -> dict[str, tuple[dict[str, Any], list[str]]]:
+    """The Plausible-named queries of issue 18: the comparison and the bounce rate by
+    source (daily rollups), and (with `raw`) has_done, which the events answer."""
     signed_up = {"dimension": "event", "op": "is", "values": ["Signup"]}
-    return {
-        "comparison (raw)": (
+    queries: dict[str, tuple[dict[str, Any], list[str]]] = {
+        "comparison (tiles)": (
             {
                 "metrics": ["visitors", "visits", "bounce_rate", "visit_duration"],
                 "comparisons": {"mode": "previous_period"},
             },
             week,
         ),
-        "bounce rate by source (raw)": (
+        "bounce rate by source": (
             {
                 "metrics": ["visits", "bounce_rate", "views_per_visit", "percentage"],
                 "dimensions": ["source"],
             },
             week,
         ),
-        "has_done Signup (raw)": (
+    }
+    if raw:
+        queries["has_done Signup (raw)"] = (
             {
                 "metrics": ["visitors", "pageviews"],
                 "dimensions": ["page"],
@@ -349,8 +363,8 @@ def raw_queries(week: list[str]) -> dict[str, tuple[dict[str, Any], list[str]]]:
                 "limit": 10,
             },
             week,
-        ),
-    }
+        )
+    return queries
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
@@ -370,7 +384,44 @@ async def measure(call: Any, repeat: int) -> tuple[float, float]:
     return percentiles(samples)
 
 
-async def run_size(size: int, repeat: int, keep: bool) -> None:
+async def count_rows(
+    conn: asyncpg.Connection, site_id: str, start: datetime, stop: datetime
+) -> int:
+    """The baseline: the site's events in the range, counted by the database alone."""
+    count = await conn.fetchval(
+        "SELECT count(*) FROM events WHERE site_id = $1 AND occurred_at >= $2 AND occurred_at < $3",
+        site_id,
+        start,
+        stop,
+    )
+    return int(count)
+
+
+def dashboard(month: list[str], filters: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The first screen's requests: tiles and chart with the previous period, panels."""
+    previous = {"mode": "previous_period"}
+    tiles = [
+        "visitors",
+        "visits",
+        "pageviews",
+        "views_per_visit",
+        "bounce_rate",
+        "visit_duration",
+        "engaged_time_total",
+    ]
+    bodies: list[dict[str, Any]] = [
+        {"metrics": tiles, "comparisons": previous},
+        {"metrics": ["visitors"], "dimensions": ["time:day"], "comparisons": previous},
+    ]
+    for panel in ("source", "page", "country", "device", "browser"):
+        bodies.append({"metrics": ["visitors"], "dimensions": [panel], "limit": 10})
+    return [
+        {"date_range": month, **body, **({"filters": filters} if filters else {})}
+        for body in bodies
+    ]
+
+
+async def run_size(size: int, repeat: int, keep: bool, before: bool) -> None:
     name = f"overt_bench_query_{size}_{uuid.uuid4().hex[:6]}"
     admin = await asyncpg.connect(PG_ADMIN)
     await admin.execute(f'CREATE DATABASE "{name}"')
@@ -395,6 +446,22 @@ async def run_size(size: int, repeat: int, keep: bool) -> None:
             await plain.execute("VACUUM ANALYZE")
             load_s = time.perf_counter() - started
             print(f"\n{written:,} events generated and copied in {load_s:.0f} s")
+            # What the worker does per batch: mark the days; then the rebuild the API runs.
+            await plain.executemany(
+                "INSERT INTO daily_dirty (site_id, day, generation) VALUES ($1, $2, 1)",
+                [(site.id, end - timedelta(days=n)) for n in range(DAYS)],
+            )
+            started = time.perf_counter()
+            if not before:
+                rebuilt = await daily.refresh_daily(engine, include_today=True)
+                await plain.execute("VACUUM ANALYZE daily_stats")
+                rows = await plain.fetchval("SELECT count(*) FROM daily_stats")
+                print(
+                    f"daily rollups: {rebuilt} days rebuilt, {rows:,} rows, "
+                    f"in {time.perf_counter() - started:.0f} s"
+                )
+            else:
+                print("--before: no daily rollups, their queries read the events")
 
             app = build_app(
                 title="bench", settings=settings, routers=[api_router], resources=resources
@@ -408,16 +475,16 @@ async def run_size(size: int, repeat: int, keep: bool) -> None:
                 month = [(end - timedelta(days=DAYS - 1)).isoformat(), end.isoformat()]
                 week = [(end - timedelta(days=6)).isoformat(), end.isoformat()]
                 queries: dict[str, tuple[dict[str, Any], list[str]]] = {
-                    "day-by-day (rollup)": (
+                    "day-by-day": (
                         {"metrics": ["visitors", "pageviews"], "dimensions": ["time:day"]},
                         month,
                     ),
-                    "top pages (rollup)": (
+                    "top pages": (
                         {"metrics": ["visitors", "pageviews"], "dimensions": ["page"], "limit": 10},
                         week,
                     ),
                 }
-                queries["comparison (rollup)"] = (
+                queries["comparison (chart)"] = (
                     {
                         "metrics": ["visitors", "pageviews"],
                         "dimensions": ["time:day"],
@@ -425,9 +492,9 @@ async def run_size(size: int, repeat: int, keep: bool) -> None:
                     },
                     week,
                 )
+                queries.update(raw_queries(week, size <= 1_000_000))
                 if size <= 1_000_000:
-                    queries.update(raw_queries(week))
-                    queries["filtered (raw)"] = (
+                    queries["filtered (3 filters)"] = (
                         {
                             "metrics": ["visitors", "engaged_sessions", "engagement_rate"],
                             "dimensions": ["country"],
@@ -466,28 +533,59 @@ async def run_size(size: int, repeat: int, keep: bool) -> None:
                         datetime.fromisoformat(date_range[1]).replace(tzinfo=UTC)
                         + timedelta(days=1),
                     )
-                    rows = await plain.fetchval(
-                        "SELECT count(*) FROM events WHERE site_id = $1 "
-                        "AND occurred_at >= $2 AND occurred_at < $3",
-                        site.id,
-                        start,
-                        stop,
-                    )
+                    rows = await count_rows(plain, site.id, start, stop)
 
                     async def baseline(start: datetime = start, stop: datetime = stop) -> None:
-                        await plain.fetchval(
-                            "SELECT count(*) FROM events WHERE site_id = $1 "
-                            "AND occurred_at >= $2 AND occurred_at < $3",
-                            site.id,
-                            start,
-                            stop,
-                        )
+                        await count_rows(plain, site.id, start, stop)
 
                     base_p50, base_p95 = await measure(baseline, repeat)
                     p50, p95 = await measure(call, repeat)
                     print(
-                        f"  {label:<22} source={source:<6} over {rows:>9,} events: "
+                        f"  {label:<26} source={source:<6} over {rows:>9,} events: "
                         f"p50 {p50:7.1f} ms  p95 {p95:7.1f} ms   |  baseline count(*) "
+                        f"p50 {base_p50:7.1f} ms  p95 {base_p95:7.1f} ms   |  p95 ratio "
+                        f"{p95 / base_p95:5.2f}"
+                    )
+                screens = {
+                    "dashboard, all": None,
+                    "dashboard, country DE": {
+                        "dimension": "country",
+                        "op": "is",
+                        "values": ["DE"],
+                    },
+                    "dashboard, source Google": {
+                        "dimension": "source",
+                        "op": "is",
+                        "values": ["Google"],
+                    },
+                }
+                start, stop = (
+                    datetime.fromisoformat(month[0]).replace(tzinfo=UTC),
+                    datetime.fromisoformat(month[1]).replace(tzinfo=UTC) + timedelta(days=1),
+                )
+                for label, filters in screens.items():
+                    payloads = [{"site_id": site.id, **body} for body in dashboard(month, filters)]
+                    sources = set()
+                    for payload in payloads:
+                        first = await client.post("/v1/query", json=payload, headers=headers)
+                        assert first.status_code == 200, first.text
+                        sources.add(first.json()["meta"]["source"])
+
+                    async def screen(payloads: list[dict[str, Any]] = payloads) -> None:
+                        answers = await asyncio.gather(
+                            *(client.post("/v1/query", json=p, headers=headers) for p in payloads)
+                        )
+                        assert all(a.status_code == 200 for a in answers)
+
+                    async def baseline_month(start: datetime = start) -> None:
+                        await count_rows(plain, site.id, start, stop)
+
+                    base_p50, base_p95 = await measure(baseline_month, repeat)
+                    p50, p95 = await measure(screen, repeat)
+                    print(
+                        f"  {label:<26} {len(payloads)} requests, "
+                        f"source={'+'.join(sorted(sources)):<10}"
+                        f" p50 {p50:7.1f} ms  p95 {p95:7.1f} ms   |  baseline count(*) 30 days "
                         f"p50 {base_p50:7.1f} ms  p95 {base_p95:7.1f} ms   |  p95 ratio "
                         f"{p95 / base_p95:5.2f}"
                     )
@@ -503,9 +601,14 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000000,10000000")
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--keep", action="store_true", help="keep the bench databases")
+    parser.add_argument(
+        "--before", action="store_true", help="without the daily rollups (the raw path)"
+    )
     args = parser.parse_args()
+    if args.before:
+        daily.daily_plan = lambda *_: None
     for size in (int(s) for s in args.sizes.split(",")):
-        asyncio.run(run_size(size, args.repeat, args.keep))
+        asyncio.run(run_size(size, args.repeat, args.keep, args.before))
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ from services.api.days import check_date_range
 from services.api.engagement.schemas import DefinitionIn
 from services.api.engagement.service import current_definition, store_definition
 from services.api.keys.service import create_key, list_keys, revoke_key
+from services.api.stats.daily import refresh_daily
 from services.api.transfer.service import (
     Job,
     accept_upload,
@@ -352,6 +353,14 @@ async def _consent_notice(settings: Settings, site_id: str, texts: dict[str, str
         await engine.dispose()
 
 
+async def _rollups(settings: Settings) -> int:
+    engine = create_engine(settings)
+    try:
+        return await refresh_daily(engine, include_today=True)
+    finally:
+        await engine.dispose()
+
+
 async def _partitions(settings: Settings) -> tuple[list[str], RetentionReport]:
     engine = create_engine(settings)
     try:
@@ -488,6 +497,12 @@ def parser() -> argparse.ArgumentParser:
         help="create event partitions ahead and apply retention now (workers also do it hourly)",
     )
     partitions.set_defaults(func=command_partitions)
+    rebuild = commands.add_parser(
+        "rollups",
+        help="rebuild the daily rollups of every day changed since they were built, today "
+        "included (the API rebuilds days before today every minute)",
+    )
+    rebuild.set_defaults(func=command_rollups)
 
     site = commands.add_parser("site", help="manage sites").add_subparsers(
         dest="action", required=True
@@ -679,6 +694,12 @@ def parser() -> argparse.ArgumentParser:
 def command_migrate(settings: Settings, args: argparse.Namespace) -> int:
     upgrade_head(settings)
     print("database is at the latest migration")
+    return 0
+
+
+def command_rollups(settings: Settings, args: argparse.Namespace) -> int:
+    rebuilt = asyncio.run(_rollups(settings))
+    print(f"daily rollups rebuilt: {rebuilt} site-days")
     return 0
 
 

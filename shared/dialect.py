@@ -717,7 +717,9 @@ def seconds_between(
     """Seconds from one UTC timestamp column to another, as a number (fractions kept)."""
     if dialect_name == "postgresql":
         return func.extract("epoch", end - start)
-    return (func.julianday(end) - func.julianday(start)) * 86_400.0
+    # julianday's float days are off by microseconds: rounded to the millisecond (the
+    # precision of stored event times), so that sums and means of whole seconds are exact.
+    return func.round((func.julianday(end) - func.julianday(start)) * 86_400_000.0) / 1000.0
 
 
 @lru_cache(maxsize=64)

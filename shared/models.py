@@ -300,6 +300,61 @@ class SiteHourly(SQLModel, table=True):
 site_hourly = table_of(SiteHourly)
 
 
+# Daily rollups per dimension value, for the dashboard's tiles, chart and panels with or
+# without one filter (services/api/stats/daily.py builds and reads them).
+#
+# Why recomputed days and not counters added per batch: bounce rate and visit duration are
+# facts of whole sessions, which later batches change (a second pageview un-bounces a
+# session whose first was counted) and which the session log may fold in later still; and
+# distinct visitors per (day, value) would need a first-sighting set per value. Instead the
+# ingest worker marks the UTC days a batch touched dirty (`daily_dirty`, in the batch's
+# transaction, a generation bumped each time), and a refresh recomputes a dirty day with
+# the query engine's own raw statement and clears the mark only if its generation did not
+# move meanwhile. A query reads clean days here and computes dirty days (today, mostly)
+# from the events: exact by construction. Days add up exactly because a visitor hash lives
+# one UTC day (the daily salt): a (session, visitor) group of the raw path never spans two.
+#
+# One row per (site, filter dimension and value, dimension, UTC day, value); filter ""
+# means no filter, dimension "" the day's total. Sums of what the raw path's per-session
+# groups hold, so every rate is computed from them as the raw path computes it.
+class DailyStats(SQLModel, table=True):
+    __tablename__ = "daily_stats"
+
+    site_id: str = Field(
+        sa_column=Column(String(32), ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True)
+    )
+    filter_dim: str = Field(sa_column=Column(String(32), primary_key=True))
+    filter_value: str = Field(sa_column=Column(String(512), primary_key=True))
+    dimension: str = Field(sa_column=Column(String(32), primary_key=True))
+    day: date = Field(sa_column=Column(Date, primary_key=True))
+    value: str = Field(sa_column=Column(String(2048), primary_key=True))
+    visitors: int = Field(sa_column=Column(BigInteger, nullable=False))
+    counted_visitors: int = Field(sa_column=Column(BigInteger, nullable=False))  # toward k
+    visits: int = Field(sa_column=Column(BigInteger, nullable=False))
+    pageviews: int = Field(sa_column=Column(BigInteger, nullable=False))
+    actions: int = Field(sa_column=Column(BigInteger, nullable=False))  # `events` metric
+    engaged_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    bounces: int = Field(sa_column=Column(BigInteger, nullable=False))
+    duration_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    durations: int = Field(sa_column=Column(BigInteger, nullable=False))  # sessions with facts
+
+
+daily_stats = table_of(DailyStats)
+
+
+class DailyDirty(SQLModel, table=True):
+    __tablename__ = "daily_dirty"
+
+    site_id: str = Field(
+        sa_column=Column(String(32), ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True)
+    )
+    day: date = Field(sa_column=Column(Date, primary_key=True))
+    generation: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+daily_dirty = table_of(DailyDirty)
+
+
 # Exact per-day visitor sets behind the `visitors` counters of the hourly rollups. A visitor
 # hash lives one day (the salt rotates daily), so distinct visitors over whole UTC days are
 # the sum of each day's first sightings: the counters are additive and exact. The worker

@@ -31,7 +31,16 @@ from datetime import UTC, date, datetime
 from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from shared.models import event_ids, events, page_hourly, sessions, site_hourly, sites
+from shared.models import (
+    daily_dirty,
+    daily_stats,
+    event_ids,
+    events,
+    page_hourly,
+    sessions,
+    site_hourly,
+    sites,
+)
 from shared.runtime import Resources
 from shared.sites import SiteSettings
 from shared.tasks import periodic
@@ -237,6 +246,15 @@ async def apply_retention(engine: AsyncEngine, *, now: datetime | None = None) -
                     delete(table).where(table.c.site_id == site_id, table.c.hour < rollup_cutoff)
                 )
                 report.deleted_rollup_rows += int(removed.rowcount)
+            # The daily rollups, and the marks of days to rebuild, of whole days before it.
+            for daily in (daily_stats, daily_dirty):
+                removed = await conn.execute(
+                    delete(daily).where(
+                        daily.c.site_id == site_id, daily.c.day < rollup_cutoff.date()
+                    )
+                )
+                if daily is daily_stats:
+                    report.deleted_rollup_rows += int(removed.rowcount)
         # The register of stored ids has no site column: its rows go with the longest retention.
         removed = await conn.execute(delete(event_ids).where(event_ids.c.occurred_at < common))
         report.deleted_event_ids = int(removed.rowcount)

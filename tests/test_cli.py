@@ -100,6 +100,15 @@ def test_partitions_command_is_idempotent(
     assert "deleted 0 events" in out
 
 
+def test_rollups_command_reports_what_it_rebuilt(
+    embedded: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Nothing stored, nothing dirty: nothing rebuilt, and it says so."""
+    capsys.readouterr()
+    assert main(["rollups"]) == 0
+    assert capsys.readouterr().out.strip() == "daily rollups rebuilt: 0 site-days"
+
+
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as done:
         main(["--version"])

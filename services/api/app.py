@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from services.api.people.events import webhook_docs
 from services.api.people.tasks import run_webhooks
 from services.api.router import router
+from services.api.stats.daily import run_daily_refresh
 from services.api.transfer.tasks import run_transfers, upload_limit
 from shared.app import AppParts, app_from_parts
 from shared.runtime import Resources
@@ -14,12 +15,12 @@ from shared.settings import Settings, load_settings
 
 
 def api_parts() -> AppParts:
-    """Its routes, the webhooks it sends (documented), their sender, the transfer jobs and
-    the larger bound on uploads."""
+    """Its routes, the webhooks it sends (documented), their sender, the transfer jobs, the
+    rebuild of the daily rollups and the larger bound on uploads."""
     return AppParts(
         routers=(router,),
         webhooks=(webhook_docs,),
-        background=(run_webhooks, run_transfers),
+        background=(run_webhooks, run_transfers, run_daily_refresh),
         front=(upload_limit,),
     )
 

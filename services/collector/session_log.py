@@ -31,8 +31,8 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.collector.sessions import Session, from_epoch_ms
-from shared.dialect import in_clauses, update_rows
-from shared.models import session_changes, sessions
+from shared.dialect import in_clauses, update_rows, upsert
+from shared.models import daily_dirty, session_changes, sessions
 
 FOLD_SESSIONS = 200_000  # folded sooner when this many sessions wait (memory holds them)
 
@@ -85,6 +85,24 @@ async def log_changes(
         )
 
 
+async def _mark_days(conn: AsyncConnection, updates: list[dict[str, Any]]) -> None:
+    """Mark the days of the folded sessions for the daily rollups to rebuild (their bounce
+    and duration changed only now, in `sessions`; shared/models.py DailyStats)."""
+    site_of: dict[uuid.UUID, str] = {}
+    ids = [update["session_id"] for update in updates]
+    for clause in in_clauses(conn, sessions.c.session_id, ids):
+        found = await conn.execute(select(sessions.c.session_id, sessions.c.site_id).where(clause))
+        site_of.update({row.session_id: row.site_id for row in found})
+    days = {
+        (site_of[update["session_id"]], moment.date())
+        for update in updates
+        if update["session_id"] in site_of
+        for moment in (update["started_at"], update["last_seen_at"])
+    }
+    rows = [{"site_id": site, "day": day, "generation": 1} for site, day in sorted(days)]
+    await upsert(conn, daily_dirty, rows, keys=["site_id", "day"], add=["generation"])
+
+
 async def fold_changes(conn: AsyncConnection, slices: Collection[int] | None) -> int:
     """Write the latest logged totals of these slices' sessions (None: every slice's) into
     `sessions` and delete the log rows folded; returns how many sessions were written.
@@ -103,6 +121,7 @@ async def fold_changes(conn: AsyncConnection, slices: Collection[int] | None) ->
             latest[change[0]] = change
     updates = [update_of(change) for change in latest.values()]
     await update_rows(conn, sessions, updates, key="session_id")
+    await _mark_days(conn, updates)
     for clause in in_clauses(conn, session_changes.c.id, [row.id for row in logged]):
         await conn.execute(delete(session_changes).where(clause))
     return len(latest)

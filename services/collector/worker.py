@@ -68,6 +68,7 @@ from shared.dialect import (
 )
 from shared.metrics import INGEST_BATCH_EVENTS, INGEST_EVENTS, INGEST_WRITE_SECONDS
 from shared.models import (
+    daily_dirty,
     event_ids,
     events,
     page_hourly,
@@ -386,6 +387,19 @@ async def _count_new_visitors(
         await conn.execute(delete(table).where(table.c.day < oldest))
 
 
+async def mark_dirty_days(conn: AsyncConnection, batch: StagedBatch) -> None:
+    """Mark the UTC days whose daily rollups this batch changes (`daily_dirty`, see
+    shared/models.py): the days of its events, and the first and last days of the stored
+    sessions it continued (their bounce and duration count on the days they had events).
+    Bumping the generation tells a refresh running meanwhile that its result is stale."""
+    days = {(site, day) for day, site, _ in batch.visitors}
+    for session in batch.continued:
+        for ms in (session.started_ms, session.last_ms):
+            days.add((session.site_id, from_epoch_ms(ms).date()))
+    rows = [{"site_id": site, "day": day, "generation": 1} for site, day in sorted(days)]
+    await upsert(conn, daily_dirty, rows, keys=["site_id", "day"], add=["generation"])
+
+
 async def finish_batch(
     *,
     batch: StagedBatch,
@@ -420,6 +434,7 @@ async def finish_batch(
             await update_rows(conn, sessions, updates, key="session_id")
         else:
             await log_changes(conn, batch.continued, log_to)
+        await mark_dirty_days(conn, batch)
         await upsert(
             conn,
             page_hourly,

@@ -74,7 +74,7 @@ async def test_a_breakdown_by_page_on_a_small_site_shows_every_page(overt: Overt
     await overt.drained()
     expected = [[["/pricing"], [2, 2]], [["/"], [1, 1]], [["/docs"], [1, 1]]]
     for source in ("rollup", "raw"):
-        metrics = ["visitors", "pageviews"] + (["sessions"] if source == "raw" else [])
+        metrics = ["visitors", "pageviews"] + (["engaged_sessions"] if source == "raw" else [])
         response = await ask(overt, metrics=metrics, dimensions=["page"])
         assert response.status_code == 200, response.text
         body = response.json()

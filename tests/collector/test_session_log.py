@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import orjson
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from services.collector.session_log import fold_changes, log_changes
 from services.collector.sessions import Session, epoch_ms
 from services.collector.worker import IngestLoop, run_ingest, write_events
-from shared.models import events, session_changes, sessions, site_hourly
+from shared.models import daily_dirty, events, session_changes, sessions, site_hourly
 from shared.queue import Delivery, InProcessQueue
 from shared.runtime import Resources
 from shared.sites import Site, create_site
@@ -92,10 +92,16 @@ async def test_the_latest_change_is_folded_once_and_only_for_the_slices_asked(
     assert (await session_rows(resources))[session_id] == (1, 1, START, "/p0")
 
     async with resources.engine.begin() as conn:
+        await conn.execute(delete(daily_dirty))  # as if the day had been rebuilt since
+    async with resources.engine.begin() as conn:
         assert await fold_changes(conn, {3, 4}) == 1
         assert await fold_changes(conn, {3}) == 0  # folded once: nothing left
     assert await logged(resources) == 0
     assert (await session_rows(resources))[session_id] == (3, 3, START + 3000, "/three")
+    # The session's facts changed only now: its day is to be rebuilt (daily rollups).
+    async with resources.engine.connect() as conn:
+        marked = (await conn.execute(select(daily_dirty.c.site_id, daily_dirty.c.day))).all()
+    assert [tuple(row) for row in marked] == [(site.id, date(2026, 12, 6))]
 
 
 async def test_a_worker_dying_before_its_fold_loses_nothing_and_the_next_counts_nothing_twice(

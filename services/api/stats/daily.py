@@ -1,0 +1,522 @@
+"""Daily rollups per dimension value: the dashboard's first screen without reading events.
+
+`daily_stats` (shared/models.py says why days are recomputed, not counted up) holds, per
+site, UTC day and (filter, dimension, value), the sums of the raw path's per-session
+groups: visitors, visitors counting toward k, visits, pageviews, actions, engaged time,
+bounces and visit durations. They are built by the raw path's own statement
+(`_per_session` in query.py) grouped by day, so a day's row is what the raw path computes
+for that day; days add up exactly because a visitor hash lives one UTC day.
+
+What the daily path answers (`daily_plan`), everything else goes raw:
+- metrics in DAILY_METRICS (totals, visits, bounce rate, views per visit, visit duration,
+  engaged time, events, percentage);
+- no dimension, a time bucket of days, or one ROLLED dimension;
+- no filter, or one `is` condition with one value on a FILTERED dimension;
+- a site whose local days are UTC days.
+
+Days marked dirty (`daily_dirty`: changed since they were built, today mostly) are
+computed from the events for the slices asked, the other days read from the table.
+
+k-anonymity as on the raw path: per group, the visitors counting toward k are exact sums
+over days. When a group would fold into (other), the (other) row needs distinct counts
+across the folded groups, which sums cannot give: such a query goes raw. The filter check
+(`check_k_anonymity`) is decided from the rows where they settle it (the selected side
+exactly; the left-out side when its largest value already has k, or all of them together
+have fewer), and by the raw check otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, text, tuple_
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from services.api.engagement.schemas import Definition
+from services.api.engagement.service import answering_definition
+from services.api.goals.service import GoalSet, goal_set
+from services.api.stats.privacy import quasi_identifiers
+from services.api.stats.query import (
+    Answer,
+    ShapedRow,
+    _number,
+    _per_session,
+    k_verdict,
+    make_scope,
+    reading,
+    shape_rows,
+    whole_utc_days,
+    with_percentage,
+)
+from services.api.stats.schemas import Condition, FilterOp, Metric, QueryIn
+from shared.models import daily_dirty, daily_stats
+from shared.runtime import Resources
+from shared.tasks import periodic
+
+# The dashboard's panels and the filters of its first click.
+ROLLED = ("source", "page", "country", "device", "browser", "os")
+FILTERED = ("source", "country")
+# (filter dimension, breakdown dimension) of every slice built; "" is none / the total.
+SLICES: tuple[tuple[str, str], ...] = tuple(
+    (f, d) for f in ("", *FILTERED) for d in ("", *ROLLED) if not f or d != f
+)
+DAILY_METRICS = {
+    Metric.visitors,
+    Metric.visits,
+    Metric.sessions,
+    Metric.pageviews,
+    Metric.views_per_visit,
+    Metric.bounce_rate,
+    Metric.visit_duration,
+    Metric.engaged_time_total,
+    Metric.events,
+    Metric.percentage,
+}
+TIME_UNITS = {"time:day": "day", "time:week": "week", "time:month": "month"}
+SUMS = (
+    "visitors",
+    "counted_visitors",
+    "visits",
+    "pageviews",
+    "actions",
+    "engaged_ms",
+    "bounces",
+    "duration_ms",
+    "durations",
+)
+MAX_FILTER_VALUE = 512  # daily_stats.filter_value
+# A value longer than this (a page's path near its 2,048 characters, in UTF-8) would make a
+# primary-key entry past PostgreSQL's btree limit: its days are left to the events.
+MAX_KEY_BYTES = 2_000
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The slice a query reads: filter ("" none), its value, breakdown ("" the total), and
+    the time unit its rows are bucketed by (None: no time dimension)."""
+
+    filter_dim: str
+    filter_value: str
+    dimension: str
+    unit: str | None
+
+
+def daily_plan(query: QueryIn, timezone: str) -> Plan | None:
+    """The slice that answers `query` exactly, or None (the raw path answers)."""
+    if not set(query.metrics) <= DAILY_METRICS:
+        return None
+    dims = query.dimensions
+    if len(dims) > 1:
+        return None
+    unit = TIME_UNITS.get(dims[0]) if dims else None
+    dimension = dims[0] if dims and unit is None else ""
+    if dimension and dimension not in ROLLED:
+        return None
+    node = query.filters
+    filter_dim = filter_value = ""
+    if node is not None:
+        if not (
+            isinstance(node, Condition)
+            and node.op is FilterOp.is_
+            and len(node.values) == 1
+            and node.dimension in FILTERED
+            and len(node.values[0]) <= MAX_FILTER_VALUE
+        ):
+            return None
+        filter_dim, filter_value = node.dimension, node.values[0]
+    if not whole_utc_days(*query.days(), timezone):
+        return None
+    return Plan(filter_dim, filter_value, dimension, unit)
+
+
+# --- building a day's rows from the events ----------------------------------------------------
+
+
+def day_statement(
+    *,
+    site_id: str,
+    dialect_name: str,
+    goals: GoalSet,
+    definition: Definition,
+    first: date,
+    last: date,
+    filter_dim: str,
+    filter_value: str | None,
+    dimension: str,
+) -> Any:
+    """The raw path's per-session groups of the days `first`..`last`, summed per (filter
+    value, dimension value, UTC day). `filter_value` None: every value of `filter_dim`
+    (building), else only that one (a dirty day of one query)."""
+    dims = [d for d in (filter_dim if filter_value is None else "", dimension) if d]
+    body: dict[str, Any] = {
+        "site_id": site_id,
+        "metrics": ["bounce_rate"],
+        "dimensions": [*dims, "time:day"],
+        "date_range": [first.isoformat(), last.isoformat()],
+    }
+    if filter_dim and filter_value is not None:
+        body["filters"] = {"dimension": filter_dim, "op": "is", "values": [filter_value]}
+    query = QueryIn.model_validate(body)
+    scope = make_scope(query=query, timezone="UTC", dialect_name=dialect_name, goals=goals)
+    rows = _per_session(scope, definition, {Metric.bounce_rate}, folds=True).subquery("groups")
+    keys = [rows.c[f"d{i}"] for i in range(len(dims) + 1)]
+    duration_ms = func.round(rows.c.duration_s * 1000)
+    return select(
+        *keys,
+        func.count(rows.c.visitor_hash.distinct()),
+        func.count(rows.c.counted_visitor.distinct()),
+        func.count(rows.c.session_id),
+        func.coalesce(func.sum(rows.c.pageviews), 0),
+        func.coalesce(func.sum(rows.c.actions), 0),
+        func.coalesce(func.sum(rows.c.engaged_ms), 0),
+        func.coalesce(func.sum(rows.c.bounced), 0),
+        func.coalesce(func.sum(duration_ms), 0),
+        func.count(rows.c.duration_s),
+    ).group_by(*keys)
+
+
+@dataclass(frozen=True, slots=True)
+class DayRow:
+    filter_value: str
+    day: date
+    value: str
+    sums: tuple[int, ...]  # in SUMS order
+
+
+async def compute_rows(
+    conn: AsyncConnection,
+    *,
+    site_id: str,
+    goals: GoalSet,
+    definition: Definition,
+    first: date,
+    last: date,
+    filter_dim: str,
+    filter_value: str | None,
+    dimension: str,
+) -> list[DayRow]:
+    statement = day_statement(
+        site_id=site_id,
+        dialect_name=conn.dialect.name,
+        goals=goals,
+        definition=definition,
+        first=first,
+        last=last,
+        filter_dim=filter_dim,
+        filter_value=filter_value,
+        dimension=dimension,
+    )
+    out = []
+    grouped_filter = bool(filter_dim) and filter_value is None
+    for row in (await conn.execute(statement)).all():
+        values = list(row)
+        fvalue = str(values.pop(0)) if grouped_filter else (filter_value or "")
+        value = str(values.pop(0)) if dimension else ""
+        day = date.fromisoformat(str(values.pop(0)))
+        out.append(DayRow(fvalue, day, value, tuple(int(v) for v in values)))
+    return out
+
+
+MAX_RUN = 7
+
+
+def runs(days: Iterable[date], longest: int = 3660) -> list[tuple[date, date]]:
+    """Consecutive days as (first, last) ranges of at most `longest` days."""
+    out: list[tuple[date, date]] = []
+    for day in sorted(set(days)):
+        if out and out[-1][1] + timedelta(days=1) == day and (day - out[-1][0]).days < longest:
+            out[-1] = (out[-1][0], day)
+        else:
+            out.append((day, day))
+    return out
+
+
+async def refresh_daily(engine: AsyncEngine, *, include_today: bool = False) -> int:
+    """Rebuild the dirty days (before today, unless `include_today`); returns how many.
+
+    A day's mark is cleared only if its generation is the one read before the rebuild: a
+    batch that touched the day meanwhile, or a fold of the session log that changed its
+    sessions' facts (session_log.py), leaves it dirty. Runs of consecutive days are rebuilt
+    at most MAX_RUN days at a time (one transaction each)."""
+    today = datetime.now(UTC).date()
+    async with engine.connect() as conn:
+        marks = (
+            await conn.execute(
+                select(daily_dirty.c.site_id, daily_dirty.c.day, daily_dirty.c.generation)
+            )
+        ).all()
+    by_site: dict[str, dict[date, int]] = defaultdict(dict)
+    for site_id, day, generation in marks:
+        if include_today or day < today:
+            by_site[site_id][day] = int(generation)
+    done = 0
+    for site_id, generations in sorted(by_site.items()):
+        goals = await goal_set(engine=engine, site_id=site_id)
+        definition = await answering_definition(engine=engine, site_id=site_id, version=None)
+        for first, last in runs(generations, MAX_RUN):
+            built: list[dict[str, Any]] = []
+            async with engine.connect() as conn:
+                if conn.dialect.name == "postgresql":  # the sorts of a day's groups in memory
+                    await conn.execute(text("SET LOCAL work_mem = '64MB'"))
+                for filter_dim, dimension in SLICES:
+                    for row in await compute_rows(
+                        conn,
+                        site_id=site_id,
+                        goals=goals,
+                        definition=definition,
+                        first=first,
+                        last=last,
+                        filter_dim=filter_dim,
+                        filter_value=None,
+                        dimension=dimension,
+                    ):
+                        if len(row.filter_value) > MAX_FILTER_VALUE:
+                            continue  # never asked through the daily path (daily_plan)
+                        built.append(
+                            {
+                                "site_id": site_id,
+                                "filter_dim": filter_dim,
+                                "filter_value": row.filter_value,
+                                "dimension": dimension,
+                                "day": row.day,
+                                "value": row.value,
+                                **dict(zip(SUMS, row.sums, strict=True)),
+                            }
+                        )
+            if any(len(row["value"].encode()) > MAX_KEY_BYTES for row in built):
+                continue  # beyond what the primary key indexes: these days stay raw
+            days = [d for d in generations if first <= d <= last]
+            async with engine.begin() as conn:
+                await conn.execute(
+                    delete(daily_stats).where(
+                        daily_stats.c.site_id == site_id,
+                        daily_stats.c.day >= first,
+                        daily_stats.c.day <= last,
+                    )
+                )
+                for start in range(0, len(built), 5_000):
+                    await conn.execute(insert(daily_stats), built[start : start + 5_000])
+                await conn.execute(
+                    delete(daily_dirty).where(
+                        daily_dirty.c.site_id == site_id,
+                        tuple_(daily_dirty.c.day, daily_dirty.c.generation).in_(
+                            [(d, generations[d]) for d in days]
+                        ),
+                    )
+                )
+            done += len(days)
+    return done
+
+
+REFRESH_S = 60.0
+
+
+async def run_daily_refresh(resources: Resources, stop: asyncio.Event) -> None:
+    """The API's background rebuild of dirty days before today (today changes all day: it
+    is read from the events until it is over). Several API processes may run it at once:
+    one's rebuild of a day conflicts with the other's, fails, and is retried a minute
+    later; the marks keep every answer exact meanwhile."""
+
+    async def one_pass() -> None:
+        await refresh_daily(resources.engine)
+
+    await periodic(stop, interval=REFRESH_S, one_pass=one_pass, name="daily rollups")
+
+
+# --- answering from them -------------------------------------------------------------------
+
+
+async def slice_sums(
+    conn: AsyncConnection,
+    *,
+    site_id: str,
+    first: date,
+    last: date,
+    dirty: set[date],
+    goals: GoalSet,
+    definition: Definition,
+    filter_dim: str,
+    filter_value: str,
+    dimension: str,
+    by: str | None,
+) -> dict[Any, list[int]]:
+    """A slice's sums over the days, per value (`by` "value"), per day ("day") or in all
+    (None, key ""): stored for clean days (summed by the database), computed from the
+    events for dirty ones."""
+    t = daily_stats
+    keys = [t.c[by]] if by else []
+    statement = (
+        select(*keys, *(func.sum(t.c[n]) for n in SUMS))
+        .where(
+            t.c.site_id == site_id,
+            t.c.filter_dim == filter_dim,
+            t.c.filter_value == filter_value,
+            t.c.dimension == dimension,
+            t.c.day >= first,
+            t.c.day <= last,
+            t.c.day.not_in(sorted(dirty)),
+        )
+        .group_by(*keys)
+    )
+    out: dict[Any, list[int]] = {}
+    for row in (await conn.execute(statement)).all():
+        if row[-1] is not None:  # an aggregate without rows (by None) is all NULL
+            out[row[0] if by else ""] = [int(v) for v in row[len(keys) :]]
+    for start, stop in runs(dirty):
+        computed = await compute_rows(
+            conn,
+            site_id=site_id,
+            goals=goals,
+            definition=definition,
+            first=start,
+            last=stop,
+            filter_dim=filter_dim,
+            filter_value=filter_value if filter_dim else None,
+            dimension=dimension,
+        )
+        for day_row in computed:
+            if day_row.day in dirty:
+                key = {"value": day_row.value, "day": day_row.day}.get(by or "", "")
+                into = out.setdefault(key, [0] * len(SUMS))
+                for index, value in enumerate(day_row.sums):
+                    into[index] += value
+    return out
+
+
+def bucket(day: date, unit: str) -> str:
+    """A UTC day's time bucket, as local_time_bucket writes it (the zone is UTC here)."""
+    if unit == "week":
+        return (day - timedelta(days=day.weekday())).isoformat()
+    if unit == "month":
+        return day.strftime("%Y-%m")
+    return day.isoformat()
+
+
+def metric_value(metric: Metric, sums: Sequence[int], visitors_total: int | None) -> Any:
+    """A metric from a group's sums, as the raw path's SQL computes it (query.py:
+    _metric_column and _plausible_metric); rates as exact decimals, rounded by _number."""
+    (visitors, _, visits, pageviews, actions, engaged_ms, bounces, duration_ms, durations) = sums
+    if metric in (Metric.visitors, Metric.percentage):
+        value: Any = visitors
+    elif metric in (Metric.visits, Metric.sessions):
+        value = visits
+    elif metric is Metric.pageviews:
+        value = pageviews
+    elif metric is Metric.events:
+        value = actions
+    elif metric is Metric.engaged_time_total:
+        value = engaged_ms
+    elif metric is Metric.views_per_visit:
+        value = Decimal(pageviews) / visits if visits else None
+    elif metric is Metric.bounce_rate:
+        value = Decimal(bounces * 100) / visits if visits else None
+    else:  # visit_duration: the mean over sessions with facts, in seconds
+        value = Decimal(duration_ms) / 1000 / durations if durations else None
+    return _number(metric, with_percentage(metric, value, visitors_total))
+
+
+async def run_daily(
+    *,
+    engine: AsyncEngine,
+    query: QueryIn,
+    plan: Plan,
+    definition: Definition,
+    goals: GoalSet,
+    timeout_s: float,
+) -> Answer | None:
+    """The answer from the daily rollups, or None when only the raw path can give it
+    (a group would fold, or the filter check needs the events). Raises KAnonymityRefused
+    as the raw path would."""
+    first, last = query.days()
+    site_id = query.site_id
+    k = definition.k
+    async with reading(engine, timeout_s, filtered=False) as conn:
+        marked = await conn.execute(
+            select(daily_dirty.c.day).where(
+                daily_dirty.c.site_id == site_id,
+                daily_dirty.c.day >= first,
+                daily_dirty.c.day <= last,
+            )
+        )
+        dirty = {row[0] for row in marked.all()}
+
+        async def sums_of(
+            filter_dim: str, filter_value: str, dimension: str, by: str | None
+        ) -> dict[Any, list[int]]:
+            return await slice_sums(
+                conn,
+                site_id=site_id,
+                first=first,
+                last=last,
+                dirty=dirty,
+                goals=goals,
+                definition=definition,
+                filter_dim=filter_dim,
+                filter_value=filter_value,
+                dimension=dimension,
+                by=by,
+            )
+
+        nothing = [0] * len(SUMS)
+        guarded = quasi_identifiers([*query.dimensions, plan.filter_dim])
+        if plan.filter_dim and guarded and k > 1:
+            chosen = (await sums_of(plan.filter_dim, plan.filter_value, "", None)).get("", nothing)
+            by_value = await sums_of("", "", plan.filter_dim, "value")
+            others = [
+                sums
+                for value, sums in by_value.items()
+                if value != plan.filter_value and sums[0] > 0
+            ]
+            counting = [sums[1] for sums in others]
+            if others and max(counting) < k <= sum(counting):
+                return None  # the left-out side's distinct count decides: the raw check
+            k_verdict(
+                selected=(chosen[0], chosen[1]),
+                left_out=(1 if others else 0, sum(counting)),
+                k=k,
+            )
+        by = "value" if plan.dimension else "day" if plan.unit else None
+        if plan.filter_dim and plan.filter_dim == plan.dimension:
+            # Broken down by its own filter: the one group, as the unfiltered slice has it.
+            every = await sums_of("", "", plan.dimension, by)
+            found = {key: sums for key, sums in every.items() if key == plan.filter_value}
+        else:
+            found = await sums_of(plan.filter_dim, plan.filter_value, plan.dimension, by)
+        visitors_total = None
+        if Metric.percentage in query.metrics:
+            if by is None:
+                visitors_total = found.get("", nothing)[0]
+            else:
+                total = await sums_of(plan.filter_dim, plan.filter_value, "", None)
+                visitors_total = total.get("", nothing)[0]
+    groups: dict[str, list[int]] = {}
+    if by == "day":
+        unit = plan.unit or "day"
+        for day, sums in found.items():
+            into = groups.setdefault(bucket(day, unit), [0] * len(SUMS))
+            for index, value in enumerate(sums):
+                into[index] += value
+    elif by == "value":
+        groups = found
+    else:
+        groups = {"": found.get("", nothing)}
+    folds = bool(quasi_identifiers(query.dimensions)) and k > 1
+    if folds and any(sums[1] < k for sums in groups.values()):
+        return None  # (other) would need distinct counts across groups: raw
+    shaped: list[ShapedRow] = [
+        (
+            [value] if query.dimensions else [],
+            [metric_value(m, sums, visitors_total) for m in query.metrics],
+            sums[0],
+            sums[1],
+            False,
+        )
+        for value, sums in groups.items()
+    ]
+    return shape_rows(shaped, query=query, k=k, folded_groups=0)
