@@ -17,7 +17,7 @@ import tempfile
 import time
 import zipfile
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,7 @@ from services.api.transfer.service import (
     job_file,
     run_job,
 )
+from services.api.web.views.service import LedgerStatus, register_ledger_verifier
 from services.collector.app import collector_parts, create_worker_app, worker_parts
 from services.collector.app import create_app as create_collector_app
 from services.collector.deadletter import (
@@ -89,6 +90,23 @@ from shared.sites import (
     list_sites,
     update_site,
 )
+
+
+async def ledger_status(engine: AsyncEngine, secret: bytes, site_id: str) -> LedgerStatus:
+    """The consent service's ledger verification, as the dashboard's consent view shows it."""
+    report = await verify_site(engine=engine, secret=secret, site_id=site_id)
+    return LedgerStatus(
+        intact=report.ok,
+        rows=report.rows,
+        checkpoints=report.checkpoints,
+        problems=list(report.problems),
+        checked_at=datetime.now(UTC),
+    )
+
+
+# The API never imports the consent service: here, where the services meet, its dashboard
+# gets the one ledger verifier there is (in `overt up` and in `overt serve api` alike).
+register_ledger_verifier(ledger_status)
 
 # `overt serve SERVICE`: each service's own app, as its app.py describes it.
 SERVICE_APPS: dict[str, Callable[[Settings], FastAPI]] = {
