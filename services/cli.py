@@ -32,8 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.api.app import api_parts
 from services.api.app import create_app as create_api_app
 from services.api.days import check_date_range
-from services.api.engagement.schemas import DefinitionIn
-from services.api.engagement.service import current_definition, store_definition
+from services.api.engagement.service import change_k, current_definition
 from services.api.keys.service import create_key, list_keys, revoke_key
 from services.api.stats.daily import refresh_daily
 from services.api.transfer.service import (
@@ -836,14 +835,9 @@ async def _site_set(settings: Settings, args: argparse.Namespace) -> tuple[Site,
         site = await update_site(
             engine=engine, site_id=args.site_id, timezone=args.timezone, changes=changes
         )
-        definition = await current_definition(engine, site.id)
-        k = definition.k
-        if args.k is not None and args.k != k:
-            body = DefinitionIn.model_validate(
-                {**definition.model_dump(exclude={"version", "created_at"}), "k": args.k}
-            )
-            k = (await store_definition(engine=engine, site_id=site.id, body=body)).k
-        return site, k
+        if args.k is not None:
+            return site, await change_k(engine=engine, site_id=site.id, k=args.k)
+        return site, (await current_definition(engine, site.id)).k
     finally:
         await engine.dispose()
 

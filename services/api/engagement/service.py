@@ -107,6 +107,18 @@ async def store_definition(*, engine: AsyncEngine, site_id: str, body: Definitio
     return Definition.model_validate({**body.model_dump(), "version": version, "created_at": now})
 
 
+async def change_k(*, engine: AsyncEngine, site_id: str, k: int) -> int:
+    """Store the current definition with another k as the next version (nothing when k is
+    already that); returns the k in force. k is checked as a definition's (DefinitionIn)."""
+    current = await current_definition(engine, site_id)
+    if current.k == k:
+        return k
+    body = DefinitionIn.model_validate(
+        {**current.model_dump(exclude={"version", "created_at"}), "k": k}
+    )
+    return (await store_definition(engine=engine, site_id=site_id, body=body)).k
+
+
 async def resolve_definition(
     *, engine: AsyncEngine, site_id: str, version: int | None
 ) -> Definition:
