@@ -66,13 +66,13 @@ from services.consent.notices.service import (
 from services.consent.receipts.service import read_evidence
 from services.consent.rights.service import list_requests
 from services.consent.sites.service import ensure_site, site_assertion_secret
-from services.consent.verification.service import MailSettings
 from shared.app import AppParts, app_from_parts, asgi_app
 from shared.db import create_engine
 from shared.deadletter import DeadLetterEntry
 from shared.errors import ProblemError
 from shared.keys import KeyScope
 from shared.logging import configure_logging
+from shared.mail import MailSettings
 from shared.metrics import ledger_verification
 from shared.migrate import upgrade_head
 from shared.models import visitor_salts
