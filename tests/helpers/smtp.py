@@ -40,3 +40,10 @@ def smtp_server() -> Iterator[tuple[Inbox, MailSettings]]:
         yield inbox, MailSettings(host="127.0.0.1", port=port, starttls=False)
     finally:
         controller.stop()
+
+
+def text_of(message: Message) -> str:
+    """The plain-text body of a received message."""
+    payload = message.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return payload.decode()

@@ -22,7 +22,7 @@ from shared.mail import MailSettings
 from shared.settings import Settings
 from tests.helpers.overt import Overt, overt_with
 from tests.helpers.people import auth, full_key, receiver
-from tests.helpers.smtp import Inbox, smtp_server
+from tests.helpers.smtp import Inbox, smtp_server, text_of
 from tests.helpers.traffic import traffic
 
 pytestmark = pytest.mark.anyio
@@ -106,7 +106,7 @@ async def test_weekly_report_is_mailed_once_with_the_query_engines_figures(
     assert message["Subject"] == (
         f"example.com: weekly report, {first.isoformat()} to {last.isoformat()}"
     )
-    body = message.get_payload(decode=True).decode()
+    body = text_of(message)
     key = await full_key(overt)
     answer = (
         await overt.client.post(
@@ -184,7 +184,7 @@ async def test_a_spike_is_mailed_and_posted_to_slack_once_a_day(
         today = datetime.now(UTC).date().isoformat()
         assert message["To"] == "owner@example.com"
         assert message["Subject"] == f"example.com: traffic spike on {today} (+100 %)"
-        assert "17 visitors" in message.get_payload(decode=True).decode()
+        assert "17 visitors" in text_of(message)
         [posted] = slack.requests
         assert "traffic spike" in posted.json()["text"]
         assert "17 visitors" in posted.json()["text"]

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.api.engagement.schemas import Definition
+from services.api.web.reports.forms import choices_from_form, rule_from_form
 from services.api.web.settings.forms import (
     FormError,
     destination_in,
@@ -73,7 +74,9 @@ fields = st.dictionaries(
 )
 
 
-@pytest.mark.parametrize("parse", [site_changes, goal_in, segment_in, destination_in])
+@pytest.mark.parametrize(
+    "parse", [site_changes, goal_in, segment_in, destination_in, rule_from_form]
+)
 @given(sent=fields)
 def test_any_form_is_the_services_arguments_or_sentences(
     parse: Callable[[dict[str, str]], Any], sent: dict[str, str]
@@ -142,3 +145,10 @@ def test_a_slack_destination_keeps_its_cooldown_and_only_triggers() -> None:
     assert (made.cooldown_hours, [e.value for e in made.events]) == (6, ["contact.goal_completed"])
     with pytest.raises(FormError, match="events"):
         destination_in({"kind": "webhook", "url": "https://example.com/h", "events": ""})
+
+
+@given(sent=fields)
+def test_report_choices_are_ticked_boxes_only(sent: dict[str, str]) -> None:
+    chosen = choices_from_form(sent)
+    assert chosen.weekly == (sent.get("weekly") == "on")
+    assert chosen.alerts == (sent.get("alerts") == "on")

@@ -403,3 +403,91 @@ async def _slack(
         log.warning("traffic alert not posted to Slack: status %d", response.status_code)
         return 0
     return 1
+
+
+# --- what a user chose -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Choices:
+    weekly: bool = False
+    monthly: bool = False
+    alerts: bool = False
+
+
+async def user_choices(*, engine: AsyncEngine, site_id: str, user_id: int) -> Choices:
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(report_subscriptions).where(
+                    report_subscriptions.c.site_id == site_id,
+                    report_subscriptions.c.user_id == user_id,
+                )
+            )
+        ).first()
+    return Choices(row.weekly, row.monthly, row.alerts) if row is not None else Choices()
+
+
+async def choose_reports(
+    *, engine: AsyncEngine, site_id: str, user_id: int, email: str, choices: Choices
+) -> None:
+    """Store what the user gets (nothing at all: the row goes)."""
+    now = datetime.now(UTC)
+    where = (
+        report_subscriptions.c.site_id == site_id,
+        report_subscriptions.c.user_id == user_id,
+    )
+    async with engine.begin() as conn:
+        if not (choices.weekly or choices.monthly or choices.alerts):
+            await conn.execute(report_subscriptions.delete().where(*where))
+            return
+        values = {
+            "email": email,
+            "weekly": choices.weekly,
+            "monthly": choices.monthly,
+            "alerts": choices.alerts,
+            "updated_at": now,
+        }
+        changed = await conn.execute(update(report_subscriptions).where(*where).values(values))
+        if changed.rowcount == 0:
+            await conn.execute(
+                report_subscriptions.insert().values(site_id=site_id, user_id=user_id, **values)
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRule:
+    change_pct: int = DEFAULT_CHANGE_PCT
+    min_visitors: int = DEFAULT_MIN_VISITORS
+    slack_url: str | None = None
+
+
+async def alert_rule(*, engine: AsyncEngine, site_id: str) -> AlertRule:
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(traffic_alert_rules).where(traffic_alert_rules.c.site_id == site_id)
+            )
+        ).first()
+    return AlertRule(row.change_pct, row.min_visitors, row.slack_url) if row else AlertRule()
+
+
+async def store_alert_rule(*, resources: Resources, site_id: str, rule: AlertRule) -> None:
+    """Store the site's rule; a Slack URL must pass the destinations' check (public https)."""
+    if rule.slack_url:
+        await check_target(rule.slack_url, allow_private=resources.settings.webhook_allow_private)
+    now = datetime.now(UTC)
+    values = {
+        "change_pct": rule.change_pct,
+        "min_visitors": rule.min_visitors,
+        "slack_url": rule.slack_url,
+        "updated_at": now,
+    }
+    async with resources.engine.begin() as conn:
+        changed = await conn.execute(
+            update(traffic_alert_rules)
+            .where(traffic_alert_rules.c.site_id == site_id)
+            .values(values)
+        )
+        if changed.rowcount == 0:
+            await conn.execute(traffic_alert_rules.insert().values(site_id=site_id, **values))
