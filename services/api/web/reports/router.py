@@ -10,13 +10,14 @@ from fastapi.responses import RedirectResponse, Response
 
 from services.api.people.exceptions import UnsafeTarget
 from services.api.web.auth import Role, SiteAccess, csrf_protect, page_router, render, site_access
-from services.api.web.reports.forms import FormError, choices_from_form, rule_from_form
+from services.api.web.reports.forms import choices_from_form, rule_from_form
 from services.api.web.reports.service import (
     alert_rule,
     choose_reports,
     store_alert_rule,
     user_choices,
 )
+from services.api.web.settings.forms import FormError
 from shared.mail import MailSettings
 from shared.runtime import Resources, ResourcesDep
 

@@ -105,6 +105,22 @@ def site_changes(fields: Mapping[str, str]) -> SiteChanges:
     )
 
 
+SITE_FIELDS = ("extra_hosts", "raw_retention_months", "rollup_retention_months", "timezone")
+
+
+def site_problems(message: str) -> dict[str, str]:
+    """A SiteError's "field: problem; ..." as sentences beside the fields it names (the rest
+    above the form)."""
+    problems: dict[str, str] = {}
+    for part in message.split("; "):
+        name, _, text = part.partition(": ")
+        if name.split(".")[0] in SITE_FIELDS and text:
+            problems.setdefault(name.split(".")[0], _sentence(text))
+        else:
+            problems.setdefault("site", _sentence(part))
+    return problems
+
+
 # --- goals -----------------------------------------------------------------------------------
 
 

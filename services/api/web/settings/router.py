@@ -33,6 +33,7 @@ from services.api.web.settings.forms import (
     goal_in,
     segment_in,
     site_changes,
+    site_problems,
 )
 from shared.errors import ProblemError
 from shared.runtime import Resources, ResourcesDep
@@ -142,8 +143,8 @@ async def change_site(request: Request, access: Admin, resources: ResourcesDep) 
                 timezone=wanted.timezone,
                 changes=wanted.changes,
             )
-        except SiteError as refused:  # as `overt site set` says it
-            raise FormError({"site": f"{str(refused)[:1].upper()}{str(refused)[1:]}."}) from None
+        except SiteError as refused:  # as `overt site set` says it, beside the field named
+            raise FormError(site_problems(str(refused))) from None
         await change_k(engine=resources.engine, site_id=access.site.id, k=wanted.k)
 
     return await _add(request, access, resources, "site", "site", store)
