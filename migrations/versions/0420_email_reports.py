@@ -1,6 +1,6 @@
-"""E-mail reports and traffic alerts: per user and site, which reports they get and the last
-period each was mailed for; per site, when a day is a spike or a drop and the Slack webhook
-that hears of it, with the last day checked.
+"""E-mail reports and traffic alerts: per member of a site (a user's membership), which
+reports they get and the last period each was mailed for; per site, when a day is a spike or
+a drop and the Slack webhook that hears of it, with the last day checked.
 
 Revision ID: 0420
 Revises: 0430
@@ -23,17 +23,18 @@ def upgrade() -> None:
         "report_subscriptions",
         sa.Column("site_id", sa.String(32), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
-        sa.Column("email", sa.String(320), nullable=False),
         sa.Column("weekly", sa.Boolean(), nullable=False),
         sa.Column("monthly", sa.Boolean(), nullable=False),
         sa.Column("alerts", sa.Boolean(), nullable=False),
         sa.Column("weekly_sent", sa.String(10), nullable=True),
         sa.Column("monthly_sent", sa.String(10), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        # The user's membership of the site: reports stop with it (removed from the team, or
+        # the user or the site deleted), and the address is the user's own, read when sent.
         sa.ForeignKeyConstraint(
-            ["site_id"],
-            ["sites.id"],
-            name="fk_report_subscriptions_site_id_sites",
+            ["user_id", "site_id"],
+            ["web_memberships.user_id", "web_memberships.site_id"],
+            name="fk_report_subscriptions_membership",
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("site_id", "user_id", name="pk_report_subscriptions"),

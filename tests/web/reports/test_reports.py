@@ -13,7 +13,9 @@ from sqlalchemy import insert, select
 
 from services.api.web.reports.models import report_subscriptions, traffic_alert_rules
 from services.api.web.reports.service import (
+    Choices,
     alerts_pass,
+    choose_reports,
     last_whole_period,
     reports_pass,
     traffic_change,
@@ -24,6 +26,7 @@ from tests.helpers.overt import Overt, overt_with
 from tests.helpers.people import auth, full_key, receiver
 from tests.helpers.smtp import Inbox, smtp_server, text_of
 from tests.helpers.traffic import traffic
+from tests.helpers.web import member
 
 pytestmark = pytest.mark.anyio
 
@@ -34,19 +37,14 @@ def smtp() -> Iterator[tuple[Inbox, MailSettings]]:
         yield server
 
 
-async def subscribe(overt: Overt, user_id: int, email: str, **wants: bool) -> None:
-    async with overt.resources.engine.begin() as conn:
-        await conn.execute(
-            insert(report_subscriptions).values(
-                site_id=overt.site.id,
-                user_id=user_id,
-                email=email,
-                weekly=wants.get("weekly", False),
-                monthly=wants.get("monthly", False),
-                alerts=wants.get("alerts", False),
-                updated_at=datetime.now(UTC),
-            )
-        )
+async def subscribe(overt: Overt, email: str, **wants: bool) -> int:
+    """A member of the site (a viewer) who chose these reports; their user id."""
+    engine = overt.resources.engine
+    user_id = await member(engine, email, overt.site.id, role="viewer")
+    await choose_reports(
+        engine=engine, site_id=overt.site.id, user_id=user_id, choices=Choices(**wants)
+    )
+    return user_id
 
 
 def next_monday(now: datetime) -> datetime:
@@ -90,8 +88,8 @@ async def test_weekly_report_is_mailed_once_with_the_query_engines_figures(
 ) -> None:
     inbox, mail_settings = smtp
     await traffic(overt)  # see tests/api/test_query_engine.py: 17 visitors today
-    await subscribe(overt, 1, "owner@example.com", weekly=True)
-    await subscribe(overt, 2, "viewer@example.com", monthly=True)
+    await subscribe(overt, "owner@example.com", weekly=True)
+    await subscribe(overt, "viewer@example.com", monthly=True)
     when = next_monday(datetime.now(UTC))
     sent = await reports_pass(resources=overt.resources, mail_settings=mail_settings, now=when)
     assert sent == 2  # the owner's week, and the viewer's last whole month (never sent yet)
@@ -141,7 +139,7 @@ async def test_weekly_report_is_mailed_once_with_the_query_engines_figures(
 
 
 async def test_without_an_smtp_host_nothing_is_mailed_or_marked(overt: Overt) -> None:
-    await subscribe(overt, 1, "owner@example.com", weekly=True, monthly=True)
+    await subscribe(overt, "owner@example.com", weekly=True, monthly=True)
     sent = await reports_pass(
         resources=overt.resources, mail_settings=MailSettings(host=None), now=datetime.now(UTC)
     )
@@ -163,8 +161,8 @@ async def test_a_spike_is_mailed_and_posted_to_slack_once_a_day(
         httpx.AsyncClient() as client,
     ):
         await traffic(overt)
-        await subscribe(overt, 1, "owner@example.com", alerts=True)
-        await subscribe(overt, 2, "quiet@example.com", weekly=True)
+        await subscribe(overt, "owner@example.com", alerts=True)
+        await subscribe(overt, "quiet@example.com", weekly=True)
         tomorrow = datetime.now(UTC) + timedelta(days=1)
         async with overt.resources.engine.begin() as conn:
             await conn.execute(
@@ -201,7 +199,7 @@ async def test_an_ordinary_day_alerts_nobody_but_is_checked(
 ) -> None:
     inbox, mail_settings = smtp
     await traffic(overt)
-    await subscribe(overt, 1, "owner@example.com", alerts=True)
+    await subscribe(overt, "owner@example.com", alerts=True)
     async with httpx.AsyncClient() as client:
         sent = await alerts_pass(
             resources=overt.resources,

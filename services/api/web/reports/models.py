@@ -4,25 +4,29 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Column, ForeignKey, Integer, String
+from sqlalchemy import Boolean, Column, ForeignKey, ForeignKeyConstraint, Integer, String
 from sqlmodel import Field, SQLModel
 
 from shared.db import UtcDateTime, table_of
 
 
 class ReportSubscription(SQLModel, table=True):
-    """What one user of a site gets by e-mail: weekly and / or monthly reports, traffic
-    alerts; and the last period each report was sent for (so each is sent once)."""
+    """What one member of a site gets by e-mail (at the user's address, read when sent):
+    weekly and / or monthly reports, traffic alerts; and the last period each report was
+    sent for (so each is sent once). Gone with the membership."""
 
     __tablename__ = "report_subscriptions"
-
-    site_id: str = Field(
-        sa_column=Column(
-            "site_id", String(32), ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True
-        )
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["user_id", "site_id"],
+            ["web_memberships.user_id", "web_memberships.site_id"],
+            name="fk_report_subscriptions_membership",
+            ondelete="CASCADE",
+        ),
     )
+
+    site_id: str = Field(sa_column=Column("site_id", String(32), primary_key=True))
     user_id: int = Field(sa_column=Column("user_id", Integer, primary_key=True))
-    email: str = Field(sa_column=Column("email", String(320), nullable=False))
     weekly: bool = Field(sa_column=Column("weekly", Boolean, nullable=False))
     monthly: bool = Field(sa_column=Column("monthly", Boolean, nullable=False))
     alerts: bool = Field(sa_column=Column("alerts", Boolean, nullable=False))

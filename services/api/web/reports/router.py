@@ -70,7 +70,6 @@ async def choose(request: Request, access: Viewer, resources: ResourcesDep) -> R
         engine=resources.engine,
         site_id=access.site.id,
         user_id=access.user.id,
-        email=access.user.email,
         choices=choices_from_form(await _fields(request)),
     )
     return RedirectResponse(f"/app/sites/{access.site.id}/reports?saved=mine", status_code=303)

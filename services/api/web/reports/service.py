@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.api.days import local_today
@@ -32,6 +32,7 @@ from services.api.people.slack import escape
 from services.api.people.targets import check_target, pinned
 from services.api.stats.query import answer_query
 from services.api.stats.schemas import Comparison, Metric, QueryIn
+from services.api.web.accounts.models import web_users
 from services.api.web.reports.models import report_subscriptions, traffic_alert_rules
 from shared.mail import MailSettings, mail
 from shared.runtime import Resources
@@ -245,6 +246,13 @@ async def daily_visitors(
     }
 
 
+def _with_address(statement: Select[Any]) -> Select[Any]:
+    """A subscription with its user's address, as the user's account has it now."""
+    return statement.add_columns(web_users.c.email).join(
+        web_users, web_users.c.id == report_subscriptions.c.user_id
+    )
+
+
 # --- the passes ------------------------------------------------------------------------------
 
 Mailer = Callable[[MailSettings, str, str, str], Awaitable[None]]
@@ -263,7 +271,7 @@ async def reports_pass(
     now = now or datetime.now(UTC)
     engine = resources.engine
     async with engine.connect() as conn:
-        rows = (await conn.execute(select(report_subscriptions))).all()
+        rows = (await conn.execute(_with_address(select(report_subscriptions)))).all()
     sent = 0
     figures: dict[tuple[str, str, date], ReportFigures] = {}
     for row in rows:
@@ -319,7 +327,7 @@ async def alerts_pass(
         rules = {row.site_id: row for row in await conn.execute(select(traffic_alert_rules))}
         subscribers: dict[str, list[str]] = {}
         for row in await conn.execute(
-            select(report_subscriptions.c.site_id, report_subscriptions.c.email).where(
+            _with_address(select(report_subscriptions.c.site_id)).where(
                 report_subscriptions.c.alerts.is_(True)
             )
         ):
@@ -429,7 +437,7 @@ async def user_choices(*, engine: AsyncEngine, site_id: str, user_id: int) -> Ch
 
 
 async def choose_reports(
-    *, engine: AsyncEngine, site_id: str, user_id: int, email: str, choices: Choices
+    *, engine: AsyncEngine, site_id: str, user_id: int, choices: Choices
 ) -> None:
     """Store what the user gets (nothing at all: the row goes)."""
     now = datetime.now(UTC)
@@ -442,7 +450,6 @@ async def choose_reports(
             await conn.execute(report_subscriptions.delete().where(*where))
             return
         values = {
-            "email": email,
             "weekly": choices.weekly,
             "monthly": choices.monthly,
             "alerts": choices.alerts,
