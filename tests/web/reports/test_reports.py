@@ -9,8 +9,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 
+from services.api.web.accounts.models import web_memberships
 from services.api.web.reports.models import report_subscriptions, traffic_alert_rules
 from services.api.web.reports.service import (
     Choices,
@@ -213,3 +214,23 @@ async def test_an_ordinary_day_alerts_nobody_but_is_checked(
         rule = (await conn.execute(select(traffic_alert_rules))).one()
     assert (rule.change_pct, rule.min_visitors) == (50, 20)
     assert rule.checked_day == datetime.now(UTC).date().isoformat()
+
+
+async def test_reports_stop_with_the_membership(
+    overt: Overt, smtp: tuple[Inbox, MailSettings]
+) -> None:
+    """Removed from the site's team, a user gets no more reports: the subscription goes
+    with the membership (the same for a deleted user or site)."""
+    inbox, mail_settings = smtp
+    user_id = await subscribe(overt, "former@example.com", weekly=True)
+    async with overt.resources.engine.begin() as conn:
+        await conn.execute(
+            delete(web_memberships).where(
+                web_memberships.c.user_id == user_id, web_memberships.c.site_id == overt.site.id
+            )
+        )
+    when = next_monday(datetime.now(UTC))
+    assert await reports_pass(resources=overt.resources, mail_settings=mail_settings, now=when) == 0
+    assert inbox.messages == []
+    async with overt.resources.engine.connect() as conn:
+        assert (await conn.execute(select(report_subscriptions))).all() == []
