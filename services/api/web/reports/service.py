@@ -34,6 +34,7 @@ from services.api.stats.query import answer_query
 from services.api.stats.schemas import Comparison, Metric, QueryIn
 from services.api.web.accounts.models import web_users
 from services.api.web.reports.models import report_subscriptions, traffic_alert_rules
+from shared.dialect import upsert
 from shared.mail import MailSettings, mail
 from shared.runtime import Resources
 from shared.sites import Site, get_site
@@ -372,21 +373,21 @@ async def alerts_pass(
 async def _checked(engine: AsyncEngine, site_id: str, day: date, now: datetime) -> None:
     """Note the day as checked (a site without a rule gets the default one)."""
     async with engine.begin() as conn:
-        changed = await conn.execute(
-            update(traffic_alert_rules)
-            .where(traffic_alert_rules.c.site_id == site_id)
-            .values(checked_day=day.isoformat(), updated_at=now)
+        await upsert(
+            conn,
+            traffic_alert_rules,
+            [
+                {
+                    "site_id": site_id,
+                    "change_pct": DEFAULT_CHANGE_PCT,
+                    "min_visitors": DEFAULT_MIN_VISITORS,
+                    "checked_day": day.isoformat(),
+                    "updated_at": now,
+                }
+            ],
+            keys=["site_id"],
+            replace=["checked_day", "updated_at"],
         )
-        if changed.rowcount == 0:
-            await conn.execute(
-                traffic_alert_rules.insert().values(
-                    site_id=site_id,
-                    change_pct=DEFAULT_CHANGE_PCT,
-                    min_visitors=DEFAULT_MIN_VISITORS,
-                    checked_day=day.isoformat(),
-                    updated_at=now,
-                )
-            )
 
 
 async def _slack(
@@ -449,17 +450,14 @@ async def choose_reports(
         if not (choices.weekly or choices.monthly or choices.alerts):
             await conn.execute(report_subscriptions.delete().where(*where))
             return
-        values = {
-            "weekly": choices.weekly,
-            "monthly": choices.monthly,
-            "alerts": choices.alerts,
-            "updated_at": now,
-        }
-        changed = await conn.execute(update(report_subscriptions).where(*where).values(values))
-        if changed.rowcount == 0:
-            await conn.execute(
-                report_subscriptions.insert().values(site_id=site_id, user_id=user_id, **values)
-            )
+        wanted = {"weekly": choices.weekly, "monthly": choices.monthly, "alerts": choices.alerts}
+        await upsert(
+            conn,
+            report_subscriptions,
+            [{"site_id": site_id, "user_id": user_id, **wanted, "updated_at": now}],
+            keys=["site_id", "user_id"],
+            replace=[*wanted, "updated_at"],
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -491,10 +489,10 @@ async def store_alert_rule(*, resources: Resources, site_id: str, rule: AlertRul
         "updated_at": now,
     }
     async with resources.engine.begin() as conn:
-        changed = await conn.execute(
-            update(traffic_alert_rules)
-            .where(traffic_alert_rules.c.site_id == site_id)
-            .values(values)
+        await upsert(
+            conn,
+            traffic_alert_rules,
+            [{"site_id": site_id, **values}],
+            keys=["site_id"],
+            replace=list(values),
         )
-        if changed.rowcount == 0:
-            await conn.execute(traffic_alert_rules.insert().values(site_id=site_id, **values))
