@@ -14,18 +14,15 @@ from sqlalchemy import insert, text
 from services.api.engagement.schemas import DefinitionIn
 from services.api.engagement.service import store_definition
 from services.api.web.views.service import (
-    LEDGER_VERIFIERS,
     after_click_view,
     consent_view,
     contacts_view,
     definition_history,
     funnel_view,
     parse_steps,
-    register_ledger_verifier,
     retention_view,
     view_days,
 )
-from services.cli import ledger_status
 from services.consent.rights.models import consent_requests
 from shared.models import sessions
 from tests.helpers.consent import as_attacker, post_decisions
@@ -162,14 +159,8 @@ async def test_definition_history_lists_every_version_as_the_api_reads_it(overt:
     assert (history[0].engaged_min_ms, history[1].k) == (30_000, 7)
 
 
-@pytest.fixture
-def verifier() -> Any:
-    register_ledger_verifier(ledger_status)
-    yield
-    LEDGER_VERIFIERS.remove(ledger_status)
-
-
-async def test_consent_rates_gpc_share_requests_and_ledger(overt: Overt, verifier: None) -> None:
+@pytest.mark.usefixtures("verifier")
+async def test_consent_rates_gpc_share_requests_and_ledger(overt: Overt) -> None:
     """s1 grants analytics and identification; s2 analytics only, refusing identification;
     s3 grants both with Sec-GPC: 1, which refuses identification (and marketing contact) as
     a GPC opt-out; s2 then changes its mind on identification (its latest decision counts),
@@ -241,6 +232,7 @@ async def test_consent_rates_gpc_share_requests_and_ledger(overt: Overt, verifie
     assert any("row 2" in problem for problem in view.ledger.problems)
 
 
+@pytest.mark.usefixtures("no_verifier")
 async def test_consent_view_says_when_no_verifier_is_composed(overt: Overt) -> None:
     site = await consent_site(overt)
     days = await view_days(engine=overt.resources.engine, site_id=site.id, period="7d")

@@ -132,9 +132,31 @@ async def test_contacts_explain_an_empty_list_and_show_a_consented_one(overt: Ov
     assert (await overt.client.get(f"{path}/{'0' * 32}")).status_code == 404
 
 
+@pytest.mark.usefixtures("no_verifier")
 async def test_consent_page_says_when_the_ledger_cannot_be_checked_here(overt: Overt) -> None:
     await consent_site(overt)
     await as_role(overt, "viewer")
     page = await overt.client.get(f"/app/sites/{overt.site.id}/views/consent")
     assert "Nobody answered the consent notice in these days." in page.text
     assert "overt ledger verify --site " + overt.site.id in page.text
+
+
+@pytest.mark.usefixtures("verifier")
+async def test_the_ledger_is_verified_when_asked_with_or_without_script(overt: Overt) -> None:
+    """It reads every row, so not on every view of the page: a link (the whole page again,
+    verified) that htmx turns into a fetch of the card alone."""
+    site = await consent_site(overt)
+    await consented_subject(overt, site, "Ada")
+    await as_role(overt, "viewer")
+    path = f"/app/sites/{overt.site.id}/views/consent"
+    page = await overt.client.get(path, params={"period": "7d"})
+    assert "Intact" not in page.text
+    link = re.search(r'<a class="button secondary" href="([^"]+)" hx-get="([^"]+)"', page.text)
+    assert link is not None
+    assert link.group(1).replace("&amp;", "&") == f"{path}?period=7d&verify=1#ledger"
+    verified = await overt.client.get(link.group(1).replace("&amp;", "&").split("#")[0])
+    assert "Intact: " in verified.text
+    card = await overt.client.get(link.group(2), headers={"HX-Request": "true"})
+    assert card.status_code == 200
+    assert card.text.startswith('<section class="card" id="ledger"')
+    assert "signed checkpoints recomputed just now" in card.text

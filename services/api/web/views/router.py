@@ -33,6 +33,7 @@ from services.api.web.views.service import (
     contacts_view,
     definition_history,
     funnel_view,
+    ledger_status,
     parse_steps,
     retention_view,
     view_days,
@@ -190,7 +191,7 @@ async def store_engagement(request: Request, access: Admin, resources: Resources
 
 @router.get(VIEWS + "/consent")
 async def consent_page(
-    request: Request, access: Viewer, resources: ResourcesDep, period: str = ""
+    request: Request, access: Viewer, resources: ResourcesDep, period: str = "", verify: int = 0
 ) -> Response:
     days = await view_days(engine=resources.engine, site_id=access.site.id, period=period)
     view = await consent_view(
@@ -198,8 +199,22 @@ async def consent_page(
         secret=resources.settings.secret(),
         site_id=access.site.id,
         days=days,
+        verify=bool(verify),
     )
     return render(request, "views/consent.html", _page(access, "consent", days=days, view=view))
+
+
+@router.get(VIEWS + "/consent/ledger")
+async def ledger_card(request: Request, access: Viewer, resources: ResourcesDep) -> Response:
+    """The ledger's card, verified now: what the page's "Verify now" fetches (htmx)."""
+    status = await ledger_status(
+        engine=resources.engine, secret=resources.settings.secret(), site_id=access.site.id
+    )
+    return render(
+        request,
+        "views/_ledger.html",
+        _page(access, "consent", ledger=status, can_verify=status is not None, period=""),
+    )
 
 
 @router.get(VIEWS + "/contacts")

@@ -280,22 +280,35 @@ class ConsentView:
     requests: list[SubjectRequest]
     open_requests: int
     overdue_requests: int
-    ledger: LedgerStatus | None  # None: no verifier in this process
+    ledger: LedgerStatus | None  # None: not asked for, or no verifier in this process
+    can_verify: bool  # a verifier is composed into this process
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
+async def ledger_status(*, engine: AsyncEngine, secret: bytes, site_id: str) -> LedgerStatus | None:
+    """The ledger verified now (it reads every row: asked for, not on every page view), or
+    None when no verifier is composed into this process."""
+    return await LEDGER_VERIFIERS[0](engine, secret, site_id) if LEDGER_VERIFIERS else None
+
+
 async def consent_view(
-    *, engine: AsyncEngine, secret: bytes, site_id: str, days: Days, now: datetime | None = None
+    *,
+    engine: AsyncEngine,
+    secret: bytes,
+    site_id: str,
+    days: Days,
+    verify: bool = True,
+    now: datetime | None = None,
 ) -> ConsentView:
     """Opt-in and refusal rates per purpose and notice version, the GPC share, requests with
-    their deadlines, and whether the ledger verifies."""
+    their deadlines, and (with `verify`) whether the ledger verifies."""
     now = now or datetime.now(UTC)
     start, end = day_bounds(days.first, days.last, days.timezone)
     async with engine.connect() as conn:
         rates = await decision_rates(conn=conn, site_id=site_id, start=start, end=end)
         share = await gpc_share(conn=conn, site_id=site_id, start=start, end=end)
         requests = await subject_requests(conn=conn, site_id=site_id)
-    ledger = await LEDGER_VERIFIERS[0](engine, secret, site_id) if LEDGER_VERIFIERS else None
+    ledger = await ledger_status(engine=engine, secret=secret, site_id=site_id) if verify else None
     return ConsentView(
         rates=rates,
         gpc=share,
@@ -303,6 +316,7 @@ async def consent_view(
         open_requests=sum(1 for r in requests if r.completed_at is None),
         overdue_requests=sum(1 for r in requests if r.overdue(now)),
         ledger=ledger,
+        can_verify=bool(LEDGER_VERIFIERS),
         now=now,
     )
 
