@@ -17,7 +17,7 @@ import tempfile
 import time
 import zipfile
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
@@ -32,8 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.api.app import api_parts
 from services.api.app import create_app as create_api_app
 from services.api.days import check_date_range
-from services.api.engagement.schemas import DefinitionIn
-from services.api.engagement.service import current_definition, store_definition
+from services.api.engagement.service import change_k, current_definition
 from services.api.keys.service import create_key, list_keys, revoke_key
 from services.api.stats.daily import refresh_daily
 from services.api.transfer.service import (
@@ -44,6 +43,7 @@ from services.api.transfer.service import (
     job_file,
     run_job,
 )
+from services.api.web.views.service import LedgerStatus, register_ledger_verifier
 from services.collector.app import collector_parts, create_worker_app, worker_parts
 from services.collector.app import create_app as create_collector_app
 from services.collector.deadletter import (
@@ -66,13 +66,13 @@ from services.consent.notices.service import (
 from services.consent.receipts.service import read_evidence
 from services.consent.rights.service import list_requests
 from services.consent.sites.service import ensure_site, site_assertion_secret
-from services.consent.verification.service import MailSettings
 from shared.app import AppParts, app_from_parts, asgi_app
 from shared.db import create_engine
 from shared.deadletter import DeadLetterEntry
 from shared.errors import ProblemError
 from shared.keys import KeyScope
 from shared.logging import configure_logging
+from shared.mail import MailSettings
 from shared.metrics import ledger_verification
 from shared.migrate import upgrade_head
 from shared.models import visitor_salts
@@ -89,6 +89,23 @@ from shared.sites import (
     list_sites,
     update_site,
 )
+
+
+async def ledger_status(engine: AsyncEngine, secret: bytes, site_id: str) -> LedgerStatus:
+    """The consent service's ledger verification, as the dashboard's consent view shows it."""
+    report = await verify_site(engine=engine, secret=secret, site_id=site_id)
+    return LedgerStatus(
+        intact=report.ok,
+        rows=report.rows,
+        checkpoints=report.checkpoints,
+        problems=list(report.problems),
+        checked_at=datetime.now(UTC),
+    )
+
+
+# The API never imports the consent service: here, where the services meet, its dashboard
+# gets the one ledger verifier there is (in `overt up` and in `overt serve api` alike).
+register_ledger_verifier(ledger_status)
 
 # `overt serve SERVICE`: each service's own app, as its app.py describes it.
 SERVICE_APPS: dict[str, Callable[[Settings], FastAPI]] = {
@@ -818,14 +835,9 @@ async def _site_set(settings: Settings, args: argparse.Namespace) -> tuple[Site,
         site = await update_site(
             engine=engine, site_id=args.site_id, timezone=args.timezone, changes=changes
         )
-        definition = await current_definition(engine, site.id)
-        k = definition.k
-        if args.k is not None and args.k != k:
-            body = DefinitionIn.model_validate(
-                {**definition.model_dump(exclude={"version", "created_at"}), "k": args.k}
-            )
-            k = (await store_definition(engine=engine, site_id=site.id, body=body)).k
-        return site, k
+        if args.k is not None:
+            return site, await change_k(engine=engine, site_id=site.id, k=args.k)
+        return site, (await current_definition(engine, site.id)).k
     finally:
         await engine.dispose()
 

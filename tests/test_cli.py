@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.cli import main, public_url, running_file, service_app
-from services.consent.verification.service import MailSettings
+from shared.mail import MailSettings
 from shared.settings import Settings, SettingsError, check_environment, known_variables
 from tests.helpers.backends import PG_ADMIN_URL, free_port
 

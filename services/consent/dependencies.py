@@ -13,7 +13,7 @@ from services.consent.limits.service import Budget, request_budget
 from services.consent.sites.service import ensure_site
 from services.consent.subjects.exceptions import InvalidSubject, SubjectRequired
 from services.consent.subjects.service import authenticate_subject
-from services.consent.verification.service import MailSettings
+from shared.mail import MailSettings
 from shared.runtime import ResourcesDep
 from shared.sites import Site
 

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from services.cli import parser
-from services.consent.verification.service import MailSettings
+from shared.mail import MailSettings
 from shared.settings import NOT_PROCESS_SETTINGS, Settings, known_variables
 from tests.deploy.test_manifests import CADDYFILE, COMPOSE, check_compose, public_paths
 from tests.helpers.backends import unavailable

@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Select, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -43,17 +43,18 @@ async def _default_definition(engine: AsyncEngine, site_id: str) -> Definition:
     )
 
 
+def _newest_first(site_id: str) -> Select[Any]:
+    return (
+        select(engagement_definitions)
+        .where(engagement_definitions.c.site_id == site_id)
+        .order_by(engagement_definitions.c.version.desc())
+    )
+
+
 async def current_definition(engine: AsyncEngine, site_id: str) -> Definition:
     """The site's latest definition (version 0, the defaults, when it never stored one)."""
     async with engine.connect() as conn:
-        row = (
-            await conn.execute(
-                select(engagement_definitions)
-                .where(engagement_definitions.c.site_id == site_id)
-                .order_by(engagement_definitions.c.version.desc())
-                .limit(1)
-            )
-        ).first()
+        row = (await conn.execute(_newest_first(site_id).limit(1))).first()
     return _from_row(row) if row is not None else await _default_definition(engine, site_id)
 
 
@@ -71,6 +72,13 @@ async def definition_at(engine: AsyncEngine, site_id: str, version: int) -> Defi
             )
         ).first()
     return _from_row(row) if row is not None else None
+
+
+async def definition_versions(*, engine: AsyncEngine, site_id: str) -> list[Definition]:
+    """Every version the site stored, newest first, ending with version 0 (the defaults)."""
+    async with engine.connect() as conn:
+        rows = (await conn.execute(_newest_first(site_id))).all()
+    return [*(_from_row(row) for row in rows), await _default_definition(engine, site_id)]
 
 
 async def store_definition(*, engine: AsyncEngine, site_id: str, body: DefinitionIn) -> Definition:
@@ -97,6 +105,18 @@ async def store_definition(*, engine: AsyncEngine, site_id: str, body: Definitio
     except IntegrityError:
         raise DefinitionConflict() from None
     return Definition.model_validate({**body.model_dump(), "version": version, "created_at": now})
+
+
+async def change_k(*, engine: AsyncEngine, site_id: str, k: int) -> int:
+    """Store the current definition with another k as the next version (nothing when k is
+    already that); returns the k in force. k is checked as a definition's (DefinitionIn)."""
+    current = await current_definition(engine, site_id)
+    if current.k == k:
+        return k
+    body = DefinitionIn.model_validate(
+        {**current.model_dump(exclude={"version", "created_at"}), "k": k}
+    )
+    return (await store_definition(engine=engine, site_id=site_id, body=body)).k
 
 
 async def resolve_definition(

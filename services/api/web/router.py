@@ -9,6 +9,9 @@ from fastapi.responses import RedirectResponse, Response
 from services.api.web.accounts.router import router as accounts_router
 from services.api.web.assets import ASSETS
 from services.api.web.auth import NoSuchPage
+from services.api.web.reports.router import router as reports_router
+from services.api.web.settings.router import router as settings_router
+from services.api.web.views.router import router as views_router
 from shared.assets import asset_response
 
 router = APIRouter(include_in_schema=False)
@@ -33,3 +36,6 @@ async def static_file(request: Request, name: str) -> Response:
 
 
 router.include_router(accounts_router)
+router.include_router(views_router)
+router.include_router(settings_router)
+router.include_router(reports_router)

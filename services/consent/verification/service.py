@@ -6,18 +6,13 @@ that one purpose) is stored and removed by `identities`.
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import logging
 import secrets
-import smtplib
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Row, delete, insert, select
 
 from services.consent.crypto import as_utc, hmac_hex, seal, sha256_hex, unseal
@@ -37,6 +32,8 @@ from services.consent.verification.exceptions import (
     InvalidVerificationLink,
 )
 from shared.consent_tokens import IDENTIFICATION
+from shared.mail import MailSettings
+from shared.mail import mail as send_mail
 from shared.runtime import Resources
 from shared.sealing import identity_context
 from shared.sites import Site
@@ -45,19 +42,6 @@ log = logging.getLogger("overt.consent.identities")
 
 ASSERTION_MAX_AGE = timedelta(minutes=5)
 VERIFICATION_LIFETIME = timedelta(hours=24)
-
-
-class MailSettings(BaseSettings):
-    """SMTP for verification links (OVERT_SMTP_*); without a host, development mode."""
-
-    model_config = SettingsConfigDict(env_prefix="OVERT_SMTP_", extra="ignore", frozen=True)
-
-    host: str | None = Field(None, description="SMTP server; unset: links go to the log.")
-    port: int = Field(587, ge=1, le=65535)
-    sender: str = Field("overt@localhost", description="From: address.")
-    username: str | None = None
-    password: SecretStr | None = None
-    starttls: bool = True
 
 
 def assertion_message(
@@ -193,21 +177,6 @@ async def assert_identity(
     )
 
 
-def _send_mail(settings: MailSettings, to: str, subject: str, body: str) -> None:
-    assert settings.host is not None
-    message = EmailMessage()
-    message["From"] = settings.sender
-    message["To"] = to
-    message["Subject"] = subject
-    message.set_content(body)
-    with smtplib.SMTP(settings.host, settings.port, timeout=10) as smtp:
-        if settings.starttls:
-            smtp.starttls()
-        if settings.username and settings.password:
-            smtp.login(settings.username, settings.password.get_secret_value())
-        smtp.send_message(message)
-
-
 async def request_email_verification(
     *,
     resources: Resources,
@@ -250,9 +219,7 @@ async def request_email_verification(
         f"Open this link within 24 hours to confirm:\n\n{link}\n\n"
         "If it was not you, ignore this message: nothing is linked without the click."
     )
-    await asyncio.to_thread(
-        _send_mail, mail, address, f"Confirm your address for {site.domain}", body
-    )
+    await send_mail(mail, address, f"Confirm your address for {site.domain}", body)
 
 
 async def _live_verification(

@@ -1,0 +1,1 @@
+"""E-mail reports (weekly, monthly) and traffic spike / drop alerts: aggregate only."""

@@ -1,0 +1,1 @@
+"""Site settings in the web app: the site, goals, segments, webhook and Slack destinations."""

@@ -1,0 +1,1 @@
+"""Overt's own views: after the click, funnels, retention, engagement, consent, contacts."""
