@@ -138,6 +138,9 @@ web-assets: ## re-vendor htmx and uPlot (npm, pinned versions above) into the we
 	  fi; \
 	done
 
+openapi-examples: $(VENV_STAMP) ## re-record the OpenAPI response examples from a running Overt (request examples are hand-written)
+	OVERT_RECORD_EXAMPLES=1 .venv/bin/pytest tests/api/test_openapi_examples.py -q -k "answered and sqlite"
+
 clean: ## remove the virtualenv, caches and the embedded database
 	rm -rf .venv .tools var .mypy_cache .ruff_cache .pytest_cache
 
