@@ -141,6 +141,9 @@ web-assets: ## re-vendor htmx and uPlot (npm, pinned versions above) into the we
 openapi-examples: $(VENV_STAMP) ## re-record the OpenAPI response examples from a running Overt (request examples are hand-written)
 	OVERT_RECORD_EXAMPLES=1 .venv/bin/pytest tests/api/test_openapi_examples.py -q -k "answered and sqlite"
 
+python-client: $(VENV_STAMP) ## regenerate the typed Python client (clients/python/overt_client) from the API's OpenAPI
+	.venv/bin/python clients/python/generate.py
+
 clean: ## remove the virtualenv, caches and the embedded database
 	rm -rf .venv .tools var .mypy_cache .ruff_cache .pytest_cache
 
