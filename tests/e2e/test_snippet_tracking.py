@@ -32,7 +32,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.browser]
 SNIPPET = Path(__file__).resolve().parents[2] / "services" / "collector" / "static" / "overt.js"
 SITE = "site0000test"
 HEX32 = re.compile(r"[0-9a-f]{32}")
-WIRE_KEYS = set("sinurtvedpaghk")
+WIRE_KEYS = set("sinurtvedpaghkc")
 ENGAGED_TOLERANCE_MS = 1500
 ACTIVE_WINDOW_MS = 5000  # the snippet counts this long after the visitor's last input
 STUB = "window.overt = window.overt || function () { (overt.q = overt.q || []).push(arguments) };"
@@ -654,6 +654,7 @@ async def test_consent_required_sends_nothing_then_replays_with_original_times(
     stored_id = await page.evaluate("localStorage.getItem('overt_id')")
     assert HEX32.fullmatch(stored_id)
     assert all(e["a"] == stored_id for e in events)
+    assert all(e["c"] == 1 for e in events)  # consent given, for a site that requires it
 
     await page.evaluate("overt('After')")  # after consent: sent at once
     [after] = named(await lab.wait(count("After")), "After")
@@ -809,7 +810,7 @@ async def test_without_gpc_there_is_no_flag_and_tier_0_leaves_no_trace(
     await page.evaluate("overt('Read')")
     await page.close(run_before_unload=True)
     events = await lab.wait(count("engagement"))
-    assert all("g" not in e and "a" not in e for e in events)
+    assert all("g" not in e and "a" not in e and "c" not in e for e in events)
     assert await context.cookies() == []
     probe = await lab.open(context, lab.site_url + "/plain")
     assert await storage_used(probe.page) == 0
