@@ -94,6 +94,10 @@ $(GEO_STAMP):
 snippet: ## rebuild static/overt.js from services/collector/snippet (needs node and npm)
 	cd services/collector/snippet && npm ci --no-audit --no-fund && npm run build
 
+snippet-package: ## build and pack the npm package `overt` (its overt.js is static/overt.js) into services/collector/snippet/package/dist
+	node services/collector/snippet/package/build.mjs && \
+	  npm pack --offline --pack-destination services/collector/snippet/package services/collector/snippet/package/dist
+
 # Swagger UI for /docs, vendored (served by Overt, never from a CDN): only the files /docs
 # loads, plus the licences. Same version: the bytes must match SHA256SUMS; a new version
 # (edit SWAGGER_UI_VERSION) writes new sums.
