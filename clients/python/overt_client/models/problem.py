@@ -80,6 +80,7 @@ class Problem:
             - `invalid-email`: Not an e-mail address.
             - `verification-link`: The verification link is invalid or expired.
             - `csrf`: The form's check value is missing or wrong.
+            - `login-required`: The web app's page needs a signed-in user (a redirect to /app/login).
             - `cross-site-session`: The request does not come from this site.
             - `too-many-requests`: Too many requests; `Retry-After` says when to try again.
             - `rate-limited`: Too many requests; `Retry-After` says when to try again.
