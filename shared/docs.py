@@ -112,8 +112,9 @@ EXAMPLE_MEDIA_TYPES = ("application/json", "application/problem+json", "text/pla
 
 
 def load_examples(path: Path) -> dict[str, Any]:
-    """A service's OpenAPI examples, by operation id: `parameters` (name: value), `request`
-    (media type: body) and `responses` (status: media type: body)."""
+    """A service's OpenAPI examples, by operation id (a webhook's: `webhook:EVENT`):
+    `parameters` (name: value), `request` (media type: body) and `responses` (status: media
+    type: body)."""
     examples: dict[str, Any] = orjson.loads(path.read_bytes())
     return examples
 
@@ -125,6 +126,12 @@ def apply_examples(spec: dict[str, Any], examples: dict[str, Any]) -> dict[str, 
     by_id = {
         operation["operationId"]: operation
         for operations in spec.get("paths", {}).values()
+        for operation in operations.values()
+    }
+    # A webhook (a request Overt sends) by its event's name: `webhook:contact.withdrawn`.
+    by_id |= {
+        f"webhook:{name}": operation
+        for name, operations in spec.get("webhooks", {}).items()
         for operation in operations.values()
     }
     for operation_id, given in examples.items():

@@ -172,6 +172,13 @@ def test_every_request_and_response_has_a_valid_example(service: str) -> None:
             if media_type == "application/problem+json":
                 assert content["example"]["status"] == int(status), (where, status)
             bodies += 1
+    for name, methods in spec.get("webhooks", {}).items():
+        for operation in methods.values():
+            content = operation["requestBody"]["content"]["application/json"]
+            assert "example" in content, name
+            validator(spec, content["schema"]).validate(content["example"])
+            assert content["example"]["type"] == name
+            bodies += 1
     assert bodies > {"collector": 20, "consent": 60, "api": 200}[service]
 
 
