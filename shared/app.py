@@ -13,6 +13,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -21,7 +22,7 @@ from fastapi.routing import APIRoute
 from starlette.types import ASGIApp
 
 from shared.body import BodyLimitMiddleware
-from shared.docs import docs_router
+from shared.docs import apply_examples, docs_router, load_examples
 from shared.errors import (
     ProblemError,
     document_problems,
@@ -53,6 +54,8 @@ class AppParts:
     startup: tuple[StartupHook, ...] = ()
     background: tuple[BackgroundTask, ...] = ()
     front: tuple[FrontLayer, ...] = ()
+    # its operations' OpenAPI examples (shared.docs.load_examples), by operation id
+    examples: tuple[Path, ...] = ()
 
     def __add__(self, other: AppParts) -> AppParts:
         return AppParts(
@@ -61,6 +64,7 @@ class AppParts:
             startup=self.startup + other.startup,
             background=self.background + other.background,
             front=self.front + other.front,
+            examples=self.examples + other.examples,
         )
 
 
@@ -103,6 +107,9 @@ def health_router() -> APIRouter:
 
     return router
 
+
+# The examples of the operations every process has (health_router's).
+HEALTH_EXAMPLES = Path(__file__).parent / "openapi_examples.json"
 
 # Every tag an operation carries, described once (the OpenAPI document lists them in order).
 OPENAPI_TAGS = [
@@ -164,6 +171,7 @@ def build_app(
     startup: Sequence[StartupHook] = (),
     background: Sequence[BackgroundTask] = (),
     front: Sequence[FrontLayer] = (),
+    examples: Sequence[Path] = (),
 ) -> FastAPI:
     """An app serving `routers` plus /healthz and /readyz.
 
@@ -206,7 +214,10 @@ def build_app(
     install_problem_handlers(app)
     document_problems(app)
     generate = app.openapi
-    app.openapi = lambda: tidy_openapi(generate())  # type: ignore[method-assign]
+    given: dict[str, Any] = load_examples(HEALTH_EXAMPLES)
+    for path in examples:
+        given |= load_examples(path)
+    app.openapi = lambda: apply_examples(tidy_openapi(generate()), given)  # type: ignore[method-assign]
     app.state.front = tuple(front)
     app.state.max_body_bytes = settings.max_body_bytes
     app.include_router(health_router())
@@ -231,6 +242,7 @@ def app_from_parts(
         startup=parts.startup,
         background=parts.background,
         front=parts.front,
+        examples=parts.examples,
     )
 
 

@@ -8,6 +8,7 @@ import html
 from pathlib import Path
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
@@ -103,3 +104,55 @@ def inline_body_schema(model: type[BaseModel]) -> dict[str, Any]:
 
     inlined: dict[str, Any] = inline(schema)
     return inlined
+
+
+# Media types whose bodies an example can show: JSON and short text. Pages, scripts and
+# files (HTML, JavaScript, CSS, ZIP) are what they are; their schema says so.
+EXAMPLE_MEDIA_TYPES = ("application/json", "application/problem+json", "text/plain", "text/csv")
+
+
+def load_examples(path: Path) -> dict[str, Any]:
+    """A service's OpenAPI examples, by operation id (a webhook's: `webhook:EVENT`):
+    `parameters` (name: value), `request` (media type: body) and `responses` (status: media
+    type: body)."""
+    examples: dict[str, Any] = orjson.loads(path.read_bytes())
+    return examples
+
+
+def apply_examples(spec: dict[str, Any], examples: dict[str, Any]) -> dict[str, Any]:
+    """Put `examples` into the operations of `spec` they name. An example for an operation,
+    a parameter, a media type or a status the spec does not have is an error: examples
+    outliving their operation would show what the API no longer takes."""
+    by_id = {
+        operation["operationId"]: operation
+        for operations in spec.get("paths", {}).values()
+        for operation in operations.values()
+    }
+    # A webhook (a request Overt sends) by its event's name: `webhook:contact.withdrawn`.
+    by_id |= {
+        f"webhook:{name}": operation
+        for name, operations in spec.get("webhooks", {}).items()
+        for operation in operations.values()
+    }
+    for operation_id, given in examples.items():
+        operation = by_id.get(operation_id)
+        if operation is None:
+            raise ValueError(f"example for {operation_id}: no such operation")
+        parameters = {param["name"]: param for param in operation.get("parameters", [])}
+        for name, value in given.get("parameters", {}).items():
+            if name not in parameters:
+                raise ValueError(f"example for {operation_id}: no parameter {name}")
+            parameters[name]["example"] = value
+        request = operation.get("requestBody", {}).get("content", {})
+        for media_type, value in given.get("request", {}).items():
+            if media_type not in request:
+                raise ValueError(f"example for {operation_id}: no request body {media_type}")
+            request[media_type]["example"] = value
+        responses = operation.get("responses", {})
+        for status, bodies in given.get("responses", {}).items():
+            content = responses.get(status, {}).get("content", {})
+            for media_type, value in bodies.items():
+                if media_type not in content:
+                    raise ValueError(f"example for {operation_id}: no {status} {media_type}")
+                content[media_type]["example"] = value
+    return spec

@@ -21,6 +21,129 @@ PROBLEM_BASE = "https://overt.dev/problems/"
 log = logging.getLogger("overt.errors")
 
 
+# Every problem type Overt answers (the slug after PROBLEM_BASE), with what it means; the
+# OpenAPI document lists them under the Problem schema, and a test holds this table to the
+# slugs the code raises.
+PROBLEM_TYPES: dict[str, str] = {
+    "bad-request": "The request could not be read (for example a body that does not parse).",
+    "malformed-json": "The body is not valid UTF-8 JSON.",
+    "bad-body": "The body is not what this operation takes.",
+    "validation-error": "A field is missing or invalid; `errors` lists each one.",
+    "invalid-event": "An event failed validation; nothing of the batch was queued.",
+    "unauthorized": "Authentication is missing or wrong.",
+    "api-key-required": "No API key: send `Authorization: Bearer KEY`.",
+    "invalid-api-key": "The API key is unknown, revoked or expired.",
+    "forbidden": "Not allowed.",
+    "missing-scope": "The API key lacks the scope this operation needs.",
+    "wrong-site": "The API key belongs to another site.",
+    "wrong-origin": "The event's Origin is not one of the site's hosts.",
+    "not-found": "No such resource.",
+    "unknown-site": "No site is registered with this id.",
+    "goal-not-found": "The site has no such goal.",
+    "segment-not-found": "The site has no such segment.",
+    "unknown-segment": "A filter names a segment the site does not have.",
+    "unknown-definition-version": "The site has no engagement definition of this version.",
+    "contact-not-found": "No consented contact with this subject id.",
+    "webhook-not-found": "The site has no such webhook subscription.",
+    "unknown-purpose": "The site has no consent purpose of this name.",
+    "unknown-cmp": "No glue for this consent manager.",
+    "method-not-allowed": "The path does not take this method; `Allow` lists those it does.",
+    "request-timeout": "The request's head or body arrived too slowly.",
+    "payload-too-large": "The body is larger than the limit.",
+    "unsupported-media-type": "The body's Content-Type is not one this operation takes.",
+    "goal-name-taken": "The site already has a goal of this name.",
+    "too-many-goals": "The site has as many goals as it may have.",
+    "segment-name-taken": "The site already has a segment of this name.",
+    "too-many-segments": "The site has as many segments as it may have.",
+    "segments-too-large": "The filters with their segments expanded are too large.",
+    "definition-conflict": "The engagement definition changed since the version given.",
+    "outcome-id-reused": "This outcome id was used for another outcome.",
+    "no-identification-consent": "The subject has not given identification consent.",
+    "export-not-ready": "The export has not finished yet.",
+    "bad-import": "The upload is not a readable Plausible or Umami export.",
+    "k-anonymity": "The answer would single out fewer than k visitors.",
+    "bad-filter": "A filter was refused by the database.",
+    "mixed-currencies": "Revenue in several currencies cannot be added up.",
+    "webhook-target-refused": "The webhook URL is not one Overt will call.",
+    "gpc-opt-out": "The browser sent Global Privacy Control: an opt-out of this.",
+    "consent-required": "This needs a consent the visitor has not given.",
+    "subject-required": "A subject credential is required.",
+    "invalid-subject": "The subject credential is unknown or does not match.",
+    "notice-changed": "The notice changed since the page was shown; ask again.",
+    "consent-token-malformed": "The consent token cannot be read.",
+    "consent-token-signature": "The consent token's signature does not verify.",
+    "consent-token-expired": "The consent token has expired.",
+    "consent-token-site": "The consent token is for another site.",
+    "consent-token-purpose": "The consent token does not cover this purpose.",
+    "consent-token-revoked": "Consent was withdrawn since the token was issued.",
+    "invalid-assertion": "The identity assertion's signature or time does not verify.",
+    "invalid-email": "Not an e-mail address.",
+    "verification-link": "The verification link is invalid or expired.",
+    "csrf": "The form's check value is missing or wrong.",
+    "login-required": "The web app's page needs a signed-in user (a redirect to /app/login).",
+    "cross-site-session": "The request does not come from this site.",
+    "too-many-requests": "Too many requests; `Retry-After` says when to try again.",
+    "rate-limited": "Too many requests; `Retry-After` says when to try again.",
+    "query-timeout": "The query took longer than the limit.",
+    "metrics-token-required": "/metrics needs the metrics token.",
+    "metrics-not-local": "/metrics answers loopback only unless a metrics token is set.",
+    "not-ready": "A dependency (database, Redis) is not reachable.",
+    "queue-unavailable": "The event queue cannot take events now; nothing was queued.",
+    "revocation-unavailable": "A withdrawal cannot be published now; nothing was recorded.",
+    "unavailable": "A dependency is not reachable; try again.",
+    "internal": "An unexpected error; the log has it under the request id.",
+    "http-error": "Another HTTP error; `status` says which.",
+}
+
+# The problem an operation's documented status shows as its example (an operation with
+# its own example of that status shows its own).
+EXAMPLE_PROBLEMS: dict[int, tuple[str, str, str | None]] = {
+    400: ("malformed-json", "Malformed JSON", "The body is not valid UTF-8 JSON."),
+    401: ("api-key-required", "API key required", "Send Authorization: Bearer KEY."),
+    403: ("missing-scope", "Scope missing", "This key lacks the stats:read scope."),
+    404: ("not-found", "Not Found", "No such resource."),
+    409: ("definition-conflict", "Definition changed concurrently", None),
+    413: ("payload-too-large", "Payload too large", "The body is larger than 65536 bytes."),
+    415: ("unsupported-media-type", "Unsupported media type", "Send application/json."),
+    429: ("rate-limited", "Rate limit exceeded", "Try again in 12 seconds."),
+    500: ("internal", "Internal Server Error", None),
+    503: ("unavailable", "Service Unavailable", "A dependency is not reachable; try again."),
+}
+
+
+def problem_example(status: int) -> dict[str, Any]:
+    """An example problem+json body for an answer of `status`."""
+    if status == 422:
+        return {
+            "type": PROBLEM_BASE + "validation-error",
+            "title": "Request validation failed",
+            "status": 422,
+            "errors": [
+                {
+                    "loc": ["body", "date_range"],
+                    "msg": "Field required",
+                    "type": "missing",
+                }
+            ],
+        }
+    slug, title, detail = EXAMPLE_PROBLEMS.get(status, ("http-error", "Error", None))
+    example: dict[str, Any] = {"type": PROBLEM_BASE + slug, "title": title, "status": status}
+    if detail is not None:
+        example["detail"] = detail
+    return example
+
+
+def problem_schema() -> dict[str, Any]:
+    """The Problem schema, its `type` listing every problem type Overt answers."""
+    schema = Problem.model_json_schema()
+    listed = "\n".join(f"- `{slug}`: {meaning}" for slug, meaning in PROBLEM_TYPES.items())
+    schema["properties"]["type"]["description"] = (
+        f"A URI naming the problem: `{PROBLEM_BASE}` and one of these slugs:\n\n{listed}"
+    )
+    schema["properties"]["type"]["examples"] = [PROBLEM_BASE + "k-anonymity"]
+    return schema
+
+
 class Problem(BaseModel):
     """The problem+json body (RFC 9457)."""
 
@@ -271,7 +394,7 @@ def document_problems(app: FastAPI) -> None:
         schema = build()
         problem = {"$ref": "#/components/schemas/Problem"}
         schemas = schema.setdefault("components", {}).setdefault("schemas", {})
-        schemas.setdefault("Problem", Problem.model_json_schema())
+        schemas["Problem"] = problem_schema()
         schemas.pop("HTTPValidationError", None)
         schemas.pop("ValidationError", None)
         for operations in schema.get("paths", {}).values():
@@ -303,6 +426,10 @@ def document_problems(app: FastAPI) -> None:
                         "content": {PROBLEM_CONTENT_TYPE: {"schema": problem}},
                     },
                 )
+                for status, response in responses.items():
+                    content = response.get("content", {}).get(PROBLEM_CONTENT_TYPE)
+                    if content is not None:
+                        content.setdefault("example", problem_example(int(status)))
         app.openapi_schema = schema
         return schema
 

@@ -165,6 +165,12 @@ EVENTS_DROPPED_BOTS = HotCounter(
     "Events from bots and crawlers: answered like the others, never queued.",
     registry=REGISTRY,
 )
+EVENTS_WITHHELD = HotCounter(
+    "overt_events_withheld_no_consent",
+    "Events for a site that requires consent, sent without analytics consent: answered like "
+    "the others, never queued or stored.",
+    registry=REGISTRY,
+)
 INTAKE_REJECTED = Counter(
     "overt_intake_rejected",
     "Bodies /e refused (nothing of them queued), by the problem type's slug.",

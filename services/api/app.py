@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI
 
 from services.api.people.events import webhook_docs
@@ -14,6 +16,8 @@ from shared.app import AppParts, app_from_parts
 from shared.runtime import Resources
 from shared.settings import Settings, load_settings
 
+EXAMPLES = Path(__file__).parent / "openapi_examples.json"
+
 
 def api_parts() -> AppParts:
     """Its routes, the webhooks it sends (documented), their sender, the transfer jobs, the
@@ -24,6 +28,7 @@ def api_parts() -> AppParts:
         webhooks=(webhook_docs,),
         background=(run_webhooks, run_transfers, run_daily_refresh, run_reports),
         front=(upload_limit,),
+        examples=(EXAMPLES,),
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI
 
 from services.collector.router import EventIntakeMiddleware, router
@@ -11,10 +13,12 @@ from shared.partitions import run_maintenance
 from shared.runtime import Resources
 from shared.settings import Settings, SettingsError, load_settings
 
+EXAMPLES = Path(__file__).parent / "openapi_examples.json"
+
 
 def collector_parts() -> AppParts:
     """The snippet and event intake; /e is answered by a front layer, ahead of the framework."""
-    return AppParts(routers=(router,), front=(EventIntakeMiddleware,))
+    return AppParts(routers=(router,), front=(EventIntakeMiddleware,), examples=(EXAMPLES,))
 
 
 def worker_parts() -> AppParts:

@@ -12,9 +12,9 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from crawleruseragents import is_crawler
-from referer_parser import Referer
 from ua_parser import parse as parse_user_agent
 
+from services.collector.referrers import known_referrer
 from services.collector.storable import (
     LIMIT,
     UNSTORABLE_REASON,
@@ -25,20 +25,6 @@ from services.collector.storable import (
 )
 
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
-# Hosts newer than referer-parser's data set (it stops in 2016), by medium.
-EXTRA_REFERRERS = {
-    "x.com": ("X", "social"),
-    "threads.net": ("Threads", "social"),
-    "bsky.app": ("Bluesky", "social"),
-    "mastodon.social": ("Mastodon", "social"),
-    "chatgpt.com": ("ChatGPT", "ai"),
-    "chat.openai.com": ("ChatGPT", "ai"),
-    "perplexity.ai": ("Perplexity", "ai"),
-    "claude.ai": ("Claude", "ai"),
-    "gemini.google.com": ("Gemini", "ai"),
-    "copilot.microsoft.com": ("Copilot", "ai"),
-}
-MEDIUM_NAMES = {"search": "search", "social": "social", "email": "email", "paid": "paid"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,20 +111,10 @@ def classify_referrer(referrer: str | None, page_host: str) -> Referral | Refuse
     url = f"{parts.scheme}://{hostname}{parts.path}"[: LIMIT["referrer"]]
     if host == page_host.removeprefix("www."):
         return Referral(url=url, source="Internal", medium="internal")
-    for candidate in (host, host.split(".", 1)[-1]):
-        if candidate in EXTRA_REFERRERS:
-            source, medium = EXTRA_REFERRERS[candidate]
-            return Referral(url=url, source=source, medium=medium)
-    try:
-        known: Referer | None = Referer(referrer)
-    except ValueError:  # its own URL parsing, stricter in places than urlsplit's
-        known = None
-    if known is not None and known.known and known.referer:
-        return Referral(
-            url=url,
-            source=clamp("source", str(known.referer)),
-            medium=MEDIUM_NAMES.get(str(known.medium), "referral"),
-        )
+    known = known_referrer(host.lower(), parts.path or "/")
+    if known is not None:
+        source, medium = known
+        return Referral(url=url, source=clamp("source", source), medium=medium)
     return Referral(url=url, source=clamp("source", host), medium="referral")
 
 

@@ -73,6 +73,17 @@ class EventIn(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     consent_token: Annotated[str, msgspec.Meta(max_length=2048)] | None = msgspec.field(
         default=None, name="k"
     )
+    # 1: the visitor gave analytics consent on a page whose tag says data-consent="required"
+    # (sent even when the browser keeps no storage, so no `a` can say it)
+    analytics_consent: Annotated[int, msgspec.Meta(ge=0, le=1)] | None = msgspec.field(
+        default=None, name="c"
+    )
+
+    @property
+    def has_analytics_consent(self) -> bool:
+        """What a site that requires consent needs before it stores an event: the tier-1 id
+        (set only after analytics consent) or the page's word that consent was given."""
+        return self.analytics_id is not None or self.analytics_consent == 1
 
 
 Body = EventIn | Annotated[list[EventIn], msgspec.Meta(min_length=1, max_length=MAX_BATCH)]

@@ -58,7 +58,13 @@ from services.collector.storable import (
 )
 from shared.consent_tokens import RevocationNotifier, check_linkable
 from shared.keys import LiveKey, MissingKey, OtherSite
-from shared.metrics import CONSENT_CHECKS, EVENTS_ACCEPTED, EVENTS_DROPPED_BOTS, EVENTS_GPC
+from shared.metrics import (
+    CONSENT_CHECKS,
+    EVENTS_ACCEPTED,
+    EVENTS_DROPPED_BOTS,
+    EVENTS_GPC,
+    EVENTS_WITHHELD,
+)
 from shared.queue import EventQueue, QueueUnavailable
 from shared.sites import Site, get_site, get_site_by_domain
 
@@ -337,7 +343,9 @@ class Intake:
         the URL on the site's hosts; the visitor hash (one per site and request, or per event
         from `visitors`: a backend's); its place (geo.py: once per request, or per visitor of
         a backend's), the IP's last use; the record. Then bots dropped (all of a browser's
-        request, or a backend's events whose visitor is one); consent tokens checked (unless
+        request, or a backend's events whose visitor is one), and before them the events of a
+        site that requires consent sent without analytics consent (`a` or `c`), counted in a
+        total and stored nowhere; consent tokens checked (unless
         GPC); the rate limit; one queue entry. `locate(index, key)` says where a v1 key of
         an event is in the body, for refusals.
         """
@@ -349,6 +357,7 @@ class Intake:
         hashes: dict[str, int] = {}
         checked: dict[str, Site] = {}
         place = self.geo.locate(ip, facts.country) if visitors is None else NOWHERE
+        withheld: list[int] = []  # events of sites requiring consent, sent without it
         for index, event in enumerate(batch):
             site = checked.get(event.site_id) or self._fresh_site(event.site_id, origin_host)
             if site is None:
@@ -373,6 +382,8 @@ class Intake:
                 raise InvalidEvent(_refusal(UNSTORABLE_REASON, locate(index, "p")))
             if not site.owns_host(page.host):
                 raise WrongOrigin(site.domain)
+            if site.settings.consent_required and not event.has_analytics_consent:
+                withheld.append(index)
             if visitors is None:
                 if site.id not in hashes:
                     # Today's salt without a coroutine call, the day's first request aside.
@@ -395,6 +406,19 @@ class Intake:
                 tokens += 1
             if event.gpc:
                 gpc_events += 1
+        if withheld:
+            # Consent required and not given: stored nowhere, only counted in a total.
+            EVENTS_WITHHELD.inc(len(withheld))
+            skipped = set(withheld)
+            kept = [index for index in range(len(records)) if index not in skipped]
+            batch = [batch[index] for index in kept]
+            records = [records[index] for index in kept]
+            if visitors is not None:
+                visitors = [visitors[index] for index in kept]
+            tokens = sum(1 for event in batch if event.consent_token)
+            gpc_events = sum(1 for event in batch if event.gpc)
+            if not records:
+                return 0
         if visitors is not None:
             kept = [index for index, visitor in enumerate(visitors) if not visitor.is_bot]
             if len(kept) < len(records):

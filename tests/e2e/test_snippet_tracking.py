@@ -30,9 +30,10 @@ from tests.helpers.browser import CHROMIUM, CHROMIUM_ARGS, stay_active
 pytestmark = [pytest.mark.anyio, pytest.mark.browser]
 
 SNIPPET = Path(__file__).resolve().parents[2] / "services" / "collector" / "static" / "overt.js"
+PACKAGE = SNIPPET.parents[1] / "snippet" / "package"  # the npm package `overt`
 SITE = "site0000test"
 HEX32 = re.compile(r"[0-9a-f]{32}")
-WIRE_KEYS = set("sinurtvedpaghk")
+WIRE_KEYS = set("sinurtvedpaghkc")
 ENGAGED_TOLERANCE_MS = 1500
 ACTIVE_WINDOW_MS = 5000  # the snippet counts this long after the visitor's last input
 STUB = "window.overt = window.overt || function () { (overt.q = overt.q || []).push(arguments) };"
@@ -654,6 +655,7 @@ async def test_consent_required_sends_nothing_then_replays_with_original_times(
     stored_id = await page.evaluate("localStorage.getItem('overt_id')")
     assert HEX32.fullmatch(stored_id)
     assert all(e["a"] == stored_id for e in events)
+    assert all(e["c"] == 1 for e in events)  # consent given, for a site that requires it
 
     await page.evaluate("overt('After')")  # after consent: sent at once
     [after] = named(await lab.wait(count("After")), "After")
@@ -809,7 +811,7 @@ async def test_without_gpc_there_is_no_flag_and_tier_0_leaves_no_trace(
     await page.evaluate("overt('Read')")
     await page.close(run_before_unload=True)
     events = await lab.wait(count("engagement"))
-    assert all("g" not in e and "a" not in e for e in events)
+    assert all("g" not in e and "a" not in e and "c" not in e for e in events)
     assert await context.cookies() == []
     probe = await lab.open(context, lab.site_url + "/plain")
     assert await storage_used(probe.page) == 0
@@ -874,4 +876,38 @@ async def test_the_snippet_never_throws_into_the_page(lab: Lab, context: Browser
     assert all("a" not in e for e in events if e["u"].endswith("/blocked"))  # still tier 0
     assert lab.events("") == []
     assert no_site.errors == tab.errors == blocked.errors == []
+    lab.check_wire()
+
+
+async def test_the_npm_package_loads_the_snippet_and_queues_calls_before_it(
+    lab: Lab, context: BrowserContext
+) -> None:
+    """`import { init, track, consent } from 'overt'` as a bundler would serve it: the
+    package's module and, beside it, its overt.js (the served file, byte for byte)."""
+    lab.publish("/pkg/index.js", "text/javascript", (PACKAGE / "index.js").read_bytes())
+    lab.publish("/pkg/overt.js", "text/javascript", SNIPPET.read_bytes())
+    lab.publish(
+        "/app.js",
+        "text/javascript",
+        "import { init, track, consent } from '/pkg/index.js';"
+        f" init({{ site: '{SITE}', api: '{lab.collector_url}', consentRequired: true }});"
+        " track('Signup', { props: { plan: 'team' } });"
+        " consent({ analytics: true });",
+    )
+    html = (
+        '<!doctype html><html><head><meta charset="utf-8"><title>Overt test</title>'
+        '<script type="module" src="/app.js"></script></head><body><h1>App</h1></body></html>'
+    )
+    lab.publish("/app", "text/html; charset=utf-8", html)
+    tab = await lab.open(context, lab.site_url + "/app")
+    events = await lab.wait(lambda events: len(events) >= 2)
+    assert [e["n"] for e in events] == ["pageview", "Signup"]
+    assert events[1]["p"] == {"plan": "team"}
+    stored_id = await tab.page.evaluate("localStorage.getItem('overt_id')")
+    assert all(e["a"] == stored_id and e["c"] == 1 for e in events)
+    scripts = await tab.page.evaluate(
+        "[...document.scripts].map(s => [s.src, s.dataset.site, s.dataset.consent])"
+    )
+    assert [lab.site_url + "/pkg/overt.js", SITE, "required"] in scripts
+    assert tab.errors == []
     lab.check_wire()

@@ -14,13 +14,16 @@ import httpx
 import orjson
 from fastapi import FastAPI
 
+from services.api.app import EXAMPLES as API_EXAMPLES
 from services.api.keys.service import create_key
 from services.api.people.events import webhook_docs
 from services.api.router import router as api_router
 from services.api.transfer.tasks import upload_limit
+from services.collector.app import EXAMPLES as COLLECTOR_EXAMPLES
 from services.collector.router import EventIntakeMiddleware
 from services.collector.router import router as collector_router
 from services.collector.worker import run_ingest
+from services.consent.app import EXAMPLES as CONSENT_EXAMPLES
 from services.consent.router import router as consent_router
 from shared.app import asgi_app, build_app
 from shared.keys import KeyScope
@@ -40,6 +43,7 @@ def make_app(resources: Resources, *, worker: bool = True) -> FastAPI:
         resources=resources,
         background=[run_ingest] if worker else [],
         front=[EventIntakeMiddleware, upload_limit],
+        examples=[COLLECTOR_EXAMPLES, CONSENT_EXAMPLES, API_EXAMPLES],
     )
 
 

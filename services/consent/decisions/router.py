@@ -48,7 +48,12 @@ async def read_json(request: Request) -> object:
 @router.post(
     SITE + "/decisions",
     summary="Give, refuse or withdraw consent, purpose by purpose",
-    responses=problem_responses(400, 401, 404, 409, 413, 415, 422),
+    description="Without a subject credential a new subject is made: 201, with its "
+    "`credential` (shown once); with one, that subject's choices change: 200.",
+    responses={
+        201: {"model": DecisionOut, "description": "A new subject, with its credential"},
+        **problem_responses(400, 401, 404, 409, 413, 415, 422),
+    },
     openapi_extra={
         "requestBody": {
             "required": True,

@@ -98,6 +98,7 @@
         batch.forEach(function (event) {
           if (analyticsId) event.a = analyticsId;
           if (token) event.k = token;
+          if (consentRequired) event.c = 1; // sending at all means consent was given
         });
         var body = JSON.stringify(batch); // a string body is text/plain: no CORS preflight
         if (!(pageIsHiding && nav.sendBeacon && nav.sendBeacon(endpoint, body))) post(body);

@@ -1,0 +1,263 @@
+from http import HTTPStatus
+from typing import Any, cast
+from urllib.parse import quote
+
+import httpx
+
+from ...client import AuthenticatedClient, Client
+from ...types import Response, UNSET
+from ... import errors
+
+from ...models.goal_in import GoalIn
+from ...models.goal_out import GoalOut
+from ...models.problem import Problem
+from typing import cast
+
+
+def _get_kwargs(
+    site_id: str,
+    *,
+    body: GoalIn,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+
+    _kwargs: dict[str, Any] = {
+        "method": "post",
+        "url": "/v1/sites/{site_id}/goals".format(
+            site_id=quote(str(site_id), safe=""),
+        ),
+    }
+
+    _kwargs["json"] = body.to_dict()
+
+    headers["Content-Type"] = "application/json"
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> GoalOut | Problem | None:
+    if response.status_code == 201:
+        response_201 = GoalOut.from_dict(response.json())
+
+        return response_201
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 409:
+        response_409 = Problem.from_dict(response.json())
+
+        return response_409
+
+    if response.status_code == 413:
+        response_413 = Problem.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 422:
+        response_422 = Problem.from_dict(response.json())
+
+        return response_422
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+        return response_429
+
+    if response.status_code == 500:
+        response_500 = Problem.from_dict(response.json())
+
+        return response_500
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[GoalOut | Problem]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    site_id: str,
+    *,
+    client: AuthenticatedClient,
+    body: GoalIn,
+) -> Response[GoalOut | Problem]:
+    """Register a page, custom-event or revenue goal
+
+     The first goal registered ends the implicit rule (every custom event a goal): from then on only
+    registered goals convert.
+
+    Args:
+        site_id (str):
+        body (GoalIn): A page goal (`page`) or a custom-event goal (`event`, optionally with
+            `props`); a
+            custom-event goal with a `currency` is a revenue goal.
+
+            `page` is a path pattern with Plausible's wildcards: `*` matches within one path segment
+            (no `/`), `**` matches across segments; nothing else is special. `props`: the event
+            counts only when each of these props has exactly this value. `name` is what reports
+            show (the `goal` dimension and filter, funnel steps): by default the event's name, or
+            "Visit " and the page pattern.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[GoalOut | Problem]
+    """
+
+    kwargs = _get_kwargs(
+        site_id=site_id,
+        body=body,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    site_id: str,
+    *,
+    client: AuthenticatedClient,
+    body: GoalIn,
+) -> GoalOut | Problem | None:
+    """Register a page, custom-event or revenue goal
+
+     The first goal registered ends the implicit rule (every custom event a goal): from then on only
+    registered goals convert.
+
+    Args:
+        site_id (str):
+        body (GoalIn): A page goal (`page`) or a custom-event goal (`event`, optionally with
+            `props`); a
+            custom-event goal with a `currency` is a revenue goal.
+
+            `page` is a path pattern with Plausible's wildcards: `*` matches within one path segment
+            (no `/`), `**` matches across segments; nothing else is special. `props`: the event
+            counts only when each of these props has exactly this value. `name` is what reports
+            show (the `goal` dimension and filter, funnel steps): by default the event's name, or
+            "Visit " and the page pattern.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        GoalOut | Problem
+    """
+
+    return sync_detailed(
+        site_id=site_id,
+        client=client,
+        body=body,
+    ).parsed
+
+
+async def asyncio_detailed(
+    site_id: str,
+    *,
+    client: AuthenticatedClient,
+    body: GoalIn,
+) -> Response[GoalOut | Problem]:
+    """Register a page, custom-event or revenue goal
+
+     The first goal registered ends the implicit rule (every custom event a goal): from then on only
+    registered goals convert.
+
+    Args:
+        site_id (str):
+        body (GoalIn): A page goal (`page`) or a custom-event goal (`event`, optionally with
+            `props`); a
+            custom-event goal with a `currency` is a revenue goal.
+
+            `page` is a path pattern with Plausible's wildcards: `*` matches within one path segment
+            (no `/`), `**` matches across segments; nothing else is special. `props`: the event
+            counts only when each of these props has exactly this value. `name` is what reports
+            show (the `goal` dimension and filter, funnel steps): by default the event's name, or
+            "Visit " and the page pattern.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[GoalOut | Problem]
+    """
+
+    kwargs = _get_kwargs(
+        site_id=site_id,
+        body=body,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    site_id: str,
+    *,
+    client: AuthenticatedClient,
+    body: GoalIn,
+) -> GoalOut | Problem | None:
+    """Register a page, custom-event or revenue goal
+
+     The first goal registered ends the implicit rule (every custom event a goal): from then on only
+    registered goals convert.
+
+    Args:
+        site_id (str):
+        body (GoalIn): A page goal (`page`) or a custom-event goal (`event`, optionally with
+            `props`); a
+            custom-event goal with a `currency` is a revenue goal.
+
+            `page` is a path pattern with Plausible's wildcards: `*` matches within one path segment
+            (no `/`), `**` matches across segments; nothing else is special. `props`: the event
+            counts only when each of these props has exactly this value. `name` is what reports
+            show (the `goal` dimension and filter, funnel steps): by default the event's name, or
+            "Visit " and the page pattern.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        GoalOut | Problem
+    """
+
+    return (
+        await asyncio_detailed(
+            site_id=site_id,
+            client=client,
+            body=body,
+        )
+    ).parsed

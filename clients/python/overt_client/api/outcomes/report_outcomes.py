@@ -1,0 +1,227 @@
+from http import HTTPStatus
+from typing import Any, cast
+from urllib.parse import quote
+
+import httpx
+
+from ...client import AuthenticatedClient, Client
+from ...types import Response, UNSET
+from ... import errors
+
+from ...models.outcome_report import OutcomeReport
+from ...models.outcome_report_in import OutcomeReportIn
+from ...models.problem import Problem
+from typing import cast
+
+
+def _get_kwargs(
+    *,
+    body: OutcomeReportIn,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+
+    _kwargs: dict[str, Any] = {
+        "method": "post",
+        "url": "/v1/reports/outcomes",
+    }
+
+    _kwargs["json"] = body.to_dict()
+
+    headers["Content-Type"] = "application/json"
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> OutcomeReport | Problem | None:
+    if response.status_code == 200:
+        response_200 = OutcomeReport.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 413:
+        response_413 = Problem.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 422:
+        response_422 = Problem.from_dict(response.json())
+
+        return response_422
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+        return response_429
+
+    if response.status_code == 500:
+        response_500 = Problem.from_dict(response.json())
+
+        return response_500
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[OutcomeReport | Problem]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    *,
+    client: AuthenticatedClient,
+    body: OutcomeReportIn,
+) -> Response[OutcomeReport | Problem]:
+    """How often good outcomes followed each intent signal and score band (lift)
+
+     Over a date range in the site's time zone: subjects are scored on their events in it, outcomes count
+    when they occurred in it, and only consented subjects with an event or an outcome in it are counted.
+    Groups of fewer than k subjects are reported as null (`suppressed`). A reversed range or one longer
+    than ten years is a 422.
+
+    Args:
+        body (OutcomeReportIn): Score bands are fixed by the definition (quarters of its score
+            cap), not chosen by the
+            caller: caller-chosen edges would let two reports be differenced down to one subject.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[OutcomeReport | Problem]
+    """
+
+    kwargs = _get_kwargs(
+        body=body,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    *,
+    client: AuthenticatedClient,
+    body: OutcomeReportIn,
+) -> OutcomeReport | Problem | None:
+    """How often good outcomes followed each intent signal and score band (lift)
+
+     Over a date range in the site's time zone: subjects are scored on their events in it, outcomes count
+    when they occurred in it, and only consented subjects with an event or an outcome in it are counted.
+    Groups of fewer than k subjects are reported as null (`suppressed`). A reversed range or one longer
+    than ten years is a 422.
+
+    Args:
+        body (OutcomeReportIn): Score bands are fixed by the definition (quarters of its score
+            cap), not chosen by the
+            caller: caller-chosen edges would let two reports be differenced down to one subject.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        OutcomeReport | Problem
+    """
+
+    return sync_detailed(
+        client=client,
+        body=body,
+    ).parsed
+
+
+async def asyncio_detailed(
+    *,
+    client: AuthenticatedClient,
+    body: OutcomeReportIn,
+) -> Response[OutcomeReport | Problem]:
+    """How often good outcomes followed each intent signal and score band (lift)
+
+     Over a date range in the site's time zone: subjects are scored on their events in it, outcomes count
+    when they occurred in it, and only consented subjects with an event or an outcome in it are counted.
+    Groups of fewer than k subjects are reported as null (`suppressed`). A reversed range or one longer
+    than ten years is a 422.
+
+    Args:
+        body (OutcomeReportIn): Score bands are fixed by the definition (quarters of its score
+            cap), not chosen by the
+            caller: caller-chosen edges would let two reports be differenced down to one subject.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[OutcomeReport | Problem]
+    """
+
+    kwargs = _get_kwargs(
+        body=body,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    *,
+    client: AuthenticatedClient,
+    body: OutcomeReportIn,
+) -> OutcomeReport | Problem | None:
+    """How often good outcomes followed each intent signal and score band (lift)
+
+     Over a date range in the site's time zone: subjects are scored on their events in it, outcomes count
+    when they occurred in it, and only consented subjects with an event or an outcome in it are counted.
+    Groups of fewer than k subjects are reported as null (`suppressed`). A reversed range or one longer
+    than ten years is a 422.
+
+    Args:
+        body (OutcomeReportIn): Score bands are fixed by the definition (quarters of its score
+            cap), not chosen by the
+            caller: caller-chosen edges would let two reports be differenced down to one subject.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        OutcomeReport | Problem
+    """
+
+    return (
+        await asyncio_detailed(
+            client=client,
+            body=body,
+        )
+    ).parsed

@@ -1,0 +1,226 @@
+from http import HTTPStatus
+from typing import Any, cast
+from urllib.parse import quote
+
+import httpx
+
+from ...client import AuthenticatedClient, Client
+from ...types import Response, UNSET
+from ... import errors
+
+from ...models.export_in import ExportIn
+from ...models.job_out import JobOut
+from ...models.problem import Problem
+from typing import cast
+
+
+def _get_kwargs(
+    site_id: str,
+    *,
+    body: ExportIn,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+
+    _kwargs: dict[str, Any] = {
+        "method": "post",
+        "url": "/v1/sites/{site_id}/exports".format(
+            site_id=quote(str(site_id), safe=""),
+        ),
+    }
+
+    _kwargs["json"] = body.to_dict()
+
+    headers["Content-Type"] = "application/json"
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> JobOut | Problem | None:
+    if response.status_code == 202:
+        response_202 = JobOut.from_dict(response.json())
+
+        return response_202
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 413:
+        response_413 = Problem.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 422:
+        response_422 = Problem.from_dict(response.json())
+
+        return response_422
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+        return response_429
+
+    if response.status_code == 500:
+        response_500 = Problem.from_dict(response.json())
+
+        return response_500
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[JobOut | Problem]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    site_id: str,
+    *,
+    client: AuthenticatedClient,
+    body: ExportIn,
+) -> Response[JobOut | Problem]:
+    """Start an export of a date range: Plausible's CSV reports in a zip
+
+     A background job; poll GET .../exports/{id}, then GET .../exports/{id}/file. Reports by a quasi-
+    identifier hold what /v1/query answers under the site's k.
+
+    Args:
+        site_id (str):
+        body (ExportIn):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[JobOut | Problem]
+    """
+
+    kwargs = _get_kwargs(
+        site_id=site_id,
+        body=body,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    site_id: str,
+    *,
+    client: AuthenticatedClient,
+    body: ExportIn,
+) -> JobOut | Problem | None:
+    """Start an export of a date range: Plausible's CSV reports in a zip
+
+     A background job; poll GET .../exports/{id}, then GET .../exports/{id}/file. Reports by a quasi-
+    identifier hold what /v1/query answers under the site's k.
+
+    Args:
+        site_id (str):
+        body (ExportIn):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        JobOut | Problem
+    """
+
+    return sync_detailed(
+        site_id=site_id,
+        client=client,
+        body=body,
+    ).parsed
+
+
+async def asyncio_detailed(
+    site_id: str,
+    *,
+    client: AuthenticatedClient,
+    body: ExportIn,
+) -> Response[JobOut | Problem]:
+    """Start an export of a date range: Plausible's CSV reports in a zip
+
+     A background job; poll GET .../exports/{id}, then GET .../exports/{id}/file. Reports by a quasi-
+    identifier hold what /v1/query answers under the site's k.
+
+    Args:
+        site_id (str):
+        body (ExportIn):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[JobOut | Problem]
+    """
+
+    kwargs = _get_kwargs(
+        site_id=site_id,
+        body=body,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    site_id: str,
+    *,
+    client: AuthenticatedClient,
+    body: ExportIn,
+) -> JobOut | Problem | None:
+    """Start an export of a date range: Plausible's CSV reports in a zip
+
+     A background job; poll GET .../exports/{id}, then GET .../exports/{id}/file. Reports by a quasi-
+    identifier hold what /v1/query answers under the site's k.
+
+    Args:
+        site_id (str):
+        body (ExportIn):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        JobOut | Problem
+    """
+
+    return (
+        await asyncio_detailed(
+            site_id=site_id,
+            client=client,
+            body=body,
+        )
+    ).parsed
