@@ -9,6 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 from services.api.web.accounts.router import router as accounts_router
 from services.api.web.assets import ASSETS
 from services.api.web.auth import NoSuchPage
+from services.api.web.setup.router import router as setup_router
 from shared.assets import asset_response
 
 router = APIRouter(include_in_schema=False)
@@ -33,3 +34,4 @@ async def static_file(request: Request, name: str) -> Response:
 
 
 router.include_router(accounts_router)
+router.include_router(setup_router)
