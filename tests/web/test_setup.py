@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 from markupsafe import escape
 from pydantic import ValidationError
 
+from services.api.web.accounts.schemas import check_link_token
 from services.api.web.accounts.service import count_users, issue_setup_token
-from services.api.web.setup.schemas import OwnerForm, SiteForm, check_setup_token, check_zone
+from services.api.web.setup.schemas import OwnerForm, SiteForm, check_zone
 from shared.sites import list_sites, script_tag
 from tests.helpers.overt import Overt
 from tests.helpers.web import PASSWORD, csrf_of, member
@@ -134,7 +135,7 @@ tokens = st.text(alphabet=st.characters(codec="utf-8"), max_size=80)
 @given(tokens)
 def test_a_setup_token_is_43_url_safe_characters_or_refused(raw: str) -> None:
     try:
-        assert check_setup_token(raw) == raw
+        assert check_link_token(raw) == raw
     except ValueError:
         assert len(raw) != 43 or not re.fullmatch(r"[A-Za-z0-9_-]*", raw, re.ASCII)
     else:

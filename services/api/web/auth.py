@@ -38,7 +38,7 @@ from fastapi.routing import APIRoute
 from jinja2 import Environment
 from starlette.responses import Response
 
-from services.api.web.accounts.service import session_user, user_sites
+from services.api.web.accounts.service import session_user, start_session, user_sites
 from services.api.web.assets import static_url
 from shared.errors import ProblemError
 from shared.runtime import Resources, get_resources
@@ -248,6 +248,18 @@ def set_cookie(response: Response, request: Request, name: str, value: str, **ex
         path="/",
         **extra,
     )
+
+
+async def start_session_and_go(
+    request: Request, user_id: int, location: str, *, pending_totp: bool = False
+) -> Response:
+    """Sign the browser in as the user (a new session in its cookie) and send it on."""
+    token = await start_session(
+        engine=get_resources(request).engine, user_id=user_id, pending_totp=pending_totp
+    )
+    response = RedirectResponse(location, status_code=303)
+    set_cookie(response, request, SESSION_COOKIE, token)
+    return response
 
 
 def render(

@@ -9,7 +9,9 @@ from fastapi.responses import RedirectResponse, Response
 from services.api.web.accounts.router import router as accounts_router
 from services.api.web.assets import ASSETS
 from services.api.web.auth import NoSuchPage
+from services.api.web.keys.router import router as keys_router
 from services.api.web.setup.router import router as setup_router
+from services.api.web.team.router import router as team_router
 from shared.assets import asset_response
 
 router = APIRouter(include_in_schema=False)
@@ -33,5 +35,8 @@ async def static_file(request: Request, name: str) -> Response:
     return asset_response(request, asset, headers={"X-Content-Type-Options": "nosniff"})
 
 
+# Page packages, one line each. /app/sites/new (setup) comes before any /app/sites/{site_id}.
 router.include_router(accounts_router)
 router.include_router(setup_router)
+router.include_router(team_router)
+router.include_router(keys_router)

@@ -13,14 +13,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.api.web.accounts.service import (
-    MIN_PASSWORD_CHARS,
     create_first_owner,
     grant_role,
     setup_token_open,
-    start_session,
 )
 from services.api.web.auth import (
-    SESSION_COOKIE,
     Role,
     SiteAccess,
     WebUser,
@@ -28,9 +25,10 @@ from services.api.web.auth import (
     current_user,
     page_router,
     render,
-    set_cookie,
     site_access,
+    start_session_and_go,
 )
+from services.api.web.forms import form_fields, form_problem
 from services.api.web.setup.schemas import OwnerForm, SiteForm
 from shared.models import events
 from shared.runtime import Resources, ResourcesDep
@@ -38,31 +36,6 @@ from shared.sites import SiteError, create_site, script_tag
 
 router = page_router()
 TIME_ZONES = sorted(zone for zone in available_timezones() if "/" in zone or zone == "UTC")
-FIELD_NAMES = {
-    "token": "The setup link",
-    "email": "The e-mail address",
-    "password": f"The password (at least {MIN_PASSWORD_CHARS} characters)",
-    "domain": "The domain",
-    "timezone": "The time zone",
-}
-
-
-def form_problem(error: ValidationError) -> str:
-    """One sentence for the first thing wrong in a form (never the value sent)."""
-    first = error.errors()[0]
-    field = str(first["loc"][0]) if first["loc"] else ""
-    if not field:  # a check across fields
-        return (
-            str(first.get("ctx", {}).get("error", "The form is not complete.")).capitalize() + "."
-        )
-    return f"{FIELD_NAMES.get(field, field)} is not right: please check it."
-
-
-async def form_fields(request: Request) -> dict[str, str]:
-    form = await request.form()
-    return {name: value for name, value in form.items() if isinstance(value, str)}
-
-
 # -- the first owner -----------------------------------------------------------------------
 
 
@@ -109,10 +82,7 @@ async def create_owner(request: Request, resources: ResourcesDep) -> Response:
     )
     if account is None:
         return _closed(request)
-    token = await start_session(engine=resources.engine, user_id=account.id)
-    response = RedirectResponse("/app/sites/new", status_code=303)
-    set_cookie(response, request, SESSION_COOKIE, token)
-    return response
+    return await start_session_and_go(request, account.id, "/app/sites/new")
 
 
 # -- a site --------------------------------------------------------------------------------
