@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from services.api.web.accounts.router import router as accounts_router
+from services.api.web.accounts.security import router as security_router
 from services.api.web.assets import ASSETS
 from services.api.web.auth import NoSuchPage
 from services.api.web.keys.router import router as keys_router
@@ -37,6 +38,7 @@ async def static_file(request: Request, name: str) -> Response:
 
 # Page packages, one line each. /app/sites/new (setup) comes before any /app/sites/{site_id}.
 router.include_router(accounts_router)
+router.include_router(security_router)
 router.include_router(setup_router)
 router.include_router(team_router)
 router.include_router(keys_router)
