@@ -8,6 +8,7 @@ import contextlib
 import errno
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -16,11 +17,11 @@ import sys
 import tempfile
 import time
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime
 from importlib.metadata import version as package_version
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import uvicorn
 from fastapi import FastAPI
@@ -42,6 +43,15 @@ from services.api.transfer.service import (
     get_job,
     job_file,
     run_job,
+)
+from services.api.web.accounts.service import (
+    ROLES,
+    Account,
+    create_user,
+    grant_role,
+    issue_setup_token,
+    list_users,
+    set_password,
 )
 from services.api.web.views.service import LedgerStatus, register_ledger_verifier
 from services.collector.app import collector_parts, create_worker_app, worker_parts
@@ -87,6 +97,7 @@ from shared.sites import (
     create_site,
     get_site,
     list_sites,
+    script_tag,
     update_site,
 )
 
@@ -115,6 +126,7 @@ SERVICE_APPS: dict[str, Callable[[Settings], FastAPI]] = {
     "worker": create_worker_app,
 }
 SERVICES = tuple(SERVICE_APPS)
+T = TypeVar("T")
 MAX_HEAD_BYTES = 32 * 1024
 
 
@@ -161,11 +173,6 @@ def public_url(settings: Settings) -> str:
     return settings.base_url
 
 
-def script_tag(base: str, site: Site) -> str:
-    consent = ' data-consent="required"' if site.settings.consent_required else ""
-    return f'<script defer src="{base}/overt.js" data-site="{site.id}"{consent}></script>'
-
-
 def all_in_one_app(settings: Settings) -> FastAPI:
     """Collector, consent, API and ingest worker in one process (`overt up`)."""
 
@@ -189,6 +196,14 @@ def all_in_one_app(settings: Settings) -> FastAPI:
             lines.append(
                 f"No site yet: `{invocation()} site add example.com` prints its script tag "
                 f"(`{invocation()} site add localhost` to try it on a page served from here)."
+            )
+        setup = await issue_setup_token(engine=resources.engine)
+        lines.append(f"Dashboard: {base}/app/")
+        if setup is not None:
+            # Printed, never logged: the link makes the first owner account.
+            lines.append(
+                f"No user yet: open this one-time link to set Overt up (valid 24 h):\n"
+                f"  {base}/app/setup?token={setup}"
             )
         print("\n".join(lines), flush=True)
 
@@ -570,6 +585,37 @@ def parser() -> argparse.ArgumentParser:
     site_set.add_argument("--json", action="store_true")
     site_set.set_defaults(func=command_site_set)
 
+    user = commands.add_parser("user", help="manage the web app's users").add_subparsers(
+        dest="action", required=True
+    )
+    user_add = user.add_parser(
+        "add", help="add a user (the password is read from stdin, or made and printed once)"
+    )
+    user_add.add_argument("email")
+    user_add.add_argument("--site", help="give the user a role on this site")
+    user_add.add_argument("--role", choices=ROLES, default="owner", help="(default owner)")
+    user_add.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin"
+    )
+    user_add.add_argument("--json", action="store_true")
+    user_add.set_defaults(func=command_user_add)
+    user_list = user.add_parser("list", help="every user with their sites and roles")
+    user_list.add_argument("--json", action="store_true")
+    user_list.set_defaults(func=command_user_list)
+    user_reset = user.add_parser(
+        "reset",
+        help="a new password (stdin, or made and printed once); ends the user's sessions",
+    )
+    user_reset.add_argument("email")
+    user_reset.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin"
+    )
+    user_reset.add_argument(
+        "--disable-totp", action="store_true", help="also turn the second factor off"
+    )
+    user_reset.add_argument("--json", action="store_true")
+    user_reset.set_defaults(func=command_user_reset)
+
     key = commands.add_parser("key", help="manage API keys").add_subparsers(
         dest="action", required=True
     )
@@ -933,6 +979,88 @@ def command_key_create(settings: Settings, args: argparse.Namespace) -> int:
     else:
         print(f"key {key_id} for site {args.site} (shown once, store it now):\n{secret}")
     return 0
+
+
+def new_password(args: argparse.Namespace) -> tuple[str, bool]:
+    """The password from stdin (its first line), or a new random one; True when made here."""
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n"), False
+    return secrets.token_urlsafe(15), True
+
+
+def command_user_add(settings: Settings, args: argparse.Namespace) -> int:
+    password, made = new_password(args)
+    account = asyncio.run(_user_add(settings, args.email, password, args.site, args.role))
+    shown = password if made else None
+    if args.json:
+        print(json.dumps({"id": account.id, "email": account.email, "password": shown}))
+        return 0
+    where = f" ({args.role} of site {args.site})" if args.site else ""
+    print(f"user {account.email} added{where}")
+    if shown:
+        print(f"password (shown once, the user can change it): {shown}")
+    print(f"sign in at {public_url(settings)}/app/login")
+    return 0
+
+
+async def _user_add(
+    settings: Settings, email: str, password: str, site_id: str | None, role: str
+) -> Account:
+    engine = create_engine(settings)
+    try:
+        if site_id is not None and await get_site(engine=engine, site_id=site_id) is None:
+            raise LookupError(f"no site with id {site_id!r}")
+        account = await create_user(engine=engine, email=email, password=password)
+        if site_id is not None:
+            await grant_role(engine=engine, user_id=account.id, site_id=site_id, role=role)
+        return account
+    finally:
+        await engine.dispose()
+
+
+def command_user_list(settings: Settings, args: argparse.Namespace) -> int:
+    users = asyncio.run(_with_engine(settings, lambda engine: list_users(engine=engine)))
+    if args.json:
+        print(json.dumps(users))
+        return 0
+    for user in users:
+        roles = ", ".join(f"{role} of {site}" for site, role in user["sites"].items())
+        totp = "  totp" if user["totp"] else ""
+        print(f"{user['email']}  {roles or 'no site'}{totp}")
+    if not users:
+        print(f"no user yet: `{invocation()} user add EMAIL` adds one", file=sys.stderr)
+    return 0
+
+
+def command_user_reset(settings: Settings, args: argparse.Namespace) -> int:
+    password, made = new_password(args)
+    asyncio.run(
+        _with_engine(
+            settings,
+            lambda engine: set_password(
+                engine=engine,
+                email=args.email,
+                password=password,
+                disable_totp=args.disable_totp,
+            ),
+        )
+    )
+    shown = password if made else None
+    if args.json:
+        print(json.dumps({"email": args.email.strip().lower(), "password": shown}))
+        return 0
+    print(f"password of {args.email.strip().lower()} reset; their sessions ended")
+    if shown:
+        print(f"new password (shown once): {shown}")
+    return 0
+
+
+async def _with_engine(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    engine = create_engine(settings)
+    try:
+        return await work(engine)
+    finally:
+        await engine.dispose()
 
 
 def command_key_revoke(settings: Settings, args: argparse.Namespace) -> int:

@@ -74,6 +74,13 @@ class Site:
         )
 
 
+def script_tag(base: str, site: Site) -> str:
+    """The tag a site pastes into its pages, for Overt served at `base` (the CLI's and the
+    web app's setup page say the same)."""
+    consent = ' data-consent="required"' if site.settings.consent_required else ""
+    return f'<script defer src="{base}/overt.js" data-site="{site.id}"{consent}></script>'
+
+
 def normalise_domain(raw: str) -> str:
     """'https://WWW.Example.com/x' -> 'example.com'; refuses what is not a host name."""
     domain = raw.strip().lower()

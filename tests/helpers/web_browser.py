@@ -3,8 +3,10 @@ in as them (fixtures registered for tests/web by its conftest.py)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Page
@@ -52,3 +54,24 @@ async def signed_in(browser: Browser, server: Server, owner: Owner) -> AsyncIter
         yield page
     finally:
         await context.close()
+
+
+def screenshot_dir(tmp_path: Path) -> Path:
+    """Where page screenshots go: OVERT_TEST_SCREENSHOTS when set (to look at them), else
+    the test's own temporary folder."""
+    chosen = os.environ.get("OVERT_TEST_SCREENSHOTS")
+    folder = Path(chosen) if chosen else tmp_path / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+async def screenshots(page: Page, folder: Path, name: str) -> list[Path]:
+    """The page as it is, in light and in dark (prefers-color-scheme), full length."""
+    taken = []
+    for scheme in ("light", "dark"):
+        await page.emulate_media(color_scheme=scheme)
+        path = folder / f"{name}-{scheme}.png"
+        await page.screenshot(path=str(path), full_page=True)
+        taken.append(path)
+    await page.emulate_media(color_scheme=None)
+    return taken

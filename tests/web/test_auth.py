@@ -195,3 +195,17 @@ def test_the_javascript_every_page_loads_is_within_its_budget() -> None:
     total = sum(len(gzip.compress(ASSETS[name].body, compresslevel=9)) for name in loaded)
     print(f"JavaScript of base.html + uPlot, gzip -9: {total} B of a 60 KiB budget")
     assert total <= 60 * 1024
+
+
+async def test_signing_in_again_ends_the_session_held_before(overt: Overt) -> None:
+    await member(overt.resources.engine, "owner@example.com", overt.site.id)
+    await sign_in(overt.client, "owner@example.com")
+    before = overt.client.cookies.get(SESSION_COOKIE)
+    assert before is not None
+    await sign_in(overt.client, "owner@example.com")
+    after = overt.client.cookies.get(SESSION_COOKIE)
+    assert after is not None
+    assert after != before
+    assert (await overt.client.get("/app/")).status_code == 200
+    overt.client.cookies.set(SESSION_COOKIE, before)
+    assert (await overt.client.get("/app/")).status_code == 303

@@ -38,7 +38,12 @@ from fastapi.routing import APIRoute
 from jinja2 import Environment
 from starlette.responses import Response
 
-from services.api.web.accounts.service import session_user, user_sites
+from services.api.web.accounts.service import (
+    end_session,
+    session_user,
+    start_session,
+    user_sites,
+)
 from services.api.web.assets import static_url
 from shared.errors import ProblemError
 from shared.runtime import Resources, get_resources
@@ -248,6 +253,21 @@ def set_cookie(response: Response, request: Request, name: str, value: str, **ex
         path="/",
         **extra,
     )
+
+
+async def start_session_and_go(
+    request: Request, user_id: int, location: str, *, pending_totp: bool = False
+) -> Response:
+    """Sign the browser in as the user (a new session in its cookie) and send it on; the
+    session the browser held before ends (a session id is never carried across a sign-in)."""
+    engine = get_resources(request).engine
+    earlier = request.cookies.get(SESSION_COOKIE)
+    if earlier:
+        await end_session(engine=engine, token=earlier)
+    token = await start_session(engine=engine, user_id=user_id, pending_totp=pending_totp)
+    response = RedirectResponse(location, status_code=303)
+    set_cookie(response, request, SESSION_COOKIE, token)
+    return response
 
 
 def render(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse, Response
@@ -13,7 +14,6 @@ from services.api.web.accounts.service import (
     authenticate_password,
     count_users,
     end_session,
-    start_session,
 )
 from services.api.web.auth import (
     SESSION_COOKIE,
@@ -22,7 +22,7 @@ from services.api.web.auth import (
     current_user,
     page_router,
     render,
-    set_cookie,
+    start_session_and_go,
 )
 from services.api.web.limits import login_refusal
 from shared.runtime import ResourcesDep
@@ -66,15 +66,12 @@ async def login(request: Request, resources: ResourcesDep) -> Response:
     )
     if account is None:
         return _login_again(request, fields, "That e-mail address and password do not match.")
-    token = await start_session(
-        engine=resources.engine, user_id=account.id, pending_totp=account.totp_enabled
-    )
     target = form.next
     if account.totp_enabled:
-        target = "/app/login/totp?next=" + form.next
-    response = RedirectResponse(target, status_code=303)
-    set_cookie(response, request, SESSION_COOKIE, token)
-    return response
+        target = "/app/login/totp?next=" + quote(form.next, safe="/")
+    return await start_session_and_go(
+        request, account.id, target, pending_totp=account.totp_enabled
+    )
 
 
 def _login_again(request: Request, fields: dict[str, str], problem: str) -> Response:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from services.api.web.accounts.service import MAX_PASSWORD_CHARS
+from services.api.web.accounts.service import MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS
 
 # Enough of an address to tell a typo from an e-mail; the mail server decides the rest.
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,253}$")
@@ -46,3 +46,33 @@ class LoginForm(BaseModel):
     email: Email
     password: str = Field(min_length=1, max_length=MAX_PASSWORD_CHARS)
     next: Annotated[str, AfterValidator(local_page)] = HOME
+
+
+# The tokens of setup and invitation links as the service makes them (token_urlsafe(32)).
+LINK_TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
+
+
+def check_link_token(raw: str) -> str:
+    """A link's token, or ValueError for anything that cannot be one (never looked up)."""
+    if not LINK_TOKEN.match(raw):
+        raise ValueError("not a link token")
+    return raw
+
+
+Password = Annotated[str, Field(min_length=MIN_PASSWORD_CHARS, max_length=MAX_PASSWORD_CHARS)]
+
+
+class NewAccountForm(BaseModel):
+    """An account made by its owner: e-mail and the password typed twice."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    email: Email
+    password: Password
+    password_again: str = Field(max_length=MAX_PASSWORD_CHARS)
+
+    @model_validator(mode="after")
+    def same_password(self) -> NewAccountForm:
+        if self.password != self.password_again:
+            raise ValueError("the two passwords differ")
+        return self

@@ -18,7 +18,13 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.api.web.accounts.models import web_memberships, web_sessions, web_users
+from services.api.web.accounts.models import (
+    web_memberships,
+    web_recovery_codes,
+    web_sessions,
+    web_setup_tokens,
+    web_users,
+)
 from shared.models import sites
 from shared.sites import Site, SiteSettings
 
@@ -163,8 +169,11 @@ async def authenticate_password(
     return Account(id=row.id, email=row.email, totp_enabled=row.totp_enabled_at is not None)
 
 
-async def set_password(*, engine: AsyncEngine, email: str, password: str) -> None:
-    """A new password for the user (`overt user reset`); every session of theirs ends."""
+async def set_password(
+    *, engine: AsyncEngine, email: str, password: str, disable_totp: bool = False
+) -> None:
+    """A new password for the user (`overt user reset`); every session of theirs ends.
+    `disable_totp`: the second factor and its recovery codes go too (a lost phone)."""
     hashed = hash_password(password)
     async with engine.begin() as conn:
         user_id = (
@@ -174,9 +183,13 @@ async def set_password(*, engine: AsyncEngine, email: str, password: str) -> Non
         ).scalar_one_or_none()
         if user_id is None:
             raise LookupError(f"no user {normalise_email(email)}")
-        await conn.execute(
-            update(web_users).where(web_users.c.id == user_id).values(password_hash=hashed)
-        )
+        changes: dict[str, Any] = {"password_hash": hashed}
+        if disable_totp:
+            changes.update(totp_secret=None, totp_enabled_at=None)
+            await conn.execute(
+                delete(web_recovery_codes).where(web_recovery_codes.c.user_id == user_id)
+            )
+        await conn.execute(update(web_users).where(web_users.c.id == user_id).values(**changes))
         await conn.execute(delete(web_sessions).where(web_sessions.c.user_id == user_id))
 
 
@@ -275,3 +288,87 @@ async def grant_role(*, engine: AsyncEngine, user_id: int, site_id: str, role: s
                 user_id=user_id, site_id=site_id, role=role, created_at=datetime.now(UTC)
             )
         )
+
+
+# -- the first run -------------------------------------------------------------------------
+
+SETUP_LIFETIME = timedelta(hours=24)
+
+
+async def issue_setup_token(*, engine: AsyncEngine) -> str | None:
+    """A new one-time setup link's token while no user exists (None once one does); any
+    earlier unused token stops working, so only the link printed last opens."""
+    now = datetime.now(UTC)
+    token = secrets.token_urlsafe(32)
+    async with engine.begin() as conn:
+        users = (await conn.execute(select(func.count()).select_from(web_users))).scalar_one()
+        if users:
+            return None
+        await conn.execute(delete(web_setup_tokens).where(web_setup_tokens.c.used_at.is_(None)))
+        await conn.execute(
+            insert(web_setup_tokens).values(
+                token_hash=token_hash(token), created_at=now, expires_at=now + SETUP_LIFETIME
+            )
+        )
+    return token
+
+
+async def setup_token_open(*, engine: AsyncEngine, token: str) -> bool:
+    """Whether the token opens the first run now: known, unused, unexpired, and no user yet."""
+    now = datetime.now(UTC)
+    async with engine.connect() as conn:
+        users = (await conn.execute(select(func.count()).select_from(web_users))).scalar_one()
+        found = (
+            await conn.execute(
+                select(web_setup_tokens.c.token_hash).where(
+                    web_setup_tokens.c.token_hash == token_hash(token),
+                    web_setup_tokens.c.used_at.is_(None),
+                    web_setup_tokens.c.expires_at > now,
+                )
+            )
+        ).first()
+    return users == 0 and found is not None
+
+
+async def create_first_owner(
+    *, engine: AsyncEngine, token: str, email: str, password: str
+) -> Account | None:
+    """The first user, made with the setup token (used up in the same transaction, so two
+    tabs cannot both make one); None when the token no longer opens the first run."""
+    address = normalise_email(email)
+    hashed = hash_password(password)
+    now = datetime.now(UTC)
+    try:
+        return await _first_owner(engine, token_hash(token), address, hashed, now)
+    except _Closed:
+        return None
+
+
+class _Closed(Exception):
+    """The setup token no longer opens the first run (rolls the transaction back)."""
+
+
+async def _first_owner(
+    engine: AsyncEngine, digest: str, address: str, hashed: str, now: datetime
+) -> Account:
+    async with engine.begin() as conn:
+        used = await conn.execute(
+            update(web_setup_tokens)
+            .where(
+                web_setup_tokens.c.token_hash == digest,
+                web_setup_tokens.c.used_at.is_(None),
+                web_setup_tokens.c.expires_at > now,
+            )
+            .values(used_at=now)
+        )
+        users = (await conn.execute(select(func.count()).select_from(web_users))).scalar_one()
+        if used.rowcount != 1 or users:
+            raise _Closed()
+        user_id = (
+            await conn.execute(
+                insert(web_users)
+                .values(email=address, password_hash=hashed, created_at=now)
+                .returning(web_users.c.id)
+            )
+        ).scalar_one()
+    return Account(id=user_id, email=address, totp_enabled=False)

@@ -22,6 +22,12 @@
     if (select && select.value.charAt(0) === "/") window.location.assign(select.value);
   });
 
+  // <input data-local-timezone> still at UTC: the browser's own zone, a better guess.
+  document.querySelectorAll("input[data-local-timezone]").forEach(function (input) {
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (input.value === "UTC" && zone && zone.indexOf("/") > 0) input.value = zone;
+  });
+
   // An open menu closes on Escape and on a click elsewhere.
   function closeMenus(except) {
     document.querySelectorAll("details.menu[open]").forEach(function (menu) {

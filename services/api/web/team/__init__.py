@@ -1,0 +1,2 @@
+"""A site's team: who has which role, invitations by link, and the rules of who may change
+whom."""
