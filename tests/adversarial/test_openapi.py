@@ -84,7 +84,7 @@ def keyed_operation() -> Any:
     return schema
 
 
-@keyed_operation().parametrize()
+@schemathesis.pytest.parametrize(api=keyed_operation())
 @settings(
     max_examples=100, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck)
 )
