@@ -11,7 +11,7 @@ LOCK_SUM := $(shell cat uv.lock pyproject.toml | cksum | cut -d' ' -f1)
 RUN_STAMP := .venv/.synced-run-$(LOCK_SUM)
 VENV_STAMP := .venv/.synced-dev-$(LOCK_SUM)
 
-.PHONY: help run test check lint format typecheck imports browser test-services geo snippet swagger-ui web-assets clean bench fuzz bench-query
+.PHONY: help run test check lint format typecheck imports browser test-services geo snippet swagger-ui web-assets clean bench fuzz nightly bench-query
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -33,8 +33,12 @@ $(VENV_STAMP): $(UV) uv.lock pyproject.toml
 run: $(RUN_STAMP) geo ## start Overt in one process on SQLite (./var/), no other service needed
 	OVERT_LOG_FORMAT=$${OVERT_LOG_FORMAT:-text} .venv/bin/overt up
 
-test: $(VENV_STAMP) browser geo test-services ## the whole suite, on SQLite and on Postgres + Redis
+test: $(VENV_STAMP) browser geo test-services ## the suite (CI), on SQLite and on Postgres + Redis; long runs in bounded slices
 	$(UV) run pytest
+
+nightly: $(VENV_STAMP) browser geo test-services ## the long runs `make test` slices (pytest -m nightly), then make fuzz
+	$(UV) run pytest -m nightly
+	$(MAKE) fuzz
 
 check: lint typecheck imports test ## ruff, mypy --strict, import-linter and the tests
 

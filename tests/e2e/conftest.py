@@ -1,4 +1,13 @@
-"""The browser-test fixtures (tests/helpers/browser.py), for every e2e test module."""
+"""The browser-test fixtures (tests/helpers/browser.py), for every e2e module, and which of
+the e2e tests are nightly.
+
+A browser test drives the same pages on either backend: `make test` runs it on SQLite, and
+its PostgreSQL + Redis run is nightly (`make nightly`). What Postgres and Redis store is
+proven on every run by the suites that do not need a browser, and by the e2e fault and
+scale slices, which run on Postgres + Redis only.
+"""
+
+import pytest
 
 from tests.helpers.browser import (  # noqa: F401  (re-exported fixtures)
     browser,
@@ -6,3 +15,11 @@ from tests.helpers.browser import (  # noqa: F401  (re-exported fixtures)
     page_origin,
     server,
 )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_postgres = callspec is not None and callspec.params.get("settings") == "postgres"
+        if on_postgres and item.get_closest_marker("browser") is not None:
+            item.add_marker(pytest.mark.nightly)

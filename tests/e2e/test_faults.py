@@ -47,7 +47,9 @@ from tests.helpers.processes import start_all, start_service, stop_overt
 from tests.helpers.servers import PrivatePostgres, PrivateRedis, available
 
 # Bounded: each test runs a few seconds of load; the margin is for process start-up on a
-# busy machine.
+# busy machine. `make test` runs the slice (a worker killed mid-batch, and a smaller seeded
+# data-fault load); the outages of Redis and PostgreSQL, SIGTERM under load and the full
+# data-fault load are nightly (`make nightly`).
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(240)]
 
 WORKER_ENV = {
@@ -238,6 +240,7 @@ async def outage_under_load(
     return await load, ready.status_code
 
 
+@pytest.mark.nightly
 async def test_redis_killed_and_restarted(stack: Stack) -> None:
     async def kill() -> None:
         stack.redis.kill()  # kill -9: only the AOF (fsync always) survives
@@ -252,6 +255,7 @@ async def test_redis_killed_and_restarted(stack: Stack) -> None:
     await assert_exactly_once(stack, report)
 
 
+@pytest.mark.nightly
 async def test_postgres_restarted(stack: Stack) -> None:
     async def crash() -> None:
         await stack.postgres.stop("immediate")  # recovery from the WAL at the next start
@@ -265,6 +269,7 @@ async def test_postgres_restarted(stack: Stack) -> None:
     assert "batch write failed" in stack.log("worker_a")  # the outage reached the worker
 
 
+@pytest.mark.nightly
 async def test_sigterm_under_load_drains_collector_and_worker(stack: Stack) -> None:
     """Graceful shutdown: what a stopping collector answered 202 is queued, and a stopping
     worker commits and acknowledges the batch in hand before it exits."""
@@ -387,7 +392,13 @@ async def watch_progress(settings: Settings, progress: Progress, until: asyncio.
         await engine.dispose()
 
 
-async def test_data_faults_are_dead_lettered_and_ingestion_goes_on(stack: Stack) -> None:
+@pytest.mark.parametrize(
+    "entries",
+    [pytest.param(4, id="slice"), pytest.param(20, id="full", marks=pytest.mark.nightly)],
+)
+async def test_data_faults_are_dead_lettered_and_ingestion_goes_on(
+    stack: Stack, entries: int
+) -> None:
     """Two workers; the four triggers of finding 1 through /e and hostile records straight
     into the stream, among a steady load of good events: every good event stored once,
     every bad one refused at /e or in the dead letter (accepted == stored +
@@ -422,7 +433,7 @@ async def test_data_faults_are_dead_lettered_and_ingestion_goes_on(stack: Stack)
             else:
                 assert response.headers["content-type"].startswith("application/problem+json")
     # Hostile records, and entries that do not decode at all, straight into the stream.
-    payloads, raw_good, raw_bad = hostile_entries(stack.site_id, rng, entries=20)
+    payloads, raw_good, raw_bad = hostile_entries(stack.site_id, rng, entries=entries)
     undecodable = [b"{not json", b"[" * 50_000]
     redis = Redis.from_url(stack.redis.url)
     try:

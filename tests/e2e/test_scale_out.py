@@ -34,9 +34,12 @@ from tests.helpers.load import (
 from tests.helpers.processes import start_all, start_service, stop_overt
 
 # Six Python processes start at once: on a busy 2-CPU machine that alone can take a minute.
+# `make test` runs each proof at a smaller N (the slice); `make nightly` at full size, and
+# the killed worker's slices moving (a worker killed mid-batch is in test_faults's slice).
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(300)]
 
 EVENTS = 2000
+SLICE_EVENTS = 400
 LEASE_MS = 1500
 WORKERS = ("worker-a", "worker-b")
 
@@ -82,8 +85,15 @@ def inserted_by(log: Path) -> int:
     return total
 
 
+@pytest.mark.parametrize(
+    "total",
+    [
+        pytest.param(SLICE_EVENTS, id="slice"),
+        pytest.param(EVENTS, id="full", marks=pytest.mark.nightly),
+    ],
+)
 async def test_two_collectors_two_workers_store_each_accepted_event_once(
-    postgres_settings: Settings, tmp_path: Path
+    postgres_settings: Settings, tmp_path: Path, total: int
 ) -> None:
     settings = postgres_settings
     site_id, key = await site_with_key(settings)
@@ -110,19 +120,19 @@ async def test_two_collectors_two_workers_store_each_accepted_event_once(
     try:
         await wait_leases(settings, WORKERS)
         # Visitors enough that each worker's slices hold some.
-        report = await steady_load(collectors, site_id, batches=EVENTS // 10, size=10, visitors=64)
+        report = await steady_load(collectors, site_id, batches=total // 10, size=10, visitors=64)
         assert set(report.statuses) == {202}, report.statuses
-        assert len(report.accepted) == EVENTS
+        assert len(report.accepted) == total
 
         stored = await wait_stored(settings, report.accepted)
         ids, rows = await stored_ids(settings)
         assert ids == report.accepted == stored
-        assert rows == EVENTS  # no event twice
+        assert rows == total  # no event twice
 
         # Both workers wrote a share, and their shares add up to what is stored.
         shares = {name: inserted_by(logs[name]) for name in WORKERS}
         assert all(share > 0 for share in shares.values()), shares
-        assert sum(shares.values()) == EVENTS, shares
+        assert sum(shares.values()) == total, shares
 
         # The API process reads the rollups: each event counted once there too.
         today = datetime.now(UTC).date()
@@ -137,7 +147,7 @@ async def test_two_collectors_two_workers_store_each_accepted_event_once(
                 headers={"authorization": f"Bearer {key}"},
             )
             assert answer.status_code == 200, answer.text
-            assert answer.json()["results"][0]["metrics"] == [EVENTS]
+            assert answer.json()["results"][0]["metrics"] == [total]
             gpc = await client.get(f"http://127.0.0.1:{ports['consent']}/.well-known/gpc.json")
             assert gpc.status_code == 200
     finally:
@@ -157,15 +167,16 @@ async def test_two_collectors_two_workers_store_each_accepted_event_once(
 
 
 ONE_VISITOR_PAGEVIEWS = 300
+SLICE_PAGEVIEWS = 60
 ENGAGED_MS = 1000
 
 
-async def send_one_visit(collector: str, site_id: str) -> None:
+async def send_one_visit(collector: str, site_id: str, pageviews: int) -> None:
     """One visitor's visit as the snippet sends it: a request per page, each holding the
     engagement of the page before (sent on page hide) and the next pageview, in order."""
     previous: str | None = None
     async with httpx.AsyncClient(timeout=15) as client:
-        for number in range(ONE_VISITOR_PAGEVIEWS + 1):
+        for number in range(pageviews + 1):
             body: list[dict[str, object]] = []
             url = f"https://example.com/p{number % 7}"
             if previous is not None:
@@ -179,7 +190,7 @@ async def send_one_visit(collector: str, site_id: str) -> None:
                         "e": ENGAGED_MS,
                     }
                 )
-            if number < ONE_VISITOR_PAGEVIEWS:
+            if number < pageviews:
                 previous = uuid.uuid4().hex
                 body.append({"s": site_id, "n": "pageview", "u": url, "i": previous})
             answer = await client.post(
@@ -219,8 +230,15 @@ async def session_facts(settings: Settings, site_id: str) -> tuple[int, int, int
     return int(row[0]), int(row[1]), int(row[2]), int(row[3])
 
 
+@pytest.mark.parametrize(
+    "pageviews",
+    [
+        pytest.param(SLICE_PAGEVIEWS, id="slice"),
+        pytest.param(ONE_VISITOR_PAGEVIEWS, id="full", marks=pytest.mark.nightly),
+    ],
+)
 async def test_one_visitor_across_three_workers_keeps_exact_session_facts(
-    postgres_settings: Settings, tmp_path: Path
+    postgres_settings: Settings, tmp_path: Path, pageviews: int
 ) -> None:
     """A backlog of one visitor's entries drained by three workers at once: the visit is
     one session whose facts are what its events say (no worker overwrites another's)."""
@@ -233,7 +251,7 @@ async def test_one_visitor_across_three_workers_keeps_exact_session_facts(
     workers: dict[str, asyncio.subprocess.Process] = {}
     try:
         # Queued while no worker runs, so that the workers then read it at the same time.
-        await send_one_visit(f"http://127.0.0.1:{collector_port}", site_id)
+        await send_one_visit(f"http://127.0.0.1:{collector_port}", site_id, pageviews)
         names = ("worker-a", "worker-b", "worker-c")
         ports = {name: free_port() for name in names}
         workers = await start_all(
@@ -249,7 +267,7 @@ async def test_one_visitor_across_three_workers_keeps_exact_session_facts(
                 for name in names
             }
         )
-        expected_events = 2 * ONE_VISITOR_PAGEVIEWS
+        expected_events = 2 * pageviews
         async with asyncio.timeout(120):
             while await events_of(settings, site_id) < expected_events:
                 await asyncio.sleep(0.2)
@@ -259,8 +277,8 @@ async def test_one_visitor_across_three_workers_keeps_exact_session_facts(
         )
     assert await session_facts(settings, site_id) == (
         1,
-        ONE_VISITOR_PAGEVIEWS,
-        ONE_VISITOR_PAGEVIEWS * ENGAGED_MS,
+        pageviews,
+        pageviews * ENGAGED_MS,
         expected_events,
     )
 
@@ -296,6 +314,7 @@ async def facts_by_session(
     return said, told
 
 
+@pytest.mark.nightly
 async def test_a_killed_workers_slices_move_and_nothing_is_lost_or_doubled(
     postgres_settings: Settings, tmp_path: Path
 ) -> None:
