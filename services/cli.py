@@ -582,6 +582,24 @@ def parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         help='ask analytics consent before any event (the tag gets data-consent="required")',
     )
+    site_set.add_argument(
+        "--controller",
+        metavar="NAME",
+        help="who decides about visitors' data, named in the consent widget and on the "
+        'preference page ("" clears: the domain is named)',
+    )
+    site_set.add_argument(
+        "--privacy-url",
+        metavar="URL",
+        help='the privacy policy (https), linked from the widget and the page ("" clears)',
+    )
+    site_set.add_argument(
+        "--alert-cooldown-hours",
+        type=int,
+        metavar="HOURS",
+        help="at most one Slack alert per contact in this many hours (1-2160, default 24), "
+        "for destinations without a cool-down of their own",
+    )
     site_set.add_argument("--json", action="store_true")
     site_set.set_defaults(func=command_site_set)
 
@@ -869,9 +887,13 @@ async def _site_set(settings: Settings, args: argparse.Namespace) -> tuple[Site,
             ("events_per_second", args.events_per_second),
             ("extra_hosts", args.extra_host),
             ("consent_required", args.consent_required),
+            ("alert_cooldown_hours", args.alert_cooldown_hours),
         )
         if value is not None
     }
+    for field, text in (("controller", args.controller), ("privacy_url", args.privacy_url)):
+        if text is not None:
+            changes[field] = text or None
     if args.keep_rollups:
         changes["rollup_retention_months"] = None
     if args.no_extra_hosts:
