@@ -66,6 +66,8 @@ from services.collector.deadletter import (
 )
 from services.consent.app import consent_parts
 from services.consent.app import create_app as create_consent_app
+from services.consent.assets import WIDGET_STRINGS
+from services.consent.languages import LANGUAGES
 from services.consent.ledger.service import VerifyReport, ledger_sites, verify_site
 from services.consent.notices.service import (
     MAX_LIFETIME,
@@ -594,6 +596,13 @@ def parser() -> argparse.ArgumentParser:
         help='the privacy policy (https), linked from the widget and the page ("" clears)',
     )
     site_set.add_argument(
+        "--widget-text",
+        action="append",
+        metavar="LANG.KEY=TEXT",
+        help="the site's own wording of one of the widget's texts in one language (keys as in "
+        "/consent/i18n/en.json; LANG.KEY= returns to the shipped words); repeatable",
+    )
+    site_set.add_argument(
         "--alert-cooldown-hours",
         type=int,
         metavar="HOURS",
@@ -878,6 +887,25 @@ def command_site_list(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def widget_texts(current: dict[str, dict[str, str]], given: list[str]) -> dict[str, dict[str, str]]:
+    """The site's widget wording with each `LANG.KEY=TEXT` applied (an empty TEXT removes)."""
+    known = json.loads(WIDGET_STRINGS["en"].body).keys()
+    texts = {lang: dict(words) for lang, words in current.items()}
+    for item in given:
+        where, equals, text = item.partition("=")
+        lang, dot, key = where.partition(".")
+        if not equals or not dot or lang not in LANGUAGES or key not in known:
+            raise SiteError(
+                f"--widget-text {item!r}: LANG.KEY=TEXT with LANG one of {', '.join(LANGUAGES)} "
+                f"and KEY one of {', '.join(known)}"
+            )
+        if text:
+            texts.setdefault(lang, {})[key] = text
+        else:
+            texts.get(lang, {}).pop(key, None)
+    return {lang: words for lang, words in texts.items() if words}
+
+
 async def _site_set(settings: Settings, args: argparse.Namespace) -> tuple[Site, int]:
     changes: dict[str, Any] = {
         field: value
@@ -900,6 +928,13 @@ async def _site_set(settings: Settings, args: argparse.Namespace) -> tuple[Site,
         changes["extra_hosts"] = ()
     engine = create_engine(settings)
     try:
+        if args.widget_text:
+            current = await get_site(engine=engine, site_id=args.site_id)
+            if current is None:
+                raise LookupError(f"no site with id {args.site_id!r}")
+            changes["widget_strings"] = widget_texts(
+                current.settings.widget_strings, args.widget_text
+            )
         site = await update_site(
             engine=engine, site_id=args.site_id, timezone=args.timezone, changes=changes
         )

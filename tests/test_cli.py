@@ -241,6 +241,24 @@ def test_site_set_names_the_controller_and_the_alert_cool_down(
     assert cleared["alert_cooldown_hours"] == 72
 
 
+def test_site_set_words_the_widget_per_language(
+    embedded: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site_id = _new_site("example.com", capsys)
+    texts = ["--widget-text", "de.title=Ihre Wahl bei uns", "--widget-text", "fr.accept=Oui"]
+    assert main(["site", "set", site_id, *texts, "--json"]) == 0
+    worded = json.loads(capsys.readouterr().out)["widget_strings"]
+    assert worded == {"de": {"title": "Ihre Wahl bei uns"}, "fr": {"accept": "Oui"}}
+    # One more, and one back to the shipped words; the others stay.
+    more = ["--widget-text", "de.save=Speichern", "--widget-text", "fr.accept="]
+    assert main(["site", "set", site_id, *more, "--json"]) == 0
+    worded = json.loads(capsys.readouterr().out)["widget_strings"]
+    assert worded == {"de": {"title": "Ihre Wahl bei uns", "save": "Speichern"}}
+    for bad in ("pt.title=Olá", "de.nope=x", "de.title", "title=x"):
+        assert main(["site", "set", site_id, "--widget-text", bad]) == 1
+        assert "LANG.KEY=TEXT" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("flags", "said"),
     [

@@ -175,7 +175,10 @@ async def test_accept_all_with_the_keyboard_then_open_the_preference_page(
     assert await page.locator(DIALOG).count() == 0
     await page.click("[data-overt-preferences]")
     await page.get_by_role("link", name="See your history, export or erase").click()
-    await page.wait_for_url(f"{server.base_url}/consent/sites/{site_id}/preferences?done=session")
+    # A signed hand-over link, exchanged for the page's session and gone from the address.
+    await page.wait_for_url(
+        f"{server.base_url}/consent/sites/{site_id}/preferences?done=session&lang=en"
+    )
     assert value["subject"] in await page.content()
     assert errors == []
     await context.close()
