@@ -239,7 +239,7 @@
     document.addEventListener("keydown", onKey, true);
     backdrop.appendChild(dialog);
     document.body.appendChild(backdrop);
-    focusables()[0].focus();
+    dialog.querySelector("input:not(:disabled), button").focus();
   }
 
   var css = el("link", { rel: "stylesheet", href: base + "/consent/widget.css" });
