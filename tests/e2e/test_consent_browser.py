@@ -406,7 +406,7 @@ async def test_widget_speaks_the_pages_language_and_names_the_controller(
         "de.save=Auswahl speichern",
     )
     (root / "de.html").write_text(
-        '<!doctype html><html lang="de-AT"><head>'
+        '<!doctype html><html lang="de-AT"><head><link rel="icon" href="data:,">'
         f'<script defer src="{server.base_url}/consent/widget.js" data-site="{site["id"]}">'
         "</script><title>Laden</title></head><body><h1>Laden</h1></body></html>"
     )
