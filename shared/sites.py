@@ -8,18 +8,73 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import ColumnElement, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.models import sites
 
 _DOMAIN = re.compile(
     r"^(?=.{1,253}$)(localhost|(\d{1,3}\.){3}\d{1,3}|([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63})$"
 )
+
+
+CONTROLLER_MAX = 120
+PRIVACY_URL_MAX = 512
+DEFAULT_ALERT_COOLDOWN_HOURS = 24
+# Control characters, and the Unicode ones that reorder or hide text (bidi overrides,
+# zero-width): a name shown to visitors as the controller must read as it is stored.
+_HIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_LANG = re.compile(r"^[a-z]{2}$")
+_STRING_KEY = re.compile(r"^[a-z]{1,24}$")
+STRING_MAX = 400
+_PRIVACY_URL = re.compile(r"^https://[!-~]+$")
+
+
+def check_controller(value: str) -> str:
+    """The controller's name as visitors read it: trimmed, 1-120 characters, nothing hidden."""
+    name = " ".join(value.split())
+    if not 1 <= len(name) <= CONTROLLER_MAX:
+        raise ValueError(f"the controller's name takes 1 to {CONTROLLER_MAX} characters")
+    if _HIDDEN.search(name):
+        raise ValueError("the controller's name holds control or invisible characters")
+    return name
+
+
+def check_privacy_url(value: str) -> str:
+    """The privacy policy's address: an https URL of at most 512 characters, with a host and
+    neither credentials nor spaces (it is put in a link on every widget and preference page)."""
+    if len(value) > PRIVACY_URL_MAX:
+        raise ValueError(f"the privacy policy URL takes at most {PRIVACY_URL_MAX} characters")
+    if not value.isascii() or not _PRIVACY_URL.match(value):
+        raise ValueError("the privacy policy URL must be https://host/path (no spaces, no user@)")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on a port that is not a number in range
+    except ValueError:
+        raise ValueError("the privacy policy URL has no usable host") from None
+    if not (parts.hostname or "").strip(".") or "@" in parts.netloc:
+        raise ValueError("the privacy policy URL has no usable host (or carries a user@)")
+    return value
+
+
+def check_strings(lang: str, words: Mapping[str, str]) -> dict[str, str]:
+    """One language's overrides: a two-letter code, short keys, texts of 1-400 visible
+    characters (a leading or trailing space is kept: some words run into what follows)."""
+    if not _LANG.match(lang):
+        raise ValueError(f"not a two-letter language code: {lang!r}")
+    checked = {}
+    for key, text in words.items():
+        if not _STRING_KEY.match(key):
+            raise ValueError(f"not a string key: {key!r}")
+        if not 1 <= len(text) <= STRING_MAX or not text.strip() or _HIDDEN.search(text):
+            raise ValueError(f"{lang}.{key}: 1 to {STRING_MAX} visible characters")
+        checked[key] = text
+    return checked
 
 
 class SiteError(ValueError):
@@ -53,6 +108,43 @@ class SiteSettings(BaseModel):
         description="the site asks analytics consent before any event: its script tag "
         'carries data-consent="required" (the snippet sends nothing before the opt-in)',
     )
+    controller: str | None = Field(
+        default=None,
+        description="who decides about visitors' data (the controller), named in the consent "
+        "widget and on the preference page (unset: the site's domain)",
+    )
+    privacy_url: str | None = Field(
+        default=None,
+        description="the site's privacy policy (https), linked from the widget and the "
+        "preference page",
+    )
+    widget_strings: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="the site's own wording of the consent widget: {language: {key: text}} "
+        "over the shipped words (keys as in /consent/i18n/en.json)",
+    )
+    alert_cooldown_hours: int = Field(
+        default=DEFAULT_ALERT_COOLDOWN_HOURS,
+        ge=1,
+        le=24 * 90,
+        description="at most one sales alert (Slack) per contact in this many hours, for "
+        "every destination that sets no cool-down of its own",
+    )
+
+    @field_validator("controller")
+    @classmethod
+    def _controller(cls, value: str | None) -> str | None:
+        return None if value is None else check_controller(value)
+
+    @field_validator("widget_strings")
+    @classmethod
+    def _widget_strings(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        return {lang: check_strings(lang, words) for lang, words in value.items() if words}
+
+    @field_validator("privacy_url")
+    @classmethod
+    def _privacy_url(cls, value: str | None) -> str | None:
+        return None if value is None else check_privacy_url(value)
 
 
 DEFAULT_SITE_SETTINGS = SiteSettings()
@@ -227,6 +319,12 @@ async def _one_site(engine: AsyncEngine, where: ColumnElement[bool]) -> Site | N
             )
         ).first()
     return None if row is None else _site_of(row)
+
+
+async def site_settings_in(conn: AsyncConnection, site_id: str) -> SiteSettings:
+    """One site's settings, read on a connection already open (defaults for an unknown id)."""
+    row = (await conn.execute(select(sites.c.settings).where(sites.c.id == site_id))).first()
+    return SiteSettings.model_validate((row.settings if row else None) or {})
 
 
 async def get_site_settings(

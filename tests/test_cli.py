@@ -218,6 +218,47 @@ def test_site_list_and_set(embedded: Path, capsys: pytest.CaptureFixture[str]) -
     assert f"{site_id}  example.com  Europe/Paris  k 10" in capsys.readouterr().out
 
 
+def test_site_set_names_the_controller_and_the_alert_cool_down(
+    embedded: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site_id = _new_site("example.com", capsys)
+    assert main(["site", "list", "--json"]) == 0
+    (before,) = json.loads(capsys.readouterr().out)
+    assert (before["controller"], before["privacy_url"]) == (None, None)
+    assert before["alert_cooldown_hours"] == 24
+    named = ["--controller", "  Example  GmbH ", "--privacy-url", "https://example.com/privacy"]
+    assert main(["site", "set", site_id, *named, "--alert-cooldown-hours", "72", "--json"]) == 0
+    after = json.loads(capsys.readouterr().out)
+    assert (after["controller"], after["privacy_url"]) == (
+        "Example GmbH",
+        "https://example.com/privacy",
+    )
+    assert after["alert_cooldown_hours"] == 72
+    # "" clears a name or a link; what is not given stays.
+    assert main(["site", "set", site_id, "--controller", "", "--json"]) == 0
+    cleared = json.loads(capsys.readouterr().out)
+    assert (cleared["controller"], cleared["privacy_url"]) == (None, "https://example.com/privacy")
+    assert cleared["alert_cooldown_hours"] == 72
+
+
+def test_site_set_words_the_widget_per_language(
+    embedded: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site_id = _new_site("example.com", capsys)
+    texts = ["--widget-text", "de.title=Ihre Wahl bei uns", "--widget-text", "fr.accept=Oui"]
+    assert main(["site", "set", site_id, *texts, "--json"]) == 0
+    worded = json.loads(capsys.readouterr().out)["widget_strings"]
+    assert worded == {"de": {"title": "Ihre Wahl bei uns"}, "fr": {"accept": "Oui"}}
+    # One more, and one back to the shipped words; the others stay.
+    more = ["--widget-text", "de.save=Speichern", "--widget-text", "fr.accept="]
+    assert main(["site", "set", site_id, *more, "--json"]) == 0
+    worded = json.loads(capsys.readouterr().out)["widget_strings"]
+    assert worded == {"de": {"title": "Ihre Wahl bei uns", "save": "Speichern"}}
+    for bad in ("pt.title=Olá", "de.nope=x", "de.title", "title=x"):
+        assert main(["site", "set", site_id, "--widget-text", bad]) == 1
+        assert "LANG.KEY=TEXT" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("flags", "said"),
     [
@@ -225,6 +266,9 @@ def test_site_list_and_set(embedded: Path, capsys: pytest.CaptureFixture[str]) -
         (["--k", "51"], "k"),
         (["--timezone", "Mars/Olympus"], "unknown time zone"),
         (["--extra-host", "not a host"], "not a domain name"),
+        (["--privacy-url", "http://example.com/privacy"], "privacy policy URL must be https"),
+        (["--controller", " "], "controller's name takes 1 to 120"),
+        (["--alert-cooldown-hours", "0"], "alert_cooldown_hours"),
     ],
 )
 def test_site_set_refuses_bad_values_and_keeps_the_site(

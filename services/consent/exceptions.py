@@ -52,3 +52,13 @@ class NoSuchBridge(ConsentProblem):
             slug="unknown-cmp",
             detail="Bridges exist for cookiebot, onetrust, klaro and cookieconsent.",
         )
+
+
+class NoSuchLanguage(ConsentProblem):
+    def __init__(self) -> None:
+        super().__init__(
+            404,
+            "Unknown language",
+            slug="unknown-language",
+            detail="The widget speaks en, de, fr, es, it and nl.",
+        )

@@ -6,10 +6,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.routing import APIRoute
 
-from services.consent.assets import CMP_BRIDGES, WIDGET_CSS, WIDGET_JS
+from services.consent.assets import CMP_BRIDGES, WIDGET_CSS, WIDGET_JS, WIDGET_STRINGS
 from services.consent.decisions.router import router as decisions_router
 from services.consent.dependencies import limit_writes
-from services.consent.exceptions import NoSuchBridge
+from services.consent.exceptions import NoSuchBridge, NoSuchLanguage
 from services.consent.http import CORS, SITE
 from services.consent.notices.router import router as notices_router
 from services.consent.preferences.router import router as preferences_router
@@ -49,6 +49,19 @@ async def widget_css(request: Request) -> Response:
 
 
 @router.get(
+    "/consent/i18n/{lang}.json",
+    summary="The consent widget's words in one language (en, de, fr, es, it, nl)",
+    response_class=Response,
+    responses=problem_responses(404),
+)
+async def widget_strings(request: Request, lang: str) -> Response:
+    words = WIDGET_STRINGS.get(lang)
+    if words is None:
+        raise NoSuchLanguage()
+    return asset_response(request, words, headers=ASSET_HEADERS)
+
+
+@router.get(
     "/consent/cmp/{source}.js",
     summary="A bridge from another consent manager (Cookiebot, OneTrust, Klaro, cookieconsent)",
     response_class=Response,
@@ -75,7 +88,16 @@ async def preflight() -> Response:
 
 # Preflight only where a cross-origin caller needs headers (Authorization, JSON); other
 # paths keep their plain 404/405.
-for _path in ("decisions", "state", "history", "tokens", "identity/email", "export", "erase"):
+for _path in (
+    "decisions",
+    "state",
+    "history",
+    "tokens",
+    "identity/email",
+    "export",
+    "erase",
+    "preferences/handover",
+):
     router.add_api_route(f"{SITE}/{_path}", preflight, methods=["OPTIONS"], include_in_schema=False)
 
 for _domain_router in (

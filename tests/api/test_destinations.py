@@ -5,7 +5,7 @@ and HubSpot's documented request shapes for upsert, archive and GDPR delete."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -21,6 +21,7 @@ from services.api.people.webhooks import deliver_due, http_client, queue_notices
 from shared.consent_state import Agreement
 from shared.db import metadata
 from shared.identities import SharedIdentity
+from shared.sites import update_site
 from shared.subject_records import subject_outcomes
 from tests.helpers.consent import post_decisions
 from tests.helpers.overt import Overt
@@ -82,7 +83,11 @@ async def test_consent_to_a_named_slack_alert_and_back_to_a_withdrawal(people: O
     await name_subject(people, site, ada, "ada@example.org", display_name="Ada Lovelace")
     async with receiver() as slack_hook, http_client(people.resources.settings) as client:
         made = await add_destination(people, key, kind="slack", url=slack_hook.url, events=[INTENT])
-        assert (made["kind"], made["cooldown_hours"]) == ("slack", 24)
+        assert (made["kind"], made["cooldown_hours"], made["cooldown_from_site"]) == (
+            "slack",
+            24,
+            True,
+        )
 
         await visit(people, ada, "/pricing", hours_ago=3)  # a first visit
         await webhook_pass(people.resources, client)
@@ -223,6 +228,60 @@ async def test_a_goal_alert_says_whether_contact_is_welcome_once_per_cooldown(
             assert event.data.goal.name == "Signup"
             assert event.data.contact.identity is not None
             assert event.data.contact.identity.value == "cleo-77"
+
+
+async def test_a_slack_destination_without_its_own_cool_down_follows_the_sites(
+    people: Overt,
+) -> None:
+    site = await consent_site(people)
+    key = await full_key(people)
+    cleo = await consented_subject(people, site, "Cleo")
+    await name_subject(people, site, cleo, "cleo-78", kind="external_id", display_name="Cleo")
+    await update_site(
+        engine=people.resources.engine, site_id=site.id, changes={"alert_cooldown_hours": 1}
+    )
+    async with receiver() as slack_hook, http_client(people.resources.settings) as client:
+        made = await add_destination(people, key, kind="slack", url=slack_hook.url, events=[GOAL])
+        assert (made["cooldown_hours"], made["cooldown_from_site"]) == (1, True)
+        own = await add_destination(
+            people,
+            key,
+            kind="slack",
+            url=slack_hook.url + "?own",
+            events=[INTENT],
+            cooldown_hours=3,
+        )
+        assert (own["cooldown_hours"], own["cooldown_from_site"]) == (3, False)
+
+        async def goal_alerts() -> int:
+            goal = people.event(n="Signup", u="https://example.com/register", k=cleo.token)
+            assert (await people.send(goal, **{"user-agent": cleo.agent})).status_code == 202
+            await people.drained()
+            await webhook_pass(people.resources, client)
+            return len(slack_hook.requests)
+
+        async def last_alert_hours_ago(hours: int) -> None:
+            alerts = metadata.tables["destination_alerts"]
+            async with people.resources.engine.begin() as conn:
+                await conn.execute(
+                    alerts.update()
+                    .where(alerts.c.subscription_id == made["id"])
+                    .values(alerted_at=datetime.now(UTC) - timedelta(hours=hours))
+                )
+
+        assert await goal_alerts() == 1
+        assert await goal_alerts() == 1  # within the site's hour
+        await last_alert_hours_ago(2)
+        assert await goal_alerts() == 2  # the site's hour has passed
+        # The site lengthens its cool-down: the destination follows at the next alert.
+        await update_site(
+            engine=people.resources.engine, site_id=site.id, changes={"alert_cooldown_hours": 5}
+        )
+        listed = await people.client.get(f"/v1/sites/{site.id}/webhooks", headers=auth(key))
+        hours = {hook["id"]: hook["cooldown_hours"] for hook in listed.json()["webhooks"]}
+        assert hours == {made["id"]: 5, own["id"]: 3}
+        await last_alert_hours_ago(2)
+        assert await goal_alerts() == 2  # two hours ago is within five
 
 
 async def test_hubspot_gets_documented_upserts_archives_and_gdpr_deletes(people: Overt) -> None:

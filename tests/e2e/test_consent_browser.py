@@ -175,7 +175,10 @@ async def test_accept_all_with_the_keyboard_then_open_the_preference_page(
     assert await page.locator(DIALOG).count() == 0
     await page.click("[data-overt-preferences]")
     await page.get_by_role("link", name="See your history, export or erase").click()
-    await page.wait_for_url(f"{server.base_url}/consent/sites/{site_id}/preferences?done=session")
+    # A signed hand-over link, exchanged for the page's session and gone from the address.
+    await page.wait_for_url(
+        f"{server.base_url}/consent/sites/{site_id}/preferences?done=session&lang=en"
+    )
     assert value["subject"] in await page.content()
     assert errors == []
     await context.close()
@@ -382,5 +385,51 @@ async def test_after_a_notice_change_only_that_purpose_is_asked_unticked(
     await page.reload()
     await page.wait_for_load_state("networkidle")
     assert await page.locator(DIALOG).count() == 0
+    assert errors == []
+    await context.close()
+
+
+async def test_widget_speaks_the_pages_language_and_names_the_controller(
+    server: Server, browser: Browser, page_origin: tuple[str, Path]
+) -> None:
+    origin, root = page_origin
+    site = server.cli("site", "add", "127.0.0.1")
+    server.cli(
+        "site",
+        "set",
+        site["id"],
+        "--controller",
+        "Beispiel GmbH",
+        "--privacy-url",
+        "https://example.com/datenschutz",
+        "--widget-text",
+        "de.save=Auswahl speichern",
+    )
+    (root / "de.html").write_text(
+        '<!doctype html><html lang="de-AT"><head><link rel="icon" href="data:,">'
+        f'<script defer src="{server.base_url}/consent/widget.js" data-site="{site["id"]}">'
+        "</script><title>Laden</title></head><body><h1>Laden</h1></body></html>"
+    )
+    context = await browser.new_context(locale="fr-FR")  # the page's lang wins
+    page = await context.new_page()
+    errors = watch(page)
+    words: list[str] = []
+    page.on("request", lambda r: words.append(r.url) if "/consent/i18n/" in r.url else None)
+    await page.goto(f"{origin}/de.html")
+    dialog = page.locator(DIALOG)
+    await dialog.wait_for()
+    assert await page.locator("#ovc-title").text_content() == "Ihre Datenschutz-Einstellungen"
+    assert await dialog.get_by_role("button", name="Alle akzeptieren").count() == 1
+    assert await dialog.get_by_role("button", name="Auswahl speichern").count() == 1  # the site's
+    who = dialog.locator(".ovc-who")
+    assert (await who.text_content() or "").startswith(
+        "Verantwortlich für Ihre Daten: Beispiel GmbH"
+    )
+    policy = who.get_by_role("link", name="Datenschutzerklärung")
+    assert await policy.get_attribute("href") == "https://example.com/datenschutz"
+    # Only the page's language was fetched: the widget never carries every language.
+    assert [url.rsplit("/", 1)[1].split("?")[0] for url in words] == ["de.json"]
+    # The first control, not the policy link, has the focus.
+    assert await page.evaluate("document.activeElement.type") == "checkbox"
     assert errors == []
     await context.close()

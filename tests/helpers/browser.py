@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -67,11 +68,12 @@ class Server:
         return result
 
 
-@pytest.fixture
-async def server(settings: Settings, tmp_path: Path) -> AsyncIterator[Server]:
+@asynccontextmanager
+async def overt_up(settings: Settings, tmp_path: Path, **env: str) -> AsyncIterator[Server]:
+    """`overt up` for the block (extra OVERT_* settings in `env`), stopped cleanly after."""
     port = free_port()
     log_path = tmp_path / "overt.log"
-    process = await start_overt(settings, port, log_path)
+    process = await start_overt(settings, port, log_path, **env)
     try:
         yield Server(
             base_url=f"http://127.0.0.1:{port}",
@@ -82,6 +84,12 @@ async def server(settings: Settings, tmp_path: Path) -> AsyncIterator[Server]:
     finally:
         # SIGTERM: uvicorn stops intake, the lifespan drains the worker, exit code 0.
         assert await stop_overt(process, signal.SIGTERM) == 0, log_path.read_text()
+
+
+@pytest.fixture
+async def server(settings: Settings, tmp_path: Path) -> AsyncIterator[Server]:
+    async with overt_up(settings, tmp_path) as running:
+        yield running
 
 
 @pytest.fixture

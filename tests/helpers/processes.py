@@ -32,9 +32,13 @@ def overt_env(settings: Settings, port: int) -> dict[str, str]:
     return env
 
 
-async def start_overt(settings: Settings, port: int, log: Path) -> asyncio.subprocess.Process:
-    """`overt up` in a child process, returned once /readyz answers 200."""
-    return await _start(["up"], overt_env(settings, port), port, log)
+async def start_overt(
+    settings: Settings, port: int, log: Path, **env: str
+) -> asyncio.subprocess.Process:
+    """`overt up` in a child process (extra OVERT_* settings in `env`), once /readyz answers."""
+    environment = overt_env(settings, port)
+    environment.update({f"OVERT_{name.upper()}": value for name, value in env.items()})
+    return await _start(["up"], environment, port, log)
 
 
 async def start_service(

@@ -236,7 +236,6 @@ class DestinationKind(StrEnum):
     hubspot = "hubspot"  # HubSpot CRM v3: the contact is created, updated and deleted there
 
 
-DEFAULT_COOLDOWN_HOURS = 24
 HUBSPOT_API = "https://api.hubapi.com"
 
 
@@ -264,7 +263,8 @@ class WebhookIn(BaseModel):
     ]
     cooldown_hours: Annotated[int, Field(ge=1, le=24 * 90)] | None = Field(
         default=None,
-        description="slack: at most one alert per contact in this many hours (default 24)",
+        description="slack: at most one alert per contact in this many hours (default: the "
+        "site's alert_cooldown_hours, 24 unless set, followed when the site changes it)",
     )
     access_token: Annotated[SecretStr, Field(min_length=8, max_length=512)] | None = Field(
         default=None,
@@ -292,7 +292,12 @@ class WebhookOut(BaseModel):
     kind: DestinationKind
     url: str
     events: list[WebhookEvent]
-    cooldown_hours: int | None
+    cooldown_hours: int | None = Field(
+        description="slack: the cool-down in force (hours); null for other kinds"
+    )
+    cooldown_from_site: bool = Field(
+        description="slack: the cool-down is the site's alert_cooldown_hours (none of its own)"
+    )
     created_at: datetime
 
 

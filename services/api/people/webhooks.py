@@ -53,7 +53,6 @@ from services.api.people.models import (
 )
 from services.api.people.schemas import (
     CONSENT_NOTICES,
-    DEFAULT_COOLDOWN_HOURS,
     AttemptOut,
     DeliveryOut,
     DestinationKind,
@@ -77,6 +76,7 @@ from shared.models import BUILTIN_EVENTS, events
 from shared.runtime import Resources
 from shared.sealing import seal, unseal
 from shared.settings import Settings
+from shared.sites import SiteSettings, site_settings_in
 
 PENDING, DELIVERED, FAILED, CANCELLED = "pending", "delivered", "failed", "cancelled"
 NOTICE_TYPES = sorted(event.value for event in CONSENT_NOTICES)
@@ -95,13 +95,25 @@ log = logging.getLogger("overt.webhooks")
 # --- subscriptions --------------------------------------------------------------------------
 
 
-def webhook_out(row: Any) -> WebhookOut:
+def sends_alerts(subscription: Any) -> bool:
+    """Whether the destination gets sales alerts, one per contact per cool-down (Slack)."""
+    return bool(subscription.kind == DestinationKind.slack.value)
+
+
+def cooldown_seconds(subscription: Any, site: SiteSettings) -> int:
+    """An alerting destination's cool-down: its own, else the site's alert_cooldown_hours."""
+    own: int | None = subscription.cooldown_s
+    return own if own is not None else 3600 * site.alert_cooldown_hours
+
+
+def webhook_out(row: Any, site: SiteSettings) -> WebhookOut:
     return WebhookOut(
         id=row.id,
         kind=DestinationKind(row.kind),
         url=row.url,
         events=[WebhookEvent(name) for name in row.event_types.split()],
-        cooldown_hours=None if row.cooldown_s is None else row.cooldown_s // 3600,
+        cooldown_hours=cooldown_seconds(row, site) // 3600 if sends_alerts(row) else None,
+        cooldown_from_site=sends_alerts(row) and row.cooldown_s is None,
         created_at=row.created_at,
     )
 
@@ -119,9 +131,8 @@ async def create_subscription(
     await check_target(url, allow_private=settings.webhook_allow_private)
     webhook_id, nonce, now = secrets.token_hex(8), secrets.token_hex(16), datetime.now(UTC)
     events = sorted({event.value for event in body.events})
-    cooldown_s = None
-    if body.kind is DestinationKind.slack:
-        cooldown_s = 3600 * (body.cooldown_hours or DEFAULT_COOLDOWN_HOURS)
+    # Unset: the site's alert_cooldown_hours applies, as it is when each alert is weighed.
+    cooldown_s = None if body.cooldown_hours is None else 3600 * body.cooldown_hours
     token = None
     if body.access_token is not None:
         token = seal(
@@ -148,7 +159,8 @@ async def create_subscription(
                 await conn.execute(
                     select(webhook_subscriptions).where(webhook_subscriptions.c.id == webhook_id)
                 )
-            ).one()
+            ).one(),
+            await site_settings_in(conn, site_id),
         )
     return made, signing_secret(settings.secret(), webhook_id, nonce)
 
@@ -163,7 +175,8 @@ async def list_subscriptions(*, engine: AsyncEngine, site_id: str) -> list[Webho
             )
             .order_by(webhook_subscriptions.c.created_at, webhook_subscriptions.c.id)
         )
-        return [webhook_out(row) for row in rows]
+        site = await site_settings_in(conn, site_id)
+        return [webhook_out(row, site) for row in rows]
 
 
 async def delete_subscription(*, engine: AsyncEngine, site_id: str, webhook_id: str) -> None:
@@ -296,8 +309,9 @@ async def _cooled_down(
     conn: AsyncConnection, subscription: Any, subject_id: str, now: datetime
 ) -> bool:
     """Whether the destination may alert about the subject now; if so, the alert is noted."""
-    if subscription.cooldown_s is None:
+    if not sends_alerts(subscription):
         return True
+    cooldown_s = cooldown_seconds(subscription, await site_settings_in(conn, subscription.site_id))
     last = (
         await conn.execute(
             select(destination_alerts.c.alerted_at).where(
@@ -306,7 +320,7 @@ async def _cooled_down(
             )
         )
     ).scalar()
-    if last is not None and last > now - timedelta(seconds=subscription.cooldown_s):
+    if last is not None and last > now - timedelta(seconds=cooldown_s):
         return False
     await upsert(
         conn,
@@ -370,7 +384,7 @@ async def scan_intent(*, engine: AsyncEngine, secret: bytes, site_id: str, now: 
     crossing = [s for s in scored if s.score.has_intent]
     if not crossing:
         return 0
-    if any(row.cooldown_s is not None for row in subscribers):
+    if any(sends_alerts(row) for row in subscribers):
         await _alert_intent(engine, site_id, [s for s in crossing if alert_worthy(s)], now)
     async with engine.connect() as conn:
         known = set(
@@ -403,7 +417,7 @@ async def scan_intent(*, engine: AsyncEngine, secret: bytes, site_id: str, now: 
             notified = await _subscribers(conn, site_id, WebhookEvent.intent_threshold_crossed)
             await enqueue(
                 conn=conn,
-                subscriptions=[row for row in notified if row.cooldown_s is None],
+                subscriptions=[row for row in notified if not sends_alerts(row)],
                 event_type=WebhookEvent.intent_threshold_crossed,
                 subject_id=subject.subject_id,
                 data={"contact": stored_contact(subject)},
@@ -423,7 +437,7 @@ async def _alert_intent(
             alerting = [
                 row
                 for row in await _subscribers(conn, site_id, WebhookEvent.intent_threshold_crossed)
-                if row.cooldown_s is not None
+                if sends_alerts(row)
             ]
             if not alerting or last_seen is None:
                 continue

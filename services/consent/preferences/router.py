@@ -12,24 +12,37 @@ from __future__ import annotations
 import secrets as secrets_module
 from collections.abc import Mapping
 from typing import Annotated
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from services.consent.assets import PREFERENCES_CSS
-from services.consent.crypto import derive_key, hmac_hex, same
+from services.consent.crypto import derive_key, hmac_hex, same, utc_text
 from services.consent.decisions.service import record_decisions
-from services.consent.dependencies import BudgetDep, GpcDep, MailDep, SiteDep
+from services.consent.dependencies import BudgetDep, GpcDep, MailDep, SiteDep, SubjectDep
 from services.consent.exceptions import BadBody
-from services.consent.http import origin_host
+from services.consent.http import CORS, origin_host, referer_host
 from services.consent.identities.service import get_identity
+from services.consent.languages import page_language, spoken_language
 from services.consent.ledger.service import LedgerEntry, Method, subject_entries
 from services.consent.notices.service import get_notice
 from services.consent.preferences.exceptions import CrossSiteSession, CsrfFailed
+from services.consent.preferences.handover import (
+    HANDOVER,
+    SESSION,
+    Refusal,
+    handover_token,
+    is_session,
+    session_token,
+    subject_of,
+)
+from services.consent.preferences.schemas import HandoverOut
 from services.consent.preferences.service import (
+    N_,
     render_address_confirmed,
     render_confirm_address,
+    render_handover_refused,
     render_page,
 )
 from services.consent.receipts.service import subject_receipts
@@ -66,11 +79,13 @@ PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
 }
 MESSAGES = {
-    "saved": "Your choices are saved. A signed receipt is listed below.",
-    "erased": "Everything linked to you was erased. Only a record that an erasure "
-    "happened remains, without anything that identifies you.",
-    "mail": "We sent you a link. Open it to confirm your address.",
-    "session": "Your choices from this site are shown below.",
+    "saved": N_("Your choices are saved. A signed receipt is listed below."),
+    "erased": N_(
+        "Everything linked to you was erased. Only a record that an erasure "
+        "happened remains, without anything that identifies you."
+    ),
+    "mail": N_("We sent you a link. Open it to confirm your address."),
+    "session": N_("Your choices from this site are shown below."),
 }
 
 
@@ -87,10 +102,11 @@ def _secure(request: Request) -> bool:
     return request.url.scheme == "https" or settings.base_url.startswith("https://")
 
 
-def set_subject_cookie(response: Response, request: Request, site_id: str, credential: str) -> None:
+def set_subject_cookie(response: Response, request: Request, site_id: str, held: str) -> None:
+    """The page's cookie: a subject credential, or a session a hand-over opened."""
     response.set_cookie(
         SUBJECT_COOKIE,
-        credential,
+        held,
         max_age=400 * 24 * 3600,
         path=site_path(site_id),
         httponly=True,
@@ -149,12 +165,21 @@ def check_session_origin(request: Request, site: Site) -> None:
 
 
 async def cookie_subject(request: Request, resources: Resources, site_id: str) -> str | None:
-    credential = request.cookies.get(SUBJECT_COOKIE)
-    if not credential:
+    """The subject of the page's cookie: a session the widget's hand-over opened, or the
+    credential a form post (or the older credential post) set."""
+    held = request.cookies.get(SUBJECT_COOKIE)
+    if not held:
         return None
-    return await authenticate_subject(
-        engine=resources.engine, site_id=site_id, credential=credential
-    )
+    if is_session(held):
+        subject = await subject_of(
+            engine=resources.engine,
+            secret=resources.settings.secret(),
+            site_id=site_id,
+            token=held,
+            purpose=SESSION,
+        )
+        return subject if isinstance(subject, str) else None
+    return await authenticate_subject(engine=resources.engine, site_id=site_id, credential=held)
 
 
 @router.get("/consent/preferences.css", include_in_schema=False)
@@ -173,6 +198,7 @@ async def preference_page(
     site: SiteDep,
     resources: ResourcesDep,
     done: Annotated[str | None, Query(max_length=16)] = None,
+    lang: Annotated[str | None, Query(max_length=35)] = None,
 ) -> Response:
     secret = resources.settings.secret()
     nonce = request.cookies.get(CSRF_COOKIE) or secrets_module.token_urlsafe(24)
@@ -202,6 +228,8 @@ async def preference_page(
         recipients=recipients,
         notice_version=notice.version,
         message=MESSAGES.get(done or ""),
+        lang=page_language(lang, request.headers.get("accept-language")),
+        keep_lang=lang is not None,
     )
     response = HTMLResponse(page, headers=PAGE_HEADERS)
     response.set_cookie(
@@ -217,8 +245,15 @@ async def preference_page(
     return response
 
 
-def back(site_id: str, done: str) -> RedirectResponse:
-    return RedirectResponse(f"/consent/sites/{site_id}/preferences?done={done}", status_code=303)
+def browser_language(request: Request) -> str:
+    return page_language(None, request.headers.get("accept-language"))
+
+
+def back(site_id: str, done: str, form: Mapping[str, str] | None = None) -> RedirectResponse:
+    """Back to the page, saying what was done, in the language the form was shown in."""
+    asked = (form or {}).get("lang")
+    lang = f"&lang={spoken_language(asked)}" if asked else ""
+    return RedirectResponse(f"/consent/sites/{site_id}/preferences?done={done}{lang}", 303)
 
 
 @router.post(
@@ -255,7 +290,7 @@ async def choose(
         method=Method.preference_page,
         gpc=gpc,
     )
-    response = back(site.id, "saved")
+    response = back(site.id, "saved", form)
     if credential:
         set_subject_cookie(response, request, site.id, credential)
     return response
@@ -298,7 +333,7 @@ async def erase(request: Request, site: SiteDep, resources: ResourcesDep) -> Res
     await erase_subject(
         resources=resources, site=site, subject_id=subject_id, method=Method.preference_page
     )
-    response = back(site.id, "erased")
+    response = back(site.id, "erased", form)
     response.delete_cookie(SUBJECT_COOKIE, path=site_path(site.id))
     return response
 
@@ -330,7 +365,7 @@ async def email(
             method=Method.gpc,
             gpc=True,
         )
-        return back(site.id, "saved")
+        return back(site.id, "saved", form)
     await request_email_verification(
         resources=resources,
         site=site,
@@ -339,7 +374,7 @@ async def email(
         mail=mail,
         budget=budget,
     )
-    return back(site.id, "mail")
+    return back(site.id, "mail", form)
 
 
 @router.post(
@@ -361,10 +396,82 @@ async def session(request: Request, site: SiteDep, resources: ResourcesDep) -> R
     )
     if subject_id is None:
         raise InvalidSubject()
-    response = back(site.id, "session")
+    response = back(site.id, "session", form)
     set_subject_cookie(response, request, site.id, credential)
     return response
 
+
+def from_the_site(request: Request, site: Site) -> bool:
+    """Whether a hand-over link was followed from the site's pages (or Overt's own).
+
+    The widget's link sends the page's origin whatever the site's Referrer-Policy
+    (referrerpolicy="origin"); a link from a mail or another site does not name the site,
+    and is refused, so nobody can open their own choices in someone else's browser."""
+    host = referer_host(request.headers.get("referer", ""))
+    if host is None:
+        return False
+    if host in own_hosts(request):
+        return True
+    return site.owns_host(urlsplit(f"//{host}").hostname or "")
+
+
+@router.post(
+    PAGE + "/handover",
+    summary="A hand-over link to the preference page, valid ten minutes (the widget's "
+    '"see your history" link)',
+    responses=problem_responses(401, 404),
+)
+async def handover(subject: SubjectDep, resources: ResourcesDep, response: Response) -> HandoverOut:
+    response.headers.update(CORS)
+    token, expires = handover_token(
+        secret=resources.settings.secret(),
+        site_id=subject.site.id,
+        subject_id=subject.subject_id,
+    )
+    url = f"/consent/sites/{subject.site.id}/preferences/open?{urlencode({'token': token})}"
+    return HandoverOut(url=url, expires_at=utc_text(expires) or "")
+
+
+@router.get(
+    PAGE + "/open",
+    summary="Open the preference page on the choices of the visitor the widget handed over",
+    response_class=HTMLResponse,
+    status_code=303,
+    responses={
+        400: {"description": "a link that is not a hand-over (HTML page)"},
+        403: {"description": "a link not followed from the site (HTML page)"},
+        404: problem_responses(404)[404],
+        410: {"description": "an expired link, or the visitor was erased (HTML page)"},
+    },
+)
+async def open_handover(
+    request: Request,
+    site: SiteDep,
+    resources: ResourcesDep,
+    token: Annotated[str, Query(max_length=2048)] = "",
+    lang: Annotated[str | None, Query(max_length=35)] = None,
+) -> Response:
+    secret = resources.settings.secret()
+    subject: str | Refusal = Refusal("elsewhere")
+    if from_the_site(request, site):
+        subject = await subject_of(
+            engine=resources.engine, secret=secret, site_id=site.id, token=token, purpose=HANDOVER
+        )
+    if isinstance(subject, Refusal):
+        status = REFUSAL_STATUS.get(subject.reason, 400)
+        page = render_handover_refused(
+            site=site,
+            reason=subject.reason,
+            lang=page_language(lang, request.headers.get("accept-language")),
+        )
+        return HTMLResponse(page, status_code=status, headers=PAGE_HEADERS)
+    response = back(site.id, "session", {"lang": lang} if lang else None)
+    session = session_token(secret=secret, site_id=site.id, subject_id=subject)
+    set_subject_cookie(response, request, site.id, session)
+    return response
+
+
+REFUSAL_STATUS = {"elsewhere": 403, "expired": 410, "erased": 410}
 
 VERIFY = "/consent/sites/{site_id}/identity/verify"
 
@@ -376,13 +483,16 @@ VERIFY = "/consent/sites/{site_id}/identity/verify"
     responses=problem_responses(400, 404),
 )
 async def verify_email_page(
+    request: Request,
     site: SiteDep,
     resources: ResourcesDep,
     token: Annotated[str, Query(min_length=16, max_length=128)],
 ) -> Response:
     # A GET changes nothing: mail scanners open links on their own.
     address = await pending_email(resources=resources, site=site, token=token)
-    page = render_confirm_address(site=site, address=address, token=token)
+    page = render_confirm_address(
+        site=site, address=address, token=token, lang=browser_language(request)
+    )
     return HTMLResponse(page, headers=PAGE_HEADERS)
 
 
@@ -398,5 +508,7 @@ async def verify_email(request: Request, site: SiteDep, resources: ResourcesDep)
     if not 16 <= len(token) <= 128:
         raise InvalidVerificationLink()
     identity = await confirm_email(resources=resources, site=site, token=token)
-    page = render_address_confirmed(site=site, address=identity.value)
+    page = render_address_confirmed(
+        site=site, address=identity.value, lang=browser_language(request)
+    )
     return HTMLResponse(page, headers=PAGE_HEADERS)

@@ -23,17 +23,13 @@
   var opener = null;
   var consentMode = me.hasAttribute("data-consent-mode") || !!window.dataLayer || !!window.gtag;
   var before = null;
-  var T = {
-    title: "Your privacy choices",
-    intro: "Nothing that identifies you is stored unless you allow it. You can change this any time.",
-    reask: "We changed what we ask below. Your other choices stand; nothing changes unless you choose.",
-    changed: "Changed since your choice. It said before: ",
-    gpc: " (Refused: your browser sends Global Privacy Control.)",
-    reject: "Reject all",
-    accept: "Accept all",
-    save: "Save my choices",
-    more: "See your history, export or erase"
-  };
+  // Words come on demand in the page's language (data-lang, <html lang>, the browser's),
+  // English for any other, with the site's own wording from /purposes over them.
+  var lang = (me.getAttribute("data-lang") || document.documentElement.lang ||
+    navigator.language || "").slice(0, 2).toLowerCase();
+  if (!/^(de|fr|es|it|nl)$/.test(lang)) lang = "en";
+  var T = null;
+  var who = null;
 
   function read() {
     try { return JSON.parse(localStorage.getItem(key)); } catch (e) { return null; }
@@ -174,6 +170,12 @@
     });
     dialog.appendChild(el("h2", { id: "ovc-title" }, T.title));
     dialog.appendChild(el("p", { id: "ovc-intro" }, reask ? T.reask : T.intro));
+    var by = el("p", { "class": "ovc-who" }, T.by + who.controller);
+    if (who.privacy_url) {
+      by.appendChild(document.createTextNode(" · "));
+      by.appendChild(el("a", { href: who.privacy_url, rel: "noopener" }, T.policy));
+    }
+    dialog.appendChild(by);
     var boxes = {};
     var touched = {};
     asked.forEach(function (p) {
@@ -213,24 +215,31 @@
     actions.appendChild(accept);
     actions.appendChild(save);
     dialog.appendChild(actions);
-    var more = el("a", { href: api + "/preferences", "class": "ovc-more" }, T.more);
-    if (stored && stored.credential) {
-      more.addEventListener("click", function (event) {
-        event.preventDefault();
-        var form = el("form", { method: "post", action: api + "/preferences/session" });
-        var field = el("input", { type: "hidden", name: "credential" });
-        field.value = stored.credential;
-        form.appendChild(field);
-        document.body.appendChild(form);
-        form.submit();
-      });
-    }
+    // The page opens on this visitor's choices through a signed ten-minute hand-over link;
+    // it sends this page's origin (whatever the site's Referrer-Policy), which the page checks.
+    var more = el("a", {
+      href: api + "/preferences?lang=" + lang, "class": "ovc-more", referrerpolicy: "origin"
+    }, T.more);
+    var ready = stored && stored.credential && fetch(api + "/preferences/handover", {
+      method: "POST",
+      headers: { Authorization: "Bearer " + stored.credential },
+      credentials: "omit"
+    }).then(function (response) {
+      return response.ok ? response.json() : null;
+    }).then(function (body) {
+      if (body) more.href = base + body.url + "&lang=" + lang;
+    }, function () { /* the plain page, then */ }).then(function () { ready = null; });
+    more.addEventListener("click", function (event) {
+      if (!ready) return;
+      event.preventDefault();
+      ready.then(function () { more.click(); });
+    });
     dialog.appendChild(more);
     // On the document, so focus that escaped (a click on the backdrop) is brought back.
     document.addEventListener("keydown", onKey, true);
     backdrop.appendChild(dialog);
     document.body.appendChild(backdrop);
-    focusables()[0].focus();
+    dialog.querySelector("input:not(:disabled), button").focus();
   }
 
   var css = el("link", { rel: "stylesheet", href: base + "/consent/widget.css" });
@@ -290,7 +299,14 @@
     else document.addEventListener("DOMContentLoaded", function () { open(reask); });
   }
   function load() {
-    json("/purposes").then(function (body) {
+    Promise.all([
+      json("/purposes?lang=" + lang),
+      fetch(base + "/consent/i18n/" + lang + ".json").then(function (r) { return r.json(); })
+    ]).then(function (got) {
+      var body = got[0];
+      T = got[1];
+      for (var name in body.strings) T[name] = body.strings[name];
+      who = body;
       purposes = body.purposes;
       if (me.getAttribute("data-open") === "manual" || !unasked().length) return null;
       var reask = !!(stored && stored.hashes && Object.keys(stored.hashes).length);

@@ -1,0 +1,140 @@
+"""The preference page in every language: each message of its templates and Python is
+translated in each catalogue (placeholders and markup kept), the language comes from the
+link or the browser, and the page names the controller and links its privacy policy."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.pofile import read_po
+from hypothesis import given
+from hypothesis import strategies as st
+
+from services.consent.languages import LANGUAGES, accepted_language, page_language
+from services.consent.preferences import service as preferences
+from shared.sites import Site, update_site
+from tests.helpers.consent import page_url, post
+from tests.helpers.overt import Overt
+
+pytestmark = pytest.mark.anyio
+
+HERE = Path(preferences.__file__).parent
+TRANSLATED = [lang for lang in LANGUAGES if lang != "en"]
+
+
+def extracted() -> set[str]:
+    """Every message the page's code and templates hold now (as `make messages` finds them)."""
+    with (HERE / "babel.cfg").open() as cfg:
+        method_map, options_map = parse_mapping_cfg(cfg)  # type: ignore[no-untyped-call]
+    found = extract_from_dir(
+        str(HERE), method_map, options_map, keywords={"_": None, "gettext": None, "N_": None}
+    )
+    return {message for _, _, message, _, _ in found if isinstance(message, str)}
+
+
+def placeholders(text: str) -> list[str]:
+    return sorted(re.findall(r"%\([a-z_]+\)s", text))
+
+
+def tags(text: str) -> list[str]:
+    return sorted(re.findall(r"</?[a-z]+[^>]*>", text))
+
+
+def test_the_messages_include_what_the_page_says() -> None:
+    messages = extracted()
+    assert "Allow" in messages
+    assert "Refused by your browser's Global Privacy Control" in messages  # N_() in Python
+    assert "Your choices are saved. A signed receipt is listed below." in messages
+    assert "Responsible for your data: <strong>%(controller)s</strong>" in messages
+
+
+@pytest.mark.parametrize("lang", TRANSLATED)
+def test_every_message_is_translated(lang: str) -> None:
+    with (HERE / "locale" / lang / "LC_MESSAGES" / "messages.po").open("rb") as po:
+        catalogue = read_po(po, locale=lang)
+    held = {message.id: message for message in catalogue if message.id}
+    missing = extracted() - held.keys()
+    assert missing == set(), f"{lang}: run `make messages` and translate {sorted(missing)}"
+    for msgid, message in held.items():
+        assert isinstance(msgid, str)
+        assert isinstance(message.string, str)
+        assert message.string.strip(), f"{lang}: {msgid!r} is not translated"
+        assert not message.fuzzy, f"{lang}: {msgid!r} is fuzzy"
+        assert placeholders(message.string) == placeholders(msgid), f"{lang}: {msgid!r}"
+        assert tags(message.string) == tags(msgid), f"{lang}: {msgid!r}"
+
+
+ranges = st.tuples(
+    st.sampled_from([*LANGUAGES, "pt", "zh", "*", "EN", "de-CH", "fr_FR"]),
+    st.one_of(st.none(), st.integers(min_value=0, max_value=1000).map(lambda q: q / 1000)),
+)
+
+
+def header_of(items: list[tuple[str, float | None]]) -> str:
+    return ", ".join(tag if q is None else f"{tag};q={q:.3f}" for tag, q in items)
+
+
+@given(st.lists(ranges, max_size=8))
+def test_accept_language_picks_the_most_wanted_language_we_speak(
+    items: list[tuple[str, float | None]],
+) -> None:
+    ours = [
+        (-(1.0 if q is None else q), i, re.split(r"[-_]", tag)[0].lower())
+        for i, (tag, q) in enumerate(items)
+        if re.split(r"[-_]", tag)[0].lower() in LANGUAGES and (q is None or q > 0)
+    ]
+    expected = min(ours)[2] if ours else None
+    assert accepted_language(header_of(items)) == expected
+
+
+@given(st.text(max_size=600))
+def test_any_accept_language_header_is_read_without_failing(header: str) -> None:
+    picked = accepted_language(header)
+    assert picked is None or picked in LANGUAGES
+    assert page_language(None, header) in LANGUAGES
+
+
+def test_the_link_wins_over_the_browser() -> None:
+    assert page_language("nl", "de") == "nl"
+    assert page_language("pt", "de;q=0.5, fr") == "fr"
+    assert page_language(None, None) == "en"
+
+
+async def test_the_page_speaks_the_browsers_language_or_the_links(overt: Overt, site: Site) -> None:
+    german = await overt.client.get(page_url(site), headers={"accept-language": "de-DE,de;q=0.9"})
+    assert '<html lang="de">' in german.text
+    assert f"Ihre Datenschutz-Einstellungen für {site.domain}" in german.text
+    assert german.text.count(">Nicht erlauben</button>") == 3
+    french = await overt.client.get(
+        page_url(site), params={"lang": "fr"}, headers={"accept-language": "de"}
+    )
+    assert '<html lang="fr">' in french.text
+    assert "Vos choix de confidentialité" in french.text
+    other = await overt.client.get(page_url(site), headers={"accept-language": "pt-BR"})
+    assert '<html lang="en">' in other.text
+    # A form keeps the language it was shown in through its redirect.
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', french.text)
+    assert csrf
+    saved = await post(overt, site, "choices", csrf=csrf.group(1), grant="analytics", lang="fr")
+    assert saved.headers["location"].endswith("?done=saved&lang=fr")
+    after = await overt.client.get(saved.headers["location"])
+    assert "Vos choix sont enregistrés" in after.text
+    assert re.search(r'class="status">Autorisé<', after.text)
+
+
+async def test_the_page_names_the_controller_and_links_the_policy(overt: Overt, site: Site) -> None:
+    plain = await overt.client.get(page_url(site))
+    assert f"Responsible for your data: <strong>{site.domain}</strong>" in plain.text
+    assert "Privacy policy" not in plain.text
+    await update_site(
+        engine=overt.resources.engine,
+        site_id=site.id,
+        changes={"controller": "Café <Müller> & Co", "privacy_url": "https://example.com/p?a=1&b"},
+    )
+    named = await overt.client.get(page_url(site), headers={"accept-language": "it"})
+    assert "Titolare dei tuoi dati: <strong>Café &lt;Müller&gt; &amp; Co</strong>" in named.text
+    assert '<a href="https://example.com/p?a=1&amp;b">Informativa sulla privacy</a>' in named.text
