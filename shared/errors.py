@@ -47,6 +47,7 @@ PROBLEM_TYPES: dict[str, str] = {
     "webhook-not-found": "The site has no such webhook subscription.",
     "unknown-purpose": "The site has no consent purpose of this name.",
     "unknown-cmp": "No glue for this consent manager.",
+    "unknown-language": "The widget has no words in this language.",
     "method-not-allowed": "The path does not take this method; `Allow` lists those it does.",
     "request-timeout": "The request's head or body arrived too slowly.",
     "payload-too-large": "The body is larger than the limit.",

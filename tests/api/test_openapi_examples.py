@@ -70,6 +70,7 @@ ORDER = [
     "gpcSupport",
     "purposes",
     "notice",
+    "widgetStrings",
     "keys",
     "siteJwks",
     "decide",
@@ -79,6 +80,7 @@ ORDER = [
     "identityAssert",
     "identityEmail",
     "history",
+    "handover",
     "export",
     "query",
     "afterTheClickReport",
@@ -129,6 +131,7 @@ NOT_CALLED = {
     "verifyEmailPage",
     "verifyEmail",
     "exportFile",
+    "openHandover",
 }
 # The id each created thing's path parameter takes, by the operation that creates it.
 CREATES = {
@@ -242,6 +245,7 @@ class World:
             "subject_id": subject.subject_id,
             "version": "1",
             "source": "onetrust",
+            "lang": "de",
         }
 
     def back(self, value: Any) -> Any:
@@ -276,7 +280,15 @@ class World:
     def headers(self, operation_id: str, path: str) -> dict[str, str]:
         if path.startswith("/v1/"):
             return auth(self.key)
-        if operation_id in ("state", "token", "history", "export", "erase", "identityEmail"):
+        if operation_id in (
+            "state",
+            "token",
+            "history",
+            "handover",
+            "export",
+            "erase",
+            "identityEmail",
+        ):
             return auth(self.credential)
         token = self.overt.resources.settings.metrics_token
         if operation_id == "metrics" and token is not None:

@@ -25,7 +25,8 @@ class WebhookCreated:
         kind (DestinationKind):
         url (str):
         events (list[WebhookEvent]):
-        cooldown_hours (int | None):
+        cooldown_hours (int | None): slack: the cool-down in force (hours); null for other kinds
+        cooldown_from_site (bool): slack: the cool-down is the site's alert_cooldown_hours (none of its own)
         created_at (datetime.datetime):
         secret (str): signing secret, shown once; see the verification notes (webhooks; Slack and HubSpot requests are
             not signed)
@@ -36,6 +37,7 @@ class WebhookCreated:
     url: str
     events: list[WebhookEvent]
     cooldown_hours: int | None
+    cooldown_from_site: bool
     created_at: datetime.datetime
     secret: str
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
@@ -55,6 +57,8 @@ class WebhookCreated:
         cooldown_hours: int | None
         cooldown_hours = self.cooldown_hours
 
+        cooldown_from_site = self.cooldown_from_site
+
         created_at = self.created_at.isoformat()
 
         secret = self.secret
@@ -68,6 +72,7 @@ class WebhookCreated:
                 "url": url,
                 "events": events,
                 "cooldown_hours": cooldown_hours,
+                "cooldown_from_site": cooldown_from_site,
                 "created_at": created_at,
                 "secret": secret,
             }
@@ -98,6 +103,8 @@ class WebhookCreated:
 
         cooldown_hours = _parse_cooldown_hours(d.pop("cooldown_hours"))
 
+        cooldown_from_site = d.pop("cooldown_from_site")
+
         created_at = datetime.datetime.fromisoformat(d.pop("created_at"))
 
         secret = d.pop("secret")
@@ -108,6 +115,7 @@ class WebhookCreated:
             url=url,
             events=events,
             cooldown_hours=cooldown_hours,
+            cooldown_from_site=cooldown_from_site,
             created_at=created_at,
             secret=secret,
         )

@@ -27,7 +27,8 @@ class WebhookIn:
             reason: withdrawn | expired | gpc_opt_out | refused}) and contact.deleted (erased) reach every destination that
             ever got the subject, whether listed here or not, and nothing else about it is sent after them
         kind (DestinationKind | Unset):
-        cooldown_hours (int | None | Unset): slack: at most one alert per contact in this many hours (default 24)
+        cooldown_hours (int | None | Unset): slack: at most one alert per contact in this many hours (default: the
+            site's alert_cooldown_hours, 24 unless set, followed when the site changes it)
         access_token (None | str | Unset): hubspot: a private app's access token (crm.objects.contacts.write); stored
             sealed, never shown again
     """

@@ -25,7 +25,8 @@ class WebhookOut:
         kind (DestinationKind):
         url (str):
         events (list[WebhookEvent]):
-        cooldown_hours (int | None):
+        cooldown_hours (int | None): slack: the cool-down in force (hours); null for other kinds
+        cooldown_from_site (bool): slack: the cool-down is the site's alert_cooldown_hours (none of its own)
         created_at (datetime.datetime):
     """
 
@@ -34,6 +35,7 @@ class WebhookOut:
     url: str
     events: list[WebhookEvent]
     cooldown_hours: int | None
+    cooldown_from_site: bool
     created_at: datetime.datetime
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -52,6 +54,8 @@ class WebhookOut:
         cooldown_hours: int | None
         cooldown_hours = self.cooldown_hours
 
+        cooldown_from_site = self.cooldown_from_site
+
         created_at = self.created_at.isoformat()
 
         field_dict: dict[str, Any] = {}
@@ -63,6 +67,7 @@ class WebhookOut:
                 "url": url,
                 "events": events,
                 "cooldown_hours": cooldown_hours,
+                "cooldown_from_site": cooldown_from_site,
                 "created_at": created_at,
             }
         )
@@ -92,6 +97,8 @@ class WebhookOut:
 
         cooldown_hours = _parse_cooldown_hours(d.pop("cooldown_hours"))
 
+        cooldown_from_site = d.pop("cooldown_from_site")
+
         created_at = datetime.datetime.fromisoformat(d.pop("created_at"))
 
         webhook_out = cls(
@@ -100,6 +107,7 @@ class WebhookOut:
             url=url,
             events=events,
             cooldown_hours=cooldown_hours,
+            cooldown_from_site=cooldown_from_site,
             created_at=created_at,
         )
 
