@@ -53,9 +53,11 @@ def failures(page: Page) -> list[str]:
     found = watch(page)
     page.on(
         "response",
-        lambda response: found.append(f"{response.status} {response.url}")
-        if response.status >= 400 and not response.url.endswith("/favicon.ico")
-        else None,
+        lambda response: (
+            found.append(f"{response.status} {response.url}")
+            if response.status >= 400 and not response.url.endswith("/favicon.ico")
+            else None
+        ),
     )
     return found
 
