@@ -12,13 +12,14 @@ from typing import Any
 
 import httpx
 from playwright.async_api import BrowserContext, Page
-from services.api.web.accounts.service import create_user, grant_role, start_session
-from services.api.web.auth import SESSION_COOKIE
 from sqlalchemy import func, select
 
+from services.api.web.accounts.service import start_session
+from services.api.web.auth import SESSION_COOKIE
 from shared.db import create_engine
 from shared.models import events
 from shared.settings import Settings
+from tests.helpers.web import member
 
 AXE = Path(__file__).parents[1] / "vendor" / "axe-core" / "axe.min.js"
 DOMAIN = "dash.example"
@@ -101,9 +102,8 @@ async def user_session(settings: Settings, site_id: str, role: str, email: str) 
     """A new user with `role` on the site, and a session token for them."""
     engine = create_engine(settings)
     try:
-        account = await create_user(engine=engine, email=email, password="correct horse battery")
-        await grant_role(engine=engine, user_id=account.id, site_id=site_id, role=role)
-        return await start_session(engine=engine, user_id=account.id)
+        user_id = await member(engine, email, site_id, role)
+        return await start_session(engine=engine, user_id=user_id)
     finally:
         await engine.dispose()
 

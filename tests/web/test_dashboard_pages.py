@@ -11,10 +11,11 @@ import re
 import httpx
 import pytest
 
-from services.api.web.accounts.service import create_user, grant_role, start_session
+from services.api.web.accounts.service import start_session
 from services.api.web.auth import SESSION_COOKIE
 from tests.helpers.overt import Overt
 from tests.helpers.traffic import days, traffic
+from tests.helpers.web import csrf_of, member
 
 pytestmark = pytest.mark.anyio
 
@@ -22,22 +23,13 @@ pytestmark = pytest.mark.anyio
 async def signed_in(overt: Overt, role: str, email: str | None = None) -> httpx.AsyncClient:
     """A client of the same app, signed in as a new user with `role` on the test site."""
     engine = overt.resources.engine
-    account = await create_user(
-        engine=engine, email=email or f"{role}@example.com", password="correct horse battery"
-    )
-    await grant_role(engine=engine, user_id=account.id, site_id=overt.site.id, role=role)
-    token = await start_session(engine=engine, user_id=account.id)
+    user_id = await member(engine, email or f"{role}@example.com", overt.site.id, role)
+    token = await start_session(engine=engine, user_id=user_id)
     client = httpx.AsyncClient(
         transport=overt.client._transport, base_url=str(overt.client.base_url)
     )
     client.cookies.set(SESSION_COOKIE, token)
     return client
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found is not None
-    return found.group(1)
 
 
 def screen_query() -> str:
