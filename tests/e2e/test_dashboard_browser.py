@@ -25,7 +25,8 @@ from tests.helpers.dashboard import (
 )
 from tests.helpers.pages import watch
 
-pytestmark = [pytest.mark.anyio, pytest.mark.browser]
+# A shared 2-CPU machine: starting `overt up`, Chromium and axe-core (light and dark) takes time.
+pytestmark = [pytest.mark.anyio, pytest.mark.browser, pytest.mark.timeout(420)]
 
 
 async def seeded(server: Server) -> tuple[str, str]:

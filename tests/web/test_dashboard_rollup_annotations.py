@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from hypothesis import given
@@ -18,6 +18,7 @@ from services.api.web.dashboard.annotations import (
     list_annotations,
 )
 from services.api.web.dashboard.rollup import sparkline, summarise_sites
+from services.consent.notices.service import create_default_notice, publish_notice
 from shared.sites import create_site
 from tests.helpers.overt import Overt
 from tests.helpers.traffic import traffic
@@ -87,3 +88,22 @@ async def test_annotations_manual_and_automatic(overt: Overt) -> None:
     assert await delete_annotation(engine=engine, site_id=site.id, annotation_id=first)
     found = await list_annotations(engine=engine, site_id=site.id, days=week, timezone="UTC")
     assert [a.kind for a in found] == ["engagement_definition"]
+
+
+async def test_a_new_consent_notice_is_noted_on_its_local_day(overt: Overt) -> None:
+    engine, site = overt.resources.engine, overt.site
+    today = datetime.now(UTC).date()
+    late = datetime.combine(today - timedelta(days=1), time(23, 30), UTC)
+    async with engine.begin() as conn:
+        await create_default_notice(conn=conn, site_id=site.id, now=late - timedelta(days=9))
+    await publish_notice(engine=engine, site_id=site.id, texts={"analytics": "New"}, now=late)
+    week = (today - timedelta(days=6), today)
+    in_utc = await list_annotations(engine=engine, site_id=site.id, days=week, timezone="UTC")
+    assert [(a.day, a.text) for a in in_utc] == [
+        (today - timedelta(days=1), "Consent notice version 2")
+    ]
+    # 23:30 UTC is half past midnight in Berlin: the next day there.
+    in_berlin = await list_annotations(
+        engine=engine, site_id=site.id, days=week, timezone="Europe/Berlin"
+    )
+    assert [(a.day, a.kind) for a in in_berlin] == [(today, "consent_notice")]
