@@ -179,6 +179,29 @@ async def test_a_refused_filter_is_said_in_words_and_relative_presets_resolve(
     await assert_screen_is_v1_query(overt, screen)
 
 
+async def test_the_properties_tab_offers_the_keys_seen_and_breaks_down_by_one(
+    overt: Overt,
+) -> None:
+    await traffic(overt)
+    first, last = days()
+    pairs = [("period", "custom"), ("from", first), ("to", last), ("tab", "props")]
+    screen = await screen_of(overt, pairs)
+    goals = next(view for view in screen.panels if view.panel.key == "goals")
+    assert goals.choices == ["plan"]  # the Signup goal's props
+    assert goals.tab.dimension == "prop:plan"
+    # a0..a4 reached Signup with plan=pro, all engaged: 5 visitors, k = 5 lets it show;
+    # every visitor has events without the prop, which /v1/query answers as (none).
+    assert [(row.value, row.metrics) for row in goals.rows] == [
+        ("(none)", [17, 18]),
+        ("pro", [5, 5]),
+    ]
+    await assert_screen_is_v1_query(overt, screen)
+    chosen = await screen_of(overt, [*pairs, ("prop", "nothing")])
+    goals = next(view for view in chosen.panels if view.panel.key == "goals")
+    assert goals.tab.dimension == "prop:nothing"
+    assert [(row.value, row.metrics) for row in goals.rows] == [("(none)", [17, 23])]  # 18 + 5
+
+
 async def test_current_visitors_are_the_realtime_answer(overt: Overt) -> None:
     await traffic(overt)
     now = await current_visitors(engine=overt.resources.engine, site_id=overt.site.id, timeout_s=10)

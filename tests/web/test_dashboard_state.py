@@ -23,7 +23,9 @@ from services.api.web.dashboard.state import (
     parse_state,
 )
 
-NAMES = st.sampled_from(["period", "from", "to", "compare", "interval", "metric", "f", "tab", "x"])
+NAMES = st.sampled_from(
+    ["period", "from", "to", "compare", "interval", "metric", "f", "tab", "prop", "x"]
+)
 CHARACTERS = st.characters(codec="utf-8")
 TEXT = st.text(alphabet=CHARACTERS, max_size=40)
 VALUES = st.one_of(
@@ -63,6 +65,7 @@ def states(draw: st.DrawFn) -> DashboardState:
         interval=draw(st.sampled_from([None, "hour", "day", "week", "month"])),
         metric=draw(st.sampled_from(TILE_METRICS)),
         filters=tuple(dict.fromkeys(draw(st.lists(FILTERS, max_size=4)))),
+        prop=draw(st.one_of(st.none(), st.from_regex(r"[A-Za-z0-9_.-]{1,64}", fullmatch=True))),
     )
     for panel in PANELS:
         state = state.with_tab(draw(st.sampled_from(panel.tabs)).key)
@@ -117,6 +120,7 @@ def test_defaults_and_words() -> None:
         ([("f", "matches,page,(")], "f: "),
         ([("tab", "channel"), ("tab", "utm_campaign")], "one per panel"),
         ([("compare", "x"), ("compare", "y")], "at most once"),
+        ([("prop", "a b")], "prop: a property name"),
     ],
 )
 def test_refusals_say_what_is_wrong(pairs: list[tuple[str, str]], words: str) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 SHOWN = 10  # rows a panel shows on the first screen
 MORE = 20  # rows each "show more" adds
+PROP = "prop"  # the Properties tab's dimension, completed by the screen's `prop`: prop:KEY
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ PANELS: tuple[Panel, ...] = (
         (
             Tab("goal", "Goals", "goal", ("visitors", "events", "conversion_rate"), column="Goal"),
             Tab("event", "Events", "event", ("visitors", "events"), column="Event"),
+            Tab("props", "Properties", PROP, ("visitors", "events"), column="Value"),
         ),
     ),
     Panel(

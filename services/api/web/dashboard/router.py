@@ -139,6 +139,12 @@ class View:
         panel = TABS[key][0]
         return self.to(self.state.with_tab(key), f"/panels/{panel.key}")
 
+    def prop(self, key: str) -> str:
+        return self.to(self.state.with_tab("props").changed(prop=key))
+
+    def prop_fragment(self, key: str) -> str:
+        return self.to(self.state.with_tab("props").changed(prop=key), "/panels/goals")
+
     def add_filter(self, dimension: str, value: str) -> str:
         added = Filter(dimension=dimension, op=FilterOp.is_, value=value)
         return self.to(self.state.with_filter(added))

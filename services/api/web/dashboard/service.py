@@ -19,14 +19,15 @@ import asyncio
 import csv
 import io
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.api.days import day_bounds
 from services.api.stats.comparisons import COUNTS, bucket_index
-from services.api.stats.query import answer_query
+from services.api.stats.query import answer_query, reading
 from services.api.stats.realtime import RealtimeOut, realtime
 from services.api.stats.schemas import (
     AllOf,
@@ -39,11 +40,14 @@ from services.api.stats.schemas import (
     QueryOut,
 )
 from services.api.web.dashboard import display
-from services.api.web.dashboard.panels import PANELS, SHOWN, Panel, Tab
-from services.api.web.dashboard.state import TILE_METRICS, DashboardState
+from services.api.web.dashboard.panels import PANELS, PROP, SHOWN, Panel, Tab
+from services.api.web.dashboard.state import PROP_KEY, TILE_METRICS, DashboardState
+from shared.dialect import json_object_keys
 from shared.errors import ProblemError
+from shared.models import events
 
 PARALLEL = 4  # questions of one screen running at once
+MAX_PROP_KEYS = 30
 MAX_BUCKETS = 1000  # /v1/query's row limit: a finer interval gives way to a coarser one
 COARSER = {"hour": "day", "day": "week", "week": "month"}
 Number = int | float | None
@@ -117,6 +121,7 @@ class PanelView:
     offset: int = 0
     notes: list[str] = field(default_factory=list)
     refused: str | None = None  # the engine's refusal, in words
+    choices: list[str] = field(default_factory=list)  # the Properties tab's keys
 
     @property
     def next_offset(self) -> int | None:
@@ -322,14 +327,27 @@ async def load_panel(
     offset: int = 0,
     limit: int = SHOWN,
 ) -> PanelView:
-    """One tab of a panel: `limit` rows from `offset`, with what k folded, in words."""
+    """One tab of a panel: `limit` rows from `offset`, with what k folded, in words. The
+    Properties tab lists the keys seen in the period and breaks down by the screen's (or
+    the first)."""
+    choices: list[str] = []
+    if tab.dimension.split(":")[0] == PROP:
+        choices = await prop_keys(
+            engine=engine, site_id=site_id, headline=headline, timeout_s=timeout_s
+        )
+        if tab.dimension == PROP:
+            if not choices:
+                return PanelView(panel=panel, tab=tab, offset=offset)
+            tab = replace(tab, dimension=f"{PROP}:{choices[0]}", column=choices[0])
     body = tab_question(
         site_id=site_id, state=state, tab=tab, days=headline.days, offset=offset, limit=limit
     )
     try:
         answer = await answer_query(engine=engine, query=body, timeout_s=timeout_s)
     except ProblemError as refusal:
-        return PanelView(panel=panel, tab=tab, offset=offset, refused=refusal.detail)
+        return PanelView(
+            panel=panel, tab=tab, offset=offset, refused=refusal.detail, choices=choices
+        )
     total = headline.tile("visitors").value or 0
     rows = [
         PanelRow(
@@ -346,7 +364,28 @@ async def load_panel(
         total_rows=answer.meta.total_rows,
         offset=offset,
         notes=answer.meta.notes,
+        choices=choices,
     )
+
+
+async def prop_keys(
+    *, engine: AsyncEngine, site_id: str, headline: Headline, timeout_s: float
+) -> list[str]:
+    """The custom property keys the site's events carry in the screen's period (at most
+    MAX_PROP_KEYS, in order): what the Properties tab offers."""
+    start, end = day_bounds(*headline.days, headline.timezone)
+    statement = json_object_keys(
+        engine.dialect.name,
+        events,
+        events.c.props,
+        events.c.site_id == site_id,
+        events.c.occurred_at >= start,
+        events.c.occurred_at < end,
+        events.c.name != "engagement",
+    ).limit(MAX_PROP_KEYS)
+    async with reading(engine, timeout_s, filtered=False) as conn:
+        keys = [str(key) for key in (await conn.execute(statement)).scalars()]
+    return [key for key in keys if PROP_KEY.fullmatch(key)]
 
 
 async def _bounded(limit: asyncio.Semaphore, work: Callable[[], Awaitable[T]]) -> T:

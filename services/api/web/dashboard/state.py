@@ -12,6 +12,7 @@ shared and reloaded:
 | `metric`   | the tile the chart draws                                        | `visitors`  |
 | `f`        | a filter, `OP,DIMENSION,VALUE` (say `is,country,DE`), repeated  | none        |
 | `tab`      | a panel's tab (panels.py: channel, region...), one per panel    | first tabs  |
+| `prop`     | the custom property the Properties tab breaks down by           | its first   |
 
 Unknown parameters are ignored (a link may carry someone's utm_*); a known one with a value
 that is not allowed is a 400 problem, never a guess. Filters are the conditions of
@@ -20,6 +21,7 @@ that is not allowed is a 400 problem, never a guess. Filters are the conditions 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -37,7 +39,7 @@ from services.api.stats.schemas import (
     FilterOp,
     RelativeRange,
 )
-from services.api.web.dashboard.panels import PANELS, TABS, Panel, Tab
+from services.api.web.dashboard.panels import PANELS, PROP, TABS, Panel, Tab
 from shared.errors import ProblemError
 
 PRESETS: tuple[str, ...] = get_args(RelativeRange)
@@ -56,6 +58,7 @@ TILE_METRICS = (
     "engagement_rate",
 )
 MAX_FILTERS = 10
+PROP_KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # /v1/query's prop:KEY
 # The chart's buckets when the URL names none: hours for a day, months past a quarter.
 DEFAULT_INTERVAL = {"day": "hour", "6mo": "month", "12mo": "month", "year": "month", "all": "month"}
 
@@ -103,10 +106,14 @@ class DashboardState:
     metric: str = DEFAULT_METRIC
     filters: tuple[Filter, ...] = field(default=())
     tabs: tuple[str, ...] = field(default=())  # chosen tabs (keys of TABS), by panel order
+    prop: str | None = None  # the Properties tab's key
 
     def tab(self, panel: Panel) -> Tab:
-        """The tab `panel` shows on this screen."""
-        return panel.tab(next((key for key in self.tabs if TABS[key][0] is panel), None))
+        """The tab `panel` shows on this screen (the Properties tab by this screen's key)."""
+        tab = panel.tab(next((key for key in self.tabs if TABS[key][0] is panel), None))
+        if tab.dimension == PROP and self.prop is not None:
+            return replace(tab, dimension=f"{PROP}:{self.prop}", column=self.prop)
+        return tab
 
     def with_tab(self, key: str) -> DashboardState:
         """This state showing tab `key` in its panel."""
@@ -164,6 +171,8 @@ class DashboardState:
             pairs.append(("metric", self.metric))
         pairs += [("f", f.encoded()) for f in self.filters]
         pairs += [("tab", key) for key in self.tabs]
+        if self.prop is not None:
+            pairs.append(("prop", self.prop))
         return pairs
 
     def query_string(self) -> str:
@@ -251,6 +260,9 @@ def parse_state(pairs: Iterable[tuple[str, str]]) -> DashboardState:
     if len(texts) > MAX_FILTERS:
         raise BadDashboardState(f"f: at most {MAX_FILTERS} filters")
     filters = tuple(dict.fromkeys(parse_filter(text) for text in texts))
+    prop = _one(pairs, "prop") or None
+    if prop is not None and not PROP_KEY.fullmatch(prop):
+        raise BadDashboardState("prop: a property name, letters, digits and _ . - (at most 64)")
     state = DashboardState(filters=())
     for key in [value for key, value in pairs if key == "tab"]:
         if key not in TABS:
@@ -267,4 +279,5 @@ def parse_state(pairs: Iterable[tuple[str, str]]) -> DashboardState:
         metric=metric,
         filters=filters,
         tabs=state.tabs,
+        prop=prop,
     )
