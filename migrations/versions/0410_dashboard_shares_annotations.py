@@ -2,7 +2,7 @@
 chart annotations (services.api.web.dashboard.models).
 
 Revision ID: 0410
-Revises: 0400
+Revises: 0430
 Create Date: 2026-12-06
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0410"
-down_revision = "0400"
+down_revision = "0430"
 branch_labels = None
 depends_on = None
 
