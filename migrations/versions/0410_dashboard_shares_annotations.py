@@ -2,7 +2,7 @@
 chart annotations (services.api.web.dashboard.models).
 
 Revision ID: 0410
-Revises: 0430
+Revises: 0420
 Create Date: 2026-12-06
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0410"
-down_revision = "0430"
+down_revision = "0420"
 branch_labels = None
 depends_on = None
 
