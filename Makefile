@@ -201,3 +201,26 @@ bench-query: $(VENV_STAMP) test-services ## /v1/query p50/p95 at 1M and 10M even
 
 fuzz: $(VENV_STAMP) test-services ## schemathesis against every service's OpenAPI, 500 examples an operation
 	OVERT_FUZZ_EXAMPLES=$${OVERT_FUZZ_EXAMPLES:-500} $(UV) run pytest tests/adversarial --timeout 3600
+
+# axe-core, injected into the pages by the accessibility tests only (never served by Overt):
+# vendored under tests/ the same way (VERSION and SHA256SUMS beside it).
+.PHONY: axe-core screenshots
+AXE_VERSION := 4.14.1
+AXE_DIR := tests/vendor/axe-core
+AXE_FILES := axe.min.js LICENSE
+
+axe-core: ## re-vendor axe-core (npm, AXE_VERSION) into tests/vendor for the accessibility tests
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  (cd "$$tmp" && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null) && \
+	  tar -xzf "$$tmp"/axe-core-$(AXE_VERSION).tgz -C "$$tmp" && \
+	  mkdir -p $(AXE_DIR) && \
+	  for f in $(AXE_FILES); do cp "$$tmp/package/$$f" $(AXE_DIR)/; done && \
+	  if [ "$$(cat $(AXE_DIR)/VERSION 2>/dev/null)" = $(AXE_VERSION) ]; then \
+	    (cd $(AXE_DIR) && sha256sum --quiet -c SHA256SUMS); \
+	  else \
+	    echo $(AXE_VERSION) > $(AXE_DIR)/VERSION && \
+	    (cd $(AXE_DIR) && sha256sum $(AXE_FILES) > SHA256SUMS); \
+	  fi
+
+screenshots: $(VENV_STAMP) ## PNGs of every web page, light and dark, wide and narrow, in var/screenshots/
+	$(UV) run python -m tests.screenshots

@@ -12,6 +12,7 @@ import services.api.people.models
 import services.api.stats.models
 import services.api.transfer.models
 import services.api.web.accounts.models
+import services.api.web.dashboard.models
 import services.api.web.reports.models
 import services.consent.models
 import shared.models
@@ -27,6 +28,7 @@ MODEL_MODULES = (
     services.api.stats.models,
     services.api.transfer.models,
     services.api.web.accounts.models,
+    services.api.web.dashboard.models,
     services.api.web.reports.models,
     services.consent.models,
 )

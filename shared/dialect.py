@@ -38,12 +38,14 @@ from sqlalchemy import (
     literal,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql import Select
 
 CLAIM_COLUMNS = ("event_id", "occurred_at", "session_id")
 
@@ -709,6 +711,25 @@ def json_text(dialect_name: str, column: ColumnElement[Any], key: str) -> Column
         return value
     kind = func.json_type(column, literal(f'$."{key}"'))
     return case((kind == "true", literal("true")), (kind == "false", literal("false")), else_=value)
+
+
+def json_object_keys(
+    dialect_name: str, table: Table, column: ColumnElement[Any], *where: ColumnElement[bool]
+) -> Select[Any]:
+    """The distinct top-level keys of a JSON object column over the rows `where` selects,
+    in order (PostgreSQL's json_object_keys, SQLite's json_each)."""
+    if dialect_name == "postgresql":
+        objects = (*where, func.json_typeof(column) == "object")
+        keys = select(func.json_object_keys(column).label("key")).where(*objects).subquery()
+        return select(keys.c.key).distinct().order_by(keys.c.key)
+    each = func.json_each(column).table_valued("key").alias("each")
+    return (
+        select(each.c.key)
+        .select_from(table.join(each, true()))
+        .where(*where, func.json_type(column) == "object")
+        .distinct()
+        .order_by(each.c.key)
+    )
 
 
 def seconds_between(

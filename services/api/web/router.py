@@ -10,6 +10,7 @@ from services.api.web.accounts.router import router as accounts_router
 from services.api.web.accounts.security import router as security_router
 from services.api.web.assets import ASSETS
 from services.api.web.auth import NoSuchPage
+from services.api.web.dashboard.router import router as dashboard_router
 from services.api.web.keys.router import router as keys_router
 from services.api.web.reports.router import router as reports_router
 from services.api.web.settings.router import router as settings_router
@@ -48,3 +49,4 @@ router.include_router(keys_router)
 router.include_router(views_router)
 router.include_router(settings_router)
 router.include_router(reports_router)
+router.include_router(dashboard_router)

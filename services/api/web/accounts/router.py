@@ -1,15 +1,14 @@
-"""Sign-in, sign-out and the signed-in user's home (their sites)."""
+"""Sign-in and sign-out (the signed-in user's home, their sites, is the dashboard's roll-up)."""
 
 from __future__ import annotations
 
-from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from services.api.web.accounts.schemas import HOME, LoginForm, local_page
+from services.api.web.accounts.schemas import LoginForm, local_page
 from services.api.web.accounts.service import (
     authenticate_password,
     count_users,
@@ -17,9 +16,7 @@ from services.api.web.accounts.service import (
 )
 from services.api.web.auth import (
     SESSION_COOKIE,
-    WebUser,
     csrf_protect,
-    current_user,
     page_router,
     render,
     start_session_and_go,
@@ -96,8 +93,3 @@ async def logout(request: Request, resources: ResourcesDep) -> Response:
     response = RedirectResponse("/app/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
-
-
-@router.get("/app/")
-async def home(request: Request, user: Annotated[WebUser, Depends(current_user)]) -> Response:
-    return render(request, "accounts/home.html", {"home": HOME})

@@ -1,0 +1,1 @@
+"""The site dashboard: tiles, chart, panels, realtime, sharing, roll-up, annotations."""
