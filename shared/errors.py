@@ -38,6 +38,7 @@ PROBLEM_TYPES: dict[str, str] = {
     "wrong-site": "The API key belongs to another site.",
     "wrong-origin": "The event's Origin is not one of the site's hosts.",
     "not-found": "No such resource.",
+    "bad-dashboard-state": "The dashboard address names no real period, filter or view.",
     "unknown-site": "No site is registered with this id.",
     "goal-not-found": "The site has no such goal.",
     "segment-not-found": "The site has no such segment.",
