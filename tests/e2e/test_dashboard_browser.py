@@ -156,6 +156,9 @@ async def test_the_realtime_number_moves_without_a_reload(server: Server, browse
     number = page.locator("[data-realtime-visitors]")
     assert (await number.inner_text()).strip() == "0"
     await assert_accessible(page)
+    # A phone's width: the top bar (site switcher, the user's e-mail) never scrolls it sideways.
+    await page.set_viewport_size({"width": 390, "height": 800})
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
     await page.evaluate("window.stillHere = true")
     await send_visit(server.base_url, site_id, DOMAIN, Visit("now", "/pricing", None, 5000))
     async with asyncio.timeout(30):
