@@ -138,3 +138,70 @@ async def test_the_page_names_the_controller_and_links_the_policy(overt: Overt, 
     named = await overt.client.get(page_url(site), headers={"accept-language": "it"})
     assert "Titolare dei tuoi dati: <strong>Café &lt;Müller&gt; &amp; Co</strong>" in named.text
     assert '<a href="https://example.com/p?a=1&amp;b">Informativa sulla privacy</a>' in named.text
+
+
+def test_every_message_has_a_stable_key() -> None:
+    keys = preferences.PAGE_KEYS
+    assert set(keys.values()) == extracted()
+    assert all(re.fullmatch(r"[a-z0-9][a-z0-9_]{0,99}", key) for key in keys)
+    assert keys["allow"] == "Allow"
+    assert keys["erase_my_identity_and"] == "Erase my identity and every link to me"
+    assert keys["responsible_for_your_data"].startswith("Responsible for your data")
+
+
+keyed = st.sampled_from(sorted(preferences.PAGE_KEYS))
+
+
+@given(keyed, st.text(max_size=60))
+def test_a_page_text_keeps_its_messages_placeholders_and_markup(key: str, text: str) -> None:
+    message = preferences.PAGE_KEYS[key]
+    try:
+        preferences.check_page_text(key, text)
+    except ValueError as refused:
+        assert key in str(refused) or "%" in str(refused)
+        return
+    assert placeholders(text) == placeholders(message)
+    assert tags(text) == tags(message)
+    outside = re.sub(r"<[^<>]*>", "", text)
+    assert "<" not in outside and ">" not in outside
+    # What passes renders: its own words escaped, only the message's markup kept.
+    rendered = str(preferences._own_markup(text))
+    assert tags(rendered) == tags(message)
+
+
+@given(keyed, st.text(alphabet="abc <>&%é", max_size=30))
+def test_the_message_itself_with_plain_words_around_it_passes(key: str, words: str) -> None:
+    message = preferences.PAGE_KEYS[key]
+    plain = words.replace("<", "").replace(">", "").replace("%", "%%" if "%(" in message else "")
+    assert preferences.check_page_text(key, message + plain) == message + plain
+
+
+async def test_a_site_words_the_page_its_way_in_one_language(overt: Overt, site: Site) -> None:
+    await update_site(
+        engine=overt.resources.engine,
+        site_id=site.id,
+        changes={
+            "page_strings": {
+                "de": {
+                    "don_t_allow": "Nein & tschüss",
+                    "your_privacy_choices_for": "Ihre Wahl bei <em>%(domain)s</em>",
+                    "responsible_for_your_data": "Verantwortlich: <strong>%(controller)s</strong>",
+                    "no_such_message": "ignored",
+                }
+            }
+        },
+    )
+    german = await overt.client.get(page_url(site), headers={"accept-language": "de"})
+    assert german.text.count(">Nein &amp; tschüss</button>") == 3
+    assert f"Ihre Wahl bei &lt;em&gt;{site.domain}&lt;/em&gt;" not in german.text  # refused
+    assert f"Ihre Datenschutz-Einstellungen für {site.domain}" in german.text  # the catalogue
+    assert f"Verantwortlich: <strong>{site.domain}</strong>" in german.text
+    assert "Nicht erlauben" not in german.text
+    # Other languages keep their catalogues.
+    french = await overt.client.get(page_url(site), params={"lang": "fr"})
+    assert "Nein" not in french.text
+    assert "Vos choix de confidentialité" in french.text
+    english = await overt.client.get(page_url(site), headers={"accept-language": "en"})
+    assert english.text.count(">Don&#39;t allow</button>") + english.text.count(
+        ">Don't allow</button>"
+    ) == 3
