@@ -294,7 +294,8 @@ def test_site_set_words_the_preference_page_per_language(
     ):
         assert main(["site", "set", site_id, "--page-text", bad]) == 1
         err = capsys.readouterr().err
-        assert "--page-text" in err and err.count("\n") == 1, err
+        assert "--page-text" in err, err
+        assert err.count("\n") == 1, err
 
 
 @pytest.mark.parametrize(

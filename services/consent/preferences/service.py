@@ -308,6 +308,34 @@ def render_handover_refused(*, site: Site, reason: str, lang: str = "en") -> str
     )
 
 
+MAIL_SUBJECT = N_("Confirm your address for %(domain)s")
+MAIL_ASK = N_(
+    "Someone (we hope you) asked %(domain)s to connect your visits to this address. Open this "
+    "link within 24 hours to confirm:"
+)
+MAIL_IGNORE = N_("If it was not you, ignore this message: nothing is linked without the click.")
+
+
+def plain_words(site: Site, lang: str, message: str) -> str:
+    """A message as plain text (for a mail): the site's wording in `lang` where it has one
+    that fits, else the catalogue's."""
+    for key, text in site.settings.page_strings.get(lang, {}).items():
+        if PAGE_KEYS.get(key) == message:
+            try:
+                return check_page_text(key, text)
+            except ValueError:
+                break
+    return CATALOGUES[lang].gettext(message)
+
+
+def verification_mail(site: Site, lang: str, link: str) -> tuple[str, str]:
+    """The verification mail's subject and body in `lang`, with the site's own wording."""
+    names = {"domain": site.domain}
+    subject = plain_words(site, lang, MAIL_SUBJECT) % names
+    ask = plain_words(site, lang, MAIL_ASK) % names
+    return subject, f"{ask}\n\n{link}\n\n{plain_words(site, lang, MAIL_IGNORE)}"
+
+
 def render_address_confirmed(*, site: Site, address: str, lang: str = "en") -> str:
     """The page after a confirmed link."""
     return templates.get_template("address_confirmed.html").render(
