@@ -75,6 +75,7 @@ from services.consent.notices.service import (
     publish_notice,
     set_lifetime,
 )
+from services.consent.preferences.service import PAGE_KEYS, check_page_text
 from services.consent.receipts.service import read_evidence
 from services.consent.rights.service import list_requests
 from services.consent.sites.service import ensure_site, site_assertion_secret
@@ -96,6 +97,7 @@ from shared.sites import (
     Site,
     SiteError,
     SiteSettings,
+    check_strings,
     create_site,
     get_site,
     list_sites,
@@ -557,6 +559,10 @@ def parser() -> argparse.ArgumentParser:
     site_list = site.add_parser("list", help="every site with its settings and script tag")
     site_list.add_argument("--json", action="store_true")
     site_list.set_defaults(func=command_site_list)
+    page_keys = site.add_parser(
+        "page-keys", help="the preference page's messages, each with the key --page-text takes"
+    )
+    page_keys.set_defaults(func=command_site_page_keys)
     site_set = site.add_parser("set", help="change a site's settings (only those given)")
     site_set.add_argument("site_id")
     site_set.add_argument("--timezone", help="IANA zone for day boundaries")
@@ -601,6 +607,14 @@ def parser() -> argparse.ArgumentParser:
         metavar="LANG.KEY=TEXT",
         help="the site's own wording of one of the widget's texts in one language (keys as in "
         "/consent/i18n/en.json; LANG.KEY= returns to the shipped words); repeatable",
+    )
+    site_set.add_argument(
+        "--page-text",
+        action="append",
+        metavar="LANG.KEY=TEXT",
+        help="the site's own wording of one of the preference page's messages in one language "
+        "(keys as `site page-keys` lists them; placeholders and markup kept; LANG.KEY= returns "
+        "to the catalogue's words); repeatable",
     )
     site_set.add_argument(
         "--alert-cooldown-hours",
@@ -887,6 +901,34 @@ def command_site_list(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def command_site_page_keys(settings: Settings, args: argparse.Namespace) -> int:
+    for key, message in PAGE_KEYS.items():
+        print(f"{key}\t{message}")
+    return 0
+
+
+def page_texts(current: dict[str, dict[str, str]], given: list[str]) -> dict[str, dict[str, str]]:
+    """The site's page wording with each `LANG.KEY=TEXT` applied (an empty TEXT removes)."""
+    texts = {lang: dict(words) for lang, words in current.items()}
+    for item in given:
+        where, equals, text = item.partition("=")
+        lang, dot, key = where.partition(".")
+        if not equals or not dot or lang not in LANGUAGES:
+            raise SiteError(
+                f"--page-text {item!r}: LANG.KEY=TEXT with LANG one of {', '.join(LANGUAGES)} "
+                "and KEY as `site page-keys` lists them"
+            )
+        if not text:
+            texts.get(lang, {}).pop(key, None)
+            continue
+        try:
+            checked = check_strings(lang, {key: check_page_text(key, text)}, page=True)
+        except ValueError as refused:
+            raise SiteError(f"--page-text {lang}.{key}: {refused}") from None
+        texts.setdefault(lang, {}).update(checked)
+    return {lang: words for lang, words in texts.items() if words}
+
+
 def widget_texts(current: dict[str, dict[str, str]], given: list[str]) -> dict[str, dict[str, str]]:
     """The site's widget wording with each `LANG.KEY=TEXT` applied (an empty TEXT removes)."""
     known = json.loads(WIDGET_STRINGS["en"].body).keys()
@@ -928,13 +970,16 @@ async def _site_set(settings: Settings, args: argparse.Namespace) -> tuple[Site,
         changes["extra_hosts"] = ()
     engine = create_engine(settings)
     try:
-        if args.widget_text:
+        if args.widget_text or args.page_text:
             current = await get_site(engine=engine, site_id=args.site_id)
             if current is None:
                 raise LookupError(f"no site with id {args.site_id!r}")
-            changes["widget_strings"] = widget_texts(
-                current.settings.widget_strings, args.widget_text
-            )
+            if args.widget_text:
+                changes["widget_strings"] = widget_texts(
+                    current.settings.widget_strings, args.widget_text
+                )
+            if args.page_text:
+                changes["page_strings"] = page_texts(current.settings.page_strings, args.page_text)
         site = await update_site(
             engine=engine, site_id=args.site_id, timezone=args.timezone, changes=changes
         )

@@ -31,7 +31,9 @@ DEFAULT_ALERT_COOLDOWN_HOURS = 24
 _HIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 _LANG = re.compile(r"^[a-z]{2}$")
 _STRING_KEY = re.compile(r"^[a-z]{1,24}$")
+_PAGE_KEY = re.compile(r"^[a-z0-9][a-z0-9_]{0,99}$")
 STRING_MAX = 400
+PAGE_STRING_MAX = 1000
 _PRIVACY_URL = re.compile(r"^https://[!-~]+$")
 
 
@@ -62,17 +64,19 @@ def check_privacy_url(value: str) -> str:
     return value
 
 
-def check_strings(lang: str, words: Mapping[str, str]) -> dict[str, str]:
+def check_strings(lang: str, words: Mapping[str, str], *, page: bool = False) -> dict[str, str]:
     """One language's overrides: a two-letter code, short keys, texts of 1-400 visible
-    characters (a leading or trailing space is kept: some words run into what follows)."""
+    characters (a leading or trailing space is kept: some words run into what follows).
+    `page`: the preference page's, keyed by longer names, texts of up to 1000 characters."""
     if not _LANG.match(lang):
         raise ValueError(f"not a two-letter language code: {lang!r}")
+    keys, most = (_PAGE_KEY, PAGE_STRING_MAX) if page else (_STRING_KEY, STRING_MAX)
     checked = {}
     for key, text in words.items():
-        if not _STRING_KEY.match(key):
+        if not keys.match(key):
             raise ValueError(f"not a string key: {key!r}")
-        if not 1 <= len(text) <= STRING_MAX or not text.strip() or _HIDDEN.search(text):
-            raise ValueError(f"{lang}.{key}: 1 to {STRING_MAX} visible characters")
+        if not 1 <= len(text) <= most or not text.strip() or _HIDDEN.search(text):
+            raise ValueError(f"{lang}.{key}: 1 to {most} visible characters")
         checked[key] = text
     return checked
 
@@ -123,6 +127,11 @@ class SiteSettings(BaseModel):
         description="the site's own wording of the consent widget: {language: {key: text}} "
         "over the shipped words (keys as in /consent/i18n/en.json)",
     )
+    page_strings: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="the site's own wording of the preference page: {language: {key: text}} "
+        "over the catalogues' messages (keys as `overt site page-keys` lists them)",
+    )
     alert_cooldown_hours: int = Field(
         default=DEFAULT_ALERT_COOLDOWN_HOURS,
         ge=1,
@@ -140,6 +149,13 @@ class SiteSettings(BaseModel):
     @classmethod
     def _widget_strings(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
         return {lang: check_strings(lang, words) for lang, words in value.items() if words}
+
+    @field_validator("page_strings")
+    @classmethod
+    def _page_strings(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        return {
+            lang: check_strings(lang, words, page=True) for lang, words in value.items() if words
+        }
 
     @field_validator("privacy_url")
     @classmethod

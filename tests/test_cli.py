@@ -259,6 +259,45 @@ def test_site_set_words_the_widget_per_language(
         assert "LANG.KEY=TEXT" in capsys.readouterr().err
 
 
+def test_site_set_words_the_preference_page_per_language(
+    embedded: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["site", "page-keys"]) == 0
+    assert "responsible_for_your_data\tResponsible for your data" in capsys.readouterr().out
+    site_id = _new_site("example.com", capsys)
+    texts = [
+        "--page-text",
+        "de.allow=Ja, gerne",
+        "--page-text",
+        "nl.responsible_for_your_data=Verantwoordelijk: <strong>%(controller)s</strong>",
+    ]
+    assert main(["site", "set", site_id, *texts, "--json"]) == 0
+    worded = json.loads(capsys.readouterr().out)["page_strings"]
+    assert worded == {
+        "de": {"allow": "Ja, gerne"},
+        "nl": {"responsible_for_your_data": "Verantwoordelijk: <strong>%(controller)s</strong>"},
+    }
+    assert main(["site", "set", site_id, "--page-text", "de.allow=", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["page_strings"] == {
+        "nl": {"responsible_for_your_data": "Verantwoordelijk: <strong>%(controller)s</strong>"}
+    }
+    for bad in (
+        "pt.allow=Sim",  # an unknown language
+        "de.nope=x",  # an unknown key
+        "de.allow",  # no text
+        "de.responsible_for_your_data=Verantwortlich: %(controller)s",  # markup dropped
+        "de.your_privacy_choices_for=Ihre Wahl",  # placeholder dropped
+        "de.allow=<b>Ja</b>",  # markup of its own
+        "de.allow=Ja\x07",  # a control character
+        "de.allow=" + "x" * 1001,  # too long
+        "de.receipts=Belege (%(count)s) 100%",  # a stray %
+    ):
+        assert main(["site", "set", site_id, "--page-text", bad]) == 1
+        err = capsys.readouterr().err
+        assert "--page-text" in err, err
+        assert err.count("\n") == 1, err
+
+
 @pytest.mark.parametrize(
     ("flags", "said"),
     [

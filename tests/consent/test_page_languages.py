@@ -5,6 +5,8 @@ link or the browser, and the page names the controller and links its privacy pol
 from __future__ import annotations
 
 import re
+from email.header import decode_header, make_header
+from email.message import Message
 from pathlib import Path
 
 import pytest
@@ -14,11 +16,14 @@ from babel.messages.pofile import read_po
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services.consent.dependencies import mail_settings
 from services.consent.languages import LANGUAGES, accepted_language, page_language
 from services.consent.preferences import service as preferences
+from shared.consent_tokens import IDENTIFICATION
 from shared.sites import Site, update_site
-from tests.helpers.consent import page_url, post
+from tests.helpers.consent import open_page, page_url, post
 from tests.helpers.overt import Overt
+from tests.helpers.smtp import smtp_server, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -34,6 +39,10 @@ def extracted() -> set[str]:
         str(HERE), method_map, options_map, keywords={"_": None, "gettext": None, "N_": None}
     )
     return {message for _, _, message, _, _ in found if isinstance(message, str)}
+
+
+def subject_of(message: Message) -> str:
+    return str(make_header(decode_header(message["Subject"])))
 
 
 def placeholders(text: str) -> list[str]:
@@ -138,3 +147,117 @@ async def test_the_page_names_the_controller_and_links_the_policy(overt: Overt, 
     named = await overt.client.get(page_url(site), headers={"accept-language": "it"})
     assert "Titolare dei tuoi dati: <strong>Café &lt;Müller&gt; &amp; Co</strong>" in named.text
     assert '<a href="https://example.com/p?a=1&amp;b">Informativa sulla privacy</a>' in named.text
+
+
+def test_every_message_has_a_stable_key() -> None:
+    keys = preferences.PAGE_KEYS
+    assert set(keys.values()) == extracted()
+    assert all(re.fullmatch(r"[a-z0-9][a-z0-9_]{0,99}", key) for key in keys)
+    assert keys["allow"] == "Allow"
+    assert keys["erase_my_identity_and"] == "Erase my identity and every link to me"
+    assert keys["responsible_for_your_data"].startswith("Responsible for your data")
+
+
+keyed = st.sampled_from(sorted(preferences.PAGE_KEYS))
+
+
+@given(keyed, st.text(max_size=60))
+def test_a_page_text_keeps_its_messages_placeholders_and_markup(key: str, text: str) -> None:
+    message = preferences.PAGE_KEYS[key]
+    said = None
+    try:
+        preferences.check_page_text(key, text)
+    except ValueError as refused:
+        said = str(refused)
+    if said is not None:
+        assert said.startswith(f"{key}: ")  # says which message, and what to keep
+        return
+    assert placeholders(text) == placeholders(message)
+    assert tags(text) == tags(message)
+    outside = re.sub(r"<[^<>]*>", "", text)
+    assert "<" not in outside
+    assert ">" not in outside
+    # What passes renders: its own words escaped, only the message's markup kept.
+    rendered = str(preferences._own_markup(text))
+    assert tags(rendered) == tags(message)
+
+
+@given(keyed, st.text(alphabet="abc <>&%é", max_size=30))
+def test_the_message_itself_with_plain_words_around_it_passes(key: str, words: str) -> None:
+    message = preferences.PAGE_KEYS[key]
+    plain = words.replace("<", "").replace(">", "").replace("%", "%%" if "%(" in message else "")
+    assert preferences.check_page_text(key, message + plain) == message + plain
+
+
+async def test_a_site_words_the_page_its_way_in_one_language(overt: Overt, site: Site) -> None:
+    await update_site(
+        engine=overt.resources.engine,
+        site_id=site.id,
+        changes={
+            "page_strings": {
+                "de": {
+                    "don_t_allow": "Nein & tschüss",
+                    "your_privacy_choices_for": "Ihre Wahl bei <em>%(domain)s</em>",
+                    "responsible_for_your_data": "Verantwortlich: <strong>%(controller)s</strong>",
+                    "no_such_message": "ignored",
+                }
+            }
+        },
+    )
+    german = await overt.client.get(page_url(site), headers={"accept-language": "de"})
+    assert german.text.count(">Nein &amp; tschüss</button>") == 3
+    assert f"Ihre Wahl bei &lt;em&gt;{site.domain}&lt;/em&gt;" not in german.text  # refused
+    assert f"Ihre Datenschutz-Einstellungen für {site.domain}" in german.text  # the catalogue
+    assert f"Verantwortlich: <strong>{site.domain}</strong>" in german.text
+    assert "Nicht erlauben" not in german.text
+    # Other languages keep their catalogues.
+    french = await overt.client.get(page_url(site), params={"lang": "fr"})
+    assert "Nein" not in french.text
+    assert "Vos choix de confidentialité" in french.text
+    english = await overt.client.get(page_url(site), headers={"accept-language": "en"})
+    assert (
+        english.text.count(">Don&#39;t allow</button>")
+        + english.text.count(">Don't allow</button>")
+        == 3
+    )
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_verification_mail_speaks_every_language(lang: str) -> None:
+    site = Site(id="s1", domain="example.com", timezone="UTC")
+    subject, body = preferences.verification_mail(site, lang, "https://o.test/v?token=t")
+    assert "example.com" in subject
+    assert "example.com" in body
+    assert "\n\nhttps://o.test/v?token=t\n\n" in body
+    english = preferences.verification_mail(site, "en", "https://o.test/v?token=t")
+    assert (lang == "en") == ((subject, body) == english)
+    for message in (preferences.MAIL_SUBJECT, preferences.MAIL_ASK, preferences.MAIL_IGNORE):
+        assert message in extracted()  # so `make messages` carries it into every catalogue
+
+
+async def test_the_verification_mail_speaks_the_pages_language_and_the_sites_words(
+    overt: Overt, site: Site
+) -> None:
+    await update_site(
+        engine=overt.resources.engine,
+        site_id=site.id,
+        changes={"page_strings": {"nl": {"if_it_was_not": "Niet u? Negeer dit."}}},
+    )
+    with smtp_server() as (inbox, mail):
+        overt.app.dependency_overrides[mail_settings] = lambda: mail
+        try:
+            _, csrf = await open_page(overt, site)
+            granted = await post(overt, site, "choices", csrf=csrf, grant=IDENTIFICATION)
+            assert granted.status_code == 303
+            for lang, address in (("nl", "nl@example.org"), ("de", "de@example.org")):
+                sent = await post(overt, site, "email", csrf=csrf, email=address, lang=lang)
+                assert sent.headers["location"].endswith(f"?done=mail&lang={lang}")
+        finally:
+            overt.app.dependency_overrides.pop(mail_settings)
+    (dutch,) = inbox.to("nl@example.org")
+    assert subject_of(dutch) == f"Bevestig uw adres voor {site.domain}"
+    assert text_of(dutch).rstrip().endswith("Niet u? Negeer dit.")
+    assert f"Iemand (hopelijk u) heeft {site.domain} gevraagd" in text_of(dutch)
+    (german,) = inbox.to("de@example.org")
+    assert subject_of(german) == f"Bestätigen Sie Ihre Adresse für {site.domain}"
+    assert text_of(german).rstrip().endswith("Ohne den Klick wird nichts verbunden.")

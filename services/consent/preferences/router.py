@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets as secrets_module
 from collections.abc import Mapping
+from functools import partial
 from typing import Annotated
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -44,6 +45,7 @@ from services.consent.preferences.service import (
     render_confirm_address,
     render_handover_refused,
     render_page,
+    verification_mail,
 )
 from services.consent.receipts.service import subject_receipts
 from services.consent.rights.router import export_file
@@ -249,6 +251,11 @@ def browser_language(request: Request) -> str:
     return page_language(None, request.headers.get("accept-language"))
 
 
+def form_language(request: Request, form: Mapping[str, str]) -> str:
+    """The language a form was shown in: the one its link chose, else the browser's."""
+    return page_language(form.get("lang"), request.headers.get("accept-language"))
+
+
 def back(site_id: str, done: str, form: Mapping[str, str] | None = None) -> RedirectResponse:
     """Back to the page, saying what was done, in the language the form was shown in."""
     asked = (form or {}).get("lang")
@@ -373,6 +380,7 @@ async def email(
         email=form.get("email", ""),
         mail=mail,
         budget=budget,
+        compose=partial(verification_mail, site, form_language(request, form)),
     )
     return back(site.id, "mail", form)
 

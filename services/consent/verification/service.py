@@ -9,6 +9,7 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -186,9 +187,11 @@ async def request_email_verification(
     mail: MailSettings,
     budget: Budget,
     now: datetime | None = None,
+    compose: Callable[[str], tuple[str, str]] | None = None,
 ) -> None:
     """Mail a one-time link that links `email` to the subject once opened (rate limited per
-    address, per client and per site)."""
+    address, per client and per site). `compose`: the mail's subject and body around the
+    link (the preference page's, in its language); else English."""
     now = now or datetime.now(UTC)
     address = normalise_identity(IdentityKind.email, email)
     await _require_identification(resources, site.id, subject_id)
@@ -214,12 +217,16 @@ async def request_email_verification(
         # SMTP the verification link is written to the log so a developer can open it.
         log.warning("DEVELOPMENT MODE (no OVERT_SMTP_HOST): e-mail verification link: %s", link)
         return
-    body = (
-        f"Someone (we hope you) asked {site.domain} to connect your visits to this address.\n"
-        f"Open this link within 24 hours to confirm:\n\n{link}\n\n"
-        "If it was not you, ignore this message: nothing is linked without the click."
-    )
-    await send_mail(mail, address, f"Confirm your address for {site.domain}", body)
+    if compose is not None:
+        subject, body = compose(link)
+    else:
+        subject = f"Confirm your address for {site.domain}"
+        body = (
+            f"Someone (we hope you) asked {site.domain} to connect your visits to this address. "
+            f"Open this link within 24 hours to confirm:\n\n{link}\n\n"
+            "If it was not you, ignore this message: nothing is linked without the click."
+        )
+    await send_mail(mail, address, subject, body)
 
 
 async def _live_verification(
