@@ -13,13 +13,18 @@ from services.consent.exceptions import NoSuchBridge, NoSuchLanguage
 from services.consent.http import CORS, SITE
 from services.consent.notices.router import router as notices_router
 from services.consent.preferences.router import router as preferences_router
+from services.consent.preferences.service import widget_verification_mail
 from services.consent.rights.router import router as rights_router
 from services.consent.sites.router import router as sites_router
 from services.consent.state.router import router as state_router
 from services.consent.tokens.router import router as tokens_router
+from services.consent.verification.router import register_mail_words
 from services.consent.verification.router import router as verification_router
 from shared.assets import asset_response
 from shared.errors import problem_responses
+
+# The widget's verification mail speaks the page's languages and the site's wording.
+register_mail_words(widget_verification_mail)
 
 # Every write about a site is rate limited per client and per site (limits/service.py).
 router = APIRouter(tags=["consent"], dependencies=[Depends(limit_writes)])

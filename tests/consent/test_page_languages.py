@@ -261,3 +261,46 @@ async def test_the_verification_mail_speaks_the_pages_language_and_the_sites_wor
     (german,) = inbox.to("de@example.org")
     assert subject_of(german) == f"Bestätigen Sie Ihre Adresse für {site.domain}"
     assert text_of(german).rstrip().endswith("Ohne den Klick wird nichts verbunden.")
+
+
+async def test_the_widgets_verification_mail_speaks_the_browsers_language(
+    overt: Overt, site: Site
+) -> None:
+    """The widget posts the address itself (JSON): its mail is in the language the browser
+    asks for, with the site's own wording, like the page's."""
+    await update_site(
+        engine=overt.resources.engine,
+        site_id=site.id,
+        changes={"page_strings": {"nl": {"if_it_was_not": "Niet u? Negeer dit."}}},
+    )
+    with smtp_server() as (inbox, mail):
+        overt.app.dependency_overrides[mail_settings] = lambda: mail
+        try:
+            for header, address in (("nl-BE,nl;q=0.9", "nl@example.org"), ("xx", "en@example.org")):
+                subject = await consenting_subject(overt, site)
+                sent = await overt.client.post(
+                    f"/consent/sites/{site.id}/identity/email",
+                    json={"email": address},
+                    headers={
+                        "authorization": f"Bearer {subject}",
+                        "accept-language": header,
+                    },
+                )
+                assert sent.status_code == 202, sent.text
+        finally:
+            overt.app.dependency_overrides.pop(mail_settings)
+    (dutch,) = inbox.to("nl@example.org")
+    assert subject_of(dutch) == f"Bevestig uw adres voor {site.domain}"
+    assert text_of(dutch).rstrip().endswith("Niet u? Negeer dit.")
+    (english,) = inbox.to("en@example.org")
+    assert subject_of(english) == f"Confirm your address for {site.domain}"
+
+
+async def consenting_subject(overt: Overt, site: Site) -> str:
+    """A new subject with identification consent; its credential."""
+    response = await overt.client.post(
+        f"/consent/sites/{site.id}/decisions", json={"choices": {IDENTIFICATION: True}}
+    )
+    assert response.status_code == 201, response.text
+    credential: str = response.json()["credential"]
+    return credential

@@ -18,7 +18,7 @@ from markupsafe import Markup, escape
 from services.consent.assets import PREFERENCES_CSS, PREFERENCES_CSS_PATH
 from services.consent.crypto import utc_text
 from services.consent.identities.service import Identity
-from services.consent.languages import LANGUAGES
+from services.consent.languages import LANGUAGES, page_language
 from services.consent.ledger.service import LedgerEntry
 from services.consent.state.service import PurposeState
 from shared.consent_state import LedgerEvent
@@ -334,6 +334,11 @@ def verification_mail(site: Site, lang: str, link: str) -> tuple[str, str]:
     subject = plain_words(site, lang, MAIL_SUBJECT) % names
     ask = plain_words(site, lang, MAIL_ASK) % names
     return subject, f"{ask}\n\n{link}\n\n{plain_words(site, lang, MAIL_IGNORE)}"
+
+
+def widget_verification_mail(site: Site, accept_language: str | None, link: str) -> tuple[str, str]:
+    """The verification mail the widget asks for, in the visitor's browser language."""
+    return verification_mail(site, page_language(None, accept_language), link)
 
 
 def render_address_confirmed(*, site: Site, address: str, lang: str = "en") -> str:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from collections.abc import Callable
+from functools import partial
+
+from fastapi import APIRouter, Request, Response
 
 from services.consent.decisions.service import record_decisions
 from services.consent.dependencies import BudgetDep, GpcDep, MailDep, SiteDep, SubjectDep
@@ -67,6 +70,17 @@ async def identity_assert(
     )
 
 
+# The mail's words: the preference page's catalogues and the site's own wording, which sit
+# above this layer, so services/consent/router.py (which composes the domains) hands them
+# over. It takes the site, the request's Accept-Language and the link.
+MailWords = Callable[[Site, str | None, str], tuple[str, str]]
+_mail_words: list[MailWords] = []
+
+
+def register_mail_words(words: MailWords) -> None:
+    _mail_words[:] = [words]
+
+
 @router.post(
     SITE + "/identity/email",
     summary="Mail the visitor a link that links this address once opened",
@@ -74,6 +88,7 @@ async def identity_assert(
     responses=problem_responses(401, 403, 404, 422, 429),
 )
 async def identity_email(
+    request: Request,
     subject: SubjectDep,
     body: EmailIn,
     resources: ResourcesDep,
@@ -92,5 +107,10 @@ async def identity_email(
         email=body.email,
         mail=mail,
         budget=budget,
+        compose=(
+            partial(_mail_words[0], subject.site, request.headers.get("accept-language"))
+            if _mail_words
+            else None
+        ),
     )
     return {"status": "sent", "detail": "Open the link in the message to confirm."}
