@@ -8,6 +8,7 @@ CLI, the visitor's consent, name and pageviews through its HTTP API."""
 
 from __future__ import annotations
 
+import asyncio
 import filecmp
 import json
 import subprocess
@@ -27,6 +28,7 @@ from overt_client.api.contacts import list_contacts
 from overt_client.api.outcomes import record_outcome, report_outcomes
 from overt_client.api.stats import query
 from overt_client.api.webhooks import create_webhook, list_webhooks
+from overt_client.events import ServerEvent, send_events, send_events_sync
 from overt_client.models import (
     Metric,
     OutcomeIn,
@@ -41,6 +43,7 @@ from overt_client.models import (
     WebhookEvent,
     WebhookIn,
 )
+from overt_client.types import Response
 
 from services.consent.verification.service import sign_assertion
 from shared.keys import KeyScope
@@ -50,13 +53,14 @@ from tests.helpers.browser import Server, overt_up
 from tests.helpers.pages import wait_events
 
 CLIENTS = Path(__file__).parents[2] / "clients" / "python"
+HAND_KEPT = ["events.py"]  # generate.py keeps them; the generator does not make them
 DOMAIN = "example.com"
 AGENT = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0"
 
 
 def differences(left: Path, right: Path) -> list[str]:
     """Files that differ, or are only on one side, between two trees (caches aside)."""
-    compared = filecmp.dircmp(left, right, ignore=["__pycache__"])
+    compared = filecmp.dircmp(left, right, ignore=["__pycache__", *HAND_KEPT])
     found = [str(left / name) for name in compared.left_only + compared.right_only]
     found += [str(left / name) for name in compared.diff_files]
     for name in compared.common_dirs:
@@ -250,3 +254,39 @@ async def test_the_client_against_a_running_overt(seeded: Seeded) -> None:
         assert refused.status_code == 401
         assert isinstance(refused.parsed, Problem)
         assert refused.parsed.type_.endswith("/invalid-api-key")
+
+
+def send_elsewhere(seeded: Seeded) -> Response[Problem]:
+    """The blocking call: an event whose URL is not the site's, refused."""
+    elsewhere = ServerEvent(name="signup", url="https://elsewhere.example/", domain=DOMAIN)
+    with client_of(seeded, seeded.key) as client:
+        return send_events_sync(client=client, events=[elsewhere])
+
+
+@pytest.mark.anyio
+async def test_a_backend_sends_events_with_the_client(seeded: Seeded) -> None:
+    """`send_events` (and `send_events_sync`) post to the collector's /api/event with the key
+    (scope events:write): a batch stored once however often it is sent, and a refusal parsed
+    as a problem."""
+    signup = ServerEvent(
+        name="signup",
+        url=f"https://{DOMAIN}/welcome",
+        domain=DOMAIN,
+        props={"plan": "team", "seats": 3},
+        id=uuid.UUID("7c9e6679-7425-40de-944b-e07fc1f90ae7"),
+        ip="198.51.100.7",
+        user_agent=AGENT,
+    )
+    async with client_of(seeded, seeded.key) as client:
+        for _ in range(2):  # a retry: the same id, stored once
+            sent = await send_events(client=client, events=[signup])
+            assert sent.status_code == 202, sent.content
+            assert sent.content == b"ok"
+            assert sent.parsed is None
+        stored = await wait_events(seeded.server, seeded.site_id, "signup")
+        assert [(row.name, row.path) for row in stored] == [("signup", "/welcome")]
+
+        refused = await asyncio.to_thread(send_elsewhere, seeded)
+        assert 400 <= refused.status_code < 500
+        assert isinstance(refused.parsed, Problem)
+        assert refused.parsed.status == refused.status_code
