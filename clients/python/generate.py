@@ -23,6 +23,8 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 PACKAGE = "overt_client"
+# Hand-kept modules in the package (the generator does not make them; it keeps them).
+HAND_KEPT = ("events.py",)
 FILTER_TREES = ("AllOf-", "AnyOf-", "NoneOf-", "HasDone-", "HasNotDone-")
 CONFIG = f"""\
 project_name_override: overt-client
@@ -124,8 +126,11 @@ def generate(output: Path) -> None:
             env={**os.environ, "PATH": tools + os.pathsep + os.environ.get("PATH", "")},
         )
         target = output / PACKAGE
+        kept = {name: (target / name).read_text() for name in HAND_KEPT if (target / name).exists()}
         shutil.rmtree(target, ignore_errors=True)
         shutil.copytree(work / PACKAGE, target)
+        for name, text in kept.items():
+            (target / name).write_text(text)
 
 
 if __name__ == "__main__":

@@ -67,6 +67,23 @@ class Server:
         result: dict[str, str] = json.loads(done.stdout)
         return result
 
+    async def assertion_secret(self, site_id: str) -> bytes:
+        """The site's identity-assertion secret, as `overt consent secret` prints it."""
+        printing = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "services.cli",
+            "consent",
+            "secret",
+            "--site",
+            site_id,
+            env=self.env,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        printed = (await printing.communicate())[0].decode().strip()
+        assert printing.returncode == 0
+        return bytes.fromhex(printed)
+
 
 @asynccontextmanager
 async def overt_up(settings: Settings, tmp_path: Path, **env: str) -> AsyncIterator[Server]:
