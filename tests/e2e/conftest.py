@@ -7,19 +7,18 @@ proven on every run by the suites that do not need a browser, and by the e2e fau
 scale slices, which run on Postgres + Redis only.
 """
 
+from pathlib import Path
+
 import pytest
 
 from tests.helpers.browser import (  # noqa: F401  (re-exported fixtures)
     browser,
     chromium,
     page_origin,
+    postgres_browser_runs_nightly,
     server,
 )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        callspec = getattr(item, "callspec", None)
-        on_postgres = callspec is not None and callspec.params.get("settings") == "postgres"
-        if on_postgres and item.get_closest_marker("browser") is not None:
-            item.add_marker(pytest.mark.nightly)
+    postgres_browser_runs_nightly(items, under=Path(__file__).parent)

@@ -154,3 +154,18 @@ async def stay_active(page: Page, seconds: float) -> None:
         step += 1
         await page.mouse.move(100 + 10 * (step % 2), 100 + step % 7)
         await asyncio.sleep(0.25)
+
+
+def postgres_browser_runs_nightly(
+    items: list[pytest.Item], *, under: Path, both: tuple[str, ...] = ()
+) -> None:
+    """A browser test's PostgreSQL + Redis run is nightly (`make nightly`); `make test` runs it
+    on SQLite. Only tests under `under` (a conftest's hook sees every collected item); modules
+    named in `both` keep both backends in `make test`."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_postgres = callspec is not None and callspec.params.get("settings") == "postgres"
+        browser_test = item.get_closest_marker("browser") is not None
+        mine = item.path.is_relative_to(under) and item.path.name not in both
+        if on_postgres and browser_test and mine:
+            item.add_marker(pytest.mark.nightly)
