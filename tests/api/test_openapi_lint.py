@@ -131,5 +131,12 @@ async def test_the_served_spec_lints_and_names_the_api_operations(
         for method, op in ops.items()
     }
     assert found == API_OPERATIONS
+    # The webhooks Overt sends are named as readably as the routes it serves.
+    assert {name: ops["post"]["operationId"] for name, ops in spec["webhooks"].items()} == {
+        "contact.intent_threshold_crossed": "intentThresholdCrossed",
+        "contact.goal_completed": "goalCompleted",
+        "contact.withdrawn": "contactWithdrawn",
+        "contact.deleted": "contactDeleted",
+    }
     assert spec["paths"]["/v1/query"]["post"]["tags"] == ["stats"]
     assert spec["paths"]["/v1/sites/{site_id}/contacts"]["get"]["tags"] == ["contacts"]

@@ -13,8 +13,10 @@ from services.api.people.schemas import (
     IntentCrossedEvent,
     WebhookEvent,
 )
+from shared.app import operation_id
 
-webhook_docs = APIRouter(tags=["webhooks"])
+# Readable operation ids (`contactWithdrawn`), as every route of the services has.
+webhook_docs = APIRouter(tags=["webhooks"], generate_unique_id_function=operation_id)
 
 SIGNED = (
     "Signed in the Standard Webhooks format: verify `webhook-signature` (`v1,<base64 "
