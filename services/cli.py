@@ -907,45 +907,63 @@ def command_site_page_keys(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def page_texts(current: dict[str, dict[str, str]], given: list[str]) -> dict[str, dict[str, str]]:
-    """The site's page wording with each `LANG.KEY=TEXT` applied (an empty TEXT removes)."""
+def site_texts(
+    current: dict[str, dict[str, str]],
+    given: list[str],
+    *,
+    option: str,
+    keys: str,
+    known: Callable[[str], bool] = lambda key: True,
+    check: Callable[[str, str, str], dict[str, str]] | None = None,
+) -> dict[str, dict[str, str]]:
+    """A site's wording with each `LANG.KEY=TEXT` given to `option` applied (an empty TEXT
+    removes): `known` says which keys the option takes (`keys` names them in the error),
+    `check` turns an accepted text into what is stored, or refuses it with a SiteError."""
     texts = {lang: dict(words) for lang, words in current.items()}
     for item in given:
         where, equals, text = item.partition("=")
         lang, dot, key = where.partition(".")
-        if not equals or not dot or lang not in LANGUAGES:
+        if not equals or not dot or lang not in LANGUAGES or not known(key):
             raise SiteError(
-                f"--page-text {item!r}: LANG.KEY=TEXT with LANG one of {', '.join(LANGUAGES)} "
-                "and KEY as `site page-keys` lists them"
+                f"{option} {item!r}: LANG.KEY=TEXT with LANG one of {', '.join(LANGUAGES)} "
+                f"and KEY {keys}"
             )
         if not text:
             texts.get(lang, {}).pop(key, None)
             continue
-        try:
-            checked = check_strings(lang, {key: check_page_text(key, text)}, page=True)
-        except ValueError as refused:
-            raise SiteError(f"--page-text {lang}.{key}: {refused}") from None
-        texts.setdefault(lang, {}).update(checked)
+        texts.setdefault(lang, {}).update(check(lang, key, text) if check else {key: text})
     return {lang: words for lang, words in texts.items() if words}
+
+
+def checked_page_text(lang: str, key: str, text: str) -> dict[str, str]:
+    """A preference-page wording as the page will show it, or the CLI's one-line refusal."""
+    try:
+        return check_strings(lang, {key: check_page_text(key, text)}, page=True)
+    except ValueError as refused:
+        raise SiteError(f"--page-text {lang}.{key}: {refused}") from None
+
+
+def page_texts(current: dict[str, dict[str, str]], given: list[str]) -> dict[str, dict[str, str]]:
+    """The site's page wording with each `LANG.KEY=TEXT` applied (an empty TEXT removes)."""
+    return site_texts(
+        current,
+        given,
+        option="--page-text",
+        keys="as `site page-keys` lists them",
+        check=checked_page_text,
+    )
 
 
 def widget_texts(current: dict[str, dict[str, str]], given: list[str]) -> dict[str, dict[str, str]]:
     """The site's widget wording with each `LANG.KEY=TEXT` applied (an empty TEXT removes)."""
     known = json.loads(WIDGET_STRINGS["en"].body).keys()
-    texts = {lang: dict(words) for lang, words in current.items()}
-    for item in given:
-        where, equals, text = item.partition("=")
-        lang, dot, key = where.partition(".")
-        if not equals or not dot or lang not in LANGUAGES or key not in known:
-            raise SiteError(
-                f"--widget-text {item!r}: LANG.KEY=TEXT with LANG one of {', '.join(LANGUAGES)} "
-                f"and KEY one of {', '.join(known)}"
-            )
-        if text:
-            texts.setdefault(lang, {})[key] = text
-        else:
-            texts.get(lang, {}).pop(key, None)
-    return {lang: words for lang, words in texts.items() if words}
+    return site_texts(
+        current,
+        given,
+        option="--widget-text",
+        keys=f"one of {', '.join(known)}",
+        known=known.__contains__,
+    )
 
 
 async def _site_set(settings: Settings, args: argparse.Namespace) -> tuple[Site, int]:
