@@ -314,7 +314,7 @@ site_hourly = table_of(SiteHourly)
 # from the events: exact by construction. Days add up exactly because a visitor hash lives
 # one UTC day (the daily salt): a (session, visitor) group of the raw path never spans two.
 #
-# One row per (site, filter dimension and value, dimension, UTC day, value); filter ""
+# One row per (site, filter dimension and value, dimension, UTC day, part, value); filter ""
 # means no filter, dimension "" the day's total. Sums of what the raw path's per-session
 # groups hold, so every rate is computed from them as the raw path computes it.
 class DailyStats(SQLModel, table=True):
@@ -327,6 +327,11 @@ class DailyStats(SQLModel, table=True):
     filter_value: str = Field(sa_column=Column(String(512), primary_key=True))
     dimension: str = Field(sa_column=Column(String(32), primary_key=True))
     day: date = Field(sa_column=Column(Date, primary_key=True))
+    # 0: the whole UTC day; else the part of it in one local day of the site (a day its
+    # local midnight splits; daily.py says which, and why a range adds up from them).
+    part: int = Field(
+        default=0, sa_column=Column(SmallInteger, primary_key=True, server_default="0")
+    )
     value: str = Field(sa_column=Column(String(2048), primary_key=True))
     visitors: int = Field(sa_column=Column(BigInteger, nullable=False))
     counted_visitors: int = Field(sa_column=Column(BigInteger, nullable=False))  # toward k

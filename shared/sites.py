@@ -16,7 +16,8 @@ from sqlalchemy import ColumnElement, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from shared.models import sites
+from shared.dialect import upsert
+from shared.models import daily_dirty, daily_stats, sites
 
 _DOMAIN = re.compile(
     r"^(?=.{1,253}$)(localhost|(\d{1,3}\.){3}\d{1,3}|([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63})$"
@@ -293,7 +294,20 @@ async def update_site(
                 settings=settings.model_dump(exclude_defaults=True) or None,
             )
         )
+        if site.timezone != current.timezone:
+            await _mark_rolled_days(conn, site_id)
     return site
+
+
+async def _mark_rolled_days(conn: AsyncConnection, site_id: str) -> None:
+    """A new time zone moves where the daily rollups split the site's UTC days into local
+    days (services/api/stats/daily.py): every day they hold is marked to be rebuilt, and
+    read from the events until then, in the same transaction as the change."""
+    days = await conn.execute(
+        select(daily_stats.c.day).where(daily_stats.c.site_id == site_id).distinct()
+    )
+    rows = [{"site_id": site_id, "day": day, "generation": 1} for day in days.scalars()]
+    await upsert(conn, daily_dirty, rows, keys=["site_id", "day"], add=["generation"])
 
 
 def _setting_problem(error: Any) -> str:

@@ -10,6 +10,7 @@ import asyncio
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import available_timezones
 
 import orjson
 import pytest
@@ -29,13 +30,35 @@ from shared.migrate import alembic_config, upgrade_head
 from shared.models import daily_dirty, daily_stats
 from shared.partitions import add_months, apply_retention
 from shared.queue import Delivery
-from shared.sites import SiteSettings, create_site
+from shared.sites import SiteSettings, create_site, update_site
 from tests.helpers.overt import Overt
 
 pytestmark = pytest.mark.anyio
 
 FIRST = date(2026, 3, 1)
-DAYS = [FIRST + timedelta(days=i) for i in range(3)]
+# Three UTC days of traffic from one of these: a plain day, then days around the clock
+# changes of the United States (March 8, November 1) and the European Union (March 29,
+# October 25).
+FIRSTS = [FIRST, date(2026, 3, 7), date(2026, 3, 28), date(2026, 10, 24), date(2026, 10, 31)]
+# Zones whose local days are cut oddly: offsets of :30 and :45, +14 and -11, clock changes
+# at midnight (Havana, Beirut, Santiago), a half-hour change (Lord Howe).
+ODD_ZONES = [
+    "Europe/Berlin",
+    "America/New_York",
+    "Europe/London",
+    "Asia/Kathmandu",
+    "Pacific/Chatham",
+    "America/St_Johns",
+    "Pacific/Kiritimati",
+    "Pacific/Pago_Pago",
+    "America/Havana",
+    "Asia/Beirut",
+    "America/Santiago",
+    "Australia/Lord_Howe",
+]
+zone = st.one_of(
+    st.just("UTC"), st.sampled_from(ODD_ZONES), st.sampled_from(sorted(available_timezones()))
+)
 SOURCES = [None, "Google", "Bing"]
 COUNTRIES = [None, "DE", "FR"]
 DEVICES = [("desktop", "Firefox", "Linux"), ("mobile", "Safari", "iOS")]
@@ -92,7 +115,10 @@ query = st.fixed_dictionaries(
         "metrics": metrics,
         "dimensions": dimension,
         "filters": condition,
-        "date_range": st.sampled_from([(0, 2), (1, 1), (0, 1), (2, 2)]),
+        # Local days from the one before the first UTC day to the one after the last.
+        "date_range": st.tuples(st.integers(-1, 3), st.integers(0, 4)).map(
+            lambda pair: (pair[0], max(pair[0], pair[1] - 1))
+        ),
         "comparisons": st.sampled_from([None, {"mode": "previous_period"}]),
     }
 )
@@ -101,7 +127,7 @@ query = st.fixed_dictionaries(
 def make_event(
     common: dict[str, Any], visitor: int, name: str, moment: datetime, path: str, **extra: Any
 ) -> dict[str, Any]:
-    day = (moment.date() - FIRST).days
+    day = (moment.date() - date(2026, 1, 1)).days
     return {
         **common,
         "id": uuid.uuid4().hex,
@@ -113,10 +139,12 @@ def make_event(
     }
 
 
-def records(site_id: str, visits: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The events of the visits as the collector queues them; a visitor hash lives one UTC
-    day (as the daily salt makes it), so an engagement report after midnight has the next
-    day's."""
+def records(
+    site_id: str, visits: list[dict[str, Any]], first: date = FIRST
+) -> list[dict[str, Any]]:
+    """The events of the visits on the three UTC days from `first`, as the collector queues
+    them; a visitor hash lives one UTC day (as the daily salt makes it), so an engagement
+    report after midnight has the next day's."""
     out = []
     for n, v in enumerate(visits):
         visitor = v["visitor"] + 10 * (n % 3)
@@ -124,7 +152,7 @@ def records(site_id: str, visits: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if v["again"] is not None and v["second"] >= 3600:
             sessions.append((v["second"] - 3600, v["again"]))
         for start, source in sessions:
-            at = datetime.combine(DAYS[v["day"]], datetime.min.time(), UTC)
+            at = datetime.combine(first + timedelta(days=v["day"]), datetime.min.time(), UTC)
             at += timedelta(seconds=start)
             device, browser, os_name = v["device"]
             common = {
@@ -170,9 +198,9 @@ async def outcome(engine: Any, body: dict[str, Any], *, raw: bool) -> QueryOut |
         FORCE_RAW.reset(token)
 
 
-@pytest.mark.timeout(600)  # 25 examples of a fresh site, its traffic and its queries
+@pytest.mark.timeout(900)  # 30 examples of a fresh site, its traffic and its queries
 @settings(
-    max_examples=25,
+    max_examples=30,
     derandomize=True,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -182,6 +210,8 @@ async def outcome(engine: Any, body: dict[str, Any], *, raw: bool) -> QueryOut |
     queries=st.lists(query, min_size=1, max_size=6),
     rebuilt=st.booleans(),
     k=st.sampled_from([1, 2, 5]),
+    timezone=zone,
+    first_day=st.sampled_from(FIRSTS),
 )
 async def test_the_daily_rollups_answer_as_the_events_do(
     overt: Overt,
@@ -189,20 +219,27 @@ async def test_the_daily_rollups_answer_as_the_events_do(
     queries: list[dict[str, Any]],
     rebuilt: bool,
     k: int,
+    timezone: str,
+    first_day: date,
 ) -> None:
+    """In any zone (local days across two UTC days, clock changes), for any range of local
+    days."""
     engine = overt.resources.engine
-    site = await create_site(engine=engine, domain=f"{uuid.uuid4().hex[:12]}.example")
+    site = await create_site(
+        engine=engine, domain=f"{uuid.uuid4().hex[:12]}.example", timezone=timezone
+    )
     if k != 5:  # the default
         with_k = DefinitionIn.model_validate({"k": k})
         await store_definition(engine=engine, site_id=site.id, body=with_k)
-    rows = records(site.id, visits)
+    rows = records(site.id, visits, first_day)
     for start in range(0, len(rows), 7):  # several batches: sessions continue across them
         entry = [Delivery(uuid.uuid4().hex, orjson.dumps(rows[start : start + 7]))]
         await write_events(engine=engine, deliveries=entry)
     if rebuilt:
         await refresh_daily(engine, include_today=True)
         # A late event makes its day dirty again: that day is read from the events.
-        late = records(site.id, [{**visits[0], "pages": ["/b"], "engaged": [], "goal": False}])
+        late_visit = {**visits[0], "pages": ["/b"], "engaged": [], "goal": False}
+        late = records(site.id, [late_visit], first_day)
         await write_events(
             engine=engine, deliveries=[Delivery(uuid.uuid4().hex, orjson.dumps(late))]
         )
@@ -211,9 +248,12 @@ async def test_the_daily_rollups_answer_as_the_events_do(
         body = {
             **{key: value for key, value in asked.items() if value is not None},
             "site_id": site.id,
-            "date_range": [DAYS[first].isoformat(), DAYS[last].isoformat()],
+            "date_range": [
+                (first_day + timedelta(days=first)).isoformat(),
+                (first_day + timedelta(days=last)).isoformat(),
+            ],
         }
-        if daily_plan(QueryIn.model_validate(body), "UTC") is None:
+        if daily_plan(QueryIn.model_validate(body), timezone) is None:
             continue
         rolled, raw = await outcome(engine, body, raw=False), await outcome(engine, body, raw=True)
         if isinstance(rolled, QueryOut) and isinstance(raw, QueryOut):
@@ -337,3 +377,82 @@ async def test_the_migration_marks_every_day_with_data(overt: Overt) -> None:
     assert isinstance(after, QueryOut)
     assert after.meta.source == "rollup"
     assert after.results == before.results
+
+
+async def test_a_zoned_site_reads_its_parts_and_a_new_zone_marks_its_days(overt: Overt) -> None:
+    """Berlin's local days are cut from two UTC days each: once built, a range of them is
+    served from whole days and parts, as the events say; a visit at 23:30 UTC counts on
+    the next local day. Moving the site to New York marks every built day, so the answers
+    stay exact until the rebuild cuts them anew."""
+    engine = overt.resources.engine
+    site = await create_site(engine=engine, domain="berlin.example", timezone="Europe/Berlin")
+    with_k = DefinitionIn.model_validate({"k": 1})
+    await store_definition(engine=engine, site_id=site.id, body=with_k)
+    day = datetime(2026, 3, 2, tzinfo=UTC)
+    moments = [day + timedelta(hours=h) for h in (-0.5, 10, 22.5, 23.5, 34)]
+    for n, moment in enumerate(moments):
+        await write_events(engine=engine, deliveries=one_visit(site.id, moment, n))
+    await refresh_daily(engine, include_today=True)
+    assert await marks(engine, site.id) == {}
+    async with engine.connect() as conn:
+        parts = await conn.execute(
+            select(daily_stats.c.day, daily_stats.c.part)
+            .where(daily_stats.c.site_id == site.id, daily_stats.c.part != 0)
+            .distinct()
+        )
+        # UTC March 2 from 23:00 is Berlin's March 3 (part 3); before it, its March 2 (2).
+        assert (date(2026, 3, 2), 2) in set(parts.all())
+    for first, last, expected in [("2026-03-02", "2026-03-02", 3), ("2026-03-03", "2026-03-03", 2)]:
+        body = {
+            "site_id": site.id,
+            "metrics": ["visitors", "visits"],
+            "dimensions": ["time:day"],
+            "date_range": [first, last],
+        }
+        rolled, raw = await outcome(engine, body, raw=False), await outcome(engine, body, raw=True)
+        assert isinstance(rolled, QueryOut)
+        assert isinstance(raw, QueryOut)
+        assert (rolled.meta.source, raw.meta.source) == ("rollup", "raw")
+        assert rolled.results == raw.results
+        assert [r.metrics for r in rolled.results] == [[expected, expected]]
+
+    await update_site(engine=engine, site_id=site.id, timezone="America/New_York")
+    assert set(await marks(engine, site.id)) == await stored_days(engine, site.id)
+    body = {
+        "site_id": site.id,
+        "metrics": ["visitors"],
+        "dimensions": ["time:day"],
+        "date_range": ["2026-03-01", "2026-03-03"],
+    }
+    rolled, raw = await outcome(engine, body, raw=False), await outcome(engine, body, raw=True)
+    assert isinstance(rolled, QueryOut)
+    assert isinstance(raw, QueryOut)
+    assert rolled.results == raw.results
+    await refresh_daily(engine, include_today=True)
+    rebuilt = await outcome(engine, body, raw=False)
+    assert isinstance(rebuilt, QueryOut)
+    assert rebuilt.meta.source == "rollup"
+    assert rebuilt.results == raw.results
+    # New York's March 2 is UTC 05:00 to 05:00: the visits at 10:00, 22:30 and 23:30.
+    assert [(r.dimensions, r.metrics) for r in rebuilt.results] == [
+        (["2026-03-01"], [1]),
+        (["2026-03-02"], [3]),
+        (["2026-03-03"], [1]),
+    ]
+
+
+async def test_the_parts_migration_marks_the_days_of_zoned_sites(overt: Overt) -> None:
+    """Rows built before parts existed are whole days: right for a UTC site, kept; a site
+    in another zone lacks its parts, so its days are marked to be rebuilt."""
+    engine = overt.resources.engine
+    berlin = await create_site(engine=engine, domain="parts.example", timezone="Europe/Berlin")
+    now = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
+    for site in (overt.site.id, berlin.id):
+        await write_events(engine=engine, deliveries=one_visit(site, now, 1))
+    await refresh_daily(engine, include_today=True)
+    config = alembic_config(overt.resources.settings)
+    await engine.dispose()
+    await asyncio.to_thread(command.downgrade, config, "0410")
+    await asyncio.to_thread(upgrade_head, overt.resources.settings)
+    assert await marks(engine, overt.site.id) == {}
+    assert await marks(engine, berlin.id) == {now.date(): 1}

@@ -13,7 +13,7 @@ from services.api.engagement.schemas import DefinitionIn
 from services.api.engagement.service import store_definition
 from services.api.keys.service import create_key, revoke_key
 from shared.keys import KeyScope
-from shared.models import events
+from shared.models import daily_dirty, events
 from shared.sites import create_site
 from tests.helpers.overt import Overt
 from tests.helpers.problems import assert_problem
@@ -26,7 +26,8 @@ async def site_with_pageviews(
     overt: Overt, domain: str, timezone: str, pageviews: list[tuple[datetime, int]]
 ) -> tuple[str, str]:
     """A site in `timezone` with k=2 and pageviews (instant, visitor hash) stored directly
-    (the collector clamps client times to the last day; these tests need fixed instants)."""
+    (the collector clamps client times to the last day; these tests need fixed instants),
+    their UTC days marked for the daily rollups as the worker marks them."""
     site = await create_site(engine=overt.resources.engine, domain=domain, timezone=timezone)
     _, key = await create_key(
         engine=overt.resources.engine, site_id=site.id, scopes=[KeyScope.stats_read]
@@ -48,6 +49,10 @@ async def site_with_pageviews(
                 }
                 for at, visitor in pageviews
             ],
+        )
+        days = sorted({at.date() for at, _ in pageviews})
+        await conn.execute(
+            insert(daily_dirty), [{"site_id": site.id, "day": d, "generation": 1} for d in days]
         )
     return site.id, key
 

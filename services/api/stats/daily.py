@@ -12,7 +12,20 @@ What the daily path answers (`daily_plan`), everything else goes raw:
   engaged time, events, percentage);
 - no dimension, a time bucket of days, or one ROLLED dimension;
 - no filter, or one `is` condition with one value on a FILTERED dimension;
-- a site whose local days are UTC days.
+- a range whose local days are cut into the stored pieces (`pieces`): every site's, but for
+  a rare local day around a clock change at midnight.
+
+Sites whose local days are not UTC days (most: Europe/Berlin, America/New_York): a local
+day covers parts of two UTC days, and visitor hashes, which live one UTC day, add up only
+across UTC days. So a UTC day holding a local midnight is also stored in parts, one per
+local day it meets (`part`, keyed by the local day: the same grouping with the event's
+local day as one more key). A range of local days is then its whole UTC days plus, at each
+end, the part of the UTC day inside it: pieces of different UTC days, so every sum, the
+distinct visitors too, adds up exactly. A session across local midnight counts as the raw
+path counts it: its events on each side form the group of that side's range (the group of
+a range cut there holds only the events inside it), its session facts (bounce, duration)
+whole on each side. Parts rather than hours: a range needs two parts however long it is,
+and the parts cost one more grouping of each split day at build time.
 
 Days marked dirty (`daily_dirty`: changed since they were built, today mostly) are
 computed from the events for the slices asked, the other days read from the table.
@@ -28,16 +41,18 @@ have fewer), and by the raw check otherwise.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text, tuple_
+from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from services.api.days import day_bounds, site_timezone
 from services.api.engagement.schemas import Definition
 from services.api.engagement.service import answering_definition
 from services.api.goals.service import GoalSet, goal_set
@@ -51,11 +66,11 @@ from services.api.stats.query import (
     make_scope,
     reading,
     shape_rows,
-    whole_utc_days,
     with_percentage,
 )
 from services.api.stats.schemas import Condition, FilterOp, Metric, QueryIn
-from shared.models import daily_dirty, daily_stats
+from shared.dialect import local_time_bucket
+from shared.models import daily_dirty, daily_stats, events
 from shared.runtime import Resources
 from shared.tasks import periodic
 
@@ -96,15 +111,98 @@ MAX_FILTER_VALUE = 512  # daily_stats.filter_value
 MAX_KEY_BYTES = 2_000
 
 
+# A stored piece of a UTC day: (day, part), part WHOLE for the whole day, else the part
+# holding the events of local day `day + (part - WHOLE - 2)` (1, 2, 3: the day before, the
+# same day, the day after).
+Piece = tuple[date, int]
+WHOLE = 0
+
+
+def utc_midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, UTC)
+
+
+def part_of(local_day: date, day: date) -> int:
+    return 2 + (local_day - day).days
+
+
+def split(day: date, timezone: str) -> bool:
+    """Whether a local midnight of the zone falls inside UTC day `day` (not at its start):
+    the day is stored in parts too. (Offsets lie within -12 h and +14 h, so only the
+    local midnights of that day and the next can.)"""
+    lo, hi = utc_midnight(day), utc_midnight(day + timedelta(days=1))
+    return any(lo < day_bounds(x, x, timezone)[0] < hi for x in (day, day + timedelta(days=1)))
+
+
+def pieces(first: date, last: date, timezone: str) -> list[Piece] | None:
+    """Local days `first`..`last` as stored pieces: the whole UTC days inside, and the part
+    of each UTC day cut by the range's ends. None when a cut day meets two local days of
+    the range (a day of 23 hours or less around a clock change at midnight): their parts
+    would count a visitor twice."""
+    start, end = day_bounds(first, last, timezone)
+    out: list[Piece] = []
+    day = start.date()
+    while utc_midnight(day) < end:
+        lo, hi = utc_midnight(day), utc_midnight(day + timedelta(days=1))
+        if start <= lo and hi <= end:
+            out.append((day, WHOLE))
+        else:
+            inside = []
+            for x in (day - timedelta(days=1), day, day + timedelta(days=1)):
+                local_start, local_end = day_bounds(x, x, timezone)
+                if first <= x <= last and local_start < hi and local_end > lo:
+                    inside.append(x)
+            if len(inside) != 1:
+                return None
+            out.append((day, part_of(inside[0], day)))
+        day += timedelta(days=1)
+    return out
+
+
+def bucket(day: date, unit: str) -> str:
+    """A local day's time bucket, as local_time_bucket writes it."""
+    if unit == "week":
+        return (day - timedelta(days=day.weekday())).isoformat()
+    if unit == "month":
+        return day.strftime("%Y-%m")
+    return day.isoformat()
+
+
+def labelled_pieces(
+    first: date, last: date, timezone: str, unit: str | None
+) -> dict[Piece, str] | None:
+    """Each piece of the range with the time bucket it counts in ("" without a unit)."""
+    spans: list[tuple[str, date, date]] = []
+    day = first
+    while day <= last:
+        label = bucket(day, unit) if unit else ""
+        if spans and spans[-1][0] == label:
+            spans[-1] = (label, spans[-1][1], day)
+        else:
+            spans.append((label, day, day))
+        day += timedelta(days=1)
+    out: dict[Piece, str] = {}
+    for label, start, stop in spans:
+        found = pieces(start, stop, timezone)
+        if found is None:
+            return None
+        out.update(dict.fromkeys(found, label))
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """The slice a query reads: filter ("" none), its value, breakdown ("" the total), and
-    the time unit its rows are bucketed by (None: no time dimension)."""
+    """The slice a query reads: filter ("" none), its value, breakdown ("" the total), the
+    time unit its rows are bucketed by (None: no time dimension), the site's zone, and the
+    pieces of the range: in all (`total`, labelled "") and per time bucket (`buckets`)."""
 
     filter_dim: str
     filter_value: str
     dimension: str
     unit: str | None
+    timezone: str
+    total: dict[Piece, str]
+    buckets: dict[Piece, str]
 
 
 def daily_plan(query: QueryIn, timezone: str) -> Plan | None:
@@ -130,9 +228,11 @@ def daily_plan(query: QueryIn, timezone: str) -> Plan | None:
         ):
             return None
         filter_dim, filter_value = node.dimension, node.values[0]
-    if not whole_utc_days(*query.days(), timezone):
+    total = labelled_pieces(*query.days(), timezone, None)
+    buckets = labelled_pieces(*query.days(), timezone, unit) if unit else total
+    if total is None or buckets is None:
         return None
-    return Plan(filter_dim, filter_value, dimension, unit)
+    return Plan(filter_dim, filter_value, dimension, unit, timezone, total, buckets)
 
 
 # --- building a day's rows from the events ----------------------------------------------------
@@ -149,10 +249,12 @@ def day_statement(
     filter_dim: str,
     filter_value: str | None,
     dimension: str,
+    zone: str | None,
 ) -> Any:
     """The raw path's per-session groups of the days `first`..`last`, summed per (filter
-    value, dimension value, UTC day). `filter_value` None: every value of `filter_dim`
-    (building), else only that one (a dirty day of one query)."""
+    value, dimension value, UTC day), and with a `zone` per local day of it too (the
+    parts). `filter_value` None: every value of `filter_dim` (building), else only that one
+    (a dirty day of one query)."""
     dims = [d for d in (filter_dim if filter_value is None else "", dimension) if d]
     body: dict[str, Any] = {
         "site_id": site_id,
@@ -164,8 +266,13 @@ def day_statement(
         body["filters"] = {"dimension": filter_dim, "op": "is", "values": [filter_value]}
     query = QueryIn.model_validate(body)
     scope = make_scope(query=query, timezone="UTC", dialect_name=dialect_name, goals=goals)
-    rows = _per_session(scope, definition, {Metric.bounce_rate}, folds=True).subquery("groups")
-    keys = [rows.c[f"d{i}"] for i in range(len(dims) + 1)]
+    local: list[ColumnElement[Any]] = []
+    if zone is not None:
+        local.append(local_time_bucket(dialect_name, events.c.occurred_at, "day", zone))
+    rows = _per_session(scope, definition, {Metric.bounce_rate}, folds=True, keys=local).subquery(
+        "groups"
+    )
+    keys = [rows.c[f"d{i}"] for i in range(len(dims) + 1 + len(local))]
     duration_ms = func.round(rows.c.duration_s * 1000)
     return select(
         *keys,
@@ -185,6 +292,7 @@ def day_statement(
 class DayRow:
     filter_value: str
     day: date
+    part: int
     value: str
     sums: tuple[int, ...]  # in SUMS order
 
@@ -200,7 +308,9 @@ async def compute_rows(
     filter_dim: str,
     filter_value: str | None,
     dimension: str,
+    zone: str | None = None,
 ) -> list[DayRow]:
+    """The rows of the days `first`..`last` (whole UTC days; with a `zone` their parts)."""
     statement = day_statement(
         site_id=site_id,
         dialect_name=conn.dialect.name,
@@ -211,6 +321,7 @@ async def compute_rows(
         filter_dim=filter_dim,
         filter_value=filter_value,
         dimension=dimension,
+        zone=zone,
     )
     out = []
     grouped_filter = bool(filter_dim) and filter_value is None
@@ -219,7 +330,8 @@ async def compute_rows(
         fvalue = str(values.pop(0)) if grouped_filter else (filter_value or "")
         value = str(values.pop(0)) if dimension else ""
         day = date.fromisoformat(str(values.pop(0)))
-        out.append(DayRow(fvalue, day, value, tuple(int(v) for v in values)))
+        part = part_of(date.fromisoformat(str(values.pop(0))), day) if zone else WHOLE
+        out.append(DayRow(fvalue, day, part, value, tuple(int(v) for v in values)))
     return out
 
 
@@ -243,7 +355,8 @@ async def refresh_daily(engine: AsyncEngine, *, include_today: bool = False) -> 
     A day's mark is cleared only if its generation is the one read before the rebuild: a
     batch that touched the day meanwhile, or a fold of the session log that changed its
     sessions' facts (session_log.py), leaves it dirty. Runs of consecutive days are rebuilt
-    at most MAX_RUN days at a time (one transaction each)."""
+    at most MAX_RUN days at a time (one transaction each); the days a local midnight
+    splits get their parts too."""
     today = datetime.now(UTC).date()
     async with engine.connect() as conn:
         marks = (
@@ -259,12 +372,16 @@ async def refresh_daily(engine: AsyncEngine, *, include_today: bool = False) -> 
     for site_id, generations in sorted(by_site.items()):
         goals = await goal_set(engine=engine, site_id=site_id)
         definition = await answering_definition(engine=engine, site_id=site_id, version=None)
+        timezone = await site_timezone(engine=engine, site_id=site_id)
         for first, last in runs(generations, MAX_RUN):
             built: list[dict[str, Any]] = []
+            cut = {d for d in generations if first <= d <= last and split(d, timezone)}
             async with engine.connect() as conn:
                 if conn.dialect.name == "postgresql":  # the sorts of a day's groups in memory
                     await conn.execute(text("SET LOCAL work_mem = '64MB'"))
-                for filter_dim, dimension in SLICES:
+                for (filter_dim, dimension), zone in itertools.product(
+                    SLICES, [None, timezone] if cut else [None]
+                ):
                     for row in await compute_rows(
                         conn,
                         site_id=site_id,
@@ -275,9 +392,12 @@ async def refresh_daily(engine: AsyncEngine, *, include_today: bool = False) -> 
                         filter_dim=filter_dim,
                         filter_value=None,
                         dimension=dimension,
+                        zone=zone,
                     ):
                         if len(row.filter_value) > MAX_FILTER_VALUE:
                             continue  # never asked through the daily path (daily_plan)
+                        if row.part != WHOLE and row.day not in cut:
+                            continue  # the whole day is this part: never asked
                         built.append(
                             {
                                 "site_id": site_id,
@@ -285,6 +405,7 @@ async def refresh_daily(engine: AsyncEngine, *, include_today: bool = False) -> 
                                 "filter_value": row.filter_value,
                                 "dimension": dimension,
                                 "day": row.day,
+                                "part": row.part,
                                 "value": row.value,
                                 **dict(zip(SUMS, row.sums, strict=True)),
                             }
@@ -336,8 +457,8 @@ async def slice_sums(
     conn: AsyncConnection,
     *,
     site_id: str,
-    first: date,
-    last: date,
+    timezone: str,
+    labels: dict[Piece, str],
     dirty: set[date],
     goals: GoalSet,
     definition: Definition,
@@ -346,56 +467,68 @@ async def slice_sums(
     dimension: str,
     by: str | None,
 ) -> dict[Any, list[int]]:
-    """A slice's sums over the days, per value (`by` "value"), per day ("day") or in all
-    (None, key ""): stored for clean days (summed by the database), computed from the
-    events for dirty ones."""
+    """A slice's sums over the pieces `labels` names, per value (`by` "value"), per piece's
+    label ("label") or in all (None, key ""): stored for clean days (summed by the
+    database), computed from the events for dirty ones."""
     t = daily_stats
-    keys = [t.c[by]] if by else []
-    statement = (
-        select(*keys, *(func.sum(t.c[n]) for n in SUMS))
-        .where(
-            t.c.site_id == site_id,
-            t.c.filter_dim == filter_dim,
-            t.c.filter_value == filter_value,
-            t.c.dimension == dimension,
-            t.c.day >= first,
-            t.c.day <= last,
-            t.c.day.not_in(sorted(dirty)),
-        )
-        .group_by(*keys)
-    )
     out: dict[Any, list[int]] = {}
-    for row in (await conn.execute(statement)).all():
-        if row[-1] is not None:  # an aggregate without rows (by None) is all NULL
-            out[row[0] if by else ""] = [int(v) for v in row[len(keys) :]]
-    for start, stop in runs(dirty):
-        computed = await compute_rows(
-            conn,
-            site_id=site_id,
-            goals=goals,
-            definition=definition,
-            first=start,
-            last=stop,
-            filter_dim=filter_dim,
-            filter_value=filter_value if filter_dim else None,
-            dimension=dimension,
+
+    def add(key: Any, sums: Iterable[int]) -> None:
+        into = out.setdefault(key, [0] * len(SUMS))
+        for index, value in enumerate(sums):
+            into[index] += int(value)
+
+    clean = [piece for piece in labels if piece[0] not in dirty]
+    if clean:
+        chosen: list[ColumnElement[bool]] = [
+            and_(t.c.part == WHOLE, t.c.day >= start, t.c.day <= stop)
+            for start, stop in runs(day for day, part in clean if part == WHOLE)
+        ]
+        parts = [piece for piece in clean if piece[1] != WHOLE]
+        if parts:
+            chosen.append(tuple_(t.c.day, t.c.part).in_(parts))
+        keys = {"value": [t.c.value], "label": [t.c.day, t.c.part]}.get(by or "", [])
+        statement = (
+            select(*keys, *(func.sum(t.c[n]) for n in SUMS))
+            .where(
+                t.c.site_id == site_id,
+                t.c.filter_dim == filter_dim,
+                t.c.filter_value == filter_value,
+                t.c.dimension == dimension,
+                t.c.day >= min(day for day, _ in clean),
+                t.c.day <= max(day for day, _ in clean),
+                or_(*chosen),
+            )
+            .group_by(*keys)
         )
-        for day_row in computed:
-            if day_row.day in dirty:
-                key = {"value": day_row.value, "day": day_row.day}.get(by or "", "")
-                into = out.setdefault(key, [0] * len(SUMS))
-                for index, value in enumerate(day_row.sums):
-                    into[index] += value
+        for row in (await conn.execute(statement)).all():
+            if row[-1] is None:  # an aggregate without rows (by None) is all NULL
+                continue
+            key = row[0] if by == "value" else labels[(row[0], row[1])] if by else ""
+            add(key, row[len(keys) :])
+    for zone in (None, timezone):
+        wanted = {
+            piece for piece in labels if piece[0] in dirty and (piece[1] == WHOLE) == (not zone)
+        }
+        for start, stop in runs(day for day, _ in wanted):
+            computed = await compute_rows(
+                conn,
+                site_id=site_id,
+                goals=goals,
+                definition=definition,
+                first=start,
+                last=stop,
+                filter_dim=filter_dim,
+                filter_value=filter_value if filter_dim else None,
+                dimension=dimension,
+                zone=zone,
+            )
+            for day_row in computed:
+                piece = (day_row.day, day_row.part)
+                if piece in wanted:
+                    key = {"value": day_row.value, "label": labels[piece]}.get(by or "", "")
+                    add(key, day_row.sums)
     return out
-
-
-def bucket(day: date, unit: str) -> str:
-    """A UTC day's time bucket, as local_time_bucket writes it (the zone is UTC here)."""
-    if unit == "week":
-        return (day - timedelta(days=day.weekday())).isoformat()
-    if unit == "month":
-        return day.strftime("%Y-%m")
-    return day.isoformat()
 
 
 def metric_value(metric: Metric, sums: Sequence[int], visitors_total: int | None) -> Any:
@@ -433,15 +566,14 @@ async def run_daily(
     """The answer from the daily rollups, or None when only the raw path can give it
     (a group would fold, or the filter check needs the events). Raises KAnonymityRefused
     as the raw path would."""
-    first, last = query.days()
     site_id = query.site_id
     k = definition.k
     async with reading(engine, timeout_s, filtered=False) as conn:
         marked = await conn.execute(
             select(daily_dirty.c.day).where(
                 daily_dirty.c.site_id == site_id,
-                daily_dirty.c.day >= first,
-                daily_dirty.c.day <= last,
+                daily_dirty.c.day >= min(day for day, _ in plan.total),
+                daily_dirty.c.day <= max(day for day, _ in plan.total),
             )
         )
         dirty = {row[0] for row in marked.all()}
@@ -452,8 +584,8 @@ async def run_daily(
             return await slice_sums(
                 conn,
                 site_id=site_id,
-                first=first,
-                last=last,
+                timezone=plan.timezone,
+                labels=plan.buckets if by == "label" else plan.total,
                 dirty=dirty,
                 goals=goals,
                 definition=definition,
@@ -481,7 +613,7 @@ async def run_daily(
                 left_out=(1 if others else 0, sum(counting)),
                 k=k,
             )
-        by = "value" if plan.dimension else "day" if plan.unit else None
+        by = "value" if plan.dimension else "label" if plan.unit else None
         if plan.filter_dim and plan.filter_dim == plan.dimension:
             # Broken down by its own filter: the one group, as the unfiltered slice has it.
             every = await sums_of("", "", plan.dimension, by)
@@ -495,17 +627,7 @@ async def run_daily(
             else:
                 total = await sums_of(plan.filter_dim, plan.filter_value, "", None)
                 visitors_total = total.get("", nothing)[0]
-    groups: dict[str, list[int]] = {}
-    if by == "day":
-        unit = plan.unit or "day"
-        for day, sums in found.items():
-            into = groups.setdefault(bucket(day, unit), [0] * len(SUMS))
-            for index, value in enumerate(sums):
-                into[index] += value
-    elif by == "value":
-        groups = found
-    else:
-        groups = {"": found.get("", nothing)}
+    groups = found if by else {"": found.get("", nothing)}
     folds = bool(quasi_identifiers(query.dimensions)) and k > 1
     if folds and any(sums[1] < k for sums in groups.values()):
         return None  # (other) would need distinct counts across groups: raw

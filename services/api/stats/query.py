@@ -490,8 +490,15 @@ def k_verdict(*, selected: tuple[int, int], left_out: tuple[int, int], k: int) -
 
 
 def _per_session(
-    scope: QueryScope, definition: Definition, metrics: set[Metric], *, folds: bool
+    scope: QueryScope,
+    definition: Definition,
+    metrics: set[Metric],
+    *,
+    folds: bool,
+    keys: Sequence[ColumnElement[Any]] = (),
 ) -> Select[Any]:
+    """Per (dimension values, session, visitor) group; `keys` are further group keys after
+    the dimensions' (the daily rollups' local day), labelled on from theirs."""
     goal_rows = scope.goal_rows
     dims = [
         goal_dimension(scope, goal_rows).label(f"d{i}")
@@ -501,6 +508,7 @@ def _per_session(
         ).label(f"d{i}")
         for i, d in enumerate(scope.query.dimensions)
     ]
+    dims += [key.label(f"d{len(dims) + i}") for i, key in enumerate(keys)]
     columns: list[Label[Any]] = [
         *dims,
         events.c.session_id.label("session_id"),
