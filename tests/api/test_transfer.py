@@ -292,7 +292,7 @@ async def test_a_hand_made_plausible_export_gives_hand_computed_totals(overt: Ov
     ]
     # What the imports cannot answer is said, and the answer is the site's own: a filter on
     # a dimension of another report, a behavioural filter, a metric no report keeps.
-    skipped = [
+    skipped: list[tuple[dict[str, Any], str]] = [
         (
             {
                 "dimensions": ["source"],
