@@ -331,6 +331,21 @@ async def test_a_hand_made_plausible_export_gives_hand_computed_totals(overt: Ov
     assert after["results"] == [{"dimensions": [], "metrics": [0]}]
 
 
+def test_rates_are_divided_once_after_adding_the_parts() -> None:
+    """A site's own visit duration of 10.45 s over 20 visits (209 s) and 20 imported visits
+    of 211 s: 420 s / 40 = 10.5 -> 11 s. Adding the rounded 10 s (200 s) would give 10."""
+    from services.api.stats.imports import metric_values, native_parts
+    from services.api.stats.schemas import Metric
+
+    metrics = [Metric.visit_duration, Metric.visits]
+    parts = native_parts(metrics, [10.45, 20])
+    assert parts == {"visits": 20.0, "visit_duration": pytest.approx(209.0)}
+    parts["visits"] += 20
+    parts["visit_duration"] += 211
+    assert metric_values(metrics, parts) == [11, 40]
+    assert metric_values([Metric.bounce_rate], {"visits": 0}) == [None]  # nothing to divide
+
+
 PLAUSIBLE_LOCATIONS = (
     "date,country,region,city,visitors,visits,visit_duration,bounces,pageviews\n"
     "{day},DE,DE-BE,2950159,6,7,350,2,14\n"
