@@ -396,6 +396,23 @@ async def test_imports_add_to_the_site_own_rows_part_by_part(overt: Overt) -> No
         include={"imports": True},
     )
     assert google["results"] == [{"dimensions": [], "metrics": [14, 27, 1.73]}]
+    # Shares of all 17 + 10 visitors: Google 6 + 8, direct 6, Bing 3, DuckDuckGo 2.
+    shares = await answer(
+        overt,
+        overt.site.id,
+        auth,
+        window,
+        metrics=["visitors", "percentage"],
+        dimensions=["source"],
+        include={"imports": True},
+    )
+    assert shares["meta"]["imports_included"] is True
+    assert [row["metrics"] for row in shares["results"]] == [
+        [14, 51.9],
+        [6, 22.2],
+        [3, 11.1],
+        [2, 7.4],
+    ]
     # Cities by their GeoNames id and regions as imported; the site's own events here have
     # no place: "(none)" 17 + 3 (the imported row without a city).
     cities = await answer(

@@ -107,8 +107,9 @@ async def _period(
     from services.api.stats.query import EXACT, _number, shape_rows  # one home for these
 
     asked = list(query.metrics)
-    extra = [Metric.visits] if set(asked) & RATES.keys() and Metric.visits not in asked else []
-    metrics = [*asked, *extra]
+    needed = [Metric.visits] if set(asked) & RATES.keys() else []
+    needed += [Metric.visitors] if Metric.percentage in asked else []
+    metrics = [*asked, *(m for m in needed if m not in asked)]
     own = query.model_copy(
         update={"include": Include(), "offset": 0, "limit": NATIVE_PAGE, "metrics": metrics}
     )
@@ -134,6 +135,22 @@ async def _period(
             update={"date_range": meta.date_range or query.date_range, "filters": filters}
         )
         imported = await _providers[0](engine, days, meta.timezone, meta.k)
+    total: float | None = None
+    if Metric.percentage in asked and not isinstance(imported, str):
+        # a row's share of all the visitors in scope, the site's own and imported
+        whole = {"dimensions": [], "metrics": [Metric.visitors], "order_by": []}
+        own_total = await native(
+            engine=engine, query=own.model_copy(update=whole), timeout_s=timeout_s
+        )
+        imported_total = await _providers[0](
+            engine, days.model_copy(update=whole), meta.timezone, meta.k
+        )
+        if isinstance(imported_total, str):
+            imported = imported_total
+        else:
+            total = float(own_total.results[0].metrics[0] or 0) + sum(
+                parts.get("visitors", 0) for _, parts in imported_total.rows
+            )
     if isinstance(imported, str):
         rounded = [(d, [_number(m, v) for m, v in zip(asked, vs, strict=False)]) for d, vs in rows]
         shaped = shape_rows(
@@ -153,7 +170,7 @@ async def _period(
         for name, value in parts.items():
             sums[name] = sums.get(name, 0) + value
     shaped = shape_rows(
-        [(list(d), metric_values(asked, parts), 0, 0, False) for d, parts in merged.items()],
+        [(list(d), metric_values(asked, parts, total), 0, 0, False) for d, parts in merged.items()],
         query=query,
         k=1,
         folded_groups=0,
@@ -185,14 +202,20 @@ def native_parts(metrics: list[Metric], values: list[int | float | None]) -> dic
     return parts
 
 
-def metric_values(metrics: list[Metric], parts: dict[str, float]) -> list[int | float | None]:
-    """The asked metrics of added-up parts, rounded as the site's own answer rounds them."""
+def metric_values(
+    metrics: list[Metric], parts: dict[str, float], visitors_total: float | None = None
+) -> list[int | float | None]:
+    """The asked metrics of added-up parts, rounded as the site's own answer rounds them
+    (`percentage`: the row's visitors in percent of `visitors_total`)."""
     from services.api.stats.query import _number
 
     out: list[int | float | None] = []
     visits = parts.get("visits", 0.0)
     for metric in metrics:
-        if metric in RATES:
+        if metric is Metric.percentage:
+            share = parts.get("visitors", 0.0) * 100 / visitors_total if visitors_total else None
+            out.append(_number(metric, share))
+        elif metric in RATES:
             name, scale = RATES[metric]
             value = parts.get(name, 0.0) * scale / visits if visits else None
             out.append(_number(metric, value))

@@ -89,6 +89,7 @@ PART_METRICS: dict[str, tuple[str, ...]] = {
     "sessions": ("visits",),
     "pageviews": ("pageviews",),
     "events": ("events",),
+    "percentage": ("visitors",),
     "bounce_rate": ("visits", "bounces"),
     "visit_duration": ("visits", "visit_duration"),
     "views_per_visit": ("visits", "pageviews"),
