@@ -306,6 +306,7 @@ async def test_a_hand_made_plausible_export_gives_hand_computed_totals(overt: Ov
             "no bounce_rate by page",
         ),
         ({"metrics": ["engaged_sessions"]}, "no engaged_sessions"),
+        ({"dimensions": ["goal"], "metrics": ["conversion_rate"]}, "not visits"),
     ]
     for case, words in skipped:
         answered = await answer(

@@ -94,6 +94,7 @@ PART_METRICS: dict[str, tuple[str, ...]] = {
     "visit_duration": ("visits", "visit_duration"),
     "views_per_visit": ("visits", "pageviews"),
 }
+CONVERSIONS = {"conversions", "conversion_rate", "group_conversion_rate"}
 # Plausible keeps no per-page bounces or durations, and answers no views per visit by page.
 NO_RATES = {"imported_pages"}
 
@@ -166,6 +167,11 @@ def plan(query: QueryIn) -> tuple[str, str | None, list[str], list[str]] | str:
     report = reports.pop() if reports else "imported_visitors"
     parts: list[str] = []
     for metric in query.metrics:
+        if metric.value in CONVERSIONS:
+            return (
+                f"the imported data cannot give {metric.value}: Overt counts converted visits, "
+                "and the imported custom events hold visitors, not visits"
+            )
         needed = metric_parts(report, metric.value)
         if needed is None:
             return (
