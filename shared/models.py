@@ -83,6 +83,14 @@ class Event(SQLModel, table=True):
     __table_args__ = (
         # Postgres replaces this btree with BRIN (occurred_at); see migration 0102.
         Index("ix_events_site_id_occurred_at", "site_id", "occurred_at"),
+        # Behavioural filters and goals: the events of a name (migration 0450).
+        Index(
+            "ix_events_site_id_name_occurred_at",
+            "site_id",
+            "name",
+            "occurred_at",
+            postgresql_include=["session_id"],
+        ),
         Index(
             "ix_events_site_id_subject_id",
             "site_id",

@@ -145,6 +145,23 @@ async def test_an_export_imported_into_a_fresh_site_gives_the_same_numbers(overt
         {"metrics": ["visitors", "sessions", "pageviews"], "dimensions": ["browser"]},
         {"metrics": ["visitors", "sessions", "pageviews"], "dimensions": ["device"]},
         {"metrics": ["visitors"], "dimensions": ["goal"]},
+        # rates, filters and comparisons answer from the parts the export wrote
+        {"metrics": ["visitors", "visits", "bounce_rate", "visit_duration", "views_per_visit"]},
+        {"metrics": ["visits", "bounce_rate", "visit_duration"], "dimensions": ["source"]},
+        {
+            "metrics": ["visitors", "pageviews", "bounce_rate"],
+            "filters": {"dimension": "source", "op": "is", "values": ["Google"]},
+        },
+        {
+            "metrics": ["visitors", "pageviews"],
+            "dimensions": ["page"],
+            "filters": {"dimension": "page", "op": "contains", "values": ["pricing"]},
+        },
+        {
+            "metrics": ["visitors", "bounce_rate", "views_per_visit"],
+            "dimensions": ["time:day"],
+            "comparisons": {"mode": "previous_period"},
+        },
     ]
     for case in cases:
         original = await answer(overt, overt.site.id, own, [first, last], **case)
@@ -216,30 +233,93 @@ async def test_a_hand_made_plausible_export_gives_hand_computed_totals(overt: Ov
     day = await answer(overt, site_id, auth, "day", metrics=["visitors"], include={"imports": True})
     assert day["results"] == [{"dimensions": [], "metrics": [4]}]
     assert day["meta"]["imports_included"] is True
+    # Rates are divided after adding up: bounces 4 + 1 of visits 12 + 6 = 27.8 %, seconds
+    # 900 / 18 = 50, pageviews 34 / 18 = 1.89 per visit.
+    rates = ["bounce_rate", "visit_duration", "views_per_visit"]
+    rated = await answer(overt, site_id, auth, window, metrics=rates, include={"imports": True})
+    assert rated["results"] == [{"dimensions": [], "metrics": [28, 50, 1.89]}]
+    # By source: Google (3 + 1) / (9 + 6) = 26.7 %, the direct visits 1 / 3 = 33.3 %.
+    by_source = await answer(
+        overt,
+        site_id,
+        auth,
+        window,
+        metrics=["visits", "bounce_rate"],
+        dimensions=["source"],
+        include={"imports": True},
+    )
+    assert by_source["results"] == [
+        {"dimensions": ["Google"], "metrics": [15, 27]},
+        {"dimensions": ["(none)"], "metrics": [3, 33]},
+    ]
+    # A filter on the report's own dimension: Google's visits, 800 s / 15, 29 / 15 pageviews.
+    google = {"dimension": "source", "op": "is", "values": ["Google"]}
+    for filters in (
+        google,
+        {"dimension": "source", "op": "contains", "values": ["GOO"]},
+        {"not": {"dimension": "source", "op": "is", "values": ["(none)"]}},
+    ):
+        filtered = await answer(
+            overt,
+            site_id,
+            auth,
+            window,
+            metrics=["visitors", *rates],
+            filters=filters,
+            include={"imports": True},
+        )
+        assert filtered["meta"]["imports_included"] is True, filters
+        assert filtered["results"] == [{"dimensions": [], "metrics": [13, 27, 53, 1.93]}], filters
+    # Compared with the period before, imports in both: Jan 2-3 (visitors 5 + 7, bounces
+    # 8 of 13 visits: 61.5 %) against Dec 31 - Jan 1 (10 visitors, 4 of 12: 33.3 %).
     compared = await answer(
         overt,
         site_id,
         auth,
-        window,
-        metrics=["visitors"],
+        ["2026-01-02", "2026-01-03"],
+        metrics=["visitors", "bounce_rate"],
         include={"imports": True},
         comparisons={"mode": "previous_period"},
     )
-    assert compared["meta"]["imports_included"] is False
-    assert "comparisons" in compared["meta"]["imports_skip_reason"]
-    # What the imports cannot answer is said, and the answer is the site's own.
-    filtered = await answer(
-        overt,
-        site_id,
-        auth,
-        window,
-        metrics=["visitors"],
-        include={"imports": True},
-        filters={"dimension": "page", "op": "is", "values": ["/"]},
-    )
-    assert filtered["meta"]["imports_included"] is False
-    assert "filters" in filtered["meta"]["imports_skip_reason"]
-    assert filtered["results"] == [{"dimensions": [], "metrics": [0]}]
+    assert compared["meta"]["imports_included"] is True
+    assert compared["meta"]["comparison_date_range"] == ["2025-12-31", "2026-01-01"]
+    assert compared["results"] == [
+        {
+            "dimensions": [],
+            "metrics": [12, 62],
+            "comparison": {"dimensions": [], "metrics": [10, 33], "change": [20, 29]},
+        }
+    ]
+    # What the imports cannot answer is said, and the answer is the site's own: a filter on
+    # a dimension of another report, a behavioural filter, a metric no report keeps.
+    skipped: list[tuple[dict[str, Any], str]] = [
+        (
+            {
+                "dimensions": ["source"],
+                "filters": {"dimension": "page", "op": "is", "values": ["/"]},
+            },
+            "report of its own",
+        ),
+        ({"filters": {"has_done": google}}, "has_done"),
+        (
+            {"dimensions": ["page"], "metrics": ["visitors", "bounce_rate"]},
+            "no bounce_rate by page",
+        ),
+        ({"metrics": ["engaged_sessions"]}, "no engaged_sessions"),
+        ({"dimensions": ["goal"], "metrics": ["conversion_rate"]}, "not visits"),
+    ]
+    for case, words in skipped:
+        answered = await answer(
+            overt,
+            site_id,
+            auth,
+            window,
+            **{"metrics": ["visitors"], **case},
+            include={"imports": True},
+        )
+        assert answered["meta"]["imports_included"] is False, case
+        assert words in answered["meta"]["imports_skip_reason"], case
+        assert all(not any(row["metrics"]) for row in answered["results"]), case
     # Kept apart: not counted unless asked for; deleted with its import.
     plain = await answer(overt, site_id, auth, window, metrics=["visitors"])
     assert plain["results"] == [{"dimensions": [], "metrics": [0]}]
@@ -250,6 +330,135 @@ async def test_a_hand_made_plausible_export_gives_hand_computed_totals(overt: Ov
         overt, site_id, auth, window, metrics=["visitors"], include={"imports": True}
     )
     assert after["results"] == [{"dimensions": [], "metrics": [0]}]
+
+
+def test_rates_are_divided_once_after_adding_the_parts() -> None:
+    """A site's own visit duration of 10.45 s over 20 visits (209 s) and 20 imported visits
+    of 211 s: 420 s / 40 = 10.5 -> 11 s. Adding the rounded 10 s (200 s) would give 10."""
+    from services.api.stats.imports import metric_values, native_parts
+    from services.api.stats.schemas import Metric
+
+    metrics = [Metric.visit_duration, Metric.visits]
+    parts = native_parts(metrics, [10.45, 20])
+    assert parts == {"visits": 20.0, "visit_duration": pytest.approx(209.0)}
+    parts["visits"] += 20
+    parts["visit_duration"] += 211
+    assert metric_values(metrics, parts) == [11, 40]
+    assert metric_values([Metric.bounce_rate], {"visits": 0}) == [None]  # nothing to divide
+
+
+PLAUSIBLE_LOCATIONS = (
+    "date,country,region,city,visitors,visits,visit_duration,bounces,pageviews\n"
+    "{day},DE,DE-BE,2950159,6,7,350,2,14\n"
+    "{day},FR,,0,3,3,60,3,3\n"
+    "{day},DE,DE-BY,2867714,4,5,250,1,8\n"
+)
+
+
+async def test_imports_add_to_the_site_own_rows_part_by_part(overt: Overt) -> None:
+    """`traffic` (17 visits today: Google 6 with 1 bounce, direct 6, Bing 3, DuckDuckGo 2;
+    11 bounces, 18 pageviews) plus a day of imported visitors, sources and locations."""
+    engine = overt.resources.engine
+    await store_definition(engine=engine, site_id=overt.site.id, body=DefinitionIn(k=1))
+    await traffic(overt)
+    auth = {"authorization": f"Bearer {overt.key}"}
+    _, key = await create_key(engine=engine, site_id=overt.site.id, scopes=[KeyScope.imports_write])
+    today = datetime.now(UTC).date()
+    stamp = today.strftime("%Y%m%d")
+    day = today.isoformat()
+    files = {
+        f"imported_visitors_{stamp}_{stamp}.csv": PLAUSIBLE_VISITORS.splitlines()[0]
+        + f"\n{day},10,25,4,12,600\n",
+        f"imported_sources_{stamp}_{stamp}.csv": PLAUSIBLE_SOURCES.splitlines()[0]
+        + f"\n{day},Google,,,,,,,20,8,9,500,3\n",
+        f"imported_locations_{stamp}_{stamp}.csv": PLAUSIBLE_LOCATIONS.format(day=day),
+    }
+    await imported(overt, overt.site.id, {"authorization": f"Bearer {key}"}, zipped(files))
+    window = [day, day]
+    # visitors 17 + 10; bounces 11 + 4 of 17 + 12 visits = 51.7 %; (18 + 25) / 29 = 1.48
+    total = await answer(
+        overt,
+        overt.site.id,
+        auth,
+        window,
+        metrics=["visitors", "visits", "bounce_rate", "views_per_visit"],
+        include={"imports": True},
+    )
+    assert total["meta"]["imports_included"] is True
+    assert total["results"] == [{"dimensions": [], "metrics": [27, 29, 52, 1.48]}]
+    # Google: 6 + 8 visitors, bounces 1 + 3 of 6 + 9 visits = 26.7 %, (6 + 20) / 15 = 1.73
+    google = await answer(
+        overt,
+        overt.site.id,
+        auth,
+        window,
+        metrics=["visitors", "bounce_rate", "views_per_visit"],
+        filters={"dimension": "source", "op": "is", "values": ["Google"]},
+        include={"imports": True},
+    )
+    assert google["results"] == [{"dimensions": [], "metrics": [14, 27, 1.73]}]
+    # Shares of all 17 + 10 visitors: Google 6 + 8, direct 6, Bing 3, DuckDuckGo 2.
+    shares = await answer(
+        overt,
+        overt.site.id,
+        auth,
+        window,
+        metrics=["visitors", "percentage"],
+        dimensions=["source"],
+        include={"imports": True},
+    )
+    assert shares["meta"]["imports_included"] is True
+    assert [row["metrics"] for row in shares["results"]] == [
+        [14, 51.9],
+        [6, 22.2],
+        [3, 11.1],
+        [2, 7.4],
+    ]
+    # Cities by their GeoNames id and regions as imported; the site's own events here have
+    # no place: "(none)" 17 + 3 (the imported row without a city).
+    cities = await answer(
+        overt,
+        overt.site.id,
+        auth,
+        window,
+        metrics=["visitors", "bounce_rate"],
+        dimensions=["city"],
+        include={"imports": True},
+    )
+    assert cities["results"] == [
+        {"dimensions": ["(none)"], "metrics": [20, 70]},  # (11 + 3) bounces / (17 + 3)
+        {"dimensions": ["geonames:2950159"], "metrics": [6, 29]},  # 2 / 7
+        {"dimensions": ["geonames:2867714"], "metrics": [4, 20]},  # 1 / 5
+    ]
+    assert any("GeoNames" in note for note in cities["meta"]["notes"])
+    regions = await answer(
+        overt,
+        overt.site.id,
+        auth,
+        window,
+        metrics=["visitors"],
+        dimensions=["region"],
+        filters={"dimension": "country", "op": "is", "values": ["DE"]},
+        include={"imports": True},
+    )
+    assert regions["results"] == [
+        {"dimensions": ["DE-BE"], "metrics": [6]},
+        {"dimensions": ["DE-BY"], "metrics": [4]},
+    ]
+    # Under k = 5, a filter that selects fewer than k imported visitors keeps them out.
+    await store_definition(engine=engine, site_id=overt.site.id, body=DefinitionIn(k=5))
+    few = await answer(
+        overt,
+        overt.site.id,
+        auth,
+        window,
+        metrics=["visitors"],
+        dimensions=["country"],
+        filters={"dimension": "region", "op": "is", "values": ["DE-BY"]},
+        include={"imports": True},
+    )
+    assert few["meta"]["imports_included"] is False
+    assert "fewer than k" in few["meta"]["imports_skip_reason"]
 
 
 UMAMI = (
@@ -588,7 +797,9 @@ async def test_an_export_holds_what_a_query_answers_under_k(overt: Overt) -> Non
     assert pages["/blog"]["hostname"] == "example.com"
     totals = rows("imported_visitors")
     assert sum(int(row["visitors"]) for row in totals) == 17
-    assert sum(int(row["bounces"]) for row in totals) == 16  # one visit saw two pages
+    # Bounces as the engine counts them (one pageview, no custom event): 17 visits less b0
+    # (two pages) and a0..a4 (Signup).
+    assert sum(int(row["bounces"]) for row in totals) == 11
     goals = rows("imported_custom_events")
     assert [(row["name"], row["visitors"], row["events"]) for row in goals] == [
         ("Signup", "5", "5")

@@ -1,11 +1,17 @@
 """Imported data in answers (`include.imports`): the one place query.py hands a query over.
 
-The site's own answer is computed as usual (all its rows), the imported rows for the same
-query are asked of the provider (registered by the API's composition root, so that stats
-never imports the transfer domain that stores them), and rows with the same dimension values
-are added up; then the rows are ordered and paginated as the query asks. The provider says
-when the imported aggregates cannot answer a query (a metric, dimension or filter they do
-not hold); the answer is then the site's own, and `meta.imports_skip_reason` says why.
+The site's own answer is computed as usual (all its rows, rates unrounded, with its visits
+beside any rate), the imported rows for the same query are asked of the provider
+(registered by the API's composition root, so that stats never imports the transfer domain
+that stores them) as their parts (visitors, visits, pageviews, bounces, seconds, events),
+and rows with the same dimension values are added up part by part: a rate is divided
+after the adding (bounce rate = all bounces / all visits), never averaged. Then the rows are
+rounded, ordered and paginated as the query asks. With `comparisons` the other period is
+answered the same way, imports included, and set beside each row.
+
+The provider says when the imported aggregates cannot answer a query (a metric, dimension
+or filter they do not hold); the answer is then the site's own, and
+`meta.imports_skip_reason` says why, in words.
 """
 
 from __future__ import annotations
@@ -15,14 +21,18 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.api.stats.schemas import Include, QueryIn, QueryOut, QueryRow
+from services.api.stats.comparisons import attach_comparisons, comparison_days
+from services.api.stats.schemas import Include, Metric, QueryIn, QueryOut, QueryRow
+from services.api.stats.segments import with_segments
 
 Row = tuple[list[str], list[int | float | None]]
+# A row's parts by name: visitors, visits, pageviews, bounces, visit_duration (seconds), events
+Parts = dict[str, int]
 
 
 @dataclass(frozen=True, slots=True)
 class ImportedRows:
-    rows: list[Row]
+    rows: list[tuple[list[str], Parts]]
     notes: list[str] = field(default_factory=list)
 
 
@@ -30,6 +40,19 @@ class ImportedRows:
 ImportsProvider = Callable[[AsyncEngine, QueryIn, str, int], Awaitable[ImportedRows | str]]
 _providers: list[ImportsProvider] = []
 NATIVE_PAGE = 1000
+# Rates made of a row's visits and one other part (the part's total per visit).
+RATES: dict[Metric, tuple[str, float]] = {
+    Metric.bounce_rate: ("bounces", 100.0),
+    Metric.visit_duration: ("visit_duration", 1.0),
+    Metric.views_per_visit: ("pageviews", 1.0),
+}
+COUNTED = {
+    Metric.visitors: "visitors",
+    Metric.visits: "visits",
+    Metric.sessions: "visits",
+    Metric.pageviews: "pageviews",
+    Metric.events: "events",
+}
 
 
 def register_imports_provider(provider: ImportsProvider) -> None:
@@ -45,35 +68,93 @@ async def with_imports(
     native: Callable[..., Awaitable[QueryOut]],
 ) -> QueryOut:
     """The answer to `query` with the site's imports added where they can answer it."""
-    from services.api.stats.query import shape_rows  # one home for ordering and pages
+    if query.comparisons is None:
+        return await _period(engine=engine, query=query, timeout_s=timeout_s, native=native)
+    alone = query.model_copy(update={"comparisons": None})
+    this = await _period(engine=engine, query=alone, timeout_s=timeout_s, native=native)
+    days = this.meta.date_range
+    assert days is not None  # every answer says its days
+    other_days = comparison_days(days, query.comparisons)
+    whole = {"date_range": other_days, "limit": NATIVE_PAGE, "offset": 0}
+    other = await _period(
+        engine=engine, query=alone.model_copy(update=whole), timeout_s=timeout_s, native=native
+    )
+    results = attach_comparisons(
+        this.results,
+        other.results,
+        dimensions=query.dimensions,
+        metrics=query.metrics,
+        days=days,
+        other_days=other_days,
+    )
+    meta = this.meta.model_copy(
+        update={
+            "comparison_date_range": other_days,
+            "notes": list(dict.fromkeys([*this.meta.notes, *other.meta.notes])),
+        }
+    )
+    return QueryOut(results=results, meta=meta, query=query)
 
-    if query.comparisons is not None:
-        alone = await native(
-            engine=engine,
-            query=query.model_copy(update={"include": Include()}),
-            timeout_s=timeout_s,
-        )
-        reason = "imported data is not added to comparisons"
-        skipped = alone.meta.model_copy(update={"imports_skip_reason": reason})
-        return alone.model_copy(update={"meta": skipped, "query": query})
-    own = query.model_copy(update={"include": Include(), "offset": 0, "limit": NATIVE_PAGE})
-    first = await native(engine=engine, query=own, timeout_s=timeout_s)
-    rows: list[Row] = [(r.dimensions, r.metrics) for r in first.results]
-    offset = NATIVE_PAGE
-    while offset < first.meta.total_rows:
-        page = own.model_copy(update={"offset": offset})
-        answer = await native(engine=engine, query=page, timeout_s=timeout_s)
-        rows += [(r.dimensions, r.metrics) for r in answer.results]
-        offset += NATIVE_PAGE
+
+async def _period(
+    *,
+    engine: AsyncEngine,
+    query: QueryIn,
+    timeout_s: float,
+    native: Callable[..., Awaitable[QueryOut]],
+) -> QueryOut:
+    """One period's answer (no comparisons), imports added where they can answer it."""
+    from services.api.stats.query import EXACT, _number, shape_rows  # one home for these
+
+    asked = list(query.metrics)
+    needed = [Metric.visits] if set(asked) & RATES.keys() else []
+    needed += [Metric.visitors] if Metric.percentage in asked else []
+    metrics = [*asked, *(m for m in needed if m not in asked)]
+    own = query.model_copy(
+        update={"include": Include(), "offset": 0, "limit": NATIVE_PAGE, "metrics": metrics}
+    )
+    token = EXACT.set(True)  # rates unrounded, to be added to the imported parts
+    try:
+        first = await native(engine=engine, query=own, timeout_s=timeout_s)
+        rows: list[Row] = [(r.dimensions, r.metrics) for r in first.results]
+        offset = NATIVE_PAGE
+        while offset < first.meta.total_rows:
+            page = own.model_copy(update={"offset": offset})
+            answer = await native(engine=engine, query=page, timeout_s=timeout_s)
+            rows += [(r.dimensions, r.metrics) for r in answer.results]
+            offset += NATIVE_PAGE
+    finally:
+        EXACT.reset(token)
     meta = first.meta
     imported: ImportedRows | str = "no source of imported data is set up"
     if _providers:
-        # the days answered: a relative range ("7d") resolved by the site's own answer
-        days = query.model_copy(update={"date_range": meta.date_range or query.date_range})
+        # the days answered (a relative range, "7d", resolved by the site's own answer) and
+        # saved segments put in place, as the site's own answer read them
+        filters = await with_segments(engine=engine, site_id=query.site_id, filters=query.filters)
+        days = query.model_copy(
+            update={"date_range": meta.date_range or query.date_range, "filters": filters}
+        )
         imported = await _providers[0](engine, days, meta.timezone, meta.k)
+    total: float | None = None
+    if Metric.percentage in asked and not isinstance(imported, str):
+        # a row's share of all the visitors in scope, the site's own and imported
+        whole = {"dimensions": [], "metrics": [Metric.visitors], "order_by": []}
+        own_total = await native(
+            engine=engine, query=own.model_copy(update=whole), timeout_s=timeout_s
+        )
+        imported_total = await _providers[0](
+            engine, days.model_copy(update=whole), meta.timezone, meta.k
+        )
+        if isinstance(imported_total, str):
+            imported = imported_total
+        else:
+            total = float(own_total.results[0].metrics[0] or 0) + sum(
+                parts.get("visitors", 0) for _, parts in imported_total.rows
+            )
     if isinstance(imported, str):
+        rounded = [(d, [_number(m, v) for m, v in zip(asked, vs, strict=False)]) for d, vs in rows]
         shaped = shape_rows(
-            [(d, v, 0, 0, False) for d, v in rows], query=query, k=1, folded_groups=0
+            [(d, v, 0, 0, False) for d, v in rounded], query=query, k=1, folded_groups=0
         )
         skipped = meta.model_copy(update={"imports_skip_reason": imported})
         return QueryOut(
@@ -81,18 +162,15 @@ async def with_imports(
             meta=skipped,
             query=query,
         )
-    merged: dict[tuple[str, ...], list[int | float | None]] = {}
-    for dims, values in [*rows, *imported.rows]:
-        key = tuple(dims)
-        if key not in merged:
-            merged[key] = list(values)
-            continue
-        merged[key] = [
-            None if a is None and b is None else (a or 0) + (b or 0)
-            for a, b in zip(merged[key], values, strict=True)
-        ]
+    merged: dict[tuple[str, ...], dict[str, float]] = {}
+    for dims, values in rows:
+        merged[tuple(dims)] = native_parts(metrics, values)
+    for dims, parts in imported.rows:
+        sums = merged.setdefault(tuple(dims), {})
+        for name, value in parts.items():
+            sums[name] = sums.get(name, 0) + value
     shaped = shape_rows(
-        [(list(d), v, 0, 0, False) for d, v in merged.items()],
+        [(list(d), metric_values(asked, parts, total), 0, 0, False) for d, parts in merged.items()],
         query=query,
         k=1,
         folded_groups=0,
@@ -108,3 +186,39 @@ async def with_imports(
         ),
         query=query,
     )
+
+
+def native_parts(metrics: list[Metric], values: list[int | float | None]) -> dict[str, float]:
+    """A native row's parts, from its counts and its unrounded rates times its visits."""
+    given = dict(zip(metrics, values, strict=True))
+    parts: dict[str, float] = {}
+    for metric, name in COUNTED.items():
+        if metric in given:
+            parts[name] = float(given[metric] or 0)
+    visits = parts.get("visits", 0.0)
+    for metric, (name, scale) in RATES.items():
+        if metric in given and name not in parts:
+            parts[name] = float(given[metric] or 0) * visits / scale
+    return parts
+
+
+def metric_values(
+    metrics: list[Metric], parts: dict[str, float], visitors_total: float | None = None
+) -> list[int | float | None]:
+    """The asked metrics of added-up parts, rounded as the site's own answer rounds them
+    (`percentage`: the row's visitors in percent of `visitors_total`)."""
+    from services.api.stats.query import _number
+
+    out: list[int | float | None] = []
+    visits = parts.get("visits", 0.0)
+    for metric in metrics:
+        if metric is Metric.percentage:
+            share = parts.get("visitors", 0.0) * 100 / visitors_total if visitors_total else None
+            out.append(_number(metric, share))
+        elif metric in RATES:
+            name, scale = RATES[metric]
+            value = parts.get(name, 0.0) * scale / visits if visits else None
+            out.append(_number(metric, value))
+        else:
+            out.append(_number(metric, parts.get(COUNTED[metric], 0.0)))
+    return out

@@ -938,9 +938,16 @@ ROUNDED = {
 WHOLE = {Metric.bounce_rate, Metric.visit_duration, Metric.time_on_page}
 
 
+# Set while an answer is made to be added to imported data (imports.py): its rates are left
+# unrounded there, and rounded once, after the adding.
+EXACT: ContextVar[bool] = ContextVar("overt_exact_rates", default=False)
+
+
 def _number(metric: Metric, value: Any) -> int | float | None:
     if value is None:
         return None
+    if EXACT.get() and (metric in ROUNDED or metric in WHOLE):
+        return float(value)
     if metric in ROUNDED:
         return round(float(value), ROUNDED[metric])
     if metric in WHOLE:  # half up, as people round (round() goes to even)

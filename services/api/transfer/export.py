@@ -5,8 +5,8 @@ day at a time, so an export says what a query would, under the same k: reports b
 quasi-identifier (sources, locations, devices, browsers, operating systems) fold each
 day's groups under k into "(other)" or leave them out, as a breakdown does; visitors,
 pages, entry and exit pages and custom events are the site's own and complete. Bounces and
-visit durations, which the engine does not answer, are summed from the sessions that began
-that day in each group shown (a folded group's into "(other)").
+visit durations are the engine's too: its unrounded bounce rate and visit duration of each
+row times the row's visits, so an export imported again answers the same rates.
 
 The zip is written as it is made, into chunks of a job's file (`sink`), so memory holds
 one day's rows of one report at most.
@@ -26,27 +26,28 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.api.days import day_bounds, site_timezone
 from services.api.engagement.service import answering_definition
-from services.api.stats.query import answer_query
-from services.api.stats.schemas import MISSING, OTHER, Include, Metric, QueryIn
+from services.api.stats.query import EXACT, answer_query
+from services.api.stats.schemas import MISSING, Include, Metric, QueryIn
 from services.api.transfer.reports import REPORTS, Report
 from shared.dialect import local_time_bucket
-from shared.models import events, sessions, sites
+from shared.models import events, sites
 
-# Report -> (engine dimensions, the session columns its bounces and durations group by).
-BREAKDOWNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "imported_visitors": ((), ()),
-    "imported_sources": (
-        ("source", "referrer", "utm_source", "utm_medium", "utm_campaign"),
-        ("source", "referrer", "utm_source", "utm_medium", "utm_campaign"),
-    ),
-    "imported_pages": (("page",), ()),
-    "imported_entry_pages": (("entry_page",), ("entry_path",)),
-    "imported_exit_pages": (("exit_page",), ("exit_path",)),
-    "imported_locations": (("country",), ("country",)),
-    "imported_devices": (("device",), ("device",)),
-    "imported_browsers": (("browser",), ("browser",)),
-    "imported_operating_systems": (("os",), ("os",)),
+# Report -> the engine's dimensions it breaks down by.
+BREAKDOWNS: dict[str, tuple[str, ...]] = {
+    "imported_visitors": (),
+    "imported_sources": ("source", "referrer", "utm_source", "utm_medium", "utm_campaign"),
+    "imported_pages": ("page",),
+    "imported_entry_pages": ("entry_page",),
+    "imported_exit_pages": ("exit_page",),
+    "imported_locations": ("country",),
+    "imported_devices": ("device",),
+    "imported_browsers": ("browser",),
+    "imported_operating_systems": ("os",),
 }
+# What each report's rows ask of the engine: counts, and where the report keeps bounces and
+# durations, the rates they are made of (Plausible keeps neither per page).
+COUNTED = [Metric.visitors, Metric.sessions, Metric.pageviews]
+RATED = [*COUNTED, Metric.bounce_rate, Metric.visit_duration]
 # Report column <- engine dimension, where the names differ.
 COLUMN_OF = {"os": "operating_system"}
 COUNT_OF = {"imported_entry_pages": "entrances", "imported_exit_pages": "exits"}
@@ -119,9 +120,16 @@ def shown(value: str) -> str:
 
 
 async def engine_rows(
-    *, engine: AsyncEngine, site_id: str, day: date, dimensions: tuple[str, ...], timeout_s: float
+    *,
+    engine: AsyncEngine,
+    site_id: str,
+    day: date,
+    dimensions: tuple[str, ...],
+    metrics: list[Metric],
+    timeout_s: float,
 ) -> list[tuple[list[str], list[int | float | None]]]:
-    """One day's rows of the query engine for a report (every page of them)."""
+    """One day's rows of the query engine for a report (every page of them), rates
+    unrounded."""
     rows: list[tuple[list[str], list[int | float | None]]] = []
     offset = 0
     while True:
@@ -129,7 +137,7 @@ async def engine_rows(
         # for (the sources report), and its values are made here, not sent.
         query = QueryIn.model_construct(
             site_id=site_id,
-            metrics=[Metric.visitors, Metric.sessions, Metric.pageviews],
+            metrics=metrics,
             date_range=(day, day),
             dimensions=list(dimensions),
             filters=None,
@@ -140,58 +148,15 @@ async def engine_rows(
             comparisons=None,
             include=Include(),
         )
-        answer = await answer_query(engine=engine, query=query, timeout_s=timeout_s)
+        token = EXACT.set(True)
+        try:
+            answer = await answer_query(engine=engine, query=query, timeout_s=timeout_s)
+        finally:
+            EXACT.reset(token)
         rows += [(row.dimensions, row.metrics) for row in answer.results]
         offset += PAGE
         if offset >= answer.meta.total_rows:
             return rows
-
-
-async def session_facts(
-    *,
-    engine: AsyncEngine,
-    site_id: str,
-    timezone: str,
-    first: date,
-    last: date,
-    columns: tuple[str, ...],
-) -> dict[tuple[str, tuple[str, ...]], tuple[int, int]]:
-    """(day, group) -> (bounces, visit duration in seconds) of the sessions begun that day."""
-    start, end = day_bounds(first, last, timezone)
-    day = local_time_bucket(engine.dialect.name, sessions.c.started_at, "day", timezone)
-    groups = [func.coalesce(sessions.c[c], literal(MISSING)) for c in columns]
-    seconds = func.sum(
-        func.extract("epoch", sessions.c.last_seen_at)
-        - func.extract("epoch", sessions.c.started_at)
-    )
-    if engine.dialect.name == "sqlite":
-        seconds = func.sum(
-            (func.julianday(sessions.c.last_seen_at) - func.julianday(sessions.c.started_at))
-            * 86400
-        )
-    statement = (
-        select(
-            day.label("day"),
-            *(g.label(f"g{i}") for i, g in enumerate(groups)),
-            func.count().filter(sessions.c.pageviews == 1).label("bounces"),
-            func.coalesce(seconds, 0).label("seconds"),
-        )
-        .where(
-            sessions.c.site_id == site_id,
-            sessions.c.started_at >= start,
-            sessions.c.started_at < end,
-        )
-        .group_by(day, *groups)
-    )
-    async with engine.connect() as conn:
-        result = (await conn.execute(statement)).all()
-    return {
-        (str(row.day), tuple(str(row[i + 1]) for i in range(len(columns)))): (
-            int(row.bounces),
-            round(float(row.seconds)),
-        )
-        for row in result
-    }
 
 
 async def custom_event_rows(
@@ -267,24 +232,18 @@ async def write_export(
                     written += 1
                 await progress(written)
                 continue
-            dimensions, fact_columns = BREAKDOWNS[report.name]
-            facts = await session_facts(
-                engine=engine,
-                site_id=site_id,
-                timezone=timezone,
-                first=first,
-                last=last,
-                columns=fact_columns,
-            )
+            dimensions = BREAKDOWNS[report.name]
+            metrics = COUNTED if report.name == "imported_pages" else RATED
             for day in days(first, last):
                 rows = await engine_rows(
                     engine=engine,
                     site_id=site_id,
                     day=day,
                     dimensions=dimensions,
+                    metrics=metrics,
                     timeout_s=timeout_s,
                 )
-                for values in report_lines(report, day, rows, facts, domain=domain):
+                for values in report_lines(report, day, rows, domain=domain):
                     entry.write(csv_line(values))
                     written += 1
                 if len(sink.buffer) >= CHUNK_BYTES:
@@ -298,41 +257,28 @@ def report_lines(
     report: Report,
     day: date,
     rows: list[tuple[list[str], list[int | float | None]]],
-    facts: dict[tuple[str, tuple[str, ...]], tuple[int, int]],
     *,
     domain: str,
 ) -> list[list[Any]]:
-    """One day's lines of a report: the engine's rows, with their groups' bounces and
-    durations (those of groups not shown summed into "(other)", or left out with it)."""
-    dimensions, _ = BREAKDOWNS[report.name]
+    """One day's lines of a report from the engine's rows: counts, and bounces and seconds
+    as the row's rates times its visits."""
+    dimensions = BREAKDOWNS[report.name]
     day_text = day.isoformat()
-    by_group: dict[tuple[str, ...], tuple[int, int]] = {}
-    for (fact_day, group), value in facts.items():
-        if fact_day == day_text:
-            by_group[group] = value
-    shown_groups = {tuple(values) for values, _ in rows}
-    other = (OTHER,) * len(dimensions)
-    if dimensions and report.name != "imported_pages":
-        for group in list(by_group):
-            if group not in shown_groups and group != other:
-                bounces, seconds = by_group.pop(group)
-                if other in shown_groups:
-                    old = by_group.get(other, (0, 0))
-                    by_group[other] = (old[0] + bounces, old[1] + seconds)
     lines = []
-    for values, (visitors, visits, pageviews) in rows:
+    for values, numbers in rows:
+        visitors, visits, pageviews = (int(n or 0) for n in numbers[:3])
         if not visitors and not visits and not pageviews:
             continue
+        bounce_rate, duration = [*numbers[3:], None, None][:2]
         named: dict[str, Any] = dict(
             zip((COLUMN_OF.get(d, d) for d in dimensions), map(shown, values), strict=True)
         )
-        bounces, seconds = by_group.get(tuple(values), (0, 0))
         counts = {
             "visitors": visitors,
             "visits": visits,
             "pageviews": pageviews,
-            "bounces": bounces,
-            "visit_duration": seconds,
+            "bounces": round((bounce_rate or 0) * visits / 100),
+            "visit_duration": round((duration or 0) * visits),
             COUNT_OF.get(report.name, "visits"): visits,
         }
         named |= {"hostname": domain, "city": 0, "pageleave_visitors": 0}

@@ -1,29 +1,64 @@
 """Imported rows for a query (`include.imports`): what the imported aggregates can answer.
 
 Plausible documents the same limits for its imports: a report holds one breakdown per day,
-so a query is answered from imports only when all its dimensions are one report's (plus a
-day, week or month), its metrics are counts that report keeps, and it has no filters.
-Otherwise the reason is returned and the answer is the site's own events.
+so a query is answered from imports only when its dimensions and the dimensions its filters
+test are all one report's (plus a day, week or month), and its metrics are what that report
+keeps: counts, and the rates made of them (bounce rate = bounces / visits, visit duration =
+seconds / visits, views per visit = pageviews / visits) where the report has those columns.
+Otherwise the reason is returned and the answer is the site's own events. Behavioural
+filters (has_done, has_not_done) need sessions, which no report holds.
 
-Only completed imports count. Rows are summed over the query's days (a day of an import is
-a day in the site's time zone, as in the file). In a breakdown by a quasi-identifier
-(privacy.py) imported groups under k visitors fold into "(other)" as native ones do.
+Rows carry their parts (visitors, visits, pageviews, bounces, seconds, events), not rates:
+stats.imports adds them to the site's own before dividing. Only completed imports count.
+Rows are summed over the query's days (a day of an import is a day in the site's time zone,
+as in the file). Under k (privacy.py): imported groups of a breakdown by a quasi-identifier
+with fewer than k visitors fold into "(other)" as native ones do, and a filter on one that
+selects or leaves out fewer than k imported visitors keeps the imports out of the answer.
+
+A city is kept as Plausible exports it, by its GeoNames id (0: unknown), so imported cities
+read as that id ("geonames:2950159"), apart from the names Overt looks up for its own events.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    Table,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.api.stats.imports import ImportedRows
+from services.api.stats.imports import ImportedRows, Parts
 from services.api.stats.privacy import quasi_identifiers
-from services.api.stats.schemas import MISSING, OTHER, QueryIn
+from services.api.stats.schemas import (
+    MISSING,
+    OTHER,
+    AllOf,
+    AnyOf,
+    Condition,
+    FilterNode,
+    FilterOp,
+    HasDone,
+    HasNotDone,
+    NoneOf,
+    QueryIn,
+    filter_children,
+)
 from services.api.transfer.models import IMPORTED, transfer_jobs
-from services.api.transfer.reports import SOURCE_COLUMNS
+from services.api.transfer.reports import REPORTS, SOURCE_COLUMNS, Kind
 
 # Overt dimension -> (report, its column)
 DIMENSIONS: dict[str, tuple[str, str]] = {
@@ -39,33 +74,73 @@ DIMENSIONS: dict[str, tuple[str, str]] = {
     "os_version": ("imported_operating_systems", "operating_system_version"),
     "country": ("imported_locations", "country"),
     "region": ("imported_locations", "region"),
+    "city": ("imported_locations", "city"),
     "goal": ("imported_custom_events", "name"),
     "event": ("imported_custom_events", "name"),
 }
 SESSIONS = {"imported_entry_pages": "entrances", "imported_exit_pages": "exits"}
 # Plausible's names of what Overt counts as built-in events, not goals.
 NOT_GOALS = ("Outbound Link: Click", "File Download", "404")
+GEONAMES = "geonames:"
+# The parts of a row (stats.imports.Parts) and the metrics made of them.
+PART_METRICS: dict[str, tuple[str, ...]] = {
+    "visitors": ("visitors",),
+    "visits": ("visits",),
+    "sessions": ("visits",),
+    "pageviews": ("pageviews",),
+    "events": ("events",),
+    "percentage": ("visitors",),
+    "bounce_rate": ("visits", "bounces"),
+    "visit_duration": ("visits", "visit_duration"),
+    "views_per_visit": ("visits", "pageviews"),
+}
+CONVERSIONS = {"conversions", "conversion_rate", "group_conversion_rate"}
+# Plausible keeps no per-page bounces or durations, and answers no views per visit by page.
+NO_RATES = {"imported_pages"}
 
 
-def metric_column(report: str, metric: str) -> str | None:
-    """The report's column for an Overt metric (None: the report does not keep it)."""
-    events_only = report == "imported_custom_events"
-    if metric == "visitors":
-        return "visitors"
-    if metric in ("sessions", "visits") and not events_only:
-        return SESSIONS.get(report, "visits")
-    if metric == "pageviews" and not events_only:
-        return "pageviews"
-    if metric == "events" and events_only:
-        return "events"
-    return None
+def part_columns(report: str) -> dict[str, str]:
+    """The parts a report holds: part name -> its column."""
+    counts = set(REPORTS[report].counts)
+    parts = {name: name for name in ("visitors", "pageviews", "bounces", "visit_duration")}
+    parts["visits"] = SESSIONS.get(report, "visits")
+    parts["events"] = "events"
+    return {part: column for part, column in parts.items() if column in counts}
+
+
+def metric_parts(report: str, metric: str) -> tuple[str, ...] | None:
+    """The parts an Overt metric needs from a report (None: the report cannot answer it)."""
+    needed = PART_METRICS.get(metric)
+    if needed is None or (report in NO_RATES and len(needed) > 1):
+        return None
+    held = part_columns(report)
+    return needed if all(part in held for part in needed) else None
+
+
+def filter_dimensions(node: FilterNode) -> list[str] | None:
+    """The dimensions a filter tree tests (None: a behavioural filter, which needs sessions)."""
+    if isinstance(node, HasDone | HasNotDone):
+        return None
+    if isinstance(node, Condition):
+        return [node.dimension]
+    found: list[str] = []
+    for child in filter_children(node):
+        names = filter_dimensions(child)
+        if names is None:
+            return None
+        found += names
+    return found
 
 
 def plan(query: QueryIn) -> tuple[str, str | None, list[str], list[str]] | str:
-    """(report, time unit, its group columns, its metric columns), or why imports cannot
-    answer the query."""
+    """(report, time unit, its group columns, the parts its metrics need), or why imports
+    cannot answer the query."""
+    filtered: list[str] = []
     if query.filters is not None:
-        return "the imported data cannot answer filters"
+        names = filter_dimensions(query.filters)
+        if names is None:
+            return "the imported data has no sessions to answer has_done / has_not_done"
+        filtered = names
     unit = None
     groups: list[str] = []
     reports = set()
@@ -80,18 +155,33 @@ def plan(query: QueryIn) -> tuple[str, str | None, list[str], list[str]] | str:
         report, column = DIMENSIONS[dimension]
         reports.add(report)
         groups.append(column)
+    for dimension in filtered:
+        if dimension not in DIMENSIONS:
+            return f"the imported data cannot be filtered by {dimension}"
+        reports.add(DIMENSIONS[dimension][0])
     if len(reports) > 1:
-        return "the imported data keeps each of these dimensions in a report of its own"
+        return (
+            "the imported data keeps each of these dimensions and filters in a report of its "
+            "own, and cannot answer them together"
+        )
     report = reports.pop() if reports else "imported_visitors"
-    columns = []
+    parts: list[str] = []
     for metric in query.metrics:
-        counted = metric_column(report, metric.value)
-        if counted is None:
+        if metric.value in CONVERSIONS:
+            return (
+                f"the imported data cannot give {metric.value}: Overt counts converted visits, "
+                "and the imported custom events hold visitors, not visits"
+            )
+        needed = metric_parts(report, metric.value)
+        if needed is None:
             return (
                 f"the imported data has no {metric.value} by {', '.join(query.dimensions) or 'day'}"
+                + (" under these filters" if filtered else "")
             )
-        columns.append(counted)
-    return report, unit, groups, columns
+        parts += [p for p in needed if p not in parts]
+    if "visitors" not in parts:
+        parts.append("visitors")
+    return report, unit, groups, parts
 
 
 def bucket(day: date, unit: str | None) -> str:
@@ -102,6 +192,43 @@ def bucket(day: date, unit: str | None) -> str:
     return day.isoformat()
 
 
+def text_value(table: Table, column: str) -> ColumnElement[str]:
+    """A report column as the text /v1/query shows ("(none)" when empty or unknown)."""
+    kinds = dict(REPORTS[table.name].columns)
+    if kinds[column] is Kind.code:
+        code = table.c[column]
+        return case((code == 0, literal(MISSING)), else_=literal(GEONAMES) + cast(code, String))
+    text = table.c[column]
+    return case((text == "", literal(MISSING)), else_=text)
+
+
+def condition(table: Table, node: FilterNode) -> ColumnElement[bool]:
+    """A filter tree over a report's rows, as filter_condition reads it over events."""
+    if isinstance(node, AllOf):
+        return and_(*(condition(table, c) for c in node.and_))
+    if isinstance(node, AnyOf):
+        return or_(*(condition(table, c) for c in node.or_))
+    if isinstance(node, NoneOf):
+        return not_(condition(table, node.not_))
+    assert isinstance(node, Condition)  # plan() let no behavioural filter through
+    value = text_value(table, DIMENSIONS[node.dimension][1])
+    if node.op in (FilterOp.is_, FilterOp.is_not):
+        listed = value.in_(node.values)
+        return listed if node.op is FilterOp.is_ else not_(listed)
+    if node.op in (FilterOp.contains, FilterOp.contains_not):
+        lowered = func.lower(value)
+        found = or_(*(lowered.contains(v.lower(), autoescape=True) for v in node.values))
+    else:
+        found = or_(*(value.regexp_match(pattern) for pattern in node.values))
+    return not_(found) if node.op in (FilterOp.contains_not, FilterOp.matches_not) else found
+
+
+def guarded(query: QueryIn) -> bool:
+    """Whether the query's filters test a quasi-identifier (privacy.py)."""
+    names = filter_dimensions(query.filters) if query.filters is not None else None
+    return bool(names and quasi_identifiers(names))
+
+
 async def imported_rows(
     engine: AsyncEngine, query: QueryIn, timezone: str, k: int
 ) -> ImportedRows | str:
@@ -109,72 +236,89 @@ async def imported_rows(
     planned = plan(query)
     if isinstance(planned, str):
         return planned
-    report, unit, groups, columns = planned
+    report, unit, groups, parts = planned
     table = IMPORTED[report]
+    if isinstance(query.date_range, str):  # stats.imports resolves relative ranges first
+        return "the imported data needs the days of the range"
+    columns = part_columns(report)
+    first, last = query.date_range
     done = select(transfer_jobs.c.id).where(
         transfer_jobs.c.site_id == query.site_id,
         transfer_jobs.c.kind == "import",
         transfer_jobs.c.status == "completed",
     )
-    if isinstance(query.date_range, str):  # stats.imports resolves relative ranges first
-        return "the imported data needs the days of the range"
-    first, last = query.date_range
+    where: list[ColumnElement[bool]] = [
+        table.c.site_id == query.site_id,
+        table.c.import_id.in_(done),
+        table.c.date >= first,
+        table.c.date <= last,
+    ]
+    if "goal" in query.dimensions:
+        where.append(table.c.name.not_in(NOT_GOALS))
+    matched = condition(table, query.filters) if query.filters is not None else None
+    group_values = [text_value(table, g).label(f"g{i}") for i, g in enumerate(groups)]
     statement: Any = (
         select(
             table.c.date,
-            *(table.c[g] for g in groups),
-            *(func.sum(table.c[c]).label(f"m{i}") for i, c in enumerate(columns)),
-            func.sum(table.c.visitors).label("group_visitors"),
+            *group_values,
+            *(func.sum(table.c[columns[p]]).label(p) for p in parts),
         )
-        .where(
-            table.c.site_id == query.site_id,
-            table.c.import_id.in_(done),
-            table.c.date >= first,
-            table.c.date <= last,
-        )
-        .group_by(table.c.date, *(table.c[g] for g in groups))
+        .where(*where, *([matched] if matched is not None else []))
+        .group_by(table.c.date, *group_values)
     )
-    if "goal" in query.dimensions:
-        statement = statement.where(table.c.name.not_in(NOT_GOALS))
     async with engine.connect() as conn:
+        if matched is not None and k > 1 and guarded(query):
+            sides = select(
+                func.coalesce(func.sum(case((matched, table.c.visitors), else_=0)), 0),
+                func.coalesce(func.sum(case((matched, 0), else_=table.c.visitors)), 0),
+            ).where(*where)
+            selected, left_out = (await conn.execute(sides)).one()
+            if 0 < int(selected) < k or 0 < int(left_out) < k:
+                return (
+                    f"the filters select or leave out fewer than k ({k}) imported visitors: "
+                    "the imported data is not added"
+                )
         result = (await conn.execute(statement)).all()
-    totals: dict[tuple[str, ...], list[int]] = defaultdict(lambda: [0] * (len(columns) + 1))
+    totals: dict[tuple[str, ...], Parts] = defaultdict(lambda: dict.fromkeys(parts, 0))
     for row in result:
-        values = [str(v) if str(v) != "" else MISSING for v in row[1 : 1 + len(groups)]]
-        named = iter(values)
+        named = iter([str(v) for v in row[1 : 1 + len(groups)]])
         key = tuple(
             bucket(row.date, unit) if d.startswith("time:") else next(named)
             for d in query.dimensions
         )
         sums = totals[key]
-        for i in range(len(columns)):
-            sums[i] += int(row._mapping[f"m{i}"] or 0)
-        sums[-1] += int(row.group_visitors or 0)
+        for part in parts:
+            sums[part] += int(row._mapping[part] or 0)
     notes: list[str] = []
     if quasi_identifiers(query.dimensions) and k > 1:
-        totals, notes = fold(totals, k, width=len(columns), dimensions=len(query.dimensions))
-    return ImportedRows(
-        rows=[(list(key), list(sums[:-1])) for key, sums in totals.items()], notes=notes
-    )
+        totals, notes = fold(totals, k, parts=parts, dimensions=len(query.dimensions))
+    if "city" in query.dimensions and any(
+        key[query.dimensions.index("city")].startswith(GEONAMES) for key in totals
+    ):
+        notes.append(
+            "imported cities are shown by their GeoNames id (geonames:…), as Plausible's "
+            "export keeps them, apart from the city names of the site's own events"
+        )
+    return ImportedRows(rows=[(list(key), sums) for key, sums in totals.items()], notes=notes)
 
 
 def fold(
-    totals: dict[tuple[str, ...], list[int]], k: int, *, width: int, dimensions: int
-) -> tuple[dict[tuple[str, ...], list[int]], list[str]]:
+    totals: dict[tuple[str, ...], Parts], k: int, *, parts: Sequence[str], dimensions: int
+) -> tuple[dict[tuple[str, ...], Parts], list[str]]:
     """Imported groups with fewer than k visitors into one (other) row (left out when it
     is under k too)."""
-    kept: dict[tuple[str, ...], list[int]] = {}
-    other = [0] * (width + 1)
+    kept: dict[tuple[str, ...], Parts] = {}
+    other = dict.fromkeys(parts, 0)
     folded = 0
     for key, sums in totals.items():
-        if sums[-1] < k:
+        if sums["visitors"] < k:
             folded += 1
-            other = [a + b for a, b in zip(other, sums, strict=True)]
+            other = {p: other[p] + sums[p] for p in parts}
         else:
             kept[key] = sums
     notes = []
     if folded:
-        if other[-1] >= k:
+        if other["visitors"] >= k:
             kept[(OTHER,) * dimensions] = other
             notes.append(f"imported data: {folded} groups smaller than {k} are shown as (other)")
         else:
