@@ -10,7 +10,7 @@ On PostgreSQL `events` is partitioned: an index created on the parent is created
 partition, and on every partition made later.
 
 Revision ID: 0450
-Revises: 0410
+Revises: 0440
 Create Date: 2026-12-07
 """
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0450"
-down_revision = "0410"
+down_revision = "0440"
 branch_labels = None
 depends_on = None
 
