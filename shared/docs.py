@@ -106,15 +106,68 @@ def inline_body_schema(model: type[BaseModel]) -> dict[str, Any]:
     return inlined
 
 
-# Media types whose bodies an example can show: JSON and short text. Pages, scripts and
-# files (HTML, JavaScript, CSS, ZIP) are what they are; their schema says so.
+# Media types whose bodies an example shows inline: JSON, text, form posts, pages, scripts and
+# styles (a page, script or style by a short real excerpt). A file (ZIP, any bytes) cannot be
+# inlined in a JSON document: its example is described (summary, description, and where one
+# exists a link to a real file), under `examples`.
 EXAMPLE_MEDIA_TYPES = ("application/json", "application/problem+json", "text/plain", "text/csv")
+FORM = "application/x-www-form-urlencoded"
+EXCERPT_MEDIA_TYPES = ("text/html", "text/javascript", "text/css")
+INLINE_MEDIA_TYPES = (*EXAMPLE_MEDIA_TYPES, FORM, *EXCERPT_MEDIA_TYPES)
+FILE_MEDIA_TYPES = ("application/zip", "application/octet-stream")
+
+
+def form_body(fields: dict[str, str], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """An operation's form-encoded request body (`openapi_extra`), for a route that reads
+    its form itself: each field a string, described."""
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": {
+            name: {"type": "string", "description": description}
+            for name, description in fields.items()
+        },
+    }
+    if required:
+        schema["required"] = list(required)
+    return {"requestBody": {"required": True, "content": {FORM: {"schema": schema}}}}
+
+
+def cookie_parameters(cookies: dict[str, str]) -> dict[str, Any]:
+    """Cookies a route reads itself, as OpenAPI cookie parameters (`openapi_extra`)."""
+    return {
+        "parameters": [
+            {
+                "name": name,
+                "in": "cookie",
+                "required": False,
+                "description": description,
+                "schema": {"type": "string"},
+            }
+            for name, description in cookies.items()
+        ]
+    }
+
+
+def redirect(description: str, *, sets_cookie: str | None = None) -> dict[str, Any]:
+    """A 303 answer: where the browser goes next, and the cookie it is given, if any."""
+    headers: dict[str, Any] = {
+        "Location": {"description": "where to go next", "schema": {"type": "string"}}
+    }
+    if sets_cookie is not None:
+        headers["Set-Cookie"] = {"description": sets_cookie, "schema": {"type": "string"}}
+    return {"description": description, "headers": headers}
+
+
+def page(description: str) -> dict[str, Any]:
+    """An answer that is an HTML page."""
+    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
 
 
 def load_examples(path: Path) -> dict[str, Any]:
     """A service's OpenAPI examples, by operation id (a webhook's: `webhook:EVENT`):
-    `parameters` (name: value), `request` (media type: body) and `responses` (status: media
-    type: body)."""
+    `parameters` (name: value), `request` (media type: body), `responses` (status: media
+    type: body), `headers` (status: response header: value) and `files` (`request` or a
+    status: media type: an Example Object describing a file no example can inline)."""
     examples: dict[str, Any] = orjson.loads(path.read_bytes())
     return examples
 
@@ -139,20 +192,32 @@ def apply_examples(spec: dict[str, Any], examples: dict[str, Any]) -> dict[str, 
         if operation is None:
             raise ValueError(f"example for {operation_id}: no such operation")
         parameters = {param["name"]: param for param in operation.get("parameters", [])}
-        for name, value in given.get("parameters", {}).items():
-            if name not in parameters:
-                raise ValueError(f"example for {operation_id}: no parameter {name}")
-            parameters[name]["example"] = value
+        put(operation_id, "parameter", parameters, given.get("parameters", {}))
         request = operation.get("requestBody", {}).get("content", {})
-        for media_type, value in given.get("request", {}).items():
-            if media_type not in request:
-                raise ValueError(f"example for {operation_id}: no request body {media_type}")
-            request[media_type]["example"] = value
+        put(operation_id, "request body", request, given.get("request", {}))
         responses = operation.get("responses", {})
         for status, bodies in given.get("responses", {}).items():
             content = responses.get(status, {}).get("content", {})
-            for media_type, value in bodies.items():
-                if media_type not in content:
-                    raise ValueError(f"example for {operation_id}: no {status} {media_type}")
-                content[media_type]["example"] = value
+            put(operation_id, f"{status} body", content, bodies)
+        for status, headers in given.get("headers", {}).items():
+            declared = responses.get(status, {}).get("headers", {})
+            put(operation_id, f"{status} header", declared, headers)
+        for where, files in given.get("files", {}).items():
+            content = request if where == "request" else responses.get(where, {}).get("content", {})
+            described = {media_type: {"file": file} for media_type, file in files.items()}
+            put(operation_id, f"{where} file", content, described, key="examples")
     return spec
+
+
+def put(
+    operation_id: str,
+    what: str,
+    targets: dict[str, Any],
+    values: dict[str, Any],
+    key: str = "example",
+) -> None:
+    """Each value as the example of the target of its name, which must exist."""
+    for name, value in values.items():
+        if name not in targets:
+            raise ValueError(f"example for {operation_id}: no {what} {name}")
+        targets[name][key] = value

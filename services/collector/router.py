@@ -45,7 +45,12 @@ PREFLIGHT = {
 router = APIRouter(tags=["collector"])
 
 
-@router.get("/overt.js", summary="The tracking snippet", response_class=Response)
+@router.get(
+    "/overt.js",
+    summary="The tracking snippet",
+    response_class=Response,
+    responses={200: {"content": {"text/javascript": {"schema": {"type": "string"}}}}},
+)
 async def snippet(request: Request) -> Response:
     return asset_response(
         request,
@@ -84,7 +89,13 @@ def request_facts(
     summary="Take one event or a batch from the snippet (wire format v1)",
     status_code=202,
     response_class=Response,
-    responses=problem_responses(400, 403, 413, 415, 422, 429, 503),
+    responses={
+        202: {
+            "description": "Taken (no body): the events are queued for ingestion",
+            "headers": {"Access-Control-Allow-Origin": {"schema": {"type": "string"}}},
+        },
+        **problem_responses(400, 403, 413, 415, 422, 429, 503),
+    },
     openapi_extra={
         "requestBody": {
             "required": True,

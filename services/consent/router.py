@@ -43,12 +43,22 @@ async def gpc_support() -> dict[str, object]:
     return {"gpc": True, "lastUpdate": "2026-11-24"}
 
 
-@router.get("/consent/widget.js", summary="The consent widget", response_class=Response)
+@router.get(
+    "/consent/widget.js",
+    summary="The consent widget",
+    response_class=Response,
+    responses={200: {"content": {"text/javascript": {"schema": {"type": "string"}}}}},
+)
 async def widget_js(request: Request) -> Response:
     return asset_response(request, WIDGET_JS, headers=ASSET_HEADERS)
 
 
-@router.get("/consent/widget.css", summary="The consent widget's styles", response_class=Response)
+@router.get(
+    "/consent/widget.css",
+    summary="The consent widget's styles",
+    response_class=Response,
+    responses={200: {"content": {"text/css": {"schema": {"type": "string"}}}}},
+)
 async def widget_css(request: Request) -> Response:
     return asset_response(request, WIDGET_CSS, headers=ASSET_HEADERS)
 
@@ -57,7 +67,16 @@ async def widget_css(request: Request) -> Response:
     "/consent/i18n/{lang}.json",
     summary="The consent widget's words in one language (en, de, fr, es, it, nl)",
     response_class=Response,
-    responses=problem_responses(404),
+    responses={
+        200: {
+            "content": {
+                "application/json": {
+                    "schema": {"type": "object", "additionalProperties": {"type": "string"}}
+                }
+            }
+        },
+        **problem_responses(404),
+    },
 )
 async def widget_strings(request: Request, lang: str) -> Response:
     words = WIDGET_STRINGS.get(lang)
@@ -70,7 +89,10 @@ async def widget_strings(request: Request, lang: str) -> Response:
     "/consent/cmp/{source}.js",
     summary="A bridge from another consent manager (Cookiebot, OneTrust, Klaro, cookieconsent)",
     response_class=Response,
-    responses=problem_responses(404),
+    responses={
+        200: {"content": {"text/javascript": {"schema": {"type": "string"}}}},
+        **problem_responses(404),
+    },
 )
 async def cmp_bridge(request: Request, source: str) -> Response:
     bridge = CMP_BRIDGES.get(source)

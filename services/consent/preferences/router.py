@@ -60,6 +60,7 @@ from services.consent.verification.service import (
     request_email_verification,
 )
 from shared.assets import asset_response
+from shared.docs import cookie_parameters, form_body, page, redirect
 from shared.errors import problem_responses
 from shared.runtime import Resources, ResourcesDep
 from shared.sites import Site
@@ -89,6 +90,16 @@ MESSAGES = {
     "mail": N_("We sent you a link. Open it to confirm your address."),
     "session": N_("Your choices from this site are shown below."),
 }
+# The page's cookies and its forms' fields, as OpenAPI documents them.
+COOKIES = cookie_parameters(
+    {
+        SUBJECT_COOKIE: "the visitor's subject credential, or a session a hand-over opened",
+        CSRF_COOKIE: "the per-browser nonce the forms' `csrf` field is bound to",
+    }
+)
+CSRF_FIELD = {"csrf": "the form token of the page the form came from"}
+LANG_FIELD = {"lang": "the language the page was shown in (kept on the way back)"}
+SUBJECT_COOKIE_SET = "the page's cookie (`overt_subject`), when a visitor was made or opened"
 
 
 def csrf_token(secret: bytes, site_id: str, nonce: str) -> str:
@@ -194,6 +205,7 @@ async def stylesheet(request: Request) -> Response:
     summary="The preference page (HTML, works without JavaScript)",
     response_class=HTMLResponse,
     responses=problem_responses(404),
+    openapi_extra=COOKIES,
 )
 async def preference_page(
     request: Request,
@@ -268,7 +280,22 @@ def back(site_id: str, done: str, form: Mapping[str, str] | None = None) -> Redi
     summary="Allow or withdraw one purpose (form post)",
     response_class=RedirectResponse,
     status_code=303,
-    responses=problem_responses(400, 403, 404, 422),
+    responses={
+        303: redirect("Saved: back to the page", sets_cookie=SUBJECT_COOKIE_SET),
+        **problem_responses(400, 403, 404, 422),
+    },
+    openapi_extra={
+        **form_body(
+            {
+                **CSRF_FIELD,
+                "grant": "the purpose to allow (or send `withdraw`)",
+                "withdraw": "the purpose to withdraw (or send `grant`)",
+                **LANG_FIELD,
+            },
+            required=("csrf",),
+        ),
+        **COOKIES,
+    },
 )
 async def choose(
     request: Request,
@@ -314,6 +341,7 @@ async def _required_subject(request: Request, resources: Resources, site_id: str
     PAGE + "/export",
     summary="Download everything held about the visitor (form post)",
     responses=problem_responses(400, 401, 403, 404),
+    openapi_extra={**form_body({**CSRF_FIELD, **LANG_FIELD}, required=("csrf",)), **COOKIES},
 )
 async def export_download(request: Request, site: SiteDep, resources: ResourcesDep) -> Response:
     form = await read_form(request)
@@ -329,7 +357,17 @@ async def export_download(request: Request, site: SiteDep, resources: ResourcesD
     summary="Erase the visitor's identity and links (form post)",
     response_class=RedirectResponse,
     status_code=303,
-    responses=problem_responses(400, 401, 403, 404),
+    responses={
+        303: redirect("Erased: back to the page, the page's cookie removed"),
+        **problem_responses(400, 401, 403, 404),
+    },
+    openapi_extra={
+        **form_body(
+            {**CSRF_FIELD, "confirm": "`yes`: the visitor ticked the box", **LANG_FIELD},
+            required=("csrf", "confirm"),
+        ),
+        **COOKIES,
+    },
 )
 async def erase(request: Request, site: SiteDep, resources: ResourcesDep) -> Response:
     form = await read_form(request)
@@ -350,7 +388,17 @@ async def erase(request: Request, site: SiteDep, resources: ResourcesDep) -> Res
     summary="Mail a confirmation link for an e-mail address (form post)",
     response_class=RedirectResponse,
     status_code=303,
-    responses=problem_responses(400, 401, 403, 404, 422, 429),
+    responses={
+        303: redirect("Mailed (or, under GPC, nothing linked): back to the page"),
+        **problem_responses(400, 401, 403, 404, 422, 429),
+    },
+    openapi_extra={
+        **form_body(
+            {**CSRF_FIELD, "email": "the address to confirm", **LANG_FIELD},
+            required=("csrf", "email"),
+        ),
+        **COOKIES,
+    },
 )
 async def email(
     request: Request,
@@ -391,7 +439,16 @@ async def email(
     "the site's pages)",
     response_class=RedirectResponse,
     status_code=303,
-    responses=problem_responses(400, 401, 403, 404),
+    responses={
+        303: redirect(
+            "Opened: the page, on the credential's choices", sets_cookie=SUBJECT_COOKIE_SET
+        ),
+        **problem_responses(400, 401, 403, 404),
+    },
+    openapi_extra=form_body(
+        {"credential": "the subject credential the widget holds", **LANG_FIELD},
+        required=("credential",),
+    ),
 )
 async def session(request: Request, site: SiteDep, resources: ResourcesDep) -> Response:
     # No form token here (the widget posts from the site's page, which cannot hold one): the
@@ -443,13 +500,16 @@ async def handover(subject: SubjectDep, resources: ResourcesDep, response: Respo
 @router.get(
     PAGE + "/open",
     summary="Open the preference page on the choices of the visitor the widget handed over",
-    response_class=HTMLResponse,
+    response_class=RedirectResponse,
     status_code=303,
     responses={
-        400: {"description": "a link that is not a hand-over (HTML page)"},
-        403: {"description": "a link not followed from the site (HTML page)"},
+        303: redirect(
+            "Opened: the page, on the handed-over visitor's choices", sets_cookie=SUBJECT_COOKIE_SET
+        ),
+        400: page("a link that is not a hand-over (HTML page)"),
+        403: page("a link not followed from the site (HTML page)"),
         404: problem_responses(404)[404],
-        410: {"description": "an expired link, or the visitor was erased (HTML page)"},
+        410: page("an expired link, or the visitor was erased (HTML page)"),
     },
 )
 async def open_handover(
@@ -509,6 +569,7 @@ async def verify_email_page(
     summary="Confirm an e-mail verification link (form post; the link's token is the proof)",
     response_class=HTMLResponse,
     responses=problem_responses(400, 403, 404),
+    openapi_extra=form_body({"token": "the verification link's token"}, required=("token",)),
 )
 async def verify_email(request: Request, site: SiteDep, resources: ResourcesDep) -> Response:
     form = await read_form(request)
