@@ -2,7 +2,7 @@
 already used (in its 30-second step or an earlier one) is refused when given again.
 
 Revision ID: 0460
-Revises: 0410
+Revises: 0450
 Create Date: 2026-12-07
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0460"
-down_revision = "0410"
+down_revision = "0450"
 branch_labels = None
 depends_on = None
 
