@@ -81,7 +81,7 @@ async def shoot(browser: Browser, base_url: str, token: str, pages: dict[str, st
                 if name.startswith("signed-out"):
                     await context.clear_cookies()
                 response = await page.goto(base_url + path)
-                if response is None or response.status == 404:
+                if response is None or (response.status == 404 and name != "not-found"):
                     print(f"  {name}: {path} answers 404, skipped")
                     continue
                 await page.wait_for_load_state("networkidle")
@@ -102,7 +102,7 @@ async def main() -> None:
         try:
             env = overt_env(settings, port)
             site_id = json.loads(cli(env, "site", "add", DOMAIN, "--json"))["id"]
-            cli(env, "site", "add", "second." + DOMAIN, "--json")
+            second = json.loads(cli(env, "site", "add", "second." + DOMAIN, "--json"))["id"]
             for visit in VISITS:
                 await send_visit(base_url, site_id, DOMAIN, visit)
             await visitors_stored(settings, site_id, len(VISITS))
@@ -129,6 +129,7 @@ async def main() -> None:
                 "views-consent": f"{site}/views/consent",
                 "views-contacts": f"{site}/views/contacts",
                 "account": "/app/account",
+                "not-found": "/app/no-such-page",
                 "shared": f"{shared}?period=day",
                 "signed-out-shared-password": locked,
                 "signed-out-login": "/app/login",
@@ -139,6 +140,11 @@ async def main() -> None:
                 )
                 try:
                     await shoot(browser, base_url, token, pages)
+                    # A viewer on an admin's page: the 403 that names the role needed.
+                    viewer = await user_session(settings, second, "viewer", "viewer@example.com")
+                    await shoot(
+                        browser, base_url, viewer, {"forbidden": f"/app/sites/{second}/settings"}
+                    )
                 finally:
                     await browser.close()
         finally:

@@ -134,8 +134,10 @@ async def overt_with(settings: Settings, **changes: object) -> AsyncIterator[Ove
 
 
 @asynccontextmanager
-async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def running(
+    app: FastAPI, base_url: str = "http://overt.test"
+) -> AsyncIterator[httpx.AsyncClient]:
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=asgi_app(app), client=("203.0.113.7", 50000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://overt.test") as client:
+        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
             yield client

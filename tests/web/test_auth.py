@@ -148,7 +148,7 @@ async def test_sign_in_attempts_are_limited_per_client(settings: Settings) -> No
         assert (await sign_in(limited.client, "owner@example.com")).status_code == 429
 
 
-async def test_a_role_below_the_minimum_gets_not_found(overt: Overt) -> None:
+async def test_a_role_below_the_minimum_is_told_the_role_it_needs(overt: Overt) -> None:
     router = page_router()
 
     @router.get("/app/sites/{site_id}/test-admin")
@@ -159,15 +159,26 @@ async def test_a_role_below_the_minimum_gets_not_found(overt: Overt) -> None:
         return render(request, "error.html", {"status": 200, "title": access.role, "detail": ""})
 
     overt.app.include_router(router)
+    # Ahead of the app's last route, the answer for any other /app/ path.
+    overt.app.router.routes.insert(0, overt.app.router.routes.pop())
     other = await create_site(engine=overt.resources.engine, domain="other.example")
     await member(overt.resources.engine, "viewer@example.com", overt.site.id, role="viewer")
     await member(overt.resources.engine, "admin@example.com", overt.site.id, role="admin")
     async with running(overt.app) as client:
         assert (await client.get(f"/app/sites/{overt.site.id}/test-admin")).status_code == 303
         await sign_in(client, "viewer@example.com")
-        refused = await client.get(f"/app/sites/{overt.site.id}/test-admin")
-        assert refused.status_code == 404
-        assert "There is no such page." in refused.text
+        refused = await client.get(
+            f"/app/sites/{overt.site.id}/test-admin", headers={"Accept": "text/html"}
+        )
+        assert refused.status_code == 403
+        assert refused.headers["content-type"].startswith("text/html")
+        assert "This page needs the admin role" in refused.text
+        assert "You are a viewer of this site" in refused.text
+        as_json = await client.get(
+            f"/app/sites/{overt.site.id}/test-admin", headers={"Accept": "application/json"}
+        )
+        assert as_json.status_code == 403
+        assert as_json.json()["type"].endswith("/role-required")
     async with running(overt.app) as client:
         await sign_in(client, "admin@example.com")
         allowed = await client.get(f"/app/sites/{overt.site.id}/test-admin")

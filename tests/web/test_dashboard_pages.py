@@ -56,7 +56,7 @@ async def test_the_first_paint_has_the_numbers_and_the_words(overt: Overt) -> No
         assert re.findall(r"<script(?![^>]*(nonce=|type=\"application/json\"))", html) == []
         # A viewer sees no sharing link, and cannot reach the sharing page.
         assert f"/app/sites/{overt.site.id}/sharing" not in html
-        assert (await client.get(f"/app/sites/{overt.site.id}/sharing")).status_code == 404
+        assert (await client.get(f"/app/sites/{overt.site.id}/sharing")).status_code == 403
         # A site the user has no role on is not disclosed.
         assert (await client.get("/app/sites/nosuchsite")).status_code == 404
         # A bad address is a clear 400.
@@ -199,7 +199,7 @@ async def test_annotations_by_admins_only_and_the_rollup(overt: Overt) -> None:
             f"/app/sites/{overt.site.id}/annotations",
             data={"csrf_token": csrf_of(page.text), "day": last, "text": "launch"},
         )
-        assert denied.status_code == 404
+        assert denied.status_code == 403
         rollup = await viewer.get("/app/")
         assert rollup.status_code == 200
         assert "example.com" in rollup.text

@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import re
+import time
+from datetime import UTC, datetime, timedelta
 
 import pyotp
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.api.web.accounts.totp import code_matches, normalise_code
+from services.api.web.accounts.totp import code_matches, matching_step, normalise_code
 from tests.helpers.overt import Overt, running
 from tests.helpers.web import csrf_of, member, sign_in
 
 pytestmark = pytest.mark.anyio
+
+
+def later_code(key: str) -> str:
+    """The code of the next 30-second step: still accepted (a phone's clock drifts), and
+    later than the step the second factor was turned on with, so not a replay of it."""
+    return pyotp.TOTP(key).at(time.time() + 30)
 
 
 async def turn_on(overt: Overt) -> tuple[str, list[str]]:
@@ -62,7 +70,7 @@ async def test_sign_in_with_a_second_factor(overt: Overt) -> None:
         assert "not right" in wrong.text
         right = await browser.post(
             "/app/login/totp",
-            data={"csrf_token": token, "code": pyotp.TOTP(key).now(), "next": "/app/account"},
+            data={"csrf_token": token, "code": later_code(key), "next": "/app/account"},
         )
         assert right.status_code == 303
         assert right.headers["location"] == "/app/account"
@@ -89,7 +97,7 @@ async def test_turning_it_off_needs_a_code(overt: Overt) -> None:
     assert "stays on" in refused.text
     off = await overt.client.post(
         "/app/account/totp/disable",
-        data={"csrf_token": csrf_of(page.text), "code": pyotp.TOTP(key).now()},
+        data={"csrf_token": csrf_of(page.text), "code": later_code(key)},
     )
     assert off.status_code == 303
     assert "Off." in (await overt.client.get("/app/account")).text
@@ -106,3 +114,33 @@ def test_the_current_code_matches_with_spaces() -> None:
     secret = pyotp.random_base32()
     now = pyotp.TOTP(secret).now()
     assert code_matches(secret, f" {now[:3]} {now[3:]} ")
+
+
+async def test_a_code_used_once_is_refused_after(overt: Overt) -> None:
+    await member(overt.resources.engine, "owner@example.com", overt.site.id)
+    key, _ = await turn_on(overt)  # with the current step's code: that one is used
+    now = time.time()
+    used, earlier = pyotp.TOTP(key).at(now + 30), pyotp.TOTP(key).at(now)
+    for code, accepted in ((used, True), (used, False), (earlier, False)):
+        async with running(overt.app) as browser:
+            first = await sign_in(browser, "owner@example.com")
+            step = await browser.get(first.headers["location"])
+            answer = await browser.post(
+                "/app/login/totp",
+                data={"csrf_token": csrf_of(step.text), "code": code, "next": "/app/"},
+            )
+            assert answer.status_code == (303 if accepted else 400), (code, accepted)
+            signed_in = (await browser.get("/app/")).status_code == 200
+            assert signed_in is accepted
+
+
+def test_a_code_names_its_step_within_one_step_of_the_clock() -> None:
+    secret = pyotp.random_base32()
+    generator = pyotp.TOTP(secret)
+    at = datetime(2026, 12, 7, 12, 0, 10, tzinfo=UTC)
+    step = generator.timecode(at)
+    for offset in (-1, 0, 1):
+        code = generator.at(at + timedelta(seconds=30 * offset))
+        assert matching_step(secret, code, at=at) == step + offset
+    assert matching_step(secret, generator.at(at + timedelta(seconds=60)), at=at) is None
+    assert matching_step(secret, generator.at(at - timedelta(seconds=60)), at=at) is None

@@ -5,19 +5,28 @@ Every page package builds on these names (and only these):
 - `current_user`: a FastAPI dependency; signed out, the browser is sent (303) to
   /app/login?next=PATH.
 - `site_access(minimum)`: a dependency factory for routes with a `{site_id}` path
-  parameter; a user without a role on the site, or with a lower one, gets 404 (a site's
-  existence is not disclosed).
+  parameter; a user without a role on the site gets 404 (a site's existence is not
+  disclosed), one with a lower role 403 naming the role the page needs.
 - `csrf_protect`: a dependency for every unsafe method (form field `csrf_token`, or the
   `X-CSRF-Token` header htmx sends); 403 when it is missing or wrong.
 - `render(request, template, context)`: the page, with the user, the CSRF token, the CSP
   nonce, the site switcher's list and `static_url`; under a strict Content-Security-Policy
   (scripts only from Overt, each carrying the request's nonce).
-- `page_router()`: an APIRouter whose errors are pages for a browser (a 404 page, a redirect
-  to sign-in) instead of problem+json; use it for every router of pages.
+- `page_router()`: an APIRouter whose errors are pages for a browser (Accept: text/html:
+  a 404 page, a redirect to sign-in) instead of problem+json; use it for every router of
+  pages.
 
 CSRF: a random value in an HttpOnly cookie (`overt_csrf`, set on the first page); the token
 in forms is its HMAC under the server secret, so a page of another origin can neither read
 nor forge it (the signed double-submit cookie pattern).
+
+Cookies: /app's are SameSite=Lax (`set_cookie`). A shared link is made to be embedded as an
+iframe on another site, where a Lax cookie is neither set nor sent; so /share's cookies
+(its password's, and its own CSRF cookie `overt_share_csrf`, path /share/) are
+`set_embeddable_cookie`'s: SameSite=None; Secure; Partitioned (CHIPS: kept per embedding
+site, so they track nobody across sites) when the connection is HTTPS or the public URL
+is, and Lax otherwise (a browser drops a SameSite=None cookie that is not Secure, so over
+plain HTTP a link works when opened itself, not embedded).
 """
 
 from __future__ import annotations
@@ -46,13 +55,15 @@ from services.api.web.accounts.service import (
 )
 from services.api.web.assets import static_url
 from shared.errors import ProblemError
-from shared.runtime import Resources, get_resources
+from shared.runtime import get_resources
 from shared.sites import Site
 from shared.templates import template_environment
 
 WEB = FilePath(__file__).parent
 SESSION_COOKIE = "overt_session"
 CSRF_COOKIE = "overt_csrf"
+SHARE_PREFIX = "/share/"
+SHARE_CSRF_COOKIE = "overt_share_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -108,6 +119,23 @@ class NoSuchPage(ProblemError):
         super().__init__(404, "Not Found", slug="not-found", detail="There is no such page.")
 
 
+class RoleRequired(ProblemError):
+    """A member of the site whose role is below what the page needs: they know the site,
+    so the page says which role would open it."""
+
+    def __init__(self, minimum: Role, role: Role) -> None:
+        who = "owners" if minimum is Role.owner else f"{minimum.value}s and owners"
+        super().__init__(
+            403,
+            f"This page needs the {minimum.value} role",
+            slug="role-required",
+            detail=(
+                f"You are a {role.value} of this site; this page is for its {who}. "
+                "An owner of the site can change your role."
+            ),
+        )
+
+
 class CsrfRefused(ProblemError):
     def __init__(self) -> None:
         super().__init__(
@@ -138,8 +166,16 @@ def environment() -> Environment:
 # -- who is asking -------------------------------------------------------------------------
 
 
-def is_https(resources: Resources) -> bool:
-    return resources.settings.base_url.startswith("https://")
+def is_secure(request: Request) -> bool:
+    """Whether the browser reached Overt over HTTPS: this request was, or the public URL is
+    (TLS ended at a proxy in front)."""
+    public_url = get_resources(request).settings.base_url
+    return request.url.scheme == "https" or public_url.startswith("https://")
+
+
+def is_embeddable(request: Request) -> bool:
+    """A /share page: made to be shown in another site's iframe."""
+    return request.url.path.startswith(SHARE_PREFIX)
 
 
 def request_path(request: Request) -> str:
@@ -168,7 +204,8 @@ async def current_user(request: Request) -> WebUser:
 
 def site_access(minimum: Role) -> Callable[..., Awaitable[SiteAccess]]:
     """A dependency: the user's access to the path's site, when their role is at least
-    `minimum`; 404 otherwise (whether the site exists is not disclosed)."""
+    `minimum`; 403 for a lower role, 404 without one (whether the site exists is not
+    disclosed)."""
 
     async def dependency(
         request: Request,
@@ -176,10 +213,12 @@ def site_access(minimum: Role) -> Callable[..., Awaitable[SiteAccess]]:
         user: WebUser = Depends(current_user),  # noqa: B008
     ) -> SiteAccess:
         for site, role in request.state.web_sites:
-            if site.id == site_id and role.at_least(minimum):
-                access = SiteAccess(user=user, site=site, role=role, shared=False)
-                request.state.web_site = site
-                return access
+            if site.id != site_id:
+                continue
+            request.state.web_site = site
+            if not role.at_least(minimum):
+                raise RoleRequired(minimum, role)
+            return SiteAccess(user=user, site=site, role=role, shared=False)
         raise NoSuchPage()
 
     return dependency
@@ -192,11 +231,16 @@ def csrf_token_for(secret: bytes, seed: str) -> str:
     return hmac.new(secret, b"csrf:" + seed.encode(), hashlib.sha256).hexdigest()
 
 
+def csrf_cookie(request: Request) -> str:
+    """The CSRF cookie's name: a shared link's pages keep their own (an embeddable one)."""
+    return SHARE_CSRF_COOKIE if is_embeddable(request) else CSRF_COOKIE
+
+
 def csrf_seed(request: Request) -> str:
     """This browser's CSRF seed: its cookie's, or a new one `render` will set."""
     seed: str | None = getattr(request.state, "csrf_seed", None)
     if seed is None:
-        seed = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+        seed = request.cookies.get(csrf_cookie(request)) or secrets.token_urlsafe(24)
         request.state.csrf_seed = seed
     return seed
 
@@ -205,7 +249,7 @@ async def csrf_protect(request: Request) -> None:
     """Refuse (403) an unsafe request whose token is missing or not this browser's."""
     if request.method in SAFE_METHODS:
         return
-    seed = request.cookies.get(CSRF_COOKIE)
+    seed = request.cookies.get(csrf_cookie(request))
     given = request.headers.get(CSRF_HEADER)
     if given is None and request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -243,15 +287,29 @@ def page_headers(nonce: str, *, frame_ancestors: str = "'none'") -> dict[str, st
 
 
 def set_cookie(response: Response, request: Request, name: str, value: str, **extra: Any) -> None:
-    """Every cookie of the web app: HttpOnly, SameSite=Lax, Secure behind https."""
+    """Every cookie of /app: HttpOnly, SameSite=Lax, Secure over HTTPS."""
     response.set_cookie(
         name,
         value,
         httponly=True,
         samesite="lax",
-        secure=is_https(get_resources(request)),
+        secure=is_secure(request),
         path="/",
         **extra,
+    )
+
+
+def set_embeddable_cookie(response: Response, request: Request, name: str, value: str) -> None:
+    """A cookie of /share, which must work in another site's iframe: HttpOnly; over HTTPS
+    SameSite=None; Secure; Partitioned, else SameSite=Lax (see the module's docstring).
+    Written by hand: Starlette sets Partitioned only on Python 3.14 and later. `value` is
+    Overt's own (URL-safe base64 or hex), nothing to quote."""
+    attributes = (
+        ["SameSite=None", "Secure", "Partitioned"] if is_secure(request) else ["SameSite=Lax"]
+    )
+    response.headers.append(
+        "set-cookie",
+        "; ".join([f"{name}={value}", "HttpOnly", f"Path={SHARE_PREFIX}", *attributes]),
     )
 
 
@@ -298,15 +356,24 @@ def render(
         status_code=status,
         headers={**page_headers(nonce, frame_ancestors=frame_ancestors), **(headers or {})},
     )
-    if request.cookies.get(CSRF_COOKIE) != seed:
-        set_cookie(response, request, CSRF_COOKIE, seed)
+    if request.cookies.get(csrf_cookie(request)) != seed:
+        if is_embeddable(request):
+            set_embeddable_cookie(response, request, SHARE_CSRF_COOKIE, seed)
+        else:
+            set_cookie(response, request, CSRF_COOKIE, seed)
     return response
 
 
+def wants_page(request: Request) -> bool:
+    """Whether an error should be a page: a browser's request (Accept: text/html, or
+    htmx's, which sends no Accept of its own); any other client gets problem+json."""
+    return "text/html" in request.headers.get("accept", "") or "HX-Request" in request.headers
+
+
 class PageRoute(APIRoute):
-    """A route of pages: a refusal becomes what a browser should show (the sign-in
-    redirect as a plain 303, other problems as an error page), unless the client asked
-    for JSON."""
+    """A route of pages: for a browser (`wants_page`) a refusal becomes what it should
+    show (the sign-in redirect as a plain 303, other problems as an error page); any other
+    client gets the problem+json."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -315,7 +382,7 @@ class PageRoute(APIRoute):
             try:
                 return await handler(request)
             except ProblemError as problem:
-                if "json" in request.headers.get("accept", ""):
+                if not wants_page(request):
                     raise
                 return problem_page(request, problem)
 

@@ -11,6 +11,8 @@ FIELD_NAMES = {
     "token": "The setup link",
     "email": "The e-mail address",
     "password": f"The password (at least {MIN_PASSWORD_CHARS} characters)",
+    "current_password": "The current password",
+    "new_password": f"The new password (at least {MIN_PASSWORD_CHARS} characters)",
     "domain": "The domain",
     "timezone": "The time zone",
 }

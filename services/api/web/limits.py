@@ -11,7 +11,9 @@ import hmac
 from dataclasses import dataclass
 
 from starlette.requests import Request
+from starlette.responses import Response
 
+from services.api.web.auth import render
 from shared.clients import client_ip
 from shared.ratelimit import KeyRateLimiter, app_rate_limiter, note_verdict
 from shared.runtime import Resources
@@ -60,4 +62,15 @@ async def login_refusal(request: Request, resources: Resources, *, email: str) -
         retry_after_s=wait,
         detail=f"Too many attempts to sign in: try again in about {minutes} minute"
         + ("s." if minutes != 1 else "."),
+    )
+
+
+def refusal_page(request: Request, refusal: Refusal) -> Response:
+    """The page (429, with Retry-After) for an attempt over its budget."""
+    return render(
+        request,
+        "error.html",
+        {"status": 429, "title": "Too many sign-in attempts", "detail": refusal.detail},
+        status=429,
+        headers={"Retry-After": str(refusal.retry_after_s)},
     )

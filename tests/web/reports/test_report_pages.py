@@ -27,7 +27,7 @@ async def test_a_viewer_chooses_reports_but_not_the_alert_rule(overt: Overt) -> 
     choices = await user_choices(engine=engine, site_id=site_id, user_id=user_id)
     assert (choices.weekly, choices.monthly, choices.alerts) == (True, False, False)
     rule = {"csrf_token": token, "change_pct": "30", "min_visitors": "10"}
-    assert (await overt.client.post(path + "/alerts", data=rule)).status_code == 404
+    assert (await overt.client.post(path + "/alerts", data=rule)).status_code == 403
     none = await overt.client.post(path, data={"csrf_token": token})
     assert none.status_code == 303
     assert (await user_choices(engine=engine, site_id=site_id, user_id=user_id)).weekly is False

@@ -1,4 +1,4 @@
-"""Settings pages over HTTP, on both backends: admins only (a viewer gets 404 for every page
+"""Settings pages over HTTP, on both backends: admins only (a viewer gets 403 for every page
 and form), every form refused without its token, and each change stored by the same service
 the API and `overt site set` use."""
 
@@ -34,10 +34,10 @@ def settings(overt: Overt, tail: str = "") -> str:
 
 async def test_a_viewer_cannot_reach_settings(overt: Overt) -> None:
     token = await as_role(overt, "viewer")
-    assert (await overt.client.get(settings(overt))).status_code == 404
+    assert (await overt.client.get(settings(overt))).status_code == 403
     for form in FORMS:
         answer = await overt.client.post(settings(overt, form), data={"csrf_token": token})
-        assert answer.status_code == 404, form
+        assert answer.status_code == 403, form
     assert (await get_site(engine=overt.resources.engine, site_id=overt.site.id)) == overt.site
 
 

@@ -86,7 +86,7 @@ async def test_the_engagement_definition_is_stored_by_admins_with_the_forms_toke
     page = await overt.client.get(path)
     assert "can read the definition; admins and owners can change it" in page.text
     form = {"csrf_token": csrf_of(page.text), "engaged_min_s": "20", "k": "7"}
-    assert (await overt.client.post(path, data=form)).status_code == 404
+    assert (await overt.client.post(path, data=form)).status_code == 403
     overt.client.cookies.clear()
 
     await as_role(overt, "admin")

@@ -1,6 +1,6 @@
 """The own views and the settings in a real Chromium, on both backends: the owner moves
 through the tabs, changes the period with the form (no script needed), stores a new
-engagement definition; a viewer signed in another browser gets 404 for the settings. No
+engagement definition; a viewer signed in another browser gets 403 for the settings. No
 page runs anything the CSP refuses."""
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ async def test_a_viewer_gets_no_settings_page(
     await sign_in_page(page, server, "viewer@example.com", PASSWORD)
     settings = await page.goto(f"{server.base_url}/app/sites/{owner.site.id}/settings")
     assert settings is not None
-    assert settings.status == 404
+    assert settings.status == 403
     views = await page.goto(f"{server.base_url}/app/sites/{owner.site.id}/views/engagement")
     assert views is not None
     assert views.status == 200

@@ -83,6 +83,7 @@ class Problem:
             - `verification-link`: The verification link is invalid or expired.
             - `csrf`: The form's check value is missing or wrong.
             - `login-required`: The web app's page needs a signed-in user (a redirect to /app/login).
+            - `role-required`: The web app's page needs a higher role on the site than the user's.
             - `cross-site-session`: The request does not come from this site.
             - `too-many-requests`: Too many requests; `Retry-After` says when to try again.
             - `rate-limited`: Too many requests; `Retry-After` says when to try again.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     ForeignKey,
@@ -21,7 +22,8 @@ from shared.db import UtcDateTime, table_of
 
 class WebUser(SQLModel, table=True):
     """A person who signs in: e-mail (lower-cased, unique) and an argon2 hash of the
-    password; a TOTP secret sealed with the server secret once a second factor is on."""
+    password; a TOTP secret sealed with the server secret once a second factor is on, and
+    the last time step a code was accepted in (migration 0460: no code is accepted twice)."""
 
     __tablename__ = "web_users"
 
@@ -32,6 +34,7 @@ class WebUser(SQLModel, table=True):
     totp_enabled_at: datetime | None = Field(
         default=None, sa_column=Column(UtcDateTime(), nullable=True)
     )
+    totp_last_step: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     last_login_at: datetime | None = Field(
         default=None, sa_column=Column(UtcDateTime(), nullable=True)

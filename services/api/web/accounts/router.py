@@ -21,7 +21,7 @@ from services.api.web.auth import (
     render,
     start_session_and_go,
 )
-from services.api.web.limits import login_refusal
+from services.api.web.limits import login_refusal, refusal_page
 from shared.runtime import ResourcesDep
 
 router = page_router()
@@ -51,13 +51,7 @@ async def login(request: Request, resources: ResourcesDep) -> Response:
         return _login_again(request, fields, "Enter your e-mail address and your password.")
     refusal = await login_refusal(request, resources, email=form.email)
     if refusal is not None:
-        return render(
-            request,
-            "error.html",
-            {"status": 429, "title": "Too many sign-in attempts", "detail": refusal.detail},
-            status=429,
-            headers={"Retry-After": str(refusal.retry_after_s)},
-        )
+        return refusal_page(request, refusal)
     account = await authenticate_password(
         engine=resources.engine, email=form.email, password=form.password
     )

@@ -76,3 +76,19 @@ class NewAccountForm(BaseModel):
         if self.password != self.password_again:
             raise ValueError("the two passwords differ")
         return self
+
+
+class PasswordChangeForm(BaseModel):
+    """A signed-in user's new password: the current one, and the new one typed twice."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    current_password: str = Field(min_length=1, max_length=MAX_PASSWORD_CHARS)
+    new_password: Password
+    new_password_again: str = Field(max_length=MAX_PASSWORD_CHARS)
+
+    @model_validator(mode="after")
+    def same_password(self) -> PasswordChangeForm:
+        if self.new_password != self.new_password_again:
+            raise ValueError("the two new passwords differ")
+        return self

@@ -1,5 +1,6 @@
-"""The second sign-in step (/app/login/totp) and the account page where the second factor
-is turned on (a QR code, then a code from the app, then recovery codes shown once) or off."""
+"""The second sign-in step (/app/login/totp) and the account page: the password changed
+(the current one asked, every other session ended) and the second factor turned on (a QR
+code, then a code from the app, then recovery codes shown once) or off."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
 
 from services.api.web.accounts import totp
-from services.api.web.accounts.schemas import local_page
-from services.api.web.accounts.service import session_user
+from services.api.web.accounts.schemas import PasswordChangeForm, local_page
+from services.api.web.accounts.service import AccountError, change_password, session_user
 from services.api.web.auth import (
     SESSION_COOKIE,
     WebUser,
@@ -19,9 +21,9 @@ from services.api.web.auth import (
     page_router,
     render,
 )
-from services.api.web.forms import form_fields
-from services.api.web.limits import login_refusal
-from shared.runtime import ResourcesDep
+from services.api.web.forms import form_fields, form_problem
+from services.api.web.limits import login_refusal, refusal_page
+from shared.runtime import Resources, ResourcesDep
 
 router = page_router()
 MAX_CODE_CHARS = 32
@@ -53,13 +55,7 @@ async def totp_step(request: Request, resources: ResourcesDep) -> Response:
     next_page = local_page(fields.get("next"))
     refusal = await login_refusal(request, resources, email=pending.email)
     if refusal is not None:
-        return render(
-            request,
-            "error.html",
-            {"status": 429, "title": "Too many sign-in attempts", "detail": refusal.detail},
-            status=429,
-            headers={"Retry-After": str(refusal.retry_after_s)},
-        )
+        return refusal_page(request, refusal)
     code = fields.get("code", "")[:MAX_CODE_CHARS]
     if not await totp.second_factor_ok(
         engine=resources.engine,
@@ -84,10 +80,63 @@ async def totp_step(request: Request, resources: ResourcesDep) -> Response:
 async def account_page(
     request: Request, resources: ResourcesDep, user: Annotated[WebUser, Depends(current_user)]
 ) -> Response:
+    return await _account(request, resources, user)
+
+
+async def _account(
+    request: Request,
+    resources: Resources,
+    user: WebUser,
+    *,
+    problem: str | None = None,
+    password_problem: str | None = None,
+    password_changed: bool = False,
+    status: int = 200,
+) -> Response:
     _, enabled = await totp.stored_secret(
         engine=resources.engine, server_secret=resources.settings.secret(), user_id=user.id
     )
-    return render(request, "accounts/account.html", {"enabled": enabled, "problem": None})
+    return render(
+        request,
+        "accounts/account.html",
+        {
+            "enabled": enabled,
+            "problem": problem,
+            "password_problem": password_problem,
+            "password_changed": password_changed,
+        },
+        status=status,
+    )
+
+
+@router.post("/app/account/password", dependencies=[Depends(csrf_protect)])
+async def password_change(
+    request: Request, resources: ResourcesDep, user: Annotated[WebUser, Depends(current_user)]
+) -> Response:
+    """A new password for the signed-in user; counted like a sign-in (the current password
+    is a guess like any other), and every other browser signed in as them is signed out."""
+    fields = await form_fields(request)
+    refusal = await login_refusal(request, resources, email=user.email)
+    if refusal is not None:
+        return refusal_page(request, refusal)
+    try:
+        form = PasswordChangeForm.model_validate(fields)
+        await change_password(
+            engine=resources.engine,
+            user_id=user.id,
+            current=form.current_password,
+            new=form.new_password,
+            keep_session=request.cookies.get(SESSION_COOKIE, ""),
+        )
+    except ValidationError as error:
+        return await _account(
+            request, resources, user, password_problem=form_problem(error), status=400
+        )
+    except AccountError as error:
+        return await _account(
+            request, resources, user, password_problem=f"{error}.".capitalize(), status=400
+        )
+    return await _account(request, resources, user, password_changed=True)
 
 
 @router.post("/app/account/totp/start", dependencies=[Depends(csrf_protect)])
@@ -127,10 +176,15 @@ async def totp_enable(
     if secret is None or enabled:
         return RedirectResponse("/app/account", status_code=303)
     code = (await form_fields(request)).get("code", "")[:MAX_CODE_CHARS]
-    if not totp.code_matches(secret, code):
+    step = totp.matching_step(secret, code)
+    if step is None:
         return _enrol(request, user, secret, "That code is not right: try the next one.", 400)
     codes = await totp.enable(
-        engine=resources.engine, server_secret=server_secret, user_id=user.id, secret=secret
+        engine=resources.engine,
+        server_secret=server_secret,
+        user_id=user.id,
+        secret=secret,
+        step=step,
     )
     return render(request, "accounts/recovery.html", {"codes": codes})
 
@@ -146,10 +200,11 @@ async def totp_disable(
         user_id=user.id,
         code=code,
     ):
-        return render(
+        return await _account(
             request,
-            "accounts/account.html",
-            {"enabled": True, "problem": "That code is not right: the second factor stays on."},
+            resources,
+            user,
+            problem="That code is not right: the second factor stays on.",
             status=400,
         )
     await totp.disable(engine=resources.engine, user_id=user.id)

@@ -185,12 +185,41 @@ async def set_password(
             raise LookupError(f"no user {normalise_email(email)}")
         changes: dict[str, Any] = {"password_hash": hashed}
         if disable_totp:
-            changes.update(totp_secret=None, totp_enabled_at=None)
+            changes.update(totp_secret=None, totp_enabled_at=None, totp_last_step=None)
             await conn.execute(
                 delete(web_recovery_codes).where(web_recovery_codes.c.user_id == user_id)
             )
         await conn.execute(update(web_users).where(web_users.c.id == user_id).values(**changes))
         await conn.execute(delete(web_sessions).where(web_sessions.c.user_id == user_id))
+
+
+async def change_password(
+    *, engine: AsyncEngine, user_id: int, current: str, new: str, keep_session: str
+) -> None:
+    """The user's own new password, when `current` is their password (AccountError if
+    not, or if the new one is refused); every other session of theirs ends, the one
+    whose token is `keep_session` (the browser that asked) stays."""
+    hashed = hash_password(new)
+    async with engine.connect() as conn:
+        stored = (
+            await conn.execute(select(web_users.c.password_hash).where(web_users.c.id == user_id))
+        ).scalar_one_or_none()
+    if not password_matches(stored, current):
+        raise AccountError("the current password is not right")
+    async with engine.begin() as conn:
+        changed = await conn.execute(
+            update(web_users)
+            .where(web_users.c.id == user_id, web_users.c.password_hash == stored)
+            .values(password_hash=hashed)
+        )
+        if changed.rowcount != 1:  # changed meanwhile (another tab, `overt user reset`)
+            raise AccountError("the current password is not right")
+        await conn.execute(
+            delete(web_sessions).where(
+                web_sessions.c.user_id == user_id,
+                web_sessions.c.id != token_hash(keep_session),
+            )
+        )
 
 
 async def start_session(*, engine: AsyncEngine, user_id: int, pending_totp: bool = False) -> str:

@@ -2,18 +2,21 @@
 
 The secret is sealed with the server secret (shared.sealing, bound to the user) before it is
 stored; recovery codes are kept as SHA-256. A code is accepted in the current 30-second
-step or the one before or after (a phone's clock drifts)."""
+step or the one before or after (a phone's clock drifts), and only once: the last step a
+code was accepted in is kept per user, and a code of that step or an earlier one is a
+replay (RFC 6238, section 5.2)."""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from datetime import UTC, datetime
 
 import pyotp
 import segno
 from markupsafe import Markup
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.api.web.accounts.models import web_recovery_codes, web_sessions, web_users
@@ -48,9 +51,24 @@ def normalise_code(raw: str) -> str:
     return "".join(raw.split()).replace("-", "").lower()
 
 
-def code_matches(secret: str, code: str) -> bool:
+def matching_step(secret: str, code: str, *, at: datetime | None = None) -> int | None:
+    """The 30-second step (previous, current or next, for a drifting clock) whose code
+    this is, or None."""
     code = normalise_code(code)
-    return len(code) == 6 and code.isdigit() and pyotp.TOTP(secret).verify(code, valid_window=1)
+    if len(code) != 6 or not code.isdigit():
+        return None
+    generator = pyotp.TOTP(secret)
+    current = generator.timecode(at or datetime.now(UTC))
+    matched = [
+        step
+        for step in (current - 1, current, current + 1)
+        if hmac.compare_digest(generator.generate_otp(step), code)
+    ]
+    return max(matched) if matched else None
+
+
+def code_matches(secret: str, code: str) -> bool:
+    return matching_step(secret, code) is not None
 
 
 async def stored_secret(
@@ -87,9 +105,10 @@ async def store_pending(
 
 
 async def enable(
-    *, engine: AsyncEngine, server_secret: bytes, user_id: int, secret: str
+    *, engine: AsyncEngine, server_secret: bytes, user_id: int, secret: str, step: int
 ) -> list[str]:
-    """Turn the second factor on with `secret`; returns new recovery codes (shown once)."""
+    """Turn the second factor on with `secret` (its code of `step` was given, and so is
+    used); returns new recovery codes (shown once)."""
     codes = [f"{secrets.token_hex(4)}-{secrets.token_hex(4)}" for _ in range(RECOVERY_CODES)]
     async with engine.begin() as conn:
         await conn.execute(
@@ -98,6 +117,7 @@ async def enable(
             .values(
                 totp_secret=seal(server_secret, secret.encode(), context=_context(user_id)),
                 totp_enabled_at=datetime.now(UTC),
+                totp_last_step=step,
             )
         )
         await conn.execute(
@@ -115,7 +135,7 @@ async def disable(*, engine: AsyncEngine, user_id: int) -> None:
         await conn.execute(
             update(web_users)
             .where(web_users.c.id == user_id)
-            .values(totp_secret=None, totp_enabled_at=None)
+            .values(totp_secret=None, totp_enabled_at=None, totp_last_step=None)
         )
         await conn.execute(
             delete(web_recovery_codes).where(web_recovery_codes.c.user_id == user_id)
@@ -129,14 +149,16 @@ def _code_hash(code: str) -> str:
 async def second_factor_ok(
     *, engine: AsyncEngine, server_secret: bytes, user_id: int, code: str
 ) -> bool:
-    """A current TOTP code, or an unused recovery code (then used up)."""
+    """A current TOTP code not used before (its step becomes the user's last), or an unused
+    recovery code (then used up)."""
     secret, enabled = await stored_secret(
         engine=engine, server_secret=server_secret, user_id=user_id
     )
     if secret is None or not enabled:
         return False
-    if code_matches(secret, code):
-        return True
+    step = matching_step(secret, code)
+    if step is not None:
+        return await _use_step(engine=engine, user_id=user_id, step=step)
     async with engine.begin() as conn:
         used = await conn.execute(
             update(web_recovery_codes)
@@ -146,6 +168,19 @@ async def second_factor_ok(
                 web_recovery_codes.c.used_at.is_(None),
             )
             .values(used_at=datetime.now(UTC))
+        )
+    return bool(used.rowcount)
+
+
+async def _use_step(*, engine: AsyncEngine, user_id: int, step: int) -> bool:
+    """Record `step` as the user's last accepted one, when it is fresh; in one UPDATE, so
+    two requests with the same code cannot both pass."""
+    async with engine.begin() as conn:
+        last = web_users.c.totp_last_step
+        used = await conn.execute(
+            update(web_users)
+            .where(web_users.c.id == user_id, or_(last.is_(None), last < step))
+            .values(totp_last_step=step)
         )
     return bool(used.rowcount)
 

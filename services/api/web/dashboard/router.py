@@ -27,7 +27,7 @@ from services.api.web.auth import (
     current_user,
     page_router,
     render,
-    set_cookie,
+    set_embeddable_cookie,
     site_access,
 )
 from services.api.web.dashboard import display
@@ -493,7 +493,9 @@ async def site_unshare(
 
 # -- a shared link: the dashboard, read-only, nothing else -----------------------------------
 
-Token = Annotated[str, Path(min_length=8, max_length=64)]
+# Any segment: one that cannot be a token is just a page that is not there (404, a page
+# for a browser), as find_share answers for it.
+Token = Annotated[str, Path(max_length=2048)]
 
 
 def share_cookie(share_id: str) -> str:
@@ -557,7 +559,7 @@ async def shared_unlock(
         return password_page(request, token, "That is not the link's password.")
     response = RedirectResponse(f"/share/{token}", status_code=303)
     secret = resources.settings.secret()
-    set_cookie(response, request, share_cookie(share.id), unlock_value(secret, share))
+    set_embeddable_cookie(response, request, share_cookie(share.id), unlock_value(secret, share))
     return response
 
 
