@@ -86,6 +86,8 @@ async def test_a_form_from_another_page_is_refused(
     await context.close()
 
 
+# The refusal page in a browser; test_auth's per-account and per-client limits run in make test.
+@pytest.mark.nightly
 async def test_sign_in_is_rate_limited(browser: Browser, server: Server, owner: Owner) -> None:
     context = await browser.new_context()
     page = await context.new_page()
@@ -98,6 +100,8 @@ async def test_sign_in_is_rate_limited(browser: Browser, server: Server, owner: 
     await context.close()
 
 
+# The code typed in a browser; test_totp's sign-in, replay and reset tests run in make test.
+@pytest.mark.nightly
 async def test_sign_in_with_the_second_factor(
     signed_in: Page, server: Server, owner: Owner, browser: Browser, tmp_path: Path
 ) -> None:

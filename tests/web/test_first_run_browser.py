@@ -92,6 +92,8 @@ async def test_first_run_from_an_empty_database(
     await context.close()
 
 
+# Screenshots only: `make screenshots` takes the login page on every run of it.
+@pytest.mark.nightly
 async def test_the_login_page_in_light_and_dark(
     server: Server, browser: Browser, tmp_path: Path
 ) -> None:

@@ -35,6 +35,8 @@ async def test_signing_in_leads_to_the_sites(
     await context.close()
 
 
+# The menu's button in a browser; test_auth's sign-out test proves the session ends, in make test.
+@pytest.mark.nightly
 async def test_signing_out(signed_in: Page, server: Server) -> None:
     await signed_in.get_by_text("owner@example.com").click()
     async with signed_in.expect_navigation():
