@@ -46,15 +46,6 @@ VIEWS = "/app/sites/{site_id}/views"
 Viewer = Annotated[SiteAccess, Depends(site_access(Role.viewer))]
 Admin = Annotated[SiteAccess, Depends(site_access(Role.admin))]
 DEFAULT_STEPS = "/\n/pricing*"
-# The views' tabs: (path under views/, label).
-TABS = (
-    ("after-click", "After the click"),
-    ("funnels", "Funnels"),
-    ("retention", "Retention"),
-    ("engagement", "Engagement definition"),
-    ("consent", "Consent"),
-    ("contacts", "Contacts"),
-)
 
 
 def _page(access: SiteAccess, tab: str, **context: Any) -> dict[str, Any]:
@@ -62,7 +53,6 @@ def _page(access: SiteAccess, tab: str, **context: Any) -> dict[str, Any]:
         "site": access.site,
         "role": access.role,
         "can_edit": access.role.at_least(Role.admin) and not access.shared,
-        "tabs": TABS,
         "tab": tab,
         "periods": PERIODS,
         **context,
