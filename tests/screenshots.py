@@ -43,7 +43,7 @@ def cli(env: dict[str, str], *args: str) -> str:
         env=env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=300,  # a busy machine starts Python slowly
         check=True,
     )
     return done.stdout
@@ -67,6 +67,38 @@ async def share_links(base_url: str, token: str, site_id: str) -> tuple[str, str
     return links[0], links[1]
 
 
+async def posted(base_url: str, token: str, form_page: str, action: str, **fields: str) -> None:
+    """A form of `form_page` sent as the owner (with the page's CSRF token)."""
+    async with httpx.AsyncClient(base_url=base_url, cookies={"overt_session": token}) as client:
+        page = await client.get(form_page)
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert csrf is not None
+        sent = await client.post(action, data={"csrf_token": csrf.group(1), **fields})
+        assert sent.status_code == 303, sent.text
+
+
+async def segment_and_rule(base_url: str, token: str, site_id: str) -> None:
+    """A saved segment (for the top bar's menu) and an intent rule (for its list)."""
+    site = f"/app/sites/{site_id}"
+    await posted(base_url, token, site, f"{site}/segments?f=is,source,Google", name="From Google")
+    engagement = f"{site}/views/engagement"
+    rule = {"kind": "page_repeat", "name": "pricing twice", "pattern": "/pricing*"}
+    await posted(
+        base_url,
+        token,
+        engagement,
+        f"{engagement}/intent-rules",
+        **rule,
+        min_visits="2",
+        within_days="7",
+        version="0",
+    )
+
+
+# Pages shown with a menu of the top bar open: (page name, the menu's summary text).
+OPENED = {"dashboard-add-filter": "Add filter", "dashboard-segments": "All visitors"}
+
+
 async def shoot(browser: Browser, base_url: str, token: str, pages: dict[str, str]) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     for size, (width, height) in SIZES.items():
@@ -85,6 +117,8 @@ async def shoot(browser: Browser, base_url: str, token: str, pages: dict[str, st
                     print(f"  {name}: {path} answers 404, skipped")
                     continue
                 await page.wait_for_load_state("networkidle")
+                if name in OPENED:
+                    await page.locator("summary", has_text=OPENED[name]).click()
                 file = OUT / f"{name}-{scheme}-{size}.png"
                 await page.screenshot(path=str(file), full_page=True)
                 print(f"  {file}")
@@ -108,6 +142,7 @@ async def main() -> None:
             await visitors_stored(settings, site_id, len(VISITS))
             token = await user_session(settings, site_id, "owner", "owner@example.com")
             shared, locked = await share_links(base_url, token, site_id)
+            await segment_and_rule(base_url, token, site_id)
             site = f"/app/sites/{site_id}"
             pages = {
                 "rollup": "/app/",
@@ -115,12 +150,17 @@ async def main() -> None:
                 "dashboard-compared": f"{site}?period=7d&compare=previous_period&tab=entry_page",
                 "dashboard-filtered": f"{site}?period=day&f=is,source,Google",
                 "dashboard-refused": f"{site}?period=day&f=is,source,Bing",
+                "dashboard-conditions": f"{site}?period=day&f=is_not,country,DE&f=is_not,country,FR"
+                "&f=contains,page,/",
+                "dashboard-add-filter": f"{site}?period=day",
+                "dashboard-segments": f"{site}?period=day",
                 "panel-page": f"{site}/panels/pages?period=day",
                 "realtime": f"{site}/realtime",
                 "sharing": f"{site}/sharing",
                 "settings": f"{site}/settings",
                 "views-after-the-click": f"{site}/views/after-click",
                 "views-engagement": f"{site}/views/engagement",
+                "views-engagement-rule": f"{site}/views/engagement?rule=0",
                 "reports": f"{site}/reports",
                 "settings-team": f"{site}/settings/team",
                 "settings-keys": f"{site}/settings/keys",

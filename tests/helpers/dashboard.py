@@ -19,7 +19,28 @@ from services.api.web.auth import SESSION_COOKIE
 from shared.db import create_engine
 from shared.models import events
 from shared.settings import Settings
+from tests.helpers.overt import Overt
+from tests.helpers.traffic import days
 from tests.helpers.web import member
+
+
+async def signed_in(overt: Overt, role: str, email: str | None = None) -> httpx.AsyncClient:
+    """A client of the same app, signed in as a new user with `role` on the test site."""
+    engine = overt.resources.engine
+    user_id = await member(engine, email or f"{role}@example.com", overt.site.id, role)
+    token = await start_session(engine=engine, user_id=user_id)
+    client = httpx.AsyncClient(
+        transport=overt.client._transport, base_url=str(overt.client.base_url)
+    )
+    client.cookies.set(SESSION_COOKIE, token)
+    return client
+
+
+def screen_query() -> str:
+    """The dashboard's address part for the two days tests/helpers/traffic.py sends."""
+    first, last = days()
+    return f"?period=custom&from={first}&to={last}"
+
 
 AXE = Path(__file__).parents[1] / "vendor" / "axe-core" / "axe.min.js"
 DOMAIN = "dash.example"

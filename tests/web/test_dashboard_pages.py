@@ -11,30 +11,12 @@ import re
 import httpx
 import pytest
 
-from services.api.web.accounts.service import start_session
-from services.api.web.auth import SESSION_COOKIE
+from tests.helpers.dashboard import screen_query, signed_in
 from tests.helpers.overt import Overt
 from tests.helpers.traffic import days, traffic
-from tests.helpers.web import csrf_of, member
+from tests.helpers.web import csrf_of
 
 pytestmark = pytest.mark.anyio
-
-
-async def signed_in(overt: Overt, role: str, email: str | None = None) -> httpx.AsyncClient:
-    """A client of the same app, signed in as a new user with `role` on the test site."""
-    engine = overt.resources.engine
-    user_id = await member(engine, email or f"{role}@example.com", overt.site.id, role)
-    token = await start_session(engine=engine, user_id=user_id)
-    client = httpx.AsyncClient(
-        transport=overt.client._transport, base_url=str(overt.client.base_url)
-    )
-    client.cookies.set(SESSION_COOKIE, token)
-    return client
-
-
-def screen_query() -> str:
-    first, last = days()
-    return f"?period=custom&from={first}&to={last}"
 
 
 async def test_the_first_paint_has_the_numbers_and_the_words(overt: Overt) -> None:

@@ -46,7 +46,9 @@ FILTERS = st.builds(
     Filter,
     dimension=st.sampled_from([d for d in PLAIN_DIMENSIONS] + ["prop:plan"]),
     op=st.sampled_from([FilterOp.is_, FilterOp.is_not, FilterOp.contains]),
-    value=st.text(alphabet=CHARACTERS, max_size=30),
+    values=st.lists(st.text(alphabet=CHARACTERS, max_size=30), min_size=1, max_size=3).map(
+        lambda values: tuple(dict.fromkeys(values))
+    ),
 )
 
 
@@ -64,7 +66,9 @@ def states(draw: st.DrawFn) -> DashboardState:
         compare=draw(st.sampled_from([None, *COMPARISONS])),
         interval=draw(st.sampled_from([None, "hour", "day", "week", "month"])),
         metric=draw(st.sampled_from(TILE_METRICS)),
-        filters=tuple(dict.fromkeys(draw(st.lists(FILTERS, max_size=4)))),
+        filters=tuple(
+            {(f.dimension, f.op): f for f in draw(st.lists(FILTERS, max_size=3))}.values()
+        ),
         prop=draw(st.one_of(st.none(), st.from_regex(r"[A-Za-z0-9_.-]{1,64}", fullmatch=True))),
     )
     for panel in PANELS:
@@ -107,6 +111,39 @@ def test_defaults_and_words() -> None:
     state = parse_state([("f", "is,prop:plan,pro,max"), ("f", "is_not,country,DE")])
     assert [f.label() for f in state.filters] == ["prop:plan is pro,max", "country is not DE"]
     assert state.without_filter(0).filters == state.filters[1:]
+
+
+def test_conditions_take_several_values_and_a_segment_reads_by_its_name() -> None:
+    pairs = [
+        ("f", "is,country,DE"),
+        ("f", "is_not,page,/a"),
+        ("f", "is,country,FR"),
+        ("f", "is_not,page,/b"),
+        ("f", "is,country,DE"),
+    ]
+    state = parse_state(pairs)
+    assert [f.label() for f in state.filters] == ["country is DE or FR", "page is not /a nor /b"]
+    tree = state.filter_tree()
+    assert tree is not None
+    assert tree.model_dump(mode="json", by_alias=True, exclude_none=True) == {
+        "and": [
+            {"dimension": "country", "op": "is", "values": ["DE", "FR"]},
+            {"dimension": "page", "op": "is_not", "values": ["/a", "/b"]},
+        ]
+    }
+    assert state.params() == [
+        ("f", "is,country,DE"),
+        ("f", "is,country,FR"),
+        ("f", "is_not,page,/a"),
+        ("f", "is_not,page,/b"),
+    ]
+    read = state.with_segment("s1")
+    assert read.segment_ids() == ("s1",)
+    assert read.filters[-1].label({"s1": "Paid search"}) == "segment is Paid search"
+    assert read.with_segment("s2").segment_ids() == ("s2",)
+    assert read.with_segment(None) == state
+    full = parse_state([("f", f"is,page,/{n}") for n in range(10)])
+    assert full.with_filter(Filter("page", FilterOp.is_, ("/x",))) == full
 
 
 @pytest.mark.parametrize(

@@ -34,11 +34,11 @@ async def test_the_owner_moves_through_the_views_and_stores_a_definition(
         ("Retention", "Retention"),
         ("Consent", "Consent"),
         ("Contacts", "Contacts"),
-        ("Engagement definition", "Engagement definition"),
+        ("Engagement", "Engagement definition"),
     ):
         async with signed_in.expect_navigation():
             await (
-                signed_in.get_by_role("navigation", name="Overt's views")
+                signed_in.get_by_role("navigation", name=f"Pages of {owner.site.domain}")
                 .get_by_role("link", name=tab)
                 .click()
             )

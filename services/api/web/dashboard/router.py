@@ -10,14 +10,16 @@ htmx only swaps parts in place (a panel's tab, more rows, the current visitors).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
 
-from services.api.stats.schemas import FilterOp
+from services.api.stats.schemas import PLAIN_DIMENSIONS, FilterOp, SegmentIn
+from services.api.stats.segments import create_segment, list_segments
 from services.api.web.auth import (
     NoSuchPage,
     Role,
@@ -62,10 +64,14 @@ from services.api.web.dashboard.shares import (
 from services.api.web.dashboard.state import (
     COMPARISONS,
     CUSTOM,
+    MAX_FILTERS,
+    OP_WORDS,
     PRESETS,
     TILE_METRICS,
+    BadDashboardState,
     DashboardState,
     Filter,
+    parse_filter,
     parse_state,
 )
 from shared.errors import ProblemError
@@ -92,6 +98,12 @@ COMPARISON_LABELS = {
     "year_over_year": "Year over year",
 }
 DBIP = "IP geolocation by DB-IP"
+PROPERTY = "prop"  # the filter form's choice of a custom property (named in its own field)
+# What the filter form offers: every dimension a filter can test, in words.
+FILTER_DIMENSIONS = [(d, d.replace("_", " ").capitalize()) for d in PLAIN_DIMENSIONS] + [
+    (PROPERTY, "Custom property (name it below)")
+]
+MAX_VALUES_TEXT = 8192
 
 
 @dataclass(frozen=True)
@@ -146,8 +158,11 @@ class View:
         return self.to(self.state.with_tab("props").changed(prop=key), "/panels/goals")
 
     def add_filter(self, dimension: str, value: str) -> str:
-        added = Filter(dimension=dimension, op=FilterOp.is_, value=value)
+        added = Filter(dimension=dimension, op=FilterOp.is_, values=(value,))
         return self.to(self.state.with_filter(added))
+
+    def segment(self, segment_id: str | None) -> str:
+        return self.to(self.state.with_segment(segment_id))
 
     def remove_filter(self, index: int) -> str:
         return self.to(self.state.without_filter(index))
@@ -233,6 +248,8 @@ async def dashboard_page(
         )
     now = await current_visitors(engine=engine, site_id=view.site.id, timeout_s=timeout(resources))
     chart = chart_data(screen.series, annotations)
+    saved = [] if view.shared else await list_segments(engine=engine, site_id=view.site.id)
+    names = {segment.id: segment.name for segment in saved}
     return render(
         request,
         "dashboard/site.html",
@@ -253,10 +270,23 @@ async def dashboard_page(
             "today": datetime.now(UTC).date().isoformat(),
             "message": message,
             "custom": CUSTOM,
+            "segments": saved,
+            "segment_names": names,
+            "segment_label": segment_label(view.state, names),
+            "dimensions": FILTER_DIMENSIONS,
+            "ops": list(OP_WORDS.items()),
         },
         status=status,
         frame_ancestors="*" if view.shared else "'none'",
     )
+
+
+def segment_label(state: DashboardState, names: dict[str, str]) -> str:
+    """The top bar's segment menu, closed: the segment the screen is read through."""
+    chosen = state.segment_ids()
+    if not chosen:
+        return "All visitors"
+    return ", ".join(names.get(segment_id, "Unknown segment") for segment_id in chosen)
 
 
 def period_label(state: DashboardState, screen: Screen) -> str:
@@ -363,6 +393,69 @@ async def site_current(request: Request, access: SiteViewer, resources: Resource
 @router.get("/app/sites/{site_id}/export.csv")
 async def site_csv(request: Request, access: SiteViewer, resources: ResourcesDep) -> Response:
     return await csv_export(site_view(request, access), resources)
+
+
+def built_filter(request: Request) -> Filter:
+    """The filter the dashboard's form describes: a dimension (or a custom property by
+    name), an operator, and values one a line; checked as /v1/query checks a condition."""
+    fields = request.query_params
+    dimension = fields.get("dimension", "")
+    if dimension == PROPERTY:
+        dimension = f"{PROPERTY}:{fields.get('property', '').strip()}"
+    op = fields.get("op", FilterOp.is_.value)
+    lines = fields.get("values", "")[:MAX_VALUES_TEXT].splitlines()
+    values = list(dict.fromkeys(line.strip() for line in lines if line.strip()))
+    if not values:
+        raise BadDashboardState("values: give at least one value, one a line")
+    built = parse_filter(f"{op},{dimension},{values[0]}")
+    for value in values[1:]:
+        built = built.with_values(parse_filter(f"{op},{dimension},{value}").values)
+    return built
+
+
+def filter_added(request: Request, view: View) -> Response:
+    """The filter form's answer, with or without JavaScript: the dashboard with one more
+    condition (a refused one is a 400 page saying what is wrong)."""
+    added = built_filter(request)
+    state = view.state.with_filter(added)
+    given = sum(len(f.values) for f in view.state.filters) + len(added.values)
+    if state == view.state and given > MAX_FILTERS:
+        raise BadDashboardState(f"f: at most {MAX_FILTERS} values in all")
+    return RedirectResponse(view.to(state), status_code=303)
+
+
+@router.get("/app/sites/{site_id}/filter")
+async def site_filter(request: Request, access: SiteViewer) -> Response:
+    return filter_added(request, site_view(request, access))
+
+
+@router.post("/app/sites/{site_id}/segments", dependencies=[Depends(csrf_protect)])
+async def site_save_segment(
+    request: Request,
+    access: SiteAdmin,
+    resources: ResourcesDep,
+    name: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    """The screen's filters saved as a named segment (the API's segments), then the
+    dashboard read through it."""
+    view = site_view(request, access)
+    tree = view.state.filter_tree()
+    if tree is None:
+        return await dashboard_page(
+            request, view, resources, message="Add a filter before saving a segment.", status=422
+        )
+    try:
+        body = SegmentIn.model_validate({"name": name.strip(), "filters": tree})
+        made = await create_segment(engine=resources.engine, site_id=view.site.id, body=body)
+    except ValidationError as exc:
+        reason = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+        message = f"The segment was not saved: {reason}."
+        return await dashboard_page(request, view, resources, message=message, status=422)
+    except ProblemError as refused:
+        message = f"The segment was not saved: {refused.detail or refused.title}"
+        return await dashboard_page(request, view, resources, message=message, status=422)
+    read_through = replace(view.state, filters=()).with_segment(made.id)
+    return RedirectResponse(view.to(read_through), status_code=303)
 
 
 @router.get("/app/sites/{site_id}/realtime")
@@ -572,6 +665,11 @@ async def shared_panel(
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> Response:
     return await panel_part(request, view, resources, panel_key, offset)
+
+
+@router.get("/share/{token}/filter")
+async def shared_filter(request: Request, view: SharedView) -> Response:
+    return filter_added(request, view)
 
 
 @router.get("/share/{token}/current")

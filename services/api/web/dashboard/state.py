@@ -10,7 +10,9 @@ shared and reloaded:
 | `compare`  | `previous_period`, `year_over_year`; absent: no comparison      | none        |
 | `interval` | hour, day, week, month: the chart's buckets                     | by period   |
 | `metric`   | the tile the chart draws                                        | `visitors`  |
-| `f`        | a filter, `OP,DIMENSION,VALUE` (say `is,country,DE`), repeated  | none        |
+| `f`        | a condition, `OP,DIMENSION,VALUE` (say `is,country,DE`),        | none        |
+|            | repeated; the same OP and DIMENSION again adds a value (any of  |             |
+|            | them; for is_not, contains_not, matches_not: none of them)      |             |
 | `tab`      | a panel's tab (panels.py: channel, region...), one per panel    | first tabs  |
 | `prop`     | the custom property the Properties tab breaks down by           | its first   |
 
@@ -22,7 +24,7 @@ that is not allowed is a 400 problem, never a guess. Filters are the conditions 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import get_args
@@ -31,6 +33,7 @@ from urllib.parse import urlencode
 from pydantic import ValidationError
 
 from services.api.stats.schemas import (
+    SEGMENT,
     TIME_UNITS,
     AllOf,
     Comparison,
@@ -68,30 +71,45 @@ class BadDashboardState(ProblemError):
         super().__init__(400, "Bad dashboard address", slug="bad-dashboard-state", detail=detail)
 
 
+OP_WORDS = {
+    FilterOp.is_: "is",
+    FilterOp.is_not: "is not",
+    FilterOp.contains: "contains",
+    FilterOp.contains_not: "does not contain",
+    FilterOp.matches: "matches",
+    FilterOp.matches_not: "does not match",
+}
+# The ops that hold for any of several values; the others (is_not...) hold for none of them.
+ANY_OF = (FilterOp.is_, FilterOp.contains, FilterOp.matches)
+
+
 @dataclass(frozen=True)
 class Filter:
-    """One condition of the screen's filters: DIMENSION OP VALUE."""
+    """One condition of the screen's filters: DIMENSION OP VALUES (any of the values; for
+    is_not, contains_not, matches_not: none of them), as /v1/query's condition."""
 
     dimension: str
     op: FilterOp
-    value: str
+    values: tuple[str, ...]
 
     def condition(self) -> Condition:
-        return Condition(dimension=self.dimension, op=self.op, values=[self.value])
+        return Condition(dimension=self.dimension, op=self.op, values=list(self.values))
 
-    def encoded(self) -> str:
-        return f"{self.op.value},{self.dimension},{self.value}"
+    def encoded(self) -> list[str]:
+        """Its `f` parameters: one per value."""
+        return [f"{self.op.value},{self.dimension},{value}" for value in self.values]
 
-    def label(self) -> str:
-        words = {
-            FilterOp.is_: "is",
-            FilterOp.is_not: "is not",
-            FilterOp.contains: "contains",
-            FilterOp.contains_not: "does not contain",
-            FilterOp.matches: "matches",
-            FilterOp.matches_not: "does not match",
-        }
-        return f"{self.dimension.replace('_', ' ')} {words[self.op]} {self.value}"
+    def label(self, segment_names: Mapping[str, str] | None = None) -> str:
+        """In words, say "country is DE or FR"; a segment by its name when it is known."""
+        values = self.values
+        dimension = self.dimension.replace("_", " ")
+        if self.dimension == SEGMENT and segment_names is not None:
+            values = tuple(segment_names.get(value, value) for value in values)
+        joined = (" or " if self.op in ANY_OF else " nor ").join(values)
+        return f"{dimension} {OP_WORDS[self.op]} {joined}"
+
+    def with_values(self, added: Iterable[str]) -> Filter:
+        return replace(self, values=tuple(dict.fromkeys((*self.values, *added))))
 
 
 @dataclass(frozen=True)
@@ -169,7 +187,7 @@ class DashboardState:
             pairs.append(("interval", self.interval))
         if self.metric != DEFAULT_METRIC:
             pairs.append(("metric", self.metric))
-        pairs += [("f", f.encoded()) for f in self.filters]
+        pairs += [("f", text) for f in self.filters for text in f.encoded()]
         pairs += [("tab", key) for key in self.tabs]
         if self.prop is not None:
             pairs.append(("prop", self.prop))
@@ -189,10 +207,28 @@ class DashboardState:
         return replace(self, **changes)  # type: ignore[arg-type]
 
     def with_filter(self, added: Filter) -> DashboardState:
-        """This state with one more filter (an equal one is not added twice)."""
-        if added in self.filters or len(self.filters) >= MAX_FILTERS:
+        """This state with one more condition: values of an operator already on that
+        dimension join it (country is DE, then FR: DE or FR); at most MAX_FILTERS values."""
+        filters = list(self.filters)
+        for index, present in enumerate(filters):
+            if (present.dimension, present.op) == (added.dimension, added.op):
+                filters[index] = present.with_values(added.values)
+                break
+        else:
+            filters.append(replace(added, values=tuple(dict.fromkeys(added.values))))
+        if sum(len(f.values) for f in filters) > MAX_FILTERS:
             return self
-        return replace(self, filters=(*self.filters, added))
+        return replace(self, filters=tuple(filters))
+
+    def with_segment(self, segment_id: str | None) -> DashboardState:
+        """This state read through one saved segment (None: none), its other filters kept."""
+        kept = tuple(f for f in self.filters if f.dimension != SEGMENT)
+        if segment_id is None:
+            return replace(self, filters=kept)
+        return replace(self, filters=(*kept, Filter(SEGMENT, FilterOp.is_, (segment_id,))))
+
+    def segment_ids(self) -> tuple[str, ...]:
+        return tuple(v for f in self.filters if f.dimension == SEGMENT for v in f.values)
 
     def without_filter(self, index: int) -> DashboardState:
         return replace(self, filters=self.filters[:index] + self.filters[index + 1 :])
@@ -231,7 +267,7 @@ def parse_filter(text: str) -> Filter:
     except ValidationError as exc:
         reason = exc.errors()[0]["msg"]
         raise BadDashboardState(f"f: {reason}") from None
-    return Filter(dimension=dimension, op=op, value=value)
+    return Filter(dimension=dimension, op=op, values=(value,))
 
 
 def parse_state(pairs: Iterable[tuple[str, str]]) -> DashboardState:
@@ -259,7 +295,9 @@ def parse_state(pairs: Iterable[tuple[str, str]]) -> DashboardState:
     texts = [value for key, value in pairs if key == "f"]
     if len(texts) > MAX_FILTERS:
         raise BadDashboardState(f"f: at most {MAX_FILTERS} filters")
-    filters = tuple(dict.fromkeys(parse_filter(text) for text in texts))
+    filters = DashboardState()
+    for text in texts:
+        filters = filters.with_filter(parse_filter(text))
     prop = _one(pairs, "prop") or None
     if prop is not None and not PROP_KEY.fullmatch(prop):
         raise BadDashboardState("prop: a property name, letters, digits and _ . - (at most 64)")
@@ -277,7 +315,7 @@ def parse_state(pairs: Iterable[tuple[str, str]]) -> DashboardState:
         compare=compare,
         interval=interval,
         metric=metric,
-        filters=filters,
+        filters=filters.filters,
         tabs=state.tabs,
         prop=prop,
     )

@@ -1,7 +1,8 @@
 """Pages of Overt's own views, under /app/sites/{site_id}/views/: after the click, funnels,
 retention, the engagement definition, consent and contacts.
 
-Reading needs a viewer's role; storing a new engagement definition an admin's. Every number
+Reading needs a viewer's role; storing a new engagement definition (its numbers, or one of
+its intent rules added, changed or removed) an admin's. Every number
 comes from views.service, itself a client of the engines behind /v1.
 """
 
@@ -9,9 +10,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from services.api.engagement.schemas import DefinitionIn
 from services.api.engagement.service import current_definition, store_definition
 from services.api.people.contacts import get_contact
 from services.api.web.auth import (
@@ -23,7 +25,17 @@ from services.api.web.auth import (
     render,
     site_access,
 )
-from services.api.web.views.forms import DefinitionFormError, definition_from_form, form_fields
+from services.api.web.views.forms import (
+    MAX_RULES,
+    RULE_KINDS,
+    DefinitionFormError,
+    definition_from_form,
+    form_fields,
+    rule_fields,
+    rule_from_form,
+    rule_words,
+    with_rules,
+)
 from services.api.web.views.service import (
     AFTER_CLICK_GROUPINGS,
     PERIODS,
@@ -46,15 +58,6 @@ VIEWS = "/app/sites/{site_id}/views"
 Viewer = Annotated[SiteAccess, Depends(site_access(Role.viewer))]
 Admin = Annotated[SiteAccess, Depends(site_access(Role.admin))]
 DEFAULT_STEPS = "/\n/pricing*"
-# The views' tabs: (path under views/, label).
-TABS = (
-    ("after-click", "After the click"),
-    ("funnels", "Funnels"),
-    ("retention", "Retention"),
-    ("engagement", "Engagement definition"),
-    ("consent", "Consent"),
-    ("contacts", "Contacts"),
-)
 
 
 def _page(access: SiteAccess, tab: str, **context: Any) -> dict[str, Any]:
@@ -62,7 +65,6 @@ def _page(access: SiteAccess, tab: str, **context: Any) -> dict[str, Any]:
         "site": access.site,
         "role": access.role,
         "can_edit": access.role.at_least(Role.admin) and not access.shared,
-        "tabs": TABS,
         "tab": tab,
         "periods": PERIODS,
         **context,
@@ -146,9 +148,16 @@ async def _engagement(
     values: dict[str, str] | None = None,
     problems: dict[str, str] | None = None,
     saved: bool = False,
+    rule: int | None = None,
+    rule_values: dict[str, str] | None = None,
+    rule_problems: dict[str, str] | None = None,
 ) -> Response:
     history = await definition_history(engine=resources.engine, site_id=access.site.id)
     current = history[0]
+    if rule is not None and not 0 <= rule < len(current.intent_rules):
+        rule = None
+    if rule_values is None:
+        rule_values = rule_fields(current.intent_rules[rule]) if rule is not None else {}
     return render(
         request,
         "views/engagement.html",
@@ -160,22 +169,30 @@ async def _engagement(
             values=values or form_fields(current),
             problems=problems or {},
             saved=saved,
+            rule=rule,
+            rule_values=rule_values,
+            rule_problems=rule_problems or {},
+            rule_kinds=RULE_KINDS,
+            rule_words=rule_words,
         ),
-        status=422 if problems else 200,
+        status=422 if problems or rule_problems else 200,
     )
 
 
 @router.get(VIEWS + "/engagement")
 async def engagement_page(
-    request: Request, access: Viewer, resources: ResourcesDep, saved: int = 0
+    request: Request,
+    access: Viewer,
+    resources: ResourcesDep,
+    saved: int = 0,
+    rule: Annotated[int | None, Query(ge=0, le=100)] = None,
 ) -> Response:
-    return await _engagement(request, access, resources, saved=bool(saved))
+    return await _engagement(request, access, resources, saved=bool(saved), rule=rule)
 
 
 @router.post(VIEWS + "/engagement", dependencies=[Depends(csrf_protect)])
 async def store_engagement(request: Request, access: Admin, resources: ResourcesDep) -> Response:
-    raw = await request.form()
-    fields = {name: value for name, value in raw.items() if isinstance(value, str)}
+    fields = await _fields(request)
     current = await current_definition(resources.engine, access.site.id)
     try:
         body = definition_from_form(fields, current)
@@ -183,10 +200,84 @@ async def store_engagement(request: Request, access: Admin, resources: Resources
         return await _engagement(
             request, access, resources, values=fields, problems=refused.problems
         )
+    return await _stored(access, resources, body)
+
+
+async def _fields(request: Request) -> dict[str, str]:
+    raw = await request.form()
+    return {name: value for name, value in raw.items() if isinstance(value, str)}
+
+
+async def _stored(access: SiteAccess, resources: ResourcesDep, body: DefinitionIn) -> Response:
     await store_definition(engine=resources.engine, site_id=access.site.id, body=body)
     return RedirectResponse(
         f"/app/sites/{access.site.id}/views/engagement?saved=1", status_code=303
     )
+
+
+# An intent rule is changed or removed by its place in the version the page showed: a form
+# sent after another change to the definition is refused rather than applied to the wrong rule.
+STALE = "The definition changed since this page was shown: look again, then repeat the change."
+
+
+@router.post(VIEWS + "/engagement/intent-rules", dependencies=[Depends(csrf_protect)])
+async def store_intent_rule(request: Request, access: Admin, resources: ResourcesDep) -> Response:
+    """Add an intent rule, or (with `index`) change one: a new version of the definition."""
+    fields = await _fields(request)
+    current = await current_definition(resources.engine, access.site.id)
+    rules = list(current.intent_rules)
+    index = _index(fields.get("index", ""), len(rules))
+    problems: dict[str, str] = {}
+    if fields.get("version") != str(current.version) or index == -1:
+        problems = {"kind": STALE}
+    elif index is None and len(rules) >= MAX_RULES:
+        problems = {"kind": f"A definition has at most {MAX_RULES} intent rules."}
+    else:
+        others = tuple(r for i, r in enumerate(rules) if i != index)
+        try:
+            made = rule_from_form(fields, others)
+        except DefinitionFormError as refused:
+            problems = refused.problems
+    if problems:
+        return await _engagement(
+            request,
+            access,
+            resources,
+            rule=index if index is not None and index >= 0 else None,
+            rule_values=fields,
+            rule_problems=problems,
+        )
+    if index is None:
+        rules.append(made)
+    else:
+        rules[index] = made
+    return await _stored(access, resources, with_rules(current, tuple(rules)))
+
+
+@router.post(
+    VIEWS + "/engagement/intent-rules/{index}/delete", dependencies=[Depends(csrf_protect)]
+)
+async def remove_intent_rule(
+    request: Request,
+    access: Admin,
+    resources: ResourcesDep,
+    index: Annotated[int, Path(ge=0, le=100)],
+) -> Response:
+    fields = await _fields(request)
+    current = await current_definition(resources.engine, access.site.id)
+    if fields.get("version") != str(current.version) or index >= len(current.intent_rules):
+        return await _engagement(
+            request, access, resources, rule_values={}, rule_problems={"kind": STALE}
+        )
+    rules = current.intent_rules[:index] + current.intent_rules[index + 1 :]
+    return await _stored(access, resources, with_rules(current, rules))
+
+
+def _index(text: str, count: int) -> int | None:
+    """The `index` field: None (a new rule), a rule's place, or -1 (no such rule)."""
+    if not text:
+        return None
+    return int(text) if text.isdigit() and int(text) < count else -1
 
 
 @router.get(VIEWS + "/consent")
