@@ -11,6 +11,7 @@ import redis.exceptions
 import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
@@ -274,15 +275,16 @@ def allowed_methods(app: FastAPI, path: str, headers: dict[str, str]) -> list[st
 
     Starlette lists only the methods of the first route whose path matched, though
     another route may serve the same path with other methods (GET and POST apart).
+    Read from the routes, never from `app.openapi()`: building that document takes
+    seconds, and the first 405 of a process (one anonymous TRACE) held the event loop,
+    and every service's requests with it, that long.
     """
     table: list[tuple[re.Pattern[str], set[str]]] | None = getattr(app.state, "allow_table", None)
     if table is None:
         table = [
-            (
-                re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$"),
-                {method.upper() for method in operations},
-            )
-            for template, operations in app.openapi().get("paths", {}).items()
+            (route.path_regex, set(route.methods))
+            for route in iter_route_contexts(app.routes)  # included routers too, prefixed
+            if route.methods
         ]
         app.state.allow_table = table
     methods = {m.strip() for m in headers.get("Allow", "").split(",") if m.strip()}

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
+import hypothesis
 import pytest
 
 from shared.migrate import upgrade_head
@@ -20,6 +22,29 @@ from shared.runtime import Resources, open_resources
 from shared.settings import Settings
 from tests.helpers.backends import BACKENDS, PG_ADMIN_URL, make_settings
 from tests.helpers.overt import Overt, overt_on
+
+# Every property test states its own example count, sized for `make test`. A deeper run
+# (before a release, after a parser change) multiplies them all: OVERT_HYPOTHESIS_SCALE=10.
+# The schemathesis fuzz has its own knob (OVERT_FUZZ_EXAMPLES) and is left alone here.
+HYPOTHESIS_SCALE = int(os.environ.get("OVERT_HYPOTHESIS_SCALE", "1"))
+FUZZ_MODULE = Path(__file__).parent / "adversarial" / "test_openapi.py"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if HYPOTHESIS_SCALE == 1:
+        return
+    scaled: set[int] = set()
+    for item in items:
+        test = getattr(item, "obj", None)
+        chosen = getattr(test, "_hypothesis_internal_use_settings", None)
+        # One function serves every parametrized item (both backends): scale it once.
+        if chosen is None or id(test) in scaled or item.path == FUZZ_MODULE:
+            continue
+        scaled.add(id(test))
+        # The attribute hypothesis's @given wrapper reads its settings from on every call.
+        test._hypothesis_internal_use_settings = hypothesis.settings(  # type: ignore[union-attr]
+            chosen, max_examples=chosen.max_examples * HYPOTHESIS_SCALE
+        )
 
 
 @pytest.fixture(scope="session")

@@ -110,3 +110,24 @@ async def test_a_dependency_that_is_down_is_a_503_with_retry_after(
                 assert_problem(response, 503, "unavailable")
                 assert response.headers["retry-after"] == "1"
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_a_405_lists_every_method_without_building_the_openapi_document(
+    resources: Resources,
+) -> None:
+    # `make fuzz` timed out on a TRACE: the first 405 of a process built the OpenAPI
+    # document for its Allow header, holding the event loop (all services) for seconds.
+    split = APIRouter()
+
+    @split.get("/things/{thing_id}")
+    async def read(thing_id: str) -> None: ...
+
+    @split.post("/things/{thing_id}")
+    async def write(thing_id: str) -> None: ...
+
+    app = build_app(title="t", settings=resources.settings, routers=[split], resources=resources)
+    async with running(app) as client:
+        response = await client.request("TRACE", "/things/a-1")
+    assert_problem(response, 405, "method-not-allowed")
+    assert set(response.headers["allow"].split(", ")) == {"GET", "POST"}
+    assert app.openapi_schema is None
