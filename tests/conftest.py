@@ -30,7 +30,19 @@ HYPOTHESIS_SCALE = int(os.environ.get("OVERT_HYPOTHESIS_SCALE", "1"))
 FUZZ_MODULE = Path(__file__).parent / "adversarial" / "test_openapi.py"
 
 
+# Whole-process tests whose SQLite run stays in `make test`; their PostgreSQL run is nightly
+# (Postgres and Redis storage is proven on every run by the suites that need no process).
+POSTGRES_NIGHTLY = (
+    "tests/api/test_python_client.py::test_the_client_against_a_running_overt",
+    "tests/e2e/test_shutdown.py::test_ctrl_c_under_load_drains_and_loses_nothing",
+    "tests/consent/test_receipt_jws.py::test_the_readme_example_verifies_a_receipt_of_a_running_overt",
+)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.nodeid.startswith(POSTGRES_NIGHTLY) and item.nodeid.endswith("[postgres]"):
+            item.add_marker(pytest.mark.nightly)
     if HYPOTHESIS_SCALE == 1:
         return
     scaled: set[int] = set()

@@ -22,7 +22,8 @@ from shared.settings import Settings
 from tests.helpers.live import Live
 
 FUZZ = "OVERT_FUZZ_EXAMPLES" in os.environ
-EXAMPLES = int(os.environ.get("OVERT_FUZZ_EXAMPLES", "25"))
+# 12 seeded examples an operation in `make test` (one backend each, see conftest.py).
+EXAMPLES = int(os.environ.get("OVERT_FUZZ_EXAMPLES", "12"))
 # A regex over operation names ("GET /v1/sites/{site_id}/definitions"): only those are
 # generated. `-k` would deselect the others only after generating every coverage case.
 OPERATIONS = os.environ.get("OVERT_FUZZ_OPERATIONS")

@@ -88,6 +88,7 @@ def lint(spectral: list[str], spec: dict[str, Any], where: Path) -> list[dict[st
     return findings
 
 
+@pytest.mark.nightly  # the linter's own check; the spec lint runs in make test
 def test_the_linter_finds_errors_when_there_are_some(spectral: list[str], tmp_path: Path) -> None:
     """A broken reference (what the collector's body schemas had) is an error."""
     spec = service_app(DOCUMENTED, "collector").openapi()

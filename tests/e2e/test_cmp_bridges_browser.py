@@ -134,6 +134,7 @@ async def decide(page: Page, site_id: str, yes: bool) -> dict[str, Any]:
     return after
 
 
+@pytest.mark.nightly  # tests/consent's bridge tests run in make test
 async def test_each_bridge_records_its_cmp_and_the_text_it_showed(
     server: Server, browser: Browser, page_origin: tuple[str, Path]
 ) -> None:

@@ -81,6 +81,7 @@ def test_widget_is_small() -> None:
     assert len(gzip.compress(WIDGET_JS.body, 9)) + len(gzip.compress(WIDGET_CSS.body, 9)) <= 5000
 
 
+@pytest.mark.nightly  # make test keeps accept-all and the notice change
 async def test_dialog_keyboard_focus_trap_and_escape(
     server: Server, browser: Browser, page_origin: tuple[str, Path]
 ) -> None:
@@ -184,6 +185,7 @@ async def test_accept_all_with_the_keyboard_then_open_the_preference_page(
     await context.close()
 
 
+@pytest.mark.nightly  # make test keeps accept-all and the notice change
 async def test_reject_all_records_refusals(
     server: Server, browser: Browser, page_origin: tuple[str, Path]
 ) -> None:
@@ -213,6 +215,7 @@ async def test_reject_all_records_refusals(
     await context.close()
 
 
+@pytest.mark.nightly  # make test keeps accept-all and the notice change
 async def test_gpc_header_is_honoured(
     server: Server, browser: Browser, page_origin: tuple[str, Path]
 ) -> None:
@@ -230,6 +233,7 @@ async def test_gpc_header_is_honoured(
     await context.close()
 
 
+@pytest.mark.nightly  # make test keeps accept-all and the notice change
 async def test_preference_page_without_javascript(
     server: Server, browser: Browser, tmp_path: Path
 ) -> None:
@@ -262,6 +266,7 @@ async def test_preference_page_without_javascript(
     await context.close()
 
 
+@pytest.mark.nightly  # make test keeps accept-all and the notice change
 async def test_widget_renews_a_token_and_starts_over_after_erasure(
     server: Server, browser: Browser, page_origin: tuple[str, Path], settings: Settings
 ) -> None:
@@ -399,6 +404,7 @@ async def test_after_a_notice_change_only_that_purpose_is_asked_unticked(
     await context.close()
 
 
+@pytest.mark.nightly  # make test keeps accept-all and the notice change
 async def test_widget_speaks_the_pages_language_and_names_the_controller(
     server: Server, browser: Browser, page_origin: tuple[str, Path]
 ) -> None:

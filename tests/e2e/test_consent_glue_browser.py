@@ -124,6 +124,7 @@ async def layer(page: Page) -> list[list[Any]]:
     return entries
 
 
+@pytest.mark.nightly  # make test keeps accept-then-withdraw
 async def test_consent_mode_defaults_before_any_tag_and_updates_after_each_decision(
     server: Server, browser: Browser, page_origin: tuple[str, Path]
 ) -> None:
@@ -168,6 +169,7 @@ async def test_consent_mode_defaults_before_any_tag_and_updates_after_each_decis
     await context.close()
 
 
+@pytest.mark.nightly  # make test keeps accept-then-withdraw
 async def test_a_renewed_token_reaches_the_snippet(
     server: Server, browser: Browser, page_origin: tuple[str, Path], settings: Settings
 ) -> None:

@@ -146,6 +146,7 @@ async def test_filters_presets_and_comparison_give_v1_querys_numbers(
     await context.close()
 
 
+@pytest.mark.nightly  # make test keeps the filters test; tests/web proves these over HTTP
 async def test_the_realtime_number_moves_without_a_reload(server: Server, browser: Browser) -> None:
     site_id = server.cli("site", "add", DOMAIN)["id"]
     token = await user_session(server.settings, site_id, "viewer", "viewer@dash.example")
@@ -168,6 +169,7 @@ async def test_the_realtime_number_moves_without_a_reload(server: Server, browse
     await context.close()
 
 
+@pytest.mark.nightly  # make test keeps the filters test; tests/web proves these over HTTP
 async def test_a_shared_link_shows_the_dashboard_read_only(
     server: Server, browser: Browser
 ) -> None:

@@ -13,6 +13,7 @@ from tests.helpers.browser import Server
 pytestmark = [pytest.mark.anyio, pytest.mark.browser]
 
 
+@pytest.mark.nightly  # tests/shared's docs tests check the vendored assets and CSP over HTTP
 async def test_docs_render_offline_under_the_csp(server: Server, browser: Browser) -> None:
     context = await browser.new_context()
     page = await context.new_page()

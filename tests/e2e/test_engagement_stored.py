@@ -39,6 +39,7 @@ def write_page(root: Path, name: str, script_tag: str, body: str, extra: str = "
     )
 
 
+@pytest.mark.nightly  # test_snippet_tracking's twins of this run in make test
 async def test_engaged_time_and_scroll_depth_are_stored(
     server: Server, browser: Browser, page_origin: tuple[str, Path]
 ) -> None:
@@ -73,6 +74,7 @@ async def test_engaged_time_and_scroll_depth_are_stored(
     assert session["entry_path"] == "/article.html"
 
 
+@pytest.mark.nightly  # test_snippet_tracking's twins of this run in make test
 async def test_consent_required_site_stores_nothing_until_opt_in(
     server: Server, browser: Browser, page_origin: tuple[str, Path]
 ) -> None:

@@ -67,6 +67,7 @@ async def api_answers_one_visitor(server: Server, site_id: str, key: str) -> Non
     assert by_source.json()["meta"]["suppressed"] is True
 
 
+@pytest.mark.nightly  # test_snippet_tracking counts pageviews from a real browser in make test
 async def test_pageview_from_a_real_browser_is_counted(
     server: Server, browser: Browser, page_origin: tuple[str, Path]
 ) -> None:

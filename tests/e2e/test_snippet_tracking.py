@@ -397,6 +397,7 @@ async def test_engaged_time_is_visible_and_active_time_only(
     lab.check_wire()
 
 
+@pytest.mark.nightly  # the long waits of the snippet family; the rest of it runs in make test
 async def test_keys_alone_keep_a_visitor_active(lab: Lab, context: BrowserContext) -> None:
     tab = await lab.open(context, lab.page("/form", "<h1>Form</h1>"))
     deadline = time.monotonic() + 3.0
@@ -820,6 +821,7 @@ async def test_without_gpc_there_is_no_flag_and_tier_0_leaves_no_trace(
     lab.check_wire()
 
 
+@pytest.mark.nightly  # the long waits of the snippet family; the rest of it runs in make test
 async def test_a_503_or_a_network_error_is_retried_once_with_the_same_events(
     lab: Lab, context: BrowserContext
 ) -> None:

@@ -90,6 +90,7 @@ async def test_one_nav_marks_the_page_on_a_phone_and_a_desk(
             await context.close()
 
 
+@pytest.mark.nightly  # test_dashboard_filters builds the same filters over HTTP in make test
 async def test_filters_are_built_removed_and_saved_without_javascript(
     browser: Browser, server: Server, owner: Owner
 ) -> None:

@@ -62,6 +62,7 @@ async def test_the_owner_moves_through_the_views_and_stores_a_definition(
     assert errors == []
 
 
+@pytest.mark.nightly  # test_access_browser's viewer test runs in make test
 async def test_a_viewer_gets_no_settings_page(
     browser: Browser, server: Server, owner: Owner
 ) -> None:
