@@ -112,7 +112,7 @@ async def test_new_subjects_from_one_client_are_limited(overt: Overt, site: Site
     async with overt_with(
         overt, consent_client_rate_limit=limit, consent_rate_window_s=window
     ) as tuned:
-        await window_with_room(window, 120)
+        await window_with_room(window, 20)
         for _ in range(limit):
             response = await post_decisions(tuned, site, analytics=True)
             assert response.status_code == 201, response.text
@@ -138,7 +138,7 @@ async def test_new_subjects_from_one_client_are_limited(overt: Overt, site: Site
 
 async def test_writes_to_one_site_are_limited_across_clients(overt: Overt, site: Site) -> None:
     async with overt_with(overt, consent_site_rate_limit=3, consent_rate_window_s=3600) as tuned:
-        await window_with_room(3600, 120)
+        await window_with_room(3600, 20)
         statuses = []
         for n in range(4):
             async with client_from(tuned, f"198.51.100.{n + 1}") as client:
@@ -154,7 +154,7 @@ async def test_the_client_ip_is_neither_a_key_nor_logged(
     overt: Overt, site: Site, caplog: pytest.LogCaptureFixture
 ) -> None:
     async with overt_with(overt, consent_client_rate_limit=1, consent_rate_window_s=3600) as tuned:
-        await window_with_room(3600, 120)
+        await window_with_room(3600, 20)
         assert (await post_decisions(tuned, site, analytics=True)).status_code == 201
         assert_limited(await post_decisions(tuned, site, analytics=True))
         redis = tuned.resources.redis
