@@ -5,6 +5,8 @@ link or the browser, and the page names the controller and links its privacy pol
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from email.header import decode_header, make_header
 from email.message import Message
 from pathlib import Path
@@ -23,7 +25,7 @@ from shared.consent_tokens import IDENTIFICATION
 from shared.sites import Site, update_site
 from tests.helpers.consent import open_page, page_url, post
 from tests.helpers.overt import Overt
-from tests.helpers.smtp import smtp_server, text_of
+from tests.helpers.smtp import Inbox, smtp_server, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -238,22 +240,13 @@ def test_the_verification_mail_speaks_every_language(lang: str) -> None:
 async def test_the_verification_mail_speaks_the_pages_language_and_the_sites_words(
     overt: Overt, site: Site
 ) -> None:
-    await update_site(
-        engine=overt.resources.engine,
-        site_id=site.id,
-        changes={"page_strings": {"nl": {"if_it_was_not": "Niet u? Negeer dit."}}},
-    )
-    with smtp_server() as (inbox, mail):
-        overt.app.dependency_overrides[mail_settings] = lambda: mail
-        try:
-            _, csrf = await open_page(overt, site)
-            granted = await post(overt, site, "choices", csrf=csrf, grant=IDENTIFICATION)
-            assert granted.status_code == 303
-            for lang, address in (("nl", "nl@example.org"), ("de", "de@example.org")):
-                sent = await post(overt, site, "email", csrf=csrf, email=address, lang=lang)
-                assert sent.headers["location"].endswith(f"?done=mail&lang={lang}")
-        finally:
-            overt.app.dependency_overrides.pop(mail_settings)
+    async with dutch_words_and_a_mailbox(overt, site) as inbox:
+        _, csrf = await open_page(overt, site)
+        granted = await post(overt, site, "choices", csrf=csrf, grant=IDENTIFICATION)
+        assert granted.status_code == 303
+        for lang, address in (("nl", "nl@example.org"), ("de", "de@example.org")):
+            sent = await post(overt, site, "email", csrf=csrf, email=address, lang=lang)
+            assert sent.headers["location"].endswith(f"?done=mail&lang={lang}")
     (dutch,) = inbox.to("nl@example.org")
     assert subject_of(dutch) == f"Bevestig uw adres voor {site.domain}"
     assert text_of(dutch).rstrip().endswith("Niet u? Negeer dit.")
@@ -268,6 +261,25 @@ async def test_the_widgets_verification_mail_speaks_the_browsers_language(
 ) -> None:
     """The widget posts the address itself (JSON): its mail is in the language the browser
     asks for, with the site's own wording, like the page's."""
+    async with dutch_words_and_a_mailbox(overt, site) as inbox:
+        for header, address in (("nl-BE,nl;q=0.9", "nl@example.org"), ("xx", "en@example.org")):
+            subject = await consenting_subject(overt, site)
+            sent = await overt.client.post(
+                f"/consent/sites/{site.id}/identity/email",
+                json={"email": address},
+                headers={"authorization": f"Bearer {subject}", "accept-language": header},
+            )
+            assert sent.status_code == 202, sent.text
+    (dutch,) = inbox.to("nl@example.org")
+    assert subject_of(dutch) == f"Bevestig uw adres voor {site.domain}"
+    assert text_of(dutch).rstrip().endswith("Niet u? Negeer dit.")
+    (english,) = inbox.to("en@example.org")
+    assert subject_of(english) == f"Confirm your address for {site.domain}"
+
+
+@asynccontextmanager
+async def dutch_words_and_a_mailbox(overt: Overt, site: Site) -> AsyncIterator[Inbox]:
+    """The site's own Dutch closing line, and the mail the app sends caught in an inbox."""
     await update_site(
         engine=overt.resources.engine,
         site_id=site.id,
@@ -276,24 +288,9 @@ async def test_the_widgets_verification_mail_speaks_the_browsers_language(
     with smtp_server() as (inbox, mail):
         overt.app.dependency_overrides[mail_settings] = lambda: mail
         try:
-            for header, address in (("nl-BE,nl;q=0.9", "nl@example.org"), ("xx", "en@example.org")):
-                subject = await consenting_subject(overt, site)
-                sent = await overt.client.post(
-                    f"/consent/sites/{site.id}/identity/email",
-                    json={"email": address},
-                    headers={
-                        "authorization": f"Bearer {subject}",
-                        "accept-language": header,
-                    },
-                )
-                assert sent.status_code == 202, sent.text
+            yield inbox
         finally:
             overt.app.dependency_overrides.pop(mail_settings)
-    (dutch,) = inbox.to("nl@example.org")
-    assert subject_of(dutch) == f"Bevestig uw adres voor {site.domain}"
-    assert text_of(dutch).rstrip().endswith("Niet u? Negeer dit.")
-    (english,) = inbox.to("en@example.org")
-    assert subject_of(english) == f"Confirm your address for {site.domain}"
 
 
 async def consenting_subject(overt: Overt, site: Site) -> str:
