@@ -33,8 +33,13 @@ $(VENV_STAMP): $(UV) uv.lock pyproject.toml
 run: $(RUN_STAMP) geo ## start Overt in one process on SQLite (./var/), no other service needed
 	OVERT_LOG_FORMAT=$${OVERT_LOG_FORMAT:-text} .venv/bin/overt up
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist): most of a test's time is spent
+# waiting on a database, a subprocess or a browser, so three share two cores well. A module
+# stays on one worker (--dist loadscope): its module-scoped servers start once.
+TEST_WORKERS ?= 3
+
 test: $(VENV_STAMP) browser geo test-services ## the suite (CI), on SQLite and on Postgres + Redis; long runs in bounded slices
-	$(UV) run pytest
+	$(UV) run pytest -n $(TEST_WORKERS) --dist loadscope
 
 nightly: $(VENV_STAMP) browser geo test-services ## the long runs `make test` slices (pytest -m nightly), then make fuzz
 	$(UV) run pytest -m nightly
