@@ -9,8 +9,9 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import TypeAdapter
 
-from services.api.stats.schemas import PLAIN_DIMENSIONS, FilterOp
+from services.api.stats.schemas import PLAIN_DIMENSIONS, FilterNode, FilterOp
 from services.api.web.dashboard.panels import PANELS
 from services.api.web.dashboard.state import (
     COMPARISONS,
@@ -20,6 +21,7 @@ from services.api.web.dashboard.state import (
     BadDashboardState,
     DashboardState,
     Filter,
+    filter_words,
     parse_state,
 )
 
@@ -111,6 +113,29 @@ def test_defaults_and_words() -> None:
     state = parse_state([("f", "is,prop:plan,pro,max"), ("f", "is_not,country,DE")])
     assert [f.label() for f in state.filters] == ["prop:plan is pro,max", "country is not DE"]
     assert state.without_filter(0).filters == state.filters[1:]
+
+
+def test_a_whole_filter_tree_reads_in_words() -> None:
+    tree = TypeAdapter(FilterNode).validate_python(
+        {
+            "and": [
+                {"dimension": "source", "op": "is", "values": ["Google", "Bing"]},
+                {"not": {"dimension": "device", "op": "is", "values": ["mobile"]}},
+                {
+                    "or": [
+                        {"dimension": "page", "op": "contains", "values": ["/docs"]},
+                        {"has_done": {"dimension": "event", "op": "is", "values": ["Signup"]}},
+                    ]
+                },
+                {"has_not_done": {"dimension": "page", "op": "matches", "values": ["^/x"]}},
+            ]
+        }
+    )
+    assert filter_words(tree) == (
+        "source is Google or Bing and (not device is mobile)"
+        " and (page contains /docs or (sessions that did event is Signup))"
+        " and (sessions that never did page matches ^/x)"
+    )
 
 
 def test_conditions_take_several_values_and_a_segment_reads_by_its_name() -> None:

@@ -131,6 +131,8 @@ async def test_goals_and_segments_are_added_refused_and_deleted(overt: Overt) ->
     }
     page = await overt.client.get(settings(overt))
     assert "Search" in page.text
+    assert "source is Google or Bing" in page.text  # in words, not the stored JSON
+    assert '{"dimension":"source"' not in page.text
     assert (
         await overt.client.post(
             settings(overt, f"segments/{made.id}/delete"), data={"csrf_token": token}

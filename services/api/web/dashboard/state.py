@@ -36,10 +36,14 @@ from services.api.stats.schemas import (
     SEGMENT,
     TIME_UNITS,
     AllOf,
+    AnyOf,
     Comparison,
     Condition,
     FilterNode,
     FilterOp,
+    HasDone,
+    HasNotDone,
+    NoneOf,
     RelativeRange,
 )
 from services.api.web.dashboard.panels import PANELS, PROP, TABS, Panel, Tab
@@ -110,6 +114,28 @@ class Filter:
 
     def with_values(self, added: Iterable[str]) -> Filter:
         return replace(self, values=tuple(dict.fromkeys((*self.values, *added))))
+
+
+def filter_words(node: FilterNode) -> str:
+    """A whole filter tree in words, as the chips say a condition: "source is Google and not
+    (device is mobile)". Composite parts are bracketed, so and / or read unambiguously."""
+
+    def part(child: FilterNode) -> str:
+        words = filter_words(child)
+        return words if isinstance(child, Condition) else f"({words})"
+
+    if isinstance(node, Condition):
+        return Filter(node.dimension, node.op, tuple(node.values)).label()
+    if isinstance(node, AllOf):
+        return " and ".join(part(child) for child in node.and_)
+    if isinstance(node, AnyOf):
+        return " or ".join(part(child) for child in node.or_)
+    if isinstance(node, NoneOf):
+        return f"not {part(node.not_)}"
+    if isinstance(node, HasDone):
+        return f"sessions that did {part(node.has_done)}"
+    assert isinstance(node, HasNotDone)
+    return f"sessions that never did {part(node.has_not_done)}"
 
 
 @dataclass(frozen=True)

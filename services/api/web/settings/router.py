@@ -27,6 +27,7 @@ from services.api.people.webhooks import (
 from services.api.stats.schemas import PLAIN_DIMENSIONS, FilterOp
 from services.api.stats.segments import create_segment, delete_segment, list_segments
 from services.api.web.auth import Role, SiteAccess, csrf_protect, page_router, render, site_access
+from services.api.web.dashboard.state import filter_words
 from services.api.web.settings.forms import (
     FormError,
     destination_in,
@@ -82,6 +83,7 @@ async def _page(
         "k": (await current_definition(engine, site.id)).k,
         "goals": await list_goals(engine=engine, site_id=site.id),
         "segments": await list_segments(engine=engine, site_id=site.id),
+        "filter_words": filter_words,
         "destinations": await list_subscriptions(engine=engine, site_id=site.id),
         "timezones": TIMEZONES,
         "dimensions": PLAIN_DIMENSIONS,
