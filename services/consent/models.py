@@ -12,6 +12,7 @@ from services.consent.ledger.models import (
     ConsentLedgerRow,
 )
 from services.consent.notices.models import ConsentNotice, ConsentNoticeText, ConsentPurpose
+from services.consent.preferences.models import ConsentHandoverUse
 from services.consent.receipts.models import ConsentReceipt
 from services.consent.rights.models import ConsentRequest
 from services.consent.subjects.models import ConsentSubject
@@ -21,6 +22,7 @@ __all__ = [
     "ConsentChainHead",
     "ConsentCheckpoint",
     "ConsentEmailVerification",
+    "ConsentHandoverUse",
     "ConsentIdentity",
     "ConsentLedgerRow",
     "ConsentNotice",

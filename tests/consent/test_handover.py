@@ -1,7 +1,7 @@
 """The widget's signed hand-over to the preference page, on both backends: a ten-minute link
-that opens the page on the visitor's choices when followed from the site's pages, and a
-clear page (never the choices, never a cookie) for any other link: expired, forged, for
-another site or purpose, for an erased visitor, or followed from elsewhere."""
+that opens the page on the visitor's choices once when followed from the site's pages, and a
+clear page (never the choices, never a cookie) for any other link: expired, already opened,
+forged, for another site or purpose, for an erased visitor, or followed from elsewhere."""
 
 from __future__ import annotations
 
@@ -74,6 +74,12 @@ async def test_a_handover_opens_the_page_on_the_visitors_choices(overt: Overt, s
     assert "Ihre Auswahl auf dieser Website steht unten." in page.text
     # The session acts like the credential: a choice made on the page is the visitor's.
     assert token not in page.text
+    # A link opens once: the same link again (copied, leaked, from the history) is refused,
+    # with a page that says so and no cookie; the widget's next link opens again.
+    again = await overt.client.get(url, headers=FROM_SITE)
+    assert_refused(again, 410, "was already opened: each link opens them once")
+    fresh, _ = await handover(overt, site, decided["credential"])
+    assert (await overt.client.get(fresh, headers=FROM_SITE)).status_code == 303
 
 
 async def test_links_not_from_the_site_or_not_genuine_get_a_clear_page(

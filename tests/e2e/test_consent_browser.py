@@ -345,6 +345,7 @@ async def asked_boxes(page: Page) -> list[tuple[str, bool]]:
     return [(name, checked) for name, checked in boxes]
 
 
+@pytest.mark.timeout(300)  # two page loads per notice version, on a busy machine
 async def test_after_a_notice_change_only_that_purpose_is_asked_unticked(
     server: Server, browser: Browser, page_origin: tuple[str, Path]
 ) -> None:

@@ -68,6 +68,7 @@ async def contacts(client: httpx.AsyncClient, site_id: str, key: str) -> list[di
     return found
 
 
+@pytest.mark.timeout(300)  # a minute quiet; several browsers and servers on a busy machine
 async def test_consent_to_a_named_slack_alert_and_back(
     settings: Settings, browser: Browser, page_origin: tuple[str, Path], tmp_path: Path
 ) -> None:

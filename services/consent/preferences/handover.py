@@ -3,7 +3,9 @@
 The widget holds the visitor's credential in the site's localStorage; the preference page,
 on Overt's origin, cannot read it. So the widget asks for a hand-over token (with the
 credential), a consent token (shared/consent_tokens.py) for the purpose `preference-page`
-that lives ten minutes, and puts it in its "see your history" link. The page checks it and
+that lives ten minutes, and puts it in its "see your history" link. The page checks it, opens
+it once (a copied or leaked link is refused: `consent_handover_uses` keeps opened ids until
+they would have expired), and
 keeps the visitor's session in an HttpOnly cookie: a token of the purpose `preference-session`
 (400 days, like the credential cookie it stands for). Neither can link events (the collector
 takes only `identification` tokens), and either ends when the subject is erased.
@@ -14,11 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.consent.preferences.models import consent_handover_uses
 from services.consent.subjects.models import consent_subjects
 from shared.consent_tokens import TOKEN_PREFIX, TokenError, issue_token, verify_token
+from shared.dialect import insert_if_absent
 
 HANDOVER = "preference-page"
 SESSION = "preference-session"
@@ -30,7 +34,7 @@ SESSION_MS = 400 * 24 * 3600 * 1000
 class Refusal:
     """Why a hand-over link does not open the visitor's choices, in the page's words."""
 
-    reason: str  # malformed | signature | expired | site | purpose | erased | elsewhere
+    reason: str  # malformed | signature | expired | site | purpose | erased | used | elsewhere
 
 
 def is_session(cookie: str) -> bool:
@@ -63,12 +67,13 @@ def _issue(
 async def subject_of(
     *, engine: AsyncEngine, secret: bytes, site_id: str, token: str, purpose: str
 ) -> str | Refusal:
-    """The subject a hand-over or session token names, while that subject exists."""
+    """The subject a hand-over or session token names, while that subject exists; a
+    hand-over token only the first time it is opened."""
     try:
         claims = verify_token(token, secret=secret, site_id=site_id, purpose=purpose)
     except TokenError as exc:
         return Refusal(exc.reason)
-    async with engine.connect() as conn:
+    async with engine.begin() as conn:
         held = (
             await conn.execute(
                 select(consent_subjects.c.subject_id).where(
@@ -77,4 +82,15 @@ async def subject_of(
                 )
             )
         ).first()
-    return claims.subject_id if held is not None else Refusal("erased")
+        if held is None:
+            return Refusal("erased")
+        if purpose == HANDOVER:
+            now = datetime.now(UTC)
+            await conn.execute(
+                delete(consent_handover_uses).where(consent_handover_uses.c.expires_at < now)
+            )
+            expires = datetime.fromtimestamp(claims.expires_ms / 1000, UTC)
+            row = {"token_id": claims.token_id, "expires_at": expires}
+            if not await insert_if_absent(conn, consent_handover_uses, row):
+                return Refusal("used")
+    return claims.subject_id

@@ -509,7 +509,7 @@ async def handover(subject: SubjectDep, resources: ResourcesDep, response: Respo
         400: page("a link that is not a hand-over (HTML page)"),
         403: page("a link not followed from the site (HTML page)"),
         404: problem_responses(404)[404],
-        410: page("an expired link, or the visitor was erased (HTML page)"),
+        410: page("an expired or already opened link, or the visitor was erased (HTML page)"),
     },
 )
 async def open_handover(
@@ -539,7 +539,7 @@ async def open_handover(
     return response
 
 
-REFUSAL_STATUS = {"elsewhere": 403, "expired": 410, "erased": 410}
+REFUSAL_STATUS = {"elsewhere": 403, "expired": 410, "erased": 410, "used": 410}
 
 VERIFY = "/consent/sites/{site_id}/identity/verify"
 

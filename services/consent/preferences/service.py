@@ -290,6 +290,10 @@ REFUSALS = {
         "site and open your privacy choices again."
     ),
     "erased": N_("Everything linked to this link was erased: there are no choices to show."),
+    "used": N_(
+        "This link to your privacy choices was already opened: each link opens them once. Go "
+        "back to the site and open your privacy choices again."
+    ),
     "elsewhere": N_(
         "This link opens your privacy choices only when followed from the site's own pages. "
         "Go to the site and open your privacy choices there."
