@@ -27,7 +27,7 @@ from shared.app import app_from_parts
 from shared.keys import KeyScope
 from shared.settings import Settings
 from shared.sites import create_site
-from tests.helpers.imports import imported, run_pending_jobs, zipped
+from tests.helpers.imports import imported, imported_goal_days, run_pending_jobs, zipped
 from tests.helpers.isolation import TRANSFER_ENDPOINTS
 from tests.helpers.overt import Overt, overt_with, running
 from tests.helpers.problems import assert_problem
@@ -449,17 +449,7 @@ async def test_conversion_rates_add_the_site_own_visitors_to_the_imported(overt:
     await store_definition(engine=engine, site_id=overt.site.id, body=DefinitionIn(k=1))
     await traffic(overt)
     auth = {"authorization": f"Bearer {overt.key}"}
-    _, key = await create_key(engine=engine, site_id=overt.site.id, scopes=[KeyScope.imports_write])
-    yesterday, today = days()
-    stamp = f"{yesterday.replace('-', '')}_{today.replace('-', '')}"
-    files = {
-        f"imported_visitors_{stamp}.csv": f"date,visitors\n{yesterday},10\n{today},20\n",
-        f"imported_custom_events_{stamp}.csv": (
-            f"date,name,link_url,path,visitors,events\n{yesterday},Signup,,,3,3\n"
-            f"{yesterday},Purchase,,,1,1\n{today},Signup,,,4,5\n"
-        ),
-    }
-    await imported(overt, overt.site.id, {"authorization": f"Bearer {key}"}, zipped(files))
+    yesterday, today = await imported_goal_days(overt)
     window = [yesterday, today]
     rates = ["visitors", "conversion_rate", "group_conversion_rate"]
     by_goal = await answer(

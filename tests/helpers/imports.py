@@ -6,8 +6,11 @@ from __future__ import annotations
 import io
 import zipfile
 
+from services.api.keys.service import create_key
 from services.api.transfer.service import claim_job, run_job
+from shared.keys import KeyScope
 from tests.helpers.overt import Overt
+from tests.helpers.traffic import days
 
 
 async def run_pending_jobs(overt: Overt) -> None:
@@ -40,3 +43,22 @@ async def imported(
     )
     assert state.json()["status"] == "completed", state.text
     return str(response.json()["id"])
+
+
+async def imported_goal_days(overt: Overt) -> tuple[str, str]:
+    """Yesterday and today imported into the fixture site: 10 and 20 visitors; Signup 3
+    and 4 of them, Purchase 1 yesterday (the days, as ISO text)."""
+    _, key = await create_key(
+        engine=overt.resources.engine, site_id=overt.site.id, scopes=[KeyScope.imports_write]
+    )
+    yesterday, today = days()
+    stamp = f"{yesterday.replace('-', '')}_{today.replace('-', '')}"
+    files = {
+        f"imported_visitors_{stamp}.csv": f"date,visitors\n{yesterday},10\n{today},20\n",
+        f"imported_custom_events_{stamp}.csv": (
+            f"date,name,link_url,path,visitors,events\n{yesterday},Signup,,,3,3\n"
+            f"{yesterday},Purchase,,,1,1\n{today},Signup,,,4,5\n"
+        ),
+    }
+    await imported(overt, overt.site.id, {"authorization": f"Bearer {key}"}, zipped(files))
+    return yesterday, today

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from services.api.keys.service import create_key
 from services.api.web.dashboard.panels import PANELS
 from services.api.web.dashboard.service import (
     Screen,
@@ -19,9 +18,8 @@ from services.api.web.dashboard.service import (
     tab_question,
 )
 from services.api.web.dashboard.state import TILE_METRICS, DashboardState, parse_state
-from shared.keys import KeyScope
 from tests.helpers.dashboard import signed_in
-from tests.helpers.imports import imported, zipped
+from tests.helpers.imports import imported_goal_days
 from tests.helpers.overt import Overt
 from tests.helpers.traffic import days, traffic
 
@@ -212,19 +210,8 @@ async def test_with_imported_data_the_goals_panel_converts_visitors_as_v1_query_
     """`traffic` today (17 visitors, 5 Signup) and an import of yesterday and today (10 + 20
     visitors; Signup 3 + 4 of them, Purchase 1): with `imports=1` the goals panel is
     /v1/query's answer with include.imports, 12 of 47 visitors converted to Signup."""
-    engine = overt.resources.engine
     await traffic(overt)
-    _, key = await create_key(engine=engine, site_id=overt.site.id, scopes=[KeyScope.imports_write])
-    yesterday, today = days()
-    stamp = f"{yesterday.replace('-', '')}_{today.replace('-', '')}"
-    files = {
-        f"imported_visitors_{stamp}.csv": f"date,visitors\n{yesterday},10\n{today},20\n",
-        f"imported_custom_events_{stamp}.csv": (
-            f"date,name,link_url,path,visitors,events\n{yesterday},Signup,,,3,3\n"
-            f"{yesterday},Purchase,,,1,1\n{today},Signup,,,4,5\n"
-        ),
-    }
-    await imported(overt, overt.site.id, {"authorization": f"Bearer {key}"}, zipped(files))
+    yesterday, today = await imported_goal_days(overt)
     period = [("period", "custom"), ("from", yesterday), ("to", today)]
     own = await screen_of(overt, period)
     screen = await screen_of(overt, [*period, ("imports", "1")])
