@@ -18,25 +18,22 @@ from sqlalchemy import insert, update
 from services.api.app import api_parts
 from services.api.engagement.schemas import DefinitionIn
 from services.api.engagement.service import store_definition
+from services.api.goals.schemas import GoalIn
+from services.api.goals.service import create_goal
 from services.api.keys.service import create_key, revoke_key
 from services.api.transfer.models import IMPORTED, transfer_jobs
-from services.api.transfer.service import MAX_ATTEMPTS, claim_job, release_stale_jobs, run_job
+from services.api.transfer.service import MAX_ATTEMPTS, claim_job, release_stale_jobs
 from shared.app import app_from_parts
 from shared.keys import KeyScope
+from shared.settings import Settings
 from shared.sites import create_site
+from tests.helpers.imports import imported, imported_goal_days, run_pending_jobs, zipped
 from tests.helpers.isolation import TRANSFER_ENDPOINTS
-from tests.helpers.overt import Overt, running
+from tests.helpers.overt import Overt, overt_with, running
 from tests.helpers.problems import assert_problem
-from tests.helpers.traffic import days, traffic
+from tests.helpers.traffic import agent, days, traffic
 
 pytestmark = pytest.mark.anyio
-
-
-async def run_pending_jobs(overt: Overt) -> None:
-    """What the API's transfer loop does, driven by the test so every job is finished."""
-    engine = overt.resources.engine
-    while (job_id := await claim_job(engine=engine)) is not None:
-        await run_job(engine=engine, job_id=job_id, max_bytes=10**9, timeout_s=30)
 
 
 async def fresh_site(overt: Overt, domain: str) -> tuple[str, dict[str, str]]:
@@ -58,19 +55,6 @@ async def upload(
     )
 
 
-async def imported(
-    overt: Overt, site_id: str, auth: dict[str, str], body: bytes, **params: str
-) -> str:
-    response = await upload(overt, site_id, auth, body, **params)
-    assert response.status_code == 202, response.text
-    await run_pending_jobs(overt)
-    state = await overt.client.get(
-        f"/v1/sites/{site_id}/imports/{response.json()['id']}", headers=auth
-    )
-    assert state.json()["status"] == "completed", state.text
-    return str(response.json()["id"])
-
-
 async def answer(
     overt: Overt, site_id: str, auth: dict[str, str], date_range: list[str] | str, **query: Any
 ) -> dict[str, Any]:
@@ -79,14 +63,6 @@ async def answer(
     )
     assert response.status_code == 200, response.text
     return dict(response.json())
-
-
-def zipped(files: dict[str, str]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, text in files.items():
-            archive.writestr(name, text)
-    return out.getvalue()
 
 
 async def test_an_export_imported_into_a_fresh_site_gives_the_same_numbers(overt: Overt) -> None:
@@ -145,6 +121,9 @@ async def test_an_export_imported_into_a_fresh_site_gives_the_same_numbers(overt
         {"metrics": ["visitors", "sessions", "pageviews"], "dimensions": ["browser"]},
         {"metrics": ["visitors", "sessions", "pageviews"], "dimensions": ["device"]},
         {"metrics": ["visitors"], "dimensions": ["goal"]},
+        # in visitors with imports, in sessions without: one and the same with `traffic`'s
+        # one visit per visitor
+        {"metrics": ["visitors", "conversion_rate"], "dimensions": ["goal"]},
         # rates, filters and comparisons answer from the parts the export wrote
         {"metrics": ["visitors", "visits", "bounce_rate", "visit_duration", "views_per_visit"]},
         {"metrics": ["visits", "bounce_rate", "visit_duration"], "dimensions": ["source"]},
@@ -306,7 +285,7 @@ async def test_a_hand_made_plausible_export_gives_hand_computed_totals(overt: Ov
             "no bounce_rate by page",
         ),
         ({"metrics": ["engaged_sessions"]}, "no engaged_sessions"),
-        ({"dimensions": ["goal"], "metrics": ["conversion_rate"]}, "not visits"),
+        ({"dimensions": ["goal"], "metrics": ["conversions"]}, "not visits"),
     ]
     for case, words in skipped:
         answered = await answer(
@@ -345,6 +324,169 @@ def test_rates_are_divided_once_after_adding_the_parts() -> None:
     parts["visit_duration"] += 211
     assert metric_values(metrics, parts) == [11, 40]
     assert metric_values([Metric.bounce_rate], {"visits": 0}) == [None]  # nothing to divide
+
+
+PLAUSIBLE_CUSTOM_EVENTS = """date,name,link_url,path,visitors,events
+2026-01-01,Signup,,,3,4
+2026-01-01,Purchase,,,1,1
+2026-01-01,Outbound Link: Click,https://elsewhere.example,,2,2
+2026-01-02,Signup,,,2,2
+"""
+
+
+async def test_imported_conversion_rates_are_converting_visitors_over_visitors(
+    overt: Overt,
+) -> None:
+    """Plausible's imported conversion rate, from the CSV by hand: Jan 1-2 hold 10 + 5
+    visitors; Signup 3 + 2 of them, Purchase 1 (outbound clicks are not goals)."""
+    site_id, auth = await fresh_site(overt, "converted.example.com")
+    await store_definition(engine=overt.resources.engine, site_id=site_id, body=DefinitionIn(k=1))
+    files = {
+        "imported_visitors_20260101_20260103.csv": PLAUSIBLE_VISITORS,
+        "imported_custom_events_20260101_20260103.csv": PLAUSIBLE_CUSTOM_EVENTS,
+    }
+    await imported(overt, site_id, auth, zipped(files))
+    window = ["2026-01-01", "2026-01-02"]
+    rates = ["visitors", "conversion_rate", "group_conversion_rate"]
+    by_goal = await answer(
+        overt, site_id, auth, window, metrics=rates, dimensions=["goal"], include={"imports": True}
+    )
+    assert by_goal["meta"]["imports_included"] is True
+    assert by_goal["results"] == [
+        {"dimensions": ["Signup"], "metrics": [5, 0.3333, 0.3333]},  # 5 / 15
+        {"dimensions": ["Purchase"], "metrics": [1, 0.0667, 0.0667]},  # 1 / 15
+    ]
+    assert any("converting visitors / visitors" in note for note in by_goal["meta"]["notes"])
+    # Under a goal filter, by day: the group rate divides by the day's visitors (3 / 10,
+    # 2 / 5), the conversion rate by the range's (3 / 15, 2 / 15).
+    signup = {"dimension": "goal", "op": "is", "values": ["Signup"]}
+    daily = await answer(
+        overt,
+        site_id,
+        auth,
+        window,
+        metrics=rates,
+        dimensions=["time:day"],
+        filters=signup,
+        include={"imports": True},
+    )
+    assert daily["results"] == [
+        {"dimensions": ["2026-01-01"], "metrics": [3, 0.2, 0.3]},
+        {"dimensions": ["2026-01-02"], "metrics": [2, 0.1333, 0.4]},
+    ]
+    # The period before (Dec 30-31) has no visitors to divide by: no rate.
+    compared = await answer(
+        overt,
+        site_id,
+        auth,
+        window,
+        metrics=["conversion_rate"],
+        filters={"dimension": "goal", "op": "contains", "values": ["sign"]},
+        comparisons={"mode": "previous_period"},
+        include={"imports": True},
+    )
+    assert compared["results"][0]["metrics"] == [0.3333]
+    assert compared["results"][0]["comparison"]["metrics"] == [None]
+    # What cannot be exact is said, and the answer is the site's own (nothing here).
+    skipped: list[tuple[dict[str, Any], str]] = [
+        ({"metrics": ["conversions"], "dimensions": ["goal"]}, "not visits"),
+        ({"metrics": ["conversion_rate"]}, "only by goal or under a goal filter"),
+        (
+            {
+                "metrics": ["conversion_rate"],
+                "filters": {"dimension": "goal", "op": "is_not", "values": ["Signup"]},
+            },
+            "not under their opposites",
+        ),
+        (
+            {
+                "metrics": ["conversion_rate"],
+                "filters": {"dimension": "goal", "op": "is", "values": ["Signup", "Purchase"]},
+            },
+            "count a visitor twice",  # Jan 1: a visitor may have done both
+        ),
+        (
+            {"metrics": ["group_conversion_rate"], "dimensions": ["goal", "source"]},
+            "report of its own",
+        ),
+    ]
+    for case, words in skipped:
+        answered = await answer(overt, site_id, auth, window, include={"imports": True}, **case)
+        assert answered["meta"]["imports_included"] is False, case
+        assert words in answered["meta"]["imports_skip_reason"], case
+    # Both goals on a day are fine one goal per row: by goal under the same filter.
+    both = await answer(
+        overt,
+        site_id,
+        auth,
+        window,
+        metrics=["conversion_rate"],
+        dimensions=["goal"],
+        filters={"dimension": "goal", "op": "is", "values": ["Signup", "Purchase"]},
+        include={"imports": True},
+    )
+    assert [row["metrics"] for row in both["results"]] == [[0.3333], [0.0667]]
+    # A page goal has no imported visitors to convert: its rate is not made up.
+    await create_goal(
+        engine=overt.resources.engine, site_id=site_id, body=GoalIn(page="/thank-you")
+    )
+    paged = await answer(
+        overt,
+        site_id,
+        auth,
+        window,
+        metrics=["conversion_rate"],
+        dimensions=["goal"],
+        include={"imports": True},
+    )
+    assert "page goal 'Visit /thank-you'" in paged["meta"]["imports_skip_reason"]
+
+
+async def test_conversion_rates_add_the_site_own_visitors_to_the_imported(overt: Overt) -> None:
+    """`traffic` today: 17 visitors, 5 of them Signup. Imported: yesterday 10 visitors (3
+    Signup, 1 Purchase), today 20 (4 Signup). Over both days 12 of 47 visitors signed up."""
+    engine = overt.resources.engine
+    await store_definition(engine=engine, site_id=overt.site.id, body=DefinitionIn(k=1))
+    await traffic(overt)
+    auth = {"authorization": f"Bearer {overt.key}"}
+    yesterday, today = await imported_goal_days(overt)
+    window = [yesterday, today]
+    rates = ["visitors", "conversion_rate", "group_conversion_rate"]
+    by_goal = await answer(
+        overt,
+        overt.site.id,
+        auth,
+        window,
+        metrics=rates,
+        dimensions=["goal"],
+        include={"imports": True},
+    )
+    assert by_goal["meta"]["imports_included"] is True
+    assert by_goal["results"] == [
+        {"dimensions": ["Signup"], "metrics": [12, 0.2553, 0.2553]},
+        {"dimensions": ["Purchase"], "metrics": [1, 0.0213, 0.0213]},
+    ]
+    signup = {"dimension": "goal", "op": "is", "values": ["Signup"]}
+    daily = await answer(
+        overt,
+        overt.site.id,
+        auth,
+        window,
+        metrics=rates,
+        dimensions=["time:day"],
+        filters=signup,
+        include={"imports": True},
+    )
+    assert daily["results"] == [
+        {"dimensions": [yesterday], "metrics": [3, 0.0638, 0.3]},  # 3 / 47, 3 / 10
+        {"dimensions": [today], "metrics": [9, 0.1915, 0.2432]},  # 9 / 47, 9 / 37
+    ]
+    # Without imports the site's own rate is in sessions, as before: 5 of 17.
+    own = await answer(
+        overt, overt.site.id, auth, window, metrics=["conversion_rate"], filters=signup
+    )
+    assert own["results"] == [{"dimensions": [], "metrics": [0.2941]}]
+    assert own["meta"]["imports_included"] is False
 
 
 PLAUSIBLE_LOCATIONS = (
@@ -760,25 +902,38 @@ async def test_the_api_process_runs_jobs_in_the_background(overt: Overt) -> None
     assert state["date_range"] == ["2026-01-01", "2026-01-03"]
 
 
+async def exported(overt: Overt, first: str, last: str) -> bytes:
+    """The zip of the fixture site's export of [first, last], its job run to the end."""
+    own = {"authorization": f"Bearer {overt.key}"}
+    started = await overt.client.post(
+        f"/v1/sites/{overt.site.id}/exports", json={"date_range": [first, last]}, headers=own
+    )
+    assert started.status_code == 202, started.text
+    await run_pending_jobs(overt)
+    file = await overt.client.get(
+        f"/v1/sites/{overt.site.id}/exports/{started.json()['id']}/file", headers=own
+    )
+    assert file.status_code == 200, file.text
+    return file.content
+
+
+def report_rows(content: bytes, report: str, first: str, last: str) -> list[dict[str, str]]:
+    """One report's rows in an export's zip."""
+    day_range = f"{first.replace('-', '')}_{last.replace('-', '')}"
+    text = zipfile.ZipFile(io.BytesIO(content)).read(f"{report}_{day_range}.csv").decode()
+    return list(csv.DictReader(io.StringIO(text)))
+
+
 async def test_an_export_holds_what_a_query_answers_under_k(overt: Overt) -> None:
     """At the default k (5), a quasi-identifier's report folds like a breakdown; the site's
     own pages are complete."""
     await traffic(overt)
     own = {"authorization": f"Bearer {overt.key}"}
     first, last = days()
-    started = await overt.client.post(
-        f"/v1/sites/{overt.site.id}/exports", json={"date_range": [first, last]}, headers=own
-    )
-    await run_pending_jobs(overt)
-    file = await overt.client.get(
-        f"/v1/sites/{overt.site.id}/exports/{started.json()['id']}/file", headers=own
-    )
-    archive = zipfile.ZipFile(io.BytesIO(file.content))
-    day_range = f"{first.replace('-', '')}_{last.replace('-', '')}"
+    content = await exported(overt, first, last)
 
     def rows(report: str) -> list[dict[str, str]]:
-        text = archive.read(f"{report}_{day_range}.csv").decode()
-        return list(csv.DictReader(io.StringIO(text)))
+        return report_rows(content, report, first, last)
 
     # Bing (3) and DuckDuckGo (2) visitors only hit a page once: under k even together,
     # so left out, as /v1/query leaves them out; Google and direct visitors are shown.
@@ -804,3 +959,49 @@ async def test_an_export_holds_what_a_query_answers_under_k(overt: Overt) -> Non
     assert [(row["name"], row["visitors"], row["events"]) for row in goals] == [
         ("Signup", "5", "5")
     ]
+
+
+async def test_an_export_imported_again_keeps_regions(settings: Settings) -> None:
+    """Visitors placed by the bundled geography data (Mountain View twice, Sydney, London)
+    are exported by country and region; imported into a fresh site they answer the same
+    regions and countries. Cities are not in the export (Plausible's column is a GeoNames
+    id, Overt keeps names): 0, read as "(none)"."""
+    places = [("m0", "8.8.8.8"), ("m1", "8.8.8.8"), ("s0", "1.1.1.1"), ("l0", "81.2.69.142")]
+    async with overt_with(settings, client_ip_header="x-real-ip") as overt:
+        engine = overt.resources.engine
+        await store_definition(engine=engine, site_id=overt.site.id, body=DefinitionIn(k=1))
+        for who, ip in places:
+            response = await overt.send([overt.event()], **agent(who), **{"x-real-ip": ip})
+            assert response.status_code == 202, response.text
+        await overt.drained()
+        first, last = days()
+        content = await exported(overt, first, last)
+        locations = report_rows(content, "imported_locations", first, last)
+        assert sorted((r["country"], r["region"], r["city"], r["visitors"]) for r in locations) == [
+            ("AU", "AU-NSW", "0", "1"),
+            ("GB", "GB-ENG", "0", "1"),
+            ("US", "US-CA", "0", "2"),
+        ]
+        site_id, auth = await fresh_site(overt, "regions.example.com")
+        await store_definition(engine=engine, site_id=site_id, body=DefinitionIn(k=1))
+        await imported(overt, site_id, auth, content, filename="export.zip")
+        own = {"authorization": f"Bearer {overt.key}"}
+        for dimensions in (["region"], ["country"], ["country", "region"]):
+            query = {"metrics": ["visitors", "visits", "bounce_rate"], "dimensions": dimensions}
+            original = await answer(overt, overt.site.id, own, [first, last], **query)
+            copy = await answer(
+                overt, site_id, auth, [first, last], include={"imports": True}, **query
+            )
+            assert copy["meta"]["imports_included"] is True, dimensions
+            assert copy["results"] == original["results"], dimensions
+            assert len(original["results"]) == 3, dimensions
+        cities = await answer(
+            overt,
+            site_id,
+            auth,
+            [first, last],
+            metrics=["visitors"],
+            dimensions=["city"],
+            include={"imports": True},
+        )
+        assert cities["results"] == [{"dimensions": ["(none)"], "metrics": [4]}]

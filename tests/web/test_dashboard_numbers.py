@@ -18,6 +18,8 @@ from services.api.web.dashboard.service import (
     tab_question,
 )
 from services.api.web.dashboard.state import TILE_METRICS, DashboardState, parse_state
+from tests.helpers.dashboard import signed_in
+from tests.helpers.imports import imported_goal_days
 from tests.helpers.overt import Overt
 from tests.helpers.traffic import days, traffic
 
@@ -200,6 +202,59 @@ async def test_the_properties_tab_offers_the_keys_seen_and_breaks_down_by_one(
     goals = next(view for view in chosen.panels if view.panel.key == "goals")
     assert goals.tab.dimension == "prop:nothing"
     assert [(row.value, row.metrics) for row in goals.rows] == [("(none)", [17, 23])]  # 18 + 5
+
+
+async def test_with_imported_data_the_goals_panel_converts_visitors_as_v1_query_does(
+    overt: Overt,
+) -> None:
+    """`traffic` today (17 visitors, 5 Signup) and an import of yesterday and today (10 + 20
+    visitors; Signup 3 + 4 of them, Purchase 1): with `imports=1` the goals panel is
+    /v1/query's answer with include.imports, 12 of 47 visitors converted to Signup."""
+    await traffic(overt)
+    yesterday, today = await imported_goal_days(overt)
+    period = [("period", "custom"), ("from", yesterday), ("to", today)]
+    own = await screen_of(overt, period)
+    screen = await screen_of(overt, [*period, ("imports", "1")])
+    assert own.headline is not None
+    assert screen.headline is not None
+    assert own.headline.tile("visitors").value == 17
+    assert screen.headline.tile("visitors").value == 47
+    # Imported data holds no engagement: those tiles are the site's own, and say so.
+    for metric in ("engaged_time_p50", "engagement_rate"):
+        assert screen.headline.tile(metric).value == own.headline.tile(metric).value
+    assert any("engagement rate are the site's own" in n for n in screen.headline.notes)
+    goals = next(view for view in screen.panels if view.panel.key == "goals")
+    body = tab_question(
+        site_id=overt.site.id,
+        state=screen.state,
+        tab=goals.tab,
+        days=screen.headline.days,
+        offset=0,
+        limit=10,
+    )
+    answer = await v1_query(overt, body.model_dump(mode="json", by_alias=True, exclude_none=True))
+    assert answer["query"]["include"] == {"imports": True}
+    assert [[row.value, row.metrics] for row in goals.rows] == [
+        [r["dimensions"][0], r["metrics"]] for r in answer["results"]
+    ]
+    # visitors, events, conversion rate: (5 + 3 + 4) / (17 + 10 + 20), 1 / 47
+    assert [[row.value, row.metrics] for row in goals.rows] == [
+        ["Signup", [12, 13, 0.2553]],
+        ["Purchase", [1, 1, 0.0213]],
+    ]
+    assert any("converting visitors / visitors" in note for note in goals.notes)
+    # A panel the imports cannot answer says why, beside the site's own numbers.
+    links = next(view for view in screen.panels if view.panel.key == "links")
+    assert links.notes == ["Imported data is not included here: the imported data has no prop:url."]
+    # The page offers the choice, and shows the screen with imported data.
+    async with await signed_in(overt, "viewer") as client:
+        base = f"/app/sites/{overt.site.id}?period=custom&from={yesterday}&to={today}"
+        plain = (await client.get(base)).text
+        assert "Without imported data</summary>" in plain
+        assert 'data-metric="visitors">17<' in plain
+        html = (await client.get(base + "&imports=1")).text
+        assert "With imported data</summary>" in html
+        assert 'data-metric="visitors">47<' in html
 
 
 async def test_current_visitors_are_the_realtime_answer(overt: Overt) -> None:

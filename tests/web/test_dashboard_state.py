@@ -26,13 +26,13 @@ from services.api.web.dashboard.state import (
 )
 
 NAMES = st.sampled_from(
-    ["period", "from", "to", "compare", "interval", "metric", "f", "tab", "prop", "x"]
+    ["period", "from", "to", "compare", "interval", "metric", "f", "tab", "prop", "imports", "x"]
 )
 CHARACTERS = st.characters(codec="utf-8")
 TEXT = st.text(alphabet=CHARACTERS, max_size=40)
 VALUES = st.one_of(
     TEXT,
-    st.sampled_from([*PRESETS, CUSTOM, *COMPARISONS, "hour", "day", "week", "month"]),
+    st.sampled_from([*PRESETS, CUSTOM, *COMPARISONS, "hour", "day", "week", "month", "1"]),
     st.sampled_from(TILE_METRICS),
     st.dates().map(str),
     st.builds(
@@ -72,6 +72,7 @@ def states(draw: st.DrawFn) -> DashboardState:
             {(f.dimension, f.op): f for f in draw(st.lists(FILTERS, max_size=3))}.values()
         ),
         prop=draw(st.one_of(st.none(), st.from_regex(r"[A-Za-z0-9_.-]{1,64}", fullmatch=True))),
+        imports=draw(st.booleans()),
     )
     for panel in PANELS:
         state = state.with_tab(draw(st.sampled_from(panel.tabs)).key)
@@ -183,6 +184,7 @@ def test_conditions_take_several_values_and_a_segment_reads_by_its_name() -> Non
         ([("tab", "channel"), ("tab", "utm_campaign")], "one per panel"),
         ([("compare", "x"), ("compare", "y")], "at most once"),
         ([("prop", "a b")], "prop: a property name"),
+        ([("imports", "yes")], "imports: 1, or absent"),
     ],
 )
 def test_refusals_say_what_is_wrong(pairs: list[tuple[str, str]], words: str) -> None:

@@ -9,6 +9,14 @@ after the adding (bounce rate = all bounces / all visits), never averaged. Then 
 rounded, ordered and paginated as the query asks. With `comparisons` the other period is
 answered the same way, imports included, and set beside each row.
 
+Conversion rates with imports are Plausible's: converting visitors / visitors, for the
+site's own rows and the imported ones alike, because imported custom events hold visitors per
+day and goal, not visits. A row's converting visitors are its `visitors` (the query is by
+goal or under a goal filter, or imports do not answer it), the base is the visitors of the
+query with its goal filters taken out: of the whole query (`conversion_rate`) or of the
+row's own group, its dimensions but `goal` (`group_conversion_rate`), the site's own and
+imported added up before dividing. The answer's notes say so.
+
 The provider says when the imported aggregates cannot answer a query (a metric, dimension
 or filter they do not hold); the answer is then the site's own, and
 `meta.imports_skip_reason` says why, in words.
@@ -16,13 +24,22 @@ or filter they do not hold); the answer is then the site's own, and
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.api.stats.comparisons import attach_comparisons, comparison_days
-from services.api.stats.schemas import Include, Metric, QueryIn, QueryOut, QueryRow
+from services.api.stats.schemas import (
+    FilterNode,
+    Include,
+    Metric,
+    QueryIn,
+    QueryMeta,
+    QueryOut,
+    QueryRow,
+)
 from services.api.stats.segments import with_segments
 
 Row = tuple[list[str], list[int | float | None]]
@@ -46,6 +63,11 @@ RATES: dict[Metric, tuple[str, float]] = {
     Metric.visit_duration: ("visit_duration", 1.0),
     Metric.views_per_visit: ("pageviews", 1.0),
 }
+CONVERSION_RATES = {Metric.conversion_rate, Metric.group_conversion_rate}
+IN_VISITORS = (
+    "conversion rates count visitors, as Plausible's do (converting visitors / visitors), "
+    "for the site's own events and the imported alike: imported data holds no visits"
+)
 COUNTED = {
     Metric.visitors: "visitors",
     Metric.visits: "visits",
@@ -53,6 +75,32 @@ COUNTED = {
     Metric.pageviews: "pageviews",
     Metric.events: "events",
 }
+
+
+class ImportsSkipped(Exception):
+    """The imports cannot answer a part of the query; `reason` says why, in words."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class VisitorBases:
+    """What conversion rates with imports divide by: the visitors of the query with its goal
+    filters taken out, all of them and per group (the dimensions but `goal`)."""
+
+    total: float
+    groups: dict[tuple[str, ...], float]
+    goal_index: int | None  # where `goal` is among the query's dimensions
+
+    def rate(self, metric: Metric, dimensions: Sequence[str], converted: float) -> float | None:
+        if metric is Metric.conversion_rate:
+            base = self.total
+        else:
+            key = tuple(v for i, v in enumerate(dimensions) if i != self.goal_index)
+            base = self.groups.get(key, 0.0)
+        return converted / base if base else None
 
 
 def register_imports_provider(provider: ImportsProvider) -> None:
@@ -104,28 +152,17 @@ async def _period(
     native: Callable[..., Awaitable[QueryOut]],
 ) -> QueryOut:
     """One period's answer (no comparisons), imports added where they can answer it."""
-    from services.api.stats.query import EXACT, _number, shape_rows  # one home for these
+    from services.api.stats.query import _number, shape_rows, without_goals  # one home
 
     asked = list(query.metrics)
     needed = [Metric.visits] if set(asked) & RATES.keys() else []
-    needed += [Metric.visitors] if Metric.percentage in asked else []
+    counts_visitors = Metric.percentage in asked or bool(CONVERSION_RATES & set(asked))
+    needed += [Metric.visitors] if counts_visitors else []
     metrics = [*asked, *(m for m in needed if m not in asked)]
     own = query.model_copy(
         update={"include": Include(), "offset": 0, "limit": NATIVE_PAGE, "metrics": metrics}
     )
-    token = EXACT.set(True)  # rates unrounded, to be added to the imported parts
-    try:
-        first = await native(engine=engine, query=own, timeout_s=timeout_s)
-        rows: list[Row] = [(r.dimensions, r.metrics) for r in first.results]
-        offset = NATIVE_PAGE
-        while offset < first.meta.total_rows:
-            page = own.model_copy(update={"offset": offset})
-            answer = await native(engine=engine, query=page, timeout_s=timeout_s)
-            rows += [(r.dimensions, r.metrics) for r in answer.results]
-            offset += NATIVE_PAGE
-    finally:
-        EXACT.reset(token)
-    meta = first.meta
+    meta, rows = await _native_rows(engine=engine, query=own, timeout_s=timeout_s, native=native)
     imported: ImportedRows | str = "no source of imported data is set up"
     if _providers:
         # the days answered (a relative range, "7d", resolved by the site's own answer) and
@@ -136,21 +173,34 @@ async def _period(
         )
         imported = await _providers[0](engine, days, meta.timezone, meta.k)
     total: float | None = None
-    if Metric.percentage in asked and not isinstance(imported, str):
-        # a row's share of all the visitors in scope, the site's own and imported
-        whole = {"dimensions": [], "metrics": [Metric.visitors], "order_by": []}
-        own_total = await native(
-            engine=engine, query=own.model_copy(update=whole), timeout_s=timeout_s
+    bases: VisitorBases | None = None
+    if not isinstance(imported, str):
+        counted = partial(
+            _visitors_by,
+            engine=engine,
+            own=own,
+            imported_query=days,
+            timeout_s=timeout_s,
+            native=native,
+            timezone=meta.timezone,
+            k=meta.k,
         )
-        imported_total = await _providers[0](
-            engine, days.model_copy(update=whole), meta.timezone, meta.k
-        )
-        if isinstance(imported_total, str):
-            imported = imported_total
-        else:
-            total = float(own_total.results[0].metrics[0] or 0) + sum(
-                parts.get("visitors", 0) for _, parts in imported_total.rows
-            )
+        try:
+            if Metric.percentage in asked:
+                # a row's share of all the visitors in scope, the site's own and imported
+                total = (await counted(dimensions=[], filters=days.filters)).get((), 0.0)
+            if CONVERSION_RATES & set(asked):
+                # conversion rates' bases: the query's visitors, goal filters taken out
+                stripped = without_goals(days.filters)
+                whole = await counted(dimensions=[], filters=stripped)
+                by = [d for d in query.dimensions if d != "goal"]
+                groups = whole
+                if Metric.group_conversion_rate in asked and by:
+                    groups = await counted(dimensions=by, filters=stripped)
+                goal = query.dimensions.index("goal") if "goal" in query.dimensions else None
+                bases = VisitorBases(total=whole.get((), 0.0), groups=groups, goal_index=goal)
+        except ImportsSkipped as unanswered:
+            imported = unanswered.reason
     if isinstance(imported, str):
         rounded = [(d, [_number(m, v) for m, v in zip(asked, vs, strict=False)]) for d, vs in rows]
         shaped = shape_rows(
@@ -170,7 +220,10 @@ async def _period(
         for name, value in parts.items():
             sums[name] = sums.get(name, 0) + value
     shaped = shape_rows(
-        [(list(d), metric_values(asked, parts, total), 0, 0, False) for d, parts in merged.items()],
+        [
+            (list(d), metric_values(asked, parts, total, dimensions=d, bases=bases), 0, 0, False)
+            for d, parts in merged.items()
+        ],
         query=query,
         k=1,
         folded_groups=0,
@@ -181,11 +234,71 @@ async def _period(
             update={
                 "imports_included": True,
                 "total_rows": shaped.total_rows,
-                "notes": [*meta.notes, *imported.notes],
+                "notes": [*meta.notes, *imported.notes, *([IN_VISITORS] if bases else [])],
             }
         ),
         query=query,
     )
+
+
+async def _native_rows(
+    *,
+    engine: AsyncEngine,
+    query: QueryIn,
+    timeout_s: float,
+    native: Callable[..., Awaitable[QueryOut]],
+) -> tuple[QueryMeta, list[Row]]:
+    """The site's own answer to `query`, every page of it, rates unrounded (to be added to
+    the imported parts)."""
+    from services.api.stats.query import EXACT  # one home for it
+
+    token = EXACT.set(True)
+    try:
+        first = await native(engine=engine, query=query, timeout_s=timeout_s)
+        rows: list[Row] = [(r.dimensions, r.metrics) for r in first.results]
+        offset = NATIVE_PAGE
+        while offset < first.meta.total_rows:
+            page = query.model_copy(update={"offset": offset})
+            answer = await native(engine=engine, query=page, timeout_s=timeout_s)
+            rows += [(r.dimensions, r.metrics) for r in answer.results]
+            offset += NATIVE_PAGE
+    finally:
+        EXACT.reset(token)
+    return first.meta, rows
+
+
+async def _visitors_by(
+    *,
+    engine: AsyncEngine,
+    own: QueryIn,
+    imported_query: QueryIn,
+    dimensions: list[str],
+    filters: FilterNode | None,
+    timeout_s: float,
+    native: Callable[..., Awaitable[QueryOut]],
+    timezone: str,
+    k: int,
+) -> dict[tuple[str, ...], float]:
+    """Visitors per group of `dimensions` under `filters`, the site's own and imported added
+    up (ImportsSkipped: the imports cannot give them)."""
+    update = {
+        "dimensions": dimensions,
+        "metrics": [Metric.visitors],
+        "order_by": [],
+        "filters": filters,
+    }
+    _, rows = await _native_rows(
+        engine=engine, query=own.model_copy(update=update), timeout_s=timeout_s, native=native
+    )
+    imported = await _providers[0](engine, imported_query.model_copy(update=update), timezone, k)
+    if isinstance(imported, str):
+        raise ImportsSkipped(imported)
+    found: dict[tuple[str, ...], float] = {}
+    for dims, values in rows:
+        found[tuple(dims)] = found.get(tuple(dims), 0.0) + float(values[0] or 0)
+    for dims, parts in imported.rows:
+        found[tuple(dims)] = found.get(tuple(dims), 0.0) + parts.get("visitors", 0)
+    return found
 
 
 def native_parts(metrics: list[Metric], values: list[int | float | None]) -> dict[str, float]:
@@ -203,16 +316,25 @@ def native_parts(metrics: list[Metric], values: list[int | float | None]) -> dic
 
 
 def metric_values(
-    metrics: list[Metric], parts: dict[str, float], visitors_total: float | None = None
+    metrics: list[Metric],
+    parts: dict[str, float],
+    visitors_total: float | None = None,
+    *,
+    dimensions: Sequence[str] = (),
+    bases: VisitorBases | None = None,
 ) -> list[int | float | None]:
     """The asked metrics of added-up parts, rounded as the site's own answer rounds them
-    (`percentage`: the row's visitors in percent of `visitors_total`)."""
+    (`percentage`: the row's visitors in percent of `visitors_total`; conversion rates: the
+    row's (converting) visitors over `bases`)."""
     from services.api.stats.query import _number
 
     out: list[int | float | None] = []
     visits = parts.get("visits", 0.0)
     for metric in metrics:
-        if metric is Metric.percentage:
+        if metric in CONVERSION_RATES:
+            rate = bases.rate(metric, dimensions, parts.get("visitors", 0.0)) if bases else None
+            out.append(_number(metric, rate))
+        elif metric is Metric.percentage:
             share = parts.get("visitors", 0.0) * 100 / visitors_total if visitors_total else None
             out.append(_number(metric, share))
         elif metric in RATES:

@@ -257,7 +257,9 @@ class Include(BaseModel):
         default=False,
         description="add the site's completed imports (Plausible or Umami exports) where "
         "the imported aggregates can answer the query; `meta.imports_included` says whether "
-        "they could, `meta.imports_skip_reason` why not",
+        "they could, `meta.imports_skip_reason` why not. With imports included, "
+        "conversion rates count visitors (converting visitors / visitors, as Plausible's), "
+        "since imported data holds no visits",
     )
 
 

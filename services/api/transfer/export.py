@@ -39,7 +39,7 @@ BREAKDOWNS: dict[str, tuple[str, ...]] = {
     "imported_pages": ("page",),
     "imported_entry_pages": ("entry_page",),
     "imported_exit_pages": ("exit_page",),
-    "imported_locations": ("country",),
+    "imported_locations": ("country", "region"),
     "imported_devices": ("device",),
     "imported_browsers": ("browser",),
     "imported_operating_systems": ("os",),
@@ -73,9 +73,13 @@ imported_browsers, imported_operating_systems; where from: imported_sources) hol
 k engaged visitors are folded into one "(other)" row, or left out when that row is under
 k too. Visitors, pages, entry and exit pages and custom events are complete.
 
+imported_locations is by country and region (an ISO 3166-2 code where the geography data
+knows one, as Plausible's), so its groups under k are a country's regions, not countries.
+
 Not in Overt's data, so empty or zero: pages' hostname is the site's domain, scroll_depth
-is empty and pageleave_visitors 0; locations' region is empty and city 0; browser and
-operating system versions are empty; sources' utm_content and utm_term are empty.
+is empty and pageleave_visitors 0; locations' city is 0 (Plausible's column is a GeoNames
+id, and Overt keeps a city's name, not its id); browser and operating system versions are
+empty; sources' utm_content and utm_term are empty.
 A missing value ("(none)" in /v1/query) is an empty field.
 """
 

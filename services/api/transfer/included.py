@@ -5,6 +5,11 @@ so a query is answered from imports only when its dimensions and the dimensions 
 test are all one report's (plus a day, week or month), and its metrics are what that report
 keeps: counts, and the rates made of them (bounce rate = bounces / visits, visit duration =
 seconds / visits, views per visit = pageviews / visits) where the report has those columns.
+Conversion rates are answered from the custom events by goal or under goal filters that name
+goals: each row's converting visitors, which stats.imports divides by the visitors of the
+visitors report (Plausible's imported conversion rate). A day's visitors of two goal lines
+cannot be added without counting a visitor twice, and imported pages are not page goals:
+those rates are refused with the reason.
 Otherwise the reason is returned and the answer is the site's own events. Behavioural
 filters (has_done, has_not_done) need sessions, which no report holds.
 
@@ -41,6 +46,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.api.goals.service import list_goals, name_passes
 from services.api.stats.imports import ImportedRows, Parts
 from services.api.stats.privacy import quasi_identifiers
 from services.api.stats.schemas import (
@@ -94,7 +100,9 @@ PART_METRICS: dict[str, tuple[str, ...]] = {
     "visit_duration": ("visits", "visit_duration"),
     "views_per_visit": ("visits", "pageviews"),
 }
-CONVERSIONS = {"conversions", "conversion_rate", "group_conversion_rate"}
+CONVERSION_RATES = {"conversion_rate", "group_conversion_rate"}
+# Goal filters a conversion rate can be answered under: they name the goals converted to.
+NAMING = {FilterOp.is_, FilterOp.contains, FilterOp.matches}
 # Plausible keeps no per-page bounces or durations, and answers no views per visit by page.
 NO_RATES = {"imported_pages"}
 
@@ -167,12 +175,19 @@ def plan(query: QueryIn) -> tuple[str, str | None, list[str], list[str]] | str:
     report = reports.pop() if reports else "imported_visitors"
     parts: list[str] = []
     for metric in query.metrics:
-        if metric.value in CONVERSIONS:
+        if metric.value == "conversions":
             return (
-                f"the imported data cannot give {metric.value}: Overt counts converted visits, "
-                "and the imported custom events hold visitors, not visits"
+                "the imported data cannot give conversions: Overt counts converted visits, "
+                "and the imported custom events hold visitors, not visits (visitors by goal "
+                "or under a goal filter are the converting visitors)"
             )
-        needed = metric_parts(report, metric.value)
+        if metric.value in CONVERSION_RATES:
+            reason = conversion_reason(query, filtered)
+            if reason is not None:
+                return reason
+            needed: tuple[str, ...] | None = ("visitors",)
+        else:
+            needed = metric_parts(report, metric.value)
         if needed is None:
             return (
                 f"the imported data has no {metric.value} by {', '.join(query.dimensions) or 'day'}"
@@ -182,6 +197,32 @@ def plan(query: QueryIn) -> tuple[str, str | None, list[str], list[str]] | str:
     if "visitors" not in parts:
         parts.append("visitors")
     return report, unit, groups, parts
+
+
+def conversion_reason(query: QueryIn, filtered: list[str]) -> str | None:
+    """Why imports cannot give this query's conversion rates (None: they can). Imported
+    custom events hold each goal's visitors per day: a row's converting visitors are known
+    only by goal or under a goal filter that names goals, beside a time bucket at most."""
+    tested = [*query.dimensions, *filtered]
+    if "goal" not in tested or "event" in tested:
+        return (
+            "the imported data gives conversion rates only by goal or under a goal filter: "
+            "its custom events count each goal's visitors per day"
+        )
+    if query.filters is not None and not naming_goals(query.filters):
+        return (
+            "the imported data gives conversion rates under goal filters that name goals "
+            "(is, contains, matches), not under their opposites"
+        )
+    return None
+
+
+def naming_goals(node: FilterNode) -> bool:
+    if isinstance(node, Condition):
+        return node.op in NAMING
+    if isinstance(node, AllOf | AnyOf):
+        return all(naming_goals(child) for child in filter_children(node))
+    return False
 
 
 def bucket(day: date, unit: str | None) -> str:
@@ -253,8 +294,18 @@ async def imported_rows(
         table.c.date >= first,
         table.c.date <= last,
     ]
-    if "goal" in query.dimensions:
+    tested = filter_dimensions(query.filters) if query.filters is not None else []
+    if "goal" in query.dimensions or (tested and "goal" in tested):
         where.append(table.c.name.not_in(NOT_GOALS))
+    converting = any(metric.value in CONVERSION_RATES for metric in query.metrics)
+    if converting:
+        page_goal = await page_goal_answered(engine, query)
+        if page_goal is not None:
+            return (
+                f"the imported data cannot give the conversion rate of the page goal "
+                f"{page_goal!r}: imported pages are not goals, and their visitors are not "
+                "counted per goal"
+            )
     matched = condition(table, query.filters) if query.filters is not None else None
     group_values = [text_value(table, g).label(f"g{i}") for i, g in enumerate(groups)]
     statement: Any = (
@@ -262,6 +313,7 @@ async def imported_rows(
             table.c.date,
             *group_values,
             *(func.sum(table.c[columns[p]]).label(p) for p in parts),
+            func.count().label("lines"),
         )
         .where(*where, *([matched] if matched is not None else []))
         .group_by(table.c.date, *group_values)
@@ -279,6 +331,12 @@ async def imported_rows(
                     "the imported data is not added"
                 )
         result = (await conn.execute(statement)).all()
+    if converting and any(row.lines > 1 for row in result):
+        return (
+            "the imported data cannot give these conversion rates: on an imported day, one "
+            "row of the answer holds several imported goal lines (several goals, or one "
+            "goal by link or path), and visitors added across them may count a visitor twice"
+        )
     totals: dict[tuple[str, ...], Parts] = defaultdict(lambda: dict.fromkeys(parts, 0))
     for row in result:
         named = iter([str(v) for v in row[1 : 1 + len(groups)]])
@@ -300,6 +358,25 @@ async def imported_rows(
             "export keeps them, apart from the city names of the site's own events"
         )
     return ImportedRows(rows=[(list(key), sums) for key, sums in totals.items()], notes=notes)
+
+
+async def page_goal_answered(engine: AsyncEngine, query: QueryIn) -> str | None:
+    """The name of a registered page goal this query's conversion rates would show, if any."""
+    for goal in await list_goals(engine=engine, site_id=query.site_id):
+        if goal.page is not None and (
+            query.filters is None or names_goal(query.filters, goal.name)
+        ):
+            return goal.name
+    return None
+
+
+def names_goal(node: FilterNode, name: str) -> bool:
+    """Whether a goal of this name passes a filter tree of naming goal conditions."""
+    if isinstance(node, Condition):
+        return name_passes(name, node.op.value, node.values)
+    if isinstance(node, AnyOf):
+        return any(names_goal(child, name) for child in node.or_)
+    return all(names_goal(child, name) for child in filter_children(node))
 
 
 def fold(

@@ -493,13 +493,16 @@ async def _run_export(
     )
 
 
-async def imports_total(*, engine: AsyncEngine, site_id: str) -> int:
+async def completed_imports(*, engine: AsyncEngine, site_id: str) -> int:
+    """How many of the site's imports are completed (counted by `include.imports`)."""
     async with engine.connect() as conn:
         return int(
             (
                 await conn.execute(
                     select(func.count()).where(
-                        transfer_jobs.c.site_id == site_id, transfer_jobs.c.kind == "import"
+                        transfer_jobs.c.site_id == site_id,
+                        transfer_jobs.c.kind == "import",
+                        transfer_jobs.c.status == "completed",
                     )
                 )
             ).scalar_one()

@@ -21,7 +21,8 @@ class Include:
     Attributes:
         imports (bool | Unset): add the site's completed imports (Plausible or Umami exports) where the imported
             aggregates can answer the query; `meta.imports_included` says whether they could, `meta.imports_skip_reason` why
-            not Default: False.
+            not. With imports included, conversion rates count visitors (converting visitors / visitors, as Plausible's),
+            since imported data holds no visits Default: False.
     """
 
     imports: bool | Unset = False

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from services.api.stats.schemas import PLAIN_DIMENSIONS, FilterOp, SegmentIn
 from services.api.stats.segments import create_segment, list_segments
+from services.api.transfer.service import completed_imports
 from services.api.web.auth import (
     NoSuchPage,
     Role,
@@ -138,6 +139,9 @@ class View:
     def compare(self, compare: str | None) -> str:
         return self.to(self.state.changed(compare=compare))
 
+    def imports(self, included: bool) -> str:
+        return self.to(self.state.changed(imports=included))
+
     def interval(self, interval: str) -> str:
         return self.to(self.state.changed(interval=interval))
 
@@ -249,6 +253,10 @@ async def dashboard_page(
     now = await current_visitors(engine=engine, site_id=view.site.id, timeout_s=timeout(resources))
     chart = chart_data(screen.series, annotations)
     saved = [] if view.shared else await list_segments(engine=engine, site_id=view.site.id)
+    # The imported-data menu, where there is some (or the screen asks for it).
+    offers_imports = view.state.imports or bool(
+        await completed_imports(engine=engine, site_id=view.site.id)
+    )
     names = {segment.id: segment.name for segment in saved}
     return render(
         request,
@@ -270,6 +278,7 @@ async def dashboard_page(
             "today": datetime.now(UTC).date().isoformat(),
             "message": message,
             "custom": CUSTOM,
+            "offers_imports": offers_imports,
             "segments": saved,
             "segment_names": names,
             "segment_label": segment_label(view.state, names),

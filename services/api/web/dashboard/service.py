@@ -34,14 +34,21 @@ from services.api.stats.schemas import (
     Condition,
     FilterNode,
     FilterOp,
+    Include,
     Metric,
     Order,
     QueryIn,
+    QueryMeta,
     QueryOut,
 )
 from services.api.web.dashboard import display
 from services.api.web.dashboard.panels import PANELS, PROP, SHOWN, Panel, Tab
-from services.api.web.dashboard.state import PROP_KEY, TILE_METRICS, DashboardState
+from services.api.web.dashboard.state import (
+    IMPORTED_TILES,
+    PROP_KEY,
+    TILE_METRICS,
+    DashboardState,
+)
 from shared.dialect import json_object_keys
 from shared.errors import ProblemError
 from shared.models import events
@@ -90,6 +97,7 @@ class Headline:
     timezone: str
     k: int
     definition_version: int
+    notes: list[str] = field(default_factory=list)  # what imported data the tiles hold
 
     def tile(self, metric: str) -> Tile:
         return next(tile for tile in self.tiles if tile.metric == metric)
@@ -148,11 +156,13 @@ def question(
     dimensions: list[str] | None = None,
     extra: FilterNode | None = None,
     compare: bool = False,
+    imports: bool | None = None,
     limit: int = 100,
     offset: int = 0,
     order_by: list[Order] | None = None,
 ) -> QueryIn:
-    """The /v1/query body a part of the screen asks (what `POST /v1/query` would be sent)."""
+    """The /v1/query body a part of the screen asks (what `POST /v1/query` would be sent);
+    `imports`: include imported data (by default as the screen says)."""
     parts = [node for node in (state.filter_tree(), extra) if node is not None]
     filters: FilterNode | None = None
     if len(parts) == 1:
@@ -166,6 +176,7 @@ def question(
         dimensions=dimensions or [],
         filters=filters,
         comparisons=state.comparison() if compare else None,
+        include=Include(imports=state.imports if imports is None else imports),
         limit=limit,
         offset=offset,
         order_by=order_by or [],
@@ -175,34 +186,60 @@ def question(
 async def load_headline(
     *, engine: AsyncEngine, site_id: str, state: DashboardState, timeout_s: float
 ) -> Headline:
-    """The tiles: every tile metric over the screen's period, with the comparison's change."""
-    answer = await answer_query(
-        engine=engine,
-        query=question(site_id=site_id, state=state, metrics=list(TILE_METRICS), compare=True),
-        timeout_s=timeout_s,
-    )
-    row = answer.results[0] if answer.results else None
-    tiles = []
-    for i, metric in enumerate(TILE_METRICS):
-        value = row.metrics[i] if row else (0 if Metric(metric) in COUNTS else None)
-        compared = row.comparison if row else None
-        tiles.append(
-            Tile(
+    """The tiles: every tile metric over the screen's period, with the comparison's change.
+    With imported data, the tiles it can answer are asked with it and the engagement tiles
+    without (imports hold no engagement), so neither keeps the other's imports out."""
+    groups = [list(TILE_METRICS)]
+    if state.imports:
+        groups = [list(IMPORTED_TILES), [m for m in TILE_METRICS if m not in IMPORTED_TILES]]
+    answers = [
+        await answer_query(
+            engine=engine,
+            query=question(
+                site_id=site_id,
+                state=state,
+                metrics=group,
+                compare=True,
+                imports=state.imports and index == 0,
+            ),
+            timeout_s=timeout_s,
+        )
+        for index, group in enumerate(groups)
+    ]
+    found: dict[str, Tile] = {}
+    for group, answer in zip(groups, answers, strict=True):
+        row = answer.results[0] if answer.results else None
+        for i, metric in enumerate(group):
+            compared = row.comparison if row else None
+            found[metric] = Tile(
                 metric=metric,
-                value=value,
+                value=row.metrics[i] if row else (0 if Metric(metric) in COUNTS else None),
                 before=compared.metrics[i] if compared else None,
                 change=compared.change[i] if compared else None,
             )
-        )
-    assert answer.meta.date_range is not None  # always given once resolved
+    meta = answers[0].meta
+    assert meta.date_range is not None  # always given once resolved
     return Headline(
-        tiles=tiles,
-        days=answer.meta.date_range,
-        other_days=answer.meta.comparison_date_range,
-        timezone=answer.meta.timezone,
-        k=answer.meta.k,
-        definition_version=answer.meta.definition_version,
+        tiles=[found[metric] for metric in TILE_METRICS],
+        days=meta.date_range,
+        other_days=meta.comparison_date_range,
+        timezone=meta.timezone,
+        k=meta.k,
+        definition_version=meta.definition_version,
+        notes=imported_words(meta, tiles=True) if state.imports else [],
     )
+
+
+def imported_words(meta: QueryMeta, *, tiles: bool = False) -> list[str]:
+    """What an answer asked with imported data says of it, in words for the screen."""
+    if meta.imports_skip_reason is not None:
+        return [f"Imported data is not included here: {meta.imports_skip_reason}."]
+    if tiles and meta.imports_included:
+        return [
+            "Imported data is included in visitors, visits, pageviews, views per visit and "
+            "bounce rate; engaged time and engagement rate are the site's own events."
+        ]
+    return []
 
 
 def buckets(days: tuple[date, date], interval: str) -> list[str]:
@@ -363,7 +400,7 @@ async def load_panel(
         rows=rows,
         total_rows=answer.meta.total_rows,
         offset=offset,
-        notes=answer.meta.notes,
+        notes=[*answer.meta.notes, *(imported_words(answer.meta) if state.imports else [])],
         choices=choices,
     )
 

@@ -15,6 +15,8 @@ shared and reloaded:
 |            | them; for is_not, contains_not, matches_not: none of them)      |             |
 | `tab`      | a panel's tab (panels.py: channel, region...), one per panel    | first tabs  |
 | `prop`     | the custom property the Properties tab breaks down by           | its first   |
+| `imports`  | `1`: add the site's imported data where it can answer           | none        |
+|            | (/v1/query's `include.imports`)                                 |             |
 
 Unknown parameters are ignored (a link may carry someone's utm_*); a known one with a value
 that is not allowed is a 400 problem, never a guess. Filters are the conditions of
@@ -64,6 +66,8 @@ TILE_METRICS = (
     "engaged_time_p50",
     "engagement_rate",
 )
+# The tiles imported data can answer (it holds no engagement).
+IMPORTED_TILES = ("visitors", "visits", "pageviews", "views_per_visit", "bounce_rate")
 MAX_FILTERS = 10
 PROP_KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # /v1/query's prop:KEY
 # The chart's buckets when the URL names none: hours for a day, months past a quarter.
@@ -151,6 +155,7 @@ class DashboardState:
     filters: tuple[Filter, ...] = field(default=())
     tabs: tuple[str, ...] = field(default=())  # chosen tabs (keys of TABS), by panel order
     prop: str | None = None  # the Properties tab's key
+    imports: bool = False  # include.imports in every question the screen asks
 
     def tab(self, panel: Panel) -> Tab:
         """The tab `panel` shows on this screen (the Properties tab by this screen's key)."""
@@ -217,6 +222,8 @@ class DashboardState:
         pairs += [("tab", key) for key in self.tabs]
         if self.prop is not None:
             pairs.append(("prop", self.prop))
+        if self.imports:
+            pairs.append(("imports", "1"))
         return pairs
 
     def query_string(self) -> str:
@@ -327,6 +334,9 @@ def parse_state(pairs: Iterable[tuple[str, str]]) -> DashboardState:
     prop = _one(pairs, "prop") or None
     if prop is not None and not PROP_KEY.fullmatch(prop):
         raise BadDashboardState("prop: a property name, letters, digits and _ . - (at most 64)")
+    imports = _one(pairs, "imports") or None
+    if imports not in (None, "1"):
+        raise BadDashboardState("imports: 1, or absent")
     state = DashboardState(filters=())
     for key in [value for key, value in pairs if key == "tab"]:
         if key not in TABS:
@@ -344,4 +354,5 @@ def parse_state(pairs: Iterable[tuple[str, str]]) -> DashboardState:
         filters=filters.filters,
         tabs=state.tabs,
         prop=prop,
+        imports=imports is not None,
     )
