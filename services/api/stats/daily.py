@@ -41,7 +41,6 @@ have fewer), and by the raw check otherwise.
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -49,8 +48,25 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select, text, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    String,
+    and_,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    null,
+    or_,
+    select,
+    text,
+    tuple_,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.elements import Label
 
 from services.api.days import day_bounds, site_timezone
 from services.api.engagement.schemas import Definition
@@ -62,6 +78,11 @@ from services.api.stats.query import (
     ShapedRow,
     _number,
     _per_session,
+    bounced,
+    counts_toward_k,
+    dimension_expression,
+    facts_of_groups,
+    group_sums,
     k_verdict,
     make_scope,
     reading,
@@ -69,8 +90,8 @@ from services.api.stats.query import (
     with_percentage,
 )
 from services.api.stats.schemas import Condition, FilterOp, Metric, QueryIn
-from shared.dialect import local_time_bucket
-from shared.models import daily_dirty, daily_stats, events
+from shared.dialect import local_time_bucket, seconds_between
+from shared.models import daily_dirty, daily_stats, events, sessions
 from shared.runtime import Resources
 from shared.tasks import periodic
 
@@ -273,19 +294,147 @@ def day_statement(
         "groups"
     )
     keys = [rows.c[f"d{i}"] for i in range(len(dims) + 1 + len(local))]
-    duration_ms = func.round(rows.c.duration_s * 1000)
-    return select(
-        *keys,
-        func.count(rows.c.visitor_hash.distinct()),
-        func.count(rows.c.counted_visitor.distinct()),
-        func.count(rows.c.session_id),
-        func.coalesce(func.sum(rows.c.pageviews), 0),
-        func.coalesce(func.sum(rows.c.actions), 0),
-        func.coalesce(func.sum(rows.c.engaged_ms), 0),
-        func.coalesce(func.sum(rows.c.bounced), 0),
-        func.coalesce(func.sum(duration_ms), 0),
-        func.count(rows.c.duration_s),
-    ).group_by(*keys)
+    return select(*keys, *sums_of_groups(rows)).group_by(*keys)
+
+
+def sums_of_groups(rows: FromClause) -> list[Label[Any]]:
+    """A row's SUMS from its per-session groups (`_per_session`'s, with session facts)."""
+    g = rows.c
+    return [
+        func.count(g.visitor_hash.distinct()).label("visitors"),
+        func.count(g.counted_visitor.distinct()).label("counted_visitors"),
+        func.count(g.session_id).label("visits"),
+        func.coalesce(func.sum(g.pageviews), 0).label("pageviews"),
+        func.coalesce(func.sum(g.actions), 0).label("actions"),
+        func.coalesce(func.sum(g.engaged_ms), 0).label("engaged_ms"),
+        func.coalesce(func.sum(g.bounced), 0).label("bounces"),
+        func.coalesce(func.sum(func.round(g.duration_s * 1000)), 0).label("duration_ms"),
+        func.count(g.duration_s).label("durations"),
+    ]
+
+
+# A slice (f, d) groups by its dimensions {f, d} (the filter's become filter_value): (f, "")
+# and ("", f) group alike, as do (f, d) and (d, f). The build computes each grouping once.
+GROUPINGS: dict[frozenset[str], list[tuple[str, str]]] = defaultdict(list)
+for _slice in SLICES:
+    GROUPINGS[frozenset(_slice) - {""}].append(_slice)
+# The rolled dimensions that are a visitor's (where from, which device) or its session's
+# (source): one value per session and visitor hash, but for rare sessions (`scan_slices`).
+SESSION_FIXED = tuple(d for d in ROLLED if d != "page")
+
+
+def scan_statement(
+    *, site_id: str, goals: GoalSet, first: date, last: date, zone: str | None
+) -> Any:
+    """Every slice's rows of the days `first`..`last` (with a `zone`, per local day too: the
+    parts) in one scan of the events, PostgreSQL's GROUPING SETS.
+
+    `fine`: the events grouped per (day, session, visitor hash, every rolled dimension's
+    value); `visits`: those grouped per (day, session, visitor hash), each session's value
+    of the SESSION_FIXED dimensions beside it. A session keeps one value of each there (the
+    visitor hash is made from the IP and the User-Agent they come from; the source is
+    copied from the session): then the raw path's per-session groups of a slice without
+    page are the `visits` rows, those of a slice with page the `fine` rows, and every
+    slice is one grouping set over them. A session with two values of one (a count in the
+    `mixed` column) breaks that: the caller computes the days slice by slice instead."""
+    dialect = "postgresql"
+    query = QueryIn.model_validate(
+        {
+            "site_id": site_id,
+            "metrics": ["visitors"],
+            "date_range": [first.isoformat(), last.isoformat()],
+        }
+    )
+    scope = make_scope(query=query, timezone="UTC", dialect_name=dialect, goals=goals)
+    times = [local_time_bucket(dialect, events.c.occurred_at, "day", "UTC").label("day")]
+    if zone is not None:
+        times.append(local_time_bucket(dialect, events.c.occurred_at, "day", zone).label("local"))
+    values = [
+        dimension_expression(d, dialect_name=dialect, timezone="UTC").label(d) for d in ROLLED
+    ]
+    group = [events.c.session_id, events.c.visitor_hash]
+    fine = (
+        select(*times, *group, *values, *group_sums())
+        .where(*scope.conditions())
+        .group_by(*times, *group, *values)
+        .cte("fine")
+    )
+    f = fine.c
+    keys = [f[t.name] for t in times]
+    visits = (
+        select(
+            *keys,
+            f.session_id,
+            f.visitor_hash,
+            *(func.min(f[d]).label(d) for d in SESSION_FIXED),
+            *(func.sum(f[n]).label(n) for n in ("pageviews", "engaged_ms", "actions")),
+            or_(*(func.min(f[d]) != func.max(f[d]) for d in SESSION_FIXED)).label("mixed"),
+        )
+        .group_by(*keys, f.session_id, f.visitor_hash)
+        .cte("visits")
+    )
+
+    def groupings(source: FromClause, name: str, page: bool) -> Any:
+        facts = sessions.alias(f"{name}_facts")
+        rows = (
+            select(
+                source,
+                case((counts_toward_k(facts), source.c.visitor_hash)).label("counted_visitor"),
+                bounced(facts).label("bounced"),
+                seconds_between(dialect, facts.c.started_at, facts.c.last_seen_at).label(
+                    "duration_s"
+                ),
+            )
+            .select_from(
+                source.outerjoin(facts, facts_of_groups(facts, source.c.session_id, scope))
+            )
+            .subquery(name)
+        )
+        g = rows.c
+        row_keys = [g[t.name] for t in times]
+        sets = [
+            tuple_(*row_keys, *(g[d] for d in ROLLED if d in grouping))
+            for grouping in GROUPINGS
+            if ("page" in grouping) == page
+        ]
+        grouped = set().union(*GROUPINGS) - ({"device", "browser", "os"} if page else {"page"})
+        mixed = literal(0) if page else func.sum(case((g.mixed, 1), else_=0))
+        return select(
+            *row_keys,
+            *(g[d] if d in grouped else null().cast(String).label(d) for d in ROLLED),
+            *sums_of_groups(rows),
+            mixed.label("mixed"),
+        ).group_by(func.grouping_sets(*sets))
+
+    return union_all(groupings(visits, "by_visit", False), groupings(fine, "by_page", True))
+
+
+async def scan_slices(
+    conn: AsyncConnection,
+    *,
+    site_id: str,
+    goals: GoalSet,
+    first: date,
+    last: date,
+    zone: str | None,
+) -> list[tuple[str, str, DayRow]] | None:
+    """`scan_statement`'s rows as (filter dimension, dimension, row) of each slice, or None
+    when a session of these days is mixed."""
+    statement = scan_statement(site_id=site_id, goals=goals, first=first, last=last, zone=zone)
+    out = []
+    for row in (await conn.execute(statement)).mappings():
+        if row["mixed"]:
+            return None
+        day = date.fromisoformat(row["day"])
+        part = part_of(date.fromisoformat(row["local"]), day) if zone else WHOLE
+        sums = tuple(int(row[n]) for n in SUMS)
+        # Every value is text, "(none)" when missing: NULL is a dimension not grouped by.
+        grouping = frozenset(d for d in ROLLED if row[d] is not None)
+        for filter_dim, dimension in GROUPINGS[grouping]:
+            fvalue = row[filter_dim] if filter_dim else ""
+            value = row[dimension] if dimension else ""
+            out.append((filter_dim, dimension, DayRow(fvalue, day, part, value, sums)))
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,6 +498,43 @@ def runs(days: Iterable[date], longest: int = 3660) -> list[tuple[date, date]]:
     return out
 
 
+async def build_rows(
+    conn: AsyncConnection,
+    *,
+    site_id: str,
+    goals: GoalSet,
+    definition: Definition,
+    first: date,
+    last: date,
+    zone: str | None,
+) -> list[tuple[str, str, DayRow]]:
+    """Every slice's rows of the days, as (filter dimension, dimension, row): one scan of
+    the events on PostgreSQL (`scan_slices`) unless a session is mixed; else, and on
+    SQLite, one statement per slice."""
+    if conn.dialect.name == "postgresql":
+        scanned = await scan_slices(
+            conn, site_id=site_id, goals=goals, first=first, last=last, zone=zone
+        )
+        if scanned is not None:
+            return scanned
+    out = []
+    for filter_dim, dimension in SLICES:
+        for row in await compute_rows(
+            conn,
+            site_id=site_id,
+            goals=goals,
+            definition=definition,
+            first=first,
+            last=last,
+            filter_dim=filter_dim,
+            filter_value=None,
+            dimension=dimension,
+            zone=zone,
+        ):
+            out.append((filter_dim, dimension, row))
+    return out
+
+
 async def refresh_daily(engine: AsyncEngine, *, include_today: bool = False) -> int:
     """Rebuild the dirty days (before today, unless `include_today`); returns how many.
 
@@ -379,19 +565,14 @@ async def refresh_daily(engine: AsyncEngine, *, include_today: bool = False) -> 
             async with engine.connect() as conn:
                 if conn.dialect.name == "postgresql":  # the sorts of a day's groups in memory
                     await conn.execute(text("SET LOCAL work_mem = '64MB'"))
-                for (filter_dim, dimension), zone in itertools.product(
-                    SLICES, [None, timezone] if cut else [None]
-                ):
-                    for row in await compute_rows(
+                for zone in [None, timezone] if cut else [None]:
+                    for filter_dim, dimension, row in await build_rows(
                         conn,
                         site_id=site_id,
                         goals=goals,
                         definition=definition,
                         first=first,
                         last=last,
-                        filter_dim=filter_dim,
-                        filter_value=None,
-                        dimension=dimension,
                         zone=zone,
                     ):
                         if len(row.filter_value) > MAX_FILTER_VALUE:

@@ -513,12 +513,8 @@ def _per_session(
         *dims,
         events.c.session_id.label("session_id"),
         events.c.visitor_hash.label("visitor_hash"),
-        func.sum(case((events.c.name == "pageview", 1), else_=0)).label("pageviews"),
-        func.coalesce(
-            func.sum(case((events.c.name == "engagement", events.c.engaged_ms), else_=0)), 0
-        ).label("engaged_ms"),
+        *group_sums(),
         func.max(events.c.scroll_depth).label("scroll"),
-        func.sum(case((is_action, 1), else_=0)).label("actions"),
     ]
     if metrics & CONVERTING:  # the goal test (patterns, props) only where it is counted
         columns.append(func.sum(case((scope.goals.reached_any(), 1), else_=0)).label("goal_events"))
@@ -574,16 +570,35 @@ def _per_session(
                 "duration_s"
             )
         )
-    # Only the site's sessions that overlap the range can hold its events: said in the join,
-    # so the database hashes those instead of every session the site ever had.
+    overlapping = facts_of_groups(facts, inner.c.session_id, scope)
+    return select(inner, *extra).select_from(inner.outerjoin(facts, overlapping))
+
+
+def group_sums() -> list[Label[Any]]:
+    """What a group of events (a session's, within a row) adds up: pageviews, engaged time
+    (the engagement reports'), actions (every event but those reports)."""
+    return [
+        func.sum(case((events.c.name == "pageview", 1), else_=0)).label("pageviews"),
+        func.coalesce(
+            func.sum(case((events.c.name == "engagement", events.c.engaged_ms), else_=0)), 0
+        ).label("engaged_ms"),
+        func.sum(case((is_action, 1), else_=0)).label("actions"),
+    ]
+
+
+def facts_of_groups(
+    facts: FromClause, session_id: ColumnElement[Any], scope: QueryScope
+) -> ColumnElement[bool]:
+    """The join of per-session groups to their sessions' facts. Only the site's sessions
+    that overlap the range can hold its events: said in the join, so the database hashes
+    those instead of every session the site ever had."""
     start, end = day_bounds(*scope.query.days(), scope.timezone)
-    overlapping = and_(
-        facts.c.session_id == inner.c.session_id,
+    return and_(
+        facts.c.session_id == session_id,
         facts.c.site_id == scope.site_id,
         facts.c.started_at < end,
         facts.c.last_seen_at >= start,
     )
-    return select(inner, *extra).select_from(inner.outerjoin(facts, overlapping))
 
 
 def bounced(facts: FromClause) -> ColumnElement[int]:
