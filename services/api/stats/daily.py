@@ -49,8 +49,11 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
+    Date,
     FromClause,
+    SmallInteger,
     String,
     and_,
     case,
@@ -634,81 +637,125 @@ async def run_daily_refresh(resources: Resources, stop: asyncio.Event) -> None:
 # --- answering from them -------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """A slice's sums a query needs: per value (`by` "value"), per time bucket ("label") or
+    in all (None), over the pieces `labels` names (each with its bucket's label)."""
+
+    filter_dim: str
+    filter_value: str
+    dimension: str
+    by: str | None
+    labels: tuple[tuple[Piece, str], ...]
+
+
+# The columns of `slice_sums`'s statement, made once (expressions are immutable).
+STORED_SUMS = [func.sum(daily_stats.c[n]).label(n) for n in SUMS]
+NO_VALUE = null().cast(String).label("value")
+NO_DAY = null().cast(Date).label("day")
+NO_PART = null().cast(SmallInteger).label("part")
+NO_SUMS = [null().cast(BigInteger).label(n) for n in SUMS]
+IS_DIRTY = (
+    select(daily_dirty.c.day)
+    .where(daily_dirty.c.site_id == daily_stats.c.site_id, daily_dirty.c.day == daily_stats.c.day)
+    .exists()
+)
+
+
+def stored_sums(tag: int, ask: Ask, site_id: str) -> Any:
+    """An ask's sums over its clean pieces, as stored, tagged for `slice_sums`."""
+    t = daily_stats
+    pieces = [piece for piece, _ in ask.labels]
+    chosen: list[ColumnElement[bool]] = [
+        and_(t.c.part == WHOLE, t.c.day >= start, t.c.day <= stop)
+        for start, stop in runs(day for day, part in pieces if part == WHOLE)
+    ]
+    parts = [piece for piece in pieces if piece[1] != WHOLE]
+    if parts:
+        chosen.append(tuple_(t.c.day, t.c.part).in_(parts))
+    keys = {"value": [t.c.value], "label": [t.c.day, t.c.part]}.get(ask.by or "", [])
+    return (
+        select(
+            literal(tag).label("ask"),
+            t.c.value if ask.by == "value" else NO_VALUE,
+            t.c.day if ask.by == "label" else NO_DAY,
+            t.c.part if ask.by == "label" else NO_PART,
+            *STORED_SUMS,
+        )
+        .where(
+            t.c.site_id == site_id,
+            t.c.filter_dim == ask.filter_dim,
+            t.c.filter_value == ask.filter_value,
+            t.c.dimension == ask.dimension,
+            t.c.day >= min(day for day, _ in pieces),
+            t.c.day <= max(day for day, _ in pieces),
+            or_(*chosen),
+            ~IS_DIRTY,
+        )
+        .group_by(*keys)
+    )
+
+
 async def slice_sums(
     conn: AsyncConnection,
     *,
     site_id: str,
     timezone: str,
-    labels: dict[Piece, str],
-    dirty: set[date],
+    asks: Sequence[Ask],
     goals: GoalSet,
     definition: Definition,
-    filter_dim: str,
-    filter_value: str,
-    dimension: str,
-    by: str | None,
-) -> dict[Any, list[int]]:
-    """A slice's sums over the pieces `labels` names, per value (`by` "value"), per piece's
-    label ("label") or in all (None, key ""): stored for clean days (summed by the
-    database), computed from the events for dirty ones."""
-    t = daily_stats
-    out: dict[Any, list[int]] = {}
+) -> list[dict[Any, list[int]]]:
+    """Each ask's sums per value, per piece's label or in all (key ""): one statement reads
+    the stored ones of the clean days (summed by the database) and which days are dirty;
+    those are then computed from the events."""
+    days = [day for ask in asks for (day, _), _ in ask.labels]
+    marked = select(literal(-1).label("ask"), NO_VALUE, daily_dirty.c.day, NO_PART, *NO_SUMS).where(
+        daily_dirty.c.site_id == site_id,
+        daily_dirty.c.day >= min(days),
+        daily_dirty.c.day <= max(days),
+    )
+    statement = union_all(marked, *(stored_sums(tag, ask, site_id) for tag, ask in enumerate(asks)))
+    out: list[dict[Any, list[int]]] = [{} for _ in asks]
 
-    def add(key: Any, sums: Iterable[int]) -> None:
-        into = out.setdefault(key, [0] * len(SUMS))
+    def add(into: dict[Any, list[int]], key: Any, sums: Iterable[Any]) -> None:
+        found = into.setdefault(key, [0] * len(SUMS))
         for index, value in enumerate(sums):
-            into[index] += int(value)
+            found[index] += int(value)
 
-    clean = [piece for piece in labels if piece[0] not in dirty]
-    if clean:
-        chosen: list[ColumnElement[bool]] = [
-            and_(t.c.part == WHOLE, t.c.day >= start, t.c.day <= stop)
-            for start, stop in runs(day for day, part in clean if part == WHOLE)
-        ]
-        parts = [piece for piece in clean if piece[1] != WHOLE]
-        if parts:
-            chosen.append(tuple_(t.c.day, t.c.part).in_(parts))
-        keys = {"value": [t.c.value], "label": [t.c.day, t.c.part]}.get(by or "", [])
-        statement = (
-            select(*keys, *(func.sum(t.c[n]) for n in SUMS))
-            .where(
-                t.c.site_id == site_id,
-                t.c.filter_dim == filter_dim,
-                t.c.filter_value == filter_value,
-                t.c.dimension == dimension,
-                t.c.day >= min(day for day, _ in clean),
-                t.c.day <= max(day for day, _ in clean),
-                or_(*chosen),
-            )
-            .group_by(*keys)
-        )
-        for row in (await conn.execute(statement)).all():
-            if row[-1] is None:  # an aggregate without rows (by None) is all NULL
-                continue
-            key = row[0] if by == "value" else labels[(row[0], row[1])] if by else ""
-            add(key, row[len(keys) :])
-    for zone in (None, timezone):
-        wanted = {
-            piece for piece in labels if piece[0] in dirty and (piece[1] == WHOLE) == (not zone)
-        }
-        for start, stop in runs(day for day, _ in wanted):
-            computed = await compute_rows(
-                conn,
-                site_id=site_id,
-                goals=goals,
-                definition=definition,
-                first=start,
-                last=stop,
-                filter_dim=filter_dim,
-                filter_value=filter_value if filter_dim else None,
-                dimension=dimension,
-                zone=zone,
-            )
-            for day_row in computed:
-                piece = (day_row.day, day_row.part)
-                if piece in wanted:
-                    key = {"value": day_row.value, "label": labels[piece]}.get(by or "", "")
-                    add(key, day_row.sums)
+    dirty: set[date] = set()
+    for row in (await conn.execute(statement)).all():
+        tag, value, day, part, *sums = row
+        if tag < 0:
+            dirty.add(day)
+        elif sums[-1] is not None:  # an aggregate without rows (by None) is all NULL
+            ask = asks[tag]
+            labels = dict(ask.labels)
+            key = value if ask.by == "value" else labels[(day, part)] if ask.by else ""
+            add(out[tag], key, sums)
+    for ask, into in zip(asks, out, strict=True):
+        labels = dict(ask.labels)
+        for zone in (None, timezone):
+            wanted = {
+                piece for piece in labels if piece[0] in dirty and (piece[1] == WHOLE) == (not zone)
+            }
+            for start, stop in runs(day for day, _ in wanted):
+                computed = await compute_rows(
+                    conn,
+                    site_id=site_id,
+                    goals=goals,
+                    definition=definition,
+                    first=start,
+                    last=stop,
+                    filter_dim=ask.filter_dim,
+                    filter_value=ask.filter_value if ask.filter_dim else None,
+                    dimension=ask.dimension,
+                    zone=zone,
+                )
+                for day_row in computed:
+                    piece = (day_row.day, day_row.part)
+                    if piece in wanted:
+                        key = {"value": day_row.value, "label": labels[piece]}.get(ask.by or "", "")
+                        add(into, key, day_row.sums)
     return out
 
 
@@ -746,68 +793,53 @@ async def run_daily(
 ) -> Answer | None:
     """The answer from the daily rollups, or None when only the raw path can give it
     (a group would fold, or the filter check needs the events). Raises KAnonymityRefused
-    as the raw path would."""
-    site_id = query.site_id
+    as the raw path would. The sums it needs are read at once (`slice_sums`)."""
     k = definition.k
+    total = tuple(plan.total.items())
+    by = "value" if plan.dimension else "label" if plan.unit else None
+    shown = tuple(plan.buckets.items()) if by == "label" else total
+    guarded = quasi_identifiers([*query.dimensions, plan.filter_dim])
+    checked = bool(plan.filter_dim and guarded and k > 1)
+    chosen = Ask(plan.filter_dim, plan.filter_value, "", None, total)
+    by_value = Ask("", "", plan.filter_dim, "value", total)
+    if plan.filter_dim and plan.filter_dim == plan.dimension:
+        # Broken down by its own filter: the one group, as the unfiltered slice has it.
+        rows = Ask("", "", plan.dimension, by, shown)
+    else:
+        rows = Ask(plan.filter_dim, plan.filter_value, plan.dimension, by, shown)
+    percentage = Metric.percentage in query.metrics
+    asks = [*([chosen, by_value] if checked else []), rows, *([chosen] if percentage else [])]
+    asks = list(dict.fromkeys(asks))
     async with reading(engine, timeout_s, filtered=False) as conn:
-        marked = await conn.execute(
-            select(daily_dirty.c.day).where(
-                daily_dirty.c.site_id == site_id,
-                daily_dirty.c.day >= min(day for day, _ in plan.total),
-                daily_dirty.c.day <= max(day for day, _ in plan.total),
-            )
+        sums = await slice_sums(
+            conn,
+            site_id=query.site_id,
+            timezone=plan.timezone,
+            asks=asks,
+            goals=goals,
+            definition=definition,
         )
-        dirty = {row[0] for row in marked.all()}
-
-        async def sums_of(
-            filter_dim: str, filter_value: str, dimension: str, by: str | None
-        ) -> dict[Any, list[int]]:
-            return await slice_sums(
-                conn,
-                site_id=site_id,
-                timezone=plan.timezone,
-                labels=plan.buckets if by == "label" else plan.total,
-                dirty=dirty,
-                goals=goals,
-                definition=definition,
-                filter_dim=filter_dim,
-                filter_value=filter_value,
-                dimension=dimension,
-                by=by,
-            )
-
-        nothing = [0] * len(SUMS)
-        guarded = quasi_identifiers([*query.dimensions, plan.filter_dim])
-        if plan.filter_dim and guarded and k > 1:
-            chosen = (await sums_of(plan.filter_dim, plan.filter_value, "", None)).get("", nothing)
-            by_value = await sums_of("", "", plan.filter_dim, "value")
-            others = [
-                sums
-                for value, sums in by_value.items()
-                if value != plan.filter_value and sums[0] > 0
-            ]
-            counting = [sums[1] for sums in others]
-            if others and max(counting) < k <= sum(counting):
-                return None  # the left-out side's distinct count decides: the raw check
-            k_verdict(
-                selected=(chosen[0], chosen[1]),
-                left_out=(1 if others else 0, sum(counting)),
-                k=k,
-            )
-        by = "value" if plan.dimension else "label" if plan.unit else None
-        if plan.filter_dim and plan.filter_dim == plan.dimension:
-            # Broken down by its own filter: the one group, as the unfiltered slice has it.
-            every = await sums_of("", "", plan.dimension, by)
-            found = {key: sums for key, sums in every.items() if key == plan.filter_value}
-        else:
-            found = await sums_of(plan.filter_dim, plan.filter_value, plan.dimension, by)
-        visitors_total = None
-        if Metric.percentage in query.metrics:
-            if by is None:
-                visitors_total = found.get("", nothing)[0]
-            else:
-                total = await sums_of(plan.filter_dim, plan.filter_value, "", None)
-                visitors_total = total.get("", nothing)[0]
+    answers = dict(zip(asks, sums, strict=True))
+    nothing = [0] * len(SUMS)
+    if checked:
+        selected = answers[chosen].get("", nothing)
+        others = [
+            sums
+            for value, sums in answers[by_value].items()
+            if value != plan.filter_value and sums[0] > 0
+        ]
+        counting = [sums[1] for sums in others]
+        if others and max(counting) < k <= sum(counting):
+            return None  # the left-out side's distinct count decides: the raw check
+        k_verdict(
+            selected=(selected[0], selected[1]),
+            left_out=(1 if others else 0, sum(counting)),
+            k=k,
+        )
+    found = answers[rows]
+    if plan.filter_dim and plan.filter_dim == plan.dimension:
+        found = {key: sums for key, sums in found.items() if key == plan.filter_value}
+    visitors_total = answers[chosen].get("", nothing)[0] if percentage else None
     groups = found if by else {"": found.get("", nothing)}
     folds = bool(quasi_identifiers(query.dimensions)) and k > 1
     if folds and any(sums[1] < k for sums in groups.values()):
