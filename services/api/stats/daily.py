@@ -5,7 +5,9 @@ site, UTC day and (filter, dimension, value), the sums of the raw path's per-ses
 groups: visitors, visitors counting toward k, visits, pageviews, actions, engaged time,
 bounces and visit durations. They are built by the raw path's own statement
 (`_per_session` in query.py) grouped by day, so a day's row is what the raw path computes
-for that day; days add up exactly because a visitor hash lives one UTC day.
+for that day; days add up exactly because a visitor hash lives one UTC day. PostgreSQL
+builds every slice of a run of days in one scan of the events (`scan_statement`, the same
+per-session groups under GROUPING SETS), the statements per slice are its fallback.
 
 What the daily path answers (`daily_plan`), everything else goes raw:
 - metrics in DAILY_METRICS (totals, visits, bounce rate, views per visit, visit duration,
