@@ -29,7 +29,13 @@ Goals (issues 5, 18, 20): p95 <= 50 ms at 10M for rollup-served queries, <= 500 
 raw; the dashboard's first screen <= 300 ms at 10M unfiltered, <= 1 s with one filter.
 
     python -m bench.query [--sizes 1000000,10000000] [--repeat 30] [--keep] [--before]
-                          [--timezone Europe/Berlin]
+                          [--timezone Europe/Berlin] [--skip-build] [--skip-queries]
+    python -m bench.query --sizes 10000000 --reuse overt_bench_query_10000000_ab12cd
+
+Generating 10M events takes most of an hour on the 2-CPU machine: `--keep` keeps the
+database (its name is printed) and `--reuse NAME` runs on it again, its rollups rebuilt
+(after `upgrade head`, so a new migration reaches it) unless `--skip-build`. A kept site is
+moved to `--timezone` if it was generated in another.
 """
 
 from __future__ import annotations
@@ -56,11 +62,12 @@ from shared.keys import KeyScope
 from shared.migrate import upgrade_head
 from shared.runtime import open_resources
 from shared.settings import Settings
-from shared.sites import create_site
+from shared.sites import create_site, update_site
 
+DOMAIN = "bench.example"
 PG_ADMIN = os.environ.get("OVERT_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 DAYS = 30
-BATCH_EVENTS = 20_000
+BATCH = 200_000  # events per COPY
 PAGES = [f"/docs/{i}" for i in range(150)] + [f"/blog/{i}" for i in range(45)]
 PAGES += ["/", "/pricing", "/signup", "/about", "/contact"]
 SOURCES = [
@@ -297,7 +304,7 @@ def generate(site_id: str, total: int, end: date, seed: int, load: Load) -> Iter
                     country,
                 )
             )
-            if len(load.events) >= 200_000:
+            if len(load.events) >= BATCH:
                 yield made
 
 
@@ -422,186 +429,277 @@ def dashboard(month: list[str], filters: dict[str, Any] | None) -> list[dict[str
     ]
 
 
-async def run_size(size: int, repeat: int, keep: bool, before: bool, timezone: str) -> None:
-    name = f"overt_bench_query_{size}_{uuid.uuid4().hex[:6]}"
-    admin = await asyncpg.connect(PG_ADMIN)
-    await admin.execute(f'CREATE DATABASE "{name}"')
+async def open_database(size: int, reuse: str | None) -> tuple[str, str]:
+    """A fresh database for `size` events, or the kept one named `reuse`: (name, URL)."""
+    name = reuse or f"overt_bench_query_{size}_{uuid.uuid4().hex[:6]}"
+    if reuse is None:
+        admin = await asyncpg.connect(PG_ADMIN)
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await admin.close()
     base = PG_ADMIN.rpartition("/")[0]
-    url = f"{base.replace('postgresql://', 'postgresql+asyncpg://')}/{name}"
-    settings = Settings(database_url=url, secret_key="b" * 40, log_level="WARNING")
+    return name, f"{base.replace('postgresql://', 'postgresql+asyncpg://')}/{name}"
+
+
+async def generate_into(
+    engine: Any, plain: asyncpg.Connection, size: int, timezone: str
+) -> tuple[str, date]:
+    """Generate and COPY `size` events of a new site; (its id, the last day with data). The
+    days are marked dirty, as the worker marks each batch's."""
+    site = await create_site(engine=engine, domain=DOMAIN, timezone=timezone)
+    end = datetime.now(UTC).date()
+    started = time.perf_counter()
+    load = Load()
+    written = 0
+    for _ in generate(site.id, size, end, size, load):
+        written += await copy_load(plain, load)
+        if written * 10 // size != (written - BATCH) * 10 // size:  # every tenth
+            print(f"  {written:,} events in {time.perf_counter() - started:.0f} s", flush=True)
+    written += await copy_load(plain, load)
+    await copy_rollups(plain, site.id, load)
+    await plain.execute("VACUUM ANALYZE")
+    print(f"{written:,} events generated and copied in {time.perf_counter() - started:.0f} s")
+    await mark_dirty(plain, site.id, end)
+    return site.id, end
+
+
+async def kept_site(engine: Any, plain: asyncpg.Connection, timezone: str) -> tuple[str, date]:
+    """The generated site of a kept database and its last day with data; moved to
+    `timezone` if it was generated in another (which marks its days, as for any site)."""
+    row = await plain.fetchrow("SELECT id, timezone FROM sites WHERE domain = $1", DOMAIN)
+    assert row is not None, "not a bench database: no site " + DOMAIN
+    if row["timezone"] != timezone:
+        await update_site(engine=engine, site_id=row["id"], timezone=timezone)
+        print(f"site moved from {row['timezone']} to {timezone}")
+    last_hour = await plain.fetchval(
+        "SELECT max(hour) FROM site_hourly WHERE site_id = $1", row["id"]
+    )
+    count = await plain.fetchval("SELECT count(*) FROM events WHERE site_id = $1", row["id"])
+    print(f"re-using {count:,} events")
+    return str(row["id"]), last_hour.astimezone(UTC).date()
+
+
+async def mark_dirty(plain: asyncpg.Connection, site_id: str, end: date) -> None:
+    """What the worker does per batch: mark the days (a new generation if marked)."""
+    await plain.executemany(
+        "INSERT INTO daily_dirty (site_id, day, generation) VALUES ($1, $2, 1)"
+        " ON CONFLICT (site_id, day) DO UPDATE SET generation = daily_dirty.generation + 1",
+        [(site_id, end - timedelta(days=n)) for n in range(DAYS)],
+    )
+
+
+async def build_daily(engine: Any, plain: asyncpg.Connection) -> None:
+    """The rebuild the API runs, timed, with the load average beside it."""
+    started = time.perf_counter()
+    rebuilt = await daily.refresh_daily(engine, include_today=True)
+    elapsed = time.perf_counter() - started
+    await plain.execute("VACUUM ANALYZE daily_stats")
+    rows = await plain.fetchval("SELECT count(*) FROM daily_stats")
+    print(
+        f"daily rollups: {rebuilt} days rebuilt, {rows:,} rows, in {elapsed:.0f} s"
+        f" (load average {os.getloadavg()[0]:.1f})"
+    )
+
+
+async def run_size(size: int, args: argparse.Namespace) -> None:
+    name, url = await open_database(size, args.reuse)
+    print(f"\ndatabase {name}" + (" (kept)" if args.keep or args.reuse else ""))
+    # The screens send ~700 requests in well under the default limit's minute.
+    settings = Settings(
+        database_url=url, secret_key="b" * 40, log_level="WARNING", api_rate_limit=1_000_000
+    )
     try:
         await asyncio.to_thread(upgrade_head, settings)
         async with open_resources(settings) as resources:
-            engine = resources.engine
-            site = await create_site(engine=engine, domain="bench.example", timezone=timezone)
-            _, key = await create_key(engine=engine, site_id=site.id, scopes=[KeyScope.stats_read])
-            end = datetime.now(UTC).date()
-            started = time.perf_counter()
             plain = await asyncpg.connect(url.replace("+asyncpg", ""))
-            load = Load()
-            written = 0
-            for _ in generate(site.id, size, end, size, load):
-                written += await copy_load(plain, load)
-            written += await copy_load(plain, load)
-            await copy_rollups(plain, site.id, load)
-            await plain.execute("VACUUM ANALYZE")
-            load_s = time.perf_counter() - started
-            print(f"\n{written:,} events generated and copied in {load_s:.0f} s")
-            # What the worker does per batch: mark the days; then the rebuild the API runs.
-            await plain.executemany(
-                "INSERT INTO daily_dirty (site_id, day, generation) VALUES ($1, $2, 1)",
-                [(site.id, end - timedelta(days=n)) for n in range(DAYS)],
-            )
-            started = time.perf_counter()
-            if not before:
-                rebuilt = await daily.refresh_daily(engine, include_today=True)
-                await plain.execute("VACUUM ANALYZE daily_stats")
-                rows = await plain.fetchval("SELECT count(*) FROM daily_stats")
-                print(
-                    f"daily rollups: {rebuilt} days rebuilt, {rows:,} rows, "
-                    f"in {time.perf_counter() - started:.0f} s"
-                )
-            else:
-                print("--before: no daily rollups, their queries read the events")
-
-            app = build_app(
-                title="bench", settings=settings, routers=[api_router], resources=resources
-            )
-            transport = httpx.ASGITransport(app=app)
-            async with (
-                app.router.lifespan_context(app),
-                httpx.AsyncClient(transport=transport, base_url="http://bench") as client,
-            ):
-                headers = {"authorization": f"Bearer {key}"}
-                month = [(end - timedelta(days=DAYS - 1)).isoformat(), end.isoformat()]
-                week = [(end - timedelta(days=6)).isoformat(), end.isoformat()]
-                queries: dict[str, tuple[dict[str, Any], list[str]]] = {
-                    "day-by-day": (
-                        {"metrics": ["visitors", "pageviews"], "dimensions": ["time:day"]},
-                        month,
-                    ),
-                    "top pages": (
-                        {"metrics": ["visitors", "pageviews"], "dimensions": ["page"], "limit": 10},
-                        week,
-                    ),
-                }
-                queries["comparison (chart)"] = (
-                    {
-                        "metrics": ["visitors", "pageviews"],
-                        "dimensions": ["time:day"],
-                        "comparisons": {"mode": "previous_period"},
-                    },
-                    week,
-                )
-                queries.update(raw_queries(week, size <= 1_000_000))
-                if size <= 1_000_000:
-                    queries["filtered (3 filters)"] = (
-                        {
-                            "metrics": ["visitors", "engaged_sessions", "engagement_rate"],
-                            "dimensions": ["country"],
-                            "filters": {
-                                "and": [
-                                    {
-                                        "dimension": "source",
-                                        "op": "is",
-                                        "values": ["Google", "Bing"],
-                                    },
-                                    {
-                                        "not": {
-                                            "dimension": "device",
-                                            "op": "is",
-                                            "values": ["mobile"],
-                                        }
-                                    },
-                                    {"dimension": "page", "op": "contains", "values": ["/docs"]},
-                                ]
-                            },
-                        },
-                        week,
+            try:
+                if args.reuse:
+                    site_id, end = await kept_site(resources.engine, plain, args.timezone)
+                    if not args.skip_build:
+                        await mark_dirty(plain, site_id, end)
+                else:
+                    site_id, end = await generate_into(resources.engine, plain, size, args.timezone)
+                if args.before:
+                    print("--before: no daily rollups, their queries read the events")
+                elif not args.skip_build:
+                    await build_daily(resources.engine, plain)
+                dirty = await plain.fetchval("SELECT count(*) FROM daily_dirty")
+                if dirty:
+                    print(f"{dirty} days marked dirty: read from the events")
+                if not args.skip_queries:
+                    _, key = await create_key(
+                        engine=resources.engine, site_id=site_id, scopes=[KeyScope.stats_read]
                     )
-                for label, (body, date_range) in queries.items():
-                    payload = {"site_id": site.id, "date_range": date_range, **body}
-                    first = await client.post("/v1/query", json=payload, headers=headers)
-                    assert first.status_code == 200, first.text
-                    source = first.json()["meta"]["source"]
-
-                    async def call(payload: dict[str, Any] = payload) -> None:
-                        response = await client.post("/v1/query", json=payload, headers=headers)
-                        assert response.status_code == 200
-
-                    start, stop = (
-                        datetime.fromisoformat(date_range[0]).replace(tzinfo=UTC),
-                        datetime.fromisoformat(date_range[1]).replace(tzinfo=UTC)
-                        + timedelta(days=1),
+                    await run_queries(
+                        settings, resources, plain, site_id, key, end, size, args.repeat
                     )
-                    rows = await count_rows(plain, site.id, start, stop)
-
-                    async def baseline(start: datetime = start, stop: datetime = stop) -> None:
-                        await count_rows(plain, site.id, start, stop)
-
-                    base_p50, base_p95 = await measure(baseline, repeat)
-                    p50, p95 = await measure(call, repeat)
-                    print(
-                        f"  {label:<26} source={source:<6} over {rows:>9,} events: "
-                        f"p50 {p50:7.1f} ms  p95 {p95:7.1f} ms   |  baseline count(*) "
-                        f"p50 {base_p50:7.1f} ms  p95 {base_p95:7.1f} ms   |  p95 ratio "
-                        f"{p95 / base_p95:5.2f}"
-                    )
-                screens = {
-                    "dashboard, all": None,
-                    "dashboard, country DE": {
-                        "dimension": "country",
-                        "op": "is",
-                        "values": ["DE"],
-                    },
-                    "dashboard, source Google": {
-                        "dimension": "source",
-                        "op": "is",
-                        "values": ["Google"],
-                    },
-                }
-                start, stop = (
-                    datetime.fromisoformat(month[0]).replace(tzinfo=UTC),
-                    datetime.fromisoformat(month[1]).replace(tzinfo=UTC) + timedelta(days=1),
-                )
-                for label, filters in screens.items():
-                    payloads = [{"site_id": site.id, **body} for body in dashboard(month, filters)]
-                    sources = set()
-                    for payload in payloads:
-                        first = await client.post("/v1/query", json=payload, headers=headers)
-                        assert first.status_code == 200, first.text
-                        sources.add(first.json()["meta"]["source"])
-
-                    async def screen(payloads: list[dict[str, Any]] = payloads) -> None:
-                        answers = await asyncio.gather(
-                            *(client.post("/v1/query", json=p, headers=headers) for p in payloads)
-                        )
-                        assert all(a.status_code == 200 for a in answers)
-
-                    async def baseline_month(start: datetime = start) -> None:
-                        await count_rows(plain, site.id, start, stop)
-
-                    base_p50, base_p95 = await measure(baseline_month, repeat)
-                    p50, p95 = await measure(screen, repeat)
-                    print(
-                        f"  {label:<26} {len(payloads)} requests, "
-                        f"source={'+'.join(sorted(sources)):<10}"
-                        f" p50 {p50:7.1f} ms  p95 {p95:7.1f} ms   |  baseline count(*) 30 days "
-                        f"p50 {base_p50:7.1f} ms  p95 {base_p95:7.1f} ms   |  p95 ratio "
-                        f"{p95 / base_p95:5.2f}"
-                    )
-            await plain.close()
+            finally:
+                await plain.close()
     finally:
-        if not keep:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        if not (args.keep or args.reuse):
+            admin = await asyncpg.connect(PG_ADMIN)
+            try:
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            finally:
+                await admin.close()
+
+
+async def run_queries(
+    settings: Settings,
+    resources: Any,
+    plain: asyncpg.Connection,
+    site_id: str,
+    key: str,
+    end: date,
+    size: int,
+    repeat: int,
+) -> None:
+    """Each query, then each first screen, timed beside the same run's count(*)."""
+    print(f"load average before the queries: {os.getloadavg()[0]:.1f}")
+    app = build_app(title="bench", settings=settings, routers=[api_router], resources=resources)
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://bench") as client,
+    ):
+        headers = {"authorization": f"Bearer {key}"}
+        month = [(end - timedelta(days=DAYS - 1)).isoformat(), end.isoformat()]
+        week = [(end - timedelta(days=6)).isoformat(), end.isoformat()]
+        queries: dict[str, tuple[dict[str, Any], list[str]]] = {
+            "day-by-day": (
+                {"metrics": ["visitors", "pageviews"], "dimensions": ["time:day"]},
+                month,
+            ),
+            "top pages": (
+                {"metrics": ["visitors", "pageviews"], "dimensions": ["page"], "limit": 10},
+                week,
+            ),
+        }
+        queries["comparison (chart)"] = (
+            {
+                "metrics": ["visitors", "pageviews"],
+                "dimensions": ["time:day"],
+                "comparisons": {"mode": "previous_period"},
+            },
+            week,
+        )
+        queries.update(raw_queries(week, size <= 1_000_000))
+        if size <= 1_000_000:
+            queries["filtered (3 filters)"] = (
+                {
+                    "metrics": ["visitors", "engaged_sessions", "engagement_rate"],
+                    "dimensions": ["country"],
+                    "filters": {
+                        "and": [
+                            {
+                                "dimension": "source",
+                                "op": "is",
+                                "values": ["Google", "Bing"],
+                            },
+                            {
+                                "not": {
+                                    "dimension": "device",
+                                    "op": "is",
+                                    "values": ["mobile"],
+                                }
+                            },
+                            {"dimension": "page", "op": "contains", "values": ["/docs"]},
+                        ]
+                    },
+                },
+                week,
+            )
+        for label, (body, date_range) in queries.items():
+            payload = {"site_id": site_id, "date_range": date_range, **body}
+            first = await client.post("/v1/query", json=payload, headers=headers)
+            assert first.status_code == 200, first.text
+            source = first.json()["meta"]["source"]
+
+            async def call(payload: dict[str, Any] = payload) -> None:
+                response = await client.post("/v1/query", json=payload, headers=headers)
+                assert response.status_code == 200
+
+            start, stop = (
+                datetime.fromisoformat(date_range[0]).replace(tzinfo=UTC),
+                datetime.fromisoformat(date_range[1]).replace(tzinfo=UTC) + timedelta(days=1),
+            )
+            rows = await count_rows(plain, site_id, start, stop)
+
+            async def baseline(start: datetime = start, stop: datetime = stop) -> None:
+                await count_rows(plain, site_id, start, stop)
+
+            base_p50, base_p95 = await measure(baseline, repeat)
+            p50, p95 = await measure(call, repeat)
+            print(
+                f"  {label:<26} source={source:<6} over {rows:>9,} events: "
+                f"p50 {p50:7.1f} ms  p95 {p95:7.1f} ms   |  baseline count(*) "
+                f"p50 {base_p50:7.1f} ms  p95 {base_p95:7.1f} ms   |  p95 ratio "
+                f"{p95 / base_p95:5.2f}"
+            )
+        screens = {
+            "dashboard, all": None,
+            "dashboard, country DE": {
+                "dimension": "country",
+                "op": "is",
+                "values": ["DE"],
+            },
+            "dashboard, source Google": {
+                "dimension": "source",
+                "op": "is",
+                "values": ["Google"],
+            },
+        }
+        start, stop = (
+            datetime.fromisoformat(month[0]).replace(tzinfo=UTC),
+            datetime.fromisoformat(month[1]).replace(tzinfo=UTC) + timedelta(days=1),
+        )
+        for label, filters in screens.items():
+            payloads = [{"site_id": site_id, **body} for body in dashboard(month, filters)]
+            sources = set()
+            for payload in payloads:
+                first = await client.post("/v1/query", json=payload, headers=headers)
+                assert first.status_code == 200, first.text
+                sources.add(first.json()["meta"]["source"])
+
+            async def screen(payloads: list[dict[str, Any]] = payloads) -> None:
+                answers = await asyncio.gather(
+                    *(client.post("/v1/query", json=p, headers=headers) for p in payloads)
+                )
+                assert all(a.status_code == 200 for a in answers)
+
+            async def baseline_month(start: datetime = start) -> None:
+                await count_rows(plain, site_id, start, stop)
+
+            base_p50, base_p95 = await measure(baseline_month, repeat)
+            p50, p95 = await measure(screen, repeat)
+            print(
+                f"  {label:<26} {len(payloads)} requests, "
+                f"source={'+'.join(sorted(sources)):<10}"
+                f" p50 {p50:7.1f} ms  p95 {p95:7.1f} ms   |  baseline count(*) 30 days "
+                f"p50 {base_p50:7.1f} ms  p95 {base_p95:7.1f} ms   |  p95 ratio "
+                f"{p95 / base_p95:5.2f}"
+            )
+    print(f"load average after the queries: {os.getloadavg()[0]:.1f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000000,10000000")
     parser.add_argument("--repeat", type=int, default=30)
-    parser.add_argument("--keep", action="store_true", help="keep the bench databases")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the generated database (its name is printed)"
+    )
+    parser.add_argument(
+        "--reuse",
+        metavar="NAME",
+        help="a kept database instead of generating one (one size: its own); its rollups are"
+        " rebuilt unless --skip-build",
+    )
+    parser.add_argument(
+        "--skip-build", action="store_true", help="no rollup build (a kept one is read as it is)"
+    )
+    parser.add_argument("--skip-queries", action="store_true", help="generate and build only")
     parser.add_argument(
         "--before", action="store_true", help="without the daily rollups (the raw path)"
     )
@@ -614,8 +712,11 @@ def main() -> None:
     args = parser.parse_args()
     if args.before:
         daily.daily_plan = lambda *_: None
-    for size in (int(s) for s in args.sizes.split(",")):
-        asyncio.run(run_size(size, args.repeat, args.keep, args.before, args.timezone))
+    sizes = [int(s) for s in args.sizes.split(",")]
+    if args.reuse and len(sizes) > 1:
+        parser.error("--reuse names one database: give its --sizes alone")
+    for size in sizes:
+        asyncio.run(run_size(size, args))
 
 
 if __name__ == "__main__":

@@ -343,11 +343,20 @@ async def get_site_by_domain(*, engine: AsyncEngine, domain: str) -> Site | None
 
 async def _one_site(engine: AsyncEngine, where: ColumnElement[bool]) -> Site | None:
     async with engine.connect() as conn:
-        row = (
-            await conn.execute(
-                select(sites.c.id, sites.c.domain, sites.c.timezone, sites.c.settings).where(where)
-            )
-        ).first()
+        return await _one_site_in(conn, where)
+
+
+async def site_in(conn: AsyncConnection, site_id: str) -> Site | None:
+    """`get_site` on a connection already open."""
+    return await _one_site_in(conn, sites.c.id == site_id)
+
+
+async def _one_site_in(conn: AsyncConnection, where: ColumnElement[bool]) -> Site | None:
+    row = (
+        await conn.execute(
+            select(sites.c.id, sites.c.domain, sites.c.timezone, sites.c.settings).where(where)
+        )
+    ).first()
     return None if row is None else _site_of(row)
 
 

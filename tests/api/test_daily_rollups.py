@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import available_timezones
@@ -20,8 +21,18 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from services.api.engagement.schemas import DefinitionIn
-from services.api.engagement.service import store_definition
-from services.api.stats.daily import ROLLED, daily_plan, refresh_daily
+from services.api.engagement.service import answering_definition, store_definition
+from services.api.goals.service import goal_set
+from services.api.stats.daily import (
+    ROLLED,
+    SLICES,
+    DayRow,
+    build_rows,
+    compute_rows,
+    daily_plan,
+    refresh_daily,
+    scan_slices,
+)
 from services.api.stats.exceptions import KAnonymityRefused
 from services.api.stats.query import FORCE_RAW, answer_query
 from services.api.stats.schemas import QueryIn, QueryOut
@@ -459,3 +470,99 @@ async def test_the_parts_migration_marks_the_days_of_zoned_sites(overt: Overt) -
     await asyncio.to_thread(upgrade_head, overt.resources.settings)
     assert await marks(engine, overt.site.id) == {}
     assert await marks(engine, berlin.id) == {now.date(): 1}
+
+
+async def slice_by_slice(
+    engine: Any, site_id: str, first: date, last: date, zone: str | None
+) -> Counter[tuple[str, str, DayRow]]:
+    """Every slice's rows as the raw path's statement gives them, one slice at a time."""
+    goals = await goal_set(engine=engine, site_id=site_id)
+    definition = await answering_definition(engine=engine, site_id=site_id, version=None)
+    found: Counter[tuple[str, str, DayRow]] = Counter()
+    async with engine.connect() as conn:
+        for filter_dim, dimension in SLICES:
+            rows = await compute_rows(
+                conn,
+                site_id=site_id,
+                goals=goals,
+                definition=definition,
+                first=first,
+                last=last,
+                filter_dim=filter_dim,
+                filter_value=None,
+                dimension=dimension,
+                zone=zone,
+            )
+            found.update((filter_dim, dimension, row) for row in rows)
+    return found
+
+
+async def built(
+    engine: Any, site_id: str, first: date, last: date, zone: str | None
+) -> tuple[Counter[tuple[str, str, DayRow]], bool]:
+    """What the rebuild computes for the days, and whether one scan gave it."""
+    goals = await goal_set(engine=engine, site_id=site_id)
+    definition = await answering_definition(engine=engine, site_id=site_id, version=None)
+    async with engine.connect() as conn:
+        rows = await build_rows(
+            conn,
+            site_id=site_id,
+            goals=goals,
+            definition=definition,
+            first=first,
+            last=last,
+            zone=zone,
+        )
+        scanned = None
+        if conn.dialect.name == "postgresql":
+            scanned = await scan_slices(
+                conn, site_id=site_id, goals=goals, first=first, last=last, zone=zone
+            )
+    return Counter(rows), scanned is not None
+
+
+async def test_one_scan_builds_every_slice_as_the_slices_statements_do(overt: Overt) -> None:
+    """PostgreSQL builds a run of days in one scan (GROUPING SETS), SQLite slice by slice:
+    the same rows, whole days and Berlin's parts. A session whose events disagree on a
+    visitor's value (two countries) makes the scan give up: those days go slice by
+    slice, still the same rows."""
+    engine = overt.resources.engine
+    site = await create_site(engine=engine, domain="scan.example", timezone="Europe/Berlin")
+    visits = [
+        {
+            "day": n % 3,
+            "second": 3_000 * n + 60,  # sessions far apart: one visitor's never merge
+            "visitor": n % 4,
+            "source": SOURCES[n % 3],
+            "country": COUNTRIES[n % 3],
+            "device": DEVICES[n % 2],
+            "pages": PAGES[: 1 + n % 3],
+            "engaged": [None if n % 4 == 0 else seconds(n)],
+            "goal": n % 5 == 0,
+            "again": None,
+        }
+        for n in range(28)
+    ]
+    rows = records(site.id, visits)
+    await write_events(engine=engine, deliveries=[Delivery("scan", orjson.dumps(rows))])
+    first, last = FIRST, FIRST + timedelta(days=2)
+    postgres = engine.dialect.name == "postgresql"
+    for zone in (None, "Europe/Berlin"):
+        expected = await slice_by_slice(engine, site.id, first, last, zone)
+        assert {f for f, _, _ in expected} == {"", "source", "country"}
+        assert any(row.part != 0 for _, _, row in expected) == (zone is not None)
+        assert await built(engine, site.id, first, last, zone) == (expected, postgres)
+
+    # One session, two countries: the visitor's hash is the same, the country changed.
+    common = {"site": site.id, "host": "example.com", "source": "Bing", "device": "desktop"}
+    moment = datetime.combine(first, datetime.min.time(), UTC) + timedelta(hours=20)
+    later = moment + timedelta(seconds=30)
+    mixed = [
+        make_event({**common, "country": "DE"}, 99, "pageview", moment, "/"),
+        make_event({**common, "country": "FR"}, 99, "pageview", later, "/a"),
+    ]
+    await write_events(engine=engine, deliveries=[Delivery("mixed", orjson.dumps(mixed))])
+    expected = await slice_by_slice(engine, site.id, first, last, None)
+    # Its FR side: one pageview of a session of two (engaged, no bounce), 30 s long.
+    assert ("", "country", DayRow("", first, 0, "FR", (1, 1, 1, 1, 1, 0, 0, 30_000, 1))) in expected
+    assert await built(engine, site.id, first, last, None) == (expected, False)

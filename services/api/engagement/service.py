@@ -18,12 +18,12 @@ from typing import Any
 
 from sqlalchemy import Select, func, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.api.engagement.exceptions import DefinitionConflict, UnknownDefinitionVersion
 from services.api.engagement.models import engagement_definitions
 from services.api.engagement.schemas import Definition, DefinitionIn
-from shared.sites import get_site
+from shared.sites import Site, site_in
 
 
 def _from_row(row: Any) -> Definition:
@@ -32,8 +32,10 @@ def _from_row(row: Any) -> Definition:
     )
 
 
-async def _default_definition(engine: AsyncEngine, site_id: str) -> Definition:
-    site = await get_site(engine=engine, site_id=site_id)
+async def _default_definition(
+    conn: AsyncConnection, site_id: str, site: Site | None = None
+) -> Definition:
+    site = site or await site_in(conn, site_id)
     if site is None:
         return Definition(version=0)
     return Definition(
@@ -54,23 +56,31 @@ def _newest_first(site_id: str) -> Select[Any]:
 async def current_definition(engine: AsyncEngine, site_id: str) -> Definition:
     """The site's latest definition (version 0, the defaults, when it never stored one)."""
     async with engine.connect() as conn:
-        row = (await conn.execute(_newest_first(site_id).limit(1))).first()
-    return _from_row(row) if row is not None else await _default_definition(engine, site_id)
+        return await _current_in(conn, site_id)
+
+
+async def _current_in(conn: AsyncConnection, site_id: str, site: Site | None = None) -> Definition:
+    row = (await conn.execute(_newest_first(site_id).limit(1))).first()
+    return _from_row(row) if row is not None else await _default_definition(conn, site_id, site)
 
 
 async def definition_at(engine: AsyncEngine, site_id: str, version: int) -> Definition | None:
     """One stored version (0 is the defaults), or None when the site has no such version."""
-    if version == 0:
-        return await _default_definition(engine, site_id)
     async with engine.connect() as conn:
-        row = (
-            await conn.execute(
-                select(engagement_definitions).where(
-                    engagement_definitions.c.site_id == site_id,
-                    engagement_definitions.c.version == version,
-                )
+        return await _at_in(conn, site_id, version)
+
+
+async def _at_in(conn: AsyncConnection, site_id: str, version: int) -> Definition | None:
+    if version == 0:
+        return await _default_definition(conn, site_id)
+    row = (
+        await conn.execute(
+            select(engagement_definitions).where(
+                engagement_definitions.c.site_id == site_id,
+                engagement_definitions.c.version == version,
             )
-        ).first()
+        )
+    ).first()
     return _from_row(row) if row is not None else None
 
 
@@ -78,7 +88,7 @@ async def definition_versions(*, engine: AsyncEngine, site_id: str) -> list[Defi
     """Every version the site stored, newest first, ending with version 0 (the defaults)."""
     async with engine.connect() as conn:
         rows = (await conn.execute(_newest_first(site_id))).all()
-    return [*(_from_row(row) for row in rows), await _default_definition(engine, site_id)]
+        return [*(_from_row(row) for row in rows), await _default_definition(conn, site_id)]
 
 
 async def store_definition(*, engine: AsyncEngine, site_id: str, body: DefinitionIn) -> Definition:
@@ -135,17 +145,25 @@ async def answering_definition(
     *, engine: AsyncEngine, site_id: str, version: int | None
 ) -> Definition:
     """The version a query or report asked for (the current one if none), under the k in
-    force: the current version's, whatever version is asked for.
+    force (`answering_definition_in`)."""
+    async with engine.connect() as conn:
+        return await answering_definition_in(conn, site_id=site_id, version=version)
+
+
+async def answering_definition_in(
+    conn: AsyncConnection, *, site_id: str, version: int | None, site: Site | None = None
+) -> Definition:
+    """`answering_definition` on a connection already open (the `site` if it was read).
 
     A version reproduces what counted as engagement; k is the site's privacy floor for what
     it releases now. An old version's lower k would undo a raise (a site moved k from 5 to
     20, a key asks for version 0), and its higher k protects nothing the current one does
     not already allow, so the current k applies to every answer.
     """
-    current = await current_definition(engine, site_id)
+    current = await _current_in(conn, site_id, site)
     if version is None or version == current.version:
         return current
-    found = await definition_at(engine, site_id, version)
+    found = await _at_in(conn, site_id, version)
     if found is None:
         raise UnknownDefinitionVersion(version)
     return found.model_copy(update={"k": current.k})

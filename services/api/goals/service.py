@@ -37,7 +37,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.api.goals.exceptions import GoalNameTaken, GoalNotFound, TooManyGoals
 from services.api.goals.models import goals
@@ -82,10 +82,15 @@ def _out(row: Any) -> GoalOut:
 
 async def list_goals(*, engine: AsyncEngine, site_id: str) -> list[GoalOut]:
     async with engine.connect() as conn:
-        rows = await conn.execute(
-            select(goals).where(goals.c.site_id == site_id).order_by(goals.c.name)
-        )
-        return [_out(row) for row in rows]
+        return await goals_in(conn, site_id)
+
+
+async def goals_in(conn: AsyncConnection, site_id: str) -> list[GoalOut]:
+    """The site's goals by name, read on a connection already open."""
+    rows = await conn.execute(
+        select(goals).where(goals.c.site_id == site_id).order_by(goals.c.name)
+    )
+    return [_out(row) for row in rows]
 
 
 async def create_goal(*, engine: AsyncEngine, site_id: str, body: GoalIn) -> GoalOut:
@@ -238,3 +243,8 @@ class GoalSet:
 async def goal_set(*, engine: AsyncEngine, site_id: str) -> GoalSet:
     """The site's goals as the queries read them."""
     return GoalSet(tuple(await list_goals(engine=engine, site_id=site_id)), engine.dialect.name)
+
+
+async def goal_set_in(conn: AsyncConnection, site_id: str) -> GoalSet:
+    """`goal_set` on a connection already open."""
+    return GoalSet(tuple(await goals_in(conn, site_id)), conn.dialect.name)

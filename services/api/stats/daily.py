@@ -5,7 +5,9 @@ site, UTC day and (filter, dimension, value), the sums of the raw path's per-ses
 groups: visitors, visitors counting toward k, visits, pageviews, actions, engaged time,
 bounces and visit durations. They are built by the raw path's own statement
 (`_per_session` in query.py) grouped by day, so a day's row is what the raw path computes
-for that day; days add up exactly because a visitor hash lives one UTC day.
+for that day; days add up exactly because a visitor hash lives one UTC day. PostgreSQL
+builds every slice of a run of days in one scan of the events (`scan_statement`, the same
+per-session groups under GROUPING SETS), the statements per slice are its fallback.
 
 What the daily path answers (`daily_plan`), everything else goes raw:
 - metrics in DAILY_METRICS (totals, visits, bounce rate, views per visit, visit duration,
@@ -41,7 +43,6 @@ have fewer), and by the raw check otherwise.
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -49,8 +50,28 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select, text, tuple_
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Date,
+    FromClause,
+    SmallInteger,
+    String,
+    and_,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    null,
+    or_,
+    select,
+    text,
+    tuple_,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.elements import Label
 
 from services.api.days import day_bounds, site_timezone
 from services.api.engagement.schemas import Definition
@@ -62,6 +83,11 @@ from services.api.stats.query import (
     ShapedRow,
     _number,
     _per_session,
+    bounced,
+    counts_toward_k,
+    dimension_expression,
+    facts_of_groups,
+    group_sums,
     k_verdict,
     make_scope,
     reading,
@@ -69,8 +95,8 @@ from services.api.stats.query import (
     with_percentage,
 )
 from services.api.stats.schemas import Condition, FilterOp, Metric, QueryIn
-from shared.dialect import local_time_bucket
-from shared.models import daily_dirty, daily_stats, events
+from shared.dialect import local_time_bucket, seconds_between
+from shared.models import daily_dirty, daily_stats, events, sessions
 from shared.runtime import Resources
 from shared.tasks import periodic
 
@@ -273,19 +299,147 @@ def day_statement(
         "groups"
     )
     keys = [rows.c[f"d{i}"] for i in range(len(dims) + 1 + len(local))]
-    duration_ms = func.round(rows.c.duration_s * 1000)
-    return select(
-        *keys,
-        func.count(rows.c.visitor_hash.distinct()),
-        func.count(rows.c.counted_visitor.distinct()),
-        func.count(rows.c.session_id),
-        func.coalesce(func.sum(rows.c.pageviews), 0),
-        func.coalesce(func.sum(rows.c.actions), 0),
-        func.coalesce(func.sum(rows.c.engaged_ms), 0),
-        func.coalesce(func.sum(rows.c.bounced), 0),
-        func.coalesce(func.sum(duration_ms), 0),
-        func.count(rows.c.duration_s),
-    ).group_by(*keys)
+    return select(*keys, *sums_of_groups(rows)).group_by(*keys)
+
+
+def sums_of_groups(rows: FromClause) -> list[Label[Any]]:
+    """A row's SUMS from its per-session groups (`_per_session`'s, with session facts)."""
+    g = rows.c
+    return [
+        func.count(g.visitor_hash.distinct()).label("visitors"),
+        func.count(g.counted_visitor.distinct()).label("counted_visitors"),
+        func.count(g.session_id).label("visits"),
+        func.coalesce(func.sum(g.pageviews), 0).label("pageviews"),
+        func.coalesce(func.sum(g.actions), 0).label("actions"),
+        func.coalesce(func.sum(g.engaged_ms), 0).label("engaged_ms"),
+        func.coalesce(func.sum(g.bounced), 0).label("bounces"),
+        func.coalesce(func.sum(func.round(g.duration_s * 1000)), 0).label("duration_ms"),
+        func.count(g.duration_s).label("durations"),
+    ]
+
+
+# A slice (f, d) groups by its dimensions {f, d} (the filter's become filter_value): (f, "")
+# and ("", f) group alike, as do (f, d) and (d, f). The build computes each grouping once.
+GROUPINGS: dict[frozenset[str], list[tuple[str, str]]] = defaultdict(list)
+for _slice in SLICES:
+    GROUPINGS[frozenset(_slice) - {""}].append(_slice)
+# The rolled dimensions that are a visitor's (where from, which device) or its session's
+# (source): one value per session and visitor hash, but for rare sessions (`scan_slices`).
+SESSION_FIXED = tuple(d for d in ROLLED if d != "page")
+
+
+def scan_statement(
+    *, site_id: str, goals: GoalSet, first: date, last: date, zone: str | None
+) -> Any:
+    """Every slice's rows of the days `first`..`last` (with a `zone`, per local day too: the
+    parts) in one scan of the events, PostgreSQL's GROUPING SETS.
+
+    `fine`: the events grouped per (day, session, visitor hash, every rolled dimension's
+    value); `visits`: those grouped per (day, session, visitor hash), each session's value
+    of the SESSION_FIXED dimensions beside it. A session keeps one value of each there (the
+    visitor hash is made from the IP and the User-Agent they come from; the source is
+    copied from the session): then the raw path's per-session groups of a slice without
+    page are the `visits` rows, those of a slice with page the `fine` rows, and every
+    slice is one grouping set over them. A session with two values of one (a count in the
+    `mixed` column) breaks that: the caller computes the days slice by slice instead."""
+    dialect = "postgresql"
+    query = QueryIn.model_validate(
+        {
+            "site_id": site_id,
+            "metrics": ["visitors"],
+            "date_range": [first.isoformat(), last.isoformat()],
+        }
+    )
+    scope = make_scope(query=query, timezone="UTC", dialect_name=dialect, goals=goals)
+    times = [local_time_bucket(dialect, events.c.occurred_at, "day", "UTC").label("day")]
+    if zone is not None:
+        times.append(local_time_bucket(dialect, events.c.occurred_at, "day", zone).label("local"))
+    values = [
+        dimension_expression(d, dialect_name=dialect, timezone="UTC").label(d) for d in ROLLED
+    ]
+    group = [events.c.session_id, events.c.visitor_hash]
+    fine = (
+        select(*times, *group, *values, *group_sums())
+        .where(*scope.conditions())
+        .group_by(*times, *group, *values)
+        .cte("fine")
+    )
+    f = fine.c
+    keys = [f[t.name] for t in times]
+    visits = (
+        select(
+            *keys,
+            f.session_id,
+            f.visitor_hash,
+            *(func.min(f[d]).label(d) for d in SESSION_FIXED),
+            *(func.sum(f[n]).label(n) for n in ("pageviews", "engaged_ms", "actions")),
+            or_(*(func.min(f[d]) != func.max(f[d]) for d in SESSION_FIXED)).label("mixed"),
+        )
+        .group_by(*keys, f.session_id, f.visitor_hash)
+        .cte("visits")
+    )
+
+    def groupings(source: FromClause, name: str, page: bool) -> Any:
+        facts = sessions.alias(f"{name}_facts")
+        rows = (
+            select(
+                source,
+                case((counts_toward_k(facts), source.c.visitor_hash)).label("counted_visitor"),
+                bounced(facts).label("bounced"),
+                seconds_between(dialect, facts.c.started_at, facts.c.last_seen_at).label(
+                    "duration_s"
+                ),
+            )
+            .select_from(
+                source.outerjoin(facts, facts_of_groups(facts, source.c.session_id, scope))
+            )
+            .subquery(name)
+        )
+        g = rows.c
+        row_keys = [g[t.name] for t in times]
+        sets = [
+            tuple_(*row_keys, *(g[d] for d in ROLLED if d in grouping))
+            for grouping in GROUPINGS
+            if ("page" in grouping) == page
+        ]
+        grouped = set().union(*GROUPINGS) - ({"device", "browser", "os"} if page else {"page"})
+        mixed = literal(0) if page else func.sum(case((g.mixed, 1), else_=0))
+        return select(
+            *row_keys,
+            *(g[d] if d in grouped else null().cast(String).label(d) for d in ROLLED),
+            *sums_of_groups(rows),
+            mixed.label("mixed"),
+        ).group_by(func.grouping_sets(*sets))
+
+    return union_all(groupings(visits, "by_visit", False), groupings(fine, "by_page", True))
+
+
+async def scan_slices(
+    conn: AsyncConnection,
+    *,
+    site_id: str,
+    goals: GoalSet,
+    first: date,
+    last: date,
+    zone: str | None,
+) -> list[tuple[str, str, DayRow]] | None:
+    """`scan_statement`'s rows as (filter dimension, dimension, row) of each slice, or None
+    when a session of these days is mixed."""
+    statement = scan_statement(site_id=site_id, goals=goals, first=first, last=last, zone=zone)
+    out = []
+    for row in (await conn.execute(statement)).mappings():
+        if row["mixed"]:
+            return None
+        day = date.fromisoformat(row["day"])
+        part = part_of(date.fromisoformat(row["local"]), day) if zone else WHOLE
+        sums = tuple(int(row[n]) for n in SUMS)
+        # Every value is text, "(none)" when missing: NULL is a dimension not grouped by.
+        grouping = frozenset(d for d in ROLLED if row[d] is not None)
+        for filter_dim, dimension in GROUPINGS[grouping]:
+            fvalue = row[filter_dim] if filter_dim else ""
+            value = row[dimension] if dimension else ""
+            out.append((filter_dim, dimension, DayRow(fvalue, day, part, value, sums)))
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,6 +503,43 @@ def runs(days: Iterable[date], longest: int = 3660) -> list[tuple[date, date]]:
     return out
 
 
+async def build_rows(
+    conn: AsyncConnection,
+    *,
+    site_id: str,
+    goals: GoalSet,
+    definition: Definition,
+    first: date,
+    last: date,
+    zone: str | None,
+) -> list[tuple[str, str, DayRow]]:
+    """Every slice's rows of the days, as (filter dimension, dimension, row): one scan of
+    the events on PostgreSQL (`scan_slices`) unless a session is mixed; else, and on
+    SQLite, one statement per slice."""
+    if conn.dialect.name == "postgresql":
+        scanned = await scan_slices(
+            conn, site_id=site_id, goals=goals, first=first, last=last, zone=zone
+        )
+        if scanned is not None:
+            return scanned
+    out = []
+    for filter_dim, dimension in SLICES:
+        for row in await compute_rows(
+            conn,
+            site_id=site_id,
+            goals=goals,
+            definition=definition,
+            first=first,
+            last=last,
+            filter_dim=filter_dim,
+            filter_value=None,
+            dimension=dimension,
+            zone=zone,
+        ):
+            out.append((filter_dim, dimension, row))
+    return out
+
+
 async def refresh_daily(engine: AsyncEngine, *, include_today: bool = False) -> int:
     """Rebuild the dirty days (before today, unless `include_today`); returns how many.
 
@@ -379,19 +570,14 @@ async def refresh_daily(engine: AsyncEngine, *, include_today: bool = False) -> 
             async with engine.connect() as conn:
                 if conn.dialect.name == "postgresql":  # the sorts of a day's groups in memory
                     await conn.execute(text("SET LOCAL work_mem = '64MB'"))
-                for (filter_dim, dimension), zone in itertools.product(
-                    SLICES, [None, timezone] if cut else [None]
-                ):
-                    for row in await compute_rows(
+                for zone in [None, timezone] if cut else [None]:
+                    for filter_dim, dimension, row in await build_rows(
                         conn,
                         site_id=site_id,
                         goals=goals,
                         definition=definition,
                         first=first,
                         last=last,
-                        filter_dim=filter_dim,
-                        filter_value=None,
-                        dimension=dimension,
                         zone=zone,
                     ):
                         if len(row.filter_value) > MAX_FILTER_VALUE:
@@ -453,81 +639,125 @@ async def run_daily_refresh(resources: Resources, stop: asyncio.Event) -> None:
 # --- answering from them -------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """A slice's sums a query needs: per value (`by` "value"), per time bucket ("label") or
+    in all (None), over the pieces `labels` names (each with its bucket's label)."""
+
+    filter_dim: str
+    filter_value: str
+    dimension: str
+    by: str | None
+    labels: tuple[tuple[Piece, str], ...]
+
+
+# The columns of `slice_sums`'s statement, made once (expressions are immutable).
+STORED_SUMS = [func.sum(daily_stats.c[n]).label(n) for n in SUMS]
+NO_VALUE = null().cast(String).label("value")
+NO_DAY = null().cast(Date).label("day")
+NO_PART = null().cast(SmallInteger).label("part")
+NO_SUMS = [null().cast(BigInteger).label(n) for n in SUMS]
+IS_DIRTY = (
+    select(daily_dirty.c.day)
+    .where(daily_dirty.c.site_id == daily_stats.c.site_id, daily_dirty.c.day == daily_stats.c.day)
+    .exists()
+)
+
+
+def stored_sums(tag: int, ask: Ask, site_id: str) -> Any:
+    """An ask's sums over its clean pieces, as stored, tagged for `slice_sums`."""
+    t = daily_stats
+    pieces = [piece for piece, _ in ask.labels]
+    chosen: list[ColumnElement[bool]] = [
+        and_(t.c.part == WHOLE, t.c.day >= start, t.c.day <= stop)
+        for start, stop in runs(day for day, part in pieces if part == WHOLE)
+    ]
+    parts = [piece for piece in pieces if piece[1] != WHOLE]
+    if parts:
+        chosen.append(tuple_(t.c.day, t.c.part).in_(parts))
+    keys = {"value": [t.c.value], "label": [t.c.day, t.c.part]}.get(ask.by or "", [])
+    return (
+        select(
+            literal(tag).label("ask"),
+            t.c.value if ask.by == "value" else NO_VALUE,
+            t.c.day if ask.by == "label" else NO_DAY,
+            t.c.part if ask.by == "label" else NO_PART,
+            *STORED_SUMS,
+        )
+        .where(
+            t.c.site_id == site_id,
+            t.c.filter_dim == ask.filter_dim,
+            t.c.filter_value == ask.filter_value,
+            t.c.dimension == ask.dimension,
+            t.c.day >= min(day for day, _ in pieces),
+            t.c.day <= max(day for day, _ in pieces),
+            or_(*chosen),
+            ~IS_DIRTY,
+        )
+        .group_by(*keys)
+    )
+
+
 async def slice_sums(
     conn: AsyncConnection,
     *,
     site_id: str,
     timezone: str,
-    labels: dict[Piece, str],
-    dirty: set[date],
+    asks: Sequence[Ask],
     goals: GoalSet,
     definition: Definition,
-    filter_dim: str,
-    filter_value: str,
-    dimension: str,
-    by: str | None,
-) -> dict[Any, list[int]]:
-    """A slice's sums over the pieces `labels` names, per value (`by` "value"), per piece's
-    label ("label") or in all (None, key ""): stored for clean days (summed by the
-    database), computed from the events for dirty ones."""
-    t = daily_stats
-    out: dict[Any, list[int]] = {}
+) -> list[dict[Any, list[int]]]:
+    """Each ask's sums per value, per piece's label or in all (key ""): one statement reads
+    the stored ones of the clean days (summed by the database) and which days are dirty;
+    those are then computed from the events."""
+    days = [day for ask in asks for (day, _), _ in ask.labels]
+    marked = select(literal(-1).label("ask"), NO_VALUE, daily_dirty.c.day, NO_PART, *NO_SUMS).where(
+        daily_dirty.c.site_id == site_id,
+        daily_dirty.c.day >= min(days),
+        daily_dirty.c.day <= max(days),
+    )
+    statement = union_all(marked, *(stored_sums(tag, ask, site_id) for tag, ask in enumerate(asks)))
+    out: list[dict[Any, list[int]]] = [{} for _ in asks]
 
-    def add(key: Any, sums: Iterable[int]) -> None:
-        into = out.setdefault(key, [0] * len(SUMS))
+    def add(into: dict[Any, list[int]], key: Any, sums: Iterable[Any]) -> None:
+        found = into.setdefault(key, [0] * len(SUMS))
         for index, value in enumerate(sums):
-            into[index] += int(value)
+            found[index] += int(value)
 
-    clean = [piece for piece in labels if piece[0] not in dirty]
-    if clean:
-        chosen: list[ColumnElement[bool]] = [
-            and_(t.c.part == WHOLE, t.c.day >= start, t.c.day <= stop)
-            for start, stop in runs(day for day, part in clean if part == WHOLE)
-        ]
-        parts = [piece for piece in clean if piece[1] != WHOLE]
-        if parts:
-            chosen.append(tuple_(t.c.day, t.c.part).in_(parts))
-        keys = {"value": [t.c.value], "label": [t.c.day, t.c.part]}.get(by or "", [])
-        statement = (
-            select(*keys, *(func.sum(t.c[n]) for n in SUMS))
-            .where(
-                t.c.site_id == site_id,
-                t.c.filter_dim == filter_dim,
-                t.c.filter_value == filter_value,
-                t.c.dimension == dimension,
-                t.c.day >= min(day for day, _ in clean),
-                t.c.day <= max(day for day, _ in clean),
-                or_(*chosen),
-            )
-            .group_by(*keys)
-        )
-        for row in (await conn.execute(statement)).all():
-            if row[-1] is None:  # an aggregate without rows (by None) is all NULL
-                continue
-            key = row[0] if by == "value" else labels[(row[0], row[1])] if by else ""
-            add(key, row[len(keys) :])
-    for zone in (None, timezone):
-        wanted = {
-            piece for piece in labels if piece[0] in dirty and (piece[1] == WHOLE) == (not zone)
-        }
-        for start, stop in runs(day for day, _ in wanted):
-            computed = await compute_rows(
-                conn,
-                site_id=site_id,
-                goals=goals,
-                definition=definition,
-                first=start,
-                last=stop,
-                filter_dim=filter_dim,
-                filter_value=filter_value if filter_dim else None,
-                dimension=dimension,
-                zone=zone,
-            )
-            for day_row in computed:
-                piece = (day_row.day, day_row.part)
-                if piece in wanted:
-                    key = {"value": day_row.value, "label": labels[piece]}.get(by or "", "")
-                    add(key, day_row.sums)
+    dirty: set[date] = set()
+    for row in (await conn.execute(statement)).all():
+        tag, value, day, part, *sums = row
+        if tag < 0:
+            dirty.add(day)
+        elif sums[-1] is not None:  # an aggregate without rows (by None) is all NULL
+            ask = asks[tag]
+            labels = dict(ask.labels)
+            key = value if ask.by == "value" else labels[(day, part)] if ask.by else ""
+            add(out[tag], key, sums)
+    for ask, into in zip(asks, out, strict=True):
+        labels = dict(ask.labels)
+        for zone in (None, timezone):
+            wanted = {
+                piece for piece in labels if piece[0] in dirty and (piece[1] == WHOLE) == (not zone)
+            }
+            for start, stop in runs(day for day, _ in wanted):
+                computed = await compute_rows(
+                    conn,
+                    site_id=site_id,
+                    goals=goals,
+                    definition=definition,
+                    first=start,
+                    last=stop,
+                    filter_dim=ask.filter_dim,
+                    filter_value=ask.filter_value if ask.filter_dim else None,
+                    dimension=ask.dimension,
+                    zone=zone,
+                )
+                for day_row in computed:
+                    piece = (day_row.day, day_row.part)
+                    if piece in wanted:
+                        key = {"value": day_row.value, "label": labels[piece]}.get(ask.by or "", "")
+                        add(into, key, day_row.sums)
     return out
 
 
@@ -565,68 +795,53 @@ async def run_daily(
 ) -> Answer | None:
     """The answer from the daily rollups, or None when only the raw path can give it
     (a group would fold, or the filter check needs the events). Raises KAnonymityRefused
-    as the raw path would."""
-    site_id = query.site_id
+    as the raw path would. The sums it needs are read at once (`slice_sums`)."""
     k = definition.k
+    total = tuple(plan.total.items())
+    by = "value" if plan.dimension else "label" if plan.unit else None
+    shown = tuple(plan.buckets.items()) if by == "label" else total
+    guarded = quasi_identifiers([*query.dimensions, plan.filter_dim])
+    checked = bool(plan.filter_dim and guarded and k > 1)
+    chosen = Ask(plan.filter_dim, plan.filter_value, "", None, total)
+    by_value = Ask("", "", plan.filter_dim, "value", total)
+    if plan.filter_dim and plan.filter_dim == plan.dimension:
+        # Broken down by its own filter: the one group, as the unfiltered slice has it.
+        rows = Ask("", "", plan.dimension, by, shown)
+    else:
+        rows = Ask(plan.filter_dim, plan.filter_value, plan.dimension, by, shown)
+    percentage = Metric.percentage in query.metrics
+    asks = [*([chosen, by_value] if checked else []), rows, *([chosen] if percentage else [])]
+    asks = list(dict.fromkeys(asks))
     async with reading(engine, timeout_s, filtered=False) as conn:
-        marked = await conn.execute(
-            select(daily_dirty.c.day).where(
-                daily_dirty.c.site_id == site_id,
-                daily_dirty.c.day >= min(day for day, _ in plan.total),
-                daily_dirty.c.day <= max(day for day, _ in plan.total),
-            )
+        sums = await slice_sums(
+            conn,
+            site_id=query.site_id,
+            timezone=plan.timezone,
+            asks=asks,
+            goals=goals,
+            definition=definition,
         )
-        dirty = {row[0] for row in marked.all()}
-
-        async def sums_of(
-            filter_dim: str, filter_value: str, dimension: str, by: str | None
-        ) -> dict[Any, list[int]]:
-            return await slice_sums(
-                conn,
-                site_id=site_id,
-                timezone=plan.timezone,
-                labels=plan.buckets if by == "label" else plan.total,
-                dirty=dirty,
-                goals=goals,
-                definition=definition,
-                filter_dim=filter_dim,
-                filter_value=filter_value,
-                dimension=dimension,
-                by=by,
-            )
-
-        nothing = [0] * len(SUMS)
-        guarded = quasi_identifiers([*query.dimensions, plan.filter_dim])
-        if plan.filter_dim and guarded and k > 1:
-            chosen = (await sums_of(plan.filter_dim, plan.filter_value, "", None)).get("", nothing)
-            by_value = await sums_of("", "", plan.filter_dim, "value")
-            others = [
-                sums
-                for value, sums in by_value.items()
-                if value != plan.filter_value and sums[0] > 0
-            ]
-            counting = [sums[1] for sums in others]
-            if others and max(counting) < k <= sum(counting):
-                return None  # the left-out side's distinct count decides: the raw check
-            k_verdict(
-                selected=(chosen[0], chosen[1]),
-                left_out=(1 if others else 0, sum(counting)),
-                k=k,
-            )
-        by = "value" if plan.dimension else "label" if plan.unit else None
-        if plan.filter_dim and plan.filter_dim == plan.dimension:
-            # Broken down by its own filter: the one group, as the unfiltered slice has it.
-            every = await sums_of("", "", plan.dimension, by)
-            found = {key: sums for key, sums in every.items() if key == plan.filter_value}
-        else:
-            found = await sums_of(plan.filter_dim, plan.filter_value, plan.dimension, by)
-        visitors_total = None
-        if Metric.percentage in query.metrics:
-            if by is None:
-                visitors_total = found.get("", nothing)[0]
-            else:
-                total = await sums_of(plan.filter_dim, plan.filter_value, "", None)
-                visitors_total = total.get("", nothing)[0]
+    answers = dict(zip(asks, sums, strict=True))
+    nothing = [0] * len(SUMS)
+    if checked:
+        selected = answers[chosen].get("", nothing)
+        others = [
+            sums
+            for value, sums in answers[by_value].items()
+            if value != plan.filter_value and sums[0] > 0
+        ]
+        counting = [sums[1] for sums in others]
+        if others and max(counting) < k <= sum(counting):
+            return None  # the left-out side's distinct count decides: the raw check
+        k_verdict(
+            selected=(selected[0], selected[1]),
+            left_out=(1 if others else 0, sum(counting)),
+            k=k,
+        )
+    found = answers[rows]
+    if plan.filter_dim and plan.filter_dim == plan.dimension:
+        found = {key: sums for key, sums in found.items() if key == plan.filter_value}
+    visitors_total = answers[chosen].get("", nothing)[0] if percentage else None
     groups = found if by else {"": found.get("", nothing)}
     folds = bool(quasi_identifiers(query.dimensions)) and k > 1
     if folds and any(sums[1] < k for sums in groups.values()):

@@ -58,11 +58,11 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import Label
 
-from services.api.days import day_bounds, local_today, relative_days, site_timezone
+from services.api.days import day_bounds, local_today, relative_days
 from services.api.engagement.rules import engaged_condition
 from services.api.engagement.schemas import Definition
-from services.api.engagement.service import answering_definition
-from services.api.goals.service import GoalSet, goal_set
+from services.api.engagement.service import answering_definition_in
+from services.api.goals.service import GoalSet, goal_set_in
 from services.api.stats.channels import channel_expression
 from services.api.stats.comparisons import attach_comparisons, comparison_days
 from services.api.stats.exceptions import (
@@ -100,6 +100,7 @@ from shared.dialect import (
     seconds_between,
 )
 from shared.models import events, page_hourly, sessions, site_hourly
+from shared.sites import site_in
 
 # Session dimensions that change after the session opens: read through a join per event.
 SESSION_DIMENSIONS: dict[str, ColumnElement[Any]] = {
@@ -513,12 +514,8 @@ def _per_session(
         *dims,
         events.c.session_id.label("session_id"),
         events.c.visitor_hash.label("visitor_hash"),
-        func.sum(case((events.c.name == "pageview", 1), else_=0)).label("pageviews"),
-        func.coalesce(
-            func.sum(case((events.c.name == "engagement", events.c.engaged_ms), else_=0)), 0
-        ).label("engaged_ms"),
+        *group_sums(),
         func.max(events.c.scroll_depth).label("scroll"),
-        func.sum(case((is_action, 1), else_=0)).label("actions"),
     ]
     if metrics & CONVERTING:  # the goal test (patterns, props) only where it is counted
         columns.append(func.sum(case((scope.goals.reached_any(), 1), else_=0)).label("goal_events"))
@@ -574,16 +571,35 @@ def _per_session(
                 "duration_s"
             )
         )
-    # Only the site's sessions that overlap the range can hold its events: said in the join,
-    # so the database hashes those instead of every session the site ever had.
+    overlapping = facts_of_groups(facts, inner.c.session_id, scope)
+    return select(inner, *extra).select_from(inner.outerjoin(facts, overlapping))
+
+
+def group_sums() -> list[Label[Any]]:
+    """What a group of events (a session's, within a row) adds up: pageviews, engaged time
+    (the engagement reports'), actions (every event but those reports)."""
+    return [
+        func.sum(case((events.c.name == "pageview", 1), else_=0)).label("pageviews"),
+        func.coalesce(
+            func.sum(case((events.c.name == "engagement", events.c.engaged_ms), else_=0)), 0
+        ).label("engaged_ms"),
+        func.sum(case((is_action, 1), else_=0)).label("actions"),
+    ]
+
+
+def facts_of_groups(
+    facts: FromClause, session_id: ColumnElement[Any], scope: QueryScope
+) -> ColumnElement[bool]:
+    """The join of per-session groups to their sessions' facts. Only the site's sessions
+    that overlap the range can hold its events: said in the join, so the database hashes
+    those instead of every session the site ever had."""
     start, end = day_bounds(*scope.query.days(), scope.timezone)
-    overlapping = and_(
-        facts.c.session_id == inner.c.session_id,
+    return and_(
+        facts.c.session_id == session_id,
         facts.c.site_id == scope.site_id,
         facts.c.started_at < end,
         facts.c.last_seen_at >= start,
     )
-    return select(inner, *extra).select_from(inner.outerjoin(facts, overlapping))
 
 
 def bounced(facts: FromClause) -> ColumnElement[int]:
@@ -1137,14 +1153,37 @@ async def resolve_days(
 FORCE_RAW: ContextVar[bool] = ContextVar("overt_force_raw", default=False)
 
 
+@dataclass(frozen=True, slots=True)
+class SiteContext:
+    """What a query reads of its site before its own statements."""
+
+    timezone: str
+    definition: Definition  # the version answering, under the k in force
+    goals: GoalSet
+
+
+async def site_context(*, engine: AsyncEngine, site_id: str, version: int | None) -> SiteContext:
+    """The site's zone, answering definition and goals, on one connection (a dashboard
+    sends its requests at once: each connection taken is a round trip or more)."""
+    async with engine.connect() as conn:
+        site = await site_in(conn, site_id)
+        if site is None:
+            raise LookupError(f"no site with id {site_id!r}")
+        definition = await answering_definition_in(
+            conn, site_id=site_id, version=version, site=site
+        )
+        goals = await goal_set_in(conn, site_id)
+    return SiteContext(site.timezone, definition, goals)
+
+
 async def _answer_days(
-    *, engine: AsyncEngine, query: QueryIn, timezone: str, definition: Definition, timeout_s: float
+    *, engine: AsyncEngine, query: QueryIn, context: SiteContext, timeout_s: float
 ) -> tuple[Answer, bool, QueryScope]:
     """The answer for a query over explicit days: (answer, from the rollups, its scope):
     the hourly rollups, else the daily ones (daily.py), else the events."""
     from services.api.stats import daily  # it builds on this module
 
-    goals = await goal_set(engine=engine, site_id=query.site_id)
+    timezone, definition, goals = context.timezone, context.definition, context.goals
     scope = make_scope(
         query=query, timezone=timezone, dialect_name=engine.dialect.name, goals=goals
     )
@@ -1202,10 +1241,10 @@ async def answer_query(*, engine: AsyncEngine, query: QueryIn, timeout_s: float)
     asked = query
     filters = await with_segments(engine=engine, site_id=query.site_id, filters=query.filters)
     query = query.model_copy(update={"filters": filters})
-    timezone = await site_timezone(engine=engine, site_id=query.site_id)
-    definition = await answering_definition(
+    context = await site_context(
         engine=engine, site_id=query.site_id, version=query.definition_version
     )
+    timezone, definition = context.timezone, context.definition
     days = await resolve_days(engine=engine, query=query, timezone=timezone, timeout_s=timeout_s)
     resolved = query.model_copy(update={"date_range": days})
     other_days = comparison_days(days, query.comparisons) if query.comparisons else None
@@ -1217,13 +1256,7 @@ async def answer_query(*, engine: AsyncEngine, query: QueryIn, timeout_s: float)
         )
     answered = await asyncio.gather(
         *(
-            _answer_days(
-                engine=engine,
-                query=period,
-                timezone=timezone,
-                definition=definition,
-                timeout_s=timeout_s,
-            )
+            _answer_days(engine=engine, query=period, context=context, timeout_s=timeout_s)
             for period in periods
         ),
         return_exceptions=True,  # both finish before either's refusal is raised
