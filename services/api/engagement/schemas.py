@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.storable import StorableBody
+
 # Versions count up from 0 in an INTEGER column (int32 on PostgreSQL).
 MAX_VERSION = 2**31 - 1
 DefinitionVersion = Annotated[int, Field(ge=0, le=MAX_VERSION)]
@@ -79,7 +81,7 @@ IntentRule = Annotated[
 ]
 
 
-class DefinitionIn(BaseModel):
+class DefinitionIn(StorableBody):
     """What a site may set; every field has a default."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
