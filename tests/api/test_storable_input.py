@@ -15,7 +15,7 @@ import pytest
 from fastapi.routing import APIRoute
 
 from services.api.router import router as api_router
-from shared.storable import UNSTORABLE_REASON, StorableBody, unstorable_at
+from shared.storable import NOT_FINITE_REASON, UNSTORABLE_REASON, StorableBody, unstorable_at
 from tests.helpers.overt import Overt
 from tests.helpers.people import auth, full_key
 from tests.helpers.problems import assert_problem
@@ -111,12 +111,30 @@ async def test_an_unpaired_surrogate_is_refused(overt: Overt) -> None:
     assert "unpaired surrogate" in str(body["errors"])
 
 
-def test_the_first_unstorable_string_is_found_at_any_depth() -> None:
-    assert unstorable_at({"a": [1, "ok", {"b": "x\x00"}]}) == "a[2].b"
-    assert unstorable_at({"a\x00": 1}) == "(a key)"
-    assert unstorable_at({"a": {"b\ud800": 1}}) == "a"
-    assert unstorable_at("\x00") == ""
-    assert unstorable_at({"a": ["é", None, 1.5, True], "b": "ü"}) is None
+async def test_a_number_json_cannot_hold_is_refused(overt: Overt) -> None:
+    # Python's JSON reader takes Infinity (intent_threshold has no upper bound): PostgreSQL
+    # refused to store the definition (500), SQLite stored it as a new version.
+    key = await full_key(overt)
+    url = f"/v1/sites/{overt.site.id}/definitions"
+    response = await overt.client.put(
+        url,
+        content=b'{"intent_threshold": Infinity}',
+        headers={**auth(key), "content-type": "application/json"},
+    )
+    problem = assert_problem(response, 422, "validation-error")
+    assert "finite" in str(problem["errors"])
+    stored = await overt.client.get(url, headers=auth(key))
+    assert stored.json()["version"] == 0  # nothing stored
+
+
+def test_the_first_unstorable_value_is_found_at_any_depth() -> None:
+    nul, nan = (UNSTORABLE_REASON, NOT_FINITE_REASON)
+    assert unstorable_at({"a": [1, "ok", {"b": "x\x00"}]}) == ("a[2].b", nul)
+    assert unstorable_at({"a\x00": 1}) == ("(a key)", nul)
+    assert unstorable_at({"a": {"b\ud800": 1}}) == ("a", nul)
+    assert unstorable_at("\x00") == ("", nul)
+    assert unstorable_at({"a": [0.5, float("nan")]}) == ("a[1]", nan)
+    assert unstorable_at({"a": ["é", None, 1.5, True, 10**30], "b": "ü"}) is None
 
 
 def api_routes(router: Any) -> Iterator[APIRoute]:
