@@ -1,8 +1,9 @@
 """What the `events` table can store: each text column's length and the characters allowed.
 
-The one home of both rules. Intake refuses (422) a value the client controls that breaks
-them, and clamps (`clamp`) one that enrichment derives, so every event answered 202 can be
-written on both backends: PostgreSQL refuses NUL in text and a value longer than its
+The one home of the lengths (the characters are shared/storable.py's, which the API keeps
+to as well). Intake refuses (422) a value the client controls that breaks them, and clamps
+(`clamp`) one that enrichment derives, so every event answered 202 can be written on both
+backends: PostgreSQL refuses NUL in text and a value longer than its
 VARCHAR(n), where SQLite takes both (and one such event used to stop the worker).
 
 The lengths are read off the table definition, so a migration that widens a column widens
@@ -11,12 +12,14 @@ what intake accepts, with nothing else to change.
 
 from __future__ import annotations
 
-import re
 from typing import Final, overload
 
 from sqlalchemy import String
 
 from shared.models import events
+from shared.storable import UNSTORABLE_REASON, storable, strip_unstorable
+
+__all__ = ["LIMIT", "UNSTORABLE_REASON", "clamp", "storable", "strip_unstorable", "too_long"]
 
 # Column name -> the most characters it holds (VARCHAR(n) counts characters, as len() does).
 LIMIT: Final[dict[str, int]] = {
@@ -25,30 +28,11 @@ LIMIT: Final[dict[str, int]] = {
     if isinstance(column.type, String) and column.type.length is not None
 }
 
-# PostgreSQL's text cannot hold NUL; UTF-8, both backends' encoding, cannot hold a lone
-# surrogate (JSON's "\ud800" spells one; msgspec refuses it today, this does not rely on it).
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-UNSTORABLE_REASON: Final = "Contains NUL or an unpaired surrogate"
-
-
-def storable(text: str) -> bool:
-    """True when both databases can store these characters: no NUL, no lone surrogate.
-
-    ASCII text (nearly all of it) costs an isascii() and a substring search, both in C."""
-    if text.isascii():
-        return "\x00" not in text
-    return _UNSTORABLE.search(text) is None
-
 
 def too_long(column: str, text: str) -> str | None:
     """Why `text` does not fit `column`, or None when it does."""
     limit = LIMIT[column]
     return f"Longer than {limit} characters" if len(text) > limit else None
-
-
-def strip_unstorable(text: str) -> str:
-    """`text` without the characters no database stores."""
-    return text if storable(text) else _UNSTORABLE.sub("", text)
 
 
 @overload

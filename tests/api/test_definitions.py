@@ -42,6 +42,26 @@ def auth(key: str) -> dict[str, str]:
     return {"authorization": f"Bearer {key}"}
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"intent_threshold": False},
+        {"k": True},
+        {"engaged_min_ms": "10000"},
+        {"weights": {"cap": "100"}},
+        {"intent_rules": [{"kind": "goal", "name": "g", "goal": "Signup", "min_count": True}]},
+    ],
+    ids=["false", "true", "digits", "nested digits", "rule"],
+)
+async def test_a_number_is_a_json_number(overt: Overt, body: dict[str, object]) -> None:
+    # make fuzz's coverage phase: `"intent_threshold": false` was stored as 0.0 (200), where
+    # the documented schema says number; pydantic's lax mode takes booleans and digit strings.
+    url = f"/v1/sites/{overt.site.id}/definitions"
+    response = await overt.client.put(url, json=body, headers=auth(await writer_key(overt)))
+    assert_problem(response, 422, "validation-error")
+    assert (await overt.client.get(url, headers=auth(overt.key))).json()["version"] == 0
+
+
 async def test_every_put_appends_a_version_and_old_ones_stay(overt: Overt) -> None:
     url = f"/v1/sites/{overt.site.id}/definitions"
     first = await overt.client.get(url, headers=auth(overt.key))

@@ -757,6 +757,18 @@ async def test_hostile_uploads_are_refused_with_a_problem(
     assert listed.json()["jobs"] == []  # nothing kept
 
 
+async def test_a_nul_in_the_file_name_is_refused_and_nothing_kept(overt: Overt) -> None:
+    # A NUL (schemathesis sends them) reached transfer_jobs.filename on PostgreSQL, whose
+    # text cannot hold it (500); SQLite kept it. Now a 422 on both, before the upload is read.
+    site_id, auth = await fresh_site(overt, "nul.example.com")
+    body = zipped({"imported_visitors_20260101_20260103.csv": PLAUSIBLE_VISITORS})
+    response = await upload(overt, site_id, auth, body, filename="export\x00.zip")
+    problem = assert_problem(response, 422, "validation-error")
+    assert "filename" in str(problem["errors"])
+    listed = await overt.client.get(f"/v1/sites/{site_id}/imports", headers=auth)
+    assert listed.json()["jobs"] == []
+
+
 async def test_imports_need_their_own_scope_and_site(overt: Overt) -> None:
     stats_only = {"authorization": f"Bearer {overt.key}"}
     response = await upload(overt, overt.site.id, stats_only, PLAUSIBLE_VISITORS.encode())

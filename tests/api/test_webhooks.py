@@ -385,6 +385,22 @@ async def test_private_targets_are_refused_by_default(overt: Overt, url: str) ->
     assert response.headers["content-type"] == "application/problem+json"
 
 
+@pytest.mark.parametrize(
+    "host", ["a" * 64 + ".example.com", "a." + "b" * 300 + ".com"], ids=["label", "name"]
+)
+async def test_a_host_name_too_long_for_dns_is_refused(overt: Overt, host: str) -> None:
+    # A label over 63 characters (schemathesis sends them) passed URL validation, then the
+    # resolver's IDNA encoding raised UnicodeError, not OSError: POST .../webhooks was a 500.
+    key = await full_key(overt)
+    response = await overt.client.post(
+        f"/v1/sites/{overt.site.id}/webhooks",
+        json={"url": f"https://{host}/hook", "events": ["contact.deleted"]},
+        headers=auth(key),
+    )
+    assert_problem(response, 422, "webhook-target-refused")
+    assert "not a DNS name" in response.json()["detail"]
+
+
 async def test_outbox_survives_a_restart_and_an_abandoned_lease(people: Overt) -> None:
     """A sender that leased a delivery and died: after a restart (new resources on the same
     database) the delivery is sent once its lease has expired; nothing is lost."""

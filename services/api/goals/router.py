@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Response
 
 from services.api.goals.schemas import GoalIn, GoalList, GoalOut
 from services.api.goals.service import create_goal, delete_goal, list_goals
 from services.api.keys.dependencies import KEY_ERRORS, SiteDefinitionsWriteKey, SiteStatsKey
 from shared.errors import problem_responses
 from shared.runtime import ResourcesDep
+from shared.storable import IdPath
 
 router = APIRouter(prefix="/v1")  # composed with the other domains by services.api.router
 
 GOALS = "/sites/{site_id}/goals"
-GoalId = Annotated[str, Path(min_length=1, max_length=32)]
+GoalId = IdPath
 
 
 @router.get(

@@ -8,12 +8,14 @@ from typing import Annotated
 import pycountry
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from shared.storable import StorableBody
+
 MAX_GOALS = 100  # per site
 PropKey = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 PropValue = Annotated[str, Field(max_length=256)]
 
 
-class GoalIn(BaseModel):
+class GoalIn(StorableBody):
     """A page goal (`page`) or a custom-event goal (`event`, optionally with `props`); a
     custom-event goal with a `currency` is a revenue goal.
 

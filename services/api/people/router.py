@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Query, Response
 
 from services.api.keys.dependencies import (
     KEY_ERRORS,
@@ -37,12 +37,13 @@ from services.api.people.webhooks import (
 )
 from shared.errors import problem_responses
 from shared.runtime import ResourcesDep
+from shared.storable import IdPath
 
 router = APIRouter(prefix="/v1")  # composed with the other domains by services.api.router
 
 SITE = "/sites/{site_id}"
-WebhookId = Annotated[str, Path(min_length=1, max_length=32)]
-SubjectPath = Annotated[str, Path(min_length=1, max_length=32)]
+WebhookId = IdPath
+SubjectPath = IdPath
 
 
 @router.get(

@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from services.api.days import check_date_range
+from shared.storable import StorableBody
 
 ClientId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")]
 SubjectId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_\-]+$")]
@@ -117,7 +118,7 @@ GOOD_OUTCOMES = frozenset(
 )
 
 
-class OutcomeIn(BaseModel):
+class OutcomeIn(StorableBody):
     """What happened later, for one consented subject or for a campaign."""
 
     model_config = ConfigDict(extra="forbid")
@@ -157,7 +158,7 @@ class OutcomeOut(BaseModel):
     recorded_at: datetime
 
 
-class OutcomeReportIn(BaseModel):
+class OutcomeReportIn(StorableBody):
     """Score bands are fixed by the definition (quarters of its score cap), not chosen by the
     caller: caller-chosen edges would let two reports be differenced down to one subject."""
 
@@ -239,7 +240,7 @@ class DestinationKind(StrEnum):
 HUBSPOT_API = "https://api.hubapi.com"
 
 
-class WebhookIn(BaseModel):
+class WebhookIn(StorableBody):
     model_config = ConfigDict(extra="forbid")
 
     kind: DestinationKind = Field(

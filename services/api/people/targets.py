@@ -32,6 +32,8 @@ async def check_target(url: str, *, allow_private: bool) -> str | None:
         )
     except OSError:
         raise UnsafeTarget("The host name does not resolve.") from None
+    except UnicodeError:  # a label over 63 characters or a name over 253: IDNA refuses it
+        raise UnsafeTarget("The host name is not a DNS name.") from None
     addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
     if not addresses or not all(is_public(address) for address in addresses):
         raise UnsafeTarget("The host resolves to a non-public address.")

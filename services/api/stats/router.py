@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Query, Response
 
 from services.api.keys.dependencies import (
     KEY_ERRORS,
@@ -38,6 +38,7 @@ from services.api.stats.segments import (
 )
 from shared.errors import problem_responses
 from shared.runtime import ResourcesDep
+from shared.storable import IdPath
 
 router = APIRouter(
     prefix="/v1", tags=["stats"]
@@ -115,7 +116,7 @@ async def retention_report(
 # definitions:write (a saved segment is what dashboards and reports are read through) ---
 
 SEGMENTS = "/sites/{site_id}/segments"
-SegmentId = Annotated[str, Path(min_length=1, max_length=32)]
+SegmentId = IdPath
 
 
 @router.get(

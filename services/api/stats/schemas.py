@@ -18,6 +18,7 @@ from pydantic import (
 from services.api.days import check_date_range
 from services.api.engagement.schemas import DefinitionVersion
 from shared.dialect import compile_regex
+from shared.storable import StorableBody
 
 
 class Metric(StrEnum):
@@ -263,7 +264,7 @@ class Include(BaseModel):
     )
 
 
-class QueryIn(BaseModel):
+class QueryIn(StorableBody):
     """An aggregate query over one site's events."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -279,9 +280,9 @@ class QueryIn(BaseModel):
             "years, all runs from the site's first day with data to today."
         ),
     ]
-    dimensions: Annotated[list[Dimension], Field(max_length=3)] = []
+    dimensions: list[Dimension] = Field(default=[], max_length=3)
     filters: FilterNode | None = None
-    order_by: Annotated[list[Order], Field(max_length=3)] = []
+    order_by: list[Order] = Field(default=[], max_length=3)
     limit: Annotated[int, Field(ge=1, le=1000)] = 100
     offset: Annotated[int, Field(ge=0, le=100_000)] = 0
     definition_version: Annotated[
@@ -400,7 +401,7 @@ DateRange = Annotated[
 ]
 
 
-class ReportIn(BaseModel):
+class ReportIn(StorableBody):
     model_config = ConfigDict(extra="forbid")
 
     site_id: Annotated[str, Field(min_length=1, max_length=32)]
@@ -531,7 +532,7 @@ def filter_conditions(node: FilterNode) -> list[Condition]:
     return [c for child in filter_children(node) for c in filter_conditions(child)]
 
 
-class SegmentIn(BaseModel):
+class SegmentIn(StorableBody):
     """A named filter tree: the filter tree of POST /v1/query, without segment conditions
     (a segment does not nest another)."""
 

@@ -25,6 +25,7 @@ from services.api.transfer.service import (
 )
 from shared.errors import problem_responses
 from shared.runtime import ResourcesDep
+from shared.storable import IdPath, StorableText
 
 router = APIRouter(prefix="/v1", tags=["transfer"])
 
@@ -92,7 +93,7 @@ async def exports(site_id: str, key: SiteStatsKey, resources: ResourcesDep) -> J
     responses=problem_responses(*KEY_ERRORS, 404),
 )
 async def export_state(
-    site_id: str, job_id: str, key: SiteStatsKey, resources: ResourcesDep
+    site_id: str, job_id: IdPath, key: SiteStatsKey, resources: ResourcesDep
 ) -> JobOut:
     return job_out(
         await get_job(engine=resources.engine, site_id=site_id, job_id=job_id, kind="export")
@@ -109,7 +110,7 @@ async def export_state(
     },
 )
 async def export_file(
-    site_id: str, job_id: str, key: SiteStatsKey, resources: ResourcesDep
+    site_id: str, job_id: IdPath, key: SiteStatsKey, resources: ResourcesDep
 ) -> StreamingResponse:
     engine = resources.engine
     job = await get_job(engine=engine, site_id=site_id, job_id=job_id, kind="export")
@@ -166,7 +167,7 @@ async def start_import(
     key: ImportsKey,
     resources: ResourcesDep,
     filename: Annotated[
-        str,
+        StorableText,
         Query(
             min_length=1,
             max_length=255,
@@ -208,7 +209,7 @@ async def imports(site_id: str, key: ImportsKey, resources: ResourcesDep) -> Job
     responses=problem_responses(*KEY_ERRORS, 404),
 )
 async def import_state(
-    site_id: str, job_id: str, key: ImportsKey, resources: ResourcesDep
+    site_id: str, job_id: IdPath, key: ImportsKey, resources: ResourcesDep
 ) -> JobOut:
     return job_out(
         await get_job(engine=resources.engine, site_id=site_id, job_id=job_id, kind="import")
@@ -222,7 +223,7 @@ async def import_state(
     responses=problem_responses(*KEY_ERRORS, 404),
 )
 async def remove_import(
-    site_id: str, job_id: str, key: ImportsKey, resources: ResourcesDep
+    site_id: str, job_id: IdPath, key: ImportsKey, resources: ResourcesDep
 ) -> Response:
     await delete_import(engine=resources.engine, site_id=site_id, job_id=job_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -8,9 +8,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.api.days import check_date_range
+from shared.storable import StorableBody
 
 
-class ExportIn(BaseModel):
+class ExportIn(StorableBody):
     model_config = ConfigDict(extra="forbid")
 
     date_range: tuple[date, date] = Field(
