@@ -7,26 +7,15 @@ package's conftest.py may re-export them the same way):
   on that server;
 - `signed_in`: a Chromium page in a fresh context, signed in as `owner`, on /app/.
 
-As in tests/e2e, `make test` runs the browser tests on SQLite and their PostgreSQL + Redis
-run is nightly, except the first run (setup from an empty database to the first visit),
-which `make test` runs on both backends.
+The dashboard is issue 20's product: `make test` runs its browser tests on both backends
+(the suite runs in parallel workers, so there is room). The few marked nightly by name
+keep, in a comment, the make-test test that proves the same behaviour.
 """
-
-from pathlib import Path
-
-import pytest
 
 from tests.helpers.browser import (  # noqa: F401  (re-exported fixtures)
     browser,
     chromium,
     page_origin,
-    postgres_browser_runs_nightly,
     server,
 )
 from tests.helpers.web_browser import owner, signed_in  # noqa: F401  (re-exported fixtures)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    postgres_browser_runs_nightly(
-        items, under=Path(__file__).parent, both=("test_first_run_browser.py",)
-    )
