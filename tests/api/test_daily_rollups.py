@@ -25,13 +25,12 @@ from services.api.engagement.service import answering_definition, store_definiti
 from services.api.goals.service import goal_set
 from services.api.stats.daily import (
     ROLLED,
-    SLICES,
     DayRow,
     build_rows,
-    compute_rows,
     daily_plan,
     refresh_daily,
     scan_slices,
+    slice_rows,
 )
 from services.api.stats.exceptions import KAnonymityRefused
 from services.api.stats.query import FORCE_RAW, answer_query
@@ -478,23 +477,17 @@ async def slice_by_slice(
     """Every slice's rows as the raw path's statement gives them, one slice at a time."""
     goals = await goal_set(engine=engine, site_id=site_id)
     definition = await answering_definition(engine=engine, site_id=site_id, version=None)
-    found: Counter[tuple[str, str, DayRow]] = Counter()
     async with engine.connect() as conn:
-        for filter_dim, dimension in SLICES:
-            rows = await compute_rows(
-                conn,
-                site_id=site_id,
-                goals=goals,
-                definition=definition,
-                first=first,
-                last=last,
-                filter_dim=filter_dim,
-                filter_value=None,
-                dimension=dimension,
-                zone=zone,
-            )
-            found.update((filter_dim, dimension, row) for row in rows)
-    return found
+        rows = await slice_rows(
+            conn,
+            site_id=site_id,
+            goals=goals,
+            definition=definition,
+            first=first,
+            last=last,
+            zone=zone,
+        )
+    return Counter(rows)
 
 
 async def built(

@@ -522,6 +522,28 @@ async def build_rows(
         )
         if scanned is not None:
             return scanned
+    return await slice_rows(
+        conn,
+        site_id=site_id,
+        goals=goals,
+        definition=definition,
+        first=first,
+        last=last,
+        zone=zone,
+    )
+
+
+async def slice_rows(
+    conn: AsyncConnection,
+    *,
+    site_id: str,
+    goals: GoalSet,
+    definition: Definition,
+    first: date,
+    last: date,
+    zone: str | None,
+) -> list[tuple[str, str, DayRow]]:
+    """Every slice's rows of the days, one statement per slice: what the one scan must equal."""
     out = []
     for filter_dim, dimension in SLICES:
         for row in await compute_rows(
