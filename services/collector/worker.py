@@ -640,18 +640,23 @@ class IngestLoop:
         return True
 
     async def keep_leases(self) -> None:
-        """Renew, acquire and mark leases every third of their time to live (a task), until
-        the loop is over. Cancelling it is not enough: a cancel that lands while redis-py
-        sends a command can be swallowed there, and the task then renewed on forever while
-        the worker waited for it to end (seen when stopped right after starting)."""
+        """Renew, acquire and mark leases every third of their time to live (a task, after
+        run's first round), until the loop is over. Cancelling it is not enough: a cancel
+        that lands while redis-py sends a command can be swallowed there, and the task then
+        renewed on forever while the worker waited for it to end (seen when stopped right
+        after starting)."""
         assert self.leases is not None
         while not self.finished:
-            try:
-                await self.leases.refresh()
-            except Exception as exc:
-                log.warning("lease renewal failed: %s", type(exc).__name__)
+            await asyncio.sleep(self.leases.interval)
             if not self.finished:
-                await asyncio.sleep(self.leases.interval)
+                await self.refresh_leases()
+
+    async def refresh_leases(self) -> None:
+        assert self.leases is not None
+        try:
+            await self.leases.refresh()
+        except Exception as exc:
+            log.warning("lease renewal failed: %s", type(exc).__name__)
 
     async def apply_leases(self) -> None:
         """Between batches: forget what memory holds of slices lost or just taken over (their
@@ -687,6 +692,9 @@ class IngestLoop:
     async def run(self) -> None:
         renewing: asyncio.Task[None] | None = None
         if self.leases is not None:
+            # The first round before the first read, which would otherwise find no slice
+            # to read and wait a whole read's block for nothing.
+            await self.refresh_leases()
             renewing = asyncio.create_task(self.keep_leases())
         try:
             await self.loop()
@@ -747,9 +755,7 @@ class IngestLoop:
             if not (self.in_process and await self.queue.depth()):
                 return False
         try:
-            self.batch = await self.queue.consume(
-                count=self.entries, block_ms=1 if self.writing else 250
-            )
+            self.batch = await self.consume()
         except Exception as exc:
             log.warning("queue read failed: %s", type(exc).__name__)
             await self.settle()
@@ -759,6 +765,29 @@ class IngestLoop:
         if not self.batch:
             await self.settle()
         return True
+
+    async def consume(self) -> list[Delivery]:
+        """Read a batch: at once with a batch in flight, else waiting a while for one, a
+        wait that ends when the worker is told to stop (it would make stopping wait it out).
+        A read cut short is safe: an in-process read takes entries only once it wakes; what
+        Redis delivered meanwhile stays pending, for this consumer's next start or the
+        slice's next holder."""
+        if self.writing is not None:
+            return await self.queue.consume(count=self.entries, block_ms=1)
+        if self.stop.is_set():  # draining what is left in process: nothing to end the wait
+            return await self.queue.consume(count=self.entries, block_ms=250)
+        reading = asyncio.ensure_future(self.queue.consume(count=self.entries, block_ms=250))
+        stopping = asyncio.ensure_future(self.stop.wait())
+        try:
+            await asyncio.wait((reading, stopping), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+            if not reading.done():
+                reading.cancel()
+                await asyncio.gather(reading, return_exceptions=True)
+        if reading.cancelled():
+            return []
+        return reading.result()
 
     async def prepare(self) -> PreparedBatch | None:
         """Prepare the batch read (while the one in flight is written); None if that failed."""
