@@ -162,8 +162,8 @@ class Session:
 
 @dataclass(slots=True)
 class BatchResult:
-    """What one batch changes besides its `events` rows: its sessions, rollup deltas, first
-    sightings and the session of every pageview it holds."""
+    """What one batch changes besides its `events` rows: its sessions, rollup deltas and
+    first sightings."""
 
     sessions: list[Session]
     page_hourly: list[dict[str, Any]]
@@ -173,7 +173,6 @@ class BatchResult:
     # page_visitor_days primary keys.
     visitors: dict[tuple[Any, ...], int]
     pages: dict[tuple[Any, ...], int]
-    pageviews: dict[str, Session]  # by the pageviews' hex ids
 
 
 @dataclass(slots=True)
@@ -203,9 +202,11 @@ class Sessioniser:
     `open_sessions`: the latest stored session per (site, visitor) that may still continue
     (stored: committed before this batch is, so their changes go as updates).
     `pageview_sessions`: session ids of stored pageviews that engagement events refer to,
-    by the pageviews' hex ids (records.HexId). Events must come in time order, across
-    slices too (sort the batch by `at` first); `add` answers each slice's rows, `result`
-    the rest once every slice is in.
+    by the pageviews' hex ids (records.HexId). `referred`: the batch's own pageviews its
+    engagement events refer to, the only ones whose sessions are looked up here (None:
+    all; a dict entry per pageview costs as much as a sixth of sessionising it). Events
+    must come in time order, across slices too (sort the batch by `at` first); `add`
+    answers each slice's rows, `result` the rest once every slice is in.
     """
 
     def __init__(
@@ -213,7 +214,9 @@ class Sessioniser:
         *,
         open_sessions: Mapping[tuple[str, int], Session],
         pageview_sessions: Mapping[str, uuid.UUID],
+        referred: Collection[str] | None = None,
     ) -> None:
+        self.referred = referred
         self.latest: dict[tuple[str, int], Session] = {}
         # Keyed by the ids themselves: sessions' are asyncpg's UUIDs (records.Id), which
         # keep their hash (uuid.UUID's __hash__ is Python code, run on every lookup);
@@ -245,7 +248,7 @@ class Sessioniser:
 
     def add(self, rows: Iterable[DecodedEvent]) -> list[tuple[Any, ...]]:
         """The `events` rows of the next events in time order, in their order."""
-        latest, pageview_owner = self.latest, self.pageview_owner
+        latest, pageview_owner, referred = self.latest, self.pageview_owner, self.referred
         page_deltas, site_deltas = self.page_deltas, self.site_deltas
         day_visitors, day_pages = self.day_visitors, self.day_pages
         records: list[tuple[Any, ...]] = []
@@ -325,7 +328,8 @@ class Sessioniser:
             if name == "pageview":
                 session.pageviews += 1
                 session.exit_path = path
-                pageview_owner[row.event_id] = session
+                if referred is None or row.event_id in referred:
+                    pageview_owner[row.event_id] = session
             elif name == "engagement":
                 session.engaged_ms += row.engaged_ms or 0
                 session.max_scroll_depth = max(session.max_scroll_depth, row.scroll_depth or 0)
@@ -376,7 +380,6 @@ class Sessioniser:
                 for index, seen in self.day_pages.items()
                 for (site, path, visitor), at in seen.items()
             },
-            pageviews=self.pageview_owner,
         )
 
 

@@ -29,7 +29,7 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from operator import attrgetter, itemgetter
@@ -161,13 +161,21 @@ class Carry:
     """
 
     sessions: dict[tuple[str, int], Session] = field(default_factory=dict)
-    pageviews: Mapping[str, Session] = field(default_factory=dict)  # by hex id
     event_ids: Collection[str] = frozenset()  # hex ids
+    claims: Sequence[tuple[Any, Any, Any]] = ()  # (hex id, moment, session id), see CLAIM
+    _sessions: dict[str, uuid.UUID] | None = None  # session ids by hex id, made when asked
 
     def pageview_session(self, pageview_id: str) -> uuid.UUID | None:
-        """The session of one of these events' pageviews."""
-        owner = self.pageviews.get(pageview_id)
-        return None if owner is None else owner.session_id
+        """The session of one of these events (a pageview, as engagement events refer to),
+        as the event_ids register will hold it. The lookup is made on the first question:
+        a batch of pageviews alone is never asked one."""
+        if self._sessions is None:
+            self._sessions = {
+                event_id: session_id
+                for event_id, _, session_id in self.claims
+                if session_id is not None
+            }
+        return self._sessions.get(pageview_id)
 
 
 @dataclass(slots=True)
@@ -179,6 +187,7 @@ class PreparedBatch:
     rows: list[DecodedEvent]
     open_sessions: dict[tuple[str, int], Session] = field(default_factory=dict)
     pageview_sessions: dict[str, uuid.UUID] = field(default_factory=dict)  # by hex id
+    referred: Collection[str] = frozenset()  # its own pageviews its engagement events name
     event_ids: Collection[str] = frozenset()  # the rows' hex ids
     received: int = 0  # distinct events in the deliveries, new or already stored
     verified: bool = False  # events already stored were dropped (see prepare_batch)
@@ -221,13 +230,11 @@ async def prepare_batch(
         await recheck_links(conn=conn, rows=new, revocations=revocations)
         in_batch = unique.keys()
         earliest = from_epoch_ms(min(row.at for row in new)) - SESSION_GAP
-        # Stored pageviews the batch's engagement events refer to (those of the batch in
-        # flight come from the carry).
-        referred = {
-            row.pageview_id
-            for row in new
-            if row.name == "engagement" and row.pageview_id and row.pageview_id not in in_batch
-        }
+        # Pageviews the batch's engagement events refer to: its own, and stored ones (those
+        # of the batch in flight come from the carry).
+        referred = {row.pageview_id for row in new if row.name == "engagement" and row.pageview_id}
+        referred_here = referred & in_batch
+        referred -= referred_here
         carried_pageviews = {
             pv: owner for pv in referred if (owner := carry.pageview_session(pv)) is not None
         }
@@ -250,6 +257,7 @@ async def prepare_batch(
         rows=new,
         open_sessions=open_sessions,
         pageview_sessions=pageview_sessions,
+        referred=referred_here,
         event_ids=in_batch,
         received=received,
         verified=verify,
@@ -292,6 +300,7 @@ async def stage_batch(*, engine: AsyncEngine, batch: PreparedBatch) -> StagedBat
     sessioniser = Sessioniser(
         open_sessions=batch.open_sessions,
         pageview_sessions=batch.pageview_sessions,
+        referred=batch.referred,
     )
     rows = batch.rows
     claims: list[tuple[Any, Any, Any]] = []
@@ -325,11 +334,7 @@ async def stage_batch(*, engine: AsyncEngine, batch: PreparedBatch) -> StagedBat
         continued=[session for session in result.sessions if session.stored],
         page_rows=result.page_hourly,
         site_rows=result.site_hourly,
-        carry=Carry(
-            sessions=latest,
-            pageviews=result.pageviews,
-            event_ids=batch.event_ids,
-        ),
+        carry=Carry(sessions=latest, event_ids=batch.event_ids, claims=claims),
         received=batch.received,
         verified=batch.verified,
         visitors=result.visitors,

@@ -22,6 +22,7 @@ from services.collector.worker import (
     ingest_batch,
     prepare_batch,
     run_ingest,
+    write_events,
     write_prepared,
 )
 from shared.models import (
@@ -145,6 +146,29 @@ async def test_a_batch_sessionised_in_slices_is_counted_as_in_one(
         (1, 1, 1, 0),
     ]
     assert [tuple(row) for row in paths] == [("/p0", 3, 1), ("/p1", 2, 1), ("/p0", 1, 0)]
+
+
+async def test_an_engagement_joins_its_pageviews_session_not_the_visitors_latest(
+    resources: Resources,
+) -> None:
+    """A page left open two hours: its engagement event belongs to the pageview's session,
+    though the visitor has opened a newer one since (here in the same batch)."""
+    site = await create_site(engine=resources.engine, domain="example.com")
+    old = pageview(site, START, "/old")
+    new = pageview(site, START + 2 * 3600_000, "/new")
+    late = engagement(old, 2 * 3600 + 60)  # a minute after the newer pageview
+    entry = Delivery("1", orjson.dumps([old, new, late]))
+    assert await write_events(engine=resources.engine, deliveries=[entry]) == 3
+
+    async with resources.engine.connect() as conn:
+        linked = dict((await conn.execute(select(events.c.event_id, events.c.session_id))).all())
+        engaged = dict(
+            (await conn.execute(select(sessions.c.session_id, sessions.c.engaged_ms))).all()
+        )
+    first, second, joined = (linked[uuid.UUID(str(event["id"]))] for event in (old, new, late))
+    assert first != second
+    assert joined == first
+    assert engaged == {first: late["engaged_ms"], second: 0}
 
 
 async def test_batch_stored_by_another_writer_meanwhile_is_not_counted_twice(
