@@ -6,7 +6,9 @@ one backend and is a 500 on the other, in a write and in a read (a bound paramet
 WHERE clause is text too). What a client sends is therefore refused (422) where it enters:
 a JSON body through `StorableBody`, an id in a path through `IdPath`, any other parameter
 through `StorableText`. The collector clamps what it derives with `strip_unstorable`. A
-body's numbers must be finite too (Infinity reads as JSON in Python, not in PostgreSQL).
+body's numbers must be finite too (Infinity reads as JSON in Python, not in PostgreSQL),
+and JSON numbers: a body's number field is a `JsonInt` or a `JsonFloat`, never a bare int
+or float, which pydantic's lax mode fills from `true`, `false` or "1".
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import re
 from typing import Annotated, Any, Final
 
 from fastapi import Path
-from pydantic import AfterValidator, BaseModel, model_validator
+from pydantic import AfterValidator, BaseModel, Strict, model_validator
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 UNSTORABLE_REASON: Final = "Contains NUL or an unpaired surrogate"
@@ -71,6 +73,12 @@ def _check_storable(text: str) -> str:
 StorableText = Annotated[str, AfterValidator(_check_storable)]
 # An id in a path: the ids Overt makes (hex tokens, site ids) are these characters only.
 IdPath = Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
+# A number in a JSON body is a JSON number: lax, `true` was stored as 1, `false` as 0 and
+# "1" as 1 where the documented schema says integer or number. A JsonFloat takes a JSON
+# integer too (2 is 2.0). Query and path parameters stay `int`: they are text, read as
+# numbers (and `true` is no number there).
+JsonInt = Annotated[int, Strict()]
+JsonFloat = Annotated[float, Strict()]
 
 
 class StorableBody(BaseModel):

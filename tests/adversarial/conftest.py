@@ -49,20 +49,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 API_SCOPES = [scope for scope in KeyScope if scope is not KeyScope.events_write]
 
 
-async def _site_and_key(settings: Settings) -> tuple[str, str]:
+async def _site_and_keys(settings: Settings) -> tuple[str, str, str]:
     engine = create_engine(settings)
     try:
         site = await create_site(engine=engine, domain="example.com")
         # A budget above what the fuzzer sends: 429 is documented, but answers behind it matter.
         # Every scope of the API service: a key that may only read stats is refused (403)
         # before the body of a write is read, so the writes' 5xx would hide behind it. Not
-        # events:write: it would turn the collector's fuzzed browser intake into its keyed one.
+        # events:write: /e ignores a key, and POST /api/event gets the ingest key below.
         _, key = await create_key(
             engine=engine, site_id=site.id, scopes=API_SCOPES, rate_limit=1_000_000
         )
+        # POST /api/event as a backend sends it (test_openapi.py's KEYED_INTAKE): without
+        # events:write, each of its cases was refused (403) before its body was read.
+        _, ingest_key = await create_key(
+            engine=engine, site_id=site.id, scopes=[KeyScope.events_write], rate_limit=1_000_000
+        )
     finally:
         await engine.dispose()
-    return site.id, key
+    return site.id, key, ingest_key
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -88,7 +93,7 @@ def live(
 
 
 def _serve(settings: Settings) -> Iterator[Live]:
-    site_id, key = asyncio.run(_site_and_key(settings))
+    site_id, key, ingest_key = asyncio.run(_site_and_keys(settings))
     port = free_port()
     # A short body deadline (default 10 s) keeps the slow-client tests short.
     limits = {
@@ -118,6 +123,6 @@ def _serve(settings: Settings) -> Iterator[Live]:
         threading.Event().wait(0.02)
     else:
         raise AssertionError("the live server did not become ready")
-    yield Live(url=url, site_id=site_id, key=key, settings=settings)
+    yield Live(url=url, site_id=site_id, key=key, ingest_key=ingest_key, settings=settings)
     server.should_exit = True
     thread.join(timeout=30)

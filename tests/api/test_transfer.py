@@ -9,11 +9,12 @@ import csv
 import io
 import zipfile
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 
 from services.api.app import api_parts
 from services.api.engagement.schemas import DefinitionIn
@@ -22,7 +23,12 @@ from services.api.goals.schemas import GoalIn
 from services.api.goals.service import create_goal
 from services.api.keys.service import create_key, revoke_key
 from services.api.transfer.models import IMPORTED, transfer_jobs
-from services.api.transfer.service import MAX_ATTEMPTS, claim_job, release_stale_jobs
+from services.api.transfer.service import (
+    MAX_ATTEMPTS,
+    claim_job,
+    create_job,
+    release_stale_jobs,
+)
 from shared.app import app_from_parts
 from shared.keys import KeyScope
 from shared.settings import Settings
@@ -767,6 +773,96 @@ async def test_a_nul_in_the_file_name_is_refused_and_nothing_kept(overt: Overt) 
     assert "filename" in str(problem["errors"])
     listed = await overt.client.get(f"/v1/sites/{site_id}/imports", headers=auth)
     assert listed.json()["jobs"] == []
+
+
+# A NUL in a cell of each format's files: (upload, its file, the line, the file's column).
+UNSTORABLE_CELLS = {
+    "plausible referrer": (
+        zipped(
+            {
+                "imported_sources_20260101_20260102.csv": PLAUSIBLE_SOURCES.replace(
+                    "Google,,", "Google,goo\x00gle.com,", 2
+                )
+            }
+        ),
+        {},
+        "imported_sources_20260101_20260102.csv",
+        2,
+        "referrer",
+    ),
+    "plausible page": (
+        b"date,hostname,page,visits,visitors,pageviews\n2026-01-01,example.com,/a,1,1,1\n"
+        b"2026-01-01,example.com,/b\x00,1,1,1\n",
+        {"filename": "imported_pages_20260101_20260101.csv"},
+        "imported_pages_20260101_20260101.csv",
+        3,
+        "page",
+    ),
+    **{
+        f"umami {column}": (
+            UMAMI.replace(value, value + "\x00", 1).encode(),
+            {"filename": "website_event.csv"},
+            "website_event.csv",
+            line,
+            column,
+        )
+        for column, value, line in [
+            ("url_path", "/pricing", 3),
+            ("referrer_domain", "news.ycombinator.com", 7),
+            ("event_name", "signup", 4),
+            ("os", "Windows 10", 5),
+            ("session_id", "s3", 7),
+        ]
+    },
+}
+
+
+@pytest.mark.parametrize("cell", UNSTORABLE_CELLS)
+async def test_a_nul_in_a_cell_refuses_the_upload_naming_file_line_and_column(
+    overt: Overt, cell: str
+) -> None:
+    # PostgreSQL's text cannot hold NUL (SQLite's can): an import that stored one would be
+    # counted on one backend and fail on the other. Refused whole, as any bad cell is.
+    body, params, filename, line, column = UNSTORABLE_CELLS[cell]
+    site_id, auth = await fresh_site(overt, "cells.example.com")
+    response = await upload(overt, site_id, auth, body, **params)
+    problem = assert_problem(response, 422, "bad-import")
+    assert str(problem["detail"]).startswith(f"{filename} line {line}: {column}: "), problem
+    assert "NUL" in str(problem["detail"])
+    listed = await overt.client.get(f"/v1/sites/{site_id}/imports", headers=auth)
+    assert listed.json()["jobs"] == []  # nothing kept
+
+
+@pytest.mark.parametrize("data_format", ["plausible", "umami"])
+async def test_a_kept_upload_with_a_nul_fails_its_job_clearly_and_stores_nothing(
+    overt: Overt, data_format: str, tmp_path: Path
+) -> None:
+    # An upload kept before its cells were checked (an older Overt's pending job): its
+    # job is failed with the same reason, never a database error, and leaves no rows.
+    engine = overt.resources.engine
+    site_id, auth = await fresh_site(overt, "kept.example.com")
+    cell = "plausible page" if data_format == "plausible" else "umami url_path"
+    body, _, filename, line, column = UNSTORABLE_CELLS[cell]
+    path = tmp_path / "upload"
+    path.write_bytes(body)
+    job_id = await create_job(
+        engine=engine,
+        site_id=site_id,
+        kind="import",
+        data_format=data_format,
+        filename=filename,
+        first_day=None,
+        last_day=None,
+        upload=path,
+    )
+    await run_pending_jobs(overt)
+    state = await overt.client.get(f"/v1/sites/{site_id}/imports/{job_id}", headers=auth)
+    assert state.json()["status"] == "failed"
+    assert state.json()["error"].startswith(f"{filename} line {line}: {column}: ")
+    async with engine.connect() as conn:
+        for table in IMPORTED.values():
+            kept = await conn.execute(select(table.c.line).where(table.c.import_id == job_id))
+            assert kept.all() == []
 
 
 async def test_imports_need_their_own_scope_and_site(overt: Overt) -> None:

@@ -14,11 +14,13 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.api.transfer.archive import csv_files, safe_entry_name
+from services.api.transfer.archive import CsvFile, csv_files, safe_entry_name
 from services.api.transfer.exceptions import BadUpload
-from services.api.transfer.plausible import report_rows
+from services.api.transfer.plausible import parse_value, report_rows
 from services.api.transfer.reports import REPORTS, TEXT_LENGTH, Kind, report_of_filename
 from services.api.transfer.service import check_upload
+from services.api.transfer.umami import UmamiAggregate
+from shared.storable import storable
 
 PURE = settings(
     max_examples=200,
@@ -156,3 +158,77 @@ def test_report_rows_written_as_csv_read_back_the_same(
     files.close()
     assert back == rows
     assert all(len(v) <= TEXT_LENGTH for row in back for v in row.values() if isinstance(v, str))
+
+
+# Any text a cell may hold once read: NUL, lone surrogates (none comes out of strict UTF-8,
+# but the parser must not rely on it), control and non-ASCII characters.
+cells = st.lists(
+    st.characters() | st.sampled_from(["\x00", "\ud800", "\udfff", "\x7f", "\u2028"]),
+    max_size=60,
+).map("".join)
+
+
+def parsed(kind: Kind, raw: str) -> tuple[Any, str | None]:
+    """A cell of the column `referrer` as its kind: (value, None), or (None, the refusal)."""
+    try:
+        return parse_value(kind, "referrer", raw), None
+    except ValueError as refused:
+        return None, str(refused)
+
+
+@PURE
+@given(kind=st.sampled_from(list(Kind)), raw=cells)
+def test_a_cell_is_a_storable_value_of_its_kind_or_refused_by_its_column(
+    kind: Kind, raw: str
+) -> None:
+    value, refusal = parsed(kind, raw)
+    if refusal is not None:
+        assert refusal.startswith("referrer: ")
+        assert storable(raw) or kind is not Kind.text or "NUL" in refusal
+    elif kind is Kind.text:
+        assert value == raw
+        assert storable(value)
+        assert len(value) <= 2048
+    elif kind is Kind.day:
+        assert isinstance(value, date)
+    else:
+        assert value is None or (isinstance(value, int) and value >= 0)
+
+
+UMAMI_ROW = {
+    "session_id": "s1",
+    "created_at": "2026-01-01 10:00:00",
+    "url_path": "/",
+    "event_type": "2",
+    "event_name": "Signup",
+    "os": "Linux",
+}
+
+
+def umami_cell(column: str, raw: str) -> tuple[UmamiAggregate, str | None]:
+    """A one-row Umami export whose `column` holds `raw`, read: (its aggregate, the refusal)."""
+    row = {**UMAMI_ROW, column: raw}
+    lines = iter([(2, list(row.values()))])
+    file = CsvFile("website_event.csv", list(row), lines, io.TextIOWrapper(io.BytesIO()))
+    aggregate = UmamiAggregate("UTC")
+    try:
+        assert list(aggregate.add_file(file)) == [2]
+    except BadUpload as refused:
+        return aggregate, str(refused.detail)
+    return aggregate, None
+
+
+@PURE
+@given(column=st.sampled_from(list(UMAMI_ROW)), raw=cells)
+def test_an_umami_cell_is_taken_storable_or_refused_naming_file_line_and_column(
+    column: str, raw: str
+) -> None:
+    aggregate, refusal = umami_cell(column, raw)
+    if refusal is not None:
+        assert refusal.startswith("website_event.csv line 2: ")
+        if not storable(raw):
+            assert refusal.startswith(f"website_event.csv line 2: {column}: ")
+        return
+    assert storable(raw)
+    for _, stored in aggregate.rows():
+        assert all(storable(value) for value in stored.values() if isinstance(value, str))

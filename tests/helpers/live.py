@@ -1,5 +1,5 @@
 """A live all-in-one Overt on a loopback port, as the `live` fixture of tests/adversarial hands
-it to a test: its URL, its site and API key, and the settings it serves with.
+it to a test: its URL, its site, its API key and ingest key, and the settings it serves with.
 
 `BODY_SECONDS` is the live server's read timeout for a request's head or body (10 s by
 default): short, so that the slow-client tests are short too.
@@ -18,5 +18,6 @@ BODY_SECONDS = 1.0
 class Live:
     url: str
     site_id: str
-    key: str
+    key: str  # every scope of the API service
+    ingest_key: str  # events:write only: POST /api/event as a backend sends it
     settings: Settings

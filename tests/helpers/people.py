@@ -91,6 +91,16 @@ async def visit(overt: Overt, subject: Subject, *paths: str, hours_ago: float = 
 
 
 async def name_subject(
+    overt: Overt, site: Site, subject: Subject, value: str, **signed: Any
+) -> None:
+    """The site's backend asserts who the subject is (`assertion`'s body, `signed` its
+    kind and display name)."""
+    body = await assertion(overt, site, subject, value, **signed)
+    response = await overt.client.post(f"/consent/sites/{site.id}/identity/assert", json=body)
+    assert response.status_code == 200, response.text
+
+
+async def assertion(
     overt: Overt,
     site: Site,
     subject: Subject,
@@ -98,8 +108,9 @@ async def name_subject(
     *,
     kind: str = "email",
     display_name: str | None = None,
-) -> None:
-    """The site's backend asserts who the subject is (signed with the site's secret)."""
+) -> dict[str, Any]:
+    """The body of POST /consent/sites/{site}/identity/assert naming the subject, issued now
+    and signed with the site's assertion secret, as the site's backend sends it."""
     async with overt.resources.engine.connect() as conn:
         keys = await load_site_keys(
             conn=conn, secret=overt.resources.settings.secret(), site_id=site.id
@@ -123,8 +134,7 @@ async def name_subject(
     }
     if display_name is not None:
         body["display_name"] = display_name
-    response = await overt.client.post(f"/consent/sites/{site.id}/identity/assert", json=body)
-    assert response.status_code == 200, response.text
+    return body
 
 
 async def withdraw(overt: Overt, site: Site, subject: Subject) -> None:

@@ -7,11 +7,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.storable import StorableBody
+from shared.storable import JsonFloat, JsonInt, StorableBody
 
 # Versions count up from 0 in an INTEGER column (int32 on PostgreSQL).
 MAX_VERSION = 2**31 - 1
-DefinitionVersion = Annotated[int, Field(ge=0, le=MAX_VERSION)]
+DefinitionVersion = Annotated[JsonInt, Field(ge=0, le=MAX_VERSION)]
 Pattern = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^/")]
 RuleName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_ .:-]+$")]
 
@@ -21,12 +21,12 @@ class ScoreWeights(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    per_engaged_second: float = Field(strict=True, default=0.1, ge=0, le=1000)
-    per_pageview: float = Field(strict=True, default=1.0, ge=0, le=1000)
-    per_high_intent_page: float = Field(strict=True, default=5.0, ge=0, le=1000)
-    per_goal: float = Field(strict=True, default=10.0, ge=0, le=1000)
-    per_return_visit: float = Field(strict=True, default=3.0, ge=0, le=1000)
-    cap: float = Field(strict=True, default=100.0, gt=0, le=1_000_000)
+    per_engaged_second: JsonFloat = Field(default=0.1, ge=0, le=1000)
+    per_pageview: JsonFloat = Field(default=1.0, ge=0, le=1000)
+    per_high_intent_page: JsonFloat = Field(default=5.0, ge=0, le=1000)
+    per_goal: JsonFloat = Field(default=10.0, ge=0, le=1000)
+    per_return_visit: JsonFloat = Field(default=3.0, ge=0, le=1000)
+    cap: JsonFloat = Field(default=100.0, gt=0, le=1_000_000)
 
 
 class PageRepeatRule(BaseModel):
@@ -37,8 +37,8 @@ class PageRepeatRule(BaseModel):
     kind: Literal["page_repeat"] = "page_repeat"
     name: RuleName
     pattern: Pattern
-    min_visits: int = Field(strict=True, default=2, ge=1, le=1000)
-    within_days: int = Field(strict=True, default=7, ge=1, le=366)
+    min_visits: JsonInt = Field(default=2, ge=1, le=1000)
+    within_days: JsonInt = Field(default=7, ge=1, le=366)
 
 
 class EngagedOnPageRule(BaseModel):
@@ -50,7 +50,7 @@ class EngagedOnPageRule(BaseModel):
     kind: Literal["engaged_on_page"] = "engaged_on_page"
     name: RuleName
     pattern: Pattern | None = None
-    min_engaged_ms: int = Field(strict=True, default=120_000, ge=1, le=86_400_000)
+    min_engaged_ms: JsonInt = Field(default=120_000, ge=1, le=86_400_000)
 
 
 class RepeatSessionsRule(BaseModel):
@@ -60,8 +60,8 @@ class RepeatSessionsRule(BaseModel):
 
     kind: Literal["repeat_sessions"] = "repeat_sessions"
     name: RuleName
-    min_sessions: int = Field(strict=True, default=2, ge=2, le=1000)
-    within_days: int = Field(strict=True, default=7, ge=1, le=366)
+    min_sessions: JsonInt = Field(default=2, ge=2, le=1000)
+    within_days: JsonInt = Field(default=7, ge=1, le=366)
 
 
 class GoalRule(BaseModel):
@@ -72,7 +72,7 @@ class GoalRule(BaseModel):
     kind: Literal["goal"] = "goal"
     name: RuleName
     goal: Annotated[str, Field(min_length=1, max_length=120)]
-    min_count: int = Field(strict=True, default=1, ge=1, le=1000)
+    min_count: JsonInt = Field(default=1, ge=1, le=1000)
 
 
 IntentRule = Annotated[
@@ -86,22 +86,19 @@ class DefinitionIn(StorableBody):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    engaged_min_ms: int = Field(
-        strict=True,
+    engaged_min_ms: JsonInt = Field(
         default=10_000,
         ge=0,
         le=86_400_000,
         description="engaged session: at least this long",
     )
-    engaged_min_pageviews: int = Field(
-        strict=True,
+    engaged_min_pageviews: JsonInt = Field(
         default=2,
         ge=1,
         le=10_000,
         description="engaged session: or at least this many pages",
     )
-    engaged_min_goals: int = Field(
-        strict=True,
+    engaged_min_goals: JsonInt = Field(
         default=1,
         ge=0,
         le=10_000,
@@ -113,14 +110,12 @@ class DefinitionIn(StorableBody):
         Field(max_length=50, description="globs on the path, e.g. /pricing*"),
     ] = ()
     intent_rules: Annotated[tuple[IntentRule, ...], Field(max_length=20)] = ()
-    intent_threshold: float = Field(
-        strict=True,
+    intent_threshold: JsonFloat = Field(
         default=30.0,
         ge=0,
         description="intent needs a matched rule and at least this score",
     )
-    k: int = Field(
-        strict=True,
+    k: JsonInt = Field(
         default=5,
         ge=1,
         le=50,

@@ -18,7 +18,7 @@ from pydantic import (
 )
 
 from services.api.days import check_date_range
-from shared.storable import StorableBody
+from shared.storable import JsonInt, StorableBody
 
 ClientId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")]
 SubjectId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_\-]+$")]
@@ -173,7 +173,7 @@ class OutcomeReportIn(StorableBody):
             "they occurred in it; a subject is in the report when it has either in the range."
         ),
     ]
-    k: Annotated[int, Field(ge=2, le=1000)] | None = Field(
+    k: Annotated[JsonInt, Field(ge=2, le=1000)] | None = Field(
         default=None,
         description="groups with fewer subjects are not reported; at least the site's k "
         "(default 5), a caller may only raise it",
@@ -262,7 +262,7 @@ class WebhookIn(StorableBody):
             "nothing else about it is sent after them",
         ),
     ]
-    cooldown_hours: Annotated[int, Field(ge=1, le=24 * 90)] | None = Field(
+    cooldown_hours: Annotated[JsonInt, Field(ge=1, le=24 * 90)] | None = Field(
         default=None,
         description="slack: at most one alert per contact in this many hours (default: the "
         "site's alert_cooldown_hours, 24 unless set, followed when the site changes it)",

@@ -18,7 +18,7 @@ from pydantic import (
 from services.api.days import check_date_range
 from services.api.engagement.schemas import DefinitionVersion
 from shared.dialect import compile_regex
-from shared.storable import StorableBody
+from shared.storable import JsonInt, StorableBody
 
 
 class Metric(StrEnum):
@@ -283,8 +283,8 @@ class QueryIn(StorableBody):
     dimensions: list[Dimension] = Field(default=[], max_length=3)
     filters: FilterNode | None = None
     order_by: list[Order] = Field(default=[], max_length=3)
-    limit: Annotated[int, Field(ge=1, le=1000)] = 100
-    offset: Annotated[int, Field(ge=0, le=100_000)] = 0
+    limit: Annotated[JsonInt, Field(ge=1, le=1000)] = 100
+    offset: Annotated[JsonInt, Field(ge=0, le=100_000)] = 0
     definition_version: Annotated[
         DefinitionVersion | None,
         Field(description="answer under this stored version; latest if absent"),
@@ -432,7 +432,7 @@ class AfterTheClickIn(FilteredReportIn):
     by: Literal["source", "medium", "utm_source", "utm_medium", "utm_campaign", "referrer"] = (
         "source"
     )
-    limit: Annotated[int, Field(ge=1, le=1000)] = 100
+    limit: Annotated[JsonInt, Field(ge=1, le=1000)] = 100
 
 
 class AfterTheClickRow(BaseModel):

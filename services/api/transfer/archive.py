@@ -10,7 +10,11 @@ nothing is ever written to disk under a name from the archive:
   compressed size (zip bombs);
 - CSV text: UTF-8 (a byte-order mark allowed), decoded strictly; a line longer than
   MAX_LINE_CHARS or a field longer than the csv module's limit is refused, so a row never
-  holds more than that in memory.
+  holds more than that in memory;
+- a cell: text both databases store (`storable_cell`), else the upload is refused, as
+  any other bad cell is, rather than cleaned: an import is checked whole before it is
+  kept and its sender can be told, and a cleaned key ("/a\x00b" as "/ab") could fold one
+  group's rows into another's.
 
 Every refusal is a `BadUpload` naming the file and line.
 """
@@ -27,6 +31,7 @@ from pathlib import Path
 from typing import IO
 
 from services.api.transfer.exceptions import BadUpload
+from shared.storable import storable
 
 MAX_ENTRIES = 64
 MAX_RATIO = 200
@@ -46,6 +51,15 @@ class CsvFile:
         """Let go of the underlying file (whose owner closes it) without closing it."""
         if not self.text.closed:
             self.text.detach()
+
+
+def storable_cell(column: str, raw: str) -> str:
+    """`raw`, a cell of `column` (as the file names it), if both databases can store it;
+    ValueError otherwise (PostgreSQL's text holds no NUL: SQLite's does, so an import that
+    kept one would be counted on one backend and fail on the other)."""
+    if not storable(raw):
+        raise ValueError(f"{column}: holds a NUL character (or an unpaired surrogate)")
+    return raw
 
 
 def is_zip(path: Path) -> bool:

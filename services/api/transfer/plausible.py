@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
-from services.api.transfer.archive import CsvFile
+from services.api.transfer.archive import CsvFile, storable_cell
 from services.api.transfer.exceptions import BadUpload
 from services.api.transfer.reports import TEXT_LENGTH, TEXT_LENGTHS, Kind, Report
 
@@ -41,8 +41,7 @@ def parse_value(kind: Kind, column: str, raw: str) -> Any:
             raise ValueError(f"{column}: {raw[:40]!r} is not a YYYY-MM-DD day")
         return date.fromisoformat(raw)
     if kind is Kind.text:
-        if "\x00" in raw:
-            raise ValueError(f"{column}: holds a NUL character")
+        storable_cell(column, raw)
         limit = TEXT_LENGTHS.get(column, TEXT_LENGTH)
         if len(raw) > limit:
             raise ValueError(f"{column}: longer than {limit} characters")

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from services.api.transfer.archive import CsvFile
+from services.api.transfer.archive import CsvFile, storable_cell
 from services.api.transfer.exceptions import BadUpload
 from services.api.transfer.reports import SOURCE_COLUMNS, TEXT_LENGTH, TEXT_LENGTHS
 
@@ -109,10 +109,8 @@ def parse_timestamp(raw: str) -> datetime:
 
 
 def text(column: str, raw: str) -> str:
-    if "\x00" in raw:
-        raise ValueError(f"{column}: holds a NUL character")
-    limit = TEXT_LENGTHS.get(column, TEXT_LENGTH)
-    return raw[:limit]
+    """`raw` cut to what `column` (a report's column) keeps; its cell was checked already."""
+    return raw[: TEXT_LENGTHS.get(column, TEXT_LENGTH)]
 
 
 # Reports made of visits -> the visit's attributes they group by.
@@ -195,8 +193,9 @@ class UmamiAggregate:
                 raise BadUpload(
                     f"{file.name} line {line}: {len(fields)} fields, the header has {len(header)}"
                 )
-            values = {c: fields[p].strip() for c, p in positions.items()}
             try:
+                # Every cell read, named as the file names it, before any is used.
+                values = {c: storable_cell(c, fields[p].strip()) for c, p in positions.items()}
                 self._add(values, zone)
             except ValueError as exc:
                 raise BadUpload(f"{file.name} line {line}: {exc}") from None

@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.storable import JsonInt
+
 
 class AssertionIn(BaseModel):
     """An identity the site's backend vouches for, signed with the site's assertion secret."""
@@ -15,7 +17,7 @@ class AssertionIn(BaseModel):
     subject_id: Annotated[str, Field(min_length=32, max_length=32, pattern=r"^[0-9a-f]{32}$")]
     kind: Literal["email", "external_id"]
     value: Annotated[str, Field(min_length=1, max_length=254)]
-    issued_at: Annotated[int, Field(description="Unix seconds; at most 5 minutes old.")]
+    issued_at: Annotated[JsonInt, Field(description="Unix seconds; at most 5 minutes old.")]
     signature: Annotated[
         str,
         Field(
