@@ -60,19 +60,20 @@ async def test_a_visitors_payloads_go_to_its_slice_and_only_its_reader_gets_them
 ) -> None:
     prefix = postgres_settings.redis_prefix
     publisher = queue(redis, postgres_settings, "collector")
-    visitors = [("site-a", visitor) for visitor in range(20)]
+    # Two sites: the publisher keeps each site's part of the slice, not one for all.
+    visitors = [(site, visitor) for site in ("site-a", "site-b") for visitor in range(10)]
     for site, visitor in visitors:
-        await publisher.publish(orjson.dumps([{"v": visitor}]), visitor=(site, visitor))
+        await publisher.publish(orjson.dumps([{"s": site, "v": visitor}]), visitor=(site, visitor))
     for index in range(SLICES):
         entries = await redis.xrange(stream_name(prefix, index)) or []
-        held = {orjson.loads((fields or {})[b"p"])[0]["v"] for _, fields in entries}
-        assert held == {v for s, v in visitors if visitor_slice(s, v, SLICES) == index}
+        held = {tuple(orjson.loads((fields or {})[b"p"])[0].values()) for _, fields in entries}
+        assert held == {(s, v) for s, v in visitors if visitor_slice(s, v, SLICES) == index}
 
     reader = queue(redis, postgres_settings, "worker-1")
     reader.read_slices({3})
     got = await reader.consume(count=100, block_ms=50)
-    assert {orjson.loads(d.payload)[0]["v"] for d in got} == {
-        v for s, v in visitors if visitor_slice(s, v, SLICES) == 3
+    assert {tuple(orjson.loads(d.payload)[0].values()) for d in got} == {
+        (s, v) for s, v in visitors if visitor_slice(s, v, SLICES) == 3
     }
     assert {d.slice for d in got} <= {3}
     await reader.ack([d.id for d in got])
