@@ -225,8 +225,8 @@ async def main():
                     for stream, payload in entries[chunk:chunk + 500]:
                         pipe.xadd(stream, {{"p": payload}})
                     await pipe.execute()
-            # Not the worker's to carry: 200k records alive would be the worker's
-            # collector's to scan (the worker process holds nothing like them).
+            # 200k generated records kept alive would be the worker's garbage collector's
+            # to scan, and a worker process holds nothing like them.
             del by_slice, entries
         else:
             payloads = [orjson.dumps([record(i * {per_entry} + j) for j in range({per_entry})])
