@@ -47,9 +47,17 @@ class Delivery:
     slice: int = 0  # the slice (stream) it was read from; 0 in the in-process queue
 
 
+# Each site's checksum, made once per process: a collector publishes per request, a worker
+# places each session. Site ids only: those of registered sites, a bounded set.
+_SITE_CRCS: dict[str, int] = {}
+
+
 def visitor_slice(site_id: str, visitor_hash: int, slices: int) -> int:
     """The slice a visitor's events travel in: the same in every process (no salted hash)."""
-    return (visitor_hash + zlib.crc32(site_id.encode())) % slices
+    site_crc = _SITE_CRCS.get(site_id)
+    if site_crc is None:
+        site_crc = _SITE_CRCS[site_id] = zlib.crc32(site_id.encode())
+    return (visitor_hash + site_crc) % slices
 
 
 class EventQueue(Protocol):
@@ -219,17 +227,9 @@ class RedisStreamQueue:
         self._flusher: asyncio.Task[None] | None = None
         self._publisher: Connection | None = None  # the flusher's own connection
         self._loop: asyncio.AbstractEventLoop | None = None  # the one this queue publishes in
-        self._site_crcs: dict[str, int] = {}
 
     def slice_of(self, visitor: tuple[str, int] | None) -> int:
-        """visitor_slice, with each site's checksum made once (a publish per request)."""
-        if visitor is None or self.slices == 1:
-            return 0
-        site_id, visitor_hash = visitor
-        site_crc = self._site_crcs.get(site_id)
-        if site_crc is None:  # a registered site's id: intake publishes for no other
-            site_crc = self._site_crcs[site_id] = zlib.crc32(site_id.encode())
-        return (visitor_hash + site_crc) % self.slices
+        return 0 if visitor is None or self.slices == 1 else visitor_slice(*visitor, self.slices)
 
     def read_slices(self, slices: Collection[int]) -> None:
         """Read only these slices from now on; those new to the set are taken over."""
