@@ -33,7 +33,7 @@ from shared.consent_state import LedgerEvent
 from shared.runtime import open_resources
 from shared.settings import Settings
 from shared.sites import Site, create_site
-from tests.helpers.backends import _truncate_postgres
+from tests.helpers.backends import empty_postgres
 from tests.helpers.consent import as_attacker
 from tests.helpers.overt import Overt
 
@@ -331,8 +331,9 @@ async def _run_cli(argv: list[str]) -> int:
     return await asyncio.to_thread(main, argv)
 
 
-async def test_truncate_still_clears_the_ledger(postgres_settings: Settings) -> None:
-    """The append-only triggers are row triggers: TRUNCATE (the per-test reset) still works."""
+async def test_the_per_test_reset_still_clears_the_ledger(postgres_settings: Settings) -> None:
+    """The append-only triggers refuse a DELETE; the per-test reset (a DELETE as a replica
+    role, which skips them) still empties the ledger."""
     async with open_resources(postgres_settings) as resources:
         made = await create_site(engine=resources.engine, domain="truncate.example")
         await ensure_site(
@@ -346,7 +347,7 @@ async def test_truncate_still_clears_the_ledger(postgres_settings: Settings) -> 
             choices={"analytics": True},
             method=Method.api,
         )
-        await asyncio.to_thread(_truncate_postgres, postgres_settings.database_url)
+        await asyncio.to_thread(empty_postgres, postgres_settings.database_url)
         async with resources.engine.connect() as conn:
             left = (await conn.execute(select(func.count()).select_from(consent_ledger))).scalar()
     assert left == 0
