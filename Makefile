@@ -199,6 +199,7 @@ bench: $(VENV_STAMP) test-services ## intake and worker throughput as ratios to 
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q wrk; }
 	$(UV) run python -m bench.run
+	$(UV) run python -m bench.intake
 	$(MAKE) bench-query
 
 bench-query: $(VENV_STAMP) test-services ## /v1/query p50/p95 at 1M and 10M events vs a count(*) baseline (Postgres)
