@@ -417,6 +417,18 @@ async def _dead_letters(settings: Settings, action: str, entry_ids: list[str] | 
         return await drop_dead_letters(resources=resources, entry_ids=entry_ids)
 
 
+def text_path(path: str | bytes | os.PathLike[str]) -> str:
+    """A local path as text every stream and database takes: bytes that are not UTF-8, which
+    Python keeps as lone surrogates (PostgreSQL and a UTF-8 terminal refuse them), become
+    U+FFFD."""
+    return os.fsencode(path).decode("utf-8", "replace")
+
+
+def text_name(path: Path) -> str:
+    """A local file's name as text_path has it."""
+    return text_path(path.name)
+
+
 async def _import(
     settings: Settings, site_id: str, files: list[Path], data_format: str | None
 ) -> tuple[str, int]:
@@ -425,12 +437,12 @@ async def _import(
     try:
         await existing_site(engine, site_id)
         with tempfile.TemporaryDirectory(prefix="overt-import-") as folder:
-            upload, filename = files[0], files[0].name
+            upload, filename = files[0], text_name(files[0])
             if len(files) > 1:  # several CSV files: one upload, as Plausible's zip
                 upload, filename = Path(folder) / "upload.zip", "upload.zip"
                 with zipfile.ZipFile(upload, "w") as archive:
                     for file in files:
-                        archive.write(file, arcname=file.name)
+                        archive.write(file, arcname=text_name(file))
             print(f"checking {filename} ...", file=sys.stderr)
             job = await accept_upload(
                 engine=engine,
@@ -455,21 +467,30 @@ async def _export(
     engine = create_engine(settings)
     try:
         await existing_site(engine, site_id)
-        job_id = await create_job(
-            engine=engine,
-            site_id=site_id,
-            kind="export",
-            data_format="plausible",
-            filename=output.name,
-            first_day=first,
-            last_day=last,
-            claimed=True,
-        )
-        started = await get_job(engine=engine, site_id=site_id, job_id=job_id, kind="export")
-        job = await _run_here(settings, engine, started, progress_line("written", None))
+        # Opened first: a path that cannot be written costs no job (and leaves none behind).
         with output.open("wb") as file:
-            async for chunk in job_file(engine=engine, job_id=job_id):
-                file.write(chunk)
+            try:
+                job_id = await create_job(
+                    engine=engine,
+                    site_id=site_id,
+                    kind="export",
+                    data_format="plausible",
+                    filename=text_name(output),
+                    first_day=first,
+                    last_day=last,
+                    claimed=True,
+                )
+                started = await get_job(
+                    engine=engine, site_id=site_id, job_id=job_id, kind="export"
+                )
+                job = await _run_here(settings, engine, started, progress_line("written", None))
+                async for chunk in job_file(engine=engine, job_id=job_id):
+                    file.write(chunk)
+            except BaseException:
+                # No half-written export left to be taken whole (a file we opened: a small,
+                # local unlink, not worth a thread).
+                os.unlink(output)
+                raise
     finally:
         await engine.dispose()
     return job_id, job.progress
@@ -1343,10 +1364,12 @@ def command_export(settings: Settings, args: argparse.Namespace) -> int:
     job_id, rows = asyncio.run(_export(settings, args.site, args.first, args.last, args.output))
     if args.json:
         print(
-            json.dumps({"id": job_id, "site_id": args.site, "rows": rows, "file": str(args.output)})
+            json.dumps(
+                {"id": job_id, "site_id": args.site, "rows": rows, "file": text_path(args.output)}
+            )
         )
     else:
-        print(f"export {job_id}: {rows} rows written to {args.output}")
+        print(f"export {job_id}: {rows} rows written to {text_path(args.output)}")
     return 0
 
 
@@ -1380,7 +1403,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"overt: {database_problem(exc, settings)}", file=sys.stderr)
         return 1
     except OSError as exc:
-        print(f"overt: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        named = text_path(exc.filename) if isinstance(exc.filename, str | bytes) else ""
+        print(f"overt: {exc.strerror or exc}: {named}".rstrip(": "), file=sys.stderr)
         return 1
 
 

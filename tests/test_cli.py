@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -12,8 +13,11 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy import select
 
+from services.api.transfer.models import TransferJob
 from services.cli import main, public_url, running_file, service_app
+from shared.db import create_engine, table_of
 from shared.mail import MailSettings
 from shared.settings import Settings, SettingsError, check_environment, known_variables
 from tests.helpers.backends import PG_ADMIN_URL, free_port
@@ -516,6 +520,55 @@ def test_a_garbled_running_file_falls_back_to_the_settings(content: bytes) -> No
         assert public_url(settings) == "http://127.0.0.1:8000"
         with_public = settings.model_copy(update={"public_url": "https://overt.example.com/"})
         assert public_url(with_public) == "https://overt.example.com"
+
+
+def test_file_names_that_are_not_utf8_are_stored_readably(
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A local file name is bytes: those that are not UTF-8 reach Python as lone surrogates,
+    which PostgreSQL refuses. Both commands store such a name with U+FFFD in their place."""
+    import zipfile
+
+    for name in ("OVERT_REDIS_URL", "OVERT_SECRET_KEY", "OVERT_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OVERT_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("OVERT_SECRET_KEY", "s" * 40)
+    monkeypatch.setenv("OVERT_LOG_FORMAT", "text")
+    assert main(["site", "add", "example.com", "--json"]) == 0
+    site_id = json.loads(capsys.readouterr().out)["id"]
+    visits = "date,visitors,pageviews,bounces,visits,visit_duration\n2026-01-01,3,4,1,3,20\n"
+    upload = Path(os.fsdecode(bytes(tmp_path) + b"/plausible-\xff.zip"))
+    with zipfile.ZipFile(upload, "w") as archive:
+        archive.writestr("imported_visitors_20260101_20260101.csv", visits)
+    member = Path(os.fsdecode(bytes(tmp_path) + b"/imported_visitors_20260102_20260102\xe9.csv"))
+    member.write_text(visits)
+    output = Path(os.fsdecode(bytes(tmp_path) + b"/export-\xff.zip"))
+
+    assert main(["import", "--site", site_id, str(upload), "--json"]) == 0
+    # Packed into one zip with the others; a name Plausible would not give it is refused.
+    assert main(["import", "--site", site_id, str(upload), str(member)]) == 1
+    assert "imported_visitors_20260102_20260102\ufffd.csv" in capsys.readouterr().err
+    args = ["export", "--site", site_id, "--from", "2026-01-01", "--to", "2026-01-02"]
+    assert main([*args, "-o", str(output)]) == 0
+    assert f"rows written to {tmp_path}/export-\ufffd.zip" in capsys.readouterr().out
+    assert main([*args, "-o", str(output.with_name("missing-\udcff") / "x.zip")]) == 1
+    assert capsys.readouterr().err.endswith("missing-\ufffd/x.zip\n")
+    assert asyncio.run(_job_filenames(settings)) == ["export-\ufffd.zip", "plausible-\ufffd.zip"]
+    with zipfile.ZipFile(output) as exported:
+        assert "imported_visitors_20260101_20260102.csv" in exported.namelist()
+
+
+async def _job_filenames(settings: Settings) -> list[str]:
+    engine = create_engine(settings)
+    try:
+        async with engine.connect() as conn:
+            found = await conn.execute(select(table_of(TransferJob).c.filename))
+            return sorted(found.scalars())
+    finally:
+        await engine.dispose()
 
 
 def test_import_then_export_show_progress(
