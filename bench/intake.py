@@ -5,10 +5,10 @@ storable.py): client-controlled text with NUL or a lone surrogate is refused, wh
 enrichment derives (browser names, sources) is cleaned and cut to its column. Their cost is
 measured in process, where it is not lost in the noise of a loaded HTTP server: the
 collector's ASGI app is called directly (64 requests at a time, on uvloop, the queue in
-Redis as `overt serve collector` has it) and the process's CPU per request is compared
-with the same app whose character rules and clamps are pass-throughs. (The length bounds
-stay: most are the wire schema's, checked by msgspec as it decodes.) Rounds of the two
-alternate and each figure is the median of ROUNDS.
+Redis and the garbage collector tuned as `overt serve collector` has them), and the
+process's CPU per request is compared with the same app whose character rules and clamps
+are pass-throughs. (The length bounds stay: most are the wire schema's, checked by msgspec
+as it decodes.) Rounds of the two alternate and each figure is the median of ROUNDS.
 
 Two loads: wrk's (`make bench`'s /e single: one page, so the URL's parse and checks are
 cached as on a site whose visitors read the same pages), and every request a new page and
@@ -39,6 +39,7 @@ from services.collector.app import create_app
 from shared.app import asgi_app
 from shared.db import create_engine
 from shared.migrate import upgrade_head
+from shared.runtime import tune_gc
 from shared.settings import Settings
 from shared.sites import SiteSettings, create_site
 
@@ -130,7 +131,7 @@ async def cpu_per_request(app: ASGI, batch: list[tuple[Any, Any]]) -> float:
             statuses.append(message["status"])
 
     # The prepared requests are many objects a server would not hold: kept out of the
-    # garbage collector's scans, whose cost grew with them and fell on every other round.
+    # garbage collector's scans (tune_gc's thresholds put off, not prevent, the scans).
     gc.collect()
     gc.freeze()
     began = time.process_time()
@@ -164,6 +165,7 @@ async def measure(settings: Settings, site: str) -> dict[str, dict[str, list[flo
     figures: dict[str, dict[str, list[float]]] = {}
     async with app.router.lifespan_context(app):
         outer = asgi_app(app)
+        tune_gc()  # as `overt serve` does before it serves
         # Warm: the first requests pay for the User-Agent parser's tables and the site.
         await cpu_per_request(outer, requests(site, [wrks] * 2_000))
         for load, pages in loads.items():
