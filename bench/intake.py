@@ -10,9 +10,10 @@ process's CPU per request is compared with the same app whose character rules an
 are pass-throughs. (The length bounds stay: most are the wire schema's, checked by msgspec
 as it decodes.) Rounds of the two alternate and each figure is the median of ROUNDS.
 
-Two loads: wrk's (`make bench`'s /e single: one page, so the URL's parse and checks are
-cached as on a site whose visitors read the same pages), and every request a new page and
-referrer, so each URL is parsed and checked again.
+Three loads: wrk's (`make bench`'s /e single: one page, so the URL's parse and checks are
+cached as on a site whose visitors read the same pages); one page reached from ads, each
+URL and referrer with a click id of its own; and every request a new page and referrer,
+so each URL is parsed and checked again.
 """
 
 from __future__ import annotations
@@ -161,7 +162,20 @@ async def measure(settings: Settings, site: str) -> dict[str, dict[str, list[flo
             for n in range(REQUESTS)
         ]
 
-    loads = {"one page (wrk's load)": one_page, "a new page per request": new_pages}
+    def ad_clicks(round_: int) -> list[tuple[str, str]]:
+        return [
+            (
+                f"https://example.com/pricing?utm_source=ads&gclid={round_}x{n}",
+                f"https://l.facebook.com/l.php?u=https%3A%2F%2Fexample.com&h={round_}x{n}",
+            )
+            for n in range(REQUESTS)
+        ]
+
+    loads = {
+        "one page (wrk's load)": one_page,
+        "one page, a click id per request": ad_clicks,
+        "a new page per request": new_pages,
+    }
     figures: dict[str, dict[str, list[float]]] = {}
     async with app.router.lifespan_context(app):
         outer = asgi_app(app)

@@ -53,7 +53,38 @@ def parse_page_url(url: str, hash_routing: bool) -> PageUrl | Refused:
 
     UTM values longer than their column are cut, as they always were: they come from a
     link someone else wrote, and refusing would lose the visitor's pageview. Everything is
-    checked here, under the cache, so a repeated URL costs intake no check at all."""
+    checked under the caches, so a repeated URL costs intake no check at all. A URL seen
+    for the first time is looked up again by what decides its answer (`deciding_part`):
+    ad clicks give most landing pages a query of their own (gclid, fbclid), and the parse
+    is most of the cost of an event whose page is new."""
+    return _parse_deciding(deciding_part(url, hash_routing), hash_routing)
+
+
+def deciding_part(url: str, hash_routing: bool) -> str:
+    """`url` less what cannot change parse_page_url's answer: the query's pairs whose key
+    cannot name a UTM field and, without hash routing, the fragment. The URL as it is when
+    a "#" comes before the "?"."""
+    head, mark, rest = url.partition("?")
+    if not mark or "#" in head:
+        return url
+    query, hash_mark, fragment = rest.partition("#")
+    kept = "&".join(pair for pair in query.split("&") if _may_name_utm(pair.partition("=")[0]))
+    return f"{head}?{kept}{hash_mark}{fragment}" if hash_routing else f"{head}?{kept}"
+
+
+def _may_name_utm(key: str) -> bool:
+    """A raw query key that may read utm_* once parsed: urlsplit drops tabs and line breaks
+    anywhere, parse_qsl decodes percent-escapes, and the key is compared lower-cased."""
+    return key.lower().startswith("utm_") or any(mark in key for mark in "%\t\r\n")
+
+
+@lru_cache(maxsize=8192)
+def _parse_deciding(url: str, hash_routing: bool) -> PageUrl | Refused:
+    return parse_page_url_whole(url, hash_routing)
+
+
+def parse_page_url_whole(url: str, hash_routing: bool) -> PageUrl | Refused:
+    """parse_page_url's answer from the whole URL (the caches' source, and tests')."""
     try:  # urllib raises ValueError for an unclosed "[" or a netloc NFKC would change
         parts = urlsplit(url)
         host = parts.hostname
@@ -95,7 +126,23 @@ def classify_referrer(referrer: str | None, page_host: str) -> Referral | Refuse
     """Source and medium of a referrer: search, social, email, ai, referral, internal, direct.
 
     What is not an http(s) URL counts as direct; Refused when the referrer holds characters
-    no database stores. The derived url and source are cut to their columns."""
+    no database stores. The derived url and source are cut to their columns. A referrer
+    seen for the first time is looked up again without its query and fragment, which do
+    not change the answer (links from social sites and webmail carry ids of their own)."""
+    if not referrer:
+        return DIRECT
+    if not storable(referrer):
+        return Refused(UNSTORABLE_REASON)
+    return _classify_deciding(referrer.partition("?")[0].partition("#")[0], page_host)
+
+
+@lru_cache(maxsize=4096)
+def _classify_deciding(referrer: str, page_host: str) -> Referral | Refused:
+    return classify_referrer_whole(referrer, page_host)
+
+
+def classify_referrer_whole(referrer: str | None, page_host: str) -> Referral | Refused:
+    """classify_referrer's answer from the whole referrer (the caches' source, and tests')."""
     if not referrer:
         return DIRECT
     if not storable(referrer):

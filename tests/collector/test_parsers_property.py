@@ -23,8 +23,11 @@ from services.collector.enrich import (
     Referral,
     Refused,
     classify_referrer,
+    classify_referrer_whole,
     classify_user_agent,
+    deciding_part,
     parse_page_url,
+    parse_page_url_whole,
 )
 from services.collector.service import _origin_host, client_facts
 from services.collector.storable import LIMIT, storable
@@ -152,6 +155,70 @@ def test_a_referrer_is_classified_or_refused_never_raises(
         assert_fits("referrer", referral.url)
         assert_fits("source", referral.source)
         assert_fits("medium", referral.medium)
+
+
+# Queries as links write them: ad click ids, UTM keys in any case, percent-encoded or
+# broken by a tab, blank values, and the separators out of place ("?" twice, "#" first).
+_query_piece = st.one_of(
+    st.sampled_from(
+        [
+            "gclid",
+            "fbclid",
+            "utm_source",
+            "UTM_Medium",
+            "%75tm_campaign",
+            "utm\t_term",
+            "utm_content",
+            "Utm_Source",
+            "u%74m_medium",
+            "+utm_source",
+            "q",
+            "=",
+            "&",
+            "?",
+            "#",
+            "/",
+            "%",
+            "%2",
+            "[",
+            "\n",
+        ]
+    ),
+    any_text,
+)
+query_like = st.lists(_query_piece, max_size=10).map("".join)
+
+
+@PURE
+@given(
+    st.one_of(page_url, url_like),
+    st.lists(st.tuples(_query_piece, st.sampled_from(["=", ""]), query_like), max_size=4),
+    st.sampled_from(["", "?", "&", "#", "?a=1#"]),
+    st.booleans(),
+)
+def test_a_page_url_parses_as_its_deciding_part_does(
+    url: str, pairs: list[tuple[str, str, str]], glue: str, hash_routing: bool
+) -> None:
+    """The caches answer a URL with the parse of its deciding part (click ids and, without
+    hash routing, the fragment dropped): the answer must be the whole URL's."""
+    whole = url + glue + "&".join(f"{key}{mark}{value}" for key, mark, value in pairs)
+    expected = parse_page_url_whole(whole, hash_routing)
+    assert parse_page_url_whole(deciding_part(whole, hash_routing), hash_routing) == expected
+    assert parse_page_url(whole, hash_routing) == expected
+
+
+@PURE
+@given(
+    st.one_of(st.none(), url_like),
+    st.sampled_from(["", "?", "#", "?#", "#?"]),
+    query_like,
+    st.sampled_from(["example.com", "www.example.com"]),
+)
+def test_a_referrer_classifies_as_it_does_without_its_query(
+    referrer: str | None, glue: str, query: str, page_host: str
+) -> None:
+    whole = None if referrer is None else referrer + glue + query
+    assert classify_referrer(whole, page_host) == classify_referrer_whole(whole, page_host)
 
 
 @PURE
