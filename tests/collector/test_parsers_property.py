@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from urllib.parse import quote
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
@@ -191,20 +191,40 @@ query_like = st.lists(_query_piece, max_size=10).map("".join)
 
 @PURE
 @given(
-    st.one_of(page_url, url_like),
-    st.lists(st.tuples(_query_piece, st.sampled_from(["=", ""]), query_like), max_size=4),
-    st.sampled_from(["", "?", "&", "#", "?a=1#"]),
+    st.one_of(
+        st.builds(
+            lambda scheme, sub, path: f"{scheme}://{sub}example.com/{path}",
+            st.sampled_from(["https", "HTTP"]),
+            st.sampled_from(["", "www.", "[", "a\tb."]),
+            query_like,
+        ),
+        url_like,
+    ),
+    st.lists(
+        st.tuples(_query_piece, st.sampled_from(["=", ""]), st.one_of(st.just("x"), query_like)),
+        max_size=4,
+    ),
+    st.sampled_from(["", "#", "#/app?utm_source=x", "#?utm_medium=y"]),
     st.booleans(),
 )
+@example("https://example.com/p", [("%75tm_source", "=", "x"), ("gclid", "=", "1")], "", False)
+@example("https://example.com/p", [("utm\t_source", "=", "x")], "#/q", False)
+@example("https://example.com/p", [("UTM_Medium", "=", "x"), ("utm_medium", "=", "y")], "", True)
+@example("https://example.com/p", [("fbclid", "=", "1")], "#/app?utm_source=x", True)
+@example("https://example.com/p#/a", [("utm_source", "=", "x")], "", True)
 def test_a_page_url_parses_as_its_deciding_part_does(
-    url: str, pairs: list[tuple[str, str, str]], glue: str, hash_routing: bool
+    head: str, pairs: list[tuple[str, str, str]], fragment: str, hash_routing: bool
 ) -> None:
     """The caches answer a URL with the parse of its deciding part (click ids and, without
     hash routing, the fragment dropped): the answer must be the whole URL's."""
-    whole = url + glue + "&".join(f"{key}{mark}{value}" for key, mark, value in pairs)
+    query = "&".join(f"{key}{mark}{value}" for key, mark, value in pairs)
+    whole = f"{head}?{query}{fragment}"
     expected = parse_page_url_whole(whole, hash_routing)
     assert parse_page_url_whole(deciding_part(whole, hash_routing), hash_routing) == expected
     assert parse_page_url(whole, hash_routing) == expected
+    if pairs and pairs[0][0] in ("%75tm_source", "utm\t_source"):  # the examples above
+        assert isinstance(expected, PageUrl)
+        assert expected.utm == {"utm_source": "x"}
 
 
 @PURE
