@@ -129,11 +129,9 @@ def classify_referrer(referrer: str | None, page_host: str) -> Referral | Refuse
     no database stores. The derived url and source are cut to their columns. A referrer
     seen for the first time is looked up again without its query and fragment, which do
     not change the answer (links from social sites and webmail carry ids of their own)."""
-    if not referrer:
-        return DIRECT
-    if not storable(referrer):
-        return Refused(UNSTORABLE_REASON)
-    return _classify_deciding(referrer.partition("?")[0].partition("#")[0], page_host)
+    if referrer and storable(referrer):
+        return _classify_deciding(referrer.partition("?")[0].partition("#")[0], page_host)
+    return classify_referrer_whole(referrer, page_host)  # direct, or refused whole
 
 
 @lru_cache(maxsize=4096)
