@@ -229,6 +229,9 @@ def server_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
         access_log=False,  # it would log client IPs
         log_config=None,
         server_header=False,
+        # The client IP is shared.clients' rule alone (OVERT_CLIENT_IP_HEADER, else the
+        # peer): uvicorn's default would also take X-Forwarded-For from a loopback peer.
+        proxy_headers=False,
         timeout_graceful_shutdown=30,
         timeout_keep_alive=5,  # an idle connection is closed after 5 s
         # Request heads: 431 past 32 KiB; a head or a body slower than the read timeout: 408.

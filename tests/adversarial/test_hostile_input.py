@@ -419,3 +419,34 @@ def test_hostile_requests_log_json_with_request_ids_and_nothing_personal(
     everything = "\n".join(handler.lines)
     for name, value in secrets.items():
         assert value not in everything, name
+
+
+# --- whose address an event is ------------------------------------------------------------
+
+
+def test_a_forwarded_for_header_counts_only_when_configured(http: httpx.Client, live: Live) -> None:
+    """OVERT_CLIENT_IP_HEADER unset: the visitor is the socket's peer, whatever
+    X-Forwarded-For says, even from loopback (where uvicorn's own proxy handling, on by
+    default, would take the header's address)."""
+    assert live.settings.client_ip_header is None
+    sent = [event(live), event(live)]
+    for body, claimed in zip(sent, ("198.51.100.7", "203.0.113.9"), strict=True):
+        answer = post_events(http, orjson.dumps(body), **{"X-Forwarded-For": claimed})
+        assert answer.status_code == 202
+
+    async def visitors() -> list[int]:
+        engine = create_engine(live.settings)
+        try:
+            async with engine.connect() as conn:
+                query = select(events.c.visitor_hash).where(
+                    events.c.event_id.in_([uuid.UUID(str(body["i"])) for body in sent])
+                )
+                return [int(row) for row in (await conn.execute(query)).scalars()]
+        finally:
+            await engine.dispose()
+
+    deadline = time.monotonic() + 15
+    while len(found := asyncio.run(visitors())) < len(sent) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(found) == len(sent)
+    assert len(set(found)) == 1  # one peer, one visitor
