@@ -24,7 +24,7 @@ import time
 import uuid
 import zlib
 from collections import defaultdict, deque
-from collections.abc import Collection, Sequence
+from collections.abc import Awaitable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -61,9 +61,9 @@ def visitor_slice(site_id: str, visitor_hash: int, slices: int) -> int:
 
 
 class EventQueue(Protocol):
-    async def publish(self, payload: bytes, *, visitor: tuple[str, int] | None = None) -> None:
-        """Queue a payload; `visitor` (site, visitor hash): whose events it holds, for
-        affinity (one visitor's payloads are read by one consumer)."""
+    def publish(self, payload: bytes, *, visitor: tuple[str, int] | None = None) -> Awaitable[None]:
+        """Queue a payload, done when awaited; `visitor` (site, visitor hash): whose events
+        it holds, for affinity (one visitor's payloads are read by one consumer)."""
 
     async def consume(self, *, count: int, block_ms: int) -> list[Delivery]: ...
 
@@ -250,9 +250,19 @@ class RedisStreamQueue:
                 raise
         state.group_ready = True
 
-    async def publish(self, payload: bytes, *, visitor: tuple[str, int] | None = None) -> None:
+    def publish(self, payload: bytes, *, visitor: tuple[str, int] | None = None) -> Awaitable[None]:
+        """The future of the entry the payload goes into, while the streams have room. Not a
+        coroutine function: a request's task awaits that future itself, one coroutine less
+        in the chain its task passes through again when the entry is acknowledged."""
         if self._length >= self._max_entries:
-            await self._recheck_length()
+            return self._publish_when_room(payload, visitor)
+        return self._enqueue(payload, visitor)
+
+    async def _publish_when_room(self, payload: bytes, visitor: tuple[str, int] | None) -> None:
+        await self._recheck_length()
+        await self._enqueue(payload, visitor)
+
+    def _enqueue(self, payload: bytes, visitor: tuple[str, int] | None) -> asyncio.Future[None]:
         loop = self._loop
         if loop is None:
             # Asked once: on CPython 3.11 every get_running_loop() makes a getpid() system
@@ -262,7 +272,7 @@ class RedisStreamQueue:
         self._outbox.append((payload, self.slice_of(visitor), future))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
-        await future
+        return future
 
     async def _recheck_length(self) -> None:
         now = time.monotonic()

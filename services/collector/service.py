@@ -7,7 +7,7 @@ import hashlib
 import logging
 import struct
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache, partial
 from typing import Any
@@ -248,11 +248,15 @@ class Intake:
     limiter: RateLimiter = field(default_factory=RateLimiter)
     geo: Geo = field(default_factory=Geo)
 
-    async def take(self, body: bytes, facts: ClientFacts, ip: str) -> int:
-        """Validate, enrich and durably queue a body of events; returns how many were queued.
+    def take(self, body: bytes, facts: ClientFacts, ip: str) -> Coroutine[Any, Any, int]:
+        """Validate, enrich and durably queue a body of events; awaited, how many were queued.
 
-        All or nothing: any invalid event refuses the whole body with a problem. Events from
-        bots and crawlers are answered like the others but not queued.
+        All or nothing: any invalid event refuses the whole body with a problem (raised here
+        when the body is refused as a whole, else when awaited). Events from bots and
+        crawlers are answered like the others but not queued. Not a coroutine function
+        itself: the caller awaits `_take` directly, one coroutine less per request, and
+        each request's task passes through every coroutine in its chain again when its
+        queue entry is acknowledged.
         """
         if facts.content_type not in ACCEPTED_TYPES:
             raise UnsupportedMediaType()
@@ -263,7 +267,7 @@ class Intake:
         except (msgspec.DecodeError, UnicodeDecodeError):  # bad UTF-8 inside a string: the latter
             raise BadJson() from None
         batch = decoded if isinstance(decoded, list) else [decoded]
-        return await self._take(batch, partial(_at, decoded), facts, ip)
+        return self._take(batch, partial(_at, decoded), facts, ip)
 
     async def take_plausible(
         self, body: bytes, facts: ClientFacts, ip: str, backend: Backend | None

@@ -108,7 +108,7 @@ async def stored_paths(engine: AsyncEngine) -> dict[str, str]:
 async def publish_all(resources: Resources, payloads: list[bytes]) -> list[asyncio.Task[None]]:
     """Publish; in-process publishers wait for the worker, so they run as tasks."""
     if isinstance(resources.queue, InProcessQueue):
-        tasks = [asyncio.create_task(resources.queue.publish(p)) for p in payloads]
+        tasks = [asyncio.ensure_future(resources.queue.publish(p)) for p in payloads]
         async with asyncio.timeout(5):
             while await resources.queue.depth() < len(payloads):
                 await asyncio.sleep(0.01)

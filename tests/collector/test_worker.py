@@ -55,7 +55,7 @@ async def test_worker_stopped_after_queueing_then_restarted_loses_nothing(
     payloads = [orjson.dumps([record(site) for _ in range(3)]) for _ in range(4)]
     if isinstance(resources.queue, InProcessQueue):
         # Embedded mode: publishers wait for the commit, so with no worker nothing is acked...
-        publishing = [asyncio.create_task(resources.queue.publish(p)) for p in payloads]
+        publishing = [asyncio.ensure_future(resources.queue.publish(p)) for p in payloads]
         await asyncio.sleep(0.05)
         assert not any(task.done() for task in publishing)
     else:
@@ -104,7 +104,7 @@ async def test_write_failure_is_not_acknowledged(resources: Resources) -> None:
     # No 64-bit column holds this visitor hash (orjson will not even encode it).
     bad = json.dumps([record(site) | {"visitor": 2**70}]).encode()
     if isinstance(resources.queue, InProcessQueue):
-        publishing = asyncio.create_task(resources.queue.publish(bad))
+        publishing = asyncio.ensure_future(resources.queue.publish(bad))
         await asyncio.sleep(0)
     else:
         await resources.queue.publish(bad)

@@ -166,7 +166,7 @@ async def test_queue_depth_and_lag_are_read_at_scrape_time(resources: Resources)
         assert empty[sample("overt_queue_depth")] == 0
         assert empty[sample("overt_queue_lag_seconds")] == 0
         record = {"id": uuid.uuid4().hex, "site": "s1"}
-        publish = asyncio.create_task(queue.publish(orjson.dumps([record])))
+        publish = asyncio.ensure_future(queue.publish(orjson.dumps([record])))
         queued_at = datetime.now(UTC)
         await asyncio.sleep(0.3)
         busy = await scrape(client)
