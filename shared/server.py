@@ -10,8 +10,10 @@ body, and the server would buffer it all and hold the connection. The protocol m
 - answers 408 when a head is not complete `read_seconds` after its first byte (or after
   the connection opened), or a body `read_seconds` after its head; then closes.
 
-Time is kept without a timer per request: each connection notes when it started waiting,
-and one sweep per server, a few times a `read_seconds`, ends the connections past it.
+Time is kept without a timer or a clock read per request: each connection notes when it
+started waiting by the sweep's clock (the loop's time at the last sweep or new connection),
+and one sweep per server, a few times a `read_seconds`, ends the connections past it. So the
+408 comes never before `read_seconds` and at most two sweep intervals after (at most 2 s).
 Idle keep-alive connections are uvicorn's own (timeout_keep_alive).
 """
 
