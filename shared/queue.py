@@ -228,9 +228,6 @@ class RedisStreamQueue:
         self._publisher: Connection | None = None  # the flusher's own connection
         self._loop: asyncio.AbstractEventLoop | None = None  # the one this queue publishes in
 
-    def slice_of(self, visitor: tuple[str, int] | None) -> int:
-        return 0 if visitor is None or self.slices == 1 else visitor_slice(*visitor, self.slices)
-
     def read_slices(self, slices: Collection[int]) -> None:
         """Read only these slices from now on; those new to the set are taken over."""
         for index in set(slices) - set(self._reading):
@@ -253,26 +250,25 @@ class RedisStreamQueue:
     def publish(self, payload: bytes, *, visitor: tuple[str, int] | None = None) -> Awaitable[None]:
         """The future of the entry the payload goes into, while the streams have room. Not a
         coroutine function: a request's task awaits that future itself, one coroutine less
-        in the chain its task passes through again when the entry is acknowledged."""
+        in the chain its task passes through again when the entry is acknowledged. (Every
+        /e request passes through here: kept to one call, visitor_slice's.)"""
         if self._length >= self._max_entries:
             return self._publish_when_room(payload, visitor)
-        return self._enqueue(payload, visitor)
-
-    async def _publish_when_room(self, payload: bytes, visitor: tuple[str, int] | None) -> None:
-        await self._recheck_length()
-        await self._enqueue(payload, visitor)
-
-    def _enqueue(self, payload: bytes, visitor: tuple[str, int] | None) -> asyncio.Future[None]:
         loop = self._loop
         if loop is None:
             # Asked once: on CPython 3.11 every get_running_loop() makes a getpid() system
             # call. A queue serves one loop anyway (its publisher connection belongs to it).
             loop = self._loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self._outbox.append((payload, self.slice_of(visitor), future))
+        index = 0 if visitor is None or self.slices == 1 else visitor_slice(*visitor, self.slices)
+        self._outbox.append((payload, index, future))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
         return future
+
+    async def _publish_when_room(self, payload: bytes, visitor: tuple[str, int] | None) -> None:
+        await self._recheck_length()  # raises unless the streams have room now
+        await self.publish(payload, visitor=visitor)
 
     async def _recheck_length(self) -> None:
         now = time.monotonic()
@@ -691,7 +687,8 @@ def merge_json_arrays(payloads: Sequence[bytes]) -> bytes:
     """Concatenate JSON arrays without parsing them: [a],[b,c] -> [a,b,c]."""
     if len(payloads) == 1:
         return payloads[0]
-    return b"[" + b",".join(p.strip()[1:-1] for p in payloads if len(p.strip()) > 2) + b"]"
+    inner = [p[1:-1] for p in map(bytes.strip, payloads) if len(p) > 2]  # each stripped once
+    return b"[" + b",".join(inner) + b"]"
 
 
 def _text(value: bytes | str) -> str:

@@ -65,14 +65,7 @@ class Geo:
         and city are kept only when the database places the address in the same country."""
         if not self.readers:
             return NOWHERE if country is None else Place(country, None, None)
-        found = self._lookup(ip)
-        if country is None:
-            return found
-        if found.country == country:
-            return found
-        return Place(country, None, None)
-
-    def _lookup(self, ip: str) -> Place:
+        found = NOWHERE
         if ip[:7].lower() == "::ffff:" and "." in ip:
             ip = ip[7:]  # a dual-stack socket's view of an IPv4 peer
         for reader, ip_version in self.readers:
@@ -83,10 +76,12 @@ class Geo:
             except (ValueError, TypeError, maxminddb.InvalidDatabaseError):  # not an address
                 continue
             if isinstance(record, dict):
-                place = place_of(record)
-                if place is not NOWHERE:
-                    return place
-        return NOWHERE
+                found = place_of(record)
+                if found is not NOWHERE:
+                    break
+        if country is None or found.country == country:
+            return found
+        return Place(country, None, None)
 
 
 @lru_cache(maxsize=4)
