@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -173,6 +173,14 @@ class Site:
     domain: str
     timezone: str
     settings: SiteSettings = DEFAULT_SITE_SETTINGS
+    # Copies of the settings intake reads for every event: a pydantic model's attribute
+    # goes through its __getattr__ hook, a dataclass slot does not.
+    consent_required: bool = field(init=False, repr=False, compare=False)
+    events_per_second: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "consent_required", self.settings.consent_required)
+        object.__setattr__(self, "events_per_second", self.settings.events_per_second)
 
     def owns_host(self, host: str) -> bool:
         """True for the site's domain, its subdomains and its extra hosts."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, final
 from urllib.parse import parse_qsl, urlsplit
 
 from crawleruseragents import is_crawler
@@ -27,6 +27,7 @@ from services.collector.storable import (
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 
 
+@final  # intake tests `type(x) is Refused` (cheaper than a failed isinstance)
 @dataclass(frozen=True, slots=True)
 class Refused:
     """Why a value the client sent cannot be taken (intake answers 422 at its field)."""

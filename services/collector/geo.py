@@ -75,7 +75,7 @@ class Geo:
                 record = reader.get(ip)
             except (ValueError, TypeError, maxminddb.InvalidDatabaseError):  # not an address
                 continue
-            if isinstance(record, dict):
+            if type(record) is dict:  # not isinstance: a miss (None) would look up __class__
                 found = place_of(record)
                 if found is not NOWHERE:
                     break

@@ -9,6 +9,7 @@ the same core (`Intake.take`) when the front layer is not installed.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -63,23 +64,37 @@ async def snippet(request: Request) -> Response:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class TrustedHeaders:
+    """The trusted proxy's header names from the settings (lowercase, as ASGI gives them),
+    read once: a pydantic setting costs an attribute hook on every read, and /e would read
+    these on every request."""
+
+    client_ip: bytes | None  # OVERT_CLIENT_IP_HEADER
+    country: bytes | None  # OVERT_COUNTRY_HEADER
+
+    @classmethod
+    def of(cls, settings: Settings) -> TrustedHeaders:
+        ip, country = settings.client_ip_header, settings.country_header
+        return cls(
+            client_ip=ip.lower().encode() if ip else None,
+            country=country.lower().encode() if country else None,
+        )
+
+
 def request_facts(
-    headers: dict[bytes, bytes], client: str, settings: Settings
+    headers: dict[bytes, bytes], client: str, trusted: TrustedHeaders
 ) -> tuple[ClientFacts, str]:
     """What intake reads from the request besides the body: the header-derived facts and
     the IP (shared.clients' rule: from a trusted proxy's header if configured)."""
-    forwarded = (
-        headers.get(settings.client_ip_header.lower().encode())
-        if settings.client_ip_header
-        else None
-    )
+    forwarded = headers.get(trusted.client_ip) if trusted.client_ip else None
     ip = choose_client_ip(forwarded.decode("latin-1"), client) if forwarded else client
     facts = client_facts(
         headers.get(b"content-type", b""),
         headers.get(b"origin"),
         headers.get(b"user-agent", b""),
         headers.get(b"sec-gpc"),
-        headers.get(settings.country_header.lower().encode()) if settings.country_header else None,
+        headers.get(trusted.country) if trusted.country else None,
     )
     return facts, ip
 
@@ -112,7 +127,8 @@ async def take_events(request: Request, intake: Annotated[Intake, Depends(get_in
     try:
         body = await read_limited_body(headers, request.receive, settings.max_body_bytes)
         client = request.scope.get("client")
-        await intake.take(body, *request_facts(headers, client[0] if client else "", settings))
+        facts, ip = request_facts(headers, client[0] if client else "", TrustedHeaders.of(settings))
+        await intake.take(body, facts, ip)
     except ProblemError as problem:
         count_rejection(problem)
         raise
@@ -168,7 +184,7 @@ async def take_plausible_events(
     try:
         body = await read_limited_body(headers, request.receive, settings.max_body_bytes)
         client = request.scope.get("client")
-        facts, ip = request_facts(headers, client[0] if client else "", settings)
+        facts, ip = request_facts(headers, client[0] if client else "", TrustedHeaders.of(settings))
         await intake.take_plausible(body, facts, ip, backend)
     except ProblemError as problem:
         count_rejection(problem)
@@ -197,7 +213,8 @@ class EventIntakeMiddleware:
     def __init__(self, app: ASGIApp, owner: Any) -> None:
         self.app = app
         self.owner = owner  # the FastAPI app whose state holds the resources
-        self._ready: tuple[Intake, Settings] | None = None  # read from its state once
+        # Read from its state once: the intake, the body limit and the trusted headers.
+        self._ready: tuple[Intake, int, TrustedHeaders] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -220,11 +237,15 @@ class EventIntakeMiddleware:
         try:
             # Inline, not a method: a coroutine call per request is worth avoiding here.
             if self._ready is None:
-                self._ready = intake_for(self.owner), self.owner.state.resources.settings
-            intake, settings = self._ready
+                settings = self.owner.state.resources.settings
+                self._ready = (
+                    intake_for(self.owner),
+                    settings.max_body_bytes,
+                    TrustedHeaders.of(settings),
+                )
+            intake, limit, trusted = self._ready
             # read_limited_body's steps inline for the common body, one message: a
             # coroutine call less per request.
-            limit = settings.max_body_bytes
             if declared_too_large(headers, limit):
                 raise BodyTooLarge(limit)
             message = await receive()
@@ -234,7 +255,7 @@ class EventIntakeMiddleware:
             if message.get("more_body", False):
                 body = await read_more(body, receive, limit)
             client = scope.get("client")
-            facts, ip = request_facts(headers, client[0] if client else "", settings)
+            facts, ip = request_facts(headers, client[0] if client else "", trusted)
             await intake.take(body, facts, ip)  # not take(body, *...): a slower call
         except ProblemError as problem:
             request_id = tag[1].decode()

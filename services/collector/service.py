@@ -159,7 +159,7 @@ class RateLimiter:
     buckets: dict[str, list[float]] = field(default_factory=dict)
 
     def allow(self, site: Site, cost: int, now: float) -> bool:
-        rate = site.settings.events_per_second
+        rate = site.events_per_second
         bucket = self.buckets.get(site.id)
         if bucket is None:
             bucket = self.buckets[site.id] = [2.0 * rate, now]
@@ -293,7 +293,9 @@ class Intake:
             raise InvalidEvent(str(exc)) from None
         except (msgspec.DecodeError, UnicodeDecodeError):  # bad UTF-8 inside a string: the latter
             raise BadJson() from None
-        if isinstance(decoded, list):
+        # type() is, not isinstance: a failed isinstance looks __class__ up too (here and
+        # below, on every /e request).
+        if type(decoded) is list:
             return self._take(decoded, _at_batch, facts, ip)
         return self._take([decoded], _at_single, facts, ip)
 
@@ -407,19 +409,19 @@ class Intake:
             if not storable(event.name):
                 raise InvalidEvent(_refusal(UNSTORABLE_REASON, locate(index, "n")))
             page = parse_page_url(event.url, bool(event.hash_routing))
-            if isinstance(page, Refused):
+            if type(page) is Refused:
                 raise InvalidEvent(_refusal(page.reason, locate(index, "u")))
             referral = DIRECT
             if event.name == "pageview":
                 classified = classify_referrer(event.referrer, page.host)
-                if isinstance(classified, Refused):
+                if type(classified) is Refused:
                     raise InvalidEvent(_refusal(classified.reason, locate(index, "r")))
                 referral = classified
             if event.props and not _storable_props(event.props):
                 raise InvalidEvent(_refusal(UNSTORABLE_REASON, locate(index, "p")))
             if not site.owns_host(page.host):
                 raise WrongOrigin(site.domain)
-            if site.settings.consent_required and not event.has_analytics_consent:
+            if site.consent_required and not event.has_analytics_consent:
                 withheld.append(index)
             if visitors is None:
                 if site.id not in hashes:
