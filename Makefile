@@ -194,11 +194,12 @@ messages: $(VENV_STAMP) ## re-extract the preference page's messages and merge t
 clean: ## remove the virtualenv, caches and the embedded database
 	rm -rf .venv .tools var .mypy_cache .ruff_cache .pytest_cache
 
-bench: $(VENV_STAMP) test-services ## intake and worker throughput as ratios to a baseline (needs wrk)
-	@command -v wrk >/dev/null || { \
+bench: $(VENV_STAMP) test-services ## intake and worker throughput as ratios to a baseline (needs wrk, valgrind)
+	@command -v wrk >/dev/null && command -v valgrind >/dev/null || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q wrk; }
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q wrk valgrind; }
 	$(UV) run python -m bench.run
+	$(UV) run python -m bench.instructions
 	$(UV) run python -m bench.intake
 	$(MAKE) bench-query
 
