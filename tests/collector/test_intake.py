@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from shared.logging import configure_logging
@@ -276,3 +278,25 @@ def test_a_rotated_salt_is_not_kept_by_the_hash_cache() -> None:
     assert service._keyed(new) is service._keyed(new)  # cached
     expected = hashlib.blake2b(b"s\x00192.0.2.1\x00UA", key=new, digest_size=8).digest()
     assert second == int.from_bytes(expected, "big", signed=True)
+
+
+@settings(max_examples=200, derandomize=True)
+@given(
+    site_id=st.text(max_size=40),
+    ip=st.text(max_size=60),
+    user_agent=st.text(max_size=300),
+    salt=st.binary(min_size=16, max_size=64),
+)
+def test_the_visitor_hash_is_keyed_blake2b_of_its_inputs(
+    site_id: str, ip: str, user_agent: str, salt: bytes
+) -> None:
+    """Whatever the lengths (one block or several), the hash, made from a cached keyed
+    hasher's copy, is BLAKE2b keyed with the salt of site, NUL, IP, NUL, User-Agent."""
+    from services.collector import service
+
+    data = f"{site_id}\x00{ip}\x00{user_agent}".encode()
+    expected = hashlib.blake2b(data, key=salt, digest_size=8).digest()
+    hashed = service.visitor_hash(salt=salt, site_id=site_id, ip=ip, user_agent=user_agent)
+    assert hashed == int.from_bytes(expected, "big", signed=True)
+    again = service.visitor_hash(salt=salt, site_id=site_id, ip=ip, user_agent=user_agent)
+    assert again == hashed  # the cached hasher is copied, never fed itself
