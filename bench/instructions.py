@@ -30,10 +30,21 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-import orjson
 import redis
 
-from bench.run import PG_ADMIN, REDIS_URL, ROOT, free_port, overt, overt_env, pg_database, stop
+from bench.run import (
+    REDIS_URL,
+    ROOT,
+    add_site,
+    baseline_server,
+    drop_keys,
+    free_port,
+    overt,
+    overt_env,
+    pg_database,
+    scratch_database_url,
+    stop,
+)
 
 WARMUP_SECONDS = 10
 LOAD_SECONDS = 10
@@ -109,29 +120,23 @@ def main() -> None:
     tmp.mkdir(parents=True, exist_ok=True)
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
     pg_name = f"overt_bench_{uuid.uuid4().hex[:8]}"
-    base, _, _ = PG_ADMIN.rpartition("/")
-    pg_url = f"{base.replace('postgresql://', 'postgresql+asyncpg://')}/{pg_name}"
+    pg_url = scratch_database_url(pg_name)
     asyncio.run(pg_database(pg_name))
     try:
         port, base_port = free_port(), free_port()
         env = overt_env(pg_url, REDIS_URL, port, prefix)
         overt("migrate", env=env)
-        site = orjson.loads(
-            overt("site", "add", "example.com", "--events-per-second", "1000000", "--json", env=env)
-        )["id"]
+        site = add_site(env)
         baseline = instructions_per_request(
-            [sys.executable, "-m", "uvicorn", "bench.baseline:app", "--port", str(base_port),
-             "--workers", "1", "--no-access-log", "--log-level", "warning"],
-            {**os.environ, "PYTHONPATH": str(ROOT)}, base_port, "x", tmp / "baseline.out",
-        )  # fmt: skip
+            *baseline_server(base_port), base_port, "x", tmp / "baseline.out"
+        )
         single = instructions_per_request(
             [sys.executable, "-m", "services.cli", "serve", "collector"],
             env, port, site, tmp / "single.out",
         )  # fmt: skip
     finally:
         client = redis.Redis.from_url(REDIS_URL)
-        for key in client.scan_iter(f"{prefix}*"):
-            client.delete(key)
+        drop_keys(client, prefix)
         client.close()
         asyncio.run(pg_database(pg_name, drop=True))
         if not options.keep:

@@ -161,6 +161,32 @@ def overt(*args: str, env: dict[str, str]) -> str:
     ).stdout
 
 
+def add_site(env: dict[str, str], domain: str = "example.com") -> str:
+    """A site for the loads (rate limit far above them), by `overt site add`; its id."""
+    added = overt("site", "add", domain, "--events-per-second", "1000000", "--json", env=env)
+    return str(orjson.loads(added)["id"])
+
+
+def baseline_server(port: int) -> tuple[list[str], dict[str, str]]:
+    """The baseline server's command and environment (see the module's doc):
+    bench.baseline under uvicorn's defaults."""
+    command = [sys.executable, "-m", "uvicorn", "bench.baseline:app", "--port", str(port),
+               "--workers", "1", "--no-access-log", "--log-level", "warning"]  # fmt: skip
+    return command, {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def scratch_database_url(name: str) -> str:
+    """The asyncpg URL of the scratch database `name` on PG_ADMIN's server."""
+    base, _, _ = PG_ADMIN.rpartition("/")
+    return f"{base.replace('postgresql://', 'postgresql+asyncpg://')}/{name}"
+
+
+def drop_keys(client: redis.Redis, prefix: str) -> None:
+    """Every Redis key of a run (its OVERT_REDIS_PREFIX)."""
+    for key in client.scan_iter(f"{prefix}*"):
+        client.delete(key)
+
+
 async def pg_database(name: str, *, drop: bool = False) -> None:
     conn = await asyncpg.connect(PG_ADMIN)
     try:
@@ -284,9 +310,7 @@ def drain_rate_workers(env: dict[str, str], events: int, per_entry: int, workers
     not the workers' start or the leases' first balancing)."""
     overt("migrate", env=env)
     domain = f"drain-{uuid.uuid4().hex[:8]}.example"  # the database may hold example.com
-    site = orjson.loads(
-        overt("site", "add", domain, "--events-per-second", "1000000", "--json", env=env)
-    )["id"]
+    site = add_site(env, domain)
     prefix = env["OVERT_REDIS_PREFIX"]
     client = redis.Redis.from_url(env["OVERT_REDIS_URL"])
     now = int(datetime.now(UTC).timestamp() * 1000)
@@ -350,35 +374,19 @@ def main() -> None:
     results: dict[str, dict[str, float]] = {}
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
     pg_name = f"overt_bench_{uuid.uuid4().hex[:8]}"
-    base, _, _ = PG_ADMIN.rpartition("/")
-    pg_url = f"{base.replace('postgresql://', 'postgresql+asyncpg://')}/{pg_name}"
+    pg_url = scratch_database_url(pg_name)
     asyncio.run(pg_database(pg_name))
     tmp = Path(tempfile.mkdtemp(prefix="overt-bench-"))
     redis_client = redis.Redis.from_url(REDIS_URL)
     rounds: dict[str, list[dict[str, float]]] = defaultdict(list)
     try:
         port, base_port = free_port(), free_port()
-        uvicorn = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "bench.baseline:app",
-            "--port",
-            str(base_port),
-            "--workers",
-            "1",
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ]
         env = overt_env(pg_url, REDIS_URL, port, prefix)
         overt("migrate", env=env)
-        site = orjson.loads(
-            overt("site", "add", "example.com", "--events-per-second", "1000000", "--json", env=env)
-        )["id"]
+        site = add_site(env)
         queued = 0
         with (
-            process(uvicorn, {**os.environ, "PYTHONPATH": str(ROOT)}, base_port),
+            process(*baseline_server(base_port), base_port),
             process([sys.executable, "-m", "services.cli", "serve", "collector"], env, port),
         ):
             for _ in range(ROUNDS):
@@ -397,17 +405,7 @@ def main() -> None:
 
         sqlite_env = overt_env(f"sqlite+aiosqlite:///{tmp}/overt.db", None, port, prefix)
         overt("migrate", env=sqlite_env)
-        sqlite_site = orjson.loads(
-            overt(
-                "site",
-                "add",
-                "example.com",
-                "--events-per-second",
-                "1000000",
-                "--json",
-                env=sqlite_env,
-            )
-        )["id"]
+        sqlite_site = add_site(sqlite_env)
         with process([sys.executable, "-m", "services.cli", "up"], sqlite_env, port):
             results["/e single, in-process queue + SQLite commit"] = wrk(
                 port, site=sqlite_site, seconds=seconds
@@ -456,8 +454,7 @@ def main() -> None:
             200,
         )
     finally:
-        for key in redis_client.scan_iter(f"{prefix}*"):
-            redis_client.delete(key)
+        drop_keys(redis_client, prefix)
         asyncio.run(pg_database(pg_name, drop=True))
         shutil.rmtree(tmp, ignore_errors=True)
 
