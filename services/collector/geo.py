@@ -24,7 +24,7 @@ import logging
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
@@ -57,25 +57,35 @@ class Geo:
     # maxminddb readers (the C extension's or the pure one's), each with its IP version:
     # an IPv4 database cannot be asked about an IPv6 address.
     readers: tuple[tuple[Any, int], ...] = ()
+    # Those to ask about each kind of address, in order: chosen once, not per lookup.
+    for_ipv4: tuple[Any, ...] = field(init=False, repr=False, compare=False)
+    for_ipv6: tuple[Any, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "for_ipv4", tuple(reader for reader, _ in self.readers))
+        object.__setattr__(
+            self, "for_ipv6", tuple(reader for reader, version in self.readers if version == 6)
+        )
 
     def locate(self, ip: str, country: str | None = None) -> Place:
         """The place of `ip` (any text: what is not an address is nowhere).
 
         `country` is a trusted proxy's country header, when set: it wins, and the region
         and city are kept only when the database places the address in the same country."""
-        if not self.readers:
-            return NOWHERE if country is None else Place(country, None, None)
+        readers = self.for_ipv4
+        if ":" in ip:
+            if ip[:7].lower() == "::ffff:" and "." in ip:
+                ip = ip[7:]  # a dual-stack socket's view of an IPv4 peer
+            else:
+                readers = self.for_ipv6
         found = NOWHERE
-        if ip[:7].lower() == "::ffff:" and "." in ip:
-            ip = ip[7:]  # a dual-stack socket's view of an IPv4 peer
-        for reader, ip_version in self.readers:
-            if ip_version == 4 and ":" in ip:
-                continue
+        for reader in readers:
             try:  # the reader parses the text itself (inet_pton, in its C extension)
                 record = reader.get(ip)
             except (ValueError, TypeError, maxminddb.InvalidDatabaseError):  # not an address
                 continue
-            if type(record) is dict:  # not isinstance: a miss (None) would look up __class__
+            # A miss is None; `type() is`, not isinstance: no __class__ lookup on a hit.
+            if record is not None and type(record) is dict:
                 found = place_of(record)
                 if found is not NOWHERE:
                     break
