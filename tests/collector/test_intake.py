@@ -300,3 +300,34 @@ def test_the_visitor_hash_is_keyed_blake2b_of_its_inputs(
     assert hashed == int.from_bytes(expected, "big", signed=True)
     again = service.visitor_hash(salt=salt, site_id=site_id, ip=ip, user_agent=user_agent)
     assert again == hashed  # the cached hasher is copied, never fed itself
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rate=st.sampled_from([1, 2, 8, 64, 1024]),
+    steps=st.lists(
+        st.tuples(st.integers(min_value=0, max_value=256), st.integers(min_value=1, max_value=60)),
+        max_size=60,
+    ),
+)
+def test_the_rate_limit_is_a_token_bucket_of_two_seconds(
+    rate: int, steps: list[tuple[int, int]]
+) -> None:
+    """The limiter (one number per site) decides as a bucket of 2 s worth of events that
+    starts full, refills at the site's rate and is not charged for a refusal. Times are
+    multiples of 1/64 s and rates powers of two: both sides compute exactly."""
+    from services.collector.service import RateLimiter
+    from shared.sites import Site, SiteSettings
+
+    site = Site("s", "example.com", "UTC", SiteSettings(events_per_second=rate))
+    limiter = RateLimiter()
+    now = last = 1000.0
+    tokens = 2.0 * rate
+    for ticks, cost in steps:
+        now += ticks / 64
+        tokens = min(2.0 * rate, tokens + (now - last) * rate)
+        last = now
+        expected = tokens >= cost
+        if expected:
+            tokens -= cost
+        assert limiter.allow(site, cost, now) is expected

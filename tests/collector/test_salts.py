@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from sqlalchemy import insert, select, text
 
 from services.collector.salts import GRACE, DatabaseSalts, RedisSalts, day_end
-from shared.models import visitor_salts
+from shared.models import events, visitor_salts
 from shared.runtime import Resources
 from shared.settings import Settings, sqlite_path
 from tests.helpers.overt import Overt
@@ -108,3 +109,26 @@ async def test_intake_keeps_the_salt_in_redis_when_configured(overt: Overt) -> N
         assert rows == []
         prefix = overt.resources.settings.redis_prefix
         assert await redis.exists(f"{prefix}:visitor-salt:{today.isoformat()}") == 1
+
+
+async def test_a_stored_visitor_hash_is_visitor_hash_of_todays_salt(overt: Overt) -> None:
+    """Intake hashes with the day's keyed hasher (made once per salt, copied per request):
+    what it stores is BLAKE2b keyed with that day's salt of site, NUL, IP, NUL, User-Agent."""
+    agent = "Mozilla/5.0 (X11; Linux x86_64) HashCheck/2.0"
+    response = await overt.send(overt.event(), **{"user-agent": agent})
+    assert response.status_code == 202
+    await overt.drained()
+    async with overt.resources.engine.connect() as conn:
+        stored = (await conn.execute(select(events.c.visitor_hash))).scalars().all()
+        salts = (await conn.execute(select(visitor_salts.c.salt))).scalars().all()
+    today = datetime.now(UTC).date()
+    redis = overt.resources.redis
+    if redis is None:
+        (kept,) = salts
+    else:
+        prefix = overt.resources.settings.redis_prefix
+        kept = await redis.get(f"{prefix}:visitor-salt:{today.isoformat()}")
+    salt = bytes(kept)
+    data = f"{overt.site.id}\x00203.0.113.7\x00{agent}".encode()
+    digest = hashlib.blake2b(data, key=salt, digest_size=8).digest()
+    assert stored == [int.from_bytes(digest, "big", signed=True)]
