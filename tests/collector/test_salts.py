@@ -115,13 +115,13 @@ async def test_a_stored_visitor_hash_is_visitor_hash_of_todays_salt(overt: Overt
     """Intake hashes with the day's keyed hasher (made once per salt, copied per request):
     what it stores is BLAKE2b keyed with that day's salt of site, NUL, IP, NUL, User-Agent."""
     agent = "Mozilla/5.0 (X11; Linux x86_64) HashCheck/2.0"
+    today = datetime.now(UTC).date()
     response = await overt.send(overt.event(), **{"user-agent": agent})
     assert response.status_code == 202
     await overt.drained()
     async with overt.resources.engine.connect() as conn:
         stored = (await conn.execute(select(events.c.visitor_hash))).scalars().all()
         salts = (await conn.execute(select(visitor_salts.c.salt))).scalars().all()
-    today = datetime.now(UTC).date()
     redis = overt.resources.redis
     if redis is None:
         (kept,) = salts
