@@ -125,7 +125,7 @@ class SiteCache:
 
 def visitor_hash(*, salt: bytes, site_id: str, ip: str, user_agent: str) -> int:
     """H(daily salt, site, IP, User-Agent) as a signed 64-bit integer; IP and UA are not kept."""
-    return _visitor_hash(_keyed(salt), f"{site_id}\x00{ip}", _hash_tail(user_agent))
+    return _visitor_hash(keyed_hasher(salt), f"{site_id}\x00{ip}", _hash_tail(user_agent))
 
 
 def _hash_tail(user_agent: str) -> bytes:
@@ -144,13 +144,6 @@ def _visitor_hash(keyed: Any, head: str, tail: bytes) -> int:
     hasher.update(head.encode())
     hasher.update(tail)
     return _INT64(hasher.digest())[0]
-
-
-@lru_cache(maxsize=1)
-def _keyed(salt: bytes) -> Any:
-    """visitor_hash's keyed hasher of a salt. One entry: the first hash with a new salt
-    evicts the old one, which is destroyed at rotation and must not live on in here."""
-    return keyed_hasher(salt)
 
 
 @dataclass(slots=True)

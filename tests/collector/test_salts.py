@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert, select, text
 
-from services.collector.salts import GRACE, DatabaseSalts, RedisSalts, day_end
+from services.collector.salts import GRACE, DailySalt, DatabaseSalts, RedisSalts, day_end
 from shared.models import events, visitor_salts
 from shared.runtime import Resources
 from shared.settings import Settings, sqlite_path
@@ -109,6 +109,30 @@ async def test_intake_keeps_the_salt_in_redis_when_configured(overt: Overt) -> N
         assert rows == []
         prefix = overt.resources.settings.redis_prefix
         assert await redis.exists(f"{prefix}:visitor-salt:{today.isoformat()}") == 1
+
+
+async def test_a_rotated_salt_leaves_only_the_new_days_keyed_hasher(
+    resources: Resources,
+) -> None:
+    """Intake hashes with copies of DailySalt.keyed. At the day's end it is replaced by the
+    new salt's hasher and the old one is not kept; each hashes as BLAKE2b keyed with its
+    day's salt, so two days' hashes of one visitor differ."""
+    daily = DailySalt(store=DatabaseSalts(resources.engine))
+    late = day_end(DAY).timestamp() - 1
+    old_keyed = await daily.keyed_at(late)
+    old_salt = daily.salt
+    new_keyed = await daily.keyed_at(late + 2)
+    assert daily.salt != old_salt
+    assert daily.keyed is new_keyed
+    assert new_keyed is not old_keyed
+    data = b"s\x00192.0.2.1\x00UA"
+    digests = []
+    for keyed, salt in ((old_keyed, old_salt), (new_keyed, daily.salt)):
+        hasher = keyed.copy()
+        hasher.update(data)
+        digests.append(hasher.digest())
+        assert digests[-1] == hashlib.blake2b(data, key=salt, digest_size=8).digest()
+    assert digests[0] != digests[1]
 
 
 async def test_a_stored_visitor_hash_is_visitor_hash_of_todays_salt(overt: Overt) -> None:
